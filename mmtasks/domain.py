@@ -1,0 +1,52 @@
+"""Identifiers and enums shared by every part: the words of the proto, models, streams and logs."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import NewType
+
+from mmtasks.errors import ValidationError
+
+Symbol = NewType("Symbol", str)                # upper case on the wire: "BTCUSDT"
+ClientOrderId = NewType("ClientOrderId", str)  # ours: <= 32 letters and digits
+VenueOrderId = NewType("VenueOrderId", str)    # the exchange's order id
+TradeId = NewType("TradeId", str)
+
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderStatus(StrEnum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+def parse_symbol(value: object) -> Symbol:
+    """Return value as a Symbol (upper case) or raise ValidationError."""
+    if not isinstance(value, str) or not SYMBOL_RE.match(value.upper()):
+        raise ValidationError(
+            f"symbol must be 2-20 letters or digits like 'BTCUSDT', received {value!r}"
+        )
+    return Symbol(value.upper())
+
+
+def queue_for(symbol: str) -> str:
+    """Return the Celery queue that carries a symbol's tasks: the symbol in lower case."""
+    return symbol.lower()
