@@ -1,0 +1,49 @@
+# One entry point for people and CI. `make help` lists the targets.
+PY ?= .venv/bin/python
+VENV_STAMP = .venv/.installed
+
+.PHONY: help install lint format types test test-fast proto proto-check bench run clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV_STAMP): pyproject.toml
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -e '.[dev,embedded]'
+	touch $(VENV_STAMP)
+
+install: $(VENV_STAMP)  ## create .venv and install mmtasks with dev and embedded extras
+
+lint: install  ## ruff lint + format check
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check mmtasks bridge tests bench
+
+format: install  ## apply ruff formatting and safe fixes
+	.venv/bin/ruff format mmtasks bridge tests bench
+	.venv/bin/ruff check --fix .
+
+types: install  ## mypy on mmtasks and bridge (generated code excluded)
+	.venv/bin/mypy
+
+proto: install  ## regenerate mmtasks/pb from proto/
+	bash scripts/protogen.sh
+
+proto-check: install  ## fail when committed mmtasks/pb does not match proto/
+	bash scripts/protogen.sh --check
+
+test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers
+	$(PY) -m pytest -q
+
+test-fast: install  ## pure unit tests only
+	$(PY) -m pytest -q tests/unit tests/sim
+
+bench: install  ## benchmarks that print figures
+	$(PY) bench/bench_connector.py
+	$(PY) bench/bench_worker.py
+
+run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
+	$(PY) -m mmtasks.run
+
+clean:  ## remove local data and caches
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""The Celery app: `celery -A mmtasks worker -Q btcusdt` finds it here.
+
+Settings follow the design's ordering promise: JSON only, acks late, prefetch 1, one process per
+worker by default, no retries/countdown/ETA/priority on symbol queues, and a hard time limit
+well below the broker's visibility timeout so a stuck step is killed before Redis redelivers.
+Order comes from the symbol's inbox and cursor, not from the queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from mmtasks.settings import get_settings
+
+SYMBOL_TASK_PREFIX = "mmtasks.symbol."
+CONTROL_QUEUE = "control"
+VISIBILITY_TIMEOUT_S = 3600
+TASK_TIME_LIMIT_S = 300
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> Any:
+    """Send a symbol task to the queue named after its symbol, everything else to control."""
+    if name.startswith(SYMBOL_TASK_PREFIX):
+        symbol = (kwargs or {}).get("symbol") or (args[0] if args else None)
+        if isinstance(symbol, str) and symbol:
+            return {"queue": symbol.lower()}
+    return {"queue": CONTROL_QUEUE}
+
+
+def make_app() -> Celery:
+    """Build the mmtasks Celery app from settings."""
+    settings = get_settings()
+    app = Celery("mmtasks")
+    app.conf.update(
+        broker_url=settings.celery_broker_url,
+        result_backend=settings.redis_url,
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_connection_retry_on_startup=True,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=1,
+        task_time_limit=TASK_TIME_LIMIT_S,
+        task_soft_time_limit=TASK_TIME_LIMIT_S - 30,
+        task_ignore_result=True,
+        result_expires=24 * 3600,
+        task_default_queue=CONTROL_QUEUE,
+        task_queues=[Queue(CONTROL_QUEUE)],
+        task_create_missing_queues=True,
+        task_routes=(route_task,),
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=False,
+        include=["mmtasks.tasks.symbol"],
+    )
+    return app
+
+
+app = make_app()

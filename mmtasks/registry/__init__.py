@@ -1,0 +1,1 @@
+"""The symbol registry, admin audit and fill ledger in Postgres."""

@@ -1,0 +1,91 @@
+"""Per-process resources (Redis, exchange client, Postgres pool), created lazily after fork."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import redis
+
+from mmtasks.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from mmtasks.connector.client import ExchangeClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Connections one worker process uses; never shared across a fork."""
+
+    settings: Settings
+    pid: int = field(default_factory=os.getpid)
+    _redis: redis.Redis | None = None
+    _exchange: ExchangeClient | None = None
+    _pg: ConnectionPool | None = None
+
+    @property
+    def redis(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(
+                self.settings.redis_url, socket_timeout=10, health_check_interval=30
+            )
+        return self._redis
+
+    @property
+    def exchange(self) -> ExchangeClient:
+        if self._exchange is None:
+            from mmtasks.connector.client import ExchangeClient
+
+            self._exchange = ExchangeClient(
+                self.settings.connector_addr,
+                token=self.settings.connector_token,
+                timeout_s=self.settings.connector_timeout_s,
+                tls_ca=self.settings.connector_tls_ca,
+            )
+        return self._exchange
+
+    @property
+    def pg(self) -> ConnectionPool:
+        if self._pg is None:
+            from psycopg_pool import ConnectionPool
+
+            self._pg = ConnectionPool(
+                self.settings.database_url, min_size=0, max_size=2, open=True,
+                timeout=5, kwargs={"connect_timeout": 3},
+            )
+        return self._pg
+
+    def close(self) -> None:
+        """Close every connection this process opened."""
+        if self._exchange is not None:
+            self._exchange.close()
+        if self._pg is not None:
+            self._pg.close()
+        if self._redis is not None:
+            self._redis.close()
+        self._redis = self._exchange = self._pg = None
+
+
+_runtime: Runtime | None = None
+
+
+def get_runtime() -> Runtime:
+    """Return this process's runtime, rebuilt when the process was forked."""
+    global _runtime
+    if _runtime is None or _runtime.pid != os.getpid():
+        _runtime = Runtime(get_settings())
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Drop this process's runtime (tests and worker shutdown)."""
+    global _runtime
+    if _runtime is not None and _runtime.pid == os.getpid():
+        _runtime.close()
+    _runtime = None

@@ -1,0 +1,1 @@
+"""Symbol state in Redis: the key schema, the fenced lock, and the atomic commit."""

@@ -1,0 +1,155 @@
+"""Read and write one symbol's Redis state: the lock, the inbox and the fenced commit."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import redis
+
+from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.state.keys import INBOX_MAXLEN, SymbolKeys, keys_for
+
+
+def _script(name: str) -> str:
+    return resources.files("mmtasks.state").joinpath(name).read_text()
+
+
+COMMIT_LUA = _script("commit.lua")
+APPEND_LUA = _script("append.lua")
+LOCK_LUA = _script("lock.lua")
+
+
+@dataclass
+class WriteBatch:
+    """Writes to apply atomically under the symbol's lock (see commit.lua for the ops)."""
+
+    keys: list[str] = field(default_factory=list)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+
+    def _k(self, key: str) -> int:
+        if key not in self.keys:
+            self.keys.append(key)
+        return self.keys.index(key) + 2  # KEYS[1] is the lock
+
+    def cas(self, key: str, field_name: str, expected: str) -> None:
+        self.ops.append({"op": "cas", "k": self._k(key), "f": field_name, "v": expected})
+
+    def hset(self, key: str, mapping: dict[str, str]) -> None:
+        if mapping:
+            self.ops.append({"op": "hset", "k": self._k(key), "m": mapping})
+
+    def hdel(self, key: str, fields: list[str]) -> None:
+        if fields:
+            self.ops.append({"op": "hdel", "k": self._k(key), "f": fields})
+
+    def delete(self, key: str) -> None:
+        self.ops.append({"op": "del", "k": self._k(key)})
+
+    def rpush(self, key: str, values: list[str]) -> None:
+        if values:
+            self.ops.append({"op": "rpush", "k": self._k(key), "v": values})
+
+    def sadd(self, key: str, members: list[str]) -> None:
+        if members:
+            self.ops.append({"op": "sadd", "k": self._k(key), "v": members})
+
+    def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
+        self.ops.append({"op": "xadd", "k": self._k(key), "max": maxlen, "m": fields})
+
+    def __bool__(self) -> bool:
+        return any(op["op"] != "cas" for op in self.ops)
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    seq: int
+    payload: str
+
+
+class SymbolStore:
+    """One symbol's keys on one Redis connection."""
+
+    def __init__(self, client: redis.Redis, symbol: str) -> None:
+        self.r = client
+        self.symbol = symbol
+        self.keys: SymbolKeys = keys_for(symbol)
+        self._commit = client.register_script(COMMIT_LUA)
+        self._append = client.register_script(APPEND_LUA)
+        self._lock = client.register_script(LOCK_LUA)
+
+    # -- lock -------------------------------------------------------------------------------
+    def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
+        """Take the symbol lock and return its token, waiting up to wait_s; None if held."""
+        token = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_s
+        while True:
+            if self.r.set(self.keys.lock, token, nx=True, px=ttl_ms):
+                return token
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def renew(self, token: str, ttl_ms: int) -> None:
+        """Extend our lock or raise LockLostError when another owner holds it now."""
+        if not self._lock(keys=[self.keys.lock], args=[token, ttl_ms]):
+            raise LockLostError(f"lock of {self.symbol} expired or was taken over")
+
+    def release(self, token: str) -> None:
+        """Release the lock if we still own it."""
+        self._lock(keys=[self.keys.lock], args=[token, "0"])
+
+    # -- writes -----------------------------------------------------------------------------
+    def commit(self, token: str, batch: WriteBatch) -> None:
+        """Apply batch atomically if we still hold the lock (fencing) and every CAS holds."""
+        if not batch:
+            return
+        try:
+            self._commit(keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)])
+        except redis.ResponseError as exc:
+            text = str(exc)
+            if "LOCK_LOST" in text:
+                raise LockLostError(
+                    f"lock of {self.symbol} lost before commit; nothing written"
+                ) from None
+            if "CAS_FAILED" in text:
+                raise OperationalError(f"{self.symbol}: concurrent write detected ({text})") from None
+            raise
+
+    def append(self, event: dict[str, Any]) -> int:
+        """Append an event to the symbol's inbox and return its seq."""
+        return int(
+            self._append(
+                keys=[self.keys.seq, self.keys.inbox],
+                args=[INBOX_MAXLEN, json.dumps(event, separators=(",", ":"))],
+            )
+        )
+
+    # -- reads ------------------------------------------------------------------------------
+    def read_inbox(self, after_seq: int, count: int) -> list[InboxEntry]:
+        """Return up to count inbox entries with seq > after_seq, in seq order."""
+        rows = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
+        out = []
+        for entry_id, fields in rows:
+            eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            raw = fields.get(b"e", fields.get("e", b""))
+            payload = raw.decode() if isinstance(raw, bytes) else raw
+            out.append(InboxEntry(int(eid.split("-")[0]), payload))
+        return out
+
+    def inbox_head_seq(self) -> int:
+        """Return the seq of the oldest kept inbox entry, 0 when empty."""
+        rows = self.r.xrange(self.keys.inbox, count=1)
+        if not rows:
+            return 0
+        eid = rows[0][0]
+        return int((eid.decode() if isinstance(eid, bytes) else eid).split("-")[0])
+
+    def last_seq_issued(self) -> int:
+        """Return the newest seq handed out for this symbol's inbox."""
+        raw = self.r.get(self.keys.seq)
+        return int(raw) if raw else 0

@@ -1,0 +1,1 @@
+"""Celery tasks: thin adapters that load state, call the core, apply its actions."""

@@ -1,0 +1,89 @@
+"""Tasks on a symbol's own queue. Each names the event that woke it and runs the same step."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import worker_process_shutdown, worker_ready
+
+from mmtasks.celery import CONTROL_QUEUE, app
+from mmtasks.messages import CommandEvent
+from mmtasks.runtime import get_runtime, reset_runtime
+from mmtasks.state.keys import keys_for
+from mmtasks.state.store import SymbolStore
+from mmtasks.trading.step import run_step
+
+log = logging.getLogger(__name__)
+
+SYMBOL_TASK = {"ignore_result": True, "acks_late": True, "max_retries": 0}
+
+
+def _step(symbol: str, trigger: str) -> dict[str, Any]:
+    result = run_step(get_runtime(), symbol.upper(), trigger)
+    return {"symbol": result.symbol, "status": result.status,
+            "events": result.events_applied, "actions": len(result.actions),
+            "skipped": result.skipped}
+
+
+@app.task(name="mmtasks.symbol.on_price", **SYMBOL_TASK)
+def on_price(symbol: str) -> dict[str, Any]:
+    """Trade on the newest price (conflated: the tick is read when the task runs)."""
+    # Clear the flag first: a tick that lands after this sends a new task, none is lost.
+    get_runtime().redis.delete(keys_for(symbol.upper()).price_pending)
+    return _step(symbol, "price")
+
+
+@app.task(name="mmtasks.symbol.on_order", **SYMBOL_TASK)
+def on_order(symbol: str) -> dict[str, Any]:
+    """Apply order updates from the inbox, then trade."""
+    return _step(symbol, "order")
+
+
+@app.task(name="mmtasks.symbol.on_candle", **SYMBOL_TASK)
+def on_candle(symbol: str) -> dict[str, Any]:
+    """Apply candles from the inbox (volume monitor, ATR), then trade."""
+    return _step(symbol, "candle")
+
+
+@app.task(name="mmtasks.symbol.on_command", **SYMBOL_TASK)
+def on_command(symbol: str) -> dict[str, Any]:
+    """Apply admin commands from the inbox in order with trading events."""
+    return _step(symbol, "command")
+
+
+@app.task(name="mmtasks.symbol.drain", **SYMBOL_TASK)
+def drain(symbol: str) -> dict[str, Any]:
+    """Process whatever the inbox holds after the cursor (sweeper, lost-message cover)."""
+    return _step(symbol, "drain")
+
+
+@app.task(name="mmtasks.symbol.reconcile", **SYMBOL_TASK)
+def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
+    """Reconcile with the exchange, in order with the symbol's events, then trade."""
+    symbol = symbol.upper()
+    SymbolStore(get_runtime().redis, symbol).append(
+        CommandEvent(symbol=symbol, command="reconcile", issued_by=reason).model_dump(mode="json")
+    )
+    return _step(symbol, "reconcile")
+
+
+@worker_ready.connect
+def reconcile_on_start(sender: Any = None, **_: Any) -> None:
+    """Enqueue a reconcile for every symbol queue this worker consumes."""
+    try:
+        queues = [q.name for q in sender.task_consumer.queues]
+    except AttributeError:
+        return
+    for name in queues:
+        if name in (CONTROL_QUEUE, "celery") or name.startswith("celery"):
+            continue
+        app.send_task("mmtasks.symbol.reconcile", args=[name.upper(), "worker start"],
+                      queue=name)
+        log.info("worker start: reconcile enqueued for %s", name.upper())
+
+
+@worker_process_shutdown.connect
+def close_connections(**_: Any) -> None:
+    """Close this process's connections on shutdown."""
+    reset_runtime()

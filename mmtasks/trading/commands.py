@@ -1,0 +1,84 @@
+"""Commands in a symbol's inbox (pause, resume, config change...), applied in order with trades."""
+
+from __future__ import annotations
+
+import logging
+
+from mmtasks.errors import ValidationError
+from mmtasks.events import EventType
+from mmtasks.grid import models as core
+from mmtasks.messages import CommandEvent
+from mmtasks.runtime import Runtime
+from mmtasks.trading.effects import Effects
+from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
+
+log = logging.getLogger(__name__)
+
+RECOVERY_COMMANDS = frozenset({"init", "resume", "reset_errors"})
+
+
+def cancel_everything(grid: core.GridState, reason: str = "symbol not trading") -> list[core.Action]:
+    """Return a cancel for every resting order of grid (entries and closing orders)."""
+    return [
+        core.CancelOrder(grid.symbol, slot.level, slot.client_order_id, slot.venue_order_id, reason)
+        for slot in grid.slots.values()
+        if slot.status == core.SlotStatus.LOCKED and slot.client_order_id
+    ]
+
+
+def apply_command(rt: Runtime, snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
+    """Apply one command to fx; a bad command is logged and changes nothing."""
+    try:
+        _apply(snap, fx, cmd)
+    except ValidationError as exc:
+        log.error("%s: command %s rejected: %s", snap.symbol, cmd.command, exc)
+        fx.event(EventType.SYMBOL_STATE_CHANGED,
+                 {"command": cmd.command, "rejected": str(exc), "issued_by": cmd.issued_by})
+
+
+def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
+    rules = fx.rules or snap.rules
+    if "rules" in cmd.args:
+        rules = rules_from_dict(cmd.args["rules"])
+    strategy = fx.strategy or snap.strategy
+    risk = fx.risk or snap.risk
+    if "strategy" in cmd.args:
+        strategy = core.parse_grid_config(cmd.args["strategy"])
+    if "risk" in cmd.args:
+        risk = core.parse_risk_config(cmd.args["risk"])
+    if strategy is None or rules is None:
+        raise ValidationError(f"{cmd.command} needs a strategy and symbol rules, received "
+                              f"{sorted(cmd.args)}")
+    core.validate_config(strategy, rules)
+    fx.strategy, fx.risk, fx.rules = strategy, risk, rules
+
+
+def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
+    name = cmd.command
+    if name in ("init", "update_config"):
+        _config(snap, fx, cmd)
+        if name == "init":
+            fx.meta.update(status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0")
+        fx.event(EventType.SYMBOL_STATE_CHANGED, {"command": name, "issued_by": cmd.issued_by})
+    elif name == "pause":
+        fx.meta["status"] = SymbolStatus.PAUSED
+        fx.event(EventType.SYMBOL_PAUSED, {"issued_by": cmd.issued_by})
+    elif name in ("resume", "reset_errors"):
+        fx.meta.update(status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0",
+                       last_error="")
+        fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
+    elif name == "safe_mode_on":
+        fx.grid = _reduce_only(fx.grid, True)
+    elif name == "safe_mode_off":
+        fx.grid = _reduce_only(fx.grid, False)
+    elif name == "reconcile":
+        fx.meta["needs_reconcile"] = "1"
+    elif name == "remove":
+        fx.meta["status"] = SymbolStatus.REMOVED
+        fx.event(EventType.SYMBOL_REMOVED, {"issued_by": cmd.issued_by})
+
+
+def _reduce_only(grid: core.GridState, on: bool) -> core.GridState:
+    import dataclasses
+
+    return dataclasses.replace(grid, reduce_only=on)

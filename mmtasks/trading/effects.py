@@ -1,0 +1,69 @@
+"""What a step produced before it is committed: new state, fills for the ledger, events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmtasks.events import EventType, event_fields
+from mmtasks.grid import models as core
+from mmtasks.grid.transitions import mark_pending
+from mmtasks.ledger import FillRecord
+from mmtasks.trading.snapshot import rules_to_dict
+
+POSITION_EVENTS = {
+    "OPENED": EventType.POSITION_OPENED,
+    "MODIFIED": EventType.POSITION_MODIFIED,
+    "CLOSED": EventType.POSITION_CLOSED,
+}
+
+
+@dataclass
+class Effects:
+    grid: core.GridState
+    meta: dict[str, str]
+    candles: dict[int, core.Candle]
+    fills: list[FillRecord] = field(default_factory=list)
+    events: list[dict[str, str]] = field(default_factory=list)
+    strategy: core.GridConfig | None = None
+    risk: core.RiskConfig | None = None
+    rules: core.SymbolRules | None = None
+
+    def intend(self, place: core.PlaceOrder) -> None:
+        """Record the write-ahead intent of place: its slot becomes PENDING with the client id."""
+        self.grid = mark_pending(self.grid, place)
+
+    def event(self, kind: EventType, data: dict[str, Any]) -> None:
+        self.events.append(event_fields(kind, self.grid.symbol, data))
+
+    def config_fields(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.strategy is not None:
+            out["strategy"] = self.strategy.model_dump_json()
+        if self.risk is not None:
+            out["risk"] = self.risk.model_dump_json()
+        if self.rules is not None:
+            out["rules"] = json.dumps(rules_to_dict(self.rules))
+        return out
+
+
+def fill_effects(fx: Effects, core_events: list[Any], *, order_id: str, ts_ms: int) -> None:
+    """Turn the core's events into ledger fills and typed stream events."""
+    for ev in core_events:
+        if isinstance(ev, core.OrderFilled):
+            fx.fills.append(FillRecord(
+                trade_id=ev.trade_id or f"{order_id}:{ev.cum_qty}", symbol=ev.symbol,
+                order_id=order_id, client_order_id=ev.client_order_id, side=ev.side.value,
+                price=ev.price, qty=ev.qty, fee=ev.fee, level=ev.level, closing=ev.closing,
+                ts_ms=ts_ms,
+            ))
+            fx.event(EventType.ORDER_FILLED, core.message_to_dict(ev))
+        elif isinstance(ev, core.PositionChanged):
+            fx.event(POSITION_EVENTS[ev.kind], core.message_to_dict(ev))
+        elif isinstance(ev, core.OrderCanceled):
+            fx.event(EventType.ORDER_CANCELLED, core.message_to_dict(ev))
+        elif isinstance(ev, core.OrderRejected):
+            fx.event(EventType.ORDER_REJECTED, core.message_to_dict(ev))
+        elif isinstance(ev, core.OrderCreated):
+            fx.event(EventType.ORDER_CREATED, core.message_to_dict(ev))

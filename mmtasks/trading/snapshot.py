@@ -1,0 +1,211 @@
+"""Load one symbol's state from Redis into core types, and turn changes into a fenced batch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import redis
+
+from mmtasks.decimals import canon
+from mmtasks.grid.models import (
+    Candle,
+    GridConfig,
+    GridState,
+    Position,
+    RiskConfig,
+    Slot,
+    SymbolRules,
+)
+from mmtasks.state.keys import FLEET, keys_for
+from mmtasks.state.store import WriteBatch
+
+
+class SymbolStatus:
+    """Lifecycle states of a symbol (strings in the state hash)."""
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    ERROR = "ERROR"
+    REMOVED = "REMOVED"
+    UNCONFIGURED = "UNCONFIGURED"
+
+
+@dataclass
+class Tick:
+    price: Decimal
+    ts_event_ms: int
+    seq: int
+
+
+@dataclass
+class Snapshot:
+    """Everything a step needs about one symbol, read in one round trip."""
+
+    symbol: str
+    meta: dict[str, str]
+    grid: GridState
+    strategy: GridConfig | None
+    risk: RiskConfig
+    rules: SymbolRules | None
+    candles: dict[int, Candle]
+    tick: Tick | None
+    fleet_state: str
+    config_error: str | None = None
+    raw_slots: dict[str, str] = field(default_factory=dict)
+    raw_position: dict[str, str] = field(default_factory=dict)
+    raw_candles: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def last_seq(self) -> int:
+        return int(self.meta.get("last_seq", "0") or 0)
+
+    @property
+    def status(self) -> str:
+        if self.strategy is None and self.config_error is None:
+            return self.meta.get("status", SymbolStatus.UNCONFIGURED)
+        return self.meta.get("status", SymbolStatus.ACTIVE)
+
+
+def _decode(raw: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+
+
+def rules_from_dict(data: dict[str, str]) -> SymbolRules:
+    """Return SymbolRules from its JSON form."""
+    return SymbolRules(
+        tick_size=Decimal(data["tick_size"]),
+        step_size=Decimal(data["step_size"]),
+        min_qty=Decimal(data["min_qty"]),
+        min_notional=Decimal(data["min_notional"]),
+    )
+
+
+def rules_to_dict(rules: SymbolRules) -> dict[str, str]:
+    """Return the JSON form of SymbolRules."""
+    return {
+        "tick_size": canon(rules.tick_size),
+        "step_size": canon(rules.step_size),
+        "min_qty": canon(rules.min_qty),
+        "min_notional": canon(rules.min_notional),
+    }
+
+
+def candle_from_json(text: str) -> Candle:
+    d = json.loads(text)
+    return Candle(
+        open_ms=int(d["open_ms"]), open=Decimal(d["open"]), high=Decimal(d["high"]),
+        low=Decimal(d["low"]), close=Decimal(d["close"]), volume=Decimal(d["volume"]),
+        closed=bool(d["closed"]),
+    )
+
+
+def candle_to_json(c: Candle) -> str:
+    return json.dumps({
+        "open_ms": c.open_ms, "open": canon(c.open), "high": canon(c.high), "low": canon(c.low),
+        "close": canon(c.close), "volume": canon(c.volume), "closed": c.closed,
+    }, separators=(",", ":"))
+
+
+def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
+    """Read a symbol's whole state in one pipelined round trip."""
+    k = keys_for(symbol)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(k.state)
+    pipe.hgetall(k.slots)
+    pipe.hgetall(k.position)
+    pipe.hgetall(k.config)
+    pipe.hgetall(k.candles)
+    pipe.hgetall(k.tick)
+    pipe.hget(FLEET, "state")
+    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet = pipe.execute()
+    meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
+    cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
+
+    strategy: GridConfig | None = None
+    risk = RiskConfig()
+    rules: SymbolRules | None = None
+    config_error: str | None = None
+    try:
+        if "strategy" in cfg_raw:
+            strategy = GridConfig.model_validate(json.loads(cfg_raw["strategy"]))
+        if cfg_raw.get("risk"):
+            risk = RiskConfig.model_validate(json.loads(cfg_raw["risk"]))
+        if "rules" in cfg_raw:
+            rules = rules_from_dict(json.loads(cfg_raw["rules"]))
+    except Exception as exc:  # a bad stored config must stop this symbol only, with the reason
+        config_error = f"stored config of {symbol} is invalid: {exc}"
+        strategy = None
+
+    slots = {key: Slot.from_dict(json.loads(text)) for key, text in slots_raw.items()}
+    position = Position.from_dict(pos_raw) if pos_raw else Position()
+    anchor = Decimal(meta["anchor"]) if meta.get("anchor") else None
+    grid = GridState(
+        symbol=symbol, anchor=anchor, slots=slots, position=position,
+        reduce_only=meta.get("reduce_only") == "1",
+    )
+    tick = None
+    if tick_raw.get("price"):
+        tick = Tick(Decimal(tick_raw["price"]), int(tick_raw.get("ts_event_ms", 0)),
+                    int(tick_raw.get("seq", 0)))
+    candles = {int(ts): candle_from_json(text) for ts, text in candles_raw.items()}
+    fleet_state = fleet.decode() if isinstance(fleet, bytes) else (fleet or "ACTIVE")
+    return Snapshot(
+        symbol=symbol, meta=meta, grid=grid, strategy=strategy, risk=risk, rules=rules,
+        candles=candles, tick=tick, fleet_state=fleet_state, config_error=config_error,
+        raw_slots=slots_raw, raw_position=pos_raw, raw_candles=candles_raw,
+    )
+
+
+def slot_json(slot: Slot) -> str:
+    return json.dumps(slot.to_dict(), separators=(",", ":"), sort_keys=True)
+
+
+def diff_batch(
+    before: Snapshot,
+    grid: GridState,
+    meta: dict[str, str],
+    candles: dict[int, Candle],
+) -> WriteBatch:
+    """Return the writes that turn before into (grid, meta, candles), guarded by the cursor."""
+    k = keys_for(before.symbol)
+    batch = WriteBatch()
+    # The cursor doubles as a compare-and-set guard: nobody else advanced it since we read it.
+    batch.cas(k.state, "last_seq", before.meta.get("last_seq", ""))
+    new_slots = {key: slot_json(slot) for key, slot in grid.slots.items()}
+    changed = {key: v for key, v in new_slots.items() if before.raw_slots.get(key) != v}
+    batch.hset(k.slots, changed)
+    batch.hdel(k.slots, [key for key in before.raw_slots if key not in new_slots])
+    pos = {f: str(v) for f, v in grid.position.to_dict().items()}
+    if pos != before.raw_position:
+        batch.hset(k.position, pos)
+    meta = dict(meta)
+    meta["anchor"] = canon(grid.anchor) if grid.anchor is not None else ""
+    meta["reduce_only"] = "1" if grid.reduce_only else "0"
+    batch.hset(k.state, {f: v for f, v in meta.items() if before.meta.get(f) != v})
+    new_candles = {str(ts): candle_to_json(c) for ts, c in candles.items()}
+    batch.hset(k.candles, {ts: v for ts, v in new_candles.items() if before.raw_candles.get(ts) != v})
+    batch.hdel(k.candles, [ts for ts in before.raw_candles if ts not in new_candles])
+    return batch
+
+
+def rebase(
+    before: Snapshot, grid: GridState, meta: dict[str, str], candles: dict[int, Candle]
+) -> Snapshot:
+    """Return before as it is in Redis once (grid, meta, candles) was committed."""
+    meta = dict(before.meta) | meta
+    meta["anchor"] = canon(grid.anchor) if grid.anchor is not None else ""
+    meta["reduce_only"] = "1" if grid.reduce_only else "0"
+    return Snapshot(
+        symbol=before.symbol, meta=meta, grid=grid, strategy=before.strategy, risk=before.risk,
+        rules=before.rules, candles=dict(candles), tick=before.tick,
+        fleet_state=before.fleet_state, config_error=before.config_error,
+        raw_slots={key: slot_json(slot) for key, slot in grid.slots.items()},
+        raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
+        raw_candles={str(ts): candle_to_json(c) for ts, c in candles.items()},
+    )
