@@ -58,7 +58,7 @@ def make_app() -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
-        include=["mmtasks.tasks.symbol"],
+        include=["mmtasks.tasks.symbol", "mmtasks.tasks.admin", "mmtasks.tasks.beat"],
     )
     return app
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     data_dir: Path = Field(default=Path(".data"), alias="MMTASKS_DATA_DIR")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # A crashed worker's symbol lock blocks its successor for at most this long.
+    lock_ttl_ms: int = Field(default=10_000, ge=1000, alias="MMTASKS_LOCK_TTL_MS")
 
     @property
     def celery_broker_url(self) -> str:

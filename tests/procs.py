@@ -102,7 +102,12 @@ class Worker:
 class OrderPump:
     """Stands in for the bridge's order path: connector order stream -> symbol inboxes."""
 
-    def __init__(self, addr: str, redis_url: str, symbols: set[str]) -> None:
+    def __init__(self, addr: str, redis_url: str, symbols: set[str],
+                 chaos_symbols: frozenset[str] = frozenset(), seed: int = 7) -> None:
+        """Pump order updates; for chaos_symbols every update is appended again later, out of
+        order, and wake tasks are duplicated and shuffled, as a flaky bridge and broker would."""
+        import random
+
         from mmtasks.celery import app
         from mmtasks.pb.mm.v1 import exchange_pb2, exchange_pb2_grpc
 
@@ -113,6 +118,9 @@ class OrderPump:
         self.stub = exchange_pb2_grpc.ExchangeServiceStub(self.channel)
         self._pb = exchange_pb2
         self.appended = 0
+        self.chaos_symbols = chaos_symbols
+        self._rng = random.Random(seed)
+        self._replay: list[object] = []
         self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -127,11 +135,38 @@ class OrderPump:
         self.ready.set()
         try:
             for update in stream:
-                if update.order.symbol in self.symbols:
-                    append_event(self.redis, self.app, order_event_from_pb(update, self.symbols))
-                    self.appended += 1
+                if update.order.symbol not in self.symbols:
+                    continue
+                event = order_event_from_pb(update, self.symbols)
+                append_event(self.redis, self.app, event)
+                self.appended += 1
+                if event.symbol in self.chaos_symbols:
+                    self._chaos(event)
         except grpc.RpcError:
             return
+
+    def _chaos(self, event: object) -> None:
+        from mmtasks.enqueue import TASK_FOR_KIND, append_event, wake
+
+        self._replay.append(event)
+        if self._rng.random() < 0.5:
+            return
+        batch, self._replay = self._replay, []
+        self._rng.shuffle(batch)
+        for old in batch:
+            append_event(self.redis, self.app, old)  # type: ignore[arg-type]
+            self.appended += 1
+        for task in self._rng.sample(sorted(TASK_FOR_KIND.values()), 2):
+            wake(self.app, event.symbol, task)  # type: ignore[attr-defined]
+
+    def flush_chaos(self) -> None:
+        """Deliver the duplicates still held back, in shuffled order."""
+        from mmtasks.enqueue import append_event
+
+        batch, self._replay = self._replay, []
+        self._rng.shuffle(batch)
+        for old in batch:
+            append_event(self.redis, self.app, old)  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._stream.cancel()

@@ -68,6 +68,12 @@ def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
     return _step(symbol, "reconcile")
 
 
+@app.task(name="mmtasks.symbol.ping", ignore_result=True)
+def ping(symbol: str, stamp: float = 0.0) -> float:
+    """Do nothing and return stamp: the baseline cost of one task on a symbol queue."""
+    return stamp
+
+
 @worker_ready.connect
 def reconcile_on_start(sender: Any = None, **_: Any) -> None:
     """Enqueue a reconcile for every symbol queue this worker consumes."""

@@ -39,7 +39,6 @@ from mmtasks.trading.snapshot import (
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 15_000
 INBOX_BATCH = 500
 MAX_ERRORS = 3
 CANDLES_KEPT_EXTRA = 5
@@ -62,7 +61,8 @@ def now_ms() -> int:
 def run_step(rt: Runtime, symbol: str, trigger: str) -> StepResult:
     """Run one step for symbol under its lock; errors count toward the symbol's ERROR state."""
     store = SymbolStore(rt.redis, symbol)
-    token = store.acquire(LOCK_TTL_MS, wait_s=LOCK_TTL_MS / 1000 + 1)
+    ttl_ms = rt.settings.lock_ttl_ms
+    token = store.acquire(ttl_ms, wait_s=ttl_ms / 1000 + 1)
     if token is None:
         return StepResult(symbol, trigger, skipped="lock held by another worker")
     try:
@@ -101,7 +101,7 @@ def _locked_step(rt: Runtime, store: SymbolStore, token: str, trigger: str) -> S
     if snap.config_error and snap.status != SymbolStatus.ERROR:
         raise OperationalError(snap.config_error)
     while True:
-        store.renew(token, LOCK_TTL_MS)
+        store.renew(token, rt.settings.lock_ttl_ms)
         snap, applied, more = _drain_once(rt, store, token, snap, result)
         result.events_applied += applied
         if not more:

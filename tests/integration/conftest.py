@@ -44,7 +44,7 @@ def exchange_addr() -> Iterator[str]:
 def fleet_env(redis_url: str, ledger_url: str, exchange_addr: str) -> dict[str, str]:
     """Return the environment every fleet process of this test gets."""
     return {"REDIS_URL": redis_url, "DATABASE_URL": ledger_url, "CONNECTOR_ADDR": exchange_addr,
-            "CELERY_BROKER_URL": redis_url}
+            "CELERY_BROKER_URL": redis_url, "MMTASKS_LOCK_TTL_MS": "2000"}
 
 
 @pytest.fixture

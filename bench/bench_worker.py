@@ -1,0 +1,167 @@
+"""Benchmark one symbol worker: events/s and tick-to-order latency, against a no-op baseline.
+
+Starts the simulated connector and one real `celery -A mmtasks worker` on queue `benchusdt`,
+then measures in the same run:
+  * no-op tasks/s: `mmtasks.symbol.ping` on the same queue (Celery's own floor);
+  * price steps/s: one on_price task per tick, each a full step (lock, load, decide, commit);
+  * inbox events/s: a burst of order events drained by one wake (how bursts are absorbed);
+  * tick-to-order latency p50/p99: tick published -> order created at the exchange;
+  * worker RSS.
+Usage: python bench/bench_worker.py [--n 2000] [--latency-samples 200]
+Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from mmtasks.embedded import resolve_services  # noqa: E402
+from mmtasks.registry.migrate import migrate  # noqa: E402
+
+SYMBOL = "BENCHUSDT"
+QUEUE = SYMBOL.lower()
+GRID = {"mode": "neutral", "interval": "0.5", "buy_levels": 5, "sell_levels": 5,
+        "order_qty": "1", "post_only": False}
+
+
+def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float:  # type: ignore[no-untyped-def]
+    """Poll fn until truthy; return the monotonic time it became true."""
+    deadline = time.monotonic() + timeout_s
+    while not fn():
+        if time.monotonic() > deadline:
+            raise SystemExit("benchmark timed out waiting for the worker")
+        time.sleep(interval_s)
+    return time.monotonic()
+
+
+def rss_mb(pid: int) -> float:
+    """Return the resident memory of pid and its children in MiB."""
+    total = 0
+    pids = [pid] + [int(p) for p in os.popen(f"pgrep -P {pid}").read().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=2000, help="tasks/events per throughput run")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args()
+
+    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
+    redis_url = services.redis_url.rsplit("/", 1)[0] + "/14"
+    os.environ.update(REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
+                      DATABASE_URL=services.database_url)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    r.flushdb()
+    migrate(services.database_url)
+
+    from mmtasks.celery import app
+    from mmtasks.enqueue import append_event, publish_tick, wake
+    from mmtasks.messages import OrderEvent
+    from mmtasks.state.keys import keys_for
+    from mmtasks.symbols import init_symbol
+    from tests.procs import Worker, connector
+
+    app.conf.broker_url = redis_url
+    k = keys_for(SYMBOL)
+    with connector("--feed", "none", "--symbols", SYMBOL) as addr:
+        os.environ["CONNECTOR_ADDR"] = addr
+        from mmtasks.connector.client import ExchangeClient, SimControlClient
+
+        exchange, sim = ExchangeClient(addr), SimControlClient(addr)
+        env = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
+               "DATABASE_URL": services.database_url, "CONNECTOR_ADDR": addr}
+        worker = Worker([QUEUE], env, name="bench")
+        try:
+            init_symbol(r, app, exchange, SYMBOL, GRID)
+            tick = sim.inject_price(SYMBOL, "100")
+            publish_tick(r, app, SYMBOL, Decimal("100"), tick.ts_event_ms, tick.seq)
+            wait_for(lambda: len(exchange.open_orders(SYMBOL)) >= 10)
+
+            # 1. no-op baseline on the same queue, same worker.
+            t0 = time.monotonic()
+            for _ in range(args.n):
+                app.send_task("mmtasks.symbol.ping", args=[SYMBOL], queue=QUEUE)
+            # Queue empty = all taken; at most the one prefetched task is still running.
+            noop_rate = args.n / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
+
+            # 2. one full price step per task (no conflation: a task per tick).
+            steps = args.n // 4
+            t0 = time.monotonic()
+            for i in range(steps):
+                price = Decimal("100") + Decimal(i % 7) / 10
+                r.hset(k.tick, mapping={"price": str(price),
+                                        "ts_event_ms": str(int(time.time() * 1000)),
+                                        "seq": str(i)})
+                app.send_task("mmtasks.symbol.on_price", args=[SYMBOL], queue=QUEUE)
+            step_rate = steps / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
+
+            # 3. a burst of order events drained from the inbox by one wake.
+            target = int(r.get(k.seq) or 0) + args.n
+            t0 = time.monotonic()
+            pipe_events = [OrderEvent(
+                symbol=SYMBOL, order_id=f"x{i}", client_order_id=f"zz{i}", side="BUY",
+                status="NEW", price=Decimal("1"), quantity=Decimal("1"),
+                executed_qty=Decimal("0"), avg_price=Decimal("0"), trade=None,
+                ts_event_ms=int(time.time() * 1000)) for i in range(args.n)]
+            from mmtasks.state.store import SymbolStore
+
+            store = SymbolStore(r, SYMBOL)
+            for ev in pipe_events:
+                store.append(ev.model_dump(mode="json"))
+            appended = time.monotonic()
+            wake(app, SYMBOL)
+            wait_for(lambda: int(r.hget(k.state, "last_seq") or 0) >= target)
+            drain_s = time.monotonic() - appended
+            drain_rate = args.n / drain_s
+
+            # 4. tick-to-order latency: each tick moves the grid so one new order is placed.
+            latencies = []
+            prices = [Decimal("100"), Decimal("100.5")]
+            for i in range(args.latency_samples):
+                price = prices[i % 2] + (Decimal(i // 2 % 2) * 5)
+                before = {o.order_id for o in exchange.open_orders(SYMBOL)}
+                sent_ms = time.time() * 1000
+                publish_tick(r, app, SYMBOL, price, int(sent_ms), 10_000 + i)
+                try:
+                    wait_for(lambda b=before: {o.order_id for o in exchange.open_orders(SYMBOL)}
+                             - b, timeout_s=5)
+                except SystemExit:
+                    continue
+                new = [o for o in exchange.open_orders(SYMBOL) if o.order_id not in before]
+                latencies.append(min(o.created_ms for o in new) - sent_ms)
+            rss = rss_mb(worker.proc.pid)
+        finally:
+            worker.stop()
+        q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
+        print(f"worker benchmark ({SYMBOL}, 1 worker, prefork -c 1, {os.cpu_count()} cores)")
+        print(f"  no-op Celery task (ping):      {noop_rate:8.0f} tasks/s")
+        print(f"  price step per task:          {step_rate:8.0f} steps/s "
+              f"(ratio to no-op {step_rate / noop_rate:.2f})")
+        print(f"  inbox burst drained by 1 wake: {drain_rate:8.0f} events/s "
+              f"(ratio to no-op {drain_rate / noop_rate:.2f})")
+        print(f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
+              f"({len(latencies)} samples)")
+        print(f"  worker RSS (parent + child):   {rss:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Duplicates, disorder, crashes, offline fills and poison: the promises of the event path."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis as redis_lib
+
+from mmtasks.celery import app
+from mmtasks.enqueue import wake
+from mmtasks.state.keys import keys_for
+from mmtasks.symbols import init_symbol
+from tests.helpers import eventually
+from tests.integration.conftest import GRID, SYMBOLS, ledger_rows, redis_position, resting
+from tests.integration.test_trading_flow import position_qty, set_price
+from tests.procs import OrderPump
+
+D = Decimal
+A, B = SYMBOLS
+PATH = ["100", "89", "79", "95", "100", "111", "104"]
+
+
+def slots(client: redis_lib.Redis, symbol: str) -> dict[str, dict[str, Any]]:
+    return {k: json.loads(v) for k, v in client.hgetall(keys_for(symbol).slots).items()}
+
+
+def settled(client: redis_lib.Redis, symbol: str) -> bool:
+    """Return True when no slot waits for an exchange answer and the inbox is drained."""
+    k = keys_for(symbol)
+    no_pending = all(s.get("status") != "PENDING" for s in slots(client, symbol).values())
+    cursor = int(client.hget(k.state, "last_seq") or 0)
+    return no_pending and cursor == int(client.get(k.seq) or 0)
+
+
+def walk(sim: Any, client: redis_lib.Redis, exchange: Any, symbols: list[str]) -> None:
+    """Drive every symbol along PATH, waiting for each step's grid to settle."""
+    for price in PATH:
+        for symbol in symbols:
+            set_price(sim, client, symbol, price)
+        for symbol in symbols:
+            eventually(lambda s=symbol: settled(client, s) and len(resting(exchange, s)) >= 2)
+
+
+def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
+    workers: Any, exchange_addr: str, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
+    redis_url: str, ledger_url: str,
+) -> None:
+    # Arrange: A gets a clean event path; B gets every order update twice, the copies late and
+    # shuffled, plus duplicated wake tasks of the wrong kinds.
+    workers([A.lower(), B.lower()])
+    pump = OrderPump(exchange_addr, redis_url, set(SYMBOLS), chaos_symbols=frozenset({B}))
+    try:
+        init_symbol(redis_client, app, exchange, A, GRID)
+        init_symbol(redis_client, app, exchange, B, GRID)
+
+        # Act
+        walk(sim, redis_client, exchange, [A, B])
+        pump.flush_chaos()
+        for _ in range(3):
+            wake(app, B)
+        eventually(lambda: settled(redis_client, B))
+    finally:
+        pump.close()
+
+    # Assert: same orders at the exchange, same position and PnL, same ledger, one order per id.
+    assert resting(exchange, B) == resting(exchange, A)
+    pa, pb = redis_position(redis_client, A), redis_position(redis_client, B)
+    assert (pb["qty"], pb["realized_pnl"], pb["fees"]) == (pa["qty"], pa["realized_pnl"],
+                                                          pa["fees"])
+    assert D(pa["realized_pnl"]) > 0
+    rows_a = eventually(lambda: ledger_rows(ledger_url, A))
+    rows_b = eventually(lambda: len(ledger_rows(ledger_url, B)) == len(rows_a)
+                        and ledger_rows(ledger_url, B))
+    assert [r[1:] for r in rows_b] == [r[1:] for r in rows_a]
+    ids = [o.client_order_id for o in exchange.open_orders(B)]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("crash_at", ["after_intent", "after_send"])
+def test_worker_killed_between_intent_and_ack_leaves_one_order_per_client_id(
+    crash_at: str, workers: Any, pump: Any, exchange: Any, sim: Any,
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: a worker that SIGKILLs itself (and its pool parent) at the crash point.
+    doomed = workers([A.lower()], env={"MMTASKS_CRASH_AT": crash_at}, name="doomed")
+    init_symbol(redis_client, app, exchange, A, GRID)
+
+    # Act: the first price makes it write intents, then die.
+    set_price(sim, redis_client, A, "100")
+    eventually(lambda: doomed.proc.poll() is not None, timeout_s=30)
+    pending = [s for s in slots(redis_client, A).values() if s.get("status") == "PENDING"]
+    assert pending, "the crash must leave intents behind"
+    workers([A.lower()], name="restarted")
+
+    # Assert: after restart and reconcile, the grid is exactly BUY 90, 80, one order per id.
+    eventually(lambda: resting(exchange, A) == [("BUY", D(80)), ("BUY", D(90))], timeout_s=40)
+    eventually(lambda: settled(redis_client, A))
+    orders = exchange.open_orders(A)
+    assert len({o.client_order_id for o in orders}) == len(orders) == 2
+    locked = {s["client_order_id"]: s for s in slots(redis_client, A).values()
+              if s.get("status") == "LOCKED"}
+    assert {o.client_order_id: o.order_id for o in orders} == {
+        cid: s["venue_order_id"] for cid, s in locked.items()}
+
+
+def test_fill_while_worker_and_bridge_are_down_is_applied_once_after_restart(
+    workers: Any, exchange_addr: str, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
+    redis_url: str, ledger_url: str,
+) -> None:
+    # Arrange: grid resting at 90 and 80.
+    pump = OrderPump(exchange_addr, redis_url, set(SYMBOLS))
+    first = workers([A.lower()], name="first")
+    init_symbol(redis_client, app, exchange, A, GRID)
+    set_price(sim, redis_client, A, "100")
+    eventually(lambda: resting(exchange, A) == [("BUY", D(80)), ("BUY", D(90))])
+    eventually(lambda: settled(redis_client, A))
+
+    # Act: worker and bridge die; the price trades through 90 at the exchange meanwhile.
+    pump.close()
+    first.kill()
+    sim.inject_price(A, "89")
+    assert position_qty(redis_client, A) == 0
+    workers([A.lower()], name="second")
+
+    # Assert: the reconcile at start applies the fill once and places the closing sell.
+    eventually(lambda: position_qty(redis_client, A) == 1, timeout_s=40)
+    eventually(lambda: ("SELL", D(100)) in resting(exchange, A))
+    wake(app, A)
+    eventually(lambda: settled(redis_client, A))
+    assert position_qty(redis_client, A) == 1
+    rows = eventually(lambda: ledger_rows(ledger_url, A))
+    assert [(r[1], r[2], r[3]) for r in rows] == [("BUY", D(90), D(1))]
+
+
+def test_poisoned_symbol_goes_to_error_while_the_other_keeps_trading(
+    workers: Any, pump: Any, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: two symbols, two workers, both trading.
+    workers([A.lower()], name="a")
+    workers([B.lower()], name="b")
+    init_symbol(redis_client, app, exchange, A, GRID)
+    init_symbol(redis_client, app, exchange, B, GRID)
+    for symbol in (A, B):
+        set_price(sim, redis_client, symbol, "100")
+    for symbol in (A, B):
+        eventually(lambda s=symbol: resting(exchange, s) == [("BUY", D(80)), ("BUY", D(90))])
+
+    # Act: B's state is corrupted (poison in its step); both keep receiving prices.
+    redis_client.hset(keys_for(B).slots, "70", "{not json")
+    for price in ("89", "95"):
+        for symbol in (A, B):
+            set_price(sim, redis_client, symbol, price)
+            wake(app, symbol)
+
+    # Assert: B is in ERROR with its reason; A filled and placed its closing sell.
+    eventually(lambda: redis_client.hget(keys_for(B).state, "status") == "ERROR", timeout_s=30)
+    assert redis_client.hget(keys_for(B).state, "last_error")
+    eventually(lambda: ("SELL", D(100)) in resting(exchange, A))
+    assert position_qty(redis_client, A) == 1
+    assert redis_client.hget(keys_for(A).state, "status") == "ACTIVE"
