@@ -31,8 +31,14 @@ from mmtasks.registry.migrate import migrate  # noqa: E402
 
 SYMBOL = "BENCHUSDT"
 QUEUE = SYMBOL.lower()
-GRID = {"mode": "neutral", "interval": "0.5", "buy_levels": 5, "sell_levels": 5,
-        "order_qty": "1", "post_only": False}
+GRID = {
+    "mode": "neutral",
+    "interval": "0.5",
+    "buy_levels": 5,
+    "sell_levels": 5,
+    "order_qty": "1",
+    "post_only": False,
+}
 
 
 def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float:  # type: ignore[no-untyped-def]
@@ -67,14 +73,15 @@ def main() -> None:
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
     redis_url = services.redis_url.rsplit("/", 1)[0] + "/14"
-    os.environ.update(REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url,
-                      DATABASE_URL=services.database_url)
+    os.environ.update(
+        REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url, DATABASE_URL=services.database_url
+    )
     r = redis.Redis.from_url(redis_url, decode_responses=True)
     r.flushdb()
     migrate(services.database_url)
 
     from mmtasks.celery import app
-    from mmtasks.enqueue import append_event, publish_tick, wake
+    from mmtasks.enqueue import publish_tick, wake
     from mmtasks.messages import OrderEvent
     from mmtasks.state.keys import keys_for
     from mmtasks.symbols import init_symbol
@@ -87,8 +94,12 @@ def main() -> None:
         from mmtasks.connector.client import ExchangeClient, SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        env = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url,
-               "DATABASE_URL": services.database_url, "CONNECTOR_ADDR": addr}
+        env = {
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "DATABASE_URL": services.database_url,
+            "CONNECTOR_ADDR": addr,
+        }
         worker = Worker([QUEUE], env, name="bench")
         try:
             init_symbol(r, app, exchange, SYMBOL, GRID)
@@ -108,20 +119,36 @@ def main() -> None:
             t0 = time.monotonic()
             for i in range(steps):
                 price = Decimal("100") + Decimal(i % 7) / 10
-                r.hset(k.tick, mapping={"price": str(price),
-                                        "ts_event_ms": str(int(time.time() * 1000)),
-                                        "seq": str(i)})
+                r.hset(
+                    k.tick,
+                    mapping={
+                        "price": str(price),
+                        "ts_event_ms": str(int(time.time() * 1000)),
+                        "seq": str(i),
+                    },
+                )
                 app.send_task("mmtasks.symbol.on_price", args=[SYMBOL], queue=QUEUE)
             step_rate = steps / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
 
             # 3. a burst of order events drained from the inbox by one wake.
             target = int(r.get(k.seq) or 0) + args.n
             t0 = time.monotonic()
-            pipe_events = [OrderEvent(
-                symbol=SYMBOL, order_id=f"x{i}", client_order_id=f"zz{i}", side="BUY",
-                status="NEW", price=Decimal("1"), quantity=Decimal("1"),
-                executed_qty=Decimal("0"), avg_price=Decimal("0"), trade=None,
-                ts_event_ms=int(time.time() * 1000)) for i in range(args.n)]
+            pipe_events = [
+                OrderEvent(
+                    symbol=SYMBOL,
+                    order_id=f"x{i}",
+                    client_order_id=f"zz{i}",
+                    side="BUY",
+                    status="NEW",
+                    price=Decimal("1"),
+                    quantity=Decimal("1"),
+                    executed_qty=Decimal("0"),
+                    avg_price=Decimal("0"),
+                    trade=None,
+                    ts_event_ms=int(time.time() * 1000),
+                )
+                for i in range(args.n)
+            ]
             from mmtasks.state.store import SymbolStore
 
             store = SymbolStore(r, SYMBOL)
@@ -142,8 +169,10 @@ def main() -> None:
                 sent_ms = time.time() * 1000
                 publish_tick(r, app, SYMBOL, price, int(sent_ms), 10_000 + i)
                 try:
-                    wait_for(lambda b=before: {o.order_id for o in exchange.open_orders(SYMBOL)}
-                             - b, timeout_s=5)
+                    wait_for(
+                        lambda b=before: {o.order_id for o in exchange.open_orders(SYMBOL)} - b,
+                        timeout_s=5,
+                    )
                 except SystemExit:
                     continue
                 new = [o for o in exchange.open_orders(SYMBOL) if o.order_id not in before]
@@ -154,12 +183,18 @@ def main() -> None:
         q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
         print(f"worker benchmark ({SYMBOL}, 1 worker, prefork -c 1, {os.cpu_count()} cores)")
         print(f"  no-op Celery task (ping):      {noop_rate:8.0f} tasks/s")
-        print(f"  price step per task:          {step_rate:8.0f} steps/s "
-              f"(ratio to no-op {step_rate / noop_rate:.2f})")
-        print(f"  inbox burst drained by 1 wake: {drain_rate:8.0f} events/s "
-              f"(ratio to no-op {drain_rate / noop_rate:.2f})")
-        print(f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
-              f"({len(latencies)} samples)")
+        print(
+            f"  price step per task:          {step_rate:8.0f} steps/s "
+            f"(ratio to no-op {step_rate / noop_rate:.2f})"
+        )
+        print(
+            f"  inbox burst drained by 1 wake: {drain_rate:8.0f} events/s "
+            f"(ratio to no-op {drain_rate / noop_rate:.2f})"
+        )
+        print(
+            f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
+            f"({len(latencies)} samples)"
+        )
         print(f"  worker RSS (parent + child):   {rss:.0f} MiB")
 
 

@@ -56,8 +56,12 @@ class Runtime:
             from psycopg_pool import ConnectionPool
 
             self._pg = ConnectionPool(
-                self.settings.database_url, min_size=0, max_size=2, open=True,
-                timeout=5, kwargs={"connect_timeout": 3},
+                self.settings.database_url,
+                min_size=0,
+                max_size=2,
+                open=True,
+                timeout=5,
+                kwargs={"connect_timeout": 3},
             )
         return self._pg
 
@@ -77,7 +81,7 @@ _runtime: Runtime | None = None
 
 def get_runtime() -> Runtime:
     """Return this process's runtime, rebuilt when the process was forked."""
-    global _runtime
+    global _runtime  # noqa: PLW0603 - one runtime per process, rebuilt after fork
     if _runtime is None or _runtime.pid != os.getpid():
         _runtime = Runtime(get_settings())
     return _runtime
@@ -85,7 +89,7 @@ def get_runtime() -> Runtime:
 
 def reset_runtime() -> None:
     """Drop this process's runtime (tests and worker shutdown)."""
-    global _runtime
+    global _runtime  # noqa: PLW0603 - see get_runtime
     if _runtime is not None and _runtime.pid == os.getpid():
         _runtime.close()
     _runtime = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,11 +47,24 @@ def connector(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
         port_file = Path(tmp) / "port"
         log = _log_file("connector").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mmtasks.connector", "--sim", "--port", "0",
-             "--port-file", str(port_file), *args],
-            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "mmtasks.connector",
+                "--sim",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+                *args,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
+
             def ready() -> bool:
                 assert proc.poll() is None, f"connector exited early, see {log.name}"
                 return port_file.exists() and port_file.read_text().strip() != ""
@@ -65,30 +79,50 @@ def connector(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
 class Worker:
     """A real `celery -A mmtasks worker` process consuming the given queues."""
 
-    def __init__(self, queues: list[str], env: dict[str, str], name: str = "w",
-                 pool: str = "prefork") -> None:
+    def __init__(
+        self, queues: list[str], env: dict[str, str], name: str = "w", pool: str = "prefork"
+    ) -> None:
         self.queues = queues
         self.name = f"{name}-{os.getpid()}-{time.monotonic_ns() % 100000}@test"
         self.log_path = _log_file(f"worker-{name}")
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mmtasks", "worker", "-Q", ",".join(queues),
-             "-n", self.name, "--loglevel", "INFO", "--pool", pool, "--without-gossip",
-             "--without-mingle", "-c", "1"],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "mmtasks",
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "-n",
+                self.name,
+                "--loglevel",
+                "INFO",
+                "--pool",
+                pool,
+                "--without-gossip",
+                "--without-mingle",
+                "-c",
+                "1",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool children (a crash, not a shutdown)."""
         if self.proc.poll() is None:
-            children = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
-                                      text=True).stdout.split()
+            children = subprocess.run(
+                ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
             self.proc.kill()
             for pid in children:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             self.proc.wait(10)
 
     def stop(self) -> None:
@@ -102,8 +136,14 @@ class Worker:
 class OrderPump:
     """Stands in for the bridge's order path: connector order stream -> symbol inboxes."""
 
-    def __init__(self, addr: str, redis_url: str, symbols: set[str],
-                 chaos_symbols: frozenset[str] = frozenset(), seed: int = 7) -> None:
+    def __init__(
+        self,
+        addr: str,
+        redis_url: str,
+        symbols: set[str],
+        chaos_symbols: frozenset[str] = frozenset(),
+        seed: int = 7,
+    ) -> None:
         """Pump order updates; for chaos_symbols every update is appended again later, out of
         order, and wake tasks are duplicated and shuffled, as a flaky bridge and broker would."""
         import random

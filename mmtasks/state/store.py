@@ -117,7 +117,9 @@ class SymbolStore:
                     f"lock of {self.symbol} lost before commit; nothing written"
                 ) from None
             if "CAS_FAILED" in text:
-                raise OperationalError(f"{self.symbol}: concurrent write detected ({text})") from None
+                raise OperationalError(
+                    f"{self.symbol}: concurrent write detected ({text})"
+                ) from None
             raise
 
     def append(self, event: dict[str, Any]) -> int:
@@ -132,24 +134,25 @@ class SymbolStore:
     # -- reads ------------------------------------------------------------------------------
     def read_inbox(self, after_seq: int, count: int) -> list[InboxEntry]:
         """Return up to count inbox entries with seq > after_seq, in seq order."""
-        rows = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
-        out = []
-        for entry_id, fields in rows:
-            eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            raw = fields.get(b"e", fields.get("e", b""))
-            payload = raw.decode() if isinstance(raw, bytes) else raw
-            out.append(InboxEntry(int(eid.split("-")[0]), payload))
-        return out
+        rows: Any = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
+        return [InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or ""))
+                for entry_id, fields in rows]
 
     def inbox_head_seq(self) -> int:
         """Return the seq of the oldest kept inbox entry, 0 when empty."""
-        rows = self.r.xrange(self.keys.inbox, count=1)
-        if not rows:
-            return 0
-        eid = rows[0][0]
-        return int((eid.decode() if isinstance(eid, bytes) else eid).split("-")[0])
+        rows: Any = self.r.xrange(self.keys.inbox, count=1)
+        return _seq_of(rows[0][0]) if rows else 0
 
     def last_seq_issued(self) -> int:
         """Return the newest seq handed out for this symbol's inbox."""
-        raw = self.r.get(self.keys.seq)
+        raw: Any = self.r.get(self.keys.seq)
         return int(raw) if raw else 0
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _seq_of(entry_id: bytes | str) -> int:
+    """Return the seq of an inbox entry id `<seq>-0`."""
+    return int(_text(entry_id).split("-", 1)[0])

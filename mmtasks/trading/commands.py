@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 RECOVERY_COMMANDS = frozenset({"init", "resume", "reset_errors"})
 
 
-def cancel_everything(grid: core.GridState, reason: str = "symbol not trading") -> list[core.Action]:
+def cancel_everything(
+    grid: core.GridState, reason: str = "symbol not trading"
+) -> list[core.Action]:
     """Return a cancel for every resting order of grid (entries and closing orders)."""
     return [
         core.CancelOrder(grid.symbol, slot.level, slot.client_order_id, slot.venue_order_id, reason)
@@ -32,8 +34,10 @@ def apply_command(rt: Runtime, snap: Snapshot, fx: Effects, cmd: CommandEvent) -
         _apply(snap, fx, cmd)
     except ValidationError as exc:
         log.error("%s: command %s rejected: %s", snap.symbol, cmd.command, exc)
-        fx.event(EventType.SYMBOL_STATE_CHANGED,
-                 {"command": cmd.command, "rejected": str(exc), "issued_by": cmd.issued_by})
+        fx.event(
+            EventType.SYMBOL_STATE_CHANGED,
+            {"command": cmd.command, "rejected": str(exc), "issued_by": cmd.issued_by},
+        )
 
 
 def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
@@ -47,8 +51,9 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     if "risk" in cmd.args:
         risk = core.parse_risk_config(cmd.args["risk"])
     if strategy is None or rules is None:
-        raise ValidationError(f"{cmd.command} needs a strategy and symbol rules, received "
-                              f"{sorted(cmd.args)}")
+        raise ValidationError(
+            f"{cmd.command} needs a strategy and symbol rules, received {sorted(cmd.args)}"
+        )
     core.validate_config(strategy, rules)
     fx.strategy, fx.risk, fx.rules = strategy, risk, rules
 
@@ -64,8 +69,9 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
         fx.meta["status"] = SymbolStatus.PAUSED
         fx.event(EventType.SYMBOL_PAUSED, {"issued_by": cmd.issued_by})
     elif name in ("resume", "reset_errors"):
-        fx.meta.update(status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0",
-                       last_error="")
+        fx.meta.update(
+            status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0", last_error=""
+        )
         fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
     elif name == "safe_mode_on":
         fx.grid = _reduce_only(fx.grid, True)

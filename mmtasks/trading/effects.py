@@ -52,12 +52,21 @@ def fill_effects(fx: Effects, core_events: list[Any], *, order_id: str, ts_ms: i
     """Turn the core's events into ledger fills and typed stream events."""
     for ev in core_events:
         if isinstance(ev, core.OrderFilled):
-            fx.fills.append(FillRecord(
-                trade_id=ev.trade_id or f"{order_id}:{ev.cum_qty}", symbol=ev.symbol,
-                order_id=order_id, client_order_id=ev.client_order_id, side=ev.side.value,
-                price=ev.price, qty=ev.qty, fee=ev.fee, level=ev.level, closing=ev.closing,
-                ts_ms=ts_ms,
-            ))
+            fx.fills.append(
+                FillRecord(
+                    trade_id=ev.trade_id or f"{order_id}:{ev.cum_qty}",
+                    symbol=ev.symbol,
+                    order_id=order_id,
+                    client_order_id=ev.client_order_id,
+                    side=ev.side.value,
+                    price=ev.price,
+                    qty=ev.qty,
+                    fee=ev.fee,
+                    level=ev.level,
+                    closing=ev.closing,
+                    ts_ms=ts_ms,
+                )
+            )
             fx.event(EventType.ORDER_FILLED, core.message_to_dict(ev))
         elif isinstance(ev, core.PositionChanged):
             fx.event(POSITION_EVENTS[ev.kind], core.message_to_dict(ev))

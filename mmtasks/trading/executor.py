@@ -51,17 +51,27 @@ def _cancel(
         log.info("%s: cancel of %s found it already closed", symbol, action.client_order_id)
         return
     except Exception as exc:
-        log.warning("%s: cancel of %s failed, will retry on the next step: %s",
-                    symbol, action.client_order_id, exc)
+        log.warning(
+            "%s: cancel of %s failed, will retry on the next step: %s",
+            symbol,
+            action.client_order_id,
+            exc,
+        )
         return
     slot = find_slot_by_client_id(fx.grid, action.client_order_id)
     # Settle now only when the exchange saw no fill we have not applied yet; otherwise the
     # order update (carrying the trade) settles it and the fill reaches the ledger with its id.
     if slot is not None and order.executed_qty == slot.filled_qty:
         fx.grid, events = apply_order_update(
-            fx.grid, client_order_id=action.client_order_id, venue_order_id=order.order_id,
-            status=OrderStatus.CANCELED, cum_qty=order.executed_qty, last_fill_price=None,
-            fee=ZERO, trade_id=None, now_ms=now_ms,
+            fx.grid,
+            client_order_id=action.client_order_id,
+            venue_order_id=order.order_id,
+            status=OrderStatus.CANCELED,
+            cum_qty=order.executed_qty,
+            last_fill_price=None,
+            fee=ZERO,
+            trade_id=None,
+            now_ms=now_ms,
         )
         fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
@@ -72,8 +82,13 @@ def _place(
     cid = action.client_order_id
     try:
         order, _duplicate = client.place_order(
-            symbol, action.side, action.price, action.qty, cid,
-            post_only=action.post_only, reduce_only=action.reduce_only,
+            symbol,
+            action.side,
+            action.price,
+            action.qty,
+            cid,
+            post_only=action.post_only,
+            reduce_only=action.reduce_only,
         )
     except (ValidationError, OrderRejectedError) as exc:
         fx.grid, events = mark_rejected(fx.grid, cid, str(exc))
@@ -91,7 +106,14 @@ def _place(
         fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
         return
     fx.grid = mark_acked(fx.grid, cid, order.order_id)
-    fx.event(EventType.ORDER_CREATED, {
-        "client_order_id": cid, "order_id": order.order_id, "side": action.side.value,
-        "price": str(action.price), "qty": str(action.qty), "closing": action.closing,
-    })
+    fx.event(
+        EventType.ORDER_CREATED,
+        {
+            "client_order_id": cid,
+            "order_id": order.order_id,
+            "side": action.side.value,
+            "price": str(action.price),
+            "qty": str(action.qty),
+            "closing": action.closing,
+        },
+    )

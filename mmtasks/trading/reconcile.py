@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from decimal import Decimal
 
 from mmtasks.connector.client import ExchangeClient
 from mmtasks.connector.models import OrderView
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import OrderStatus
-from mmtasks.errors import ValidationError
+from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
-from mmtasks.grid.ids import is_ours, parse_client_order_id
+from mmtasks.grid.ids import is_ours
 from mmtasks.grid.logic import with_anchor
 from mmtasks.grid.transitions import (
+    adopt_order,
     apply_order_update,
     mark_acked,
     mark_rejected,
@@ -39,13 +41,15 @@ def reconcile(
     snap: Snapshot,
     fx: Effects,
     strategy: core.GridConfig | None,
+    rules: core.SymbolRules,
     now_ms: int,
 ) -> None:
     """Bring fx's grid in line with the exchange's orders, fills and position."""
     symbol = snap.symbol
     state_lost = fx.grid.anchor is None and not fx.grid.slots
     open_ours = {
-        o.client_order_id: o for o in client.open_orders(symbol)
+        o.client_order_id: o
+        for o in client.open_orders(symbol)
         if is_ours(symbol, o.client_order_id)
     }
     settled = adopted = cancelled = 0
@@ -65,8 +69,13 @@ def reconcile(
         _apply_missed_fills(client, fx, slot, order, now_ms)
         settled += 1
 
-    if state_lost and fx.grid.anchor is None and snap.tick is not None:
-        fx.grid = with_anchor(fx.grid, snap.tick.price)
+    if state_lost:
+        # Ids from before the loss may still be known at the venue: never reuse them.
+        fx.grid = dataclasses.replace(
+            fx.grid, generation_floor=max(fx.grid.generation_floor, int(time.time()))
+        )
+        if fx.grid.anchor is None and snap.tick is not None:
+            fx.grid = with_anchor(fx.grid, snap.tick.price)
     for cid, order in open_ours.items():
         if _adopt(fx, order):
             adopted += 1
@@ -74,11 +83,24 @@ def reconcile(
             client.cancel_order(symbol, client_order_id=cid)
             cancelled += 1
 
-    _check_position(client, snap, fx, strategy, state_lost)
-    fx.event(EventType.RECONCILED, {"settled": settled, "adopted": adopted,
-                                    "cancelled_unknown": cancelled, "state_lost": state_lost})
-    log.info("%s: reconciled (settled %d, adopted %d, cancelled %d unknown%s)", symbol,
-             settled, adopted, cancelled, ", state rebuilt" if state_lost else "")
+    _check_position(client, snap, fx, strategy, rules, state_lost)
+    fx.event(
+        EventType.RECONCILED,
+        {
+            "settled": settled,
+            "adopted": adopted,
+            "cancelled_unknown": cancelled,
+            "state_lost": state_lost,
+        },
+    )
+    log.info(
+        "%s: reconciled (settled %d, adopted %d, cancelled %d unknown%s)",
+        symbol,
+        settled,
+        adopted,
+        cancelled,
+        ", state rebuilt" if state_lost else "",
+    )
 
 
 def _apply_missed_fills(
@@ -88,8 +110,11 @@ def _apply_missed_fills(
     cid = order.client_order_id
     if order.executed_qty > slot.filled_qty:
         trades = sorted(
-            (t for t in client.trades(order.symbol, since_ms=order.created_ms)
-             if t.order_id == order.order_id),
+            (
+                t
+                for t in client.trades(order.symbol, since_ms=order.created_ms)
+                if t.order_id == order.order_id
+            ),
             key=lambda t: (t.ts_ms, t.trade_id),
         )
         cum = Decimal(0)
@@ -99,41 +124,51 @@ def _apply_missed_fills(
                 continue
             status = OrderStatus.FILLED if cum >= order.quantity else OrderStatus.PARTIALLY_FILLED
             fx.grid, events = apply_order_update(
-                fx.grid, client_order_id=cid, venue_order_id=order.order_id, status=status,
-                cum_qty=cum, last_fill_price=trade.price, fee=trade.fee,
-                trade_id=trade.trade_id, now_ms=now_ms,
+                fx.grid,
+                client_order_id=cid,
+                venue_order_id=order.order_id,
+                status=status,
+                cum_qty=cum,
+                last_fill_price=trade.price,
+                fee=trade.fee,
+                trade_id=trade.trade_id,
+                now_ms=now_ms,
             )
             fill_effects(fx, events, order_id=order.order_id, ts_ms=trade.ts_ms)
     if not order.status.is_open:
         fx.grid, events = apply_order_update(
-            fx.grid, client_order_id=cid, venue_order_id=order.order_id, status=order.status,
-            cum_qty=order.executed_qty, last_fill_price=order.avg_price or None, fee=ZERO,
-            trade_id=None, now_ms=now_ms,
+            fx.grid,
+            client_order_id=cid,
+            venue_order_id=order.order_id,
+            status=order.status,
+            cum_qty=order.executed_qty,
+            last_fill_price=order.avg_price or None,
+            fee=ZERO,
+            trade_id=None,
+            now_ms=now_ms,
         )
         fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
 def _adopt(fx: Effects, order: OrderView) -> bool:
-    """Put an order of ours that we lost track of back on its slot; False if it cannot be."""
+    """Put an open order of ours that we lost track of back on its slot; False if it cannot."""
     try:
-        parsed = parse_client_order_id(order.client_order_id)
-    except ValidationError:
+        fx.grid = adopt_order(
+            fx.grid,
+            order.client_order_id,
+            order.order_id,
+            price=order.price,
+            qty=order.quantity,
+            executed_qty=order.executed_qty,
+        )
+    except (ValidationError, OperationalError) as exc:
+        log.warning(
+            "%s: cancelling order %s that cannot be adopted: %s",
+            fx.grid.symbol,
+            order.client_order_id,
+            exc,
+        )
         return False
-    key = canon(parsed.level)
-    slot = fx.grid.slots.get(key)
-    if slot is not None and slot.status != core.SlotStatus.FREE:
-        return False
-    if any(s.price == order.price and s.status != core.SlotStatus.FREE
-           for s in fx.grid.slots.values()):
-        return False
-    base = slot or core.Slot(level=parsed.level)
-    adopted = dataclasses.replace(
-        base, status=core.SlotStatus.LOCKED, side=order.side, price=order.price,
-        qty=order.quantity, client_order_id=order.client_order_id,
-        venue_order_id=order.order_id, filled_qty=order.executed_qty,
-        closing=order.reduce_only, generation=max(base.generation, parsed.generation),
-    )
-    fx.grid = fx.grid.with_slot(adopted)
     return True
 
 
@@ -142,6 +177,7 @@ def _check_position(
     snap: Snapshot,
     fx: Effects,
     strategy: core.GridConfig | None,
+    rules: core.SymbolRules,
     state_lost: bool,
 ) -> None:
     positions = [p for p in client.positions(snap.symbol) if p.symbol == snap.symbol]
@@ -150,24 +186,38 @@ def _check_position(
     if drift == 0:
         fx.meta["drift_count"] = "0"
         return
-    if state_lost and positions and strategy is not None and snap.rules is not None:
+    if state_lost and positions and strategy is not None:
         pos = positions[0]
-        fx.grid = dataclasses.replace(fx.grid, position=dataclasses.replace(
-            fx.grid.position, qty=pos.quantity, avg_cost=pos.entry_price,
-            realized_pnl=pos.realized_pnl, fees=pos.fees,
-        ))
-        fx.grid = rebuild_inventory(fx.grid, pos.quantity, strategy, snap.rules)
-        log.warning("%s: state was lost; position %s rebuilt from the exchange",
-                    snap.symbol, canon(pos.quantity))
+        fx.grid = dataclasses.replace(
+            fx.grid,
+            position=dataclasses.replace(
+                fx.grid.position,
+                qty=pos.quantity,
+                avg_cost=pos.entry_price,
+                realized_pnl=pos.realized_pnl,
+                fees=pos.fees,
+            ),
+        )
+        fx.grid = rebuild_inventory(fx.grid, pos.quantity, strategy, rules)
+        log.warning(
+            "%s: state was lost; position %s rebuilt from the exchange",
+            snap.symbol,
+            canon(pos.quantity),
+        )
         return
     # A fill may be on its way through the stream; only a drift that persists halts.
     count = int(snap.meta.get("drift_count", "0") or 0) + 1
     fx.meta["drift_count"] = str(count)
     fx.meta["needs_reconcile"] = "1"
-    log.warning("%s: position drift %s (exchange %s, local %s), seen %d time(s)", snap.symbol,
-                canon(drift), canon(exchange_qty), canon(fx.grid.position.qty), count)
+    log.warning(
+        "%s: position drift %s (exchange %s, local %s), seen %d time(s)",
+        snap.symbol,
+        canon(drift),
+        canon(exchange_qty),
+        canon(fx.grid.position.qty),
+        count,
+    )
     if count >= DRIFT_HALT_AFTER:
         fx.meta["status"] = SymbolStatus.ERROR
         fx.meta["last_error"] = f"position drift {canon(drift)} persisted over {count} reconciles"
-        fx.event(EventType.RISK_LIMIT_BREACHED, {"reason": "position drift",
-                                                  "drift": canon(drift)})
+        fx.event(EventType.RISK_LIMIT_BREACHED, {"reason": "position drift", "drift": canon(drift)})

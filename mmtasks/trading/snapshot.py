@@ -99,17 +99,29 @@ def rules_to_dict(rules: SymbolRules) -> dict[str, str]:
 def candle_from_json(text: str) -> Candle:
     d = json.loads(text)
     return Candle(
-        open_ms=int(d["open_ms"]), open=Decimal(d["open"]), high=Decimal(d["high"]),
-        low=Decimal(d["low"]), close=Decimal(d["close"]), volume=Decimal(d["volume"]),
+        open_ms=int(d["open_ms"]),
+        open=Decimal(d["open"]),
+        high=Decimal(d["high"]),
+        low=Decimal(d["low"]),
+        close=Decimal(d["close"]),
+        volume=Decimal(d["volume"]),
         closed=bool(d["closed"]),
     )
 
 
 def candle_to_json(c: Candle) -> str:
-    return json.dumps({
-        "open_ms": c.open_ms, "open": canon(c.open), "high": canon(c.high), "low": canon(c.low),
-        "close": canon(c.close), "volume": canon(c.volume), "closed": c.closed,
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "open_ms": c.open_ms,
+            "open": canon(c.open),
+            "high": canon(c.high),
+            "low": canon(c.low),
+            "close": canon(c.close),
+            "volume": canon(c.volume),
+            "closed": c.closed,
+        },
+        separators=(",", ":"),
+    )
 
 
 def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
@@ -146,20 +158,46 @@ def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
     position = Position.from_dict(pos_raw) if pos_raw else Position()
     anchor = Decimal(meta["anchor"]) if meta.get("anchor") else None
     grid = GridState(
-        symbol=symbol, anchor=anchor, slots=slots, position=position,
+        symbol=symbol,
+        anchor=anchor,
+        slots=slots,
+        position=position,
         reduce_only=meta.get("reduce_only") == "1",
+        generation_floor=int(meta.get("generation_floor") or 0),
     )
     tick = None
     if tick_raw.get("price"):
-        tick = Tick(Decimal(tick_raw["price"]), int(tick_raw.get("ts_event_ms", 0)),
-                    int(tick_raw.get("seq", 0)))
+        tick = Tick(
+            Decimal(tick_raw["price"]),
+            int(tick_raw.get("ts_event_ms", 0)),
+            int(tick_raw.get("seq", 0)),
+        )
     candles = {int(ts): candle_from_json(text) for ts, text in candles_raw.items()}
     fleet_state = fleet.decode() if isinstance(fleet, bytes) else (fleet or "ACTIVE")
     return Snapshot(
-        symbol=symbol, meta=meta, grid=grid, strategy=strategy, risk=risk, rules=rules,
-        candles=candles, tick=tick, fleet_state=fleet_state, config_error=config_error,
-        raw_slots=slots_raw, raw_position=pos_raw, raw_candles=candles_raw,
+        symbol=symbol,
+        meta=meta,
+        grid=grid,
+        strategy=strategy,
+        risk=risk,
+        rules=rules,
+        candles=candles,
+        tick=tick,
+        fleet_state=fleet_state,
+        config_error=config_error,
+        raw_slots=slots_raw,
+        raw_position=pos_raw,
+        raw_candles=candles_raw,
     )
+
+
+def grid_meta(grid: GridState) -> dict[str, str]:
+    """Return the fields of the state hash that the grid itself owns."""
+    return {
+        "anchor": canon(grid.anchor) if grid.anchor is not None else "",
+        "reduce_only": "1" if grid.reduce_only else "0",
+        "generation_floor": str(grid.generation_floor),
+    }
 
 
 def slot_json(slot: Slot) -> str:
@@ -184,12 +222,12 @@ def diff_batch(
     pos = {f: str(v) for f, v in grid.position.to_dict().items()}
     if pos != before.raw_position:
         batch.hset(k.position, pos)
-    meta = dict(meta)
-    meta["anchor"] = canon(grid.anchor) if grid.anchor is not None else ""
-    meta["reduce_only"] = "1" if grid.reduce_only else "0"
+    meta = dict(meta) | grid_meta(grid)
     batch.hset(k.state, {f: v for f, v in meta.items() if before.meta.get(f) != v})
     new_candles = {str(ts): candle_to_json(c) for ts, c in candles.items()}
-    batch.hset(k.candles, {ts: v for ts, v in new_candles.items() if before.raw_candles.get(ts) != v})
+    batch.hset(
+        k.candles, {ts: v for ts, v in new_candles.items() if before.raw_candles.get(ts) != v}
+    )
     batch.hdel(k.candles, [ts for ts in before.raw_candles if ts not in new_candles])
     return batch
 
@@ -198,13 +236,18 @@ def rebase(
     before: Snapshot, grid: GridState, meta: dict[str, str], candles: dict[int, Candle]
 ) -> Snapshot:
     """Return before as it is in Redis once (grid, meta, candles) was committed."""
-    meta = dict(before.meta) | meta
-    meta["anchor"] = canon(grid.anchor) if grid.anchor is not None else ""
-    meta["reduce_only"] = "1" if grid.reduce_only else "0"
+    meta = dict(before.meta) | meta | grid_meta(grid)
     return Snapshot(
-        symbol=before.symbol, meta=meta, grid=grid, strategy=before.strategy, risk=before.risk,
-        rules=before.rules, candles=dict(candles), tick=before.tick,
-        fleet_state=before.fleet_state, config_error=before.config_error,
+        symbol=before.symbol,
+        meta=meta,
+        grid=grid,
+        strategy=before.strategy,
+        risk=before.risk,
+        rules=before.rules,
+        candles=dict(candles),
+        tick=before.tick,
+        fleet_state=before.fleet_state,
+        config_error=before.config_error,
         raw_slots={key: slot_json(slot) for key, slot in grid.slots.items()},
         raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
         raw_candles={str(ts): candle_to_json(c) for ts, c in candles.items()},

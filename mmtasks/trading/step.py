@@ -18,7 +18,15 @@ from mmtasks.decimals import ZERO
 from mmtasks.errors import LockLostError, OperationalError
 from mmtasks.events import EventType, event_fields, publish
 from mmtasks.grid.logic import decide, with_anchor
-from mmtasks.grid.models import Action, Candle, GridConfig, Market, PlaceOrder
+from mmtasks.grid.models import (
+    Action,
+    Candle,
+    GridConfig,
+    Market,
+    PlaceOrder,
+    RiskConfig,
+    SymbolRules,
+)
 from mmtasks.grid.transitions import apply_order_update
 from mmtasks.ledger import flush_buffer
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent, parse_inbox_event
@@ -86,12 +94,25 @@ def record_failure(rt: Runtime, store: SymbolStore, token: str, exc: BaseExcepti
     halted = count >= MAX_ERRORS or isinstance(exc, OperationalError)
     if halted:
         fields["status"] = SymbolStatus.ERROR
-    rt.redis.hset(k.state, mapping=fields)
-    log.error("%s: step failed (%d in a row)%s: %s", store.symbol, count,
-              ", symbol moved to ERROR and stopped trading" if halted else "", message)
+    rt.redis.hset(k.state, mapping=fields)  # type: ignore[arg-type]
+    log.error(
+        "%s: step failed (%d in a row)%s: %s",
+        store.symbol,
+        count,
+        ", symbol moved to ERROR and stopped trading" if halted else "",
+        message,
+    )
     if halted:
-        publish(rt.redis, [event_fields(EventType.SYMBOL_STATE_CHANGED, store.symbol,
-                                        {"status": SymbolStatus.ERROR, "error": message})])
+        publish(
+            rt.redis,
+            [
+                event_fields(
+                    EventType.SYMBOL_STATE_CHANGED,
+                    store.symbol,
+                    {"status": SymbolStatus.ERROR, "error": message},
+                )
+            ],
+        )
 
 
 def _locked_step(rt: Runtime, store: SymbolStore, token: str, trigger: str) -> StepResult:
@@ -130,8 +151,12 @@ def _drain_once(
 
     entries = store.read_inbox(last_seq, INBOX_BATCH)
     if entries and entries[0].seq > last_seq + 1 and last_seq > 0:
-        log.warning("%s: inbox gap after seq %d (oldest kept %d); reconciling",
-                    symbol, last_seq, entries[0].seq)
+        log.warning(
+            "%s: inbox gap after seq %d (oldest kept %d); reconciling",
+            symbol,
+            last_seq,
+            entries[0].seq,
+        )
         fx.meta["needs_reconcile"] = "1"
     for entry in entries:
         last_seq = entry.seq
@@ -139,8 +164,12 @@ def _drain_once(
             event = parse_inbox_event(entry.payload)
         except pydantic.ValidationError as exc:
             fx.meta["rejected_events"] = str(int(snap.meta.get("rejected_events", "0")) + 1)
-            log.error("%s: skipped malformed inbox event seq %d: %s", symbol, entry.seq,
-                      exc.errors(include_url=False)[:2])
+            log.error(
+                "%s: skipped malformed inbox event seq %d: %s",
+                symbol,
+                entry.seq,
+                exc.errors(include_url=False)[:2],
+            )
             continue
         if isinstance(event, OrderEvent):
             _apply_order(fx, event)
@@ -155,13 +184,17 @@ def _drain_once(
     status = fx.meta.get("status", status)
     needs_reconcile = fx.meta.get("needs_reconcile", snap.meta.get("needs_reconcile")) == "1"
     strategy = fx.strategy or snap.strategy
-    if needs_reconcile and snap.rules is not None and status != SymbolStatus.REMOVED:
+    risk = fx.risk or snap.risk
+    rules = fx.rules or snap.rules
+    if needs_reconcile and rules is not None and status != SymbolStatus.REMOVED:
         fx.meta["needs_reconcile"] = "0"  # reconcile sets it again if it must run once more
-        reconcile(rt.exchange, snap, fx, strategy, now_ms())
+        reconcile(rt.exchange, snap, fx, strategy, rules, now_ms())
 
     actions: list[Action] = []
-    if status in (SymbolStatus.ACTIVE, SymbolStatus.PAUSED, SymbolStatus.REMOVED):
-        actions = _decide(snap, fx, status, strategy)
+    if status != SymbolStatus.ACTIVE or snap.fleet_state == "HALTED":
+        actions = cancel_everything(fx.grid)
+    elif strategy is not None and rules is not None:
+        actions = _decide(snap, fx, strategy, risk, rules)
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
         fx.intend(place)
@@ -191,14 +224,22 @@ def _apply_order(fx: Effects, event: OrderEvent) -> None:
         now_ms=event.ts_event_ms,
     )
     fx.grid = grid
-    fill_effects(fx, core_events, order_id=event.order_id,
-                 ts_ms=trade.ts_ms if trade else event.ts_event_ms)
+    fill_effects(
+        fx, core_events, order_id=event.order_id, ts_ms=trade.ts_ms if trade else event.ts_event_ms
+    )
 
 
 def event_to_candle(event: CandleEvent) -> Candle:
     """Return the core Candle of a candle event."""
-    return Candle(open_ms=event.open_ms, open=event.open, high=event.high, low=event.low,
-                  close=event.close, volume=event.volume, closed=event.closed)
+    return Candle(
+        open_ms=event.open_ms,
+        open=event.open,
+        high=event.high,
+        low=event.low,
+        close=event.close,
+        volume=event.volume,
+        closed=event.closed,
+    )
 
 
 def _trim_candles(fx: Effects, snap: Snapshot) -> None:
@@ -209,22 +250,24 @@ def _trim_candles(fx: Effects, snap: Snapshot) -> None:
 
 
 def _decide(
-    snap: Snapshot, fx: Effects, status: str, strategy: GridConfig | None
+    snap: Snapshot, fx: Effects, strategy: GridConfig, risk: RiskConfig, rules: SymbolRules
 ) -> list[Action]:
-    if status != SymbolStatus.ACTIVE or snap.fleet_state == "HALTED":
-        return cancel_everything(fx.grid)
-    if strategy is None or snap.rules is None or snap.tick is None:
+    """Return the core's actions for the newest price, or none before the first price."""
+    if snap.tick is None:
         return []
     if fx.grid.anchor is None:
-        fx.grid = with_anchor(fx.grid, snap.tick.price)
+        fx.grid = with_anchor(fx.grid, snap.tick.price, rules.tick_size)
     grid = fx.grid
     if snap.fleet_state == "REDUCING" and not grid.reduce_only:
         grid = dataclasses.replace(grid, reduce_only=True)
-    market = Market(price=snap.tick.price, price_ts_ms=snap.tick.ts_event_ms,
-                    candles=tuple(fx.candles[ts] for ts in sorted(fx.candles)))
+    market = Market(
+        price=snap.tick.price,
+        price_ts_ms=snap.tick.ts_event_ms,
+        candles=tuple(fx.candles[ts] for ts in sorted(fx.candles)),
+    )
     fx.meta["last_price"] = str(snap.tick.price)
     fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
-    return decide(grid, market, strategy, fx.risk or snap.risk, snap.rules, now_ms())
+    return decide(grid, market, strategy, risk, rules, now_ms())
 
 
 def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snapshot:
@@ -242,4 +285,3 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
     if fx.risk is not None:
         new.risk = fx.risk
     return new
-

@@ -43,8 +43,13 @@ def exchange_addr() -> Iterator[str]:
 @pytest.fixture
 def fleet_env(redis_url: str, ledger_url: str, exchange_addr: str) -> dict[str, str]:
     """Return the environment every fleet process of this test gets."""
-    return {"REDIS_URL": redis_url, "DATABASE_URL": ledger_url, "CONNECTOR_ADDR": exchange_addr,
-            "CELERY_BROKER_URL": redis_url, "MMTASKS_LOCK_TTL_MS": "2000"}
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": ledger_url,
+        "CONNECTOR_ADDR": exchange_addr,
+        "CELERY_BROKER_URL": redis_url,
+        "MMTASKS_LOCK_TTL_MS": "2000",
+    }
 
 
 @pytest.fixture

@@ -45,8 +45,13 @@ def walk(sim: Any, client: redis_lib.Redis, exchange: Any, symbols: list[str]) -
 
 
 def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
-    workers: Any, exchange_addr: str, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
-    redis_url: str, ledger_url: str,
+    workers: Any,
+    exchange_addr: str,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
+    redis_url: str,
+    ledger_url: str,
 ) -> None:
     # Arrange: A gets a clean event path; B gets every order update twice, the copies late and
     # shuffled, plus duplicated wake tasks of the wrong kinds.
@@ -68,12 +73,16 @@ def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
     # Assert: same orders at the exchange, same position and PnL, same ledger, one order per id.
     assert resting(exchange, B) == resting(exchange, A)
     pa, pb = redis_position(redis_client, A), redis_position(redis_client, B)
-    assert (pb["qty"], pb["realized_pnl"], pb["fees"]) == (pa["qty"], pa["realized_pnl"],
-                                                          pa["fees"])
+    assert (pb["qty"], pb["realized_pnl"], pb["fees"]) == (
+        pa["qty"],
+        pa["realized_pnl"],
+        pa["fees"],
+    )
     assert D(pa["realized_pnl"]) > 0
     rows_a = eventually(lambda: ledger_rows(ledger_url, A))
-    rows_b = eventually(lambda: len(ledger_rows(ledger_url, B)) == len(rows_a)
-                        and ledger_rows(ledger_url, B))
+    rows_b = eventually(
+        lambda: len(ledger_rows(ledger_url, B)) == len(rows_a) and ledger_rows(ledger_url, B)
+    )
     assert [r[1:] for r in rows_b] == [r[1:] for r in rows_a]
     ids = [o.client_order_id for o in exchange.open_orders(B)]
     assert len(ids) == len(set(ids))
@@ -81,7 +90,11 @@ def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
 
 @pytest.mark.parametrize("crash_at", ["after_intent", "after_send"])
 def test_worker_killed_between_intent_and_ack_leaves_one_order_per_client_id(
-    crash_at: str, workers: Any, pump: Any, exchange: Any, sim: Any,
+    crash_at: str,
+    workers: Any,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
     redis_client: redis_lib.Redis,
 ) -> None:
     # Arrange: a worker that SIGKILLs itself (and its pool parent) at the crash point.
@@ -100,15 +113,24 @@ def test_worker_killed_between_intent_and_ack_leaves_one_order_per_client_id(
     eventually(lambda: settled(redis_client, A))
     orders = exchange.open_orders(A)
     assert len({o.client_order_id for o in orders}) == len(orders) == 2
-    locked = {s["client_order_id"]: s for s in slots(redis_client, A).values()
-              if s.get("status") == "LOCKED"}
+    locked = {
+        s["client_order_id"]: s
+        for s in slots(redis_client, A).values()
+        if s.get("status") == "LOCKED"
+    }
     assert {o.client_order_id: o.order_id for o in orders} == {
-        cid: s["venue_order_id"] for cid, s in locked.items()}
+        cid: s["venue_order_id"] for cid, s in locked.items()
+    }
 
 
 def test_fill_while_worker_and_bridge_are_down_is_applied_once_after_restart(
-    workers: Any, exchange_addr: str, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
-    redis_url: str, ledger_url: str,
+    workers: Any,
+    exchange_addr: str,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
+    redis_url: str,
+    ledger_url: str,
 ) -> None:
     # Arrange: grid resting at 90 and 80.
     pump = OrderPump(exchange_addr, redis_url, set(SYMBOLS))
@@ -136,7 +158,11 @@ def test_fill_while_worker_and_bridge_are_down_is_applied_once_after_restart(
 
 
 def test_poisoned_symbol_goes_to_error_while_the_other_keeps_trading(
-    workers: Any, pump: Any, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
+    workers: Any,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
 ) -> None:
     # Arrange: two symbols, two workers, both trading.
     workers([A.lower()], name="a")

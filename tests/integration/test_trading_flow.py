@@ -30,7 +30,11 @@ def position_qty(client: redis_lib.Redis, symbol: str) -> Decimal:
 
 
 def test_scripted_path_buys_sells_one_interval_up_and_realizes_pnl(
-    workers: Any, pump: Any, exchange: Any, sim: Any, redis_client: redis_lib.Redis,
+    workers: Any,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
     ledger_url: str,
 ) -> None:
     # Arrange: long grid, interval 10, 2 levels, qty 1 (GRID.md's case table), one worker.
@@ -44,15 +48,17 @@ def test_scripted_path_buys_sells_one_interval_up_and_realizes_pnl(
     set_price(sim, redis_client, SYMBOL, "89")
     eventually(lambda: position_qty(redis_client, SYMBOL) == 1)
     set_price(sim, redis_client, SYMBOL, "95")
-    eventually(lambda: resting(exchange, SYMBOL)
-               == [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))])
+    eventually(
+        lambda: resting(exchange, SYMBOL) == [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))]
+    )
     closing = [o for o in exchange.open_orders(SYMBOL) if o.side.value == "SELL"]
     assert closing[0].reduce_only and closing[0].quantity == 1
 
     set_price(sim, redis_client, SYMBOL, "100")
     eventually(lambda: position_qty(redis_client, SYMBOL) == 0)
-    eventually(lambda: resting(exchange, SYMBOL)
-               == [("BUY", D(70)), ("BUY", D(80)), ("BUY", D(90))])
+    eventually(
+        lambda: resting(exchange, SYMBOL) == [("BUY", D(70)), ("BUY", D(80)), ("BUY", D(90))]
+    )
 
     # Realized PnL is (100 - 90) x 1; maker fees are 0.0002 of each fill's notional.
     position = redis_position(redis_client, SYMBOL)
@@ -60,10 +66,15 @@ def test_scripted_path_buys_sells_one_interval_up_and_realizes_pnl(
     assert D(position["fees"]) == D("0.0002") * (90 + 100)
     rows = eventually(lambda: (r := ledger_rows(ledger_url, SYMBOL)) and len(r) == 2 and r)
     assert [(side, price, qty) for _, side, price, qty in rows] == [
-        ("BUY", D(90), D(1)), ("SELL", D(100), D(1))]
+        ("BUY", D(90), D(1)),
+        ("SELL", D(100), D(1)),
+    ]
     with psycopg.connect(ledger_url) as conn:
         summary = summarize(conn, SYMBOL)
     assert (summary.position, summary.realized_pnl, summary.fees) == (
-        D(position["qty"]), D(position["realized_pnl"]), D(position["fees"]))
+        D(position["qty"]),
+        D(position["realized_pnl"]),
+        D(position["fees"]),
+    )
     exchange_position = [p for p in exchange.positions(SYMBOL) if p.symbol == SYMBOL]
     assert not exchange_position or exchange_position[0].quantity == 0

@@ -63,9 +63,16 @@ class Sim:
             self.state = with_anchor(self.state, price, RULES.tick_size)
         else:
             self.fill_reached(price)
+        return self.decide_and_execute(price)
+
+    def decide_and_execute(self, price: Decimal) -> list[PlaceOrder | CancelOrder]:
         actions = decide(
             self.state, Market(price, self.now_ms), self.config, self.risk, RULES, self.now_ms
         )
+        if self.risk.max_open_orders is not None:
+            # Strict: orders being cancelled still rest when the new ones arrive.
+            places = [a for a in actions if isinstance(a, PlaceOrder)]
+            assert len(self.resting()) + len(places) <= self.risk.max_open_orders
         self.execute(actions)
         return actions
 
@@ -201,18 +208,25 @@ def test_reduce_only_from_the_start_places_nothing() -> None:
     assert sim.state.position.qty == 0
 
 
+LIMITS = [RISK, RiskConfig(max_open_orders=4, max_position=Decimal(3))]
+
+
+@pytest.mark.parametrize("risk", LIMITS, ids=["no-limits", "limits"])
 @pytest.mark.parametrize("mode", ["long", "neutral"])
-@pytest.mark.parametrize("seed", range(12))
-def test_random_walk_keeps_invariants(mode: str, seed: int) -> None:
+@pytest.mark.parametrize("seed", range(8))
+def test_random_walk_keeps_invariants(mode: str, seed: int, risk: RiskConfig) -> None:
     rng = random.Random(seed)
-    sim = Sim(grid_config(mode, buy_levels=3, sell_levels=3), GridState(symbol=SYMBOL))
+    sim = Sim(grid_config(mode, buy_levels=3, sell_levels=3), GridState(symbol=SYMBOL), risk)
     price = Decimal(100)
     for _ in range(150):
         sim.step(price)
-        # A decision is a fixed point: deciding again on the same price changes nothing, so no
-        # order is placed and cancelled on consecutive evaluations.
-        again = decide(sim.state, Market(price, sim.now_ms), sim.config, RISK, RULES, sim.now_ms)
-        assert again == []
+        # Settles on the same price within two more evaluations (a max_open_orders swap waits
+        # for its cancel), then is a fixed point: nothing is placed and cancelled in a loop.
+        for _ in range(2):
+            sim.decide_and_execute(price)
+        assert sim.decide_and_execute(price) == []
+        if risk.max_position is not None:
+            assert abs(sim.state.position.qty) <= risk.max_position
         prices = [s.price for s in sim.state.slots.values() if s.has_order]
         assert len(prices) == len(set(prices)), "two of our orders at one price"
         held = sum((s.inventory for s in sim.state.slots.values()), Decimal(0))

@@ -22,10 +22,15 @@ D = Decimal
 
 
 def random_level(rng: random.Random) -> Decimal:
-    # Up to 15 significant digits anywhere from 1e-8 to 1e7, as venues quote.
-    digits = rng.randint(1, 15)
-    coefficient = rng.randint(1, 10**digits - 1)
-    exponent = rng.randint(-8 - digits + 1, 7 - digits + 1)
+    # The documented budget: 15 significant digits from 0.1 up to 1e9, 13 below 0.1 (to 1e-12).
+    if rng.random() < 0.5:
+        digits = rng.randint(1, 15)
+        coefficient = rng.randint(10 ** (digits - 1), 10**digits - 1)
+        exponent = rng.randint(-digits, 9 - digits)
+    else:
+        digits = rng.randint(1, 13)
+        coefficient = rng.randint(10 ** (digits - 1), 10**digits - 1)
+        exponent = rng.randint(-12 - digits + 1, -1 - digits)
     return D(coefficient).scaleb(exponent)
 
 
@@ -54,6 +59,24 @@ def test_random_levels_round_trip_within_32_alphanumerics(seed: int) -> None:
         assert not is_ours("BTCUSDT", cid)
 
 
+@pytest.mark.parametrize(
+    ("level", "text"),
+    [
+        (D("97250.50"), "97250p5"),
+        (D("0.05"), "p05"),
+        (D("100"), "100"),
+        (D("0.00001234"), "1234e8"),
+        (D("0.001"), "1e3"),
+        (D("0.01"), "p01"),  # as short as 1e2: the plain form wins ties
+    ],
+)
+def test_level_text(level: Decimal, text: str) -> None:
+    cid = client_order_id("BTCUSDT", level, Side.BUY, 1)
+
+    assert cid == f"{client_id_prefix('BTCUSDT')}b{text}g1"
+    assert parse_client_order_id(cid).level == level
+
+
 def test_prefix_is_per_symbol() -> None:
     prefixes = {client_id_prefix(f"SYM{n}USDT") for n in range(500)}
 
@@ -71,6 +94,8 @@ def test_prefix_is_per_symbol() -> None:
         "mmabcdefb0100g1",  # level not canonical
         "mmabcdefb100p50g1",  # trailing zero
         "mmabcdefb100g01",  # generation not canonical
+        "mmabcdefb1e2g1",  # scientific where plain is shorter
+        "mmabcdefb1eg1",
         "xxabcdefb100g1",
         "web-order-123",
     ],

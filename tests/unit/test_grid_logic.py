@@ -247,6 +247,29 @@ def test_max_open_orders_cancels_the_farthest_resting_order() -> None:
     assert actions == [cancel(buy70, "max_open_orders")]
 
 
+def test_max_open_orders_counts_orders_still_being_cancelled() -> None:
+    buy90, buy80 = resting("90", Side.BUY), resting("80", Side.BUY)
+    risk = RiskConfig(max_open_orders=2)
+
+    # BUY 80 leaves the window, but rests until the venue confirms: BUY 100 waits a step.
+    actions = run(state(buy90, buy80), "111", risk=risk)
+    after_cancel = run(state(buy90), "111", risk=risk)
+
+    assert actions == [cancel(buy80, "out_of_window")]
+    assert after_cancel == [place("100", Side.BUY)]
+
+
+def test_max_open_orders_swaps_a_far_order_for_a_nearer_one_in_two_steps() -> None:
+    buy90, buy80 = resting("90", Side.BUY), resting("80", Side.BUY)
+    risk = RiskConfig(max_open_orders=2)
+
+    first = run(state(buy90, buy80), "106", risk=risk)
+    second = run(state(buy90), "106", risk=risk)
+
+    assert first == [cancel(buy80, "max_open_orders")]
+    assert second == [place("100", Side.BUY)]
+
+
 def test_max_open_orders_counts_pending_orders_first() -> None:
     pending = resting("90", Side.BUY, status=SlotStatus.PENDING)
     risk = RiskConfig(max_open_orders=1)

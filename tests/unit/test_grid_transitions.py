@@ -29,6 +29,7 @@ from mmtasks.grid.models import (
     SymbolRules,
 )
 from mmtasks.grid.transitions import (
+    adopt_order,
     apply_order_update,
     find_slot_by_client_id,
     mark_acked,
@@ -253,6 +254,16 @@ def test_partial_closes_sum_exactly_to_the_cash_when_flat() -> None:
     assert position.realized_pnl == D(30)  # 285 + 0 - 255
 
 
+def test_a_stale_cost_basis_falls_back_to_qty_and_avg_cost() -> None:
+    # As when reconcile replaces qty and avg_cost with the exchange's figures.
+    position = Position(qty=D(2), avg_cost=D(95), cost_basis=D(170))
+
+    after, realized = apply_fill(position, Side.SELL, D(100), D(2), D(0))
+
+    assert realized == D(10)
+    assert after.qty == 0
+
+
 def test_position_events_name_the_change() -> None:
     st = acked()
     sell = replace(
@@ -302,3 +313,60 @@ def test_rebuild_merges_a_remainder_under_the_minimum_and_counts_held_inventory(
 def test_rebuild_needs_an_anchor() -> None:
     with pytest.raises(ValidationError, match="anchor must be set"):
         rebuild_inventory(GridState(SYMBOL), D(1), CONFIG, RULES)
+
+
+def test_rebuild_puts_ledger_lots_on_their_nearest_levels_first() -> None:
+    st = GridState(SYMBOL, anchor=D(100))
+
+    rebuilt = rebuild_inventory(st, D(3), CONFIG, RULES, lots=[(D("89.9"), D(1)), (D(80), D(1))])
+
+    assert {k: s.inventory for k, s in rebuilt.slots.items()} == {
+        "90": D(1),
+        "80": D(1),
+        "110": D(1),  # the part no lot explains
+    }
+
+
+def test_adopting_an_entry_with_a_partial_fill() -> None:
+    cid = client_order_id(SYMBOL, D(90), Side.BUY, 7)
+
+    st = adopt_order(
+        GridState(SYMBOL, anchor=D(100)),
+        cid,
+        "v7",
+        price=D(90),
+        qty=D(1),
+        executed_qty=D("0.3"),
+    )
+
+    assert st.slots["90"] == Slot(
+        level=D(90),
+        status=SlotStatus.LOCKED,
+        side=Side.BUY,
+        price=D(90),
+        qty=D(1),
+        client_order_id=cid,
+        venue_order_id="v7",
+        filled_qty=D("0.3"),
+        inventory=D("0.3"),
+        generation=7,
+    )
+    assert adopt_order(st, cid, "v7", price=D(90), qty=D(1), executed_qty=D("0.3")) == st
+
+
+def test_adopting_a_closing_order_gives_its_slot_the_inventory_it_closes() -> None:
+    cid = client_order_id(SYMBOL, D(110), Side.BUY, 2)
+
+    st = adopt_order(
+        GridState(SYMBOL, anchor=D(100)), cid, "v2", price=D(100), qty=D(1), executed_qty=D(0)
+    )
+    rebuilt = rebuild_inventory(st, D(-1), CONFIG, RULES)
+
+    assert st.slots["110"].closing is True
+    assert st.slots["110"].inventory == D(-1)
+    assert rebuilt == st  # the position is already explained by the adopted order
+    with pytest.raises(ValidationError, match="not one of ours"):
+        adopt_order(st, "web-123", "v", price=D(1), qty=D(1), executed_qty=D(0))
+    other = client_order_id("ETHUSDT", D(90), Side.BUY, 1)
+    with pytest.raises(ValidationError, match="another symbol"):
+        adopt_order(st, other, "v", price=D(90), qty=D(1), executed_qty=D(0))

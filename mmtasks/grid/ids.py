@@ -1,0 +1,140 @@
+"""Deterministic client order ids: derived from (symbol, level, side, generation), parseable back.
+
+Layout (lower-case letters and digits only, at most 32 characters, so OKX accepts it too):
+
+    mm <tag:6> <side:b|s> <level> g <generation base36>
+    mm 3k9z0q  b          97250p5 g 1
+
+- `tag` is a stable 6-character base-36 hash of the symbol, so `mm<tag>` is a prefix shared by
+  all our ids of that symbol and by nothing else we send.
+- `level` is the canonical decimal string with 'p' for the point and no leading "0" before it
+  ("0.05" -> "p05"), or, when shorter, coefficient 'e' decimal places ("0.0000012345" ->
+  "12345e10"); it uses only digits, 'p' and 'e', so the first 'g' after it ends it.
+- `generation` in base 36 keeps ids short even when it starts from a large floor (the current
+  second, after a state rebuild).
+
+Budget: 8 (prefix) + 1 (side) + 1 ('g') + 6 (a generation below 36**6, about 2.1e9) leaves 16
+characters for the level: 15 significant digits at or above 0.1, 13 below. A level that does
+not fit raises ValidationError; real tick sizes keep levels far shorter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from mmtasks.decimals import canon
+from mmtasks.domain import Side
+from mmtasks.errors import ValidationError
+
+MAX_ID_LEN = 32
+ID_PREFIX = "mm"
+TAG_LEN = 6
+_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ID_RE = re.compile(r"^mm([0-9a-z]{6})([bs])([0-9pe]+)g([0-9a-z]+)$")
+_SIDE_CODE = {Side.BUY: "b", Side.SELL: "s"}
+_CODE_SIDE = {code: side for side, code in _SIDE_CODE.items()}
+
+
+@dataclass(frozen=True)
+class ParsedId:
+    """The parts of one of our client order ids."""
+
+    symbol_tag: str
+    level: Decimal
+    side: Side
+    generation: int
+
+
+def _base36(number: int, width: int = 1) -> str:
+    digits = []
+    while number:
+        number, rest = divmod(number, 36)
+        digits.append(_ALPHABET[rest])
+    return "".join(reversed(digits)).rjust(width, "0")
+
+
+def symbol_tag(symbol: str) -> str:
+    """Return the 6-character base-36 tag of symbol (case-insensitive, stable across runs)."""
+    digest = hashlib.sha256(symbol.upper().encode()).digest()
+    return _base36(int.from_bytes(digest[:8], "big") % 36**TAG_LEN, TAG_LEN)
+
+
+def client_id_prefix(symbol: str) -> str:
+    """Return the prefix every client order id of ours for symbol starts with."""
+    return f"{ID_PREFIX}{symbol_tag(symbol)}"
+
+
+def encode_level(level: Decimal) -> str:
+    """Return level as id text: plain digits with 'p' for the point, or digits 'e' scale."""
+    if not level.is_finite() or level <= 0:
+        raise ValidationError(f"level must be a positive decimal, received {level!r}")
+    plain = canon(level)
+    if plain.startswith("0."):
+        plain = plain[1:]
+    plain = plain.replace(".", "p")
+    # Tiny prices spend most of the plain form on leading zeros: coefficient 'e' decimal places
+    # ("0.0000012345" -> "12345e10") is shorter there. The shorter form is the canonical one.
+    _, digits, exponent = level.normalize().as_tuple()
+    if isinstance(exponent, int) and exponent < 0:
+        scientific = f"{''.join(map(str, digits))}e{-exponent}"
+        if len(scientific) < len(plain):
+            return scientific
+    return plain
+
+
+def decode_level(text: str) -> Decimal:
+    """Return the level encoded by encode_level, rejecting non-canonical text."""
+    try:
+        if "e" in text:
+            coefficient, scale = text.split("e")
+            level = Decimal(coefficient).scaleb(-int(scale))
+        else:
+            level = Decimal(text.replace("p", "."))
+    except (InvalidOperation, ValueError):
+        raise ValidationError(f"level text must be digits, 'p' or 'e', received {text!r}") from None
+    if not level.is_finite() or level <= 0 or encode_level(level) != text:
+        raise ValidationError(f"level text must be canonical, received {text!r}")
+    return level
+
+
+def client_order_id(symbol: str, level: Decimal, side: Side, generation: int) -> str:
+    """Return our client order id for (symbol, level, side, generation)."""
+    if generation < 0:
+        raise ValidationError(f"generation must be >= 0, received {generation}")
+    cid = f"{client_id_prefix(symbol)}{_SIDE_CODE[side]}{encode_level(level)}g{_base36(generation)}"
+    if len(cid) > MAX_ID_LEN:
+        raise ValidationError(
+            f"client order id must be at most {MAX_ID_LEN} characters, received {cid!r} "
+            f"({len(cid)}) for level {canon(level)}, generation {generation}"
+        )
+    return cid
+
+
+def parse_client_order_id(cid: str) -> ParsedId:
+    """Return the parts of one of our client order ids or raise ValidationError."""
+    match = _ID_RE.match(cid) if len(cid) <= MAX_ID_LEN else None
+    if match is None:
+        raise ValidationError(f"client order id is not one of ours, received {cid!r}")
+    tag, side_code, level_text, generation_text = match.groups()
+    if len(generation_text) > 1 and generation_text.startswith("0"):
+        raise ValidationError(f"client order id is not canonical, received {cid!r}")
+    return ParsedId(
+        symbol_tag=tag,
+        level=decode_level(level_text),
+        side=_CODE_SIDE[side_code],
+        generation=int(generation_text, 36),
+    )
+
+
+def is_ours(symbol: str, cid: str) -> bool:
+    """Return True when cid is one of our client order ids for symbol."""
+    if not cid.startswith(client_id_prefix(symbol)):
+        return False
+    try:
+        parse_client_order_id(cid)
+    except ValidationError:
+        return False
+    return True

@@ -1,0 +1,56 @@
+"""Candle indicators: ATR for the dynamic interval and the volume-spike monitor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from mmtasks.grid.models import Candle
+
+
+def history_window(candles: Sequence[Candle], average_window: int) -> tuple[Candle, ...] | None:
+    """Return the `average_window` closed candles before the newest one, or None if too few."""
+    if not candles or average_window < 1:
+        return None
+    # The newest candle (closed or forming) is the one being judged; the history is what came
+    # strictly before it, so a spike never dilutes its own average.
+    closed = [c for c in candles[:-1] if c.closed]
+    if len(closed) < average_window:
+        return None
+    return tuple(closed[-average_window:])
+
+
+def volume_spike(candles: Sequence[Candle], average_window: int, multiplier: Decimal) -> bool:
+    """Return True while the newest candle's volume spikes and it closes under the average."""
+    history = history_window(candles, average_window)
+    if history is None:
+        return False
+    count = Decimal(len(history))
+    avg_volume = sum((c.volume for c in history), Decimal(0)) / count
+    avg_close = sum((c.close for c in history), Decimal(0)) / count
+    newest = candles[-1]
+    return newest.volume > avg_volume * multiplier and newest.close < avg_close
+
+
+def true_range(candle: Candle, prev_close: Decimal | None) -> Decimal:
+    """Return the candle's true range (high-low widened to the previous close when known)."""
+    spread = candle.high - candle.low
+    if prev_close is None:
+        return spread
+    return max(spread, abs(candle.high - prev_close), abs(candle.low - prev_close))
+
+
+def atr(candles: Sequence[Candle], average_window: int) -> Decimal | None:
+    """Return the mean true range over the history window, or None without enough candles."""
+    history = history_window(candles, average_window)
+    if history is None:
+        return None
+    closed = [c for c in candles[:-1] if c.closed]
+    # The candle just before the window, if kept, gives the first true range its previous close.
+    before = closed[-average_window - 1] if len(closed) > average_window else None
+    prev_close = before.close if before is not None else None
+    total = Decimal(0)
+    for candle in history:
+        total += true_range(candle, prev_close)
+        prev_close = candle.close
+    return total / Decimal(len(history))

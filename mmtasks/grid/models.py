@@ -1,0 +1,281 @@
+"""Types of the grid core: slots, position, market data and the per-symbol state.
+
+Configs live in `config.py` and actions/events in `actions.py`; both are re-exported here so
+callers can take every grid type from one module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from mmtasks.decimals import ZERO, canon, parse_decimal
+from mmtasks.domain import Side
+from mmtasks.errors import ValidationError
+from mmtasks.grid.actions import (
+    Action,
+    CancelOrder,
+    Event,
+    OrderCanceled,
+    OrderCreated,
+    OrderFilled,
+    OrderRejected,
+    PlaceOrder,
+    PositionChanged,
+    PositionChangeKind,
+    message_to_dict,
+)
+from mmtasks.grid.config import (
+    GridConfig,
+    RiskConfig,
+    SymbolRules,
+    parse_grid_config,
+    parse_risk_config,
+    validate_config,
+)
+
+__all__ = [
+    "Action",
+    "CancelOrder",
+    "Candle",
+    "Event",
+    "GridConfig",
+    "GridState",
+    "Market",
+    "OrderCanceled",
+    "OrderCreated",
+    "OrderFilled",
+    "OrderRejected",
+    "PlaceOrder",
+    "Position",
+    "PositionChangeKind",
+    "PositionChanged",
+    "RiskConfig",
+    "Slot",
+    "SlotStatus",
+    "SymbolRules",
+    "message_to_dict",
+    "parse_grid_config",
+    "parse_risk_config",
+    "validate_config",
+]
+
+
+class SlotStatus(StrEnum):
+    """Where a slot's order stands."""
+
+    FREE = "FREE"  # no order of ours rests here
+    PENDING = "PENDING"  # intent written, no ack yet: never place again until resolved
+    LOCKED = "LOCKED"  # the venue acknowledged the order
+
+
+def _text(value: Decimal | str | int | bool | None) -> str:
+    # Redis hash fields are strings; "" stands for None so every slot has the same field set
+    # and an HSET of a slot overwrites every field of the previous one.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        return canon(value)
+    return str(value)
+
+
+def _opt_decimal(data: Mapping[str, str], key: str) -> Decimal | None:
+    text = data.get(key, "")
+    return None if text == "" else parse_decimal(text, key)
+
+
+def _decimal(data: Mapping[str, str], key: str) -> Decimal:
+    text = data.get(key, "")
+    return ZERO if text == "" else parse_decimal(text, key)
+
+
+def _opt_str(data: Mapping[str, str], key: str) -> str | None:
+    text = data.get(key, "")
+    return None if text == "" else text
+
+
+def _flag(data: Mapping[str, str], key: str) -> bool:
+    text = data.get(key, "0")
+    if text not in ("0", "1"):
+        raise ValidationError(f"{key} must be '0' or '1', received {text!r}")
+    return text == "1"
+
+
+def _int(data: Mapping[str, str], key: str) -> int:
+    text = data.get(key, "0") or "0"
+    if not text.isdigit():
+        raise ValidationError(f"{key} must be a non-negative integer, received {text!r}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One grid level: its order (if any) and the inventory its fills left."""
+
+    level: Decimal
+    status: SlotStatus = SlotStatus.FREE
+    side: Side | None = None
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    client_order_id: str | None = None
+    venue_order_id: str | None = None
+    filled_qty: Decimal = ZERO
+    closing: bool = False
+    inventory: Decimal = ZERO
+    generation: int = 0
+
+    @property
+    def key(self) -> str:
+        """Return the slot key: the level as a canonical decimal string."""
+        return canon(self.level)
+
+    @property
+    def has_order(self) -> bool:
+        """Return True while an order of ours is in flight or resting on this slot."""
+        return self.status is not SlotStatus.FREE
+
+    def freed(self) -> Slot:
+        """Return this slot with no order, keeping inventory and generation."""
+        return Slot(level=self.level, inventory=self.inventory, generation=self.generation)
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the slot as string fields ('' for None, '1'/'0' for flags)."""
+        return {
+            "level": _text(self.level),
+            "status": self.status.value,
+            "side": "" if self.side is None else self.side.value,
+            "price": _text(self.price),
+            "qty": _text(self.qty),
+            "client_order_id": _text(self.client_order_id),
+            "venue_order_id": _text(self.venue_order_id),
+            "filled_qty": _text(self.filled_qty),
+            "closing": _text(self.closing),
+            "inventory": _text(self.inventory),
+            "generation": _text(self.generation),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Slot:
+        """Return a slot from the fields written by to_dict."""
+        side = data.get("side", "")
+        status = data.get("status", "FREE")
+        if side not in ("", "BUY", "SELL"):
+            raise ValidationError(f"side must be 'BUY', 'SELL' or '', received {side!r}")
+        if status not in SlotStatus.__members__:
+            raise ValidationError(f"status must be FREE, PENDING or LOCKED, received {status!r}")
+        return cls(
+            level=parse_decimal(data.get("level"), "level", positive=True),
+            status=SlotStatus(status),
+            side=Side(side) if side else None,
+            price=_opt_decimal(data, "price"),
+            qty=_opt_decimal(data, "qty"),
+            client_order_id=_opt_str(data, "client_order_id"),
+            venue_order_id=_opt_str(data, "venue_order_id"),
+            filled_qty=_decimal(data, "filled_qty"),
+            closing=_flag(data, "closing"),
+            inventory=_decimal(data, "inventory"),
+            generation=_int(data, "generation"),
+        )
+
+
+@dataclass(frozen=True)
+class Position:
+    """Signed position of one symbol with average-cost accounting.
+
+    `cost_basis` is the exact quote cost of the open quantity (|qty| x avg_cost without the
+    rounding of a division): realized PnL then sums exactly to the cash once the position is
+    flat, where a rounded avg_cost would leave residues like 129.99...9. A basis that does not
+    agree with |qty| x avg_cost (state written without it, or qty and avg_cost replaced from the
+    exchange) is ignored and derived from them.
+    """
+
+    qty: Decimal = ZERO
+    avg_cost: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    volume: Decimal = ZERO  # quote notional traded
+    cost_basis: Decimal = ZERO
+
+    def unrealized_pnl(self, mark: Decimal) -> Decimal:
+        """Return the unrealized PnL of the position at mark."""
+        return (mark - self.avg_cost) * self.qty
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the position as canonical decimal strings."""
+        return {
+            "qty": canon(self.qty),
+            "avg_cost": canon(self.avg_cost),
+            "realized_pnl": canon(self.realized_pnl),
+            "fees": canon(self.fees),
+            "volume": canon(self.volume),
+            "cost_basis": canon(self.cost_basis),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> Position:
+        """Return a position from the fields written by to_dict (missing fields are 0)."""
+        return cls(
+            qty=_decimal(data, "qty"),
+            avg_cost=_decimal(data, "avg_cost"),
+            realized_pnl=_decimal(data, "realized_pnl"),
+            fees=_decimal(data, "fees"),
+            volume=_decimal(data, "volume"),
+            cost_basis=_decimal(data, "cost_basis"),
+        )
+
+
+@dataclass(frozen=True)
+class Candle:
+    """One kline; `closed` is False while it is still forming."""
+
+    open_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Market:
+    """What the grid knows of the market: newest price and recent candles (oldest first)."""
+
+    price: Decimal
+    price_ts_ms: int
+    candles: tuple[Candle, ...] = ()
+
+
+@dataclass(frozen=True)
+class GridState:
+    """Persisted grid state of one symbol; every change returns a new GridState.
+
+    `generation_floor` is the lowest generation an order may carry: a state rebuilt after Redis
+    lost it starts from a fresh floor (e.g. the current second) so its client ids never repeat
+    ids the venue already knows from before the loss.
+    """
+
+    symbol: str
+    anchor: Decimal | None = None
+    slots: Mapping[str, Slot] = field(default_factory=dict)
+    position: Position = field(default_factory=Position)
+    reduce_only: bool = False
+    generation_floor: int = 0
+
+    def slot_at(self, level: Decimal) -> Slot:
+        """Return the slot of level, or a fresh FREE one when none is stored."""
+        return self.slots.get(canon(level)) or Slot(level=level)
+
+    def with_slot(self, slot: Slot) -> GridState:
+        """Return this state with slot stored under its key."""
+        slots = dict(self.slots)
+        slots[slot.key] = slot
+        return replace(self, slots=slots)
+
+    def with_position(self, position: Position) -> GridState:
+        """Return this state with position replaced."""
+        return replace(self, position=position)

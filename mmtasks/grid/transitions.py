@@ -1,0 +1,318 @@
+"""The slot state machine: FREE -> PENDING (intent) -> LOCKED (ack) -> FREE (filled/cancelled).
+
+Every function is pure: it returns a new GridState (and the events to publish) and never
+raises for a late, repeated or unknown order update, because the exchange stream delivers those
+as a matter of course.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from decimal import Decimal
+
+from mmtasks.decimals import canon, snap_nearest
+from mmtasks.domain import OrderStatus, Side
+from mmtasks.errors import OperationalError, ValidationError
+from mmtasks.grid.accounting import apply_fill, position_events
+from mmtasks.grid.config import GridConfig, SymbolRules, snapped_interval
+from mmtasks.grid.ids import parse_client_order_id, symbol_tag
+from mmtasks.grid.models import (
+    Event,
+    GridState,
+    OrderCanceled,
+    OrderCreated,
+    OrderFilled,
+    OrderRejected,
+    PlaceOrder,
+    Slot,
+    SlotStatus,
+)
+from mmtasks.grid.sizing import closing_qty_for, order_qty_for
+
+MAX_REBUILD_LEVELS = 100_000
+
+
+def find_slot_by_client_id(state: GridState, client_order_id: str) -> Slot | None:
+    """Return the slot whose current order has client_order_id, or None."""
+    try:
+        level = parse_client_order_id(client_order_id).level
+    except ValidationError:
+        candidates: Iterable[Slot] = state.slots.values()
+    else:
+        # Our ids name their level, so the lookup is direct.
+        found = state.slots.get(canon(level))
+        candidates = () if found is None else (found,)
+    for slot in candidates:
+        if slot.has_order and slot.client_order_id == client_order_id:
+            return slot
+    return None
+
+
+def mark_pending(state: GridState, place: PlaceOrder) -> GridState:
+    """Return state with the intent of place written: its slot PENDING with the order fields."""
+    slot = state.slot_at(place.level)
+    if slot.has_order:
+        if slot.client_order_id == place.client_order_id:
+            return state  # the same step replayed: the intent is already written
+        raise OperationalError(
+            f"slot {slot.key} of {state.symbol} already holds order {slot.client_order_id}, "
+            f"received a second intent {place.client_order_id}"
+        )
+    if place.generation <= slot.generation:
+        # Reusing a generation would reuse a client id the venue already knows.
+        raise OperationalError(
+            f"slot {slot.key} of {state.symbol} is at generation {slot.generation}, "
+            f"received an intent with generation {place.generation}"
+        )
+    pending = replace(
+        slot,
+        status=SlotStatus.PENDING,
+        side=place.side,
+        price=place.price,
+        qty=place.qty,
+        client_order_id=place.client_order_id,
+        venue_order_id=None,
+        filled_qty=Decimal(0),
+        closing=place.closing,
+        generation=place.generation,
+    )
+    return state.with_slot(pending)
+
+
+def mark_acked(state: GridState, client_order_id: str, venue_order_id: str) -> GridState:
+    """Return state with the PENDING order of client_order_id LOCKED under venue_order_id."""
+    slot = find_slot_by_client_id(state, client_order_id)
+    if slot is None:
+        return state
+    if slot.status is SlotStatus.PENDING or slot.venue_order_id is None:
+        return state.with_slot(
+            replace(slot, status=SlotStatus.LOCKED, venue_order_id=venue_order_id)
+        )
+    return state
+
+
+def order_created(
+    state: GridState, client_order_id: str, ts_event_ms: int = 0
+) -> OrderCreated | None:
+    """Return the ORDER_CREATED event of the acknowledged order client_order_id, if known."""
+    slot = find_slot_by_client_id(state, client_order_id)
+    if slot is None or slot.side is None or slot.price is None or slot.qty is None:
+        return None
+    return OrderCreated(
+        symbol=state.symbol,
+        level=slot.level,
+        side=slot.side,
+        price=slot.price,
+        qty=slot.qty,
+        client_order_id=client_order_id,
+        venue_order_id=slot.venue_order_id,
+        closing=slot.closing,
+        ts_event_ms=ts_event_ms,
+    )
+
+
+def _rejected(state: GridState, slot: Slot, reason: str, ts_event_ms: int) -> OrderRejected:
+    assert slot.side is not None and slot.price is not None and slot.qty is not None
+    assert slot.client_order_id is not None
+    return OrderRejected(
+        symbol=state.symbol,
+        level=slot.level,
+        side=slot.side,
+        price=slot.price,
+        qty=slot.qty,
+        client_order_id=slot.client_order_id,
+        reason=reason,
+        ts_event_ms=ts_event_ms,
+    )
+
+
+def mark_rejected(
+    state: GridState, client_order_id: str, reason: str, ts_event_ms: int = 0
+) -> tuple[GridState, list[Event]]:
+    """Return state with the rejected order's slot FREE (inventory kept) and its event."""
+    slot = find_slot_by_client_id(state, client_order_id)
+    if slot is None:
+        return state, []
+    return state.with_slot(slot.freed()), [_rejected(state, slot, reason, ts_event_ms)]
+
+
+def apply_order_update(  # noqa: PLR0917 - mirrors the OrderUpdate fields, called positionally
+    state: GridState,
+    client_order_id: str,
+    venue_order_id: str | None,
+    status: OrderStatus,
+    cum_qty: Decimal,
+    last_fill_price: Decimal | None,
+    fee: Decimal,
+    trade_id: str | None,
+    now_ms: int,
+) -> tuple[GridState, list[Event]]:
+    """Return state after an order update, applying only the fill quantity not yet applied."""
+    slot = find_slot_by_client_id(state, client_order_id)
+    if slot is None or slot.side is None or slot.price is None:
+        return state, []  # not ours, or an order this slot already settled
+    side, order_price = slot.side, slot.price
+    delta = cum_qty - slot.filled_qty
+    if delta < 0:
+        return state, []  # older than what was applied: the stream delivered it late
+    events: list[Event] = []
+    venue_id = venue_order_id or slot.venue_order_id
+    if delta > 0:
+        # A missing (or "0") fill price falls back to the order's own limit price.
+        price = order_price if not last_fill_price or last_fill_price <= 0 else last_fill_price
+        position, realized = apply_fill(state.position, side, price, delta, fee)
+        events.append(
+            OrderFilled(
+                symbol=state.symbol,
+                level=slot.level,
+                side=side,
+                price=price,
+                qty=delta,
+                cum_qty=cum_qty,
+                fee=fee,
+                # Without a venue trade id the (order, cumulative qty) pair still names the fill
+                # uniquely, so the ledger can key on it.
+                trade_id=trade_id or f"{client_order_id}-{canon(cum_qty)}",
+                client_order_id=client_order_id,
+                closing=slot.closing,
+                realized_pnl_delta=realized,
+                venue_order_id=venue_id,
+                ts_event_ms=now_ms,
+            )
+        )
+        events.extend(position_events(state.symbol, state.position, position, now_ms))
+        signed = delta if side is Side.BUY else -delta
+        slot = replace(slot, filled_qty=cum_qty, inventory=slot.inventory + signed)
+        state = state.with_position(position)
+    if status.is_open:
+        return state.with_slot(
+            replace(slot, status=SlotStatus.LOCKED, venue_order_id=venue_id)
+        ), events
+    if status is OrderStatus.REJECTED:
+        events.append(_rejected(state, slot, "rejected by venue", now_ms))
+    elif status is not OrderStatus.FILLED:
+        assert slot.client_order_id is not None and slot.qty is not None
+        events.append(
+            OrderCanceled(
+                symbol=state.symbol,
+                level=slot.level,
+                side=side,
+                price=order_price,
+                qty=slot.qty,
+                filled_qty=slot.filled_qty,
+                client_order_id=slot.client_order_id,
+                venue_order_id=venue_id,
+                reason=status.value,
+                ts_event_ms=now_ms,
+            )
+        )
+    # Done: the slot is free for its next order; inventory from any fill stays on it.
+    return state.with_slot(slot.freed()), events
+
+
+def adopt_order(
+    state: GridState,
+    client_order_id: str,
+    venue_order_id: str,
+    *,
+    price: Decimal,
+    qty: Decimal,
+    executed_qty: Decimal,
+) -> GridState:
+    """Return state with an open venue order of ours (found by reconcile) on its slot, LOCKED.
+
+    The id names the slot, side and generation; an order priced away from its level is a
+    closing order, whose unfilled quantity is inventory the slot must hold. An entry's executed
+    quantity is inventory the slot already holds. Inventory is only set on a slot holding none,
+    so adopting after a rebuild never counts a lot twice.
+    """
+    parsed = parse_client_order_id(client_order_id)
+    if parsed.symbol_tag != symbol_tag(state.symbol):
+        raise ValidationError(
+            f"client order id of another symbol than {state.symbol}, received {client_order_id}"
+        )
+    slot = state.slot_at(parsed.level)
+    if slot.has_order:
+        if slot.client_order_id == client_order_id:
+            return state
+        raise OperationalError(
+            f"slot {slot.key} of {state.symbol} holds order {slot.client_order_id}, "
+            f"the venue also has {client_order_id}: cancel one of them"
+        )
+    closing = price != parsed.level
+    sign = 1 if parsed.side is Side.BUY else -1
+    held = -sign * (qty - executed_qty) if closing else sign * executed_qty
+    adopted = replace(
+        slot,
+        status=SlotStatus.LOCKED,
+        side=parsed.side,
+        price=price,
+        qty=qty,
+        client_order_id=client_order_id,
+        venue_order_id=venue_order_id,
+        filled_qty=executed_qty,
+        closing=closing,
+        inventory=slot.inventory if slot.inventory != 0 else held,
+        generation=max(slot.generation, parsed.generation),
+    )
+    return state.with_slot(adopted)
+
+
+def nearest_level(anchor: Decimal, interval: Decimal, price: Decimal) -> Decimal:
+    """Return the level anchor + k x interval nearest price (halves go up)."""
+    return anchor + snap_nearest(price - anchor, interval)
+
+
+def rebuild_inventory(
+    state: GridState,
+    position_qty: Decimal,
+    config: GridConfig,
+    rules: SymbolRules,
+    lots: Sequence[tuple[Decimal, Decimal]] = (),
+) -> GridState:
+    """Return state with position_qty not yet held by slots put back on levels.
+
+    `lots` are the ledger's open lots as (entry price, signed qty): each goes on the level
+    nearest its price. What is still unaccounted for is spread over the levels above the anchor
+    (long) or below it (short), one order size per free level, so the next decision places
+    their closing orders (GRID.md "Recovery").
+    """
+    anchor = state.anchor
+    if anchor is None:
+        raise ValidationError("anchor must be set before rebuilding inventory, received None")
+    interval = snapped_interval(config, rules)
+    for lot_price, lot_qty in lots:
+        level = nearest_level(anchor, interval, lot_price)
+        if level <= 0:  # a lot within half an interval of zero: the lowest positive level
+            level += interval
+        slot = state.slot_at(level)
+        state = state.with_slot(replace(slot, inventory=slot.inventory + lot_qty))
+    remaining = position_qty - sum((s.inventory for s in state.slots.values()), Decimal(0))
+    direction = 1 if remaining > 0 else -1
+    last: Slot | None = None
+    for k in range(1, MAX_REBUILD_LEVELS):
+        if remaining == 0:
+            return state
+        level = anchor + direction * k * interval
+        if level <= 0:
+            break
+        slot = state.slot_at(level)
+        if slot.has_order or slot.inventory != 0:
+            continue
+        size = order_qty_for(config, rules, level) or abs(remaining)
+        piece = min(size, abs(remaining))
+        rest = abs(remaining) - piece
+        if rest > 0 and closing_qty_for(rest, rules, level) is None:
+            piece = abs(remaining)  # a remainder too small to close alone rides with this piece
+        last = replace(slot, inventory=direction * piece)
+        state = state.with_slot(last)
+        remaining -= direction * piece
+    if remaining == 0:
+        return state
+    if last is None:
+        raise ValidationError(
+            f"no level left to hold inventory {canon(remaining)} of {state.symbol}"
+        )
+    # Ran out of positive levels below the anchor: the last level takes the rest.
+    return state.with_slot(replace(last, inventory=last.inventory + remaining))
