@@ -80,8 +80,9 @@ def _ts(value: int, field: str, now_ms: int) -> int:
 
 def _id(value: str, field: str, *, required: bool = True) -> str:
     if (required and not value) or len(value) > MAX_ID_LEN:
-        raise BadMessage("bad_id", f"{field} must be 1-{MAX_ID_LEN} characters, received "
-                                   f"{value[:80]!r}")
+        raise BadMessage(
+            "bad_id", f"{field} must be 1-{MAX_ID_LEN} characters, received {value[:80]!r}"
+        )
     return value
 
 

@@ -25,9 +25,7 @@ def parse_decimal(
         try:
             d = Decimal(text)
         except InvalidOperation:
-            raise ValidationError(
-                f"{field} must be a decimal string, received {value!r}"
-            ) from None
+            raise ValidationError(f"{field} must be a decimal string, received {value!r}") from None
     else:
         raise ValidationError(f"{field} must be a decimal string, received {value!r}")
     if not d.is_finite():

@@ -27,7 +27,7 @@ LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 class Services:
     redis_url: str
     database_url: str
-    redis_source: str      # "env", "local" or "embedded"
+    redis_source: str  # "env", "local" or "embedded"
     database_source: str
 
 
@@ -73,8 +73,21 @@ def start_embedded_redis(data_dir: Path) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(
-        [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log")],
+        [
+            str(binary),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--logfile",
+            str(data_dir / "redis.log"),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

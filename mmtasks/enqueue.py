@@ -46,8 +46,10 @@ def publish_tick(
     """Store the newest tick; send a price task only if none is pending. Return True if sent."""
     store = SymbolStore(client, symbol)
     pipe = client.pipeline(transaction=False)
-    pipe.hset(store.keys.tick, mapping={"price": canon(price), "ts_event_ms": str(ts_event_ms),
-                                        "seq": str(seq)})
+    pipe.hset(
+        store.keys.tick,
+        mapping={"price": canon(price), "ts_event_ms": str(ts_event_ms), "seq": str(seq)},
+    )
     pipe.set(store.keys.price_pending, "1", nx=True, ex=PRICE_PENDING_TTL_S)
     _, sent = pipe.execute()
     if sent:

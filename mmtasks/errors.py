@@ -8,10 +8,10 @@ from enum import StrEnum
 class Response(StrEnum):
     """What the system does when an error of a class is raised."""
 
-    RETRY = "retry"          # temporary: retry with backoff
-    RECORD = "record"        # the venue said no: record it, never retry blindly
-    HALT = "halt"            # operational: halt the symbol and alert
-    REPORT = "report"        # validation: goes back to the caller, nothing changed
+    RETRY = "retry"  # temporary: retry with backoff
+    RECORD = "record"  # the venue said no: record it, never retry blindly
+    HALT = "halt"  # operational: halt the symbol and alert
+    REPORT = "report"  # validation: goes back to the caller, nothing changed
 
 
 class MMError(Exception):

@@ -51,11 +51,17 @@ class FillRecord:
     def from_json(cls, text: str | bytes) -> FillRecord:
         d = json.loads(text)
         return cls(
-            trade_id=d["trade_id"], symbol=d["symbol"], order_id=d["order_id"],
-            client_order_id=d["client_order_id"], side=d["side"], price=Decimal(d["price"]),
-            qty=Decimal(d["qty"]), fee=Decimal(d["fee"]),
+            trade_id=d["trade_id"],
+            symbol=d["symbol"],
+            order_id=d["order_id"],
+            client_order_id=d["client_order_id"],
+            side=d["side"],
+            price=Decimal(d["price"]),
+            qty=Decimal(d["qty"]),
+            fee=Decimal(d["fee"]),
             level=Decimal(d["level"]) if d.get("level") is not None else None,
-            closing=bool(d["closing"]), ts_ms=int(d["ts_ms"]),
+            closing=bool(d["closing"]),
+            ts_ms=int(d["ts_ms"]),
         )
 
 
@@ -69,10 +75,25 @@ INSERT_SQL = (
 def write_fills(conn: psycopg.Connection, fills: list[FillRecord]) -> None:
     """Insert fills, skipping trade ids already in the ledger."""
     with conn.cursor() as cur:
-        cur.executemany(INSERT_SQL, [
-            (f.trade_id, f.symbol, f.order_id, f.client_order_id, f.side, f.price, f.qty,
-             f.fee, f.level, f.closing, f.ts_ms) for f in fills
-        ])
+        cur.executemany(
+            INSERT_SQL,
+            [
+                (
+                    f.trade_id,
+                    f.symbol,
+                    f.order_id,
+                    f.client_order_id,
+                    f.side,
+                    f.price,
+                    f.qty,
+                    f.fee,
+                    f.level,
+                    f.closing,
+                    f.ts_ms,
+                )
+                for f in fills
+            ],
+        )
 
 
 def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
@@ -92,8 +113,9 @@ def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
             with pool.connection() as conn:
                 write_fills(conn, fills)
         except Exception as exc:
-            log.warning("%s: ledger unavailable, %d fills stay buffered: %s",
-                        symbol, client.llen(key), exc)
+            log.warning(
+                "%s: ledger unavailable, %d fills stay buffered: %s", symbol, client.llen(key), exc
+            )
             return flushed
         client.ltrim(key, len(raw), -1)
         flushed += len(raw)
@@ -118,5 +140,11 @@ def summarize(conn: psycopg.Connection, symbol: str) -> LedgerSummary:
     position = Position()
     for side, price, qty, fee in rows:
         position, _ = apply_fill(position, Side(side), price, qty, fee)
-    return LedgerSummary(len(rows), position.qty, position.avg_cost, position.realized_pnl,
-                         position.fees, position.volume)
+    return LedgerSummary(
+        len(rows),
+        position.qty,
+        position.avg_cost,
+        position.realized_pnl,
+        position.fees,
+        position.volume,
+    )

@@ -59,8 +59,15 @@ class CandleEvent(_Frozen):
 
 
 CommandName = Literal[
-    "init", "pause", "resume", "safe_mode_on", "safe_mode_off", "update_config",
-    "reconcile", "remove", "reset_errors",
+    "init",
+    "pause",
+    "resume",
+    "safe_mode_on",
+    "safe_mode_off",
+    "update_config",
+    "reconcile",
+    "remove",
+    "reset_errors",
 ]
 
 

@@ -94,7 +94,7 @@ def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) ->
     return [anchor + (bottom + n) * interval for n in range(count)]
 
 
-def frame(  # noqa: PLR0917 - same positional inputs as decide, which the callers use
+def frame(
     state: GridState,
     market: Market,
     config: GridConfig,
@@ -353,7 +353,7 @@ def _sort_key(price: Decimal | None, side: Side | None, fr: Frame) -> tuple[Deci
     return (abs(price - fr.price), side.value, price)
 
 
-def decide(  # noqa: PLR0917 - the documented call shape: decide(state, market, ...)
+def decide(
     state: GridState,
     market: Market,
     config: GridConfig,

@@ -137,7 +137,7 @@ def mark_rejected(
     return state.with_slot(slot.freed()), [_rejected(state, slot, reason, ts_event_ms)]
 
 
-def apply_order_update(  # noqa: PLR0917 - mirrors the OrderUpdate fields, called positionally
+def apply_order_update(
     state: GridState,
     client_order_id: str,
     venue_order_id: str | None,
