@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 
@@ -25,6 +26,8 @@ from mmtasks.state.keys import keys_for
 log = logging.getLogger(__name__)
 
 FLUSH_BATCH = 500
+RETRY_AFTER_S = 10
+_retry_at = 0.0
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,12 @@ def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
     """Move buffered fills of symbol from Redis to Postgres; return how many were flushed.
 
     Called by the symbol's own worker under its lock, so nobody else trims the list meanwhile.
-    On a Postgres error the fills stay buffered and the error is logged, not raised.
+    On a Postgres error the fills stay buffered and the error is logged, not raised; further
+    attempts from this process wait RETRY_AFTER_S so an outage does not slow every step.
     """
+    global _retry_at  # noqa: PLW0603 - per-process backoff shared by all symbols of a worker
+    if time.monotonic() < _retry_at:
+        return 0
     key = keys_for(symbol).fills_out
     flushed = 0
     while True:

@@ -18,7 +18,6 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:tick          hash    newest price: price, ts_event_ms, seq (conflated, bridge-owned)
   mm:{s}:price_pending string  set while a price task is queued (conflation flag)
   mm:{s}:fills_out     list    fills committed with state, waiting for the Postgres ledger
-  mm:{s}:trades_seen   set     trade ids already applied (bounded by the inbox window)
 
 Fleet-wide keys:
 
@@ -95,10 +94,6 @@ class SymbolKeys:
     @property
     def fills_out(self) -> str:
         return self._k("fills_out")
-
-    @property
-    def trades_seen(self) -> str:
-        return self._k("trades_seen")
 
 
 def keys_for(symbol: str) -> SymbolKeys:

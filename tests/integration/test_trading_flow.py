@@ -10,7 +10,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.enqueue import publish_tick
-from mmtasks.ledger import summarize
+from mmtasks.ledger import flush_buffer, summarize
+from mmtasks.state.keys import keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, ledger_rows, redis_position, resting
@@ -78,3 +79,33 @@ def test_scripted_path_buys_sells_one_interval_up_and_realizes_pnl(
     )
     exchange_position = [p for p in exchange.positions(SYMBOL) if p.symbol == SYMBOL]
     assert not exchange_position or exchange_position[0].quantity == 0
+
+
+def test_fills_wait_in_redis_while_postgres_is_down_and_reach_the_ledger_once_later(
+    workers: Any,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
+    ledger_url: str,
+) -> None:
+    # Arrange: the worker's Postgres is unreachable (nothing listens on port 1).
+    workers([SYMBOL.lower()], env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    init_symbol(redis_client, app, exchange, SYMBOL, GRID)
+    set_price(sim, redis_client, SYMBOL, "100")
+    eventually(lambda: resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))])
+
+    # Act: a fill happens while the ledger is down.
+    set_price(sim, redis_client, SYMBOL, "89")
+    eventually(lambda: position_qty(redis_client, SYMBOL) == 1)
+    buffered = redis_client.lrange(keys_for(SYMBOL).fills_out, 0, -1)
+    from psycopg_pool import ConnectionPool
+
+    with ConnectionPool(ledger_url, min_size=1, max_size=1) as pool:
+        flushed = flush_buffer(redis_client, pool, SYMBOL)
+        again = flush_buffer(redis_client, pool, SYMBOL)
+
+    # Assert: trading went on, the fill was kept, and it reached the ledger exactly once.
+    assert len(buffered) == 1
+    assert (flushed, again) == (1, 0)
+    assert [(r[1], r[2], r[3]) for r in ledger_rows(ledger_url, SYMBOL)] == [("BUY", D(90), D(1))]
