@@ -120,8 +120,13 @@ def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
             with pool.connection() as conn:
                 write_fills(conn, fills)
         except Exception as exc:
+            _retry_at = time.monotonic() + RETRY_AFTER_S
             log.warning(
-                "%s: ledger unavailable, %d fills stay buffered: %s", symbol, client.llen(key), exc
+                "%s: ledger unavailable, %d fills stay buffered, retry in %ds: %s",
+                symbol,
+                client.llen(key),
+                RETRY_AFTER_S,
+                exc,
             )
             return flushed
         client.ltrim(key, len(raw), -1)

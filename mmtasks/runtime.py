@@ -60,8 +60,8 @@ class Runtime:
                 min_size=0,
                 max_size=2,
                 open=True,
-                timeout=5,
-                kwargs={"connect_timeout": 3},
+                timeout=2,  # a Postgres outage must not stall trading steps for long
+                kwargs={"connect_timeout": 2},
             )
         return self._pg
 
