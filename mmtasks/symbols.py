@@ -1,4 +1,8 @@
-"""Start, command and look at a symbol from outside its worker (admin tasks, runner, tests)."""
+"""Commands for one symbol from outside its worker (admin tasks, runner, tests).
+
+Everything that changes a symbol's state goes through its own inbox, so it is ordered with the
+symbol's trading events: `init` (config + venue rules), `pause`, `resume`, `update_config`, ...
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,16 @@ import redis
 from celery import Celery
 
 from mmtasks.connector.client import ExchangeClient
-from mmtasks.enqueue import append_event
-from mmtasks.grid.models import SymbolRules, parse_grid_config, parse_risk_config, validate_config
-from mmtasks.messages import CommandEvent
+from mmtasks.enqueue import TASK_FOR_KIND, wake
+from mmtasks.errors import ValidationError
+from mmtasks.grid.models import GridConfig, SymbolRules, validate_config
+from mmtasks.messages import CommandEvent, dump_event
+from mmtasks.registry.configs import parse_risk, parse_strategy
 from mmtasks.state.keys import SYMBOLS
+from mmtasks.state.store import SymbolStore
 from mmtasks.trading.snapshot import rules_to_dict
+
+Command = tuple[str, dict[str, Any]]
 
 
 def rules_of(exchange: ExchangeClient, symbol: str) -> SymbolRules:
@@ -26,6 +35,50 @@ def rules_of(exchange: ExchangeClient, symbol: str) -> SymbolRules:
     )
 
 
+def checked_rules(exchange: ExchangeClient, symbol: str, strategy: GridConfig) -> dict[str, str]:
+    """Return the symbol's venue rules after checking strategy trades under them."""
+    try:
+        rules = rules_of(exchange, symbol)
+    except ValidationError as exc:
+        raise ValidationError(f"symbol {symbol} is not tradable at the connector: {exc}") from None
+    try:
+        validate_config(strategy, rules)
+    except ValidationError as exc:
+        raise ValidationError(f"strategy: {exc}") from None
+    return rules_to_dict(rules)
+
+
+def init_command(
+    exchange: ExchangeClient, symbol: str, strategy: dict[str, Any], risk: dict[str, Any]
+) -> Command:
+    """Return the validated `init` command of symbol with its venue rules."""
+    grid, risk_config = parse_strategy(strategy), parse_risk(risk)
+    return "init", {
+        "strategy": grid.model_dump(mode="json"),
+        "risk": risk_config.model_dump(mode="json"),
+        "rules": checked_rules(exchange, symbol, grid),
+    }
+
+
+def send_commands(
+    client: redis.Redis, app: Celery, symbol: str, commands: list[Command], issued_by: str = ""
+) -> int:
+    """Append commands to the symbol's inbox in order, then wake its queue once; return last seq."""
+    store = SymbolStore(client, symbol)
+    seq = 0
+    for name, args in commands:
+        event = CommandEvent(
+            symbol=symbol,
+            command=name,  # type: ignore[arg-type]
+            args=args,
+            issued_by=issued_by,
+        )
+        seq = store.append(dump_event(event))
+    if commands:
+        wake(app, symbol, TASK_FOR_KIND["command"])
+    return seq
+
+
 def init_symbol(
     client: redis.Redis,
     app: Celery,
@@ -36,23 +89,9 @@ def init_symbol(
     issued_by: str = "",
 ) -> int:
     """Validate configs against the symbol's rules, then send `init` through its inbox."""
-    rules = rules_of(exchange, symbol)
-    grid_config = parse_grid_config(strategy)
-    risk_config = parse_risk_config(risk or {})
-    validate_config(grid_config, rules)
+    command = init_command(exchange, symbol, strategy, risk or {})
     client.sadd(SYMBOLS, symbol)
-    return send_command(
-        client,
-        app,
-        symbol,
-        "init",
-        {
-            "strategy": grid_config.model_dump(mode="json"),
-            "risk": risk_config.model_dump(mode="json"),
-            "rules": rules_to_dict(rules),
-        },
-        issued_by,
-    )
+    return send_commands(client, app, symbol, [command], issued_by)
 
 
 def send_command(
@@ -63,11 +102,5 @@ def send_command(
     args: dict[str, Any] | None = None,
     issued_by: str = "",
 ) -> int:
-    """Append a command to the symbol's inbox (ordered with its trading events); return seq."""
-    event = CommandEvent(
-        symbol=symbol,
-        command=command,  # type: ignore[arg-type]
-        args=args or {},
-        issued_by=issued_by,
-    )
-    return append_event(client, app, event)
+    """Append one command to the symbol's inbox and wake it; return its seq."""
+    return send_commands(client, app, symbol, [(command, args or {})], issued_by)

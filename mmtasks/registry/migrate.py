@@ -24,10 +24,10 @@ def migration_files() -> list[tuple[int, str, str]]:
     return sorted(out)
 
 
-def migrate(database_url: str) -> list[str]:
+def migrate(database_url: str, connect_timeout_s: int = 10) -> list[str]:
     """Apply pending migrations to database_url; return the names applied."""
     applied: list[str] = []
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=connect_timeout_s) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
             conn.execute(
@@ -40,7 +40,7 @@ def migrate(database_url: str) -> list[str]:
                 if version in done:
                     continue
                 with conn.transaction():
-                    conn.execute(sql)  # type: ignore[arg-type]  # trusted, shipped SQL
+                    conn.execute(sql)  # trusted, shipped SQL
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                         (version, name),

@@ -22,7 +22,7 @@ Cluster slot and one Lua script may touch them all.
 Fleet-wide keys:
 
   mm:events            stream  typed events for other systems (capped)
-  mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms
+  mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by
   mm:symbols           set     symbols known to this fleet
   mm:bridge:heartbeat  hash    stream name -> last message time ms
   mm:bridge:rejects    hash    reason -> count of bad messages

@@ -14,7 +14,8 @@ from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
 
 log = logging.getLogger(__name__)
 
-RECOVERY_COMMANDS = frozenset({"init", "resume", "reset_errors"})
+# Commands a symbol in ERROR still obeys: they bring it back or take it out.
+RECOVERY_COMMANDS = frozenset({"init", "resume", "reset_errors", "remove"})
 
 
 def cancel_everything(

@@ -74,14 +74,14 @@ def reconcile(
         fx.grid = dataclasses.replace(
             fx.grid, generation_floor=max(fx.grid.generation_floor, int(time.time()))
         )
-        if fx.grid.anchor is None and snap.tick is not None:
-            fx.grid = with_anchor(fx.grid, snap.tick.price)
     for cid, order in open_ours.items():
         if _adopt(fx, order):
             adopted += 1
         else:
             client.cancel_order(symbol, client_order_id=cid)
             cancelled += 1
+    if fx.grid.anchor is None:
+        fx.grid = with_anchor(fx.grid, _recovered_anchor(client, snap, fx), rules.tick_size)
 
     _check_position(client, snap, fx, strategy, rules, state_lost)
     fx.event(
@@ -148,6 +148,19 @@ def _apply_missed_fills(
             now_ms=now_ms,
         )
         fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
+
+
+def _recovered_anchor(client: ExchangeClient, snap: Snapshot, fx: Effects) -> Decimal:
+    """Return an anchor for a state rebuilt from scratch: on the lattice of our live orders.
+
+    Adopted orders sit on levels of the old anchor's lattice, so any of them keeps the grid
+    where it was; without any, the newest price starts a fresh lattice.
+    """
+    if fx.grid.slots:
+        return min(slot.level for slot in fx.grid.slots.values())
+    if snap.tick is not None:
+        return snap.tick.price
+    return client.latest_price(snap.symbol).price
 
 
 def _adopt(fx: Effects, order: OrderView) -> bool:

@@ -32,8 +32,8 @@ from mmtasks.ledger import flush_buffer
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent, parse_inbox_event
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import keys_for
-from mmtasks.state.store import SymbolStore
-from mmtasks.trading.commands import apply_command, cancel_everything
+from mmtasks.state.store import InboxEntry, SymbolStore
+from mmtasks.trading.commands import RECOVERY_COMMANDS, apply_command, cancel_everything
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.executor import execute
 from mmtasks.trading.reconcile import reconcile
@@ -145,11 +145,10 @@ def _drain_once(
     last_seq = snap.last_seq
     status = snap.status
 
-    if status == SymbolStatus.ERROR:
+    entries = store.read_inbox(last_seq, INBOX_BATCH)
+    if status == SymbolStatus.ERROR and not any(_is_recovery(e) for e in entries):
         # Only a command can bring a symbol back; trading events wait in the inbox.
         return snap, 0, False
-
-    entries = store.read_inbox(last_seq, INBOX_BATCH)
     if entries and entries[0].seq > last_seq + 1 and last_seq > 0:
         log.warning(
             "%s: inbox gap after seq %d (oldest kept %d); reconciling",
@@ -208,6 +207,15 @@ def _drain_once(
         result.actions.extend(actions)
     more = len(entries) == INBOX_BATCH
     return snap, len(entries), more
+
+
+def _is_recovery(entry: InboxEntry) -> bool:
+    """Return True for a command that may act on a symbol in ERROR (resume, init, remove)."""
+    try:
+        event = parse_inbox_event(entry.payload)
+    except pydantic.ValidationError:
+        return False
+    return isinstance(event, CommandEvent) and event.command in RECOVERY_COMMANDS
 
 
 def _apply_order(fx: Effects, event: OrderEvent) -> None:

@@ -1,0 +1,112 @@
+"""The `mmtasks` command: set up and seed the registry (the fleet itself runs under Celery)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+
+from mmtasks.errors import ValidationError
+
+EPILOG = """\
+examples:
+  mmtasks migrate                      apply pending registry migrations
+  mmtasks seed configs/symbols.yaml    add the file's symbols that the registry lacks
+
+DATABASE_URL names the Postgres database (default postgresql://postgres@127.0.0.1:5432/postgres).
+Day-to-day changes go through the admin tasks, for example:
+  celery -A mmtasks call mmtasks.admin.list_symbols
+"""
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    if args.database_url:
+        return str(args.database_url)
+    from mmtasks.settings import get_settings
+
+    return get_settings().database_url
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply pending migrations and say which."""
+    from mmtasks.registry.migrate import migrate
+
+    applied = migrate(_database_url(args))
+    print(f"applied {', '.join(applied)}" if applied else "registry schema is up to date")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Insert the file's symbols that are missing from the registry; report what happened."""
+    from mmtasks.registry.migrate import migrate
+    from mmtasks.registry.seed import load_seed_file, seed
+
+    rows = load_seed_file(Path(args.file))
+    url = _database_url(args)
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        report = seed(conn, rows)
+    for symbol in report.inserted:
+        print(f"inserted {symbol}")
+    for symbol in report.existing:
+        print(f"left alone {symbol} (already in the registry)")
+    print(f"{len(report.inserted)} inserted, {len(report.existing)} already present")
+    if report.inserted:
+        print(
+            "a control worker starts new symbols when it starts; to start them under a "
+            "running one: celery -A mmtasks call mmtasks.admin.rehydrate"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `mmtasks` command."""
+    parser = argparse.ArgumentParser(
+        prog="mmtasks",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database-url", metavar="URL", help="Postgres URL (default: $DATABASE_URL)"
+    )
+    migrate = sub.add_parser(
+        "migrate",
+        parents=[common],
+        help="apply pending registry migrations",
+        description="Apply the registry's pending SQL migrations, in order, "
+        "once each (safe to run any number of times).",
+    )
+    migrate.set_defaults(run=cmd_migrate)
+    seed = sub.add_parser(
+        "seed",
+        parents=[common],
+        help="seed the registry from a YAML file",
+        description="Insert the file's symbols that the registry lacks; rows "
+        "already there are left alone. Migrates first.",
+    )
+    seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
+    seed.set_defaults(run=cmd_seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `mmtasks` command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ValidationError as exc:
+        print(f"mmtasks {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.Error as exc:
+        print(f"mmtasks {args.command}: database error: {exc}".rstrip(), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

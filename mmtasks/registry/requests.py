@@ -1,0 +1,156 @@
+"""Arguments of the admin tasks as frozen pydantic models, and how bad ones are described.
+
+`celery call` sends whatever JSON it is given, so each task takes `*args, **kwargs` and binds
+them here: positional arguments map to the fields in order, unknown names and wrong types are
+refused (strict mode: `"yes"` is not a boolean, `5` is not a symbol), and every problem comes
+back as one message naming the argument, what was received and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
+
+import pydantic
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import ValidationError
+
+# Venues a connector can serve. A real venue adapter adds its name here.
+EXCHANGES = ("sim",)
+WORKER_NAME_RE = re.compile(r"^[\w.\-]+@[\w.\-]+$")
+
+
+def _exchange(value: object) -> str:
+    if value not in EXCHANGES:
+        raise ValidationError(f"exchange must be one of {', '.join(EXCHANGES)}, received {value!r}")
+    return str(value)
+
+
+def _worker_name(value: object) -> str:
+    if not isinstance(value, str) or not WORKER_NAME_RE.match(value):
+        raise ValidationError(
+            f"consumer must be a Celery worker node name like 'btcusdt@host', received {value!r}"
+        )
+    return value
+
+
+def _config(field: str) -> Callable[[object], dict[str, Any]]:
+    def check(value: object) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(f"{field} must be an object of config fields, received {value!r}")
+        return value
+
+    return check
+
+
+def _optional(check: Callable[[object], Any]) -> Callable[[object], Any]:
+    # One validator for "None or a valid value", so an error names the argument once instead
+    # of once per branch of a union.
+    return lambda value: None if value is None else check(value)
+
+
+def _reason(value: str) -> str:
+    if not value.strip():
+        raise ValidationError(f"reason must say why, received {value!r}")
+    return value.strip()
+
+
+SymbolArg = Annotated[str, BeforeValidator(parse_symbol)]
+OptionalSymbolArg = Annotated[str | None, BeforeValidator(_optional(parse_symbol))]
+ExchangeArg = Annotated[str, BeforeValidator(_exchange)]
+OptionalWorkerArg = Annotated[str | None, BeforeValidator(_optional(_worker_name))]
+StrategyArg = Annotated[dict[str, Any], BeforeValidator(_config("strategy"))]
+RiskArg = Annotated[dict[str, Any], BeforeValidator(_config("risk"))]
+OptionalStrategyArg = Annotated[
+    dict[str, Any] | None, BeforeValidator(_optional(_config("strategy")))
+]
+OptionalRiskArg = Annotated[dict[str, Any] | None, BeforeValidator(_optional(_config("risk")))]
+
+
+class AdminRequest(BaseModel):
+    """Base of every admin task's arguments: frozen, strict, unknown names refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class AddSymbol(AdminRequest):
+    symbol: SymbolArg
+    exchange: ExchangeArg = "sim"
+    strategy: StrategyArg
+    risk: RiskArg = Field(default_factory=dict)
+    consumer: OptionalWorkerArg = None
+
+
+class RemoveSymbol(AdminRequest):
+    symbol: SymbolArg
+    force: bool = False
+
+
+class SymbolOnly(AdminRequest):
+    symbol: SymbolArg
+
+
+class UpdateSymbol(AdminRequest):
+    symbol: SymbolArg
+    strategy: OptionalStrategyArg = None
+    risk: OptionalRiskArg = None
+
+
+class Halt(AdminRequest):
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_reason)]
+
+
+class NoArgs(AdminRequest):
+    pass
+
+
+class Status(AdminRequest):
+    symbol: OptionalSymbolArg = None
+
+
+class ListSymbols(AdminRequest):
+    include_removed: bool = False
+
+
+class Rehydrate(AdminRequest):
+    reason: Annotated[str, Field(max_length=200)] = "requested"
+
+
+R = TypeVar("R", bound=AdminRequest)
+
+
+def bind(task: str, model: type[R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:
+    """Return args/kwargs as model, or raise ValidationError describing every problem."""
+    names = list(model.model_fields)
+    takes = f"{task} takes ({', '.join(names)})" if names else f"{task} takes no arguments"
+    if len(args) > len(names):
+        raise ValidationError(f"{takes}, received {len(args)} positional arguments")
+    data = dict(zip(names, args, strict=False))
+    for name, value in kwargs.items():
+        if name in data:
+            raise ValidationError(f"{name} was given both by position and by name")
+        data[name] = value
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise ValidationError(describe(exc, takes)) from None
+
+
+def describe(exc: pydantic.ValidationError, takes: str) -> str:
+    """Return pydantic's errors as one message in the project's words."""
+    messages = []
+    for error in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in error["loc"]) or "arguments"
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ValidationError):
+            messages.append(str(cause))
+        elif error["type"] == "extra_forbidden":
+            messages.append(f"unknown argument {loc!r}: {takes}")
+        elif error["type"] == "missing":
+            messages.append(f"{loc} is required: {takes}")
+        else:
+            messages.append(f"{loc}: {error['msg'].lower()}, received {error['input']!r}")
+    return "; ".join(messages)

@@ -1,0 +1,164 @@
+"""The fleet's health, per symbol and overall, from the registry, Redis, the broker and workers.
+
+`collect_status` takes everything it reads as arguments (records, clients, the consumers each
+queue has, the time), so the web `/status` endpoint can call it with its own connections.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import redis
+
+from mmtasks.decimals import canon
+from mmtasks.domain import queue_for
+from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.state.keys import FLEET, keys_for
+
+DEFAULT_STALE_AFTER_S = 60  # RiskConfig's default
+POSITION_FIELDS = ("qty", "avg_cost", "realized_pnl", "fees", "volume")
+
+
+def _decode(raw: dict[Any, Any]) -> dict[str, str]:
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    try:
+        return Decimal(text) if text else None
+    except InvalidOperation:
+        return None
+
+
+def problems_of(
+    registry_status: str,
+    state: str | None,
+    consumers: list[str] | None,
+    price_age_ms: int | None,
+    stale_after_s: int,
+    last_error: str,
+) -> list[str]:
+    """Return why a symbol is unhealthy (empty when healthy)."""
+    problems: list[str] = []
+    if state is None:
+        problems.append("no state in Redis: run mmtasks.admin.rehydrate")
+    elif state != registry_status:
+        detail = f": {last_error}" if last_error else ""
+        problems.append(f"state {state} but the registry says {registry_status}{detail}")
+    if consumers is None:
+        problems.append("consumer count unknown: no worker answered")
+    elif len(consumers) != 1:
+        problems.append(
+            f"{len(consumers)} workers consume its queue, expected exactly one"
+            + (f": {', '.join(consumers)}" if consumers else "")
+        )
+    if registry_status == RegistryStatus.ACTIVE:
+        if price_age_ms is None:
+            problems.append("no price received yet")
+        elif price_age_ms > stale_after_s * 1000:
+            problems.append(
+                f"last price is {price_age_ms // 1000}s old (stale after {stale_after_s}s)"
+            )
+    return problems
+
+
+def _orders(slot_texts: list[Any]) -> dict[str, int]:
+    counts = {"open": 0, "pending": 0, "buy": 0, "sell": 0}
+    for text in slot_texts:
+        slot = json.loads(text)
+        if slot.get("status") == "LOCKED":
+            counts["open"] += 1
+            side = str(slot.get("side", "")).lower()
+            if side in ("buy", "sell"):
+                counts[side] += 1
+        elif slot.get("status") == "PENDING":
+            counts["pending"] += 1
+    return counts
+
+
+def symbol_status(
+    record: SymbolRecord,
+    client: redis.Redis,
+    broker: redis.Redis | None,
+    consumers: dict[str, list[str]] | None,
+    now_ms: int,
+) -> dict[str, Any]:
+    """Return one symbol's status entry."""
+    keys, queue = keys_for(record.symbol), queue_for(record.symbol)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.state)
+    pipe.hgetall(keys.position)
+    pipe.hvals(keys.slots)
+    state_raw, position_raw, slots = pipe.execute()
+    meta, position = _decode(state_raw), _decode(position_raw)
+    last_price = _decimal(meta.get("last_price"))
+    price_ts = meta.get("last_price_ts_ms")
+    price_age_ms = now_ms - int(price_ts) if price_ts else None
+    qty, avg_cost = _decimal(position.get("qty")), _decimal(position.get("avg_cost"))
+    unrealized = (
+        qty * (last_price - avg_cost)
+        if qty and last_price is not None and avg_cost is not None
+        else Decimal(0)
+    )
+    stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
+    state = meta.get("status") or None
+    mine = None if consumers is None else consumers.get(queue, [])
+    problems = problems_of(
+        record.status, state, mine, price_age_ms, stale_after_s, meta.get("last_error", "")
+    )
+    return {
+        "symbol": record.symbol,
+        "queue": queue,
+        "registry_status": record.status,
+        "version": record.version,
+        "state": state,
+        "healthy": not problems and record.status != RegistryStatus.REMOVED,
+        "problems": problems,
+        "last_price": canon(last_price) if last_price is not None else None,
+        "last_price_age_ms": price_age_ms,
+        "queue_depth": int(broker.llen(queue)) if broker is not None else None,
+        "consumers": mine,
+        "consumer_count": None if mine is None else len(mine),
+        "position": {f: position.get(f, "0") for f in POSITION_FIELDS}
+        | {"unrealized_pnl": canon(unrealized)},
+        "open_orders": _orders(slots),
+        "risk": {
+            "reduce_only": meta.get("reduce_only") == "1",
+            "error_count": int(meta.get("error_count") or 0),
+            "last_error": meta.get("last_error", ""),
+            "max_position": record.risk.get("max_position"),
+            "stale_after_s": stale_after_s,
+        },
+    }
+
+
+def collect_status(
+    records: list[SymbolRecord],
+    client: redis.Redis,
+    broker: redis.Redis | None,
+    consumers: dict[str, list[str]] | None,
+    now_ms: int,
+) -> dict[str, Any]:
+    """Return the fleet's status and one entry per symbol."""
+    fleet = _decode(client.hgetall(FLEET))
+    symbols = [symbol_status(r, client, broker, consumers, now_ms) for r in records]
+    trading = [s for s in symbols if s["registry_status"] != RegistryStatus.REMOVED]
+    state = fleet.get("state", "ACTIVE")
+    workers = sorted({w for ws in (consumers or {}).values() for w in ws})
+    return {
+        "fleet": {
+            "state": state,
+            "reason": fleet.get("reason", ""),
+            "changed_ms": int(fleet["changed_ms"]) if fleet.get("changed_ms") else None,
+            "healthy": state == "ACTIVE" and all(s["healthy"] for s in trading),
+            "symbols": len(trading),
+            "unhealthy": [s["symbol"] for s in trading if not s["healthy"]],
+            "workers": workers,
+        },
+        "symbols": symbols,
+    }

@@ -1,0 +1,214 @@
+"""Rows of `symbol_registry` and `registry_audit`: read, write, audit (psycopg 3, one connection).
+
+Callers own the transaction: every writer here takes a connection already inside one, so a
+registry change and its audit row commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+FLEET_SUBJECT = "*"  # the audit's `symbol` for fleet-wide actions (halt, resume)
+COLUMNS = (
+    "symbol, exchange, strategy_config, risk_config, status, consumer, version,"
+    " created_at, updated_at"
+)
+
+
+class RegistryStatus(StrEnum):
+    """What the operator wants a symbol to do (the worker's own status lives in Redis)."""
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    REMOVED = "REMOVED"
+    ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class SymbolRecord:
+    """One registry row."""
+
+    symbol: str
+    exchange: str
+    strategy: dict[str, Any]
+    risk: dict[str, Any]
+    status: str
+    consumer: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the row as a JSON-ready dict."""
+        return {
+            "symbol": self.symbol,
+            "exchange": self.exchange,
+            "strategy": self.strategy,
+            "risk": self.risk,
+            "status": self.status,
+            "consumer": self.consumer,
+            "version": self.version,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _record(row: dict[str, Any]) -> SymbolRecord:
+    return SymbolRecord(
+        symbol=row["symbol"],
+        exchange=row["exchange"],
+        strategy=row["strategy_config"],
+        risk=row["risk_config"],
+        status=row["status"],
+        consumer=row["consumer"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> SymbolRecord | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(sql, params).fetchone()
+    return _record(row) if row else None
+
+
+def get_symbol(
+    conn: psycopg.Connection[Any], symbol: str, *, lock: bool = False
+) -> SymbolRecord | None:
+    """Return the row of symbol (locked FOR UPDATE when lock), or None."""
+    sql = f"SELECT {COLUMNS} FROM symbol_registry WHERE symbol = %s"
+    return _one(conn, sql + (" FOR UPDATE" if lock else ""), (symbol,))
+
+
+def list_symbols(
+    conn: psycopg.Connection[Any], statuses: Collection[str] | None = None
+) -> list[SymbolRecord]:
+    """Return every row (or those whose status is in statuses), ordered by symbol."""
+    sql = f"SELECT {COLUMNS} FROM symbol_registry"
+    params: tuple[Any, ...] = ()
+    if statuses is not None:
+        sql += " WHERE status = ANY(%s)"
+        params = (list(statuses),)
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql + " ORDER BY symbol", params).fetchall()
+    return [_record(row) for row in rows]
+
+
+def insert_symbol(
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    exchange: str,
+    strategy: dict[str, Any],
+    risk: dict[str, Any],
+    status: str = RegistryStatus.ACTIVE,
+    consumer: str | None = None,
+) -> SymbolRecord | None:
+    """Insert a new row; return it, or None when the symbol already has one (left alone)."""
+    return _one(
+        conn,
+        "INSERT INTO symbol_registry (symbol, exchange, strategy_config, risk_config, status,"
+        " consumer) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (symbol) DO NOTHING"
+        f" RETURNING {COLUMNS}",
+        (symbol, exchange, Jsonb(strategy), Jsonb(risk), str(status), consumer),
+    )
+
+
+def readd_symbol(
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    exchange: str,
+    strategy: dict[str, Any],
+    risk: dict[str, Any],
+    consumer: str | None,
+) -> SymbolRecord | None:
+    """Bring a REMOVED row back as ACTIVE with new configs; None unless it was REMOVED."""
+    return _one(
+        conn,
+        "UPDATE symbol_registry SET exchange = %s, strategy_config = %s, risk_config = %s,"
+        " status = 'ACTIVE', consumer = %s, version = version + 1, updated_at = now()"
+        f" WHERE symbol = %s AND status = 'REMOVED' RETURNING {COLUMNS}",
+        (exchange, Jsonb(strategy), Jsonb(risk), consumer, symbol),
+    )
+
+
+def set_status(conn: psycopg.Connection[Any], symbol: str, status: str) -> SymbolRecord:
+    """Set the status of an existing row and return the row."""
+    record = _one(
+        conn,
+        "UPDATE symbol_registry SET status = %s, updated_at = now() WHERE symbol = %s"
+        f" RETURNING {COLUMNS}",
+        (str(status), symbol),
+    )
+    if record is None:
+        raise LookupError(f"symbol {symbol} has no registry row")
+    return record
+
+
+def set_config(
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    strategy: dict[str, Any],
+    risk: dict[str, Any],
+    expected_version: int,
+) -> SymbolRecord | None:
+    """Replace the configs and bump the version; None if the row moved on or was removed."""
+    return _one(
+        conn,
+        "UPDATE symbol_registry SET strategy_config = %s, risk_config = %s,"
+        " version = version + 1, updated_at = now()"
+        " WHERE symbol = %s AND version = %s AND status <> 'REMOVED'"
+        f" RETURNING {COLUMNS}",
+        (Jsonb(strategy), Jsonb(risk), symbol, expected_version),
+    )
+
+
+def append_audit(
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    action: str,
+    old_value: Any,
+    new_value: Any,
+    task_id: str | None,
+) -> None:
+    """Append one row to the admin audit log."""
+    conn.execute(
+        "INSERT INTO registry_audit (symbol, action, old_value, new_value, task_id)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (
+            symbol,
+            action,
+            None if old_value is None else Jsonb(old_value),
+            None if new_value is None else Jsonb(new_value),
+            task_id,
+        ),
+    )
+
+
+def audit_rows(conn: psycopg.Connection[Any], symbol: str | None = None) -> list[dict[str, Any]]:
+    """Return audit rows (of one symbol, or all), oldest first."""
+    sql = "SELECT symbol, action, old_value, new_value, task_id, at FROM registry_audit"
+    params: tuple[Any, ...] = ()
+    if symbol is not None:
+        sql += " WHERE symbol = %s"
+        params = (symbol,)
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql + " ORDER BY id", params).fetchall()
+
+
+def last_fleet_action(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    """Return the newest fleet-wide audit row (halt or resume), or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT action, new_value, at FROM registry_audit WHERE symbol = %s"
+            " ORDER BY id DESC LIMIT 1",
+            (FLEET_SUBJECT,),
+        ).fetchone()

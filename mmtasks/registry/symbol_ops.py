@@ -1,0 +1,231 @@
+"""Admin operations on one symbol: add, remove, pause, resume, update.
+
+Each validates everything it can before it writes (so a bad call changes nothing), then
+commits the registry row and its audit row in one transaction, then tells the symbol through
+its own inbox. The registry is what the operator wants; if a step after the commit fails, the
+`rehydrate` task brings Redis back in line with it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from mmtasks.decimals import canon
+from mmtasks.domain import queue_for
+from mmtasks.errors import MMError, ValidationError
+from mmtasks.events import EventType, event_fields, publish
+from mmtasks.registry import store
+from mmtasks.registry.configs import config_json, merge, parse_risk, parse_strategy
+from mmtasks.registry.context import AdminContext
+from mmtasks.registry.requests import AddSymbol, RemoveSymbol, SymbolOnly, UpdateSymbol
+from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.registry.workers import attach, check_consumer
+from mmtasks.state.keys import SYMBOLS, keys_for
+from mmtasks.symbols import checked_rules, init_command, send_commands
+
+
+def _require(record: SymbolRecord | None, symbol: str) -> SymbolRecord:
+    if record is None or record.status == RegistryStatus.REMOVED:
+        state = "was removed" if record else "is not registered"
+        raise ValidationError(
+            f"symbol {symbol} {state}; expected a registered symbol (see list_symbols)"
+        )
+    return record
+
+
+def _registered(ctx: AdminContext, symbol: str) -> SymbolRecord:
+    with ctx.transaction() as conn:
+        return _require(store.get_symbol(conn, symbol), symbol)
+
+
+def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
+    """Register a symbol, initialise its state through its inbox, and announce it."""
+    strategy, risk = parse_strategy(req.strategy), parse_risk(req.risk)
+    strategy_json, risk_json = config_json(strategy), config_json(risk)
+    # Built (and checked against the venue's rules) before the commit, so that what follows
+    # the commit only writes to Redis.
+    init = init_command(ctx.rt.exchange, req.symbol, strategy_json, risk_json)
+    queue = queue_for(req.symbol)
+    if req.consumer:
+        check_consumer(ctx.app, queue, req.consumer)
+    with ctx.transaction() as conn:
+        old = store.get_symbol(conn, req.symbol, lock=True)
+        if old is not None and old.status != RegistryStatus.REMOVED:
+            raise ValidationError(
+                f"symbol {req.symbol} is already registered (status {old.status}, version "
+                f"{old.version}); use update_symbol to change its config"
+            )
+        args = (conn, req.symbol, req.exchange, strategy_json, risk_json)
+        record = (
+            store.readd_symbol(*args, req.consumer)
+            if old is not None
+            else store.insert_symbol(*args, consumer=req.consumer)
+        )
+        if record is None:  # a concurrent add won the race between our read and write
+            raise ValidationError(f"symbol {req.symbol} is already registered")
+        store.append_audit(
+            conn,
+            req.symbol,
+            "add_symbol",
+            old.to_json() if old else None,
+            record.to_json(),
+            ctx.task_id,
+        )
+    seq = send_commands(ctx.redis, ctx.app, req.symbol, [init], ctx.issued_by)
+    ctx.redis.sadd(SYMBOLS, req.symbol)
+    publish(
+        ctx.redis,
+        [
+            event_fields(
+                EventType.SYMBOL_ADDED,
+                req.symbol,
+                {"exchange": req.exchange, "version": record.version, "issued_by": ctx.issued_by},
+            )
+        ],
+    )
+    if req.consumer:
+        attach(ctx.app, queue, req.consumer)
+    return {
+        "symbol": req.symbol,
+        "status": record.status,
+        "version": record.version,
+        "queue": queue,
+        "consumer": req.consumer,
+        "rules": init[1]["rules"],
+        "seq": seq,
+    }
+
+
+def _position_qty(ctx: AdminContext, symbol: str) -> tuple[Decimal, Decimal | None]:
+    """Return the open quantity in Redis and at the exchange (None when it cannot be asked)."""
+    raw = ctx.redis.hget(keys_for(symbol).position, "qty")
+    local = Decimal(raw.decode() if isinstance(raw, bytes) else raw or "0")
+    positions = [p for p in ctx.rt.exchange.positions(symbol) if p.symbol == symbol]
+    return local, positions[0].quantity if positions else Decimal(0)
+
+
+def remove_symbol(ctx: AdminContext, req: RemoveSymbol) -> dict[str, Any]:
+    """Stop a symbol for good: cancel its orders through its queue; keep its history."""
+    _registered(ctx, req.symbol)
+    try:
+        local, venue = _position_qty(ctx, req.symbol)
+    except MMError:
+        if not req.force:
+            raise
+        local, venue = Decimal(0), None  # forced: the position check must not block removal
+    open_qty = venue or local  # the exchange is the truth; Redis covers "cannot ask"
+    if open_qty != 0 and not req.force:
+        raise ValidationError(
+            f"symbol {req.symbol} has an open position of {canon(open_qty)}; close it first "
+            "or pass force=true (its orders are cancelled, the position stays at the exchange)"
+        )
+    with ctx.transaction() as conn:
+        old = _require(store.get_symbol(conn, req.symbol, lock=True), req.symbol)
+        record = store.set_status(conn, req.symbol, RegistryStatus.REMOVED)
+        store.append_audit(
+            conn,
+            req.symbol,
+            "remove_symbol",
+            old.to_json(),
+            {**record.to_json(), "forced": req.force},
+            ctx.task_id,
+        )
+    seq = send_commands(ctx.redis, ctx.app, req.symbol, [("remove", {})], ctx.issued_by)
+    ctx.redis.srem(SYMBOLS, req.symbol)
+    return {
+        "symbol": req.symbol,
+        "status": record.status,
+        "forced": req.force,
+        "position_left": canon(open_qty),
+        "seq": seq,
+    }
+
+
+def _set_status(
+    ctx: AdminContext, symbol: str, status: RegistryStatus, command: str, action: str
+) -> dict[str, Any]:
+    with ctx.transaction() as conn:
+        old = _require(store.get_symbol(conn, symbol, lock=True), symbol)
+        changed = old.status != status
+        if changed:
+            record = store.set_status(conn, symbol, status)
+            store.append_audit(conn, symbol, action, old.to_json(), record.to_json(), ctx.task_id)
+    # Sent even when the registry already agrees: it is idempotent, and it repairs a symbol
+    # whose state drifted (a resume also brings a symbol back from ERROR).
+    seq = send_commands(ctx.redis, ctx.app, symbol, [(command, {})], ctx.issued_by)
+    return {"symbol": symbol, "status": str(status), "changed": changed, "seq": seq}
+
+
+def pause_symbol(ctx: AdminContext, req: SymbolOnly) -> dict[str, Any]:
+    """Pause a symbol: its worker cancels its resting orders and places nothing."""
+    return _set_status(ctx, req.symbol, RegistryStatus.PAUSED, "pause", "pause_symbol")
+
+
+def resume_symbol(ctx: AdminContext, req: SymbolOnly) -> dict[str, Any]:
+    """Resume a paused (or ERROR) symbol: its worker reconciles, then trades."""
+    return _set_status(ctx, req.symbol, RegistryStatus.ACTIVE, "resume", "resume_symbol")
+
+
+def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
+    """Change a symbol's strategy and/or risk config (keys merged), applied in order."""
+    if req.strategy is None and req.risk is None:
+        raise ValidationError("update_symbol needs strategy and/or risk, received neither")
+    old = _registered(ctx, req.symbol)
+    strategy = parse_strategy(merge(old.strategy, req.strategy or {}))
+    risk = parse_risk(merge(old.risk, req.risk or {}))
+    checked_rules(ctx.rt.exchange, req.symbol, strategy)
+    strategy_json, risk_json = config_json(strategy), config_json(risk)
+    if (strategy_json, risk_json) == (old.strategy, old.risk):
+        return {
+            "symbol": req.symbol,
+            "version": old.version,
+            "changed": False,
+            "strategy": strategy_json,
+            "risk": risk_json,
+        }
+    with ctx.transaction() as conn:
+        record = store.set_config(conn, req.symbol, strategy_json, risk_json, old.version)
+        if record is None:
+            raise ValidationError(
+                f"symbol {req.symbol} changed while this update ran (version {old.version} "
+                "is no longer current); read it again and retry"
+            )
+        store.append_audit(
+            conn, req.symbol, "update_symbol", old.to_json(), record.to_json(), ctx.task_id
+        )
+    seq = send_commands(
+        ctx.redis,
+        ctx.app,
+        req.symbol,
+        [
+            (
+                "update_config",
+                {
+                    "strategy": strategy.model_dump(mode="json"),
+                    "risk": risk.model_dump(mode="json"),
+                },
+            )
+        ],
+        ctx.issued_by,
+    )
+    return {
+        "symbol": req.symbol,
+        "version": record.version,
+        "changed": True,
+        "strategy": strategy_json,
+        "risk": risk_json,
+        "seq": seq,
+    }
+
+
+def list_symbols(ctx: AdminContext, include_removed: bool) -> dict[str, Any]:
+    """Return the registry's rows."""
+    with ctx.transaction() as conn:
+        records = store.list_symbols(
+            conn,
+            None
+            if include_removed
+            else (RegistryStatus.ACTIVE, RegistryStatus.PAUSED, RegistryStatus.ERROR),
+        )
+    return {"symbols": [r.to_json() for r in records]}

@@ -1,0 +1,192 @@
+"""Fleets for admin tests: a real connector, real Celery workers, admin calls via `celery call`.
+
+`control` is one fleet per module (connector + control worker, no symbol workers) for the calls
+that only touch the registry and Redis; each test there uses symbols of its own. Never flush
+Redis under running workers: it drops their broker bindings. `fleet` is a fresh fleet per test
+(flushed Redis, new schema, own connector) for the scenarios that trade.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+from mmtasks.embedded import Services
+from tests.admin.calls import Admin
+from tests.conftest import with_search_path
+from tests.helpers import eventually
+from tests.procs import Worker, connector
+
+# The simulated exchange lists these; tests own disjoint subsets of them.
+LISTED = (
+    "AAAUSDT",
+    "BBBUSDT",
+    "CCCUSDT",
+    "DDDUSDT",
+    "EEEUSDT",
+    "FFFUSDT",
+    "GGGUSDT",
+    "HHHUSDT",
+    "IIIUSDT",
+    "JJJUSDT",
+)
+GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
+D = Decimal
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_app_on_test_redis(redis_base_url: str) -> None:
+    """Point the in-test Celery app (results, remote control) at the session's Redis database."""
+    from mmtasks.celery import app
+
+    app.conf.broker_url = redis_base_url
+    app.conf.result_backend = redis_base_url
+
+
+def wait_ready(worker: Worker, timeout_s: float = 60) -> Worker:
+    """Return worker once it answers a ping."""
+    from mmtasks.celery import app
+
+    def answers() -> bool:
+        assert worker.proc.poll() is None, f"worker exited, see {worker.log_path}"
+        return bool(app.control.ping(destination=[worker.name], timeout=0.5))
+
+    eventually(answers, timeout_s=timeout_s)
+    return worker
+
+
+def is_alive(worker: Worker) -> bool:
+    """Return True when worker's process runs and answers a ping."""
+    from mmtasks.celery import app
+
+    return worker.proc.poll() is None and bool(app.control.ping(destination=[worker.name]))
+
+
+@dataclass
+class Fleet:
+    """Processes and clients of one test fleet."""
+
+    env: dict[str, str]
+    addr: str
+    pg_url: str
+    redis: redis_lib.Redis
+    admin: Admin
+    workers: list[Worker] = field(default_factory=list)
+
+    def start(self, queues: list[str], name: str) -> Worker:
+        """Start a worker on queues and return it once it answers."""
+        worker = Worker(queues, self.env, name=name)
+        self.workers.append(worker)
+        return wait_ready(worker)
+
+    def stop_all(self) -> None:
+        """Stop every worker: signal them all first so they shut down together."""
+        for worker in self.workers:
+            if worker.proc.poll() is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+
+
+def _schema_url(services: Services) -> tuple[str, str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema, with_search_path(services.database_url, schema)
+
+
+def _drop_schema(services: Services, schema: str) -> None:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="module")
+def control(services: Services, redis_base_url: str) -> Iterator[Fleet]:
+    """One fleet for a module: connector and a control worker on a fresh schema and Redis."""
+    redis_lib.Redis.from_url(redis_base_url).flushdb()
+    schema, pg_url = _schema_url(services)
+    client = redis_lib.Redis.from_url(redis_base_url, decode_responses=True)
+    with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
+        env = {
+            "REDIS_URL": redis_base_url,
+            "CELERY_BROKER_URL": redis_base_url,
+            "DATABASE_URL": pg_url,
+            "CONNECTOR_ADDR": addr,
+        }
+        fleet = Fleet(env, addr, pg_url, client, Admin(env))
+        fleet.start(["control"], "control")
+        try:
+            yield fleet
+        finally:
+            fleet.stop_all()
+            client.close()
+            _drop_schema(services, schema)
+
+
+@pytest.fixture
+def fleet(redis_url: str, pg_url: str, redis_client: redis_lib.Redis) -> Iterator[Fleet]:
+    """A fresh fleet for one test: connector and control worker; start symbol workers on it."""
+    with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
+        env = {
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "DATABASE_URL": pg_url,
+            "CONNECTOR_ADDR": addr,
+        }
+        fleet = Fleet(env, addr, pg_url, redis_client, Admin(env))
+        fleet.start(["control"], "control")
+        try:
+            yield fleet
+        finally:
+            fleet.stop_all()
+
+
+@pytest.fixture
+def exchange(fleet: Fleet) -> Iterator[Any]:
+    from mmtasks.connector.client import ExchangeClient
+
+    client = ExchangeClient(fleet.addr)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def sim(fleet: Fleet) -> Iterator[Any]:
+    from mmtasks.connector.client import SimControlClient
+
+    client = SimControlClient(fleet.addr)
+    yield client
+    client.close()
+
+
+def registry(pg_url: str) -> dict[str, tuple[str, int]]:
+    """Return symbol -> (status, version) of every registry row."""
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT symbol, status, version FROM symbol_registry").fetchall()
+    return {symbol: (status, version) for symbol, status, version in rows}
+
+
+def audit(pg_url: str, symbol: str) -> list[tuple[str, str | None]]:
+    """Return (action, task_id) of symbol's audit rows, oldest first."""
+    with psycopg.connect(pg_url) as conn:
+        return [
+            (a, t)
+            for a, t in conn.execute(
+                "SELECT action, task_id FROM registry_audit WHERE symbol = %s ORDER BY id",
+                (symbol,),
+            ).fetchall()
+        ]
+
+
+def resting(exchange: Any, symbol: str) -> list[tuple[str, Decimal]]:
+    """Return the symbol's open orders at the exchange as sorted (side, price) pairs."""
+    return sorted((o.side.value, o.price) for o in exchange.open_orders(symbol))

@@ -1,0 +1,273 @@
+"""Admin calls on a trading fleet: real connector, control worker and symbol workers.
+
+These depend on the worker-side trading core (mmtasks.trading) as well as on the admin tasks.
+Prices come from the test (the simulated feed is off); `OrderPump` stands in for the bridge's
+order path, so fills reach the symbols' inboxes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import redis as redis_lib
+
+from mmtasks.celery import app
+from mmtasks.enqueue import publish_tick
+from mmtasks.state.keys import SYMBOLS, keys_for
+from tests.admin.conftest import GRID, LISTED, Fleet, audit, registry, resting, wait_ready
+from tests.helpers import eventually
+from tests.procs import OrderPump, Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+D = Decimal
+A, B, C = LISTED[:3]
+FULL_GRID = [("BUY", D(80)), ("BUY", D(90))]  # GRID at price 100: two buys, 10 apart
+
+
+@pytest.fixture
+def pump(fleet: Fleet) -> Iterator[OrderPump]:
+    p = OrderPump(fleet.addr, fleet.env["REDIS_URL"], set(LISTED))
+    yield p
+    p.close()
+
+
+def set_price(sim: Any, client: redis_lib.Redis, symbol: str, price: str) -> None:
+    """Move the exchange's price (orders it reaches fill), then tell the symbol, as the bridge."""
+    tick = sim.inject_price(symbol, price)
+    publish_tick(client, app, symbol, D(price), tick.ts_event_ms, tick.seq)
+
+
+def state(fleet: Fleet, symbol: str) -> dict[str, str]:
+    return fleet.redis.hgetall(keys_for(symbol).state)
+
+
+def exchange_qty(exchange: Any, symbol: str) -> Decimal:
+    positions = [p for p in exchange.positions(symbol) if p.symbol == symbol]
+    return positions[0].quantity if positions else D(0)
+
+
+def local_orders(fleet: Fleet, symbol: str) -> set[str]:
+    """Return the client ids of the orders Redis believes rest for symbol."""
+    slots = [json.loads(v) for v in fleet.redis.hvals(keys_for(symbol).slots)]
+    return {s["client_order_id"] for s in slots if s["status"] == "LOCKED"}
+
+
+def venue_orders(exchange: Any, symbol: str) -> set[str]:
+    """Return the client ids of the symbol's open orders at the exchange."""
+    return {o.client_order_id for o in exchange.open_orders(symbol)}
+
+
+def add(fleet: Fleet, symbol: str, **kwargs: Any) -> dict[str, Any]:
+    result = fleet.admin.call("add_symbol", symbol=symbol, strategy=GRID, **kwargs)
+    assert result["ok"], result
+    return result
+
+
+def test_a_third_symbol_added_while_two_trade_trades_without_restarts(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    # Arrange: A and B trade on their own workers; a spare worker waits for a queue.
+    workers = [
+        fleet.start([A.lower()], "a"),
+        fleet.start([B.lower()], "b"),
+        fleet.start(["spare"], "spare"),
+    ]
+    pids = [w.proc.pid for w in workers]
+    for symbol in (A, B):
+        add(fleet, symbol)
+        set_price(sim, fleet.redis, symbol, "100")
+        eventually(lambda s=symbol: resting(exchange, s) == FULL_GRID, timeout_s=30)
+
+    # Act: add C and attach its queue to the spare worker, then give C a price.
+    result = add(fleet, C, consumer=workers[2].name)
+    set_price(sim, fleet.redis, C, "100")
+
+    # Assert: C quotes its grid; A and B kept theirs; nothing restarted.
+    assert result["consumer"] == workers[2].name
+    eventually(lambda: resting(exchange, C) == FULL_GRID, timeout_s=30)
+    assert resting(exchange, A) == FULL_GRID and resting(exchange, B) == FULL_GRID
+    assert [w.proc.pid for w in workers] == pids and all(w.proc.poll() is None for w in workers)
+    status = fleet.admin.call("status", symbol=C)
+    assert status["symbols"][0]["consumers"] == [workers[2].name]
+
+
+def test_pause_leaves_no_resting_orders_and_resume_brings_the_grid_back(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    fleet.start([A.lower()], "a")
+    add(fleet, A)
+    set_price(sim, fleet.redis, A, "100")
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+
+    paused = fleet.admin.call("pause_symbol", symbol=A)
+    eventually(lambda: resting(exchange, A) == [], timeout_s=30)
+    assert paused["ok"] and state(fleet, A)["status"] == "PAUSED"
+    stepped = state(fleet, A)["last_step_ms"]
+    set_price(sim, fleet.redis, A, "100")  # a price while paused places nothing
+    eventually(lambda: state(fleet, A)["last_step_ms"] != stepped, timeout_s=30)
+    assert resting(exchange, A) == []
+
+    resumed = fleet.admin.call("resume_symbol", symbol=A)
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    assert resumed["ok"] and state(fleet, A)["status"] == "ACTIVE"
+
+
+def test_fleet_halt_cancels_every_order_and_resume_restores_them(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    fleet.start([A.lower(), B.lower()], "ab")
+    for symbol in (A, B):
+        add(fleet, symbol)
+        set_price(sim, fleet.redis, symbol, "100")
+    eventually(lambda: resting(exchange, A) == resting(exchange, B) == FULL_GRID, timeout_s=30)
+
+    assert fleet.admin.call("halt", reason="drill")["ok"]
+    eventually(lambda: resting(exchange, A) == resting(exchange, B) == [], timeout_s=30)
+    assert fleet.admin.call("resume")["ok"]
+
+    eventually(lambda: resting(exchange, A) == resting(exchange, B) == FULL_GRID, timeout_s=30)
+
+
+def test_remove_with_an_open_position_is_refused_and_a_forced_remove_cancels_orders(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    # Arrange: A buys one at 90, so it holds a position and rests a sell at 100 and buys below.
+    fleet.start([A.lower()], "a")
+    add(fleet, A)
+    set_price(sim, fleet.redis, A, "100")
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    set_price(sim, fleet.redis, A, "89")
+    eventually(lambda: exchange_qty(exchange, A) == 1, timeout_s=30)
+    set_price(sim, fleet.redis, A, "95")
+    eventually(lambda: ("SELL", D(100)) in resting(exchange, A), timeout_s=30)
+
+    # Act + Assert: refused, nothing changed.
+    refused = fleet.admin.call("remove_symbol", symbol=A)
+    assert refused["ok"] is False
+    assert f"symbol {A} has an open position of 1" in refused["error"]
+    assert registry(fleet.pg_url)[A] == ("ACTIVE", 1)
+    assert resting(exchange, A) != []
+
+    # Act + Assert: forced, every order of A is cancelled; the row and its history stay.
+    forced = fleet.admin.call("remove_symbol", symbol=A, force=True)
+    assert forced["ok"] and forced["position_left"] == "1"
+    eventually(lambda: resting(exchange, A) == [], timeout_s=30)
+    assert registry(fleet.pg_url)[A] == ("REMOVED", 1)
+    assert [a for a, _ in audit(fleet.pg_url, A)] == ["add_symbol", "remove_symbol"]
+    assert state(fleet, A)["status"] == "REMOVED"
+    assert exchange_qty(exchange, A) == 1  # the position is the operator's to close
+
+
+def test_full_restart_on_an_empty_redis_brings_symbols_statuses_and_positions_back(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    # Arrange: A trades and holds a position, B is paused.
+    fleet.start([A.lower(), B.lower()], "ab")
+    add(fleet, A)
+    add(fleet, B)
+    set_price(sim, fleet.redis, A, "100")
+    set_price(sim, fleet.redis, B, "100")
+    eventually(lambda: resting(exchange, A) == resting(exchange, B) == FULL_GRID, timeout_s=30)
+    assert fleet.admin.call("pause_symbol", symbol=B)["ok"]
+    set_price(sim, fleet.redis, A, "89")
+    eventually(lambda: exchange_qty(exchange, A) == 1, timeout_s=30)
+    eventually(
+        lambda: state(fleet, B).get("status") == "PAUSED" and resting(exchange, B) == [],
+        timeout_s=30,
+    )
+    eventually(
+        lambda: (
+            fleet.redis.hget(keys_for(A).position, "qty") == "1"
+            and ("SELL", D(100)) in resting(exchange, A)
+        ),
+        timeout_s=30,
+    )
+    orders_before = resting(exchange, A)
+
+    # Act: stop every worker, lose Redis, start the fleet again.
+    fleet.stop_all()
+    fleet.redis.flushdb()
+    fleet.start(["control"], "control")
+    fleet.start([A.lower(), B.lower()], "ab")
+    set_price(sim, fleet.redis, A, "89")  # the bridge streams prices again after a restart
+
+    # Assert: statuses and positions equal the registry's and the exchange's.
+    eventually(
+        lambda: (
+            state(fleet, A).get("status") == "ACTIVE" and state(fleet, B).get("status") == "PAUSED"
+        ),
+        timeout_s=60,
+    )
+    eventually(
+        lambda: (
+            D(fleet.redis.hget(keys_for(A).position, "qty") or "0")
+            == exchange_qty(exchange, A)
+            == 1
+        ),
+        timeout_s=60,
+    )
+    assert fleet.redis.smembers(SYMBOLS) == {A, B}
+    assert resting(exchange, B) == []
+    eventually(lambda: local_orders(fleet, A) == venue_orders(exchange, A), timeout_s=30)
+    status = fleet.admin.call("status")
+    entries = {s["symbol"]: s for s in status["symbols"]}
+    assert entries[A]["state"] == "ACTIVE" and entries[B]["state"] == "PAUSED"
+    assert entries[A]["position"]["qty"] == "1"
+    # The adopted grid stays the grid: no second set of orders anchored at the new price.
+    eventually(lambda: resting(exchange, A) == orders_before, timeout_s=30)
+
+
+def test_worker_for_a_new_queue_started_later_also_works(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    # Adding first and starting the symbol's worker afterwards is the other supported order.
+    add(fleet, C)
+    worker: Worker = wait_ready(fleet.start([C.lower()], "c"))
+    set_price(sim, fleet.redis, C, "100")
+
+    eventually(lambda: resting(exchange, C) == FULL_GRID, timeout_s=30)
+    assert worker.proc.poll() is None
+
+
+def test_resume_symbol_brings_a_symbol_back_from_error(
+    fleet: Fleet, exchange: Any, sim: Any, pump: OrderPump
+) -> None:
+    # Arrange: A quotes, then ends in ERROR (as after repeated failed steps) with no orders.
+    fleet.start([A.lower()], "a")
+    add(fleet, A)
+    set_price(sim, fleet.redis, A, "100")
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    assert fleet.admin.call("pause_symbol", symbol=A)["ok"]
+    eventually(lambda: resting(exchange, A) == [], timeout_s=30)
+    fleet.redis.hset(keys_for(A).state, mapping={"status": "ERROR", "last_error": "drill"})
+
+    # Act
+    resumed = fleet.admin.call("resume_symbol", symbol=A)
+
+    # Assert: the worker applies the resume despite ERROR, reconciles and quotes again.
+    assert resumed["ok"]
+    eventually(lambda: state(fleet, A)["status"] == "ACTIVE", timeout_s=30)
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)

@@ -1,0 +1,192 @@
+"""The three streams, health, dropping streams and a graceful stop, on a live feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import grpc
+import pytest
+from connector_helpers import StreamCollector, eventually, start_connector, stop_connector
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mmtasks.connector.client import ExchangeClient, SimControlClient
+from mmtasks.connector.models import kline_from_pb, order_update_from_pb, price_from_pb
+from mmtasks.domain import OrderStatus
+from mmtasks.pb.mm.v1 import exchange_pb2 as pb
+from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def connector_args() -> list[str]:
+    return ["--feed", "random", "--tick-ms", "5", "--seed", "3", "--symbols", "BTCUSDT,ETHUSDT"]
+
+
+@pytest.fixture
+def streams(stub: pb_grpc.ExchangeServiceStub) -> Iterator[list[StreamCollector]]:
+    """Collectors opened by a test; cancelled after it."""
+    opened: list[StreamCollector] = []
+    yield opened
+    for collector in opened:
+        collector.cancel()
+
+
+def test_prices_arrive_in_order_per_symbol(
+    stub: pb_grpc.ExchangeServiceStub, streams: list[StreamCollector]
+) -> None:
+    prices = StreamCollector(stub.SubscribePrice(pb.SubscribePriceRequest()))
+    streams.append(prices)
+
+    eventually(lambda: _at_least(prices, 200, "ETHUSDT"), timeout_s=10)
+
+    views = [price_from_pb(m) for m in prices.messages]
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        seqs = [v.seq for v in views if v.symbol == symbol]
+        assert seqs == sorted(set(seqs)), f"{symbol} seqs not strictly increasing"
+        assert all(v.price > 0 and v.price % D("0.01") == 0 for v in views)
+
+
+def _at_least(collector: StreamCollector, count: int, symbol: str) -> None:
+    assert sum(m.symbol == symbol for m in collector.messages) >= count
+
+
+def test_a_price_subscription_streams_only_its_symbols(
+    stub: pb_grpc.ExchangeServiceStub, streams: list[StreamCollector]
+) -> None:
+    prices = StreamCollector(stub.SubscribePrice(pb.SubscribePriceRequest(symbols=["ETHUSDT"])))
+    streams.append(prices)
+
+    eventually(lambda: _at_least(prices, 20, "ETHUSDT"))
+
+    assert {m.symbol for m in prices.messages} == {"ETHUSDT"}
+
+
+def test_an_order_update_arrives_for_each_fill_with_cumulative_qty(
+    stub: pb_grpc.ExchangeServiceStub,
+    client: ExchangeClient,
+    control: SimControlClient,
+    streams: list[StreamCollector],
+) -> None:
+    updates = StreamCollector(stub.SubscribeOrders(pb.SubscribeOrdersRequest()))
+    streams.append(updates)
+    eventually(lambda: _subscribed(client, control, updates))
+    order, _ = client.place_order("BTCUSDT", "BUY", "10000", "0.03", "strFill1")
+
+    control.fill_order("BTCUSDT", client_order_id="strFill1", quantity="0.01")
+    control.fill_order("BTCUSDT", client_order_id="strFill1")
+
+    def ours() -> list[tuple[OrderStatus, Decimal, Decimal | None]]:
+        views = [order_update_from_pb(m) for m in updates.messages]
+        mine = [v for v in views if v.order.client_order_id == "strFill1"]
+        assert len(mine) == 3
+        assert [v.seq for v in mine] == sorted({v.seq for v in mine})
+        return [
+            (v.order.status, v.order.executed_qty, v.last_trade.quantity if v.last_trade else None)
+            for v in mine
+        ]
+
+    assert eventually(ours) == [
+        (OrderStatus.NEW, D(0), None),
+        (OrderStatus.PARTIALLY_FILLED, D("0.01"), D("0.01")),
+        (OrderStatus.FILLED, D("0.03"), D("0.02")),
+    ]
+    assert client.get_order("BTCUSDT", order_id=order.order_id) is not None
+
+
+def _subscribed(
+    client: ExchangeClient, control: SimControlClient, updates: StreamCollector
+) -> None:
+    # The stream is live once an update of a probe order shows up on it.
+    probe = f"strProbe{len(updates.messages)}{time.monotonic_ns() % 10**6}"
+    client.place_order("ETHUSDT", "BUY", "500", "0.01", probe)
+    client.cancel_order("ETHUSDT", client_order_id=probe)
+    eventually(lambda: _has(updates, probe), timeout_s=0.5)
+
+
+def _has(updates: StreamCollector, client_order_id: str) -> None:
+    assert any(m.order.client_order_id == client_order_id for m in updates.messages)
+
+
+def test_klines_stream_forming_and_closed_candles_and_history(
+    stub: pb_grpc.ExchangeServiceStub, client: ExchangeClient, streams: list[StreamCollector]
+) -> None:
+    request = pb.SubscribeKlinesRequest(symbols=["BTCUSDT"], interval="1s")
+    candles = StreamCollector(stub.SubscribeKlines(request))
+    streams.append(candles)
+
+    def closed_one() -> None:
+        assert any(m.closed for m in candles.messages)
+
+    eventually(closed_one, timeout_s=5)
+
+    views = [kline_from_pb(m) for m in candles.messages]
+    assert {(v.symbol, v.interval) for v in views} == {("BTCUSDT", "1s")}
+    assert any(not v.closed for v in views)
+    closed = next(v for v in views if v.closed)
+    assert (
+        closed.low
+        <= min(closed.open, closed.close)
+        <= max(closed.open, closed.close)
+        <= closed.high
+    )
+    assert closed.close_ms - closed.open_ms == 999
+    history = eventually(lambda: _non_empty(client.klines("BTCUSDT", "1s", limit=10)))
+    assert all(k.closed for k in history)
+    assert [k.open_ms for k in history] == sorted(k.open_ms for k in history)
+
+
+def _non_empty(items: list[object]) -> list[object]:
+    assert items
+    return items
+
+
+@pytest.mark.parametrize("service", ["", "mm.v1.ExchangeService"])
+def test_health_is_serving(connector: str, service: str) -> None:
+    with grpc.insecure_channel(connector) as channel:
+        response = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=5
+        )
+
+    assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_drop_streams_ends_them_unavailable_and_clients_can_reconnect(
+    stub: pb_grpc.ExchangeServiceStub,
+    client: ExchangeClient,
+    control: SimControlClient,
+    streams: list[StreamCollector],
+) -> None:
+    prices = StreamCollector(stub.SubscribePrice(pb.SubscribePriceRequest()))
+    orders = StreamCollector(stub.SubscribeOrders(pb.SubscribeOrdersRequest()))
+    streams.extend([prices, orders])
+    eventually(lambda: _at_least(prices, 1, "BTCUSDT"))
+    eventually(lambda: _subscribed(client, control, orders))
+
+    dropped = control.drop_streams()
+
+    assert dropped >= 2
+    assert prices.ended.wait(5) and orders.ended.wait(5)
+    assert (prices.code, orders.code) == (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE)
+    again = StreamCollector(stub.SubscribePrice(pb.SubscribePriceRequest()))
+    streams.append(again)
+    eventually(lambda: _at_least(again, 5, "BTCUSDT"))
+
+
+def test_sigterm_ends_streams_and_exits_zero() -> None:
+    proc, addr = start_connector(["--feed", "random", "--tick-ms", "10"])
+    with grpc.insecure_channel(addr) as channel:
+        prices = StreamCollector(
+            pb_grpc.ExchangeServiceStub(channel).SubscribePrice(pb.SubscribePriceRequest())
+        )
+        eventually(lambda: _at_least(prices, 1, "BTCUSDT"))
+        started = time.monotonic()
+
+        code = stop_connector(proc)
+
+        assert code == 0
+        assert time.monotonic() - started < 5
+        assert prices.ended.wait(5)
+        assert prices.code is grpc.StatusCode.UNAVAILABLE

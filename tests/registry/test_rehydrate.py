@@ -1,0 +1,142 @@
+"""Rehydration: the commands that bring Redis in line with the registry, sent through inboxes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+from mmtasks.errors import ValidationError
+from mmtasks.registry import store
+from mmtasks.registry.migrate import migrate
+from mmtasks.registry.rehydrate import RedisView, plan, rehydrate
+from mmtasks.registry.store import SymbolRecord
+from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
+
+GRID = {"interval": "10", "order_qty": "1"}
+FULL_GRID = {
+    "mode": "long",
+    "interval": "10",
+    "buy_levels": 10,
+    "sell_levels": 10,
+    "order_qty": "1",
+    "post_only": True,
+    "atr_scale": "0",
+    "inventory_skew": "0",
+}
+
+
+def record(status: str, strategy: dict[str, Any] | None = None) -> SymbolRecord:
+    now = datetime.now(UTC)
+    return SymbolRecord("BTCUSDT", "sim", strategy or GRID, {}, status, None, 1, now, now)
+
+
+def view(status: str | None, strategy: dict[str, Any] | None = FULL_GRID) -> RedisView:
+    return RedisView(status=status, strategy=strategy, risk={} if strategy else None)
+
+
+@pytest.mark.parametrize(
+    ("registry", "redis_view", "commands"),
+    [
+        (record("ACTIVE"), view(None, None), ["init"]),
+        (record("PAUSED"), view(None, None), ["init", "pause"]),
+        (record("ACTIVE"), view("REMOVED"), ["init"]),
+        (record("ACTIVE"), view("ACTIVE"), []),
+        (record("PAUSED"), view("PAUSED"), []),
+        (record("PAUSED"), view("ACTIVE"), ["pause"]),
+        (record("ACTIVE"), view("PAUSED"), ["resume"]),
+        (record("ACTIVE"), view("ERROR"), []),
+        (record("ACTIVE", {**GRID, "interval": "20"}), view("ACTIVE"), ["update_config"]),
+        (record("PAUSED", {**GRID, "interval": "20"}), view("ACTIVE"), ["update_config", "pause"]),
+        (record("REMOVED"), view("ACTIVE"), ["remove"]),
+        (record("REMOVED"), view("REMOVED"), []),
+        (record("REMOVED"), view(None, None), []),
+    ],
+)
+def test_plan_closes_the_gap_between_registry_and_redis(
+    registry: SymbolRecord,
+    redis_view: RedisView,
+    commands: list[str],
+) -> None:
+    assert plan(registry, redis_view) == commands
+
+
+@dataclass(frozen=True)
+class Info:
+    tick_size: Decimal = Decimal("0.1")
+    step_size: Decimal = Decimal("0.001")
+    min_qty: Decimal = Decimal("0.001")
+    min_notional: Decimal = Decimal("5")
+
+
+class FakeExchange:
+    """Knows two symbols' rules, like the simulated connector."""
+
+    listed = ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+
+    def symbol_info(self, symbol: str) -> Info:
+        if symbol not in self.listed:
+            raise ValidationError(f"unknown symbol {symbol!r}")
+        return Info()
+
+
+@dataclass
+class FakeApp:
+    """Records the tasks sent (the wake-ups) instead of using a broker."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    def send_task(self, name: str, args: list[Any], queue: str, **_: Any) -> None:
+        self.sent.append((name, queue))
+
+
+def inbox_commands(client: redis_lib.Redis, symbol: str) -> list[str]:
+    return [
+        json.loads(fields["e"])["command"] for _, fields in client.xrange(keys_for(symbol).inbox)
+    ]
+
+
+def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
+    pg_url: str,
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: a registry of four symbols and a Redis that only remembers the removed one.
+    migrate(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        for symbol, status in [
+            ("BTCUSDT", "ACTIVE"),
+            ("ETHUSDT", "PAUSED"),
+            ("SOLUSDT", "REMOVED"),
+            ("XRPUSDT", "ACTIVE"),
+        ]:
+            store.insert_symbol(conn, symbol, "sim", GRID, {}, status)
+        store.append_audit(conn, "*", "halt", None, {"state": "HALTED", "reason": "drill"}, "t")
+    redis_client.hset(keys_for("SOLUSDT").state, "status", "ACTIVE")
+    redis_client.sadd(SYMBOLS, "SOLUSDT")
+    app = FakeApp()
+
+    # Act
+    with psycopg.connect(pg_url) as conn:
+        report = rehydrate(conn, redis_client, app, FakeExchange(), "test")  # type: ignore[arg-type]
+
+    # Assert: commands in each inbox, one wake per symbol, the halt back, XRPUSDT reported.
+    assert report["sent"] == {
+        "BTCUSDT": ["init"],
+        "ETHUSDT": ["init", "pause"],
+        "SOLUSDT": ["remove"],
+    }
+    assert "XRPUSDT" in report["failed"] and "unknown symbol" in report["failed"]["XRPUSDT"]
+    assert inbox_commands(redis_client, "ETHUSDT") == ["init", "pause"]
+    assert inbox_commands(redis_client, "SOLUSDT") == ["remove"]
+    assert sorted(q for _, q in app.sent) == ["btcusdt", "ethusdt", "solusdt"]
+    assert redis_client.smembers(SYMBOLS) == {"BTCUSDT", "ETHUSDT"}
+    assert redis_client.hget(FLEET, "state") == "HALTED"
+    init = json.loads(redis_client.xrange(keys_for("BTCUSDT").inbox)[0][1]["e"])
+    assert init["args"]["rules"]["tick_size"] == "0.1"
+    assert init["args"]["strategy"]["interval"] == "10"

@@ -1,0 +1,120 @@
+"""The registry in real Postgres: migrations, rows with versions, audit, NOTIFY to the bridge."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+import pytest
+
+from mmtasks.registry import store
+from mmtasks.registry.migrate import migrate
+
+GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
+
+
+@pytest.fixture
+def registry_url(pg_url: str) -> str:
+    migrate(pg_url)
+    return pg_url
+
+
+def unique_symbol() -> str:
+    # NOTIFY channels are database-wide: a name of our own ignores other test runs' rows.
+    return f"T{uuid.uuid4().hex[:10].upper()}"
+
+
+def test_migrate_applies_each_migration_once(pg_url: str) -> None:
+    first = migrate(pg_url)
+    second = migrate(pg_url)
+
+    assert first == ["001_init.sql", "002_registry_notify.sql"]
+    assert second == []
+
+
+def test_insert_and_status_change_notify_the_bridge_but_a_config_change_does_not(
+    registry_url: str,
+) -> None:
+    symbol = unique_symbol()
+    with psycopg.connect(registry_url, autocommit=True) as listener:
+        listener.execute("LISTEN mm_registry")
+        with psycopg.connect(registry_url) as conn:
+            store.insert_symbol(conn, symbol, "sim", GRID, {})
+        with psycopg.connect(registry_url) as conn:
+            store.set_config(conn, symbol, {**GRID, "interval": "20"}, {}, expected_version=1)
+            store.set_status(conn, symbol, store.RegistryStatus.PAUSED)
+
+        payloads = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]
+
+    assert [p for p in payloads if p["symbol"] == symbol] == [
+        {"symbol": symbol, "status": "ACTIVE"},
+        {"symbol": symbol, "status": "PAUSED"},
+    ]
+
+
+def test_rolled_back_change_notifies_nobody(registry_url: str) -> None:
+    symbol = unique_symbol()
+    with psycopg.connect(registry_url, autocommit=True) as listener:
+        listener.execute("LISTEN mm_registry")
+        with psycopg.connect(registry_url) as conn:
+            store.insert_symbol(conn, symbol, "sim", GRID, {})
+            conn.rollback()
+
+        payloads = [json.loads(n.payload) for n in listener.notifies(timeout=0.5)]
+
+    assert [p for p in payloads if p["symbol"] == symbol] == []
+
+
+def test_insert_leaves_an_existing_row_alone(registry_url: str) -> None:
+    with psycopg.connect(registry_url) as conn:
+        first = store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
+        second = store.insert_symbol(conn, "BTCUSDT", "sim", {**GRID, "interval": "99"}, {})
+        row = store.get_symbol(conn, "BTCUSDT")
+
+    assert first is not None and second is None
+    assert row is not None and row.strategy == GRID and row.version == 1
+
+
+def test_set_config_bumps_the_version_and_refuses_a_stale_one(registry_url: str) -> None:
+    with psycopg.connect(registry_url) as conn:
+        store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
+        updated = store.set_config(conn, "BTCUSDT", {**GRID, "interval": "20"}, {}, 1)
+        stale = store.set_config(conn, "BTCUSDT", {**GRID, "interval": "30"}, {}, 1)
+
+    assert updated is not None and updated.version == 2
+    assert updated.strategy["interval"] == "20"
+    assert stale is None
+
+
+def test_readd_only_brings_back_a_removed_row(registry_url: str) -> None:
+    with psycopg.connect(registry_url) as conn:
+        store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
+        while_active = store.readd_symbol(conn, "BTCUSDT", "sim", GRID, {}, None)
+        store.set_status(conn, "BTCUSDT", store.RegistryStatus.REMOVED)
+        readded = store.readd_symbol(conn, "BTCUSDT", "sim", GRID, {"max_position": "1"}, None)
+
+    assert while_active is None
+    assert readded is not None
+    assert (readded.status, readded.version, readded.risk) == ("ACTIVE", 2, {"max_position": "1"})
+
+
+def test_audit_is_append_only_history_with_task_ids(registry_url: str) -> None:
+    with psycopg.connect(registry_url) as conn:
+        store.append_audit(conn, "BTCUSDT", "add_symbol", None, {"status": "ACTIVE"}, "t1")
+        store.append_audit(
+            conn,
+            store.FLEET_SUBJECT,
+            "halt",
+            {"state": "ACTIVE"},
+            {"state": "HALTED", "reason": "drill"},
+            "t2",
+        )
+        rows = store.audit_rows(conn)
+        last_fleet = store.last_fleet_action(conn)
+
+    assert [(r["symbol"], r["action"], r["task_id"]) for r in rows] == [
+        ("BTCUSDT", "add_symbol", "t1"),
+        ("*", "halt", "t2"),
+    ]
+    assert last_fleet is not None and last_fleet["new_value"]["reason"] == "drill"

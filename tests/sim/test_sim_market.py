@@ -1,0 +1,143 @@
+"""Feeds and candles: the seeded walk, scripted and CSV feeds, kline aggregation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sim_helpers import START_MS, FakeClock
+
+from mmtasks.errors import ValidationError
+from mmtasks.sim import FeedRunner, Kline, RandomWalkFeed, SimExchange, make_feed, rules_for
+
+D = Decimal
+RULES = {s: rules_for(s) for s in ("BTCUSDT", "ETHUSDT")}
+
+
+def walk(seed: int, rounds: int) -> list[tuple[str, Decimal, Decimal]]:
+    feed = RandomWalkFeed(RULES, seed)
+    last = {s: r.start_price for s, r in RULES.items()}
+    path = []
+    for _ in range(rounds):
+        for tick in feed.next_round(last):
+            last[tick.symbol] = tick.price
+            path.append((tick.symbol, tick.price, tick.volume))
+    return path
+
+
+def test_seeded_random_walk_is_deterministic() -> None:
+    assert walk(7, 300) == walk(7, 300)
+    assert walk(7, 300) != walk(8, 300)
+
+
+def test_random_walk_stays_on_the_tick_positive_and_bounded() -> None:
+    path = walk(1, 5000)
+
+    for symbol, price, volume in path:
+        rules = RULES[symbol]
+        assert price % rules.tick_size == 0
+        assert rules.start_price / 4 <= price <= rules.start_price * 4
+        assert volume > 0
+    assert len({p for _, p, _ in path}) > 100  # it does move
+
+
+def test_scripted_feed_plays_the_path_once_through_the_engine(
+    exchange: SimExchange,
+) -> None:
+    rules = {s: exchange.rules(s) for s in exchange.symbols}
+    runner = FeedRunner(exchange, make_feed("scripted:100,101,99", rules))
+
+    played = [runner.play_round() for _ in range(4)]
+
+    assert played == [2, 2, 2, 0]
+    tick = exchange.latest_price("ETHUSDT")
+    assert (tick.price, tick.seq) == (D(99), 3)
+
+
+def test_csv_feed_replays_rows_of_known_symbols(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "ts,symbol,price,volume\n"
+        "1,BTCUSDT,30001.004,0.5\n"
+        "2,XRPUSDT,0.5,1\n"
+        "3,ETHUSDT,2001,2\n"
+        "4,BTCUSDT,30002,\n"
+    )
+    feed = make_feed(f"csv:{path}", RULES)
+
+    first = feed.next_round({})
+    second = feed.next_round({})
+
+    assert [(t.symbol, t.price, t.volume) for t in first] == [
+        ("BTCUSDT", D("30001.00"), D("0.5")),
+        ("ETHUSDT", D(2001), D(2)),
+    ]
+    assert [(t.symbol, t.price) for t in second] == [("BTCUSDT", D(30002))]
+    assert feed.next_round({}) == []
+
+
+@pytest.mark.parametrize("spec", ["walk", "scripted:", "scripted:1,x", "csv:/nonexistent.csv"])
+def test_bad_feed_specs_are_refused(spec: str) -> None:
+    with pytest.raises(ValidationError):
+        make_feed(spec, RULES)
+
+
+def test_klines_aggregate_ohlcv_per_interval(exchange: SimExchange, clock: FakeClock) -> None:
+    for offset_ms, price, volume in [
+        (0, "100", "1"),
+        (10_000, "105", "2"),
+        (20_000, "98", "3"),
+        (59_999, "101", "4"),
+        (60_000, "102", "5"),  # opens the next minute, closing the first
+    ]:
+        clock.now_ms = START_MS + offset_ms
+        exchange.apply_price("BTCUSDT", D(price), D(volume))
+
+    (candle,) = exchange.klines("BTCUSDT", "1m")
+
+    assert candle == Kline(
+        symbol="BTCUSDT",
+        interval="1m",
+        open_ms=START_MS,
+        close_ms=START_MS + 59_999,
+        open=D(100),
+        high=D(105),
+        low=D(98),
+        close=D(101),
+        volume=D(10),
+        closed=True,
+    )
+    forming = exchange.forming_kline("BTCUSDT", "1m")
+    assert forming is not None
+    assert (forming.open, forming.volume, forming.closed) == (D(102), D(5), False)
+
+
+def test_silent_intervals_close_as_flat_candles_on_time(
+    exchange: SimExchange, clock: FakeClock
+) -> None:
+    exchange.apply_price("ETHUSDT", D(2001), D(1))
+    clock.advance(3_500)
+
+    closed = exchange.close_due_klines()
+
+    one_second = [k for k in closed if k.interval == "1s" and k.symbol == "ETHUSDT"]
+    assert [(k.open, k.close, k.volume) for k in one_second] == [
+        (D(2001), D(2001), D(1)),
+        (D(2001), D(2001), D(0)),
+        (D(2001), D(2001), D(0)),
+    ]
+    assert exchange.klines("ETHUSDT", "1s", limit=2) == one_second[-2:]
+
+
+def test_unknown_interval_is_a_validation_error(exchange: SimExchange) -> None:
+    with pytest.raises(ValidationError, match="interval must be one of"):
+        exchange.klines("BTCUSDT", "7m")
+
+
+def test_make_exchange_with_liquidity_must_be_positive(
+    make_exchange: Callable[..., SimExchange],
+) -> None:
+    with pytest.raises(ValidationError, match="liquidity must be > 0"):
+        make_exchange(liquidity="-1")
