@@ -52,6 +52,22 @@ class OrderNotFoundError(MMError):
     response = Response.RECORD
 
 
+class OrderNotOpenError(OrderNotFoundError):
+    """The order exists but is already filled, cancelled, rejected or expired."""
+
+
+class RateLimitedError(TemporaryError):
+    """Too many calls per second: retry after a pause."""
+
+
+class InjectedFaultError(MMError):
+    """A failure scheduled by the simulator's test control; code is a gRPC status name."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class OperationalError(MMError):
     """State that cannot be trusted (drift, lost lock, corrupt data): halt the symbol."""
 
@@ -71,6 +87,9 @@ POLICY: dict[type[MMError], Response] = {
         AmbiguousOutcomeError,
         OrderRejectedError,
         OrderNotFoundError,
+        OrderNotOpenError,
+        RateLimitedError,
+        InjectedFaultError,
         OperationalError,
         LockLostError,
     )

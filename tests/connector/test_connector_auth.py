@@ -18,6 +18,8 @@ from mmtasks.errors import OperationalError, TemporaryError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
 TOKEN = "s3cret-token"
 CLI = [sys.executable, "-m", "mmtasks.connector"]
 

@@ -11,6 +11,8 @@ from mmtasks.connector.models import CancelRequest, OrderRequest
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import OrderNotFoundError, ValidationError
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
 D = Decimal
 
 

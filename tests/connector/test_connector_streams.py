@@ -17,6 +17,8 @@ from mmtasks.domain import OrderStatus
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
 D = Decimal
 
 
@@ -72,7 +74,7 @@ def test_an_order_update_arrives_for_each_fill_with_cumulative_qty(
 ) -> None:
     updates = StreamCollector(stub.SubscribeOrders(pb.SubscribeOrdersRequest()))
     streams.append(updates)
-    eventually(lambda: _subscribed(client, control, updates))
+    eventually(lambda: _subscribed(client, control, updates), timeout_s=15)
     order, _ = client.place_order("BTCUSDT", "BUY", "10000", "0.03", "strFill1")
 
     control.fill_order("BTCUSDT", client_order_id="strFill1", quantity="0.01")
@@ -103,7 +105,7 @@ def _subscribed(
     probe = f"strProbe{len(updates.messages)}{time.monotonic_ns() % 10**6}"
     client.place_order("ETHUSDT", "BUY", "500", "0.01", probe)
     client.cancel_order("ETHUSDT", client_order_id=probe)
-    eventually(lambda: _has(updates, probe), timeout_s=0.5)
+    eventually(lambda: _has(updates, probe), timeout_s=1)
 
 
 def _has(updates: StreamCollector, client_order_id: str) -> None:
@@ -163,7 +165,7 @@ def test_drop_streams_ends_them_unavailable_and_clients_can_reconnect(
     orders = StreamCollector(stub.SubscribeOrders(pb.SubscribeOrdersRequest()))
     streams.extend([prices, orders])
     eventually(lambda: _at_least(prices, 1, "BTCUSDT"))
-    eventually(lambda: _subscribed(client, control, orders))
+    eventually(lambda: _subscribed(client, control, orders), timeout_s=15)
 
     dropped = control.drop_streams()
 

@@ -12,6 +12,8 @@ from mmtasks.connector.client import ExchangeClient
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
 
 def good(**changes: Any) -> pb.PlaceOrderRequest:
     fields: dict[str, Any] = {

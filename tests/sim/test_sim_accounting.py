@@ -9,9 +9,15 @@ import pytest
 from sim_helpers import FakeClock
 
 from mmtasks.domain import OrderStatus, Side
-from mmtasks.errors import OrderNotFoundError, UnknownSymbolError, ValidationError
-from mmtasks.sim import OrderType, OrderUpdate, PlaceOrder, SimExchange
-from mmtasks.sim.errors import OrderNotOpenError
+from mmtasks.errors import (
+    OrderNotFoundError,
+    OrderNotOpenError,
+    UnknownSymbolError,
+    ValidationError,
+)
+from mmtasks.sim import OrderType, OrderUpdate, PlaceOrder, SimExchange, TimeInForce
+
+pytestmark = pytest.mark.timeout(10)
 
 D = Decimal
 
@@ -207,3 +213,25 @@ def test_trades_since_returns_trades_at_or_after_the_time(
 
     assert [t.client_order_id for t in later] == ["a2"]
     assert len({t.trade_id for t in exchange.trades()}) == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"side": "HOLD"}, "side must be BUY or SELL, received 'HOLD'"),
+        ({"time_in_force": "FOK"}, "time_in_force must be GTC or IOC"),
+        ({"quantity": 0.1}, "quantity must be a Decimal, received 0.1"),
+    ],
+)
+def test_place_order_command_refuses_wrong_types(changes: dict[str, object], message: str) -> None:
+    fields: dict[str, object] = {"symbol": "BTCUSDT", "side": "BUY", "quantity": D("0.1")}
+    fields.update(changes)
+
+    with pytest.raises(ValidationError, match=message):
+        PlaceOrder(**fields)  # type: ignore[arg-type]
+
+
+def test_place_order_command_accepts_enum_names() -> None:
+    cmd = PlaceOrder("BTCUSDT", "SELL", D(1), D(2), order_type="LIMIT", time_in_force="IOC")  # type: ignore[arg-type]
+
+    assert (cmd.side, cmd.time_in_force) == (Side.SELL, TimeInForce.IOC)

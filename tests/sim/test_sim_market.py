@@ -12,6 +12,8 @@ from sim_helpers import START_MS, FakeClock
 from mmtasks.errors import ValidationError
 from mmtasks.sim import FeedRunner, Kline, RandomWalkFeed, SimExchange, make_feed, rules_for
 
+pytestmark = pytest.mark.timeout(10)
+
 D = Decimal
 RULES = {s: rules_for(s) for s in ("BTCUSDT", "ETHUSDT")}
 

@@ -10,6 +10,8 @@ import pytest
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.sim import OrderType, OrderUpdate, PlaceOrder, SimExchange, TimeInForce
 
+pytestmark = pytest.mark.timeout(10)
+
 D = Decimal
 
 

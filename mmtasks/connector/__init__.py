@@ -1,0 +1,1 @@
+"""The exchange connector: gRPC server over the simulated exchange, and the sync client."""

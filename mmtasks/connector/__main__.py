@@ -1,0 +1,208 @@
+"""Run the connector: `python -m mmtasks.connector --sim [options]` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from mmtasks.connector.server import ConnectorServer, ServerOptions, bind_address, check_options
+from mmtasks.decimals import parse_decimal
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import ValidationError
+from mmtasks.settings import get_settings
+from mmtasks.sim.control import SimController
+from mmtasks.sim.engine import SimExchange
+from mmtasks.sim.faults import FaultPlan
+from mmtasks.sim.feeds import make_feed
+from mmtasks.sim.models import SimConfig
+from mmtasks.sim.runner import FeedRunner
+
+log = logging.getLogger("mmtasks.connector")
+
+EPILOG = """\
+examples:
+  python -m mmtasks.connector --sim
+  python -m mmtasks.connector --sim --port 0 --port-file .data/connector.port --feed none
+  python -m mmtasks.connector --sim --symbols BTCUSDT,SOLUSDT --start-price SOLUSDT=150 \\
+      --liquidity 0.01 --rate-limit 50
+  CONNECTOR_TOKEN=s3cret python -m mmtasks.connector --sim --host 0.0.0.0
+
+Once listening and SERVING it prints one line to stdout:
+  mmtasks connector listening on HOST:PORT
+SIGTERM or SIGINT ends every stream with UNAVAILABLE and exits 0.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m mmtasks.connector",
+        description="gRPC ExchangeService (+ SimControl, + grpc.health.v1) for mmtasks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--sim",
+        action="store_true",
+        help="serve the simulated exchange (required: the only backend so far)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="random-walk seed (default 0)")
+    p.add_argument(
+        "--symbols",
+        default="BTCUSDT,ETHUSDT",
+        help="comma-separated symbols to trade (default BTCUSDT,ETHUSDT); names other "
+        "than the built-in ones get generic rules (tick 0.01, step 0.001, start 100)",
+    )
+    p.add_argument(
+        "--feed",
+        default="random",
+        help="random | none | scripted:P1,P2,... | csv:PATH (default random)",
+    )
+    p.add_argument(
+        "--tick-ms",
+        type=int,
+        default=200,
+        help="ms between feed rounds, one tick per symbol each (default 200; 0 = flat out)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 = ephemeral)")
+    p.add_argument("--port-file", type=Path, help="write the bound port here once serving")
+    p.add_argument(
+        "--token",
+        help="require 'authorization: Bearer TOKEN' (default: "
+        "$CONNECTOR_TOKEN); mandatory when binding beyond loopback",
+    )
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
+    p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--liquidity", help="base qty a resting order may fill per price tick (default unlimited)"
+    )
+    p.add_argument(
+        "--rate-limit",
+        type=float,
+        help="ExchangeService calls/s before RESOURCE_EXHAUSTED (default unlimited)",
+    )
+    p.add_argument("--latency-ms", type=int, default=0, help="latency added to every call")
+    p.add_argument(
+        "--start-price",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="SYMBOL=PRICE",
+        help="start price of a symbol (repeatable)",
+    )
+    p.add_argument("--starting-balance", default="1000000", help="quote balance (default 1000000)")
+    p.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, ... (default $LOG_LEVEL or INFO)"
+    )
+    return p
+
+
+def parse_start_prices(items: list[list[str]], symbols: tuple[str, ...]) -> dict[str, Decimal]:
+    """Return {symbol: price} from SYMBOL=PRICE items, each symbol one of `symbols`."""
+    prices: dict[str, Decimal] = {}
+    for item in (x for group in items for x in group):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValidationError(f"--start-price must be SYMBOL=PRICE, received {item!r}")
+        symbol = parse_symbol(name)
+        if symbol not in symbols:
+            raise ValidationError(f"--start-price symbol {symbol} is not in --symbols")
+        prices[symbol] = parse_decimal(value, f"start price of {symbol}", positive=True)
+    return prices
+
+
+def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
+    """Return the simulated exchange (with feed and faults) and server options of the CLI args."""
+    symbols = tuple(
+        dict.fromkeys(parse_symbol(s.strip()) for s in args.symbols.split(",") if s.strip())
+    )
+    config = SimConfig(
+        symbols=symbols,
+        start_prices=parse_start_prices(args.start_price, symbols),
+        liquidity=parse_decimal(args.liquidity, "liquidity", positive=True)
+        if args.liquidity
+        else None,
+        starting_balance=parse_decimal(
+            args.starting_balance, "starting balance", non_negative=True
+        ),
+    )
+    engine = SimExchange(config)
+    rules = {s: engine.rules(s) for s in engine.symbols}
+    runner = FeedRunner(engine, make_feed(args.feed, rules, args.seed), args.tick_ms)
+    faults = FaultPlan(rate_limit_per_s=args.rate_limit, latency_ms=args.latency_ms)
+    token = args.token or get_settings().connector_token or None
+    options = ServerOptions(args.host, args.port, token, args.tls_cert, args.tls_key)
+    return SimController(engine, runner, faults), options
+
+
+def _write_port_file(path: Path, port: int) -> None:
+    # Write then rename, so a reader polling for the file never sees it half written.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
+
+
+async def serve(controller: SimController, options: ServerOptions, port_file: Path | None) -> int:
+    """Serve until SIGTERM/SIGINT; return the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = ConnectorServer(controller, options)
+    try:
+        port = await server.start()
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+    # The feed runs on the event loop, not a thread: no GIL hand-offs with the stream writers.
+    feed = asyncio.create_task(controller.runner.run_async()) if controller.runner else None
+    print(f"mmtasks connector listening on {bind_address(options.host, port)}", flush=True)
+    if port_file is not None:
+        _write_port_file(port_file, port)
+    await stop.wait()
+    log.info("signal received, shutting down")
+    if controller.runner is not None and feed is not None:
+        controller.runner.stop()
+        await feed
+    await server.stop(grace_s=2.0)
+    log.info("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the connector from the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (args.log_level or get_settings().log_level or "INFO").upper()
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.sim:
+        parser.error("--sim is required: the simulated exchange is the only backend so far")
+    try:
+        controller, options = build(args)
+        check_options(options)  # refuse bad options before touching the network
+    except ValidationError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    log.info(
+        "simulated exchange: symbols=%s feed=%s tick_ms=%d seed=%d liquidity=%s rate_limit=%s",
+        ",".join(controller.engine.symbols),
+        args.feed,
+        args.tick_ms,
+        args.seed,
+        args.liquidity or "unlimited",
+        args.rate_limit or "unlimited",
+    )
+    return asyncio.run(serve(controller, options, args.port_file))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Bearer-token authentication of the connector, as a gRPC server interceptor."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"  # probes stay open: they reveal nothing
+
+
+def is_loopback(host: str) -> bool:
+    """Return True when host only accepts connections from this machine."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+    """Refuse every call without metadata `authorization: Bearer <token>` (UNAUTHENTICATED)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        """Pass authorised calls (and health probes) on; answer the rest UNAUTHENTICATED."""
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(HEALTH_PREFIX):
+            return handler
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization":
+                given = value if isinstance(value, bytes) else str(value).encode()
+                if hmac.compare_digest(given, self._expected):
+                    return handler
+        return _deny(handler)
+
+
+async def _abort(request: Any, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(
+        grpc.StatusCode.UNAUTHENTICATED,
+        "missing or wrong token: send metadata 'authorization: Bearer <token>'",
+    )
+
+
+def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    # The refusing handler must have the same shape as the real one for the call to decode.
+    kwargs: dict[str, Any] = {
+        "request_deserializer": handler.request_deserializer,
+        "response_serializer": handler.response_serializer,
+    }
+    if handler.request_streaming and handler.response_streaming:
+        return grpc.stream_stream_rpc_method_handler(_abort, **kwargs)
+    if handler.request_streaming:
+        return grpc.stream_unary_rpc_method_handler(_abort, **kwargs)
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler(_abort, **kwargs)
+    return grpc.unary_unary_rpc_method_handler(_abort, **kwargs)

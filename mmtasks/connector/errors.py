@@ -1,0 +1,70 @@
+"""The one mapping between mmtasks errors and gRPC status codes, both directions.
+
+Server: an exception becomes a status code and message (`status_for`). Client: a status code
+becomes the mmtasks error whose response policy fits (`error_for`).
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from mmtasks.errors import (
+    AmbiguousOutcomeError,
+    InjectedFaultError,
+    MMError,
+    OperationalError,
+    OrderNotFoundError,
+    OrderNotOpenError,
+    OrderRejectedError,
+    RateLimitedError,
+    TemporaryError,
+    ValidationError,
+)
+
+Code = grpc.StatusCode
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """Return the status code and message a server answers for an exception."""
+    if isinstance(exc, InjectedFaultError):
+        return Code[exc.code], str(exc)
+    if isinstance(exc, RateLimitedError):
+        return Code.RESOURCE_EXHAUSTED, str(exc)
+    if isinstance(exc, OrderNotOpenError):
+        return Code.FAILED_PRECONDITION, str(exc)
+    if isinstance(exc, OrderNotFoundError):
+        return Code.NOT_FOUND, str(exc)
+    if isinstance(exc, ValidationError):
+        return Code.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, OrderRejectedError):
+        return Code.FAILED_PRECONDITION, str(exc)
+    if isinstance(exc, TemporaryError):
+        return Code.UNAVAILABLE, str(exc)
+    return Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+
+
+# Calls that change state on the exchange: for them a lost answer leaves the outcome unknown.
+MUTATING = frozenset(
+    {"PlaceOrder", "BatchPlaceOrders", "CancelOrder", "BatchCancelOrders", "CancelAllOrders"}
+)
+CANCELS = frozenset({"CancelOrder", "BatchCancelOrders", "CancelAllOrders"})
+
+
+def error_for(code: grpc.StatusCode, details: str, method: str) -> MMError:
+    """Return the mmtasks error a client raises for a failed call of `method`."""
+    message = f"{method}: {details or code.name}"
+    if code is Code.INVALID_ARGUMENT or code is Code.OUT_OF_RANGE:
+        return ValidationError(details)
+    if code is Code.NOT_FOUND:
+        return OrderNotFoundError(message)
+    if code is Code.FAILED_PRECONDITION:
+        # On a cancel it means the order is already filled or cancelled: gone, settle from updates.
+        return OrderNotFoundError(message) if method in CANCELS else OrderRejectedError(message)
+    if code in (Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED, Code.ABORTED):
+        return TemporaryError(message)
+    if code is Code.DEADLINE_EXCEEDED or code is Code.CANCELLED:
+        return AmbiguousOutcomeError(message)
+    if code in (Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS) and method in MUTATING:
+        return AmbiguousOutcomeError(message)
+    # UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, INTERNAL on a read: fix the setup.
+    return OperationalError(message)

@@ -1,0 +1,132 @@
+"""Play a price feed into the engine on time and close candles when their interval ends.
+
+Two drivers share one `step()`: a thread (`start()`, for in-process use) and a coroutine
+(`run_async()`, used by the connector). On the server's event loop the feed needs no GIL
+hand-offs with the stream writers and wakes them without cross-thread signals, which keeps a
+fast feed fast while streams are busy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+from mmtasks.errors import ValidationError
+from mmtasks.sim.engine import SimExchange
+from mmtasks.sim.feeds import PriceFeed
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_S = 0.05  # candles close within this of their end, even with the feed paused
+
+
+class FeedRunner:
+    """Play one feed round every interval_ms; pause, resume and retime while running."""
+
+    def __init__(self, engine: SimExchange, feed: PriceFeed, interval_ms: int = 200) -> None:
+        if interval_ms < 0:
+            raise ValidationError(f"feed interval_ms must be >= 0, received {interval_ms}")
+        self.engine = engine
+        self.feed = feed
+        self.rounds = 0
+        self._interval_s = interval_ms / 1000
+        self._paused = False
+        self._stopped = False
+        self._next_round = time.monotonic()
+        self._next_housekeeping = 0.0
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def paused(self) -> bool:
+        """Return True while the feed is paused."""
+        return self._paused
+
+    @property
+    def interval_ms(self) -> int:
+        """Return the time between two rounds in ms."""
+        return round(self._interval_s * 1000)
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume the automatic feed (injected prices still trade)."""
+        self._paused = paused
+        self._next_round = time.monotonic()
+        self._notify()
+
+    def set_interval(self, interval_ms: int) -> None:
+        """Change the time between rounds; takes effect at once."""
+        if interval_ms < 0:
+            raise ValidationError(f"feed interval_ms must be >= 0, received {interval_ms}")
+        self._interval_s = interval_ms / 1000
+        self._next_round = time.monotonic()
+        self._notify()
+
+    def play_round(self) -> int:
+        """Play one round now; return the number of ticks applied."""
+        last = {t.symbol: t.price for t in self.engine.latest_prices()}
+        ticks = self.feed.next_round(last)
+        for tick in ticks:
+            self.engine.apply_price(tick.symbol, tick.price, tick.volume)
+        self.rounds += 1
+        return len(ticks)
+
+    def step(self) -> float:
+        """Do what is due now; return the seconds until something is due again."""
+        now = time.monotonic()
+        try:
+            if not self._paused and now >= self._next_round:
+                self.play_round()
+                # A round late by more than one interval is skipped, not replayed in a burst.
+                self._next_round = max(self._next_round + self._interval_s, now)
+            if now >= self._next_housekeeping:
+                self.engine.close_due_klines()
+                self._next_housekeeping = now + HOUSEKEEPING_S
+        except Exception:
+            # One bad tick (say, a CSV row off the rules) must not stop the market.
+            log.exception("feed round failed")
+            self._next_round = now + self._interval_s
+        due = self._next_housekeeping if self._paused else self._next_round
+        return max(0.0, min(due, self._next_housekeeping) - time.monotonic())
+
+    # -- thread driver -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the feed on a daemon thread (it never keeps the process alive)."""
+        if self._thread is None:
+            self._stopped = False
+            self._thread = threading.Thread(target=self._run, name="sim-feed", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Stop either driver; wait for the thread when there is one."""
+        self._stopped = True
+        self._notify()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopped:
+            wait = self.step()
+            if wait > 0:
+                self._wake.wait(wait)
+                self._wake.clear()
+            else:
+                time.sleep(0)  # let other threads run when the feed is as fast as possible
+
+    # -- asyncio driver ----------------------------------------------------------------------
+
+    async def run_async(self) -> None:
+        """Run the feed on the running event loop until stop().
+
+        Sleeps are bounded by HOUSEKEEPING_S, so pause, retime and stop apply within 50 ms.
+        """
+        self._stopped = False
+        while not self._stopped:
+            # sleep(0) when flat out: every stream writer still gets its turn between rounds.
+            await asyncio.sleep(self.step())
+
+    def _notify(self) -> None:
+        self._wake.set()
