@@ -28,7 +28,6 @@ def test_every_key_of_a_symbol_shares_its_hash_tag(store: SymbolStore) -> None:
         k.tick,
         k.price_pending,
         k.fills_out,
-        k.trades_seen,
     ]
     assert all("{btcusdt}" in name for name in names)
 
