@@ -54,6 +54,7 @@ class Snapshot:
     tick: Tick | None
     fleet_state: str
     config_error: str | None = None
+    fills_buffered: int = 0  # fills in Redis waiting for the ledger when the step started
     raw_slots: dict[str, str] = field(default_factory=dict)
     raw_position: dict[str, str] = field(default_factory=dict)
     raw_candles: dict[str, str] = field(default_factory=dict)
@@ -135,7 +136,8 @@ def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
     pipe.hgetall(k.candles)
     pipe.hgetall(k.tick)
     pipe.hget(FLEET, "state")
-    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet = pipe.execute()
+    pipe.llen(k.fills_out)
+    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = pipe.execute()
     meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
     cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
 
@@ -185,6 +187,7 @@ def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
         tick=tick,
         fleet_state=fleet_state,
         config_error=config_error,
+        fills_buffered=int(buffered),
         raw_slots=slots_raw,
         raw_position=pos_raw,
         raw_candles=candles_raw,

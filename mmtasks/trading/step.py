@@ -121,24 +121,26 @@ def _locked_step(rt: Runtime, store: SymbolStore, token: str, trigger: str) -> S
     snap = load_snapshot(rt.redis, symbol)
     if snap.config_error and snap.status != SymbolStatus.ERROR:
         raise OperationalError(snap.config_error)
+    buffered = snap.fills_buffered
+    first = True
     while True:
-        store.renew(token, rt.settings.lock_ttl_ms)
-        snap, applied, more = _drain_once(rt, store, token, snap, result)
+        if not first:  # a fresh lock needs no renewal; a long drain does
+            store.renew(token, rt.settings.lock_ttl_ms)
+        first = False
+        snap, applied, fills, more = _drain_once(rt, store, token, snap, result)
         result.events_applied += applied
+        buffered += fills
         if not more:
             break
     result.status = snap.status
-    rt.redis.hset(store.keys.state, "last_step_ms", str(now_ms()))
-    try:
-        flush_buffer(rt.redis, rt.pg, symbol)
-    except Exception as exc:  # the ledger never stops trading; fills stay buffered in Redis
-        log.warning("%s: ledger flush failed, fills stay buffered: %s", symbol, exc)
+    if buffered:
+        flush_buffer(rt.redis, rt.pg, symbol)  # logs and keeps the fills when Postgres is down
     return result
 
 
 def _drain_once(
     rt: Runtime, store: SymbolStore, token: str, snap: Snapshot, result: StepResult
-) -> tuple[Snapshot, int, bool]:
+) -> tuple[Snapshot, int, int, bool]:
     """Apply one batch of inbox events, then decide and execute; return the new snapshot."""
     symbol = store.symbol
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
@@ -148,7 +150,7 @@ def _drain_once(
     entries = store.read_inbox(last_seq, INBOX_BATCH)
     if status == SymbolStatus.ERROR and not any(_is_recovery(e) for e in entries):
         # Only a command can bring a symbol back; trading events wait in the inbox.
-        return snap, 0, False
+        return snap, 0, 0, False
     if entries and entries[0].seq > last_seq + 1 and last_seq > 0:
         log.warning(
             "%s: inbox gap after seq %d (oldest kept %d); reconciling",
@@ -197,16 +199,19 @@ def _drain_once(
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
         fx.intend(place)
+    fx.meta["last_step_ms"] = str(now_ms())
 
     # Commit #1: events applied, cursor advanced, intents written — before any order leaves.
     snap = _commit(store, token, snap, fx)
+    fills = len(fx.fills)
     if actions:
         fx2 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
         execute(rt.exchange, symbol, actions, fx2, now_ms())
         snap = _commit(store, token, snap, fx2)
         result.actions.extend(actions)
+        fills += len(fx2.fills)
     more = len(entries) == INBOX_BATCH
-    return snap, len(entries), more
+    return snap, len(entries), fills, more
 
 
 def _is_recovery(entry: InboxEntry) -> bool:
