@@ -10,7 +10,7 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import wake
+from mmtasks.enqueue import publish_tick, wake
 from mmtasks.state.keys import keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
@@ -35,13 +35,32 @@ def settled(client: redis_lib.Redis, symbol: str) -> bool:
     return no_pending and cursor == int(client.get(k.seq) or 0)
 
 
+def exchange_qty(exchange: Any, symbol: str) -> Decimal:
+    return sum((p.quantity for p in exchange.positions(symbol) if p.symbol == symbol), D(0))
+
+
+def caught_up(client: redis_lib.Redis, exchange: Any, symbol: str, price: str | None) -> bool:
+    """Return True when every fill is applied, and (if given) price was traded on."""
+    if position_qty(client, symbol) != exchange_qty(exchange, symbol) or not settled(
+        client, symbol
+    ):
+        return False
+    k = keys_for(symbol)
+    return price is None or (
+        client.hget(k.state, "last_price") == price and not client.exists(k.price_pending)
+    )
+
+
 def walk(sim: Any, client: redis_lib.Redis, exchange: Any, symbols: list[str]) -> None:
-    """Drive every symbol along PATH, waiting for each step's grid to settle."""
+    """Drive every symbol along PATH; each price is seen only after its fills are applied."""
     for price in PATH:
+        ticks = {symbol: sim.inject_price(symbol, price) for symbol in symbols}
         for symbol in symbols:
-            set_price(sim, client, symbol, price)
+            eventually(lambda s=symbol: caught_up(client, exchange, s, None))
+        for symbol, tick in ticks.items():
+            publish_tick(client, app, symbol, D(price), tick.ts_event_ms, tick.seq)
         for symbol in symbols:
-            eventually(lambda s=symbol: settled(client, s) and len(resting(exchange, s)) >= 2)
+            eventually(lambda s=symbol, p=price: caught_up(client, exchange, s, p))
 
 
 def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
