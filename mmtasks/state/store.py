@@ -135,8 +135,10 @@ class SymbolStore:
     def read_inbox(self, after_seq: int, count: int) -> list[InboxEntry]:
         """Return up to count inbox entries with seq > after_seq, in seq order."""
         rows: Any = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
-        return [InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or ""))
-                for entry_id, fields in rows]
+        return [
+            InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or ""))
+            for entry_id, fields in rows
+        ]
 
     def inbox_head_seq(self) -> int:
         """Return the seq of the oldest kept inbox entry, 0 when empty."""

@@ -18,8 +18,9 @@ RECONCILE_EVERY_S = 300.0
 
 
 def _symbols() -> list[str]:
-    return sorted(s.decode() if isinstance(s, bytes) else s
-                  for s in get_runtime().redis.smembers(SYMBOLS))
+    return sorted(
+        s.decode() if isinstance(s, bytes) else s for s in get_runtime().redis.smembers(SYMBOLS)
+    )
 
 
 @app.task(name="mmtasks.beat.sweep_inboxes", ignore_result=True)
@@ -43,8 +44,9 @@ def reconcile_all() -> dict[str, Any]:
     """Enqueue a reconcile on every symbol's own queue."""
     symbols = _symbols()
     for symbol in symbols:
-        app.send_task("mmtasks.symbol.reconcile", args=[symbol, "schedule"],
-                      queue=queue_for(symbol))
+        app.send_task(
+            "mmtasks.symbol.reconcile", args=[symbol, "schedule"], queue=queue_for(symbol)
+        )
     return {"reconciled": symbols}
 
 

@@ -21,9 +21,13 @@ SYMBOL_TASK = {"ignore_result": True, "acks_late": True, "max_retries": 0}
 
 def _step(symbol: str, trigger: str) -> dict[str, Any]:
     result = run_step(get_runtime(), symbol.upper(), trigger)
-    return {"symbol": result.symbol, "status": result.status,
-            "events": result.events_applied, "actions": len(result.actions),
-            "skipped": result.skipped}
+    return {
+        "symbol": result.symbol,
+        "status": result.status,
+        "events": result.events_applied,
+        "actions": len(result.actions),
+        "skipped": result.skipped,
+    }
 
 
 @app.task(name="mmtasks.symbol.on_price", **SYMBOL_TASK)
@@ -84,8 +88,7 @@ def reconcile_on_start(sender: Any = None, **_: Any) -> None:
     for name in queues:
         if name in (CONTROL_QUEUE, "celery") or name.startswith("celery"):
             continue
-        app.send_task("mmtasks.symbol.reconcile", args=[name.upper(), "worker start"],
-                      queue=name)
+        app.send_task("mmtasks.symbol.reconcile", args=[name.upper(), "worker start"], queue=name)
         log.info("worker start: reconcile enqueued for %s", name.upper())
 
 
