@@ -58,6 +58,8 @@ def make_app() -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
+        beat_scheduler="mmtasks.beatlock:LockedScheduler",
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
         include=["mmtasks.tasks.symbol", "mmtasks.tasks.admin", "mmtasks.tasks.beat"],
     )
     return app

@@ -26,6 +26,7 @@ Fleet-wide keys:
   mm:symbols           set     symbols known to this fleet
   mm:bridge:heartbeat  hash    stream name -> last message time ms
   mm:bridge:rejects    hash    reason -> count of bad messages
+  mm:beat:lock         string  owner of the one running beat (EX 30, renewed each tick)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FLEET = "mm:fleet"
 SYMBOLS = "mm:symbols"
 BRIDGE_HEARTBEAT = "mm:bridge:heartbeat"
 BRIDGE_REJECTS = "mm:bridge:rejects"
+BEAT_LOCK = "mm:beat:lock"
 
 INBOX_MAXLEN = 100_000
 EVENTS_MAXLEN = 100_000
