@@ -41,6 +41,7 @@ test-fast: install  ## pure unit tests only
 bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_connector.py
 	$(PY) bench/bench_worker.py
+	$(PY) bench/bench_bridge.py
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
 	$(PY) -m mmtasks.run

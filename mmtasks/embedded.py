@@ -90,6 +90,7 @@ def start_embedded_redis(data_dir: Path) -> str:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C must not kill Redis before the fleet has stopped
     )
     atexit.register(_stop, proc)
     url = f"redis://127.0.0.1:{port}/0"

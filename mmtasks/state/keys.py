@@ -24,7 +24,8 @@ Fleet-wide keys:
   mm:events            stream  typed events for other systems (capped)
   mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by
   mm:symbols           set     symbols known to this fleet
-  mm:bridge:heartbeat  hash    stream name -> last message time ms
+  mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
+                               <stream>_count, events_appended, price_tasks
   mm:bridge:rejects    hash    reason -> count of bad messages
   mm:beat:lock         string  owner of the one running beat (EX 30, renewed each tick)
 """

@@ -17,7 +17,7 @@ import redis as redis_lib
 
 from tests.bridge.fake_connector import FakeConnector
 from tests.helpers import eventually
-from tests.procs import LOG_DIR, ROOT
+from tests.procs import LOG_DIR, ROOT, Worker
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +37,11 @@ class BridgeProc:
         self.log_path = LOG_DIR / f"bridge-{os.getpid()}-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--resync-s", "0.5", "--backoff-cap-s", "1",
-             *args],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "bridge", "--resync-s", "0.5", "--backoff-cap-s", "1", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def stop(self, timeout_s: float = 10) -> int:
@@ -61,8 +63,12 @@ class BridgeProc:
 @pytest.fixture
 def bridge_env(redis_url: str, pg_url: str) -> dict[str, str]:
     """Return the environment of a bridge on the test's Redis and (empty) Postgres schema."""
-    return {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": pg_url,
-            "LOG_LEVEL": "INFO"}
+    return {
+        "REDIS_URL": redis_url,
+        "CELERY_BROKER_URL": redis_url,
+        "DATABASE_URL": pg_url,
+        "LOG_LEVEL": "INFO",
+    }
 
 
 @pytest.fixture
@@ -102,8 +108,14 @@ def _body(message: dict[str, object]) -> str:
 
     body = message["body"]
     assert isinstance(body, str)
-    return base64.b64decode(body).decode() if message.get("properties", {}).get(  # type: ignore[union-attr]
-        "body_encoding") == "base64" else body
+    return (
+        base64.b64decode(body).decode()
+        if message.get("properties", {}).get(  # type: ignore[union-attr]
+            "body_encoding"
+        )
+        == "base64"
+        else body
+    )
 
 
 def inbox(client: redis_lib.Redis, symbol: str) -> list[tuple[int, dict[str, object]]]:
@@ -119,3 +131,33 @@ def wait_connected(client: redis_lib.Redis, timeout_s: float = 20) -> None:
     from mmtasks.state.keys import BRIDGE_HEARTBEAT
 
     eventually(lambda: client.hget(BRIDGE_HEARTBEAT, "state") == "connected", timeout_s)
+
+
+@pytest.fixture
+def ledger_url(pg_url: str) -> str:
+    """Return a Postgres URL with the schema migrated."""
+    from mmtasks.registry.migrate import migrate
+
+    migrate(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def start_worker(redis_url: str, ledger_url: str) -> Iterator[Callable[..., Worker]]:
+    """Start real symbol workers on demand (queues, connector address); stop them after."""
+    started: list[Worker] = []
+
+    def start(queues: list[str], addr: str) -> Worker:
+        env = {
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "DATABASE_URL": ledger_url,
+            "CONNECTOR_ADDR": addr,
+        }
+        worker = Worker(queues, env, name="bridge-e2e")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

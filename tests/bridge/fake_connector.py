@@ -69,13 +69,13 @@ class _Servicer(pb_grpc.ExchangeServiceServicer):
     def __init__(self, fake: FakeConnector) -> None:
         self.fake = fake
 
-    def SubscribePrice(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+    def SubscribePrice(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.fake.prices.subscribe(request, context)
 
-    def SubscribeOrders(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+    def SubscribeOrders(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.fake.orders.subscribe(request, context)
 
-    def SubscribeKlines(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+    def SubscribeKlines(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.fake.klines.subscribe(request, context)
 
 
@@ -107,23 +107,60 @@ def tick(symbol: str, price: str, ts_ms: int, seq: int) -> pb.PriceTick:
 
 
 def order_update(
-    symbol: str, order_id: str, *, status: int = pb.ORDER_STATUS_NEW, side: int = pb.SIDE_BUY,
-    price: str = "100", quantity: str = "1", executed: str = "0", trade_id: str = "",
-    ts_ms: int, seq: int = 0,
+    symbol: str,
+    order_id: str,
+    *,
+    status: int = pb.ORDER_STATUS_NEW,
+    side: int = pb.SIDE_BUY,
+    price: str = "100",
+    quantity: str = "1",
+    executed: str = "0",
+    trade_id: str = "",
+    ts_ms: int,
+    seq: int = 0,
 ) -> pb.OrderUpdate:
-    order = pb.Order(symbol=symbol, order_id=order_id, client_order_id=f"c{order_id}",
-                     side=side, type=pb.ORDER_TYPE_LIMIT, time_in_force=pb.TIME_IN_FORCE_GTC,
-                     price=price, quantity=quantity, executed_qty=executed,
-                     avg_price=price if executed != "0" else "0", status=status,
-                     created_ms=ts_ms, updated_ms=ts_ms)
+    order = pb.Order(
+        symbol=symbol,
+        order_id=order_id,
+        client_order_id=f"c{order_id}",
+        side=side,
+        type=pb.ORDER_TYPE_LIMIT,
+        time_in_force=pb.TIME_IN_FORCE_GTC,
+        price=price,
+        quantity=quantity,
+        executed_qty=executed,
+        avg_price=price if executed != "0" else "0",
+        status=status,
+        created_ms=ts_ms,
+        updated_ms=ts_ms,
+    )
     update = pb.OrderUpdate(order=order, ts_event_ms=ts_ms, seq=seq)
     if trade_id:
-        update.last_trade.CopyFrom(pb.Trade(trade_id=trade_id, order_id=order_id, symbol=symbol,
-                                            side=side, price=price, quantity=executed,
-                                            fee="0.01", ts_ms=ts_ms))
+        update.last_trade.CopyFrom(
+            pb.Trade(
+                trade_id=trade_id,
+                order_id=order_id,
+                symbol=symbol,
+                side=side,
+                price=price,
+                quantity=executed,
+                fee="0.01",
+                ts_ms=ts_ms,
+            )
+        )
     return update
 
 
 def kline(symbol: str, open_ms: int, close: str, *, closed: bool = True) -> pb.Kline:
-    return pb.Kline(symbol=symbol, interval="1m", open_ms=open_ms, close_ms=open_ms + 59_999,
-                    open=close, high=close, low=close, close=close, volume="3", closed=closed)
+    return pb.Kline(
+        symbol=symbol,
+        interval="1m",
+        open_ms=open_ms,
+        close_ms=open_ms + 59_999,
+        open=close,
+        high=close,
+        low=close,
+        close=close,
+        volume="3",
+        closed=closed,
+    )

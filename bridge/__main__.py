@@ -1,0 +1,129 @@
+"""`python -m bridge`: stream prices, order updates and candles from the connector into the
+symbols' queues. Settings come from the environment (REDIS_URL, CONNECTOR_ADDR,
+CONNECTOR_TOKEN, CONNECTOR_TLS_CA, DATABASE_URL, CELERY_BROKER_URL, LOG_LEVEL)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import redis
+
+from bridge.rejects import RejectCounter
+from bridge.service import Bridge, BridgeConfig
+from bridge.sink import Sink
+from bridge.symbols import FleetSymbols, StaticSymbols, SymbolSource
+from mmtasks.settings import Settings, get_settings
+
+DEFAULT_CONFIG = Path("configs/symbols.yaml")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the command-line options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bridge",
+        description=(
+            "Subscribe to the connector's price, order and kline streams for the active "
+            "symbols, validate every message, append order and candle events to each "
+            "symbol's inbox (with its seq) and wake its queue; keep only the newest price "
+            "per symbol with at most one pending price task. Symbols come from the registry "
+            "table symbol_registry (ACTIVE or PAUSED; NOTIFY mm_registry) when it exists, "
+            "else from the Redis set mm:symbols plus --config. Reconnects with backoff and "
+            "enqueues a reconcile for every symbol after each (re)connect. SIGTERM/SIGINT "
+            "write what was read and exit 0."
+        ),
+        epilog="Environment: REDIS_URL, CONNECTOR_ADDR, CONNECTOR_TOKEN, CONNECTOR_TLS_CA, "
+        "DATABASE_URL, CELERY_BROKER_URL, LOG_LEVEL.",
+    )
+    parser.add_argument(
+        "--symbols", default="", help="comma-separated fixed symbol set (skips registry and Redis)"
+    )
+    parser.add_argument(
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        help="symbols YAML used with the Redis source ('' for none; default %(default)s)",
+    )
+    parser.add_argument(
+        "--resync-s",
+        type=float,
+        default=10.0,
+        help="re-read the symbol set at least this often (default %(default)s)",
+    )
+    parser.add_argument("--kline-interval", default="1m", help="candle interval (default 1m)")
+    parser.add_argument(
+        "--backoff-cap-s",
+        type=float,
+        default=10.0,
+        help="longest pause between reconnect attempts (default %(default)s)",
+    )
+    parser.add_argument(
+        "--stats-s",
+        type=float,
+        default=30.0,
+        help="log message rates this often (default %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+def build(args: argparse.Namespace, settings: Settings) -> Bridge:
+    """Return a bridge wired to the Redis, Celery app and connector of settings."""
+    from mmtasks.celery import app
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, health_check_interval=30)
+    rejects = RejectCounter()
+    source: SymbolSource
+    if args.symbols:
+        source = StaticSymbols(s for s in args.symbols.split(",") if s.strip())
+    else:
+        source = FleetSymbols(
+            settings.database_url, client, Path(args.config) if args.config else None
+        )
+    config = BridgeConfig(
+        connector_addr=settings.connector_addr,
+        connector_token=settings.connector_token,
+        tls_ca=settings.connector_tls_ca,
+        kline_interval=args.kline_interval,
+        resync_s=args.resync_s,
+        connect_timeout_s=settings.connector_timeout_s,
+        backoff_cap_s=args.backoff_cap_s,
+        stats_interval_s=args.stats_s,
+    )
+    return Bridge(config, Sink(client, app, rejects), rejects, source)
+
+
+def tune_gc() -> None:
+    """Collect less often: every message allocates, and start-up objects never die."""
+    gc.freeze()  # modules, settings, the app: out of every future collection
+    gc.set_threshold(50_000, 20, 20)
+
+
+async def serve(bridge: Bridge) -> int:
+    """Run bridge until SIGTERM or SIGINT; return the exit code."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, bridge.stop)
+    return await bridge.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bridge; return the process exit code."""
+    args = parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger(__name__).info(
+        "bridge starting: connector %s, redis %s", settings.connector_addr, settings.redis_url
+    )
+    bridge = build(args, settings)
+    tune_gc()
+    return asyncio.run(serve(bridge))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

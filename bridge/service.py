@@ -1,0 +1,362 @@
+"""The bridge: connector streams in, validated events out through the sink, for ever.
+
+One session is one channel with three streams: orders (every symbol, filtered by the active
+set), prices and klines (the active symbols; reopened when the set changes, new streams before
+the old ones close). When any stream ends the session ends, and the next one starts after a
+capped, jittered backoff. Every session begins with a reconcile for every active symbol, sent
+once the order stream is open, so nothing that happened while disconnected goes unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bridge.backoff import Backoff
+from bridge.channel import call_metadata, open_channel
+from bridge.convert import BadMessage, candle_event_from_pb, order_event_from_pb, tick_from_pb
+from bridge.rejects import RejectCounter
+from bridge.sink import Sink, now_ms
+from bridge.symbols import SymbolSource, SymbolSourceUnavailable
+from mmtasks.pb.mm.v1 import exchange_pb2 as pb
+from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT_S = 5.0
+OPEN_WAIT_S = 0.5
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    connector_addr: str
+    connector_token: str | None = None
+    tls_ca: Path | None = None
+    kline_interval: str = "1m"
+    resync_s: float = 10.0
+    connect_timeout_s: float = 5.0
+    backoff_base_s: float = 0.2
+    backoff_cap_s: float = 10.0
+    stable_after_s: float = 5.0  # a session that held this long resets the backoff
+    max_backlog: int = 50_000  # unwritten events before the readers pause (backpressure)
+    stats_interval_s: float = 30.0
+
+
+class StreamEnded(Exception):
+    """A stream closed without an error status; the session is over."""
+
+
+async def opened(call: Any, timeout_s: float) -> None:
+    """Wait until the server answered a subscription, or timeout_s; raise if it refused it.
+
+    A server may send its headers only with the first message, so an order stream with no
+    activity yet cannot be told from a slow one: after timeout_s it counts as open.
+    """
+    waiter = asyncio.ensure_future(call.wait_for_connection())
+    # A late failure surfaces through the reader; this only marks the error as seen.
+    waiter.add_done_callback(lambda t: t.cancelled() or t.exception())
+    with contextlib.suppress(TimeoutError):
+        # shield: giving up the wait must not cancel the call itself
+        await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+
+
+async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel tasks and wait until they are done."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Bridge:
+    """Streams from one connector into the symbols' inboxes and price slots."""
+
+    def __init__(
+        self, config: BridgeConfig, sink: Sink, rejects: RejectCounter, source: SymbolSource
+    ) -> None:
+        self.config = config
+        self.sink = sink
+        self.rejects = rejects
+        self.source = source
+        self.active: frozenset[str] = frozenset()
+        self.sessions = 0
+        self.connected = False
+        self._metadata = call_metadata(config.connector_token)
+        self._symbols_changed = asyncio.Event()
+        self._resync = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask run() to finish: streams are cancelled, buffered messages written."""
+        self._stop.set()
+
+    async def run(self) -> int:
+        """Stream until stop(); return 0, or 1 when a background task failed."""
+        self.sink.start()
+        await self._resync_symbols()
+        tasks = [
+            asyncio.create_task(self._connect_forever(), name="connect"),
+            asyncio.create_task(self._watch_symbols(), name="symbols"),
+            asyncio.create_task(self.source.listen(self._resync), name="registry-listen"),
+            asyncio.create_task(self._log_stats(), name="stats"),
+        ]
+        stop = asyncio.create_task(self._stop.wait())
+        done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        code = 0
+        for task in done:
+            if task is not stop and not task.cancelled() and task.exception() is not None:
+                log.error("bridge task %s failed", task.get_name(), exc_info=task.exception())
+                code = 1
+        await cancel_all([stop, *tasks])
+        flushed = await asyncio.to_thread(self.sink.stop, FLUSH_TIMEOUT_S)
+        log.info(
+            "bridge stopped (%s); received %s; rejected %s",
+            "flushed" if flushed else "flush timed out",
+            dict(self.sink.received),
+            dict(self.rejects.totals),
+        )
+        return code if flushed else 1
+
+    # -- symbols ----------------------------------------------------------------------------
+    async def _watch_symbols(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resync.wait(), self.config.resync_s)
+            self._resync.clear()
+            await self._resync_symbols()
+
+    async def _resync_symbols(self) -> None:
+        try:
+            symbols = await self.source.load()
+        except SymbolSourceUnavailable as exc:
+            log.warning("keeping %d symbols: %s", len(self.active), exc)
+            return
+        if symbols == self.active:
+            return
+        added, removed = symbols - self.active, self.active - symbols
+        log.info(
+            "streaming %d symbols (added %s, removed %s)",
+            len(symbols),
+            sorted(added) or "-",
+            sorted(removed) or "-",
+        )
+        self.active = symbols
+        self._symbols_changed.set()
+        if self.connected and added:
+            # Its order updates were filtered out until now: let the worker catch up.
+            self.sink.request_reconcile(sorted(added), "bridge subscribe")
+
+    # -- sessions ---------------------------------------------------------------------------
+    async def _connect_forever(self) -> None:
+        backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s)
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except grpc.aio.AioRpcError as exc:
+                log.warning("connector stream failed: %s %s", exc.code().name, exc.details())
+            except (StreamEnded, TimeoutError) as exc:
+                log.warning("connector session ended: %s", exc or "connect timed out")
+            except Exception:
+                log.exception("connector session failed")
+            self.connected = False
+            self.sink.set_state("reconnecting")
+            if time.monotonic() - started >= self.config.stable_after_s:
+                backoff.reset()
+            delay_s = backoff.next_delay_s()
+            log.info("reconnecting to %s in %.2fs", self.config.connector_addr, delay_s)
+            await asyncio.sleep(delay_s)
+
+    async def _session(self) -> None:
+        channel = open_channel(self.config.connector_addr, self.config.tls_ca)
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout_s)
+            stub = pb_grpc.ExchangeServiceStub(channel)
+            orders = stub.SubscribeOrders(pb.SubscribeOrdersRequest(), metadata=self._metadata)
+            await opened(orders, OPEN_WAIT_S)
+            tasks.append(asyncio.create_task(self._read_orders(orders), name="orders"))
+            tasks.append(asyncio.create_task(self._market_streams(stub), name="market"))
+            self.sessions += 1
+            self.connected = True
+            self.sink.set_state("connected")
+            reason = "bridge start" if self.sessions == 1 else "bridge reconnect"
+            self.sink.request_reconcile(sorted(self.active), reason)
+            log.info(
+                "connected to %s (session %d); reconcile sent for %d symbols",
+                self.config.connector_addr,
+                self.sessions,
+                len(self.active),
+            )
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # raises the stream's error
+            raise StreamEnded("a stream closed")
+        finally:
+            await cancel_all(tasks)
+            await channel.close(grace=None)
+
+    async def _market_streams(self, stub: pb_grpc.ExchangeServiceStub) -> None:
+        current: list[asyncio.Task[None]] = []
+        listed: dict[str, bool] = {}  # per session: does the connector know the symbol?
+        try:
+            while True:
+                self._symbols_changed.clear()
+                symbols = await self._listed(stub, self.active, listed)
+                fresh = await self._open_market(stub, symbols)
+                await cancel_all(current)  # after the new streams are open: no gap
+                current = fresh
+                changed = asyncio.create_task(self._symbols_changed.wait())
+                done, _ = await asyncio.wait(
+                    [*current, changed], return_when=asyncio.FIRST_COMPLETED
+                )
+                if changed in done:
+                    listed = {s: ok for s, ok in listed.items() if ok}  # ask again for the rest
+                    continue
+                await cancel_all([changed])
+                for task in done:
+                    task.result()
+        finally:
+            await cancel_all(current)
+
+    async def _listed(
+        self, stub: pb_grpc.ExchangeServiceStub, symbols: frozenset[str], listed: dict[str, bool]
+    ) -> frozenset[str]:
+        """Return the symbols the connector knows: one unknown name would fail the stream."""
+        unchecked = sorted(s for s in symbols if s not in listed)
+        answers = await asyncio.gather(*(self._is_listed(stub, s) for s in unchecked))
+        for symbol, ok in zip(unchecked, answers, strict=True):
+            listed[symbol] = ok
+            if not ok:
+                log.error("connector does not list %s: not streaming it", symbol)
+        return frozenset(s for s in symbols if listed[s])
+
+    async def _is_listed(self, stub: pb_grpc.ExchangeServiceStub, symbol: str) -> bool:
+        try:
+            await stub.GetSymbolInfo(
+                pb.GetSymbolInfoRequest(symbol=symbol),
+                metadata=self._metadata,
+                timeout=self.config.connect_timeout_s,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return False
+            if exc.code() is not grpc.StatusCode.UNIMPLEMENTED:  # no answer: just try it
+                raise
+        return True
+
+    async def _open_market(
+        self, stub: pb_grpc.ExchangeServiceStub, symbols: frozenset[str]
+    ) -> list[asyncio.Task[None]]:
+        if not symbols:  # an empty request would mean "every symbol"
+            return []
+        names = sorted(symbols)
+        prices = stub.SubscribePrice(
+            pb.SubscribePriceRequest(symbols=names), metadata=self._metadata
+        )
+        klines = stub.SubscribeKlines(
+            pb.SubscribeKlinesRequest(symbols=names, interval=self.config.kline_interval),
+            metadata=self._metadata,
+        )
+        try:
+            await asyncio.gather(opened(prices, OPEN_WAIT_S), opened(klines, OPEN_WAIT_S))
+        except BaseException:
+            prices.cancel()
+            klines.cancel()
+            raise
+        return [
+            asyncio.create_task(self._read_prices(prices, symbols), name="prices"),
+            asyncio.create_task(self._read_klines(klines, symbols), name="klines"),
+        ]
+
+    # -- readers ----------------------------------------------------------------------------
+    async def _read_prices(self, call: Any, symbols: frozenset[str]) -> None:
+        sink, rejects, received = self.sink, self.rejects, self.sink.received
+        try:
+            async for msg in call:
+                now = now_ms()
+                received["price"] += 1
+                sink.saw("price", now)
+                try:
+                    tick = tick_from_pb(msg, symbols, now)
+                except BadMessage as exc:
+                    rejects.count("price", exc.reason, exc.detail)
+                    continue
+                sink.put_tick(tick)
+        finally:
+            call.cancel()
+        raise StreamEnded("price stream closed by the connector")
+
+    async def _read_orders(self, call: Any) -> None:
+        sink, rejects, received = self.sink, self.rejects, self.sink.received
+        max_backlog = self.config.max_backlog
+        try:
+            async for msg in call:
+                now = now_ms()
+                received["orders"] += 1
+                sink.saw("orders", now)
+                try:
+                    # The order stream carries every symbol: the active set is what we accept.
+                    event = order_event_from_pb(msg, self.active, now)
+                except BadMessage as exc:
+                    rejects.count("orders", exc.reason, exc.detail)
+                    continue
+                sink.put_event(event)
+                if sink.backlog() >= max_backlog:
+                    await self._backpressure()
+        finally:
+            call.cancel()
+        raise StreamEnded("order stream closed by the connector")
+
+    async def _read_klines(self, call: Any, symbols: frozenset[str]) -> None:
+        sink, rejects, received = self.sink, self.rejects, self.sink.received
+        max_backlog = self.config.max_backlog
+        try:
+            async for msg in call:
+                now = now_ms()
+                received["klines"] += 1
+                sink.saw("klines", now)
+                try:
+                    event = candle_event_from_pb(msg, symbols, now)
+                except BadMessage as exc:
+                    rejects.count("klines", exc.reason, exc.detail)
+                    continue
+                sink.put_event(event)
+                if sink.backlog() >= max_backlog:
+                    await self._backpressure()
+        finally:
+            call.cancel()
+        raise StreamEnded("kline stream closed by the connector")
+
+    async def _backpressure(self) -> None:
+        """Stop reading while Redis is behind; gRPC flow control then slows the connector."""
+        log.warning("%d events unwritten: pausing the streams", self.sink.backlog())
+        while self.sink.backlog() >= self.config.max_backlog // 2:
+            await asyncio.sleep(0.01)
+
+    async def _log_stats(self) -> None:
+        last: Counter[str] = Counter()
+        last_t = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.stats_interval_s)
+            now = time.monotonic()
+            rates = {
+                k: round((v - last[k]) / (now - last_t)) for k, v in self.sink.received.items()
+            }
+            log.info(
+                "msgs/s %s; written %s; rejected %s; symbols %d",
+                rates,
+                dict(self.sink.stats),
+                dict(self.rejects.totals),
+                len(self.active),
+            )
+            last, last_t = Counter(self.sink.received), now

@@ -1,0 +1,175 @@
+"""End to end: connector, bridge and real symbol workers trade on the random-walk feed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_lib
+
+from mmtasks.celery import app
+from mmtasks.decimals import canon
+from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
+from mmtasks.symbols import init_symbol
+from tests.bridge.conftest import queued_tasks, wait_connected
+from tests.helpers import eventually
+from tests.procs import connector
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+SYMBOLS = ("FLAUSDT", "FLBUSDT")
+GRID = {"mode": "neutral", "interval": "0.05", "buy_levels": 3, "sell_levels": 3, "order_qty": "1"}
+
+
+@contextmanager
+def fleet(
+    start_bridge: Any, start_worker: Any, redis_client: redis_lib.Redis, tick_ms: int
+) -> Iterator[tuple[Any, Any]]:
+    """Run connector, bridge and one worker per symbol; init the symbols; yield clients."""
+    from mmtasks.connector.client import ExchangeClient, SimControlClient
+
+    with connector(
+        "--feed", "random", "--tick-ms", str(tick_ms), "--seed", "3", "--symbols", ",".join(SYMBOLS)
+    ) as addr:
+        for symbol in SYMBOLS:
+            start_worker([symbol.lower()], addr)
+        start_bridge(addr, "--symbols", ",".join(SYMBOLS))
+        wait_connected(redis_client)
+        exchange, sim = ExchangeClient(addr), SimControlClient(addr)
+        try:
+            for symbol in SYMBOLS:
+                init_symbol(redis_client, app, exchange, symbol, GRID)
+            yield exchange, sim
+        finally:
+            exchange.close()
+            sim.close()
+
+
+def grid_orders(client: redis_lib.Redis, symbol: str) -> set[tuple[str, str, str]]:
+    """Return (side, price, client id) of the orders the worker's grid says are resting."""
+    slots = [json.loads(v) for v in client.hgetall(keys_for(symbol).slots).values()]
+    return {
+        (s["side"], canon(Decimal(s["price"])), s["client_order_id"])
+        for s in slots
+        if s["status"] == "LOCKED"
+    }
+
+
+def exchange_orders(exchange: Any, symbol: str) -> set[tuple[str, str, str]]:
+    return {(o.side.value, canon(o.price), o.client_order_id) for o in exchange.open_orders(symbol)}
+
+
+def settled(client: redis_lib.Redis, symbol: str) -> bool:
+    """Return True when the symbol's inbox is drained and nothing waits in its queue."""
+    k = keys_for(symbol)
+    drained = int(client.hget(k.state, "last_seq") or 0) == int(client.get(k.seq) or 0)
+    return drained and client.llen(symbol.lower()) == 0 and not client.exists(k.price_pending)
+
+
+def ledger_trades(url: str, symbol: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT trade_id FROM fills WHERE symbol = %s", (symbol,))
+        return sorted(r[0] for r in rows.fetchall())
+
+
+def closing_seen(exchange: Any, url: str, symbol: str) -> bool:
+    """Return True once a fill came back and a closing (reduce-only) order followed it."""
+    with psycopg.connect(url) as conn:
+        closed = conn.execute(
+            "SELECT count(*) FROM fills WHERE symbol = %s AND closing", (symbol,)
+        ).fetchone()
+    resting_closer = any(o.reduce_only for o in exchange.open_orders(symbol))
+    return bool(ledger_trades(url, symbol)) and (resting_closer or bool(closed and closed[0]))
+
+
+def test_two_symbols_trade_and_the_exchange_holds_exactly_each_workers_grid(
+    start_bridge: Any, start_worker: Any, redis_client: redis_lib.Redis, ledger_url: str
+) -> None:
+    with fleet(start_bridge, start_worker, redis_client, tick_ms=20) as (exchange, sim):
+        for symbol in SYMBOLS:
+            eventually(lambda s=symbol: closing_seen(exchange, ledger_url, s), timeout_s=40)
+
+        sim.set_feed(paused=True)
+        for symbol in SYMBOLS:
+            eventually(
+                lambda s=symbol: (
+                    settled(redis_client, s)
+                    and grid_orders(redis_client, s) == exchange_orders(exchange, s)
+                )
+            )
+            assert len(exchange_orders(exchange, symbol)) >= 3
+            trades = sorted(t.trade_id for t in exchange.trades(symbol))
+            eventually(lambda s=symbol, t=trades: ledger_trades(ledger_url, s) == t)
+
+
+class QueueWatch:
+    """Sample each symbol queue's depth and its pending price tasks in a thread."""
+
+    def __init__(self, client: redis_lib.Redis, interval_s: float = 0.02) -> None:
+        self.client, self.interval_s = client, interval_s
+        self.max_depth = dict.fromkeys(SYMBOLS, 0)
+        self.max_price_tasks = dict.fromkeys(SYMBOLS, 0)
+        self.deepest: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            for symbol in SYMBOLS:
+                tasks = queued_tasks(self.client, symbol.lower())
+                price = sum(name == "mmtasks.symbol.on_price" for name, _ in tasks)
+                if len(tasks) > self.max_depth[symbol]:
+                    self.deepest[symbol] = dict(Counter(name for name, _ in tasks))
+                self.max_depth[symbol] = max(self.max_depth[symbol], len(tasks))
+                self.max_price_tasks[symbol] = max(self.max_price_tasks[symbol], price)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_a_feed_ten_times_faster_than_the_workers_keeps_queues_bounded_and_fills_exact(
+    start_bridge: Any, start_worker: Any, redis_client: redis_lib.Redis, ledger_url: str
+) -> None:
+    with fleet(start_bridge, start_worker, redis_client, tick_ms=0) as (exchange, sim):
+        watch = QueueWatch(redis_client)
+        try:
+            for symbol in SYMBOLS:
+                eventually(lambda s=symbol: len(ledger_trades(ledger_url, s)) >= 3, timeout_s=40)
+            # ... and keep the overload on for a few thousand ticks.
+            heartbeat = eventually(
+                lambda: (
+                    (h := redis_client.hgetall(BRIDGE_HEARTBEAT))
+                    and int(h.get("price_count", 0)) >= 6000
+                    and h
+                ),
+                timeout_s=30,
+            )
+        finally:
+            watch.stop()
+        sim.set_feed(paused=True)
+
+        ticks, steps = int(heartbeat["price_count"]), int(heartbeat["price_tasks"])
+        print(
+            f"\noverload: {ticks} ticks for {steps} price tasks "
+            f"({ticks / max(steps, 1):.0f}x); max queue depth {watch.max_depth}, "
+            f"max pending price tasks {watch.max_price_tasks}; deepest {watch.deepest}"
+        )
+        assert ticks >= 10 * steps  # the feed really outran the workers
+        assert all(n <= 1 for n in watch.max_price_tasks.values())
+        assert all(n <= 20 for n in watch.max_depth.values())
+        for symbol in SYMBOLS:
+            eventually(lambda s=symbol: settled(redis_client, s), timeout_s=30)
+            trades = sorted(t.trade_id for t in exchange.trades(symbol))
+            # Every fill the exchange made is in the ledger exactly once (trade id is its key).
+            eventually(lambda s=symbol, t=trades: ledger_trades(ledger_url, s) == t)
+            position = [p for p in exchange.positions(symbol) if p.symbol == symbol]
+            qty = Decimal(redis_client.hget(keys_for(symbol).position, "qty") or "0")
+            assert qty == (position[0].quantity if position else 0)
