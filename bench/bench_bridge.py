@@ -1,15 +1,19 @@
 """Benchmark the bridge: ingest messages/s, and tick-to-order latency through the whole path.
 
     python bench/bench_bridge.py [--symbols 2,8,32] [--prices 100000] [--orders 10000]
-                                 [--samples 60] [--skip-latency] [--skip-ingest]
+                                 [--batch 64] [--samples 60] [--skip-latency] [--skip-ingest]
 
 Ingest (per symbol count): a fake connector (a real gRPC server in a child process, messages
 built up front so it costs as little as possible) streams --prices ticks round-robin over the
 symbols and --orders order updates, as fast as gRPC takes them, to a real `python -m bridge`.
+The bridge reads prices from SubscribePriceBatches, which the fake serves --batch ticks per
+message (the real connector sends whatever is ready, up to 512; the smaller the batches, the
+closer to the unbatched per-message cost).
 Measured from the first message sent to the moment Redis holds the last tick of every symbol
 and every order event in the inboxes: that is messages validated, written and woken for.
-In the same run a bare grpc.aio client reads the same streams and drops them: the ceiling a
-Python gRPC client reaches on this machine, so the bridge's figure is also given as a ratio.
+In the same run a bare grpc.aio client reads the same streams and drops them, once with
+unbatched prices (SubscribePrice) and once batched: the ceilings a Python gRPC client reaches on
+this machine; the bridge's figure is also given as a ratio to the batched one.
 The bridge's CPU per message is printed too (less noisy than wall time on a shared machine).
 
 Tick-to-order latency (per symbol count): the simulated connector with a random-walk feed
@@ -80,15 +84,20 @@ def reserve_redis_db(base_url: str) -> tuple[str, redis.Redis, str]:
 
 
 # -- the fake connector (runs in a child process) ------------------------------------------
-def serve_fake(port_file: str, n_symbols: int, n_prices: int, n_orders: int) -> None:
-    """Serve SubscribePrice/Orders/Klines; every subscription trio gets the whole set once."""
+def serve_fake(port_file: str, n_symbols: int, n_prices: int, n_orders: int, batch: int) -> None:
+    """Serve SubscribePrice(Batches)/Orders/Klines; every subscription trio gets the whole set."""
     symbols = symbols_for(n_symbols)
     now = int(time.time() * 1000)
-    prices = [
+    ticks = [
         pb.PriceTick(
             symbol=symbols[i % n_symbols], price=f"{100 + i % 50 / 10}", ts_event_ms=now, seq=i + 1
-        ).SerializeToString()
+        )
         for i in range(n_prices)
+    ]
+    prices = [t.SerializeToString() for t in ticks]
+    price_batches = [
+        pb.PriceTicks(ticks=ticks[i : i + batch]).SerializeToString()
+        for i in range(0, n_prices, batch)
     ]
     orders = []
     for i in range(n_orders):
@@ -133,6 +142,7 @@ def serve_fake(port_file: str, n_symbols: int, n_prices: int, n_orders: int) -> 
         "mm.v1.ExchangeService",
         {
             "SubscribePrice": method(prices, pb.SubscribePriceRequest),
+            "SubscribePriceBatches": method(price_batches, pb.SubscribePriceRequest),
             "SubscribeOrders": method(orders, pb.SubscribeOrdersRequest),
             "SubscribeKlines": method(None, pb.SubscribeKlinesRequest),
         },
@@ -148,7 +158,7 @@ def serve_fake(port_file: str, n_symbols: int, n_prices: int, n_orders: int) -> 
 class FakeConnector:
     """The fake connector child process."""
 
-    def __init__(self, tmp: Path, n_symbols: int, n_prices: int, n_orders: int) -> None:
+    def __init__(self, tmp: Path, n_symbols: int, n_prices: int, n_orders: int, batch: int) -> None:
         port_file = tmp / f"fake-{n_symbols}.port"
         port_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
@@ -160,6 +170,7 @@ class FakeConnector:
                 str(n_symbols),
                 str(n_prices),
                 str(n_orders),
+                str(batch),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -183,7 +194,7 @@ class FakeConnector:
         self.proc.wait()
 
 
-async def raw_read(addr: str, n_prices: int, n_orders: int) -> None:
+async def raw_read(addr: str, n_prices: int, n_orders: int, batched: bool) -> None:
     """Read the fake's streams with a bare grpc.aio client and drop every message."""
     from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 
@@ -194,12 +205,25 @@ async def raw_read(addr: str, n_prices: int, n_orders: int) -> None:
             if seen == count:
                 return
 
+    async def drain_batches(call: Any, count: int) -> None:
+        seen = 0
+        async for msg in call:
+            seen += len(msg.ticks)
+            if seen == count:
+                return
+
     async with grpc.aio.insecure_channel(addr) as channel:
         stub = pb_grpc.ExchangeServiceStub(channel)
-        prices = stub.SubscribePrice(pb.SubscribePriceRequest())
+        request = pb.SubscribePriceRequest()
+        if batched:
+            prices = stub.SubscribePriceBatches(request)
+            read_prices = drain_batches(prices, n_prices)
+        else:
+            prices = stub.SubscribePrice(request)
+            read_prices = drain(prices, n_prices)
         orders = stub.SubscribeOrders(pb.SubscribeOrdersRequest())
         klines = stub.SubscribeKlines(pb.SubscribeKlinesRequest())
-        await asyncio.gather(drain(prices, n_prices), drain(orders, n_orders))
+        await asyncio.gather(read_prices, drain(orders, n_orders))
         for call in (prices, orders, klines):
             call.cancel()
 
@@ -209,15 +233,20 @@ def ingest(n: int, args: argparse.Namespace, redis_url: str, tmp: Path) -> None:
     from mmtasks.state.keys import keys_for
 
     total = args.prices + args.orders
-    fake = FakeConnector(tmp, n, args.prices, args.orders)
+    fake = FakeConnector(tmp, n, args.prices, args.orders, args.batch)
     try:
-        reader = threading.Thread(
-            target=lambda: asyncio.run(raw_read(fake.addr, args.prices, args.orders))
-        )
-        reader.start()
-        start = fake.started_at()
-        reader.join()
-        raw_rate = total / (time.time() - start)
+        raw_rates = {}
+        for batched in (False, True):
+            reader = threading.Thread(
+                target=lambda b=batched: asyncio.run(
+                    raw_read(fake.addr, args.prices, args.orders, b)
+                )
+            )
+            reader.start()
+            start = fake.started_at()
+            reader.join()
+            raw_rates[batched] = total / (time.time() - start)
+        raw_rate = raw_rates[True]
 
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         client.flushdb()
@@ -262,8 +291,8 @@ def ingest(n: int, args: argparse.Namespace, redis_url: str, tmp: Path) -> None:
     rate = total / elapsed
     print(
         f"  {n:>2} symbols: bridge {rate:8.0f} msgs/s ({elapsed:.1f}s for {total} msgs; "
-        f"{cpu / total * 1e6:.0f} us CPU/msg)   bare grpc.aio read {raw_rate:8.0f} msgs/s   "
-        f"ratio {rate / raw_rate:.2f}"
+        f"{cpu / total * 1e6:.0f} us CPU/msg)   bare grpc.aio read: unbatched "
+        f"{raw_rates[False]:8.0f}, batched {raw_rate:8.0f} msgs/s   ratio {rate / raw_rate:.2f}"
     )
 
 
@@ -387,12 +416,15 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-fake":
-        serve_fake(sys.argv[2], *map(int, sys.argv[3:6]))
+        serve_fake(sys.argv[2], *map(int, sys.argv[3:7]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--symbols", default="2,8,32", help="symbol counts (default 2,8,32)")
     parser.add_argument("--prices", type=int, default=100_000, help="ticks per ingest run")
     parser.add_argument("--orders", type=int, default=10_000, help="order updates per run")
+    parser.add_argument(
+        "--batch", type=int, default=64, help="ticks per SubscribePriceBatches message (64)"
+    )
     parser.add_argument("--samples", type=int, default=60, help="latency probes per count")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -411,7 +443,10 @@ def main() -> None:
     )
     try:
         if not args.skip_ingest:
-            print(f"ingest: {args.prices} ticks + {args.orders} order updates, bar 20000 msgs/s")
+            print(
+                f"ingest: {args.prices} ticks ({args.batch} per batch) + {args.orders} order "
+                "updates, bar 20000 msgs/s"
+            )
             for n in counts:
                 ingest(n, args, redis_url, tmp)
         if not args.skip_latency:

@@ -23,7 +23,13 @@ import grpc
 
 from bridge.backoff import Backoff
 from bridge.channel import call_metadata, open_channel
-from bridge.convert import BadMessage, candle_event_from_pb, order_event_from_pb, tick_from_pb
+from bridge.convert import (
+    BadMessage,
+    Tick,
+    candle_event_from_pb,
+    order_event_from_pb,
+    tick_from_pb,
+)
 from bridge.rejects import RejectCounter
 from bridge.sink import Sink, now_ms
 from bridge.symbols import SymbolSource, SymbolSourceUnavailable
@@ -33,7 +39,6 @@ from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 log = logging.getLogger(__name__)
 
 FLUSH_TIMEOUT_S = 5.0
-OPEN_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,17 +61,18 @@ class StreamEnded(Exception):
 
 
 async def opened(call: Any, timeout_s: float) -> None:
-    """Wait until the server answered a subscription, or timeout_s; raise if it refused it.
+    """Wait until the server has opened a subscription (its headers came); raise if it refused.
 
-    A server may send its headers only with the first message, so an order stream with no
-    activity yet cannot be told from a slow one: after timeout_s it counts as open.
+    The connector sends headers once the subscription is registered, so from then on nothing
+    is missed: that is the moment a reconcile may be sent.
     """
-    waiter = asyncio.ensure_future(call.wait_for_connection())
+    waiter = asyncio.ensure_future(call.initial_metadata())
     # A late failure surfaces through the reader; this only marks the error as seen.
     waiter.add_done_callback(lambda t: t.cancelled() or t.exception())
-    with contextlib.suppress(TimeoutError):
-        # shield: giving up the wait must not cancel the call itself
-        await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+    # shield: giving up the wait must not cancel the call itself (TimeoutError ends the session)
+    await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+    if call.done():  # ended before it opened: raise its status (refused), or let the reader see
+        await call.wait_for_connection()
 
 
 async def cancel_all(tasks: Iterable[asyncio.Future[Any]]) -> None:
@@ -91,6 +97,7 @@ class Bridge:
         self.sessions = 0
         self.connected = False
         self._metadata = call_metadata(config.connector_token)
+        self._batched_prices = True  # until a connector says it has no SubscribePriceBatches
         self._symbols_changed = asyncio.Event()
         self._resync = asyncio.Event()
         self._stop = asyncio.Event()
@@ -178,12 +185,13 @@ class Bridge:
 
     async def _session(self) -> None:
         channel = open_channel(self.config.connector_addr, self.config.tls_ca)
+        self._batched_prices = True  # the connector may have been upgraded since
         tasks: list[asyncio.Task[None]] = []
         try:
             await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout_s)
             stub = pb_grpc.ExchangeServiceStub(channel)
             orders = stub.SubscribeOrders(pb.SubscribeOrdersRequest(), metadata=self._metadata)
-            await opened(orders, OPEN_WAIT_S)
+            await opened(orders, self.config.connect_timeout_s)
             tasks.append(asyncio.create_task(self._read_orders(orders), name="orders"))
             tasks.append(asyncio.create_task(self._market_streams(stub), name="market"))
             self.sessions += 1
@@ -260,23 +268,53 @@ class Bridge:
         if not symbols:  # an empty request would mean "every symbol"
             return []
         names = sorted(symbols)
-        prices = stub.SubscribePrice(
-            pb.SubscribePriceRequest(symbols=names), metadata=self._metadata
-        )
+        timeout_s = self.config.connect_timeout_s
         klines = stub.SubscribeKlines(
             pb.SubscribeKlinesRequest(symbols=names, interval=self.config.kline_interval),
             metadata=self._metadata,
         )
         try:
-            await asyncio.gather(opened(prices, OPEN_WAIT_S), opened(klines, OPEN_WAIT_S))
+            prices = await self._open_prices(stub, names)
+        except BaseException:
+            klines.cancel()
+            raise
+        batched = self._batched_prices
+        try:
+            await opened(klines, timeout_s)
         except BaseException:
             prices.cancel()
             klines.cancel()
             raise
+        read_prices = self._read_price_batches if batched else self._read_prices
         return [
-            asyncio.create_task(self._read_prices(prices, symbols), name="prices"),
+            asyncio.create_task(read_prices(prices, symbols), name="prices"),
             asyncio.create_task(self._read_klines(klines, symbols), name="klines"),
         ]
+
+    async def _open_prices(self, stub: pb_grpc.ExchangeServiceStub, names: list[str]) -> Any:
+        """Open the batched price stream, or the unbatched one on a connector without it."""
+        request = pb.SubscribePriceRequest(symbols=names)
+        timeout_s = self.config.connect_timeout_s
+        if self._batched_prices:
+            call = stub.SubscribePriceBatches(request, metadata=self._metadata)
+            try:
+                await opened(call, timeout_s)
+                return call
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.UNIMPLEMENTED:
+                    raise
+                log.warning("connector has no SubscribePriceBatches: using SubscribePrice")
+                self._batched_prices = False
+            except BaseException:
+                call.cancel()
+                raise
+        call = stub.SubscribePrice(request, metadata=self._metadata)
+        try:
+            await opened(call, timeout_s)
+        except BaseException:
+            call.cancel()
+            raise
+        return call
 
     # -- readers ----------------------------------------------------------------------------
     async def _read_prices(self, call: Any, symbols: frozenset[str]) -> None:
@@ -292,6 +330,31 @@ class Bridge:
                     rejects.count("price", exc.reason, exc.detail)
                     continue
                 sink.put_tick(tick)
+        finally:
+            call.cancel()
+        raise StreamEnded("price stream closed by the connector")
+
+    async def _read_price_batches(self, call: Any, symbols: frozenset[str]) -> None:
+        # The hot path: most of the volume. Every tick is validated (and a bad one counted),
+        # but only the newest valid tick per symbol of a batch is handed to the sink.
+        sink, count_reject, received = self.sink, self.rejects.count, self.sink.received
+        saw, put_ticks = sink.saw, sink.put_ticks
+        try:
+            async for msg in call:
+                now = now_ms()
+                ticks = msg.ticks
+                received["price"] += len(ticks)
+                saw("price", now)
+                newest: dict[str, Tick] = {}
+                for pb_tick in ticks:
+                    try:
+                        tick = tick_from_pb(pb_tick, symbols, now)
+                    except BadMessage as exc:
+                        count_reject("price", exc.reason, exc.detail)
+                        continue
+                    newest[tick.symbol] = tick
+                if newest:
+                    put_ticks(newest)
         finally:
             call.cancel()
         raise StreamEnded("price stream closed by the connector")

@@ -75,6 +75,13 @@ class Sink:
         if not self._wake.is_set():
             self._wake.set()
 
+    def put_ticks(self, ticks: dict[str, Tick]) -> None:
+        """Keep each tick as its symbol's newest price (ticks maps symbol to its newest tick)."""
+        with self._lock:
+            self._pending.ticks.update(ticks)
+        if not self._wake.is_set():
+            self._wake.set()
+
     def put_event(self, event: InboxEvent) -> None:
         """Queue an order or candle event for its symbol's inbox, after those queued before."""
         with self._lock:

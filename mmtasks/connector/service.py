@@ -233,20 +233,37 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
     def _symbols(self, symbols: Any) -> list[str]:
         return [self.engine.rules(rq.require_symbol(s, "symbols")).symbol for s in symbols]
 
+    def _price_subscriber(self, request: Any) -> Callable[[], Subscriber]:
+        def make() -> Subscriber:
+            symbols = self._symbols(request.symbols)
+            return Subscriber(asyncio.get_running_loop(), symbols=symbols, drop_oldest=PRICE_QUEUE)
+
+        return make
+
     async def SubscribePrice(
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         """Stream price ticks (the last known ones first), oldest dropped for a slow reader."""
-
-        def subscriber() -> Subscriber:
-            symbols = self._symbols(request.symbols)
-            return Subscriber(asyncio.get_running_loop(), symbols=symbols, drop_oldest=PRICE_QUEUE)
-
-        sub = await self._open(context, "SubscribePrice", "price", subscriber)
+        sub = await self._open(context, "SubscribePrice", "price", self._price_subscriber(request))
         try:
             while batch := await sub.take():
                 for message in batch:
                     yield message
+        finally:
+            self.hub.unsubscribe("price", sub)
+        await self._end(context, sub)
+
+    async def SubscribePriceBatches(
+        self, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Any]:
+        """Stream the ticks of SubscribePrice, as many per message as are ready, in seq order."""
+        sub = await self._open(
+            context, "SubscribePriceBatches", "price", self._price_subscriber(request)
+        )
+        try:
+            # The hub's queue is in engine order, so every symbol's ticks stay in seq order.
+            while batch := await sub.take():
+                yield pb.PriceTicks(ticks=batch)
         finally:
             self.hub.unsubscribe("price", sub)
         await self._end(context, sub)
@@ -303,6 +320,9 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
         await self._gate(context, method, stream=True)
         sub = await answer(context, method, make)
         self.hub.subscribe(kind, sub)
+        # Headers now, not with the first message: they tell the client the stream is open
+        # (subscribed, so nothing from here on is missed) even when nothing happens for a while.
+        await context.send_initial_metadata(())
         return sub
 
     async def _end(self, context: grpc.aio.ServicerContext, sub: Subscriber) -> None:

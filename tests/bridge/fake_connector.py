@@ -27,12 +27,17 @@ class _Feed:
         self._lock = threading.Lock()
         self._subscribers: list[queue.Queue[Any]] = []
         self.requests: list[Any] = []
+        self.batched_requests = 0  # subscriptions served as PriceTicks
 
-    def subscribe(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    def subscribe(
+        self, request: Any, context: grpc.ServicerContext, *, batched: bool = False
+    ) -> Iterator[Any]:
+        """Stream what is pushed; batched: as PriceTicks of everything queued at that moment."""
         inbox: queue.Queue[Any] = queue.Queue()
         with self._lock:
             self._subscribers.append(inbox)
             self.requests.append(request)
+            self.batched_requests += batched
         context.send_initial_metadata(())
         try:
             while context.is_active():
@@ -42,7 +47,21 @@ class _Feed:
                     continue
                 if msg is _END:
                     return
-                yield msg
+                if not batched:
+                    yield msg
+                    continue
+                batch, end = [msg], False
+                while not end:
+                    try:
+                        more = inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    end = more is _END
+                    if not end:
+                        batch.append(more)
+                yield pb.PriceTicks(ticks=batch)
+                if end:
+                    return
         finally:
             with self._lock:
                 self._subscribers.remove(inbox)
@@ -71,6 +90,9 @@ class _Servicer(pb_grpc.ExchangeServiceServicer):
 
     def SubscribePrice(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.fake.prices.subscribe(request, context)
+
+    def SubscribePriceBatches(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        return self.fake.prices.subscribe(request, context, batched=True)
 
     def SubscribeOrders(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         return self.fake.orders.subscribe(request, context)

@@ -28,6 +28,27 @@ def started(start_bridge: object, fake: FakeConnector, redis_client: redis_lib.R
     return bridge
 
 
+def test_a_price_batch_writes_each_symbols_newest_valid_tick_and_counts_every_bad_one(
+    start_bridge: object, fake: FakeConnector, redis_client: redis_lib.Redis
+) -> None:
+    started(start_bridge, fake, redis_client)
+    ts = now_ms()
+
+    fake.prices.push(  # one push: the fake sends these as one PriceTicks message
+        tick(A, "100", ts, 1),
+        tick(A, "abc", ts, 2),  # bad_decimal
+        tick(B, "50", ts, 1),
+        tick(A, "101", ts, 3),
+        tick(B, "-1", ts, 2),  # bad_decimal
+    )
+
+    eventually(lambda: redis_client.hget(keys_for(A).tick, "seq") == "3")
+    eventually(lambda: redis_client.hget(keys_for(B).tick, "seq") == "1")
+    assert redis_client.hget(keys_for(A).tick, "price") == "101"
+    eventually(lambda: redis_client.hgetall(BRIDGE_REJECTS) == {"bad_decimal": "2"})
+    assert fake.prices.batched_requests >= 1
+
+
 def test_bad_messages_are_counted_per_reason_never_enqueued_and_the_run_goes_on(
     start_bridge: object, fake: FakeConnector, redis_client: redis_lib.Redis
 ) -> None:

@@ -51,6 +51,45 @@ def test_prices_arrive_in_order_per_symbol(
         assert all(v.price > 0 and v.price % D("0.01") == 0 for v in views)
 
 
+def test_price_batches_deliver_every_symbols_ticks_in_seq_order(
+    stub: pb_grpc.ExchangeServiceStub, streams: list[StreamCollector]
+) -> None:
+    batches = StreamCollector(stub.SubscribePriceBatches(pb.SubscribePriceRequest()))
+    streams.append(batches)
+
+    def ticks() -> list[pb.PriceTick]:
+        return [t for batch in list(batches.messages) for t in batch.ticks]
+
+    def enough() -> None:
+        got = ticks()
+        assert all(sum(t.symbol == s for t in got) >= 200 for s in ("BTCUSDT", "ETHUSDT"))
+
+    eventually(enough, timeout_s=10)
+
+    assert all(len(batch.ticks) > 0 for batch in batches.messages)
+    views = [price_from_pb(t) for t in ticks()]
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        seqs = [v.seq for v in views if v.symbol == symbol]
+        # Strictly increasing and gap-free: a reader that keeps up misses no tick.
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), f"{symbol} seqs out of order"
+
+
+def test_a_price_batch_subscription_streams_only_its_symbols(
+    stub: pb_grpc.ExchangeServiceStub, streams: list[StreamCollector]
+) -> None:
+    request = pb.SubscribePriceRequest(symbols=["ETHUSDT"])
+    batches = StreamCollector(stub.SubscribePriceBatches(request))
+    streams.append(batches)
+
+    eventually(lambda: _at_least_in_batches(batches, 20, "ETHUSDT"))
+
+    assert {t.symbol for batch in batches.messages for t in batch.ticks} == {"ETHUSDT"}
+
+
+def _at_least_in_batches(collector: StreamCollector, count: int, symbol: str) -> None:
+    assert sum(t.symbol == symbol for b in list(collector.messages) for t in b.ticks) >= count
+
+
 def _at_least(collector: StreamCollector, count: int, symbol: str) -> None:
     assert sum(m.symbol == symbol for m in collector.messages) >= count
 

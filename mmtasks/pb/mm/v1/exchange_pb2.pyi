@@ -125,6 +125,12 @@ class PriceTick(_message.Message):
     seq: int
     def __init__(self, symbol: _Optional[str] = ..., price: _Optional[str] = ..., ts_event_ms: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
 
+class PriceTicks(_message.Message):
+    __slots__ = ("ticks",)
+    TICKS_FIELD_NUMBER: _ClassVar[int]
+    ticks: _containers.RepeatedCompositeFieldContainer[PriceTick]
+    def __init__(self, ticks: _Optional[_Iterable[_Union[PriceTick, _Mapping]]] = ...) -> None: ...
+
 class Kline(_message.Message):
     __slots__ = ("symbol", "interval", "open_ms", "close_ms", "open", "high", "low", "close", "volume", "closed")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]

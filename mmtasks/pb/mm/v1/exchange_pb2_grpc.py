@@ -104,6 +104,11 @@ class ExchangeServiceStub:
                 request_serializer=mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.SerializeToString,
                 response_deserializer=mm_dot_v1_dot_exchange__pb2.PriceTick.FromString,
                 _registered_method=True)
+        self.SubscribePriceBatches = channel.unary_stream(
+                '/mm.v1.ExchangeService/SubscribePriceBatches',
+                request_serializer=mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.SerializeToString,
+                response_deserializer=mm_dot_v1_dot_exchange__pb2.PriceTicks.FromString,
+                _registered_method=True)
         self.SubscribeOrders = channel.unary_stream(
                 '/mm.v1.ExchangeService/SubscribeOrders',
                 request_serializer=mm_dot_v1_dot_exchange__pb2.SubscribeOrdersRequest.SerializeToString,
@@ -203,6 +208,13 @@ class ExchangeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribePriceBatches(self, request, context):
+        """The same ticks as SubscribePrice, several per message: for high-rate readers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubscribeOrders(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -287,6 +299,11 @@ def add_ExchangeServiceServicer_to_server(servicer, server):
                     servicer.SubscribePrice,
                     request_deserializer=mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.FromString,
                     response_serializer=mm_dot_v1_dot_exchange__pb2.PriceTick.SerializeToString,
+            ),
+            'SubscribePriceBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubscribePriceBatches,
+                    request_deserializer=mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.FromString,
+                    response_serializer=mm_dot_v1_dot_exchange__pb2.PriceTicks.SerializeToString,
             ),
             'SubscribeOrders': grpc.unary_stream_rpc_method_handler(
                     servicer.SubscribeOrders,
@@ -677,6 +694,33 @@ class ExchangeService:
             '/mm.v1.ExchangeService/SubscribePrice',
             mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.SerializeToString,
             mm_dot_v1_dot_exchange__pb2.PriceTick.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribePriceBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mm.v1.ExchangeService/SubscribePriceBatches',
+            mm_dot_v1_dot_exchange__pb2.SubscribePriceRequest.SerializeToString,
+            mm_dot_v1_dot_exchange__pb2.PriceTicks.FromString,
             options,
             channel_credentials,
             insecure,
