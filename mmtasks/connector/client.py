@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import grpc
 
@@ -100,7 +100,13 @@ class _Client:
 
     _stub_class: Any = None
 
-    def __init__(self, addr: str, token: str | None, timeout_s: float, tls_ca: Path | None) -> None:
+    def __init__(
+        self,
+        addr: str,
+        token: str | None = None,
+        timeout_s: float = 5.0,
+        tls_ca: Path | None = None,
+    ) -> None:
         self.addr = addr
         self.timeout_s = timeout_s
         self._tls_ca = tls_ca
@@ -143,7 +149,7 @@ class _Client:
         self._channel = None
         self._pid = 0
 
-    def __enter__(self) -> _Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -159,18 +165,6 @@ class ExchangeClient(_Client):
     """Sync client of ExchangeService returning frozen views with Decimal fields."""
 
     _stub_class = pb_grpc.ExchangeServiceStub
-
-    def __init__(
-        self,
-        addr: str,
-        token: str | None = None,
-        timeout_s: float = 5.0,
-        tls_ca: Path | None = None,
-    ) -> None:
-        super().__init__(addr, token, timeout_s, tls_ca)
-
-    def __enter__(self) -> ExchangeClient:
-        return self
 
     def place_order(
         self,
@@ -310,18 +304,6 @@ class SimControlClient(_Client):
     """Sync client of SimControl: steer the simulated exchange from tests and tools."""
 
     _stub_class = pbc_grpc.SimControlStub
-
-    def __init__(
-        self,
-        addr: str,
-        token: str | None = None,
-        timeout_s: float = 5.0,
-        tls_ca: Path | None = None,
-    ) -> None:
-        super().__init__(addr, token, timeout_s, tls_ca)
-
-    def __enter__(self) -> SimControlClient:
-        return self
 
     def inject_price(self, symbol: str, price: Number, volume: Number = "") -> PriceView:
         """Trade the market at a price now; return the tick."""
