@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from bridge.convert import (
 from bridge.rejects import RejectCounter
 from bridge.sink import Sink, now_ms
 from bridge.symbols import SymbolSource, SymbolSourceUnavailable
+from mmtasks.messages import CandleEvent, OrderEvent
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 
@@ -192,7 +193,17 @@ class Bridge:
             stub = pb_grpc.ExchangeServiceStub(channel)
             orders = stub.SubscribeOrders(pb.SubscribeOrdersRequest(), metadata=self._metadata)
             await opened(orders, self.config.connect_timeout_s)
-            tasks.append(asyncio.create_task(self._read_orders(orders), name="orders"))
+            tasks.append(
+                asyncio.create_task(
+                    self._read_events(
+                        orders,
+                        "orders",
+                        # The order stream carries every symbol: the active set is what we accept.
+                        lambda m, now: order_event_from_pb(m, self.active, now),
+                    ),
+                    name="orders",
+                )
+            )
             tasks.append(asyncio.create_task(self._market_streams(stub), name="market"))
             self.sessions += 1
             self.connected = True
@@ -288,7 +299,12 @@ class Bridge:
         read_prices = self._read_price_batches if batched else self._read_prices
         return [
             asyncio.create_task(read_prices(prices, symbols), name="prices"),
-            asyncio.create_task(self._read_klines(klines, symbols), name="klines"),
+            asyncio.create_task(
+                self._read_events(
+                    klines, "klines", lambda m, now: candle_event_from_pb(m, symbols, now)
+                ),
+                name="klines",
+            ),
         ]
 
     async def _open_prices(self, stub: pb_grpc.ExchangeServiceStub, names: list[str]) -> Any:
@@ -359,46 +375,28 @@ class Bridge:
             call.cancel()
         raise StreamEnded("price stream closed by the connector")
 
-    async def _read_orders(self, call: Any) -> None:
+    async def _read_events(
+        self, call: Any, stream: str, parse: Callable[[Any, int], OrderEvent | CandleEvent]
+    ) -> None:
+        """Validate each message of an order or kline stream and hand it to the sink, in order."""
         sink, rejects, received = self.sink, self.rejects, self.sink.received
         max_backlog = self.config.max_backlog
         try:
             async for msg in call:
                 now = now_ms()
-                received["orders"] += 1
-                sink.saw("orders", now)
+                received[stream] += 1
+                sink.saw(stream, now)
                 try:
-                    # The order stream carries every symbol: the active set is what we accept.
-                    event = order_event_from_pb(msg, self.active, now)
+                    event = parse(msg, now)
                 except BadMessage as exc:
-                    rejects.count("orders", exc.reason, exc.detail)
+                    rejects.count(stream, exc.reason, exc.detail)
                     continue
                 sink.put_event(event)
                 if sink.backlog() >= max_backlog:
                     await self._backpressure()
         finally:
             call.cancel()
-        raise StreamEnded("order stream closed by the connector")
-
-    async def _read_klines(self, call: Any, symbols: frozenset[str]) -> None:
-        sink, rejects, received = self.sink, self.rejects, self.sink.received
-        max_backlog = self.config.max_backlog
-        try:
-            async for msg in call:
-                now = now_ms()
-                received["klines"] += 1
-                sink.saw("klines", now)
-                try:
-                    event = candle_event_from_pb(msg, symbols, now)
-                except BadMessage as exc:
-                    rejects.count("klines", exc.reason, exc.detail)
-                    continue
-                sink.put_event(event)
-                if sink.backlog() >= max_backlog:
-                    await self._backpressure()
-        finally:
-            call.cancel()
-        raise StreamEnded("kline stream closed by the connector")
+        raise StreamEnded(f"{stream} stream closed by the connector")
 
     async def _backpressure(self) -> None:
         """Stop reading while Redis is behind; gRPC flow control then slows the connector."""
