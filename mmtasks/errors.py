@@ -1,4 +1,4 @@
-"""Every error class of mmtasks, chosen by how the caller must respond (see POLICY)."""
+"""Every error class of mmtasks, chosen by how the caller must respond (its `response`)."""
 
 from __future__ import annotations
 
@@ -76,28 +76,3 @@ class OperationalError(MMError):
 
 class LockLostError(OperationalError):
     """Our symbol lock expired or was taken over; our writes are fenced off."""
-
-
-POLICY: dict[type[MMError], Response] = {
-    cls: cls.response
-    for cls in (
-        ValidationError,
-        UnknownSymbolError,
-        TemporaryError,
-        AmbiguousOutcomeError,
-        OrderRejectedError,
-        OrderNotFoundError,
-        OrderNotOpenError,
-        RateLimitedError,
-        InjectedFaultError,
-        OperationalError,
-        LockLostError,
-    )
-}
-
-
-def response_for(exc: BaseException) -> Response:
-    """Return the response policy for an exception; unknown exceptions halt."""
-    if isinstance(exc, MMError):
-        return exc.response
-    return Response.HALT

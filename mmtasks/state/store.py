@@ -140,16 +140,6 @@ class SymbolStore:
             for entry_id, fields in rows
         ]
 
-    def inbox_head_seq(self) -> int:
-        """Return the seq of the oldest kept inbox entry, 0 when empty."""
-        rows: Any = self.r.xrange(self.keys.inbox, count=1)
-        return _seq_of(rows[0][0]) if rows else 0
-
-    def last_seq_issued(self) -> int:
-        """Return the newest seq handed out for this symbol's inbox."""
-        raw: Any = self.r.get(self.keys.seq)
-        return int(raw) if raw else 0
-
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value

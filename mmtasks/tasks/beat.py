@@ -27,10 +27,17 @@ def _symbols() -> list[str]:
 def sweep_inboxes() -> dict[str, Any]:
     """Wake every symbol whose inbox is ahead of its cursor and whose queue is empty."""
     r = get_runtime().redis
-    woken = []
-    for symbol in _symbols():
+    symbols = _symbols()
+    pipe = r.pipeline(transaction=False)
+    for symbol in symbols:  # one round trip for the whole fleet
         k = keys_for(symbol)
-        issued, cursor, depth = r.get(k.seq), r.hget(k.state, "last_seq"), r.llen(queue_for(symbol))
+        pipe.get(k.seq)
+        pipe.hget(k.state, "last_seq")
+        pipe.llen(queue_for(symbol))
+    replies = pipe.execute()
+    woken = []
+    for i, symbol in enumerate(symbols):
+        issued, cursor, depth = replies[3 * i : 3 * i + 3]
         if int(issued or 0) > int(cursor or 0) and depth == 0:
             wake(app, symbol)
             woken.append(symbol)

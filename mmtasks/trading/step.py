@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pydantic
 
 from mmtasks.decimals import ZERO
-from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.errors import LockLostError, OperationalError, Response
 from mmtasks.events import EventType, event_fields, publish
 from mmtasks.grid.logic import decide, with_anchor
 from mmtasks.grid.models import (
@@ -91,7 +91,8 @@ def record_failure(rt: Runtime, store: SymbolStore, token: str, exc: BaseExcepti
     count = int(rt.redis.hincrby(k.state, "error_count", 1))
     message = f"{type(exc).__name__}: {exc}"[:500]
     fields = {"last_error": message, "needs_reconcile": "1"}
-    halted = count >= MAX_ERRORS or isinstance(exc, OperationalError)
+    # Errors whose class says HALT stop the symbol at once; the rest get MAX_ERRORS tries.
+    halted = count >= MAX_ERRORS or getattr(exc, "response", None) is Response.HALT
     if halted:
         fields["status"] = SymbolStatus.ERROR
     rt.redis.hset(k.state, mapping=fields)  # type: ignore[arg-type]
