@@ -10,7 +10,6 @@ from celery.signals import worker_process_shutdown, worker_ready
 from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.messages import CommandEvent
 from mmtasks.runtime import get_runtime, reset_runtime
-from mmtasks.state.keys import keys_for
 from mmtasks.state.store import SymbolStore
 from mmtasks.trading.step import run_step
 
@@ -19,8 +18,10 @@ log = logging.getLogger(__name__)
 SYMBOL_TASK = {"ignore_result": True, "acks_late": True, "max_retries": 0}
 
 
-def _step(symbol: str, trigger: str) -> dict[str, Any]:
-    result = run_step(get_runtime(), symbol.upper(), trigger)
+def _step(symbol: str, trigger: str, *, clear_price_pending: bool = False) -> dict[str, Any]:
+    result = run_step(
+        get_runtime(), symbol.upper(), trigger, clear_price_pending=clear_price_pending
+    )
     return {
         "symbol": result.symbol,
         "status": result.status,
@@ -33,9 +34,8 @@ def _step(symbol: str, trigger: str) -> dict[str, Any]:
 @app.task(name="mmtasks.symbol.on_price", **SYMBOL_TASK)
 def on_price(symbol: str) -> dict[str, Any]:
     """Trade on the newest price (conflated: the tick is read when the task runs)."""
-    # Clear the flag first: a tick that lands after this sends a new task, none is lost.
-    get_runtime().redis.delete(keys_for(symbol.upper()).price_pending)
-    return _step(symbol, "price")
+    # The flag is cleared before the tick is read: a later tick sends a new task, none is lost.
+    return _step(symbol, "price", clear_price_pending=True)
 
 
 @app.task(name="mmtasks.symbol.on_order", **SYMBOL_TASK)

@@ -125,10 +125,18 @@ def candle_to_json(c: Candle) -> str:
     )
 
 
-def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
-    """Read a symbol's whole state in one pipelined round trip."""
+def load_snapshot(
+    client: redis.Redis, symbol: str, *, clear_price_pending: bool = False
+) -> Snapshot:
+    """Read a symbol's whole state in one pipelined round trip.
+
+    With clear_price_pending (a price task), the conflation flag is dropped in the same round
+    trip, before the newest tick is read: a tick landing after that sends a new task.
+    """
     k = keys_for(symbol)
     pipe = client.pipeline(transaction=False)
+    if clear_price_pending:
+        pipe.delete(k.price_pending)
     pipe.hgetall(k.state)
     pipe.hgetall(k.slots)
     pipe.hgetall(k.position)
@@ -137,7 +145,10 @@ def load_snapshot(client: redis.Redis, symbol: str) -> Snapshot:
     pipe.hgetall(k.tick)
     pipe.hget(FLEET, "state")
     pipe.llen(k.fills_out)
-    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = pipe.execute()
+    replies = pipe.execute()
+    if clear_price_pending:
+        replies = replies[1:]
+    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = replies
     meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
     cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
 

@@ -66,15 +66,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def run_step(rt: Runtime, symbol: str, trigger: str) -> StepResult:
+def run_step(
+    rt: Runtime, symbol: str, trigger: str, *, clear_price_pending: bool = False
+) -> StepResult:
     """Run one step for symbol under its lock; errors count toward the symbol's ERROR state."""
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
     token = store.acquire(ttl_ms, wait_s=ttl_ms / 1000 + 1)
     if token is None:
+        if clear_price_pending:  # or no price task would be sent until the flag expires
+            rt.redis.delete(store.keys.price_pending)
         return StepResult(symbol, trigger, skipped="lock held by another worker")
     try:
-        return _locked_step(rt, store, token, trigger)
+        return _locked_step(rt, store, token, trigger, clear_price_pending)
     except LockLostError:
         log.error("%s: lock lost mid-step; nothing more written by this step", symbol)
         raise
@@ -116,10 +120,12 @@ def record_failure(rt: Runtime, store: SymbolStore, token: str, exc: BaseExcepti
         )
 
 
-def _locked_step(rt: Runtime, store: SymbolStore, token: str, trigger: str) -> StepResult:
+def _locked_step(
+    rt: Runtime, store: SymbolStore, token: str, trigger: str, clear_price_pending: bool
+) -> StepResult:
     symbol = store.symbol
     result = StepResult(symbol, trigger)
-    snap = load_snapshot(rt.redis, symbol)
+    snap = load_snapshot(rt.redis, symbol, clear_price_pending=clear_price_pending)
     if snap.config_error and snap.status != SymbolStatus.ERROR:
         raise OperationalError(snap.config_error)
     buffered = snap.fills_buffered
