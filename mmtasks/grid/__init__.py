@@ -1,7 +1,7 @@
 """The pure grid core: decisions and slot transitions, free of Celery, Redis, Postgres and gRPC.
 
 `logic.decide` turns (state, market, config, risk, rules, now) into actions; `transitions`
-applies intents, acks and order updates to the state. GRID.md is the specification.
+applies intents, acks and order updates to the state. docs/strategy.md describes the strategy.
 """
 
 from __future__ import annotations

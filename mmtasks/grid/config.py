@@ -40,7 +40,7 @@ def _int_in_range(value: object, field: str, low: int, high: int | None = None) 
 
 
 class GridConfig(BaseModel):
-    """Strategy configuration of one symbol (`strategy_config`), see GRID.md."""
+    """Strategy configuration of one symbol (`strategy_config`), see docs/strategy.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -102,7 +102,7 @@ class GridConfig(BaseModel):
 
 
 class RiskConfig(BaseModel):
-    """Per-symbol risk limits and the candle monitor (`risk_config`), see GRID.md."""
+    """Per-symbol risk limits and the candle monitor (`risk_config`), see docs/strategy.md."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,6 +1,6 @@
 """The grid decision: a pure function of (state, market, config, risk, rules, now) to actions.
 
-GRID.md is the specification; the comments name the rule each step implements.
+docs/strategy.md describes the strategy; the comments name the rule each step implements.
 """
 
 from __future__ import annotations
@@ -222,7 +222,8 @@ def _closing_orders(
     exposure: dict[Side, Decimal],
 ) -> list[PlaceOrder]:
     places = []
-    position = state.position.qty
+    # Lower slots first: when a long slot's SELL and a short slot's BUY aim at one free price,
+    # the lower slot takes it and the other waits for a later evaluation.
     for slot in sorted(state.slots.values(), key=lambda s: s.level):
         if slot.has_order or slot.inventory == 0:
             continue
@@ -239,12 +240,20 @@ def _closing_orders(
         # opposite inventory, so it may still grow the net position: the limit applies to it too.
         if qty is None or _exceeds_max_position(risk, exposure, side, qty):
             continue
-        # Reduce-only only while it really reduces the net position: in neutral mode opposite
-        # slot inventories can net to flat, and the venue would reject a reduce-only order then.
-        reduces = (slot.inventory > 0 and position > 0) or (slot.inventory < 0 and position < 0)
+        # Long mode: the closing SELL is reduce-only (the net position is this inventory).
+        # Neutral mode: long and short slots net out at the venue, which would refuse or cancel
+        # a reduce-only order whenever the net is flat or the other way, so it is a plain
+        # limit. Never post-only: a closing order the market has passed fills at once (taker).
         places.append(
             _place(
-                state, slot, side, price, qty, post_only=False, reduce_only=reduces, closing=True
+                state,
+                slot,
+                side,
+                price,
+                qty,
+                post_only=False,
+                reduce_only=config.mode == "long",
+                closing=True,
             )
         )
         occupied.add(price)
@@ -299,9 +308,9 @@ def _entry_orders(
 
 
 def _entry_allowed(slot: Slot, side: Side, rules: SymbolRules) -> bool:
-    # GRID.md: entries only on slots without inventory. Exception: dust on the entry's own side
-    # (a partial fill too small to close alone) would otherwise block the level forever; the
-    # entry stacks on it and the closing order then sells both.
+    # docs/strategy.md: entries only on slots without inventory. Exception: dust on the entry's
+    # own side (a partial fill too small to close alone) would otherwise block the level
+    # forever; the entry stacks on it and the closing order then sells both.
     if slot.inventory == 0:
         return True
     same_side = (slot.inventory > 0) == (side is Side.BUY)

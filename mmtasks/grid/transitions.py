@@ -276,7 +276,7 @@ def rebuild_inventory(
     `lots` are the ledger's open lots as (entry price, signed qty): each goes on the level
     nearest its price. What is still unaccounted for is spread over the levels above the anchor
     (long) or below it (short), one order size per free level, so the next decision places
-    their closing orders (GRID.md "Recovery").
+    their closing orders (docs/strategy.md, "Recovery").
     """
     anchor = state.anchor
     if anchor is None:

@@ -170,14 +170,15 @@ def test_order_the_price_has_passed_is_left_alone() -> None:
     assert run(st, "89.5") == []
 
 
-def test_short_inventory_in_neutral_gets_a_reduce_only_buy_one_interval_down() -> None:
+def test_short_inventory_in_neutral_gets_a_plain_buy_one_interval_down() -> None:
+    # Neutral closing orders are never reduce-only (the venue nets long and short slots).
     st = state(Slot(level=D(110), inventory=D(-1)), position="-1")
 
     actions = run(st, "111", config("neutral"))
 
     assert actions == [
         place("120", Side.SELL),
-        place("110", Side.BUY, "100", closing=True, reduce_only=True),
+        place("110", Side.BUY, "100", closing=True),
         place("130", Side.SELL),
         place("90", Side.BUY),
     ]
