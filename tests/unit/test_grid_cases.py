@@ -1,34 +1,20 @@
-"""GRID.md "Cases every implementation must pass", run through a tiny pure simulator."""
+"""The spec's case table ("Worked examples" in docs/strategy.md), run through the case model.
+
+The model (tests/props/model.py) fills reached orders at their own price (buys highest first,
+then sells lowest first), fills crossed new orders at the price as takers, and lets the grid
+decide again until nothing changes.
+"""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
 
-from mmtasks.domain import OrderStatus, Side
-from mmtasks.grid.logic import decide, with_anchor
-from mmtasks.grid.models import (
-    CancelOrder,
-    GridConfig,
-    GridState,
-    Market,
-    PlaceOrder,
-    RiskConfig,
-    SlotStatus,
-    SymbolRules,
-)
-from mmtasks.grid.transitions import apply_order_update, mark_acked, mark_pending
+from mmtasks.grid.models import GridConfig, RiskConfig
+from tests.props.model import GridModel
 
-SYMBOL = "BTCUSDT"
-RULES = SymbolRules(
-    tick_size=Decimal("0.01"),
-    step_size=Decimal("0.001"),
-    min_qty=Decimal("0.001"),
-    min_notional=Decimal(0),
-)
 RISK = RiskConfig()
 
 
@@ -44,96 +30,11 @@ def grid_config(mode: str, **overrides: object) -> GridConfig:
     return GridConfig.model_validate(values)
 
 
-@dataclass
-class Sim:
-    """The GRID.md model: reached orders fill completely at their own price, new ones rest."""
-
-    config: GridConfig
-    state: GridState
-    risk: RiskConfig = RISK
-    fills: list[str] = field(default_factory=list)
-    cash: Decimal = Decimal(0)  # sell proceeds minus buy costs
-    closed_units: Decimal = Decimal(0)  # quantity filled by closing orders
-    cancelled: list[str] = field(default_factory=list)
-    now_ms: int = 0
-
-    def step(self, price: Decimal) -> list[PlaceOrder | CancelOrder]:
-        self.now_ms += 1000
-        if self.state.anchor is None:
-            self.state = with_anchor(self.state, price, RULES.tick_size)
-        else:
-            self.fill_reached(price)
-        return self.decide_and_execute(price)
-
-    def decide_and_execute(self, price: Decimal) -> list[PlaceOrder | CancelOrder]:
-        actions = decide(
-            self.state, Market(price, self.now_ms), self.config, self.risk, RULES, self.now_ms
-        )
-        if self.risk.max_open_orders is not None:
-            # Strict: orders being cancelled still rest when the new ones arrive.
-            places = [a for a in actions if isinstance(a, PlaceOrder)]
-            assert len(self.resting()) + len(places) <= self.risk.max_open_orders
-        self.execute(actions)
-        return actions
-
-    def fill_reached(self, price: Decimal) -> None:
-        for slot in sorted(self.state.slots.values(), key=lambda s: s.level):
-            if slot.status is not SlotStatus.LOCKED or slot.price is None or slot.qty is None:
-                continue
-            reached = slot.price >= price if slot.side is Side.BUY else slot.price <= price
-            if reached:
-                assert slot.client_order_id is not None
-                self.state, _ = apply_order_update(
-                    self.state,
-                    slot.client_order_id,
-                    slot.venue_order_id,
-                    OrderStatus.FILLED,
-                    slot.qty,
-                    slot.price,
-                    Decimal(0),
-                    f"t{len(self.fills)}",
-                    self.now_ms,
-                )
-                self.fills.append(f"{slot.side} {slot.price}")
-                notional = slot.price * slot.qty
-                self.cash += notional if slot.side is Side.SELL else -notional
-                if slot.closing:
-                    self.closed_units += slot.qty
-
-    def execute(self, actions: list[PlaceOrder | CancelOrder]) -> None:
-        for action in actions:
-            if isinstance(action, CancelOrder):
-                slot = self.state.slot_at(action.level)
-                self.cancelled.append(f"{slot.side} {slot.price}")
-                self.state, _ = apply_order_update(
-                    self.state,
-                    action.client_order_id,
-                    action.venue_order_id,
-                    OrderStatus.CANCELED,
-                    slot.filled_qty,
-                    None,
-                    Decimal(0),
-                    None,
-                    self.now_ms,
-                )
-            else:
-                self.state = mark_pending(self.state, action)
-                venue_id = f"v{action.client_order_id}"
-                self.state = mark_acked(self.state, action.client_order_id, venue_id)
-
-    def resting(self) -> list[str]:
-        return sorted(
-            f"{s.side} {s.price}{' closing' if s.closing else ''}"
-            for s in self.state.slots.values()
-            if s.has_order
-        )
-
-
-def run(mode: str, path: str, *, reduce_only: bool = False) -> Sim:
-    sim = Sim(grid_config(mode), GridState(symbol=SYMBOL, reduce_only=reduce_only))
+def run(mode: str, path: str, *, reduce_only: bool = False) -> GridModel:
+    model = GridModel(grid_config(mode), reduce_only=reduce_only)
     for text in path.split():
-        sim.step(Decimal(text))
-    return sim
+        model.step(Decimal(text))
+    return model
 
 
 def as_list(text: str) -> list[str]:
@@ -192,20 +93,21 @@ CASES = [
 def test_grid_md_cases(case: tuple[str, str, str, str, str, str, str]) -> None:
     mode, path, fills, resting, cancelled, position, realized = case
 
-    sim = run(mode, path)
+    model = run(mode, path)
 
-    assert sim.fills == as_list(fills)
-    assert sim.resting() == sorted(as_list(resting))
-    assert sim.cancelled == as_list(cancelled)
-    assert sim.state.position.qty == Decimal(position)
-    assert sim.state.position.realized_pnl == Decimal(realized)
+    assert [str(f) for f in model.fills] == as_list(fills)
+    assert all(f.maker for f in model.fills)
+    assert model.resting() == sorted(as_list(resting))
+    assert model.cancelled == as_list(cancelled)
+    assert model.state.position.qty == Decimal(position)
+    assert model.state.position.realized_pnl == Decimal(realized)
 
 
 def test_reduce_only_from_the_start_places_nothing() -> None:
-    sim = run("long", "100", reduce_only=True)
+    model = run("long", "100", reduce_only=True)
 
-    assert sim.resting() == []
-    assert sim.state.position.qty == 0
+    assert model.resting() == []
+    assert model.state.position.qty == 0
 
 
 LIMITS = [RISK, RiskConfig(max_open_orders=4, max_position=Decimal(3))]
@@ -216,28 +118,94 @@ LIMITS = [RISK, RiskConfig(max_open_orders=4, max_position=Decimal(3))]
 @pytest.mark.parametrize("seed", range(8))
 def test_random_walk_keeps_invariants(mode: str, seed: int, risk: RiskConfig) -> None:
     rng = random.Random(seed)
-    sim = Sim(grid_config(mode, buy_levels=3, sell_levels=3), GridState(symbol=SYMBOL), risk)
+    model = GridModel(grid_config(mode, buy_levels=3, sell_levels=3), risk)
     price = Decimal(100)
     for _ in range(150):
-        sim.step(price)
-        # Settles on the same price within two more evaluations (a max_open_orders swap waits
-        # for its cancel), then is a fixed point: nothing is placed and cancelled in a loop.
-        for _ in range(2):
-            sim.decide_and_execute(price)
-        assert sim.decide_and_execute(price) == []
+        model.step(price)  # decides until a fixed point, or raises
+
         if risk.max_position is not None:
-            assert abs(sim.state.position.qty) <= risk.max_position
-        prices = [s.price for s in sim.state.slots.values() if s.has_order]
+            assert abs(model.state.position.qty) <= risk.max_position
+        prices = [s.price for s in model.orders()]
         assert len(prices) == len(set(prices)), "two of our orders at one price"
-        held = sum((s.inventory for s in sim.state.slots.values()), Decimal(0))
-        assert held == sim.state.position.qty
+        held = sum((s.inventory for s in model.state.slots.values()), Decimal(0))
+        assert held == model.state.position.qty
         if mode == "long":
-            assert sim.state.position.qty >= 0
+            assert model.state.position.qty >= 0
         # Average-cost books agree with the cash: realized + unrealized = cash + position value.
-        position = sim.state.position
+        cash = sum(
+            (f.price * f.qty if f.side.value == "SELL" else -f.price * f.qty for f in model.fills),
+            Decimal(0),
+        )
+        position = model.state.position
         booked = position.realized_pnl + position.unrealized_pnl(price)
-        assert abs(booked - (sim.cash + position.qty * price)) < Decimal("1e-9")
-        if all(s.inventory == 0 for s in sim.state.slots.values()):
-            # With every slot flat, each closed unit was one round trip earning one interval.
-            assert position.realized_pnl == 10 * sim.closed_units
+        assert abs(booked - (cash + position.qty * price)) < Decimal("1e-9")
+        if all(s.inventory == 0 for s in model.state.slots.values()):
+            # With every slot flat, each closed unit was one round trip earning one interval,
+            # plus what a closing order crossed after a gap got beyond its limit price.
+            closing = [f for f in model.fills if f.closing]
+            units = sum((f.qty for f in closing), Decimal(0))
+            better = sum(
+                (
+                    (f.price - f.order_price) * f.qty
+                    if f.side.value == "SELL"
+                    else (f.order_price - f.price) * f.qty
+                    for f in closing
+                ),
+                Decimal(0),
+            )
+            assert position.realized_pnl == 10 * units + better
         price = max(Decimal(5), price + Decimal(rng.randint(-170, 170)) / 10)
+
+
+# Further worked examples of docs/strategy.md, worked by hand; "@" marks a taker fill at the
+# market price (an order the market had already passed when it was placed).
+EXTRA_CASES = [
+    # mode, levels (buy, sell), price path, fills, position, realized
+    # 100: BUY 90, SELL 110 120 130. 70: BUY 90 fills; SELL 120 130 cancelled (above 70 + 4x10);
+    # closing SELL 100 (slot 90); entries BUY 60, SELL 80 (90 holds inventory, 100 is taken).
+    # 100: SELL 80 (closes the long bought at 90: -10), then SELL 100 (opens a short at 100).
+    ("neutral", (1, 3), "100 70 100", "BUY 90, SELL 80, SELL 100", "-1", "-10"),
+    # 65: BUY 90 80 70 fill (avg 80); only SELL 80 (slot 70) is within 65 + 2x10.
+    # 105: SELL 80 fills (0); SELL 90 and SELL 100 are placed passed and fill @105 (+25 each).
+    (
+        "long",
+        (3, 2),
+        "100 65 105",
+        "BUY 90, BUY 80, BUY 70, SELL 80, SELL 90@105, SELL 100@105",
+        "0",
+        "50",
+    ),
+    # 100: BUY 90, 80; SELL 110, 120, 130. 75: BUY 90, 80 fill (+2, avg 85); SELL 120, 130
+    # cancelled (above 75 + 4x10); closings SELL 90 (slot 80), SELL 100 (slot 90); entries
+    # BUY 70, 60 (the sells at 80, 90, 100 hold inventory or are taken). 115: sells lowest
+    # first: SELL 90 (+5), SELL 100 (+15), SELL 110 opens a short at 110: the net position
+    # goes +2 -> -1 through zero within one price.
+    (
+        "neutral",
+        (2, 3),
+        "100 75 115",
+        "BUY 90, BUY 80, SELL 90, SELL 100, SELL 110",
+        "-1",
+        "20",
+    ),
+]
+
+
+def _fill_text(fill: object) -> str:
+    text = str(fill)
+    return text if getattr(fill, "maker", True) else f"{text}@{fill.price}"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("case", EXTRA_CASES, ids=[f"{c[0]}:{c[2]}" for c in EXTRA_CASES])
+def test_further_worked_examples(
+    case: tuple[str, tuple[int, int], str, str, str, str],
+) -> None:
+    mode, (buys, sells), path, fills, position, realized = case
+    model = GridModel(grid_config(mode, buy_levels=buys, sell_levels=sells))
+
+    for text in path.split():
+        model.step(Decimal(text))
+
+    assert [_fill_text(f) for f in model.fills] == as_list(fills)
+    assert model.state.position.qty == Decimal(position)
+    assert model.state.position.realized_pnl == Decimal(realized)
