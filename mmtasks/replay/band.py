@@ -1,0 +1,120 @@
+"""The quiet band: the prices at which the settled grid would neither fill nor act.
+
+After the core has settled at a price (its last decision changed nothing), it decides the same
+way at any price p' that moves no threshold the decision depends on. This module derives those
+thresholds from the state with exact Decimals (GRID.md "Decisions"):
+
+- no resting order is reached (strict: p' may equal a buy's price; touch: it may not);
+- no resting order leaves its cancel window (one interval wider than the placement window);
+- no free slot's closing order comes into its window;
+- the entry candidates stay the same levels (the window does not move);
+- with `max_open_orders` and entries waiting for a seat, the order of distances stays the same.
+
+Anything the band does not model (an order in flight, reduce-only with an entry resting, a skew
+that turns the reference price non-positive) gives no band: the next point is simply visited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mmtasks.domain import Side
+from mmtasks.grid.logic import decide, frame
+from mmtasks.grid.models import GridState, Market, SlotStatus
+from mmtasks.replay.engine import Config
+
+
+@dataclass(frozen=True)
+class Band:
+    """An interval of prices; each end may be open or closed, None means unbounded."""
+
+    lo: Decimal | None = None
+    lo_closed: bool = False
+    hi: Decimal | None = None
+    hi_closed: bool = False
+
+    def contains(self, price: Decimal) -> bool:
+        """Return True when price lies inside the band."""
+        if self.lo is not None and (price < self.lo or (price == self.lo and not self.lo_closed)):
+            return False
+        return not (
+            self.hi is not None and (price > self.hi or (price == self.hi and not self.hi_closed))
+        )
+
+    def above(self, value: Decimal, closed: bool) -> Band:
+        """Return the band with the lower bound raised to value (if higher)."""
+        if self.lo is None or value > self.lo or (value == self.lo and not closed):
+            return Band(value, closed, self.hi, self.hi_closed)
+        return self
+
+    def below(self, value: Decimal, closed: bool) -> Band:
+        """Return the band with the upper bound lowered to value (if lower)."""
+        if self.hi is None or value < self.hi or (value == self.hi and not closed):
+            return Band(self.lo, self.lo_closed, value, closed)
+        return self
+
+
+def _floor_div(value: Decimal, step: Decimal) -> Decimal:
+    quotient, rest = divmod(value, step)
+    return quotient - 1 if rest < 0 else quotient
+
+
+def quiet_band(engine_grid: GridState, market: Market, cfg: Config) -> tuple[Band | None, int]:
+    """Return the band around market.price where nothing changes, and the core calls it took."""
+    st, risk = cfg.strategy, cfg.risk
+    fr = frame(engine_grid, market, st, risk, cfg.rules, market.price_ts_ms)
+    if fr.stale:
+        return None, 0
+    # buy_ref and sell_ref are the price times a constant while the position does not change.
+    scale = 1 - st.inventory_skew * engine_grid.position.qty
+    if scale <= 0:
+        return None, 0
+    cb, cs = min(scale, Decimal(1)), max(scale, Decimal(1))
+    i, a = fr.interval, fr.anchor
+    wb, ws = st.buy_levels, st.sell_levels
+    band = Band()
+    for slot in engine_grid.slots.values():
+        if slot.status is SlotStatus.PENDING:
+            return None, 0
+        if slot.status is SlotStatus.LOCKED and slot.price is not None:
+            if fr.reduce_only and not slot.closing:
+                return None, 0
+            if slot.side is Side.BUY:
+                band = band.above(slot.price, cfg.fill == "strict")
+                band = band.below((slot.price + (wb + 1) * i) / cb, True)
+            else:
+                band = band.below(slot.price, cfg.fill == "strict")
+                band = band.above((slot.price - (ws + 1) * i) / cs, True)
+        elif slot.status is SlotStatus.FREE and slot.inventory > 0:
+            close_at = slot.level + i
+            if close_at > fr.sell_ref + ws * i:
+                band = band.below((close_at - ws * i) / cs, False)
+        elif slot.status is SlotStatus.FREE and slot.inventory < 0:
+            close_at = slot.level - i
+            if close_at < fr.buy_ref - wb * i:
+                band = band.above((close_at + wb * i) / cb, False)
+    if not fr.reduce_only:
+        top = _floor_div(fr.buy_ref - i / 2 - a, i)
+        band = band.above((a + top * i + i / 2) / cb, True)
+        band = band.below((a + (top + 1) * i + i / 2) / cb, False)
+        if st.mode == "neutral":
+            bottom = -_floor_div(a - (fr.sell_ref + i / 2), i)
+            band = band.above((a + (bottom - 1) * i - i / 2) / cs, False)
+            band = band.below((a + bottom * i - i / 2) / cs, True)
+    calls = 0
+    if risk.max_open_orders is not None:
+        uncapped = risk.model_copy(update={"max_open_orders": None})
+        calls = 1
+        if decide(engine_grid, market, st, uncapped, cfg.rules, market.price_ts_ms):
+            # Entries wait for a seat: which order is nearer the price must not change.
+            if st.atr_scale > 0:
+                return None, calls
+            half = i / 2
+            k = _floor_div(fr.price - a, half)
+            if a + k * half == fr.price:
+                return None, calls
+            band = band.above(a + k * half, False).below(a + (k + 1) * half, False)
+    if not band.contains(fr.price):
+        return None, calls
+    return band, calls

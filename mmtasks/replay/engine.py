@@ -1,0 +1,181 @@
+"""The exact replay step: the venue's fills, then the live core decides until nothing changes.
+
+It mirrors the worker (mmtasks/trading/step.py and executor.py): order updates go through
+`apply_order_update`, intents through `mark_pending`, acks through `mark_acked`, rejections
+through `mark_rejected`, decisions through `decide` - the functions the live fleet calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from mmtasks.decimals import ZERO
+from mmtasks.domain import Side
+from mmtasks.errors import OperationalError
+from mmtasks.grid.logic import decide, with_anchor
+from mmtasks.grid.models import (
+    CancelOrder,
+    Candle,
+    GridConfig,
+    GridState,
+    Market,
+    OrderFilled,
+    PlaceOrder,
+    RiskConfig,
+    SymbolRules,
+)
+from mmtasks.grid.transitions import (
+    apply_order_update,
+    mark_acked,
+    mark_pending,
+    mark_rejected,
+)
+from mmtasks.replay.venue import Fees, FillMode, ReplayVenue, VenueUpdate
+
+MAX_ROUNDS = 1000  # decisions at one price; the core converges in a few, more is a bug
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One fill as the ledger would record it."""
+
+    index: int  # row of the input series
+    ts_ms: int
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    maker: bool
+    closing: bool
+    realized_pnl: Decimal
+    client_order_id: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """The position after a change, from input row `index` on."""
+
+    index: int
+    qty: Decimal
+    cost_basis: Decimal
+    avg_cost: Decimal
+    realized_pnl: Decimal
+    fees: Decimal
+    volume: Decimal
+
+
+@dataclass
+class Config:
+    """Everything one symbol's replay needs besides the prices."""
+
+    symbol: str
+    strategy: GridConfig
+    risk: RiskConfig
+    rules: SymbolRules
+    fees: Fees = field(default_factory=Fees)
+    fill: FillMode = "strict"
+
+    @property
+    def needs_candles(self) -> bool:
+        """Return True when decisions depend on candles (volume monitor or ATR interval)."""
+        return self.risk.enable_volume_monitor or self.strategy.atr_scale > 0
+
+
+class Engine:
+    """One symbol's grid state, venue and results; `step` visits one price of the path."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.grid = GridState(symbol=config.symbol)
+        self.venue = ReplayVenue(config.fees, config.fill)
+        self.fills: list[Fill] = []
+        self.marks: list[Mark] = []
+        self.evaluations = 0
+        self.steps = 0
+        self.last_market: Market | None = None
+        self._index = 0
+        self._ts = 0
+
+    def step(self, index: int, ts_ms: int, price: Decimal, candles: tuple[Candle, ...]) -> None:
+        """Fill what the price reaches, then decide at price until a decision changes nothing."""
+        self.steps += 1
+        self._index, self._ts = index, ts_ms
+        position = self.grid.position
+        for update in self.venue.cross(price):
+            self._apply(update)
+        cfg = self.config
+        if self.grid.anchor is None:
+            self.grid = with_anchor(self.grid, price, cfg.rules.tick_size)
+        market = Market(price=price, price_ts_ms=ts_ms, candles=candles)
+        self.last_market = market
+        for _ in range(MAX_ROUNDS):
+            actions = decide(self.grid, market, cfg.strategy, cfg.risk, cfg.rules, ts_ms)
+            self.evaluations += 1
+            if not actions:
+                break
+            self._execute(actions, price)
+        else:
+            raise OperationalError(
+                f"{cfg.symbol}: decisions at {price} did not settle in {MAX_ROUNDS} rounds"
+            )
+        if self.grid.position != position:
+            p = self.grid.position
+            self.marks.append(
+                Mark(index, p.qty, p.cost_basis, p.avg_cost, p.realized_pnl, p.fees, p.volume)
+            )
+
+    def _execute(self, actions: list[CancelOrder | PlaceOrder], price: Decimal) -> None:
+        # As the executor: cancels first, then the places (intents written before any is sent).
+        for action in actions:
+            if isinstance(action, CancelOrder):
+                update = self.venue.cancel(action.client_order_id)
+                if update is not None:
+                    self._apply(update)
+        places = [a for a in actions if isinstance(a, PlaceOrder)]
+        for place in places:
+            self.grid = mark_pending(self.grid, place)
+        taken: list[PlaceOrder] = []
+        for place in places:
+            venue_id, updates = self.venue.place(place, price)
+            if updates:  # rejected
+                self.grid, _ = mark_rejected(self.grid, place.client_order_id, "rejected")
+                continue
+            self.grid = mark_acked(self.grid, place.client_order_id, venue_id)
+            if self.venue.marketable(place.client_order_id, price):
+                taken.append(place)
+        # Orders the market has passed fill at once as takers: buys highest first, then sells
+        # lowest first (GRID.md "Cases").
+        taken.sort(key=lambda p: (p.side is Side.SELL, -p.price if p.side is Side.BUY else p.price))
+        for place in taken:
+            for update in self.venue.take(place.client_order_id, price):
+                self._apply(update)
+
+    def _apply(self, update: VenueUpdate) -> None:
+        self.grid, events = apply_order_update(
+            self.grid,
+            client_order_id=update.client_order_id,
+            venue_order_id=update.venue_order_id,
+            status=update.status,
+            cum_qty=update.cum_qty,
+            last_fill_price=update.price,
+            fee=update.fee if update.price is not None else ZERO,
+            trade_id=update.trade_id,
+            now_ms=self._ts,
+        )
+        for event in events:
+            if isinstance(event, OrderFilled):
+                self.fills.append(
+                    Fill(
+                        self._index,
+                        self._ts,
+                        event.side,
+                        event.price,
+                        event.qty,
+                        event.fee,
+                        update.maker,
+                        event.closing,
+                        event.realized_pnl_delta,
+                        event.client_order_id,
+                    )
+                )

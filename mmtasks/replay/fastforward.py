@@ -1,0 +1,161 @@
+"""The fast path: jump to the next row that can change anything, run the exact core only there.
+
+After each visited row the grid is settled, and `band.quiet_band` gives the exact price band
+in which it would neither fill nor act. numpy then scans the float low/high columns for the
+first row leaving that band (with a safety margin, so float rounding can only add candidates),
+or a row whose candles change the volume monitor or the ATR interval. Floats only find the
+candidates; every price the core sees is still the Decimal of the file's text, so the result is
+identical to the plain loop (tests/replay/test_fastforward.py checks it on random paths).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from mmtasks.replay.band import Band, quiet_band
+from mmtasks.replay.engine import Config, Engine
+from mmtasks.replay.loop import Walk
+from mmtasks.replay.series import FloatArray, Series
+
+MARGIN = 1e-9  # relative: far above float rounding of a decimal text (1e-16)
+FIRST_CHUNK = 256
+BoolArray = npt.NDArray[np.bool_]
+
+
+def _rolling_mean(values: FloatArray, window: int) -> FloatArray:
+    # mean of values[j - window .. j - 1] at j (NaN while fewer than window)
+    csum = np.concatenate(([0.0], np.cumsum(values)))
+    out = np.full(len(values), np.nan)
+    if len(values) > window:
+        out[window:] = (csum[window:-1] - csum[: -window - 1]) / window
+    return out
+
+
+def _changes(value: npt.NDArray[np.int64], unsure: BoolArray) -> BoolArray:
+    flag = np.zeros(len(value), dtype=bool)
+    flag[1:] = (value[1:] != value[:-1]) | unsure[1:] | unsure[:-1]
+    return flag
+
+
+def _candle_features(data: Series, cfg: Config) -> BoolArray:
+    """Return the rows whose close may change the volume-spike flag or the ATR interval."""
+    n = len(data)
+    risk, st = cfg.risk, cfg.strategy
+    w = risk.average_window
+    flag = np.zeros(n, dtype=bool)
+    flag[: w + 7] = True  # the history is filling up: visit every row
+    low, high, close = data.floats("low"), data.floats("high"), data.floats("close")
+    if risk.enable_volume_monitor:
+        volume = np.array(data.volume_text, dtype=np.float64)
+        limit = _rolling_mean(volume, w) * float(risk.volume_multiplier)
+        avg_close = _rolling_mean(close, w)
+        with np.errstate(invalid="ignore"):
+            spike = (volume > limit) & (close < avg_close)
+            unsure = (np.abs(volume - limit) <= MARGIN * (np.abs(limit) + 1e-12)) | (
+                np.abs(close - avg_close) <= MARGIN * np.abs(avg_close)
+            )
+        flag |= _changes(spike.astype(np.int64), unsure)
+    if st.atr_scale > 0:
+        prev = np.concatenate(([np.nan], close[:-1]))
+        with np.errstate(invalid="ignore"):
+            tr = np.fmax(high - low, np.fmax(np.abs(high - prev), np.abs(low - prev)))
+        ticks = _rolling_mean(tr, w) * float(st.atr_scale) / float(cfg.rules.tick_size)
+        frac = ticks - np.floor(ticks)
+        unsure = np.abs(frac - 0.5) <= MARGIN * (np.abs(ticks) + 1)
+        base = float(max(cfg.strategy.interval, cfg.rules.tick_size) / cfg.rules.tick_size)
+        steps = np.fmax(np.nan_to_num(np.floor(ticks + 0.5), nan=0.0), round(base))
+        flag |= _changes(steps.astype(np.int64), unsure)
+    return flag
+
+
+def _tick_features(walk: Walk, cfg: Config) -> BoolArray:
+    """Return the ticks at which the core's candles may change what it decides."""
+    data = walk.data
+    n = len(data)
+    flag = np.zeros(n, dtype=bool)
+    feed = walk.feed
+    if feed is None:
+        return flag
+    flag[feed.starts] = True  # a candle closes: history (ATR, averages) moves
+    if cfg.risk.enable_volume_monitor and feed.has_volume:
+        volume = np.array(data.volume_text, dtype=np.float64)
+        buckets = np.add.reduceat(volume, feed.starts)
+        limit = _rolling_mean(buckets, cfg.risk.average_window) * float(cfg.risk.volume_multiplier)
+        which = np.searchsorted(feed.starts, np.arange(n), side="right") - 1
+        start_csum = np.concatenate(([0.0], np.cumsum(volume)))[feed.starts]
+        forming = np.cumsum(volume) - start_csum[which]
+        with np.errstate(invalid="ignore"):
+            flag |= forming >= limit[which] * (1 - MARGIN)
+    return flag
+
+
+class Screen:
+    """Finds the next row that leaves a band or changes the candles' verdicts."""
+
+    def __init__(self, walk: Walk) -> None:
+        data, cfg = walk.data, walk.engine.config
+        self.low, self.high = data.floats("low"), data.floats("high")
+        if walk.feed is None:
+            self.features = np.zeros(len(data), dtype=bool)
+        elif data.kind == "candles":
+            self.features = _candle_features(data, cfg)
+        else:
+            self.features = _tick_features(walk, cfg)
+
+    def next_row(self, start: int, band: Band) -> int:
+        """Return the first row >= start that leaves band or is a feature row (len if none)."""
+        n = len(self.low)
+        lo = -np.inf if band.lo is None else float(band.lo)
+        hi = np.inf if band.hi is None else float(band.hi)
+        lo += abs(lo) * MARGIN if np.isfinite(lo) else 0.0
+        hi -= abs(hi) * MARGIN if np.isfinite(hi) else 0.0
+        chunk = FIRST_CHUNK
+        while start < n:
+            stop = min(n, start + chunk)
+            hit = (
+                (self.low[start:stop] <= lo)
+                | (self.high[start:stop] >= hi)
+                | self.features[start:stop]
+            )
+            found = np.flatnonzero(hit)
+            if len(found):
+                return start + int(found[0])
+            start, chunk = stop, chunk * 4
+        return n
+
+
+class _Gate:
+    """Lets the walk skip the points inside the band; a new band after every visited point."""
+
+    def __init__(self, engine: Engine, band: Band | None, feature_row: bool) -> None:
+        self.engine, self.band, self.feature_row = engine, band, feature_row
+
+    def skip(self, price: Decimal, closing: bool) -> bool:
+        """Return True when the settled grid would do nothing at price."""
+        if self.band is None or (closing and self.feature_row):
+            return False
+        return self.band.contains(price)
+
+    def stepped(self) -> None:
+        """Recompute the band around the price the engine has just settled at."""
+        market = self.engine.last_market
+        self.band = None
+        if market is not None:
+            self.band, calls = quiet_band(self.engine.grid, market, self.engine.config)
+            self.engine.evaluations += calls
+
+
+def run_fast(walk: Walk) -> None:
+    """Visit only the rows that can change something; the result equals run_plain's."""
+    screen = Screen(walk)
+    n = len(walk.data)
+    band: Band | None = None
+    j = 0
+    while j < n:
+        gate = _Gate(walk.engine, band, bool(screen.features[j]))
+        walk.visit(j, gate)
+        band = gate.band
+        j = j + 1 if band is None else screen.next_row(j + 1, band)

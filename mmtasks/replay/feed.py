@@ -1,0 +1,102 @@
+"""The candles the core sees at each point of the path (volume monitor and ATR read them).
+
+Candle input: within candle j the core sees the closed candles before j; at j's close point j
+itself is appended as closed (no look-ahead: a candle's volume is known once it is over).
+Tick input: ticks are gathered into `kline_interval` candles; the newest one is forming (closed
+False) and holds the ticks so far, as the connector's kline stream reports it live.
+As the worker does, only the newest `average_window + 5` candles are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import numpy as np
+
+from mmtasks.errors import ValidationError
+from mmtasks.grid.models import Candle
+from mmtasks.replay.series import Series
+
+KEPT_EXTRA = 5  # mmtasks.trading.step.CANDLES_KEPT_EXTRA
+UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def interval_ms(text: str) -> int:
+    """Return a kline interval like '1m' or '4h' in ms."""
+    match = re.fullmatch(r"([1-9][0-9]*)([smhdw])", text)
+    if match is None:
+        raise ValidationError(f"kline_interval must look like '1m' or '4h', received {text!r}")
+    return int(match.group(1)) * UNIT_MS[match.group(2)]
+
+
+class CandleFeed:
+    """Market candles for any row of a series, built lazily from its text."""
+
+    def __init__(self, data: Series, keep: int, kline_ms: int) -> None:
+        self.data, self.keep, self.kline_ms = data, keep, kline_ms
+        self._cache: dict[int, Candle] = {}
+        if data.kind == "ticks":
+            bucket = data.ts_ms // kline_ms
+            self.bucket = bucket
+            starts = np.flatnonzero(np.diff(bucket)) + 1
+            self.starts = np.concatenate(([0], starts)).astype(np.int64)
+            self.has_volume = any(v not in ("0", "") for v in data.volume_text)
+
+    def at(self, index: int, closed_through: bool) -> tuple[Candle, ...]:
+        """Return the candles seen at row index (candles: with row index itself if closed)."""
+        if self.data.kind == "candles":
+            stop = index + 1 if closed_through else index
+            return tuple(self._candle(j) for j in range(max(0, stop - self.keep), stop))
+        return self._tick_candles(index)
+
+    def _candle(self, j: int) -> Candle:
+        candle = self._cache.get(j)
+        if candle is None:
+            d = self.data
+            candle = Candle(
+                open_ms=int(d.ts_ms[j]),
+                open=d.dec("open", j),
+                high=d.dec("high", j),
+                low=d.dec("low", j),
+                close=d.dec("close", j),
+                volume=Decimal(d.volume_text[j]),
+                closed=True,
+            )
+            if len(self._cache) > 10 * self.keep:
+                self._cache.clear()
+            self._cache[j] = candle
+        return candle
+
+    def _tick_candles(self, index: int) -> tuple[Candle, ...]:
+        b = int(np.searchsorted(self.starts, index, side="right")) - 1
+        first = max(0, b - self.keep + 1)
+        out = []
+        for k in range(first, b + 1):
+            start = int(self.starts[k])
+            stop = index + 1 if k == b else int(self.starts[k + 1])
+            out.append(self._bucket(k, start, stop, closed=k < b))
+        return tuple(out)
+
+    def _bucket(self, k: int, start: int, stop: int, *, closed: bool) -> Candle:
+        if closed and -k - 1 in self._cache:
+            return self._cache[-k - 1]
+        d = self.data
+        prices = d.floats("close")[start:stop]
+        hi = start + int(np.argmax(prices))
+        lo = start + int(np.argmin(prices))
+        volume = Decimal(0)
+        if self.has_volume:
+            volume = sum((Decimal(v) for v in d.volume_text[start:stop]), Decimal(0))
+        candle = Candle(
+            open_ms=int(self.bucket[start]) * self.kline_ms,
+            open=d.dec("close", start),
+            high=d.dec("close", hi),
+            low=d.dec("close", lo),
+            close=d.dec("close", stop - 1),
+            volume=volume,
+            closed=closed,
+        )
+        if closed:
+            self._cache[-k - 1] = candle
+        return candle

@@ -1,0 +1,74 @@
+"""Walk a series through the engine: the plain loop visits every point of every row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+import numpy as np
+
+from mmtasks.replay.engine import Engine
+from mmtasks.replay.feed import KEPT_EXTRA, CandleFeed, interval_ms
+from mmtasks.replay.path import PathOrder, candle_points
+from mmtasks.replay.series import Series
+
+
+class Gate(Protocol):
+    """Which points the walk may skip (the fast path); the plain loop has none."""
+
+    def skip(self, price: Decimal, closing: bool) -> bool:
+        """Return True when visiting price would change nothing."""
+
+    def stepped(self) -> None:
+        """Hear that the engine visited a point."""
+
+
+@dataclass
+class Walk:
+    """A series bound to an engine: visits one row at a time, with the candles it implies."""
+
+    engine: Engine
+    data: Series
+    order: PathOrder = "auto"
+
+    def __post_init__(self) -> None:
+        risk = self.engine.config.risk
+        self.feed: CandleFeed | None = None
+        if self.engine.config.needs_candles:
+            keep = risk.average_window + KEPT_EXTRA
+            self.feed = CandleFeed(self.data, keep, interval_ms(risk.kline_interval))
+        diffs = np.diff(self.data.ts_ms[:1000])
+        self.row_ms = int(np.median(diffs)) if len(diffs) else 60_000
+
+    def points(self, j: int) -> list[Decimal]:
+        """Return the prices row j puts on the path."""
+        d = self.data
+        if d.kind == "ticks":
+            return [d.dec("close", j)]
+        return candle_points(
+            d.dec("open", j), d.dec("high", j), d.dec("low", j), d.dec("close", j), self.order
+        )
+
+    def visit(self, j: int, gate: Gate | None = None) -> None:
+        """Step the engine through row j's points (the gate says which change nothing)."""
+        points = self.points(j)
+        last = len(points) - 1
+        ts0 = int(self.data.ts_ms[j])
+        for k, price in enumerate(points):
+            closing = k == last
+            if gate is not None and gate.skip(price, closing):
+                continue
+            candles = () if self.feed is None else self.feed.at(j, closing)
+            ts = ts0 + (self.row_ms * k) // max(len(points), 1) if k < last else ts0
+            if self.data.kind == "candles" and closing and last > 0:
+                ts = ts0 + self.row_ms - 1
+            self.engine.step(j, ts, price, candles)
+            if gate is not None:
+                gate.stepped()
+
+
+def run_plain(walk: Walk) -> None:
+    """Visit every row and every point: the reference the fast path must equal."""
+    for j in range(len(walk.data)):
+        walk.visit(j)
