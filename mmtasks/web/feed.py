@@ -1,0 +1,181 @@
+"""`/ws`: a snapshot of the fleet, then every event after it by stream id, then live events,
+throttled price ticks and fresh status.
+
+Messages are JSON `{"type": ..., "data": ...}`; those taken from the events stream also carry
+`"id"` (the stream id), so a client that reconnects with `?after=<last id seen>` gets every
+event it missed, once and in order. On connect: `status` (the fleet view, with `stream_id`,
+the newest event it reflects), then `history` (the events up to it; only without `after`), then
+the events after `after` or `stream_id`. Event types map to `orders`, `trade_event`,
+`position`, `risk` and `status` (see events_reader.MESSAGE_TYPES); `kline` carries price ticks
+(and the newest candle of the symbol the client subscribed to with
+`{"type": "subscribe", "symbol": "BTCUSDT"}`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from mmtasks.state.keys import EVENTS, keys_for
+from mmtasks.web.events_reader import message_of, recent_events
+from mmtasks.web.sources import Sources
+from mmtasks.web.view_cache import ViewCache
+
+log = logging.getLogger(__name__)
+
+STREAM_ID = re.compile(r"^\d+-\d+$")
+READ_BLOCK_MS = 1000
+READ_COUNT = 500
+STATUS_EVERY_S = 2.0
+DIRTY_STATUS_AGE_S = 0.2  # after an event, a status at most this old is sent
+RESUME_SCAN = 1  # the oldest kept entry, to tell a client that its `after` was trimmed away
+
+
+class Feed:
+    """One client's connection."""
+
+    def __init__(self, ws: WebSocket, sources: Sources, view: ViewCache) -> None:
+        self.ws = ws
+        self.sources = sources
+        self.r: aioredis.Redis = sources.aredis
+        self.view = view
+        self.symbols: list[str] = []
+        self.subscribed: str | None = None
+        self.dirty = False
+        self._send_lock = asyncio.Lock()
+        self._ticks: dict[str, tuple[str, str]] = {}
+
+    async def send(self, kind: str, data: Any, entry_id: str | None = None) -> None:
+        message = {"type": kind, "data": data} | ({"id": entry_id} if entry_id else {})
+        async with self._send_lock:
+            await self.ws.send_text(json.dumps(message, separators=(",", ":"), default=str))
+
+    async def send_status(self, max_age_s: float | None = None) -> dict[str, Any]:
+        view = await self.view.get(max_age_s)
+        self.symbols = [e["symbol"] for e in view["symbols"]]
+        await self.send("status", view)
+        return view
+
+    async def run(self, after: str | None) -> None:
+        snapshot_id = await self._last_id()
+        view = await self.view.get()
+        self.symbols = [e["symbol"] for e in view["symbols"]]
+        await self.send("status", view | {"stream_id": snapshot_id})
+        if after is None:
+            history = await asyncio.to_thread(recent_events, self.sources.redis, upto=snapshot_id)
+            await self.send("history", {"events": history, "upto": snapshot_id})
+        else:
+            await self._check_resume(after)
+        tasks = [
+            asyncio.create_task(self._events(after or snapshot_id)),
+            asyncio.create_task(self._ticker()),
+            asyncio.create_task(self._receive()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
+                    log.warning("feed closed: %s: %s", type(exc).__name__, exc)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+
+    async def _last_id(self) -> str:
+        rows = await self.r.xrevrange(EVENTS, count=1)
+        return str(rows[0][0]) if rows else "0-0"
+
+    async def _check_resume(self, after: str) -> None:
+        """Say so when events after `after` were already trimmed from the capped stream."""
+        oldest = await self.r.xrange(EVENTS, count=RESUME_SCAN)
+        if oldest and _id_tuple(str(oldest[0][0])) > _id_tuple(after) and after != "0-0":
+            await self.send("history", {"gap": True, "after": after, "oldest": str(oldest[0][0])})
+
+    async def _events(self, cursor: str) -> None:
+        while True:
+            reply: Any = await self.r.xread({EVENTS: cursor}, count=READ_COUNT, block=READ_BLOCK_MS)
+            for _, rows in reply or []:
+                for entry_id, fields in rows:
+                    cursor = str(entry_id)
+                    message = message_of(cursor, fields)
+                    await self.send(message["type"], message["data"], cursor)
+                    self.dirty = True
+
+    async def _ticker(self) -> None:
+        every_s = self.sources.web.tick_every_s
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(every_s)
+            await self._send_ticks()
+            now = time.monotonic()
+            if self.dirty or now - last_status >= STATUS_EVERY_S:
+                max_age = DIRTY_STATUS_AGE_S if self.dirty else None
+                self.dirty = False
+                await self.send_status(max_age)
+                last_status = now
+
+    async def _send_ticks(self) -> None:
+        symbols = list(self.symbols)
+        if not symbols:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for symbol in symbols:
+            pipe.hmget(keys_for(symbol).tick, ["price", "ts_event_ms"])
+        for symbol, (price, ts) in zip(symbols, await pipe.execute(), strict=True):
+            if price is None or self._ticks.get(symbol) == (price, ts):
+                continue
+            self._ticks[symbol] = (price, ts)
+            data: dict[str, Any] = {"symbol": symbol, "price": price, "ts_event_ms": int(ts or 0)}
+            if symbol == self.subscribed:
+                candle = await self._newest_candle(symbol)
+                if candle is not None:
+                    data["candle"] = candle
+            await self.send("kline", data)
+
+    async def _newest_candle(self, symbol: str) -> dict[str, Any] | None:
+        raw = await self.r.hgetall(keys_for(symbol).candles)
+        if not raw:
+            return None
+        newest = raw[max(raw, key=int)]
+        return dict(json.loads(newest))
+
+    async def _receive(self) -> None:
+        while True:
+            text = await self.ws.receive_text()
+            try:
+                message = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("type") == "subscribe":
+                symbol = message.get("symbol")
+                self.subscribed = symbol if isinstance(symbol, str) else None
+                self._ticks.pop(self.subscribed or "", None)
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def feed_endpoint(ws: WebSocket) -> None:
+    """Serve one WebSocket client until it leaves."""
+    state = ws.app.state
+    after = ws.query_params.get("after")
+    await ws.accept()  # then close with a reason the client can read, not a bare 403
+    if after is not None and not STREAM_ID.match(after):
+        await ws.close(code=1008, reason="after must be a stream id like 1700000000000-0")
+        return
+    feed = Feed(ws, state.sources, state.view)
+    with contextlib.suppress(WebSocketDisconnect):
+        await feed.run(after)

@@ -1,0 +1,90 @@
+"""The connections the web process reads from: Redis, the broker, Postgres and the workers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis as redis_lib
+import redis.asyncio as aioredis
+from celery import Celery
+from psycopg_pool import ConnectionPool
+
+from mmtasks.registry.status import collect_status
+from mmtasks.registry.store import SymbolRecord, list_symbols
+from mmtasks.settings import Settings
+from mmtasks.web.config import WebSettings
+from mmtasks.web.consumers import ConsumerWatch
+
+LISTED_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # what the status task lists
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Sources:
+    """Everything the web process reads, opened once per process."""
+
+    settings: Settings
+    web: WebSettings
+    redis: redis_lib.Redis
+    aredis: aioredis.Redis
+    broker: redis_lib.Redis | None
+    pg: ConnectionPool
+    consumers: ConsumerWatch
+
+    @classmethod
+    def open(cls, settings: Settings, web: WebSettings, app: Celery) -> Sources:
+        """Open the connections (lazily: a dependency that is down is reported, not fatal)."""
+        client = redis_lib.Redis.from_url(
+            settings.redis_url, socket_timeout=5, decode_responses=True, health_check_interval=30
+        )
+        broker_url = settings.celery_broker_url
+        if broker_url == settings.redis_url:
+            broker: redis_lib.Redis | None = client
+        elif broker_url.startswith(("redis://", "rediss://", "unix://")):
+            broker = redis_lib.Redis.from_url(broker_url, socket_timeout=5, decode_responses=True)
+        else:
+            broker = None
+        pool = ConnectionPool(
+            settings.database_url,
+            min_size=0,
+            max_size=4,
+            open=True,
+            timeout=3,
+            kwargs={"connect_timeout": 2, "autocommit": True},
+        )
+        watch = ConsumerWatch(app, web.consumers_every_s)
+        watch.start()
+        return cls(
+            settings=settings,
+            web=web,
+            redis=client,
+            aredis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True),
+            broker=broker,
+            pg=pool,
+            consumers=watch,
+        )
+
+    def close(self) -> None:
+        self.consumers.stop()
+        self.pg.close()
+        if self.broker is not None and self.broker is not self.redis:
+            self.broker.close()
+        self.redis.close()
+
+    def records(self) -> list[SymbolRecord]:
+        """Return the registry rows the status task lists (ACTIVE, PAUSED, ERROR)."""
+        with self.pg.connection() as conn:
+            return list_symbols(conn, LISTED_STATUSES)
+
+    def status(self) -> dict[str, Any]:
+        """Return the fleet and per-symbol status, as the `status` admin task does."""
+        result = collect_status(
+            self.records(), self.redis, self.broker, self.consumers.consumers, now_ms()
+        )
+        result["consumers_checked_ms"] = self.consumers.checked_ms
+        return result
