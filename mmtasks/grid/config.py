@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, mod
 
 from mmtasks.decimals import ZERO, canon, parse_decimal, snap_down, snap_nearest
 from mmtasks.errors import ValidationError
+from mmtasks.grid.ids import MAX_GENERATION, MAX_ID_LEN, max_client_id_length
 
 MAX_LEVELS = 200
 KLINE_INTERVAL_RE = re.compile(r"^[1-9][0-9]*[smhdwM]$")
@@ -251,3 +252,168 @@ def validate_config(config: GridConfig, rules: SymbolRules) -> None:
             f"order_notional must be >= min_notional {canon(rules.min_notional)}, "
             f"received {canon(config.order_notional)}"
         )
+
+
+@dataclass(frozen=True)
+class TradingLimits:
+    """Bounds a config must stay within to be accepted for trading (docs/strategy.md).
+
+    The defaults suit a small desk; pass your own to `trading_config_errors` to change them.
+    `price_range_factor` is the assumption behind the client-id proof: ids are proven to fit
+    for every level the grid can quote while the price stays below price x this factor.
+    """
+
+    max_order_notional: Decimal = Decimal(100_000)  # quote per order, absolute
+    max_equity_fraction: Decimal | None = Decimal("0.1")  # of equity per order, when known
+    max_position_notional: Decimal = Decimal(1_000_000)  # quote: max_position x price
+    max_open_orders: int = 2 * MAX_LEVELS + 10
+    max_stale_after_s: int = 86_400
+    max_average_window: int = 1_000
+    max_volume_multiplier: Decimal = Decimal(1_000)
+    max_atr_scale: Decimal = Decimal(100)
+    max_inventory_skew: Decimal = Decimal(1)  # without max_position; with it, skew x max < 1
+    price_range_factor: Decimal = Decimal(10)
+    max_generation: int = MAX_GENERATION
+
+
+DEFAULT_LIMITS = TradingLimits()
+
+
+def _fmt(value: Decimal, tick: Decimal) -> str:
+    # Bounds print on the tick, rounded toward the safe side (down), e.g. 100 / 11 -> 9.09.
+    return canon(snap_down(value, tick)) if value >= tick else canon(value.normalize())
+
+
+def _upper(field: str, value: Decimal | int, bound: Decimal | int, what: str = "") -> list[str]:
+    if value <= bound:
+        return []
+    bound_text = canon(Decimal(bound))
+    return [f"{field} must be <= {what}{bound_text}, received {canon(Decimal(value))}"]
+
+
+def _rule_errors(config: GridConfig, rules: SymbolRules) -> list[str]:
+    try:
+        validate_config(config, rules)
+    except ValidationError as exc:
+        return [str(exc)]
+    return []
+
+
+def _size_errors(
+    config: GridConfig,
+    price: Decimal,
+    rules: SymbolRules,
+    equity: Decimal | None,
+    limits: TradingLimits,
+) -> list[str]:
+    caps = [("max_order_notional", limits.max_order_notional)]
+    if equity is not None and limits.max_equity_fraction is not None:
+        caps.append(("equity x max_equity_fraction", equity * limits.max_equity_fraction))
+    errors = []
+    for name, cap in caps:
+        if config.order_qty is not None and config.order_qty * price > cap:
+            errors.append(
+                f"order_qty must be <= {name} / price = {_fmt(cap / price, rules.step_size)} "
+                f"at price {canon(price)} ({name} {canon(cap)}), "
+                f"received {canon(config.order_qty)}"
+            )
+        if config.order_notional is not None:
+            errors += _upper("order_notional", config.order_notional, cap, f"{name} = ")
+    return errors
+
+
+def _risk_errors(
+    config: GridConfig, risk: RiskConfig, price: Decimal, rules: SymbolRules, limits: TradingLimits
+) -> list[str]:
+    errors = []
+    if risk.max_position is not None:
+        cap = limits.max_position_notional / price
+        if risk.max_position > cap:
+            errors.append(
+                f"max_position must be <= max_position_notional / price = "
+                f"{_fmt(cap, rules.step_size)} at price {canon(price)} "
+                f"(max_position_notional {canon(limits.max_position_notional)}), "
+                f"received {canon(risk.max_position)}"
+            )
+    if risk.max_open_orders is not None:
+        errors += _upper("max_open_orders", risk.max_open_orders, limits.max_open_orders)
+    errors += _upper("stale_after_s", risk.stale_after_s, limits.max_stale_after_s)
+    errors += _upper("average_window", risk.average_window, limits.max_average_window)
+    errors += _upper("volume_multiplier", risk.volume_multiplier, limits.max_volume_multiplier)
+    errors += _upper("atr_scale", config.atr_scale, limits.max_atr_scale)
+    for name in ("buy_levels", "sell_levels"):
+        value = getattr(config, name)
+        if not 1 <= value <= MAX_LEVELS:
+            errors.append(f"{name} must be between 1 and {MAX_LEVELS}, received {value}")
+    skew = config.inventory_skew
+    if risk.max_position is not None and skew * risk.max_position >= 1:
+        errors.append(
+            f"inventory_skew must be < 1 / max_position = {canon(1 / risk.max_position)} "
+            f"(else the skewed price can reach zero), received {canon(skew)}"
+        )
+    elif risk.max_position is None:
+        errors += _upper("inventory_skew", skew, limits.max_inventory_skew, "max_inventory_skew = ")
+    return errors
+
+
+def max_reachable_level(
+    config: GridConfig, risk: RiskConfig, rules: SymbolRules, price: Decimal, limits: TradingLimits
+) -> Decimal:
+    """Return the highest level the grid can quote while the price stays in the assumed range."""
+    top = price * limits.price_range_factor
+    if risk.max_position is not None and config.inventory_skew > 0:
+        top *= 1 + config.inventory_skew * risk.max_position  # a short skews the centre up
+    # Sells reach sell_levels + 1 intervals out; a closing order one more.
+    return top + (max(config.buy_levels, config.sell_levels) + 2) * snapped_interval(config, rules)
+
+
+def trading_config_errors(
+    config: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    price: Decimal,
+    *,
+    equity: Decimal | None = None,
+    limits: TradingLimits = DEFAULT_LIMITS,
+) -> list[str]:
+    """Return why config cannot trade at price under rules and limits (empty when it can).
+
+    Each message names the field, the bound and the value received, e.g. `interval must be
+    <= price / (buy_levels + 1) = 9.09 at price 100, received 50`.
+    """
+    if not price.is_finite() or price <= 0:
+        return [f"price must be > 0 to validate a config against, received {price}"]
+    errors = _rule_errors(config, rules)
+    bound = price / (config.buy_levels + 1)
+    if snapped_interval(config, rules) > bound:
+        errors.append(
+            f"interval must be <= price / (buy_levels + 1) = {_fmt(bound, rules.tick_size)} "
+            f"at price {canon(price)}, received {canon(config.interval)}"
+        )
+    errors += _size_errors(config, price, rules, equity, limits)
+    errors += _risk_errors(config, risk, price, rules, limits)
+    top = max_reachable_level(config, risk, rules, price, limits)
+    length = max_client_id_length(top, rules.tick_size, limits.max_generation)
+    if length > MAX_ID_LEN:
+        errors.append(
+            f"client order ids must be <= {MAX_ID_LEN} characters for every reachable level, "
+            f"received up to {length} (levels up to {_fmt(top, rules.tick_size)}: price "
+            f"{canon(price)} x price_range_factor {canon(limits.price_range_factor)} plus "
+            f"the window, on tick {canon(rules.tick_size)})"
+        )
+    return errors
+
+
+def validate_trading_config(
+    config: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    price: Decimal,
+    *,
+    equity: Decimal | None = None,
+    limits: TradingLimits = DEFAULT_LIMITS,
+) -> None:
+    """Raise ValidationError (all reasons, '; '-joined) unless config can trade at price."""
+    errors = trading_config_errors(config, risk, rules, price, equity=equity, limits=limits)
+    if errors:
+        raise ValidationError("; ".join(errors))

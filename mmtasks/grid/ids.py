@@ -16,6 +16,12 @@ Layout (lower-case letters and digits only, at most 32 characters, so OKX accept
 Budget: 8 (prefix) + 1 (side) + 1 ('g') + 6 (a generation below 36**6, about 2.1e9) leaves 16
 characters for the level: 15 significant digits at or above 0.1, 13 below. A level that does
 not fit raises ValidationError; real tick sizes keep levels far shorter.
+
+The bound, for config validation: every level is a multiple of the tick size (the anchor and
+the interval are snapped to it), so its plain text has at most the integer digits of the
+highest level, plus 'p' and the tick's decimals; the 'e' form is used only when shorter.
+`max_client_id_length` computes that bound. Generations stay below 36**6 as long as the
+generation floor (the current second after a state rebuild) does: until December 2038.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from mmtasks.errors import ValidationError
 MAX_ID_LEN = 32
 ID_PREFIX = "mm"
 TAG_LEN = 6
+MAX_GENERATION = 36**6 - 1  # six base-36 characters
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^mm([0-9a-z]{6})([bs])([0-9pe]+)g([0-9a-z]+)$")
 _SIDE_CODE = {Side.BUY: "b", Side.SELL: "s"}
@@ -83,6 +90,22 @@ def encode_level(level: Decimal) -> str:
         if len(scientific) < len(plain):
             return scientific
     return plain
+
+
+def max_client_id_length(
+    max_level: Decimal, tick_size: Decimal, max_generation: int = MAX_GENERATION
+) -> int:
+    """Return the longest client order id of any level on the tick grid up to max_level."""
+    if tick_size <= 0 or max_level <= 0:
+        raise ValidationError(
+            f"tick_size and max_level must be > 0, received {canon(tick_size)}, {canon(max_level)}"
+        )
+    exponent = tick_size.normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
+    integer_digits = len(str(int(max_level))) if max_level >= 1 else 0
+    level_chars = integer_digits + (1 + decimals if decimals else 0)
+    fixed = len(ID_PREFIX) + TAG_LEN + 1 + 1  # prefix, tag, side, 'g'
+    return fixed + level_chars + len(_base36(max_generation))
 
 
 def decode_level(text: str) -> Decimal:
