@@ -2,8 +2,14 @@
 
 There is no book of other participants: the market is the price feed. A new price p fills every
 resting BUY priced >= p and every resting SELL priced <= p at the order's own price (maker), up
-to `liquidity` base qty per order per tick. An order marketable when placed fills at once as a
-taker at the last price (a limit order at no worse than its limit).
+to `liquidity` base qty per order per tick: buys from the highest price down, then sells from
+the lowest price up (the order average-cost PnL depends on). An order marketable when placed
+(one the market has already passed, e.g. a closing order after a gap) fills at once as a taker
+at the last price, which is never worse than its limit.
+
+Reduce-only is judged on the symbol's net position, as a venue does: refused at placement when
+it would not reduce it (or would flip it), capped at fill time to what is left to reduce, and
+cancelled ("no position") when the net position is flat or on the order's side by then.
 
 Rejections by trading rules (post-only would cross, reduce-only would increase or flip) create an
 order with status REJECTED and a reject_reason, so the client order id is used and a replay
