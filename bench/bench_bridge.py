@@ -334,13 +334,14 @@ class NewOrders:
 
 def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str) -> None:
     """Print tick-to-order p50/p99 for n symbols trading on a random walk."""
-    from mmtasks.celery import app
+    from mmtasks.celery import app, use_services
     from mmtasks.connector.client import ExchangeClient, SimControlClient
+    from mmtasks.settings import settings_for
     from mmtasks.symbols import init_symbol
     from tests.procs import Worker, connector, stop
 
     redis.Redis.from_url(redis_url).flushdb()
-    app.conf.broker_url = redis_url
+    use_services(app, settings_for(redis_url, database_url))
     symbols = symbols_for(n)
     client = redis.Redis.from_url(redis_url)
     with connector(

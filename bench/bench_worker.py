@@ -80,14 +80,15 @@ def main() -> None:
     r.flushdb()
     migrate(services.database_url)
 
-    from mmtasks.celery import app
+    from mmtasks.celery import app, use_services
     from mmtasks.enqueue import publish_tick, wake
     from mmtasks.messages import OrderEvent
+    from mmtasks.settings import settings_for
     from mmtasks.state.keys import keys_for
     from mmtasks.symbols import init_symbol
     from tests.procs import Worker, connector
 
-    app.conf.broker_url = redis_url
+    use_services(app, settings_for(redis_url, services.database_url))
     k = keys_for(SYMBOL)
     with connector("--feed", "none", "--symbols", SYMBOL) as addr:
         os.environ["CONNECTOR_ADDR"] = addr

@@ -13,7 +13,7 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from mmtasks.settings import get_settings
+from mmtasks.settings import Settings, get_settings
 
 SYMBOL_TASK_PREFIX = "mmtasks.symbol."
 CONTROL_QUEUE = "control"
@@ -30,13 +30,19 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return {"queue": CONTROL_QUEUE}
 
 
-def make_app() -> Celery:
-    """Build the mmtasks Celery app from settings."""
-    settings = get_settings()
+def use_services(app: Celery, settings: Settings) -> Celery:
+    """Point app's broker and result backend at settings' Redis (both, never one alone)."""
+    app.conf.broker_url = settings.celery_broker_url
+    app.conf.result_backend = settings.redis_url
+    return app
+
+
+def make_app(settings: Settings | None = None) -> Celery:
+    """Build the mmtasks Celery app from settings (the process's own when not given)."""
+    settings = settings or get_settings()
     app = Celery("mmtasks")
+    use_services(app, settings)
     app.conf.update(
-        broker_url=settings.celery_broker_url,
-        result_backend=settings.redis_url,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,11 +108,13 @@ def start_embedded_redis(data_dir: Path) -> str:
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the pgserver-shipped Postgres under data_dir; return its URL."""
-    import pgserver
-
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset: harmless
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+
+        server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
     url = str(server.get_uri())
     log.info("embedded postgres at %s", url)
     return url

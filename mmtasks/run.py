@@ -5,6 +5,11 @@ are unset), the registry migrations and seed, the simulated connector on a rando
 Celery worker per symbol, the control worker, beat and the bridge, then sends each symbol its
 `init`. Every child runs in its own process group with its log under .data/run/logs/;
 Ctrl-C, SIGTERM or the end of --seconds stops them all (SIGTERM, then SIGKILL for stragglers).
+
+Every URL the runner and its children use comes from one `Settings`, resolved once here and
+passed down: to children as explicit environment variables, to this process's Celery app by
+`make_app(settings)`, and to other commands (`celery -A mmtasks call ...`, `mmtasks ...`) through
+the services file `<data-dir>/services.json`, removed again on exit.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import redis
 import yaml
 
 from mmtasks.domain import parse_symbol
+from mmtasks.settings import DEFAULT_SERVICES_FILE, Settings, get_settings, write_services_file
 
 DATA_DIR = Path(".data/run")
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
@@ -229,15 +235,15 @@ def start_fleet(fleet: Fleet, symbols: list[str], data_dir: Path) -> None:
     fleet.spawn("bridge", sys.executable, "-m", "bridge", "--symbols", ",".join(symbols))
 
 
-def init_symbols(redis_url: str, addr: str, config: dict[str, dict[str, Any]]) -> None:
+def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
     """Send every symbol its `init` (configs checked against the exchange's rules)."""
-    from mmtasks.celery import app
+    from mmtasks.celery import make_app
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.symbols import init_symbol
 
-    app.conf.broker_url = redis_url  # whatever the settings said when the app was built
-    client = redis.Redis.from_url(redis_url)
-    with ExchangeClient(addr) as exchange:
+    app = make_app(settings)  # broker and result backend both from the resolved settings
+    client = redis.Redis.from_url(settings.redis_url)
+    with ExchangeClient(settings.connector_addr) as exchange:
         exchange.wait_ready(30)
         for symbol, entry in config.items():
             init_symbol(
@@ -252,8 +258,22 @@ def init_symbols(redis_url: str, addr: str, config: dict[str, dict[str, Any]]) -
     client.close()
 
 
-def status_rows(client: redis.Redis, symbols: list[str]) -> list[list[str]]:
-    """Return one status row per symbol: price, position, open orders, realized PnL, status."""
+COLUMNS = [
+    "symbol",
+    "status",
+    "price",
+    "position",
+    "exposure",
+    "orders",
+    "fills",
+    "realized",
+    "unrealized",
+    "fees",
+]
+
+
+def status_rows(client: redis.Redis, symbols: list[str], fills: dict[str, int]) -> list[list[str]]:
+    """Return one status row per symbol, rounded to the symbol's tick and step."""
     from mmtasks.grid.models import SlotStatus
     from mmtasks.trading.snapshot import load_snapshot
 
@@ -261,39 +281,67 @@ def status_rows(client: redis.Redis, symbols: list[str]) -> list[list[str]]:
     for symbol in symbols:
         try:
             snap = load_snapshot(client, symbol)
-        except Exception as exc:  # a symbol with unreadable state still gets its row
-            rows.append([symbol, "-", "-", "-", "-", f"unreadable: {exc}"])
+        except Exception as exc:  # a symbol with unreadable state keeps its row
+            rows.append([symbol, f"unreadable: {exc}", *["-"] * (len(COLUMNS) - 2)])
             continue
         position = snap.grid.position
         open_orders = sum(s.status is not SlotStatus.FREE for s in snap.grid.slots.values())
-        price = snap.meta.get("last_price") or (str(snap.tick.price) if snap.tick else "-")
+        price = snap.tick.price if snap.tick else None
+        tick = snap.rules.tick_size if snap.rules else None
+        step = snap.rules.step_size if snap.rules else None
+        cents = Decimal("0.01")
+        mark = price if price is not None else position.avg_cost
         rows.append(
             [
                 symbol,
-                price,
-                _num(position.qty),
-                str(open_orders),
-                _num(position.realized_pnl),
                 snap.status,
+                _num(price, tick) if price is not None else "-",
+                _num(position.qty, step),
+                _num(abs(position.qty) * mark, cents),
+                str(open_orders),
+                str(fills.get(symbol, 0)),
+                _num(position.realized_pnl, cents),
+                _num(position.unrealized_pnl(mark), cents),
+                _num(position.fees, cents),
             ]
         )
     return rows
 
 
-def _num(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value else "0"
+def _num(value: Decimal, quantum: Decimal | None) -> str:
+    """Return value rounded to quantum (a tick, a step, a cent) as plain text."""
+    if quantum is not None and quantum > 0:
+        value = value.quantize(quantum.normalize())
+    return f"{value.copy_abs() if value.is_zero() else value:f}"  # never "-0.00"
 
 
-def render(rows: list[list[str]], bridge: dict[str, str], elapsed_s: float) -> str:
+def fill_counts(database_url: str) -> dict[str, int]:
+    """Return the ledger's number of fills per symbol ({} while Postgres does not answer)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            rows = conn.execute("SELECT symbol, count(*) FROM fills GROUP BY symbol").fetchall()
+    except psycopg.Error:
+        return {}
+    return {str(symbol): int(count) for symbol, count in rows}
+
+
+def render(rows: list[list[str]], bridge: dict[str, str], elapsed_s: float, urls: str) -> str:
     """Return the status table as text."""
-    header = ["symbol", "price", "position", "open orders", "realized PnL", "status"]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
     lines = [
         f"mmtasks fleet, {elapsed_s:.0f}s up; bridge "
-        f"{bridge.get('state', 'starting')}, {bridge.get('price_count', '0')} ticks read"
+        f"{bridge.get('state', 'starting')}, {bridge.get('price_count', '0')} ticks read",
+        urls,
     ]
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    for row in [COLUMNS, *rows]:
+        lines.append(
+            "  ".join(
+                cell.rjust(w) if i else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return "\n".join(lines)
 
 
@@ -319,40 +367,54 @@ def main(argv: list[str] | None = None) -> int:
 
     data_dir: Path = args.data_dir
     services = resolve_services(data_dir, allow_local=False)
-    print(
-        f"redis {services.redis_url} ({services.redis_source}), "
-        f"postgres ({services.database_source}); logs in {data_dir / 'logs'}"
+    settings = get_settings().with_services(
+        REDIS_URL=services.redis_url,
+        CELERY_BROKER_URL=services.redis_url,
+        DATABASE_URL=services.database_url,
     )
-    migrate(services.database_url)
-    seed_registry(services.database_url, args.config, symbols)
-    env = {
-        **os.environ,
-        "REDIS_URL": services.redis_url,
-        "CELERY_BROKER_URL": services.redis_url,
-        "DATABASE_URL": services.database_url,
-    }
-    fleet = Fleet(env, data_dir / "logs")
+    print(f"redis    {settings.redis_url} ({services.redis_source})")
+    print(f"postgres {settings.database_url} ({services.database_source})")
+    print(f"logs     {data_dir / 'logs'}", flush=True)
+    migrate(settings.database_url)
+    seed_registry(settings.database_url, args.config, symbols)
+    fleet = Fleet({**os.environ, **settings.service_env()}, data_dir / "logs")
+    services_file = data_dir / "services.json"
     code = 0
     try:
         addr = start_connector(fleet, symbols, args.tick_ms, data_dir)
-        fleet.env["CONNECTOR_ADDR"] = addr
+        settings = settings.with_services(CONNECTOR_ADDR=addr)
+        fleet.env.update(settings.service_env())
+        write_services_file(services_file, settings, os.getpid())
         start_fleet(fleet, symbols, data_dir)
-        init_symbols(services.redis_url, addr, config)
-        code = watch(fleet, services.redis_url, symbols, args.seconds, stop)
+        init_symbols(settings, config)
+        code = watch(fleet, settings, symbols, args.seconds, stop, _urls_line(services_file))
     finally:
         print("stopping the fleet ...", flush=True)
+        services_file.unlink(missing_ok=True)
         fleet.stop()
     print("stopped")
     return code
 
 
+def _urls_line(services_file: Path) -> str:
+    """Return the line that tells an operator how other commands find this fleet."""
+    default = services_file.resolve() == DEFAULT_SERVICES_FILE.resolve()
+    how = "" if default else f" (export MMTASKS_SERVICES_FILE={services_file})"
+    return f"commands run from this folder use this fleet: see {services_file}{how}"
+
+
 def watch(
-    fleet: Fleet, redis_url: str, symbols: list[str], seconds: float, stop: threading.Event
+    fleet: Fleet,
+    settings: Settings,
+    symbols: list[str],
+    seconds: float,
+    stop: threading.Event,
+    urls: str = "",
 ) -> int:
     """Print the status table until stop is set or seconds pass; 1 if a child died."""
     from mmtasks.state.keys import BRIDGE_HEARTBEAT
 
-    client = redis.Redis.from_url(redis_url, socket_timeout=5, decode_responses=True)
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, decode_responses=True)
     started = time.monotonic()
     try:
         while not stop.is_set():
@@ -368,7 +430,8 @@ def watch(
                 return 1
             try:
                 heartbeat = {str(k): str(v) for k, v in client.hgetall(BRIDGE_HEARTBEAT).items()}
-                text = render(status_rows(client, symbols), heartbeat, elapsed)
+                fills = fill_counts(settings.database_url)
+                text = render(status_rows(client, symbols, fills), heartbeat, elapsed, urls)
             except redis.RedisError as exc:
                 text = f"redis unavailable: {exc}"
             show(sys.stdout, text)

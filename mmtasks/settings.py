@@ -1,12 +1,28 @@
-"""One typed settings tree, built once from the environment at the edge and passed down."""
+"""One typed settings tree, built once from the environment at the edge and passed down.
+
+Where a URL comes from, first match wins:
+1. the environment (`REDIS_URL`, `DATABASE_URL`, `CONNECTOR_ADDR`, ...);
+2. the services file that a running local fleet (`make run`) writes, `.data/run/services.json`
+   (or `MMTASKS_SERVICES_FILE`), so `celery -A mmtasks ...` and `mmtasks ...` run from the
+   project folder talk to that fleet; a file left by a runner that is gone is ignored;
+3. the defaults below (the standard local ports).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PrivateAttr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_SERVICES_FILE = Path(".data/run/services.json")
+# The variables a runner passes to the processes it starts (and writes to the services file).
+SERVICE_VARS = ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL", "CONNECTOR_ADDR")
 
 
 class Settings(BaseSettings):
@@ -29,13 +45,109 @@ class Settings(BaseSettings):
     # A crashed worker's symbol lock blocks its successor for at most this long.
     lock_ttl_ms: int = Field(default=10_000, ge=1000, alias="MMTASKS_LOCK_TTL_MS")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read only what build_settings passes: it decides between environment and file."""
+        return (init_settings,)
+
+    # Where each URL came from ("env", "services file ...", "runner"): for error messages.
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @property
     def celery_broker_url(self) -> str:
         """Return the broker URL: CELERY_BROKER_URL, else the Redis URL."""
         return self.broker_url or self.redis_url
 
+    def with_services(self, **urls: str) -> Settings:
+        """Return a copy with service URLs replaced, e.g. with_services(REDIS_URL=...)."""
+        unknown = set(urls) - set(SERVICE_VARS)
+        if unknown:
+            raise ValueError(f"unknown service variables {sorted(unknown)}; use {SERVICE_VARS}")
+        fields = {_FIELD_OF[name]: value for name, value in urls.items()}
+        copy = self.model_copy(update=fields)
+        copy._sources = {**self._sources, **dict.fromkeys(urls, "runner")}
+        return copy
+
+    def service_env(self) -> dict[str, str]:
+        """Return the service variables to pass to a child process (all of them, explicit)."""
+        return {
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.celery_broker_url,
+            "DATABASE_URL": self.database_url,
+            "CONNECTOR_ADDR": self.connector_addr,
+        }
+
+    def where(self, var: str) -> str:
+        """Return where the value of var came from, for messages that must say so."""
+        return self._sources.get(var, "default")
+
+
+_FIELD_OF = {
+    "REDIS_URL": "redis_url",
+    "CELERY_BROKER_URL": "broker_url",
+    "DATABASE_URL": "database_url",
+    "CONNECTOR_ADDR": "connector_addr",
+}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def read_services_file(path: Path) -> dict[str, str]:
+    """Return the service URLs a running local fleet wrote to path ({} if absent or stale)."""
+    try:
+        data: Any = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or not _pid_alive(int(data.get("pid") or 0) or -1):
+        return {}
+    return {k: str(v) for k, v in data.items() if k in SERVICE_VARS and v}
+
+
+def write_services_file(path: Path, settings: Settings, pid: int) -> None:
+    """Write the service URLs of a running fleet to path (atomically), for other commands."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": pid, **settings.service_env()}, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def build_settings(environ: Mapping[str, str]) -> Settings:
+    """Return settings from environ, with the running fleet's services file under it."""
+    services_path = Path(environ.get("MMTASKS_SERVICES_FILE") or DEFAULT_SERVICES_FILE)
+    from_file = {k: v for k, v in read_services_file(services_path).items() if not environ.get(k)}
+    sources = {var: "env" for var in SERVICE_VARS if environ.get(var)}
+    sources |= dict.fromkeys(from_file, f"services file {services_path}")
+    known = {str(f.alias) for f in Settings.model_fields.values() if f.alias}
+    values = {k: v for k, v in environ.items() if k in known and v}
+    settings = Settings.model_validate({**values, **from_file})
+    settings._sources = sources
+    return settings
+
+
+def settings_for(redis_url: str, database_url: str | None = None) -> Settings:
+    """Return the process's settings pointed at redis_url (broker too) and database_url."""
+    urls = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+    if database_url:
+        urls["DATABASE_URL"] = database_url
+    return get_settings().with_services(**urls)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Return the process-wide settings, read from the environment once."""
-    return Settings()
+    return build_settings(os.environ)

@@ -15,15 +15,15 @@ from mmtasks.state.keys import SYMBOLS, keys_for
 @pytest.fixture
 def on_test_redis(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Point this process's settings, runtime and Celery app at the test's Redis database."""
-    from mmtasks.celery import app
+    from mmtasks.celery import app, use_services
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     get_settings.cache_clear()
     reset_runtime()
-    before = app.conf.broker_url
-    app.conf.broker_url = redis_url
+    before = app.conf.broker_url, app.conf.result_backend
+    use_services(app, get_settings())
     yield
-    app.conf.broker_url = before
+    app.conf.broker_url, app.conf.result_backend = before
     get_settings.cache_clear()
     reset_runtime()
 

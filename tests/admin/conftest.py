@@ -45,10 +45,10 @@ D = Decimal
 @pytest.fixture(scope="session", autouse=True)
 def _celery_app_on_test_redis(redis_base_url: str) -> None:
     """Point the in-test Celery app (results, remote control) at the session's Redis database."""
-    from mmtasks.celery import app
+    from mmtasks.celery import app, use_services
+    from mmtasks.settings import settings_for
 
-    app.conf.broker_url = redis_base_url
-    app.conf.result_backend = redis_base_url
+    use_services(app, settings_for(redis_base_url))
 
 
 def wait_ready(worker: Worker, timeout_s: float = 60) -> Worker:

@@ -29,6 +29,18 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def table_rows(table: str) -> dict[str, dict[str, str]]:
+    """Return {symbol: {column: cell}} from one status table printed by the runner."""
+    lines = table.split("\n\n", maxsplit=1)[0].splitlines()
+    header_at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["symbol"])
+    header = lines[header_at].split()
+    return {
+        cells[0]: dict(zip(header, cells, strict=True))
+        for cells in (line.split() for line in lines[header_at + 1 :])
+        if len(cells) == len(header)
+    }
+
+
 def test_the_runner_starts_the_fleet_shows_status_and_leaves_nothing_behind(
     redis_url: str, pg_url: str, tmp_path: Path
 ) -> None:
@@ -60,10 +72,9 @@ def test_the_runner_starts_the_fleet_shows_status_and_leaves_nothing_behind(
     assert run.returncode == 0, run.stderr[-3000:]
     tables = run.stdout.split("mmtasks fleet, ")[1:]
     assert len(tables) >= 3
-    rows = tables[-1].split("\n\n")[0].splitlines()[2:]  # after the title and header lines
-    last = {line.split()[0]: line.split() for line in rows}
+    last = table_rows(tables[-1])
     assert set(last) == {"BTCUSDT", "ETHUSDT"}
-    assert all(row[1] != "-" for row in last.values()), tables[-1]  # prices flowed
+    assert all(row["price"] != "-" for row in last.values()), tables[-1]  # prices flowed
     assert "bridge connected" in tables[-1]
     assert processes_with(marker) == []
     assert (tmp_path / "logs" / "bridge.log").exists()
