@@ -362,6 +362,17 @@ def _sort_key(price: Decimal | None, side: Side | None, fr: Frame) -> tuple[Deci
     return (abs(price - fr.price), side.value, price)
 
 
+def _place_key(place: PlaceOrder, fr: Frame) -> tuple[int, Decimal, str, Decimal]:
+    # Orders the market has already passed fill at once at the price; they go first, in the
+    # order a venue matches one tick (buys highest first, then sells lowest first), so the
+    # average-cost PnL is the same as the model's. The rest go nearest the price first.
+    if place.side is Side.BUY and place.price >= fr.price:
+        return (0, -place.price, "", place.price)
+    if place.side is Side.SELL and place.price <= fr.price:
+        return (1, place.price, "", place.price)
+    return (2, *_sort_key(place.price, place.side, fr))
+
+
 def decide(
     state: GridState,
     market: Market,
@@ -403,5 +414,5 @@ def decide(
             key=lambda item: _sort_key(state.slots[item[0]].price, state.slots[item[0]].side, fr),
         )
     ]
-    ordered_places = sorted(places, key=lambda p: _sort_key(p.price, p.side, fr))
+    ordered_places = sorted(places, key=lambda p: _place_key(p, fr))
     return [*ordered_cancels, *ordered_places]

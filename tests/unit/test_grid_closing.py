@@ -253,3 +253,18 @@ def test_no_closing_buy_at_or_below_zero() -> None:
 
     assert closings(actions) == []
     assert all(a.price > 0 for a in actions if isinstance(a, PlaceOrder))
+
+
+def test_passed_orders_go_first_in_the_venue_matching_order() -> None:
+    # At 100: BUY 110 (slot 120), SELL 80 (slot 70) and SELL 90 (slot 80) are all passed and
+    # fill at once; a venue matches buys highest first, then sells lowest first.
+    st = state(
+        Slot(level=D(70), inventory=D(1)),
+        Slot(level=D(80), inventory=D(1)),
+        Slot(level=D(120), inventory=D(-1)),
+        position="1",
+    )
+
+    actions = decide_at(st, "100", config())
+
+    assert closings(actions) == [("120", "BUY", "110"), ("70", "SELL", "80"), ("80", "SELL", "90")]
