@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from tests.helpers import eventually
 from tests.procs import LOG_DIR, ROOT, stop
 
 ARTIFACTS = ROOT / ".data" / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def free_port() -> int:
@@ -95,3 +97,36 @@ def web_env(redis_url: str, ledger_url: str) -> dict[str, str]:
         "CONNECTOR_ADDR": "127.0.0.1:1",  # no connector: deep health says so
         "WEB_TOKEN": "",
     }
+
+
+# -- a real headless Chromium ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Return Debian's chromium driven by Playwright (skipped when it is not installed)."""
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: install Debian's chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Tab:
+    """A page of the dashboard that remembers every console error and page error."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1480, "height": 900})
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url)
+
+    def js(self, expression: str) -> Any:
+        return self.page.evaluate(expression)
+
+    def wait(self, expression: str, timeout_s: float = 30) -> None:
+        self.page.wait_for_function(expression, timeout=timeout_s * 1000)

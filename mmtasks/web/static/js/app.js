@@ -61,6 +61,7 @@ window.mmDash = {
   view: () => view,
   matrixSymbols: () => [...document.querySelectorAll("#matrix tbody tr")].map((tr) => tr.dataset.symbol),
   markers: () => [...symbolPage.markers.values()],
+  bars: () => symbolPage.barCount,
   priceLines: () => symbolPage.priceLines.map(({ price, side, closing, status }) => ({ price, side, closing, status })),
   lastEventId: () => feed.lastId,
 };

@@ -38,6 +38,7 @@ export class SymbolPage {
     this.priceLines = [];
     this.markers = new Map(); // trade id -> marker
     this.lastBar = null;
+    this.barCount = 0;
     this.reloadTimer = null;
     this.page = null;
   }
@@ -74,13 +75,16 @@ export class SymbolPage {
       wickUpColor: COLORS.buy, wickDownColor: COLORS.sell, priceFormat: format,
     });
     const position = LWC.createChart(document.getElementById("pos-chart"), chartOptions(180));
-    const positionLine = position.addLineSeries({ color: "#b38cff", lineWidth: 2, lineType: 1 });
+    const positionLine = position.addLineSeries({
+      color: "#b38cff", lineWidth: 2, lineType: 1,
+      priceFormat: { type: "price", precision: this.qd, minMove: 10 ** -this.qd },
+    });
     const equity = LWC.createChart(document.getElementById("eq-chart"), chartOptions(180));
     const equityArea = equity.addAreaSeries({
       lineColor: COLORS.fill, topColor: "rgba(76,154,255,.35)", bottomColor: "rgba(76,154,255,0)",
       priceFormat: format,
     });
-    this.charts = { price, candles, position, positionLine, equity, equityArea };
+    this.charts = { price, candles, position, positionLine, equity, equityArea, fitted: false };
   }
 
   async load() {
@@ -106,6 +110,12 @@ export class SymbolPage {
     this.renderFills(page.fills);
     this.charts.positionLine.setData(lineData(page.curves, "position"));
     this.charts.equityArea.setData(lineData(page.curves, "equity"));
+    if (!this.charts.fitted) { // first load: show all there is (a few bars stay bar-sized)
+      this.charts.price.timeScale().applyOptions({ barSpacing: 10 });
+      if (page.candles.length >= 60) this.charts.price.timeScale().fitContent();
+      for (const chart of [this.charts.position, this.charts.equity]) chart.timeScale().fitContent();
+      this.charts.fitted = true;
+    }
     const log = document.getElementById("symbol-events");
     log.replaceChildren(...page.events.slice().reverse().map(eventLine));
   }
@@ -144,6 +154,7 @@ export class SymbolPage {
     }));
     this.charts.candles.setData(bars);
     this.lastBar = bars.length ? { ...bars[bars.length - 1] } : null;
+    this.barCount = bars.length;
   }
 
   // A live price: extend the newest bar, or open a new one when its interval is over.
@@ -161,6 +172,7 @@ export class SymbolPage {
     const start = Math.floor(Math.floor(data.ts_event_ms / this.interval) * this.interval / 1000);
     if (!this.lastBar || start > this.lastBar.time) {
       this.lastBar = { time: start, open: price, high: price, low: price, close: price };
+      this.barCount += 1;
     } else if (start === this.lastBar.time || !data.candle) {
       this.lastBar.high = Math.max(this.lastBar.high, price);
       this.lastBar.low = Math.min(this.lastBar.low, price);
@@ -197,7 +209,7 @@ export class SymbolPage {
     this.markers.set(tradeId, {
       time, position: buy ? "belowBar" : "aboveBar", shape: buy ? "arrowUp" : "arrowDown",
       color: closing ? COLORS.closing : buy ? COLORS.buy : COLORS.sell,
-      text: `${buy ? "B" : "S"} ${num(price, this.pd)}`, id: tradeId,
+      size: 1, id: tradeId,
     });
     return true;
   }
