@@ -25,6 +25,9 @@ from mmtasks.grid.models import GridState, Market, SlotStatus
 from mmtasks.replay.engine import Config
 
 
+MAX_SCAN = 1000
+
+
 @dataclass(frozen=True)
 class Band:
     """An interval of prices; each end may be open or closed, None means unbounded."""
@@ -58,6 +61,57 @@ class Band:
 def _floor_div(value: Decimal, step: Decimal) -> Decimal:
     quotient, rest = divmod(value, step)
     return quotient - 1 if rest < 0 else quotient
+
+
+def _taken(grid: GridState) -> set[Decimal]:
+    # Levels where no entry can be placed whatever the price: the slot has an order, or one of
+    # our orders rests at that price.
+    taken = {slot.level for slot in grid.slots.values() if slot.has_order}
+    taken |= {s.price for s in grid.slots.values() if s.has_order and s.price is not None}
+    return taken
+
+
+def _entry_bounds(
+    ref: Decimal, a: Decimal, i: Decimal, count: int, taken: set[Decimal], *, buy: bool
+) -> tuple[Decimal | None, Decimal | None]:
+    """Return the reference prices at which a free level would join the entry candidates.
+
+    Buys: candidates are the `count` levels below ref - i/2, so moving up by a bucket adds the
+    level above the top, moving down adds one below the bottom. Levels already taken add
+    nothing, so the bound is the first bucket that brings a free level in. The returned lower
+    bound is closed and the upper open for buys; the reverse for sells (ceil instead of floor).
+    """
+    if buy:
+        top = _floor_div(ref - i / 2 - a, i)
+        hi: Decimal | None = None
+        for k in range(1, MAX_SCAN):
+            if a + (top + k) * i not in taken:
+                hi = a + (top + k) * i + i / 2
+                break
+        lo: Decimal | None = None
+        for k in range(1, MAX_SCAN):
+            level = a + (top - count + 1 - k) * i
+            if level <= 0:
+                break
+            if level not in taken:
+                lo = a + (top - k + 1) * i + i / 2
+                break
+        return lo, hi
+    bottom = -_floor_div(a - (ref + i / 2), i)
+    lo = None
+    for k in range(1, MAX_SCAN):
+        level = a + (bottom - k) * i
+        if level <= 0:
+            break
+        if level not in taken:
+            lo = a + (bottom - k) * i - i / 2
+            break
+    hi = None
+    for k in range(1, MAX_SCAN):
+        if a + (bottom + count - 1 + k) * i not in taken:
+            hi = a + (bottom + k - 1) * i - i / 2
+            break
+    return lo, hi
 
 
 def quiet_band(engine_grid: GridState, market: Market, cfg: Config) -> tuple[Band | None, int]:
@@ -95,13 +149,18 @@ def quiet_band(engine_grid: GridState, market: Market, cfg: Config) -> tuple[Ban
             if close_at < fr.buy_ref - wb * i:
                 band = band.above((close_at + wb * i) / cb, False)
     if not fr.reduce_only:
-        top = _floor_div(fr.buy_ref - i / 2 - a, i)
-        band = band.above((a + top * i + i / 2) / cb, True)
-        band = band.below((a + (top + 1) * i + i / 2) / cb, False)
+        taken = _taken(engine_grid)
+        lo_b, hi_b = _entry_bounds(fr.buy_ref, a, i, wb, taken, buy=True)
+        if lo_b is not None:
+            band = band.above(lo_b / cb, True)
+        if hi_b is not None:
+            band = band.below(hi_b / cb, False)
         if st.mode == "neutral":
-            bottom = -_floor_div(a - (fr.sell_ref + i / 2), i)
-            band = band.above((a + (bottom - 1) * i - i / 2) / cs, False)
-            band = band.below((a + bottom * i - i / 2) / cs, True)
+            lo_s, hi_s = _entry_bounds(fr.sell_ref, a, i, ws, taken, buy=False)
+            if lo_s is not None:
+                band = band.above(lo_s / cs, False)
+            if hi_s is not None:
+                band = band.below(hi_s / cs, True)
     calls = 0
     if risk.max_open_orders is not None:
         uncapped = risk.model_copy(update={"max_open_orders": None})
