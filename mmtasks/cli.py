@@ -15,6 +15,7 @@ EPILOG = """\
 examples:
   mmtasks migrate                      apply pending registry migrations
   mmtasks seed configs/symbols.yaml    add the file's symbols that the registry lacks
+  mmtasks replay --help                backtest grid configs over price history
 
 DATABASE_URL names the Postgres database (default postgresql://postgres@127.0.0.1:5432/postgres).
 Day-to-day changes go through the admin tasks, for example:
@@ -92,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
     seed.set_defaults(run=cmd_seed)
+    from mmtasks.replay.cli import register
+
+    register(sub)
     return parser
 
 

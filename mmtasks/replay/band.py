@@ -24,7 +24,6 @@ from mmtasks.grid.logic import decide, frame
 from mmtasks.grid.models import GridState, Market, SlotStatus
 from mmtasks.replay.engine import Config
 
-
 MAX_SCAN = 1000
 
 

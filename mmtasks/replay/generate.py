@@ -64,18 +64,14 @@ def _cents(values: np.ndarray) -> list[str]:
     return [f"{x:.2f}" for x in np.round(values, 2)]
 
 
-def generate(
-    minutes: int, seed: int = 7, start: float = 30_000.0, sigma: float = 0.0007
-) -> Series:
+def generate(minutes: int, seed: int = 7, start: float = 30_000.0, sigma: float = 0.0007) -> Series:
     """Return `minutes` seeded 1-minute candles (prices on a 0.01 tick)."""
     o, h, low, c, v = _prices(minutes, seed, start, sigma)
     o, c = np.round(o, 2), np.round(c, 2)
     h = np.maximum(np.round(h, 2), np.maximum(o, c))
     low = np.minimum(np.round(low, 2), np.minimum(o, c))
     ts = [START_MS + k * MINUTE_MS for k in range(minutes)]
-    return series.candles(
-        ts, _cents(o), _cents(h), _cents(low), _cents(c), [f"{x:.3f}" for x in v]
-    )
+    return series.candles(ts, _cents(o), _cents(h), _cents(low), _cents(c), [f"{x:.3f}" for x in v])
 
 
 def write_binance_csv(data: Series, out: TextIO) -> None:
