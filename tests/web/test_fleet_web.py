@@ -223,6 +223,7 @@ def test_screenshots_of_the_fleet_and_a_symbol_page(fleet_tab: Tab, symbol_tab: 
     symbol_tab.wait("window.mmDash.markers().length > 0 && window.mmDash.bars() >= 20", 90)
     fleet_tab.wait("window.mmDash.view().symbols.every(s => s.state === 'ACTIVE' && s.last_price)")
     shot = {"full_page": True, "animations": "disabled"}
+    fleet_tab.page.set_viewport_size({"width": 1480, "height": 300})  # full page = content
     fleet_tab.page.screenshot(path=str(ARTIFACTS / "dashboard-fleet.png"), **shot)
     symbol_tab.page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"), **shot)
 

@@ -38,7 +38,7 @@ export class FleetPage {
     }
     cards.push(card("Fills today", String(view.summary.fills_today)));
     const limits = el("div", { class: "card wide" }, el("div", { class: "k", text: "Closest to a limit" }));
-    const closest = view.summary.closest_limits.filter((u) => u.usage > 0);
+    const closest = view.summary.closest_limits.filter((u) => u.usage >= 0.01);
     if (!closest.length) limits.append(el("div", { class: "muted", text: "no limit in use" }));
     for (const u of closest) {
       limits.append(el("div", { class: "limit-row" },

@@ -110,10 +110,12 @@ export class SymbolPage {
     this.renderFills(page.fills);
     this.charts.positionLine.setData(lineData(page.curves, "position"));
     this.charts.equityArea.setData(lineData(page.curves, "equity"));
-    if (!this.charts.fitted) { // first load: show all there is (a few bars stay bar-sized)
+    // The curves are summaries: always show them whole. The price chart is fitted once, then
+    // follows the newest bar wherever the user scrolled it (a few bars stay bar-sized).
+    for (const chart of [this.charts.position, this.charts.equity]) chart.timeScale().fitContent();
+    if (!this.charts.fitted) {
       this.charts.price.timeScale().applyOptions({ barSpacing: 10 });
       if (page.candles.length >= 60) this.charts.price.timeScale().fitContent();
-      for (const chart of [this.charts.position, this.charts.equity]) chart.timeScale().fitContent();
       this.charts.fitted = true;
     }
     const log = document.getElementById("symbol-events");
