@@ -50,7 +50,6 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     src.add_argument("--data", type=Path, help="price file (ticks, Binance CSV, Freqtrade JSON)")
     src.add_argument("--format", choices=FORMATS, default="auto")
     src.add_argument("--skip-bad", action="store_true", help="drop and count bad rows")
-    src.add_argument("--recording", type=Path, help="a recorder's folder (with --symbol)")
     src.add_argument("--symbol", default="BTCUSDT", help="symbol to replay (default BTCUSDT)")
     cfg = parser.add_argument_group("configuration (as add_symbol takes it)")
     cfg.add_argument("--config", type=Path, help="YAML shaped like configs/symbols.yaml")
@@ -127,13 +126,9 @@ def make_config(args: argparse.Namespace, strategy: dict[str, Any], risk: dict[s
 
 
 def load_data(args: argparse.Namespace) -> Series:
-    """Return the series to replay: --data, or the symbol's files in --recording."""
-    if args.recording:
-        from mmtasks.replay.recording import read_recording
-
-        return read_recording(args.recording, args.symbol.upper())
+    """Return the series to replay from --data."""
     if args.data is None:
-        raise ValidationError(f"--data or --recording is required (try --data {SAMPLE})")
+        raise ValidationError(f"--data is required (try --data {SAMPLE_REL})")
     return load(args.data, args.format, skip_bad=args.skip_bad)
 
 

@@ -32,8 +32,9 @@ class BadRowError(ValidationError):
 class _Rows:
     """Collect checked rows; raise or count the bad ones."""
 
-    def __init__(self, source: str, skip_bad: bool) -> None:
+    def __init__(self, source: str, skip_bad: bool, ticks: bool = False) -> None:
         self.source, self.skip_bad = source, skip_bad
+        self.labels = ("price",) * 4 if ticks else ("open", "high", "low", "close")
         self.skipped = 0
         self.ts: list[int] = []
         self.cols: tuple[list[str], list[str], list[str], list[str], list[str]] = (
@@ -93,7 +94,7 @@ def _number(name: str, text: str) -> Decimal:
 
 
 def _price(name: str, text: str) -> Decimal:
-    value = _number({"o": "open", "h": "high", "l": "low", "c": "close"}.get(name, name), text)
+    value = _number(name, text)
     if value <= 0:
         raise ValueError(f"price must be > 0, received {text!r}")
     return value
@@ -133,7 +134,7 @@ def _is_header(row: list[str]) -> bool:
 
 def parse_ticks(rows: Iterable[tuple[int, list[str]]], source: str, skip_bad: bool) -> Series:
     """Return ticks from `ts,price[,volume]` rows (a header row is allowed)."""
-    out = _Rows(source, skip_bad)
+    out = _Rows(source, skip_bad, ticks=True)
     for number, row in rows:
         if number == 1 and _is_header(row):
             continue

@@ -184,8 +184,10 @@ def render(report: dict[str, Any]) -> str:
         + (f" ({r['skipped_rows']} bad rows skipped)" if r["skipped_rows"] else ""),
         f"  net {_fmt(r['net_pnl'])}  = realized {_fmt(r['realized_pnl'])} + unrealized "
         f"{_fmt(r['unrealized_pnl'])} - fees {_fmt(r['fees'])}",
-        f"  return on capital {_fmt(r['return_on_capital'])} (capital used {_fmt(r['capital_used'])})",
-        f"  max drawdown {_fmt(r['max_drawdown'])} over {duration // 3600}h{duration % 3600 // 60:02d}m"
+        f"  return on capital {_fmt(r['return_on_capital'])} "
+        f"(capital used {_fmt(r['capital_used'])})",
+        f"  max drawdown {_fmt(r['max_drawdown'])} over "
+        f"{duration // 3600}h{duration % 3600 // 60:02d}m"
         f"  sharpe {_fmt(r['sharpe_daily'])}  sortino {_fmt(r['sortino_daily'])}",
         f"  fills {r['fills']} ({r['maker_fills']} maker, {r['taker_fills']} taker), "
         f"round trips {r['round_trips']}, avg {_fmt(r['avg_profit_per_round_trip'])} each",

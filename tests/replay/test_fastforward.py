@@ -1,0 +1,75 @@
+"""The fast path never changes a result: it equals the plain one-row-at-a-time loop."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import pytest
+
+from mmtasks.replay import series
+from mmtasks.replay.series import Series
+from tests.replay.kit import config, run
+
+PATHS = int(os.environ.get("REPLAY_EQUIVALENCE_PATHS", "500"))
+ROWS = int(os.environ.get("REPLAY_EQUIVALENCE_ROWS", "60"))
+
+SETUPS: list[dict[str, Any]] = [
+    {"mode": "long"},
+    {"mode": "neutral"},
+    {"mode": "neutral", "fill": "touch"},
+    {"mode": "long", "risk": {"max_open_orders": 3, "max_position": "3"}},
+    {"mode": "neutral", "risk": {"max_open_orders": 4}},
+    {"mode": "neutral", "inventory_skew": "0.001"},
+    {"mode": "long", "atr_scale": "0.5", "risk": {"average_window": 3}},
+    {"mode": "neutral", "risk": {"average_window": 3, "volume_multiplier": "1.5"}},
+]
+
+
+def random_path(rng: random.Random, rows: int) -> Series:
+    """Candles (or ticks) with trends, ranges and gaps, on a 0.01 tick, some touching levels."""
+    price = 100 * 100
+    o, h, lo, c, v = [], [], [], [], []
+    drift = 0
+    for _ in range(rows):
+        if rng.random() < 0.1:
+            drift = rng.choice([-150, 0, 150])
+        if rng.random() < 0.05:
+            price += rng.choice([-1, 1]) * rng.randint(1500, 4000)  # gap
+        price = max(price, 3000)
+        open_ = price
+        close = max(open_ + drift + rng.randint(-900, 900), 2000)
+        if rng.random() < 0.2:
+            close = round(close, -3)  # lands on a level: touch and strict differ there
+        high = max(open_, close) + rng.choice([0, rng.randint(0, 800)])
+        low = max(min(open_, close) - rng.choice([0, rng.randint(0, 800)]), 1000)
+        o.append(open_), h.append(high), lo.append(low), c.append(close)
+        v.append(str(rng.choice([1, 1, 2, 9])))
+        price = close
+    cents = [[f"{x / 100:.2f}" for x in col] for col in (o, h, lo, c)]
+    ts = [k * 60_000 for k in range(rows)]
+    if rng.random() < 0.25:
+        return series.ticks(ts, cents[3], v)
+    return series.candles(ts, *cents, v)
+
+
+@pytest.mark.parametrize("chunk", range(len(SETUPS)))
+def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
+    setup = dict(SETUPS[chunk])
+    rng = random.Random(1000 + chunk)
+    cfg = config(
+        setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
+    )
+    for _ in range(max(1, PATHS // len(SETUPS))):
+        data = random_path(rng, ROWS)
+
+        fast, plain = run(cfg, data, fast=True), run(cfg, data, fast=False)
+
+        assert fast.engine.fills == plain.engine.fills
+        assert fast.engine.grid == plain.engine.grid
+        assert fast.engine.venue.book == plain.engine.venue.book
+        assert (fast.engine.venue.placed, fast.engine.venue.cancelled) == (
+            plain.engine.venue.placed,
+            plain.engine.venue.cancelled,
+        )
