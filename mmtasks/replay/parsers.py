@@ -54,7 +54,7 @@ class _Rows:
         try:
             ts = _timestamp(ts_text)
             o, h, low, c = (
-                _price(name, text) for name, text in zip("ohlc", ohlcv[:4], strict=True)
+                _price(name, text) for name, text in zip(self.labels, ohlcv[:4], strict=True)
             )
             volume = _number("volume", ohlcv[4])
         except ValueError as exc:
