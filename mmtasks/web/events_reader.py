@@ -46,6 +46,8 @@ def message_of(entry_id: str, fields: dict[str, str]) -> dict[str, Any]:
             "event": kind,
             "symbol": fields.get("symbol", ""),
             "ts_ms": int(fields.get("ts_ms") or 0),
+            # per-symbol sequence of the outbox relay (absent on streams written before it)
+            "event_seq": int(fields["event_seq"]) if fields.get("event_seq") else None,
             "fields": data,
         },
     }

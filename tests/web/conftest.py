@@ -130,3 +130,15 @@ class Tab:
 
     def wait(self, expression: str, timeout_s: float = 30) -> None:
         self.page.wait_for_function(expression, timeout=timeout_s * 1000)
+
+
+def write_events(client: Any, symbol: str, events: list[dict[str, str]]) -> None:
+    """Append events to mm:events with the production writer (the outbox relay where it exists:
+    `emit`; before it, `publish`)."""
+    import mmtasks.events as events_module
+
+    emit = getattr(events_module, "emit", None)
+    if emit is not None:
+        emit(client, symbol, events)
+    else:
+        events_module.publish(client, events)  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ import redis as redis_lib
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side
-from mmtasks.events import EventType, event_fields, publish
+from mmtasks.events import EventType, event_fields
 from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.models import Candle, Position, Slot, SlotStatus, SymbolRules
 from mmtasks.ledger import FillRecord, write_fills
@@ -22,6 +22,7 @@ from mmtasks.metrics import record_step
 from mmtasks.registry.store import insert_symbol
 from mmtasks.state.keys import SYMBOLS, keys_for
 from mmtasks.trading.snapshot import candle_to_json, rules_to_dict
+from tests.web.conftest import write_events
 
 BASES = [
     "BTC",
@@ -100,10 +101,8 @@ def populate(client: redis_lib.Redis, pg_url: str, n: int, seed: int = 1) -> lis
             write_fills(conn, fills)
         conn.commit()
     client.sadd(SYMBOLS, *symbols)
-    publish(
-        client,
-        [event_fields(EventType.SYMBOL_ADDED, s, {"exchange": "sim"}) for s in symbols],
-    )
+    for symbol in symbols:
+        write_events(client, symbol, [event_fields(EventType.SYMBOL_ADDED, symbol, {})])
     return symbols
 
 

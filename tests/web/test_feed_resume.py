@@ -10,8 +10,9 @@ import redis as redis_lib
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from mmtasks.events import EventType, event_fields, publish
+from mmtasks.events import EventType, event_fields
 from tests.helpers import eventually
+from tests.web.conftest import write_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 SYMBOL = "RESUMEUSDT"
@@ -19,8 +20,9 @@ SYMBOL = "RESUMEUSDT"
 
 def publish_numbered(client: redis_lib.Redis, start: int, n: int) -> None:
     """Append n events through the production writer, numbered from start."""
-    publish(
+    write_events(
         client,
+        SYMBOL,
         [
             event_fields(EventType.POSITION_MODIFIED, SYMBOL, {"n": i})
             for i in range(start, start + n)
