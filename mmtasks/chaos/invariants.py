@@ -38,6 +38,7 @@ import psycopg
 import redis
 
 from mmtasks.grid.ids import is_ours
+from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, keys_for
 
 ZERO = Decimal(0)
@@ -446,7 +447,19 @@ def busy_reason(client: redis.Redis, symbol: str) -> str:
         return f"{buffered} fills in {k.fills_out}"
     if client.exists(k.price_pending):
         return "price task pending"
-    return ""
+    return _unrelayed(client, symbol)
+
+
+def _unrelayed(client: redis.Redis, symbol: str) -> str:
+    """Return why the symbol's outbox is ahead of what was relayed to mm:events, or ''."""
+    relayed_key = getattr(key_schema, "EVENTS_RELAYED", None)
+    outbox = f"mm:{{{symbol.lower()}}}:outbox"
+    if relayed_key is None:  # no outbox in this version of the key schema
+        return ""
+    rows: Any = client.xrevrange(outbox, count=1)
+    last = int(_text(rows[0][0]).split("-")[0]) if rows else 0
+    relayed = int(_text(client.hget(relayed_key, symbol) or 0))
+    return f"outbox at event_seq {last}, relayed {relayed}" if last > relayed else ""
 
 
 def _fingerprint(client: redis.Redis, exchange: Exchange | None, symbols: list[str]) -> Any:
