@@ -9,9 +9,11 @@ export class FleetPage {
     this.tbody = document.querySelector("#matrix tbody");
     this.rows = new Map();
     this.events = document.getElementById("fleet-events");
+    this.decimals = {}; // symbol -> price decimals, from the newest status
   }
 
   render(view) {
+    for (const e of view.symbols) this.decimals[e.symbol] = e.extras ? e.extras.price_decimals : null;
     this.renderTop(view);
     this.renderSummary(view);
     this.renderMatrix(view.symbols);
@@ -131,7 +133,7 @@ export class FleetPage {
 
   addEvents(messages) {
     for (const message of messages) {
-      this.events.prepend(eventLine(message));
+      this.events.prepend(eventLine(message, this.decimals[message.data.symbol] ?? null));
     }
     while (this.events.children.length > EVENTS_KEPT) this.events.lastChild.remove();
   }

@@ -76,14 +76,15 @@ export function usageBar(usage) {
   return bar;
 }
 
-// One line of an events log.
-export function eventLine(message) {
+// One line of an events log; money rounded to dp places when the symbol's precision is known.
+export function eventLine(message, dp = null) {
   const d = message.data;
   const f = d.fields || {};
+  const money = (v) => (dp === null || v === undefined ? v : num(v, dp));
   let text = "";
   if (d.event === "ORDER_FILLED") text = `${f.side} ${f.qty} @ ${f.price}${f.closing === "1" ? " (closing)" : ""}`;
   else if (d.event.startsWith("ORDER_")) text = `${f.side || ""} ${f.qty || ""} @ ${f.price || ""} ${f.reason || ""}`;
-  else if (d.event.startsWith("POSITION_")) text = `${f.before_qty} → ${f.after_qty}, realized ${f.realized_pnl}`;
+  else if (d.event.startsWith("POSITION_")) text = `${f.before_qty} → ${f.after_qty}, realized ${money(f.realized_pnl)}`;
   else if (d.event === "FLEET_STATE_CHANGED") text = `${f.from} → ${f.to}: ${f.reason || ""}`;
   else text = Object.entries(f).slice(0, 4).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
   return el("div", { class: `ev ${message.type}`, "data-id": message.id || "" },

@@ -119,7 +119,7 @@ export class SymbolPage {
       this.charts.fitted = true;
     }
     const log = document.getElementById("symbol-events");
-    log.replaceChildren(...page.events.slice().reverse().map(eventLine));
+    log.replaceChildren(...page.events.slice().reverse().map((m) => eventLine(m, this.pd)));
   }
 
   renderHead(entry) {
@@ -236,7 +236,7 @@ export class SymbolPage {
   onEvent(message) {
     if (!this.charts || message.data.symbol !== this.symbol) return;
     const log = document.getElementById("symbol-events");
-    log.prepend(eventLine(message));
+    log.prepend(eventLine(message, this.pd));
     while (log.children.length > EVENTS_KEPT) log.lastChild.remove();
     const f = message.data.fields || {};
     if (message.data.event === "ORDER_FILLED" && f.trade_id) {
