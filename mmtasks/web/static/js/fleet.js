@@ -146,5 +146,5 @@ function card(label, value, cls = "") {
 
 function setSigned(cell, value, dp) {
   cell.textContent = signed(value, dp);
-  cell.className = "num " + signClass(value);
+  cell.className = "num " + signClass(value, dp);
 }

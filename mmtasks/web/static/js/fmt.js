@@ -19,19 +19,24 @@ export async function getJSON(url) {
 // Round a decimal string to dp places for display (money travels as strings).
 export function num(value, dp) {
   if (value === null || value === undefined || value === "") return "–";
-  const n = Number(value);
+  const n = rounded(value, dp);
   if (!Number.isFinite(n)) return String(value);
   return n.toLocaleString("en-US", { minimumFractionDigits: dp, maximumFractionDigits: dp });
 }
 
-export function signed(value, dp) {
+// The value as shown: what rounds to zero is zero (no "-0.00", and no red or green for it).
+function rounded(value, dp) {
   const n = Number(value);
-  const text = num(value, dp);
-  return n > 0 ? "+" + text : text;
+  return Math.abs(n) < 0.5 * 10 ** -dp ? 0 : n;
 }
 
-export function signClass(value) {
-  const n = Number(value);
+export function signed(value, dp) {
+  const text = num(value, dp);
+  return rounded(value, dp) > 0 ? "+" + text : text;
+}
+
+export function signClass(value, dp = 8) {
+  const n = rounded(value, dp);
   return n > 0 ? "pos" : n < 0 ? "neg" : "";
 }
 
