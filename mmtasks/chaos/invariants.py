@@ -501,9 +501,11 @@ def wait_settled(
         except (redis.RedisError, OSError) as exc:
             reasons, stamp = {"*": f"redis: {exc}"}, None
         now = time.monotonic()
-        if reasons or stamp != last:
-            quiet_since = None if reasons else now
-        elif quiet_since is not None and now - quiet_since >= quiet_s:
+        if reasons:
+            quiet_since = None
+        elif stamp != last or quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
             return Settled(True, now - started, {})
         last = stamp
         if now - started > timeout_s:

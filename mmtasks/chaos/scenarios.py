@@ -31,6 +31,7 @@ class Options:
 
     settle_s: float = 60.0
     recover_s: float = 90.0
+    heal_s: float = 15.0  # feed keeps running this long after trading again, before settling
     kill_window_s: float = 8.0
     latency_ms: int = 6000
     latency_s: float = 10.0
@@ -47,6 +48,7 @@ class Options:
         return cls(
             settle_s=30.0,
             recover_s=45.0,
+            heal_s=12.0,
             kill_window_s=3.0,
             latency_s=6.0,
             freeze_s=8.0,
@@ -351,6 +353,9 @@ def run_trial(ctx: Context, name: str) -> TrialResult:
         notes.append(f"not trading before the fault: {[s for s, v in warm.items() if v is None]}")
     fault = SCENARIOS[name](ctx)
     recovery = time_to_trading(ctx, fault.targets, fault.end_ms)
+    # Retries, backoffs and the ledger's 10 s Postgres retry need steps, and steps need events:
+    # a live market keeps sending them, so the feed runs a while longer before the check.
+    time.sleep(ctx.opts.heal_s)
     ctx.sim.set_feed(paused=True)
     settled = wait_settled(
         ctx.r, ctx.symbols, exchange=ctx.exchange, timeout_s=ctx.opts.settle_s, quiet_s=2.0

@@ -125,6 +125,11 @@ def state(
     return build_clean_state(exchange, sim, redis_client, ledger_url)
 
 
+def entry_with_seq(client: redis_lib.Redis, seq: str) -> str:
+    rows: Any = client.xrange(EVENTS)
+    return str(next(entry for entry, fields in rows if fields["event_seq"] == seq))
+
+
 def report_of(exchange: Any, client: redis_lib.Redis, pg_url: str) -> Any:
     (report,) = check(exchange, client, pg_url, [SYMBOL])
     return report
@@ -242,8 +247,7 @@ def test_planted_event_seq_faults_are_caught(
     if plant == "repeat":
         redis_client.xadd(EVENTS, {"type": "X", "symbol": SYMBOL, "event_seq": "2", "data": "{}"})
     elif plant == "drop":
-        entry = next(e for e, f in redis_client.xrange(EVENTS) if f["event_seq"] == "3")
-        redis_client.xdel(EVENTS, entry)
+        redis_client.xdel(EVENTS, entry_with_seq(redis_client, "3"))
     else:
         redis_client.xadd(EVENTS, {"type": "X", "symbol": SYMBOL, "event_seq": "6", "data": "{}"})
 
@@ -257,8 +261,7 @@ def test_fills_without_or_with_repeated_order_filled_events_are_caught(
     state: dict[str, str], exchange: Any, redis_client: redis_lib.Redis, ledger_url: str
 ) -> None:
     # Arrange: BUY 90's event is replaced by a non-fill event (seq kept); SELL 100's is doubled.
-    entry = next(e for e, f in redis_client.xrange(EVENTS) if f["event_seq"] == "1")
-    redis_client.xdel(EVENTS, entry)
+    redis_client.xdel(EVENTS, entry_with_seq(redis_client, "1"))
     redis_client.xadd(EVENTS, {"type": "X", "symbol": SYMBOL, "event_seq": "1", "data": "{}"})
     redis_client.xadd(
         EVENTS,
