@@ -53,7 +53,10 @@ class LockedScheduler(PersistentScheduler):
             if held:
                 log.info("beat lock taken by %s: scheduling", self._owner)
             else:
-                owner = self._redis.get(BEAT_LOCK)
+                try:
+                    owner = self._redis.get(BEAT_LOCK)
+                except redis.RedisError:
+                    owner = b"unknown: Redis does not answer"
                 log.warning("another beat holds the lock (%s): standing by", owner)
         self._holding = held
         return held

@@ -8,9 +8,10 @@ from enum import StrEnum
 class Response(StrEnum):
     """What the system does when an error of a class is raised."""
 
-    RETRY = "retry"  # temporary: retry with backoff
+    RETRY = "retry"  # temporary: stop the step cleanly, back off, DEGRADED; never ERROR by itself
+    AMBIGUOUS = "ambiguous"  # outcome unknown: keep the intent, resolve it by client id next step
     RECORD = "record"  # the venue said no: record it, never retry blindly
-    HALT = "halt"  # operational: halt the symbol and alert
+    HALT = "halt"  # operational: halt the symbol (ERROR), event and alert
     REPORT = "report"  # validation: goes back to the caller, nothing changed
 
 
@@ -38,6 +39,8 @@ class TemporaryError(MMError):
 
 class AmbiguousOutcomeError(TemporaryError):
     """A call whose effect is unknown (timeout, crash): ask the exchange before acting again."""
+
+    response = Response.AMBIGUOUS
 
 
 class OrderRejectedError(MMError):
@@ -76,3 +79,55 @@ class OperationalError(MMError):
 
 class LockLostError(OperationalError):
     """Our symbol lock expired or was taken over; our writes are fenced off."""
+
+
+class DependencyError(TemporaryError):
+    """A service mmtasks needs (Redis, Postgres, the connector) does not answer right now."""
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+
+
+def policy_for(exc: BaseException) -> Response:
+    """Return how to respond to exc: the one mapping from error class to outcome.
+
+    mmtasks errors carry their response. Errors of the libraries that reach our services are
+    mapped here by class, so no caller decides on its own: a connection that drops or times out
+    is temporary; anything not recognised is a bug, which is operational.
+    """
+    if isinstance(exc, MMError):
+        return exc.response
+    if _is_temporary(exc):
+        return Response.RETRY
+    return Response.HALT
+
+
+def dependency_of(exc: BaseException) -> str | None:
+    """Return the name of the service a temporary error came from, if one can be told."""
+    if isinstance(exc, DependencyError):
+        return exc.dependency
+    module = type(exc).__module__
+    for prefix, name in (("redis", "redis"), ("psycopg", "postgres"), ("grpc", "connector")):
+        if module.startswith(prefix):
+            return name
+    if isinstance(exc, TemporaryError):
+        return "connector"
+    return None
+
+
+def _is_temporary(exc: BaseException) -> bool:
+    import redis
+
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError | redis.BusyLoadingError):
+        return True
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith(("LOADING", "MASTERDOWN")):
+        return True
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:  # pragma: no cover - both are dependencies
+        return False
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)

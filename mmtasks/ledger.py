@@ -160,3 +160,25 @@ def summarize(conn: psycopg.Connection, symbol: str) -> LedgerSummary:
         position.fees,
         position.volume,
     )
+
+
+def ledger_position(conn: psycopg.Connection, symbol: str) -> tuple[Position, int]:
+    """Return symbol's position folded from the ledger in trade order, and its newest trade ms."""
+    rows = conn.execute(
+        "SELECT side, price, qty, fee, ts_ms FROM fills WHERE symbol = %s ORDER BY ts_ms, trade_id",
+        (symbol,),
+    ).fetchall()
+    position = Position()
+    for side, price, qty, fee, _ in rows:
+        position, _ = apply_fill(position, Side(side), price, qty, fee)
+    return position, (int(rows[-1][4]) if rows else 0)
+
+
+def known_trade_ids(conn: psycopg.Connection, trade_ids: list[str]) -> set[str]:
+    """Return the ids among trade_ids that the ledger holds."""
+    if not trade_ids:
+        return set()
+    rows = conn.execute(
+        "SELECT trade_id FROM fills WHERE trade_id = ANY(%s)", (trade_ids,)
+    ).fetchall()
+    return {str(row[0]) for row in rows}

@@ -68,6 +68,8 @@ CommandName = Literal[
     "reconcile",
     "remove",
     "reset_errors",
+    "recover",
+    "give_up",
 ]
 
 

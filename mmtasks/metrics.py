@@ -15,12 +15,14 @@ anyway. The key lives here until the key schema module (mmtasks/state/keys.py) a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import redis
+
+from mmtasks.state.keys import keys_for
 
 # Upper bounds in milliseconds; the last bucket is +Inf.
 BUCKETS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
@@ -47,7 +49,7 @@ EVENT_COUNTS = {
 
 def metrics_key(symbol: str) -> str:
     """Return the metrics hash of symbol (same hash tag as the symbol's other keys)."""
-    return f"mm:{{{symbol.lower()}}}:metrics"
+    return keys_for(symbol).metrics
 
 
 def _bound_text(bound: float) -> str:
@@ -86,7 +88,7 @@ def count_orders(pipe: redis.Redis, symbol: str, kind: OrderCount | str, n: int 
         pipe.hincrby(metrics_key(symbol), f"orders_{OrderCount(kind).value}", n)
 
 
-def count_order_events(pipe: redis.Redis, symbol: str, events: list[Mapping[str, str]]) -> None:
+def count_order_events(pipe: redis.Redis, symbol: str, events: Sequence[Mapping[str, str]]) -> None:
     """Count the ORDER_CREATED / CANCELLED / REJECTED events a step publishes."""
     counts: dict[OrderCount, int] = {}
     for event in events:

@@ -6,6 +6,7 @@ symbol's trading events: `init` (config + venue rules), `pause`, `resume`, `upda
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import redis
@@ -13,8 +14,9 @@ from celery import Celery
 
 from mmtasks.connector.client import ExchangeClient
 from mmtasks.enqueue import TASK_FOR_KIND, wake
-from mmtasks.errors import ValidationError
-from mmtasks.grid.models import GridConfig, SymbolRules, validate_config
+from mmtasks.errors import OrderNotFoundError, ValidationError
+from mmtasks.grid.config import trading_config_errors
+from mmtasks.grid.models import GridConfig, RiskConfig, SymbolRules, validate_config
 from mmtasks.messages import CommandEvent, dump_event
 from mmtasks.registry.configs import parse_risk, parse_strategy
 from mmtasks.state.keys import SYMBOLS
@@ -35,8 +37,15 @@ def rules_of(exchange: ExchangeClient, symbol: str) -> SymbolRules:
     )
 
 
-def checked_rules(exchange: ExchangeClient, symbol: str, strategy: GridConfig) -> dict[str, str]:
-    """Return the symbol's venue rules after checking strategy trades under them."""
+def checked_rules(
+    exchange: ExchangeClient, symbol: str, strategy: GridConfig, risk: RiskConfig | None = None
+) -> dict[str, str]:
+    """Return the symbol's venue rules after checking the configs can trade under them.
+
+    The check is against the rules and the current price (docs/strategy.md, "Bounds"): an
+    interval that puts a level at or below zero, an absurd size or limit, a client id that
+    could outgrow 32 characters are refused with the field, the value and the bound.
+    """
     try:
         rules = rules_of(exchange, symbol)
     except ValidationError as exc:
@@ -45,7 +54,21 @@ def checked_rules(exchange: ExchangeClient, symbol: str, strategy: GridConfig) -
         validate_config(strategy, rules)
     except ValidationError as exc:
         raise ValidationError(f"strategy: {exc}") from None
+    price = _current_price(exchange, symbol)
+    if price is not None:
+        errors = trading_config_errors(strategy, risk or RiskConfig(), rules, price)
+        if errors:
+            raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
     return rules_to_dict(rules)
+
+
+def _current_price(exchange: ExchangeClient, symbol: str) -> Decimal | None:
+    """Return the venue's last price of symbol, or None before its first trade."""
+    try:
+        price = exchange.latest_price(symbol).price
+    except (ValidationError, OrderNotFoundError):
+        return None
+    return price if price > 0 else None
 
 
 def init_command(
@@ -56,7 +79,7 @@ def init_command(
     return "init", {
         "strategy": grid.model_dump(mode="json"),
         "risk": risk_config.model_dump(mode="json"),
-        "rules": checked_rules(exchange, symbol, grid),
+        "rules": checked_rules(exchange, symbol, grid, risk_config),
     }
 
 

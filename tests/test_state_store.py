@@ -102,3 +102,21 @@ def test_inbox_seq_increases_and_reads_resume_after_the_cursor(
     assert seqs == [1, 2, 3, 4, 5]
     assert [e.seq for e in after_two] == [3, 4, 5]
     assert redis_client.get(store.keys.seq) == "5"
+
+
+def test_the_key_header_lists_exactly_the_keys_the_code_defines() -> None:
+    import re
+
+    from mmtasks.state import keys as key_module
+
+    documented = set(
+        re.findall(r"^\s+(mm:\{s\}:[a-z_]+)\s", key_module.__doc__ or "", flags=re.MULTILINE)
+    )
+    one = key_module.SymbolKeys("S")  # its keys read mm:{s}:<name>, as the header writes them
+    defined = {
+        getattr(one, name)
+        for name, value in vars(key_module.SymbolKeys).items()
+        if isinstance(value, property)
+    }
+
+    assert documented == defined

@@ -7,9 +7,22 @@ from typing import Any
 from mmtasks.errors import ValidationError
 from mmtasks.grid.models import GridConfig, RiskConfig, parse_grid_config, parse_risk_config
 
+SIZE_KEYS = ("order_qty", "order_notional")
+
+
+def refuse_nulls(raw: dict[str, Any], section: str) -> None:
+    """Refuse a null for any field: a reset must name the value it resets to."""
+    nulls = sorted(key for key, value in raw.items() if value is None)
+    if nulls:
+        raise ValidationError(
+            f"{section}: {', '.join(nulls)} must not be null; to reset a field, give its "
+            "default value (see docs/strategy.md)"
+        )
+
 
 def parse_strategy(raw: dict[str, Any]) -> GridConfig:
     """Return raw as a GridConfig; errors are prefixed with `strategy:`."""
+    refuse_nulls(raw, "strategy")
     try:
         return parse_grid_config(raw)
     except ValidationError as exc:
@@ -18,6 +31,7 @@ def parse_strategy(raw: dict[str, Any]) -> GridConfig:
 
 def parse_risk(raw: dict[str, Any]) -> RiskConfig:
     """Return raw as a RiskConfig; errors are prefixed with `risk:`."""
+    refuse_nulls(raw, "risk")
     try:
         return parse_risk_config(raw)
     except ValidationError as exc:
@@ -29,7 +43,14 @@ def config_json(config: GridConfig | RiskConfig) -> dict[str, Any]:
     return config.model_dump(mode="json", exclude_none=True)
 
 
-def merge(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Return current with patch's keys applied; a key set to None is removed."""
-    out = {**current, **patch}
-    return {key: value for key, value in out.items() if value is not None}
+def merge(current: dict[str, Any], patch: dict[str, Any], section: str) -> dict[str, Any]:
+    """Return current with patch's keys applied (nulls refused).
+
+    The size is exactly one of order_qty / order_notional: naming one replaces the other.
+    """
+    refuse_nulls(patch, section)
+    out = dict(current)
+    if any(key in patch for key in SIZE_KEYS):
+        for key in SIZE_KEYS:
+            out.pop(key, None)
+    return out | patch

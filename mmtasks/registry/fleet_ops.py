@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 
 from mmtasks.enqueue import wake
-from mmtasks.events import EventType, event_fields, publish
+from mmtasks.events import EventType, emit, event_fields
 from mmtasks.registry import store
 from mmtasks.registry.context import AdminContext
 from mmtasks.state.keys import FLEET, SYMBOLS
@@ -43,8 +43,9 @@ def set_fleet_state(ctx: AdminContext, state: str, reason: str, action: str) -> 
             "changed_by": ctx.issued_by,
         },
     )
-    publish(
+    emit(
         r,
+        store.FLEET_SUBJECT,
         [
             event_fields(
                 EventType.FLEET_STATE_CHANGED,

@@ -133,10 +133,41 @@ def bind(task: str, model: type[R], args: tuple[Any, ...], kwargs: Mapping[str, 
         if name in data:
             raise ValidationError(f"{name} was given both by position and by name")
         data[name] = value
+    for name, value in data.items():
+        check_text(value, name)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise ValidationError(describe(exc, takes)) from None
+
+
+MAX_TEXT = 1000
+
+
+def check_text(value: Any, path: str) -> None:
+    """Refuse control characters and oversized strings anywhere in an admin call's arguments.
+
+    A NUL byte cannot be stored in Postgres text, so refusing it up front is what keeps a
+    change and its audit row together; other control characters corrupt logs and tables.
+    """
+    if isinstance(value, str):
+        bad = next((c for c in value if ord(c) < 0x20 or ord(c) == 0x7F), None)
+        if bad is not None:
+            raise ValidationError(
+                f"{path} must not contain control characters, received {value[:60]!r} "
+                f"(character {ord(bad):#04x})"
+            )
+        if len(value) > MAX_TEXT:
+            raise ValidationError(
+                f"{path} must be at most {MAX_TEXT} characters, received {len(value)}"
+            )
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_text(key, f"{path} key")
+            check_text(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            check_text(item, f"{path}[{i}]")
 
 
 def describe(exc: pydantic.ValidationError, takes: str) -> str:

@@ -94,7 +94,8 @@ def symbol_status(
     pipe.hgetall(keys.state)
     pipe.hgetall(keys.position)
     pipe.hvals(keys.slots)
-    state_raw, position_raw, slots = pipe.execute()
+    pipe.hgetall(keys.config)
+    state_raw, position_raw, slots, config_raw = pipe.execute()
     meta, position = _decode(state_raw), _decode(position_raw)
     last_price = _decimal(meta.get("last_price"))
     price_ts = meta.get("last_price_ts_ms")
@@ -111,12 +112,31 @@ def symbol_status(
     problems = problems_of(
         record.status, state, mine, price_age_ms, stale_after_s, meta.get("last_error", "")
     )
+    degraded = _degraded(meta, now_ms)
+    if degraded is not None:
+        problems.append(
+            f"DEGRADED for {degraded['for_s']}s ({degraded['dependency'] or 'a dependency'}), "
+            f"retrying: {degraded['last_error']}"
+        )
+    no_quote = _no_quote_reason(_decode(config_raw), last_price, meta)
+    if no_quote and state == "ACTIVE":
+        problems.append(no_quote)
     return {
         "symbol": record.symbol,
         "queue": queue,
         "registry_status": record.status,
         "version": record.version,
         "state": state,
+        "condition": "DEGRADED" if degraded else (state or "UNKNOWN"),
+        "degraded": degraded,
+        "recovery": {
+            "attempts": int(meta.get("recovery_attempts") or 0),
+            "exhausted": meta.get("give_up") == "1",
+            "next_attempt_ms": int(meta["next_recovery_ms"])
+            if meta.get("next_recovery_ms")
+            else None,
+        },
+        "no_quote_reason": no_quote,
         "healthy": not problems and record.status != RegistryStatus.REMOVED,
         "problems": problems,
         "last_price": canon(last_price) if last_price is not None else None,
@@ -135,6 +155,43 @@ def symbol_status(
             "stale_after_s": stale_after_s,
         },
     }
+
+
+def _degraded(meta: dict[str, str], now_ms: int) -> dict[str, Any] | None:
+    """Return the DEGRADED condition of a symbol (a temporary fault being retried), or None."""
+    since = int(meta.get("degraded_since_ms") or 0)
+    if not since:
+        return None
+    return {
+        "since_ms": since,
+        "for_s": max(0, (now_ms - since) // 1000),
+        "last_error": meta.get("last_error", ""),
+        "dependency": meta.get("last_error_dependency", ""),
+        "retries": int(meta.get("retry_count") or 0),
+        "retry_at_ms": int(meta.get("retry_at_ms") or 0) or None,
+    }
+
+
+def _no_quote_reason(
+    config: dict[str, str], price: Decimal | None, meta: dict[str, str]
+) -> str | None:
+    """Return why the symbol's grid would quote nothing at its last price, if that is so."""
+    if price is None or not config.get("strategy") or not config.get("rules"):
+        return None
+    from mmtasks.grid.models import GridConfig, RiskConfig
+    from mmtasks.grid.quotable import no_quote_reason
+    from mmtasks.trading.snapshot import rules_from_dict
+
+    try:
+        strategy = GridConfig.model_validate_json(config["strategy"])
+        risk = (
+            RiskConfig.model_validate_json(config["risk"]) if config.get("risk") else RiskConfig()
+        )
+        rules = rules_from_dict(json.loads(config["rules"]))
+    except ValueError as exc:
+        return f"stored config unreadable: {exc}"
+    anchor = _decimal(meta.get("anchor"))
+    return no_quote_reason(strategy, risk, rules, price, anchor=anchor)
 
 
 def collect_status(

@@ -14,7 +14,7 @@ from typing import Any
 from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
 from mmtasks.errors import MMError, ValidationError
-from mmtasks.events import EventType, event_fields, publish
+from mmtasks.events import EventType, emit, event_fields
 from mmtasks.registry import store
 from mmtasks.registry.configs import config_json, merge, parse_risk, parse_strategy
 from mmtasks.registry.context import AdminContext
@@ -72,10 +72,11 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
             record.to_json(),
             ctx.task_id,
         )
+    ctx.redis.sadd(SYMBOLS, req.symbol)  # first: a worker drops tasks of unknown symbols
     seq = send_commands(ctx.redis, ctx.app, req.symbol, [init], ctx.issued_by)
-    ctx.redis.sadd(SYMBOLS, req.symbol)
-    publish(
+    emit(
         ctx.redis,
+        req.symbol,
         [
             event_fields(
                 EventType.SYMBOL_ADDED,
@@ -145,16 +146,31 @@ def remove_symbol(ctx: AdminContext, req: RemoveSymbol) -> dict[str, Any]:
 def _set_status(
     ctx: AdminContext, symbol: str, status: RegistryStatus, command: str, action: str
 ) -> dict[str, Any]:
+    live = _text_or_none(ctx.redis.hget(keys_for(symbol).state, "status"))
     with ctx.transaction() as conn:
         old = _require(store.get_symbol(conn, symbol, lock=True), symbol)
-        changed = old.status != status
-        if changed:
+        if old.status != status:
             record = store.set_status(conn, symbol, status)
             store.append_audit(conn, symbol, action, old.to_json(), record.to_json(), ctx.task_id)
     # Sent even when the registry already agrees: it is idempotent, and it repairs a symbol
     # whose state drifted (a resume also brings a symbol back from ERROR).
     seq = send_commands(ctx.redis, ctx.app, symbol, [(command, {})], ctx.issued_by)
-    return {"symbol": symbol, "status": str(status), "changed": changed, "seq": seq}
+    # What changes is the registry's row and the worker's own state (an ERROR the registry
+    # never saw, say): report both, so "changed" is true whenever either moves.
+    registry_changed = old.status != status
+    worker_changes = live in ("ERROR", "UNCONFIGURED", None) and status == RegistryStatus.ACTIVE
+    return {
+        "symbol": symbol,
+        "status": str(status),
+        "changed": registry_changed or worker_changes,
+        "registry_before": str(old.status),
+        "worker_before": live or "unknown",
+        "seq": seq,
+    }
+
+
+def _text_or_none(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def pause_symbol(ctx: AdminContext, req: SymbolOnly) -> dict[str, Any]:
@@ -172,9 +188,9 @@ def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
     if req.strategy is None and req.risk is None:
         raise ValidationError("update_symbol needs strategy and/or risk, received neither")
     old = _registered(ctx, req.symbol)
-    strategy = parse_strategy(merge(old.strategy, req.strategy or {}))
-    risk = parse_risk(merge(old.risk, req.risk or {}))
-    checked_rules(ctx.rt.exchange, req.symbol, strategy)
+    strategy = parse_strategy(merge(old.strategy, req.strategy or {}, "strategy"))
+    risk = parse_risk(merge(old.risk, req.risk or {}, "risk"))
+    checked_rules(ctx.rt.exchange, req.symbol, strategy, risk)
     strategy_json, risk_json = config_json(strategy), config_json(risk)
     if (strategy_json, risk_json) == (old.strategy, old.risk):
         return {

@@ -5,11 +5,16 @@
 --   {"op":"hset","k":i,"m":{field:value}}      {"op":"hdel","k":i,"f":[fields]}
 --   {"op":"del","k":i}                           {"op":"rpush","k":i,"v":[values]}
 --   {"op":"sadd","k":i,"v":[members]}            {"op":"xadd","k":i,"max":n,"m":{field:value}}
--- Returns "OK", or an error reply "LOCK_LOST" / "CAS_FAILED <field>" with nothing written.
+--   {"op":"zadd","k":i,"v":[score,member,...],"cap":n}   add, then keep the n highest scores
+--   {"op":"events","k":outbox,"s":state,"max":n,"v":[[field,value,...],...]}
+--        each event gets the next event_seq (HINCRBY state event_seq) as its outbox id
+-- Returns the first event_seq assigned (0: none), or an error reply "LOCK_LOST" /
+-- "CAS_FAILED <field>" with nothing written.
 if redis.call("GET", KEYS[1]) ~= ARGV[1] then
   return redis.error_reply("LOCK_LOST")
 end
 local ops = cjson.decode(ARGV[2])
+local first = 0
 for _, op in ipairs(ops) do
   if op.op == "cas" then
     local cur = redis.call("HGET", KEYS[op.k], op.f)
@@ -43,6 +48,13 @@ for _, op in ipairs(ops) do
       args[#args + 1] = v
     end
     redis.call("XADD", unpack(args))
+  elseif op.op == "zadd" then
+    if #op.v > 0 then
+      redis.call("ZADD", key, unpack(op.v))
+      redis.call("ZREMRANGEBYRANK", key, 0, -(op.cap + 1))
+    end
+  elseif op.op == "events" then
+    first = append_events(key, KEYS[op.s], op.max, op.v)
   end
 end
-return "OK"
+return first

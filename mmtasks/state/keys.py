@@ -4,9 +4,14 @@ Per-symbol keys share the hash tag `{<symbol lower>}` so a symbol's keys live in
 Cluster slot and one Lua script may touch them all.
 
   mm:{s}:lock          string  lock token of the worker that owns the symbol (PX ttl)
-  mm:{s}:state         hash    anchor, last_seq (cursor), status, reduce_only, error_count,
-                               needs_reconcile, last_price, last_price_ts_ms, price_seq,
-                               last_step_ms, last_error
+  mm:{s}:state         hash    status, anchor, last_seq (cursor), reduce_only,
+                               generation_floor, needs_reconcile, drift_count,
+                               rejected_events, last_price, last_price_ts_ms, last_step_ms,
+                               trades_cursor_ms (newest trade counted), event_seq (outbox),
+                               error_count, last_error, last_error_dependency, error_since_ms;
+                               DEGRADED: degraded_since_ms, retry_count, retry_at_ms;
+                               recovery: recovering, recovery_attempts, recovery_window_ms,
+                               next_recovery_ms, give_up
   mm:{s}:slots         hash    level (canonical decimal) -> slot JSON (status, side, price,
                                qty, client_order_id, venue_order_id, filled_qty, closing,
                                inventory, generation)
@@ -18,10 +23,21 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:tick          hash    newest price: price, ts_event_ms, seq (conflated, bridge-owned)
   mm:{s}:price_pending string  set while a price task is queued (conflation flag)
   mm:{s}:fills_out     list    fills committed with state, waiting for the Postgres ledger
+  mm:{s}:trades        zset    trade ids applied to the state (score: trade time ms), newest
+                               TRADES_KEPT only: what reconcile has already counted
+  mm:{s}:metrics       hash    step / tick-to-order histogram buckets, order counters
+                               (mmtasks/metrics.py writes, the web process reads)
+  mm:{s}:outbox        stream  the symbol's events, written in the same fenced commit as the
+                               state they describe; entry id `<event_seq>-0`; relayed to
+                               mm:events
 
 Fleet-wide keys:
 
-  mm:events            stream  typed events for other systems (capped)
+  mm:events            stream  typed events for other systems (capped), relayed from the
+                               outboxes once each, in event_seq order per symbol
+  {mm:events}:relayed  hash    symbol -> last event_seq relayed (same slot as mm:events)
+  mm:dropped           hash    reason -> count of symbol-queue tasks dropped (unknown symbol)
+  mm:rehydrate:asked   string  set (EX) while a rehydrate asked for by a worker is pending
   mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by
   mm:symbols           set     symbols known to this fleet
   mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
@@ -35,6 +51,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EVENTS = "mm:events"
+EVENTS_RELAYED = "{mm:events}:relayed"  # the braces put it in mm:events' cluster slot
+DROPPED = "mm:dropped"
+REHYDRATE_ASKED = "mm:rehydrate:asked"
+FLEET_OUTBOX_SUBJECT = "_fleet"  # fleet-wide events use this outbox (symbols are [A-Z0-9])
 FLEET = "mm:fleet"
 SYMBOLS = "mm:symbols"
 BRIDGE_HEARTBEAT = "mm:bridge:heartbeat"
@@ -43,6 +63,8 @@ BEAT_LOCK = "mm:beat:lock"
 
 INBOX_MAXLEN = 100_000
 EVENTS_MAXLEN = 100_000
+OUTBOX_MAXLEN = 10_000
+TRADES_KEPT = 20_000
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,18 @@ class SymbolKeys:
     @property
     def fills_out(self) -> str:
         return self._k("fills_out")
+
+    @property
+    def trades(self) -> str:
+        return self._k("trades")
+
+    @property
+    def outbox(self) -> str:
+        return self._k("outbox")
+
+    @property
+    def metrics(self) -> str:
+        return self._k("metrics")
 
 
 def keys_for(symbol: str) -> SymbolKeys:

@@ -12,14 +12,16 @@ from typing import Any
 import redis
 
 from mmtasks.errors import LockLostError, OperationalError
-from mmtasks.state.keys import INBOX_MAXLEN, SymbolKeys, keys_for
+from mmtasks.state.keys import INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
 
 
 def _script(name: str) -> str:
     return resources.files("mmtasks.state").joinpath(name).read_text()
 
 
-COMMIT_LUA = _script("commit.lua")
+OUTBOX_LUA = _script("outbox.lua")
+COMMIT_LUA = OUTBOX_LUA + _script("commit.lua")
+EMIT_LUA = OUTBOX_LUA + _script("emit.lua")
 APPEND_LUA = _script("append.lua")
 LOCK_LUA = _script("lock.lua")
 
@@ -61,6 +63,26 @@ class WriteBatch:
     def xadd(self, key: str, fields: dict[str, str], maxlen: int) -> None:
         self.ops.append({"op": "xadd", "k": self._k(key), "max": maxlen, "m": fields})
 
+    def zadd(self, key: str, scored: dict[str, int], cap: int) -> None:
+        """Add members with scores, then keep only the cap highest-scored."""
+        if scored:
+            flat = [str(x) for member, score in scored.items() for x in (score, member)]
+            self.ops.append({"op": "zadd", "k": self._k(key), "v": flat, "cap": cap})
+
+    def events(self, outbox: str, state: str, events: list[dict[str, str]], maxlen: int) -> None:
+        """Append events to outbox, each with the next event_seq kept in state."""
+        if events:
+            flat = [[x for item in e.items() for x in item] for e in events]
+            self.ops.append(
+                {
+                    "op": "events",
+                    "k": self._k(outbox),
+                    "s": self._k(state),
+                    "max": maxlen,
+                    "v": flat,
+                }
+            )
+
     def __bool__(self) -> bool:
         return any(op["op"] != "cas" for op in self.ops)
 
@@ -79,6 +101,7 @@ class SymbolStore:
         self.symbol = symbol
         self.keys: SymbolKeys = keys_for(symbol)
         self._commit = client.register_script(COMMIT_LUA)
+        self._emit = client.register_script(EMIT_LUA)
         self._append = client.register_script(APPEND_LUA)
         self._lock = client.register_script(LOCK_LUA)
 
@@ -104,12 +127,19 @@ class SymbolStore:
         self._lock(keys=[self.keys.lock], args=[token, "0"])
 
     # -- writes -----------------------------------------------------------------------------
-    def commit(self, token: str, batch: WriteBatch) -> None:
-        """Apply batch atomically if we still hold the lock (fencing) and every CAS holds."""
+    def commit(self, token: str, batch: WriteBatch) -> int:
+        """Apply batch atomically if we still hold the lock (fencing) and every CAS holds.
+
+        Return the event_seq of the first event the batch appended to the outbox (0: none).
+        """
         if not batch:
-            return
+            return 0
         try:
-            self._commit(keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)])
+            return int(
+                self._commit(
+                    keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)]
+                )
+            )
         except redis.ResponseError as exc:
             text = str(exc)
             if "LOCK_LOST" in text:
@@ -121,6 +151,18 @@ class SymbolStore:
                     f"{self.symbol}: concurrent write detected ({text})"
                 ) from None
             raise
+
+    def emit(self, events: list[dict[str, str]]) -> int:
+        """Append events to the outbox outside a step (no lock needed); return the first seq."""
+        if not events:
+            return 0
+        flat = [[x for item in e.items() for x in item] for e in events]
+        return int(
+            self._emit(
+                keys=[self.keys.outbox, self.keys.state],
+                args=[OUTBOX_MAXLEN, json.dumps(flat, separators=(",", ":"))],
+            )
+        )
 
     def append(self, event: dict[str, Any]) -> int:
         """Append an event to the symbol's inbox and return its seq."""

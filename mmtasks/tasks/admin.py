@@ -30,7 +30,7 @@ from celery import Celery, Task
 from celery.signals import worker_init, worker_ready
 
 from mmtasks.celery import CONTROL_QUEUE, app
-from mmtasks.errors import TemporaryError, ValidationError
+from mmtasks.errors import Response, TemporaryError, ValidationError, dependency_of, policy_for
 from mmtasks.registry import fleet_ops, symbol_ops
 from mmtasks.registry import rehydrate as rehydration
 from mmtasks.registry.context import AdminContext
@@ -60,6 +60,22 @@ ADMIN = {"ignore_result": False, "bind": True, "typing": False, "max_retries": 0
 Handler = Callable[[AdminContext, Any], dict[str, Any]]
 
 
+FIXES = {
+    "postgres": "the registry database (DATABASE_URL) is unreachable: start Postgres or fix "
+    "DATABASE_URL, then call again",
+    "redis": "Redis (REDIS_URL) is unreachable: start Redis or fix REDIS_URL, then call again",
+    "connector": "the exchange connector (CONNECTOR_ADDR) does not answer: start it or fix "
+    "CONNECTOR_ADDR, then call again",
+}
+
+
+def dependency_error(exc: BaseException) -> str:
+    """Return an admin error that names the dependency that failed and how to fix it."""
+    dependency = dependency_of(exc) or "a dependency"
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return f"{dependency}: {FIXES.get(dependency, 'retry later')} ({detail})"
+
+
 def run_admin(
     task: Task,
     model: type[AdminRequest],
@@ -76,6 +92,14 @@ def run_admin(
     except ValidationError as exc:
         log.warning("admin %s refused, nothing changed: %s", name, exc)
         return {"ok": False, "task": name, "error": str(exc)}
+    except Exception as exc:
+        # Infrastructure: every change and its audit row are one transaction, so a dependency
+        # that fails mid-call leaves nothing half-changed; say which one and what to do.
+        if policy_for(exc) not in (Response.RETRY, Response.AMBIGUOUS):
+            raise
+        error = dependency_error(exc)
+        log.error("admin %s failed, nothing changed: %s", name, error)
+        return {"ok": False, "task": name, "error": error}
     log.info("admin %s done: %s", name, result)
     return {"ok": True, "task": name, **result}
 

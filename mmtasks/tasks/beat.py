@@ -1,20 +1,45 @@
-"""Scheduled fleet tasks: the inbox sweeper and the periodic reconcile."""
+"""Scheduled fleet tasks: the inbox sweeper, the healer and the periodic reconcile.
+
+The healer is what makes the fleet mend itself without an operator:
+- events a worker committed but did not relay (killed in between) are relayed;
+- Redis that lost the fleet (restarted empty) is noticed — a registry symbol missing from
+  Redis — and rehydrated from the registry and the exchange;
+- a symbol in ERROR is recovered (reconcile, then trade) a bounded number of times with
+  exponential backoff; when the attempts are used up it stays in ERROR, its entry orders are
+  cancelled (closing orders kept) and RECOVERY_EXHAUSTED is published;
+- a DEGRADED symbol whose retry is due and that nothing else woke is woken.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from mmtasks.celery import app
+from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.domain import queue_for
 from mmtasks.enqueue import wake
-from mmtasks.runtime import get_runtime
-from mmtasks.state.keys import SYMBOLS, keys_for
+from mmtasks.errors import Response, policy_for
+from mmtasks.events import relay
+from mmtasks.runtime import Runtime, get_runtime
+from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
+from mmtasks.symbols import send_command
+from mmtasks.trading.snapshot import SymbolStatus
 
 log = logging.getLogger(__name__)
 
-SWEEP_EVERY_S = 5.0
+SWEEP_EVERY_S = 2.0
+HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
+STATE_FIELDS = (
+    "status",
+    "recovery_attempts",
+    "recovery_window_ms",
+    "next_recovery_ms",
+    "give_up",
+    "degraded_since_ms",
+    "retry_at_ms",
+)
 
 
 def _symbols() -> list[str]:
@@ -46,6 +71,109 @@ def sweep_inboxes() -> dict[str, Any]:
     return {"woken": woken}
 
 
+@app.task(name="mmtasks.beat.heal_fleet", ignore_result=True)
+def heal_fleet() -> dict[str, Any]:
+    """Relay stray events, rebuild what Redis lost, recover symbols in ERROR, wake retries."""
+    rt = get_runtime()
+    report: dict[str, Any] = {"rehydrated": _rehydrate_if_lost(rt)}
+    symbols = _symbols()
+    for subject in [*symbols, FLEET_OUTBOX_SUBJECT]:
+        relay(rt.redis, subject)
+    report |= _recover(rt, symbols)
+    return report
+
+
+def _rehydrate_if_lost(rt: Runtime) -> dict[str, Any] | None:
+    """Rehydrate from the registry when Redis lacks a symbol the registry has; else None."""
+    from mmtasks.registry import store
+    from mmtasks.registry.rehydrate import rehydrate
+    from mmtasks.registry.store import RegistryStatus
+
+    try:
+        with rt.pg.connection() as conn:
+            records = store.list_symbols(conn, [RegistryStatus.ACTIVE, RegistryStatus.PAUSED])
+            pipe = rt.redis.pipeline(transaction=False)
+            for record in records:
+                pipe.sismember(SYMBOLS, record.symbol)
+                pipe.hexists(keys_for(record.symbol).config, "strategy")
+            replies = pipe.execute()
+            lost = [
+                r.symbol
+                for i, r in enumerate(records)
+                if not (replies[2 * i] and replies[2 * i + 1])
+            ]
+            if not lost:
+                return None
+            log.warning("Redis lacks %s that the registry has: rehydrating", lost)
+            return rehydrate(conn, rt.redis, app, rt.exchange, issued_by="beat:heal_fleet")
+    except Exception as exc:
+        if policy_for(exc) is not Response.RETRY:
+            raise
+        log.warning("healer: cannot compare Redis with the registry now: %s", exc)
+        return None
+
+
+def _recover(rt: Runtime, symbols: list[str]) -> dict[str, Any]:
+    """Send due recovery attempts to symbols in ERROR; give up when the budget is spent."""
+    now = int(time.time() * 1000)
+    pipe = rt.redis.pipeline(transaction=False)
+    for symbol in symbols:
+        pipe.hmget(keys_for(symbol).state, list(STATE_FIELDS))
+        pipe.llen(queue_for(symbol))
+    replies = pipe.execute()
+    attempted, exhausted, woken = [], [], []
+    for i, symbol in enumerate(symbols):
+        fields = dict(zip(STATE_FIELDS, (_text(v) for v in replies[2 * i]), strict=True))
+        depth = int(replies[2 * i + 1])
+        if fields["status"] == SymbolStatus.ERROR:
+            outcome = _recover_one(rt, symbol, fields, now)
+            if outcome == "attempted":
+                attempted.append(symbol)
+            elif outcome == "exhausted":
+                exhausted.append(symbol)
+        elif fields["degraded_since_ms"] and now >= int(fields["retry_at_ms"] or 0) and not depth:
+            wake(app, symbol)
+            woken.append(symbol)
+    return {"recovery_attempted": attempted, "recovery_exhausted": exhausted, "woken": woken}
+
+
+def _recover_one(rt: Runtime, symbol: str, fields: dict[str, str], now: int) -> str:
+    settings = rt.settings
+    state = keys_for(symbol).state
+    window_ms = int(settings.recovery_window_s * 1000)
+    started = int(fields["recovery_window_ms"] or 0)
+    attempts = int(fields["recovery_attempts"] or 0)
+    if not started or now - started > window_ms:
+        started, attempts = now, 0
+    if now < int(fields["next_recovery_ms"] or 0):
+        return "waiting"
+    if attempts >= settings.recovery_attempts:
+        if fields["give_up"] != "1":
+            send_command(rt.redis, app, symbol, "give_up", {"attempts": attempts}, "beat:heal")
+            rt.redis.hset(state, "give_up", "1")  # sent once; the command sets it too
+            return "exhausted"
+        return "gave up"
+    attempts += 1
+    delay_ms = int(settings.recovery_backoff_s * 1000 * 2 ** (attempts - 1))
+    rt.redis.hset(
+        state,
+        mapping={
+            "recovery_attempts": str(attempts),
+            "recovery_window_ms": str(started),
+            "next_recovery_ms": str(now + delay_ms),
+        },
+    )
+    send_command(rt.redis, app, symbol, "recover", {"attempt": attempts}, "beat:heal")
+    log.warning("recovery attempt %d/%d sent to %s", attempts, settings.recovery_attempts, symbol)
+    return "attempted"
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @app.task(name="mmtasks.beat.reconcile_all", ignore_result=True)
 def reconcile_all() -> dict[str, Any]:
     """Enqueue a reconcile on every symbol's own queue."""
@@ -59,5 +187,10 @@ def reconcile_all() -> dict[str, Any]:
 
 app.conf.beat_schedule = {
     "sweep-inboxes": {"task": "mmtasks.beat.sweep_inboxes", "schedule": SWEEP_EVERY_S},
+    "heal-fleet": {
+        "task": "mmtasks.beat.heal_fleet",
+        "schedule": HEAL_EVERY_S,
+        "options": {"queue": CONTROL_QUEUE, "expires": HEAL_EVERY_S * 5},
+    },
     "reconcile-all": {"task": "mmtasks.beat.reconcile_all", "schedule": RECONCILE_EVERY_S},
 }

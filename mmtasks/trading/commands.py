@@ -14,8 +14,16 @@ from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
 
 log = logging.getLogger(__name__)
 
-# Commands a symbol in ERROR still obeys: they bring it back or take it out.
-RECOVERY_COMMANDS = frozenset({"init", "resume", "reset_errors", "remove"})
+# Fields a return to ACTIVE clears: the error, the DEGRADED condition, the recovery budget.
+CLEARED_ON_RESUME = {
+    "error_count": "0",
+    "last_error": "",
+    "error_since_ms": "",
+    "degraded_since_ms": "",
+    "retry_count": "0",
+    "retry_at_ms": "",
+    "give_up": "0",
+}
 
 
 def cancel_everything(
@@ -64,16 +72,45 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     if name in ("init", "update_config"):
         _config(snap, fx, cmd)
         if name == "init":
-            fx.meta.update(status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0")
+            fx.meta.update(CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1")
+            fx.meta.update(recovery_attempts="0", recovery_window_ms="")
         fx.event(EventType.SYMBOL_STATE_CHANGED, {"command": name, "issued_by": cmd.issued_by})
     elif name == "pause":
         fx.meta["status"] = SymbolStatus.PAUSED
         fx.event(EventType.SYMBOL_PAUSED, {"issued_by": cmd.issued_by})
     elif name in ("resume", "reset_errors"):
-        fx.meta.update(
-            status=SymbolStatus.ACTIVE, needs_reconcile="1", error_count="0", last_error=""
-        )
+        fx.meta.update(CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1")
+        fx.meta.update(recovery_attempts="0", recovery_window_ms="")
         fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
+    elif name == "recover":
+        if snap.status != SymbolStatus.ERROR:
+            return  # recovered meanwhile (or resumed by hand): nothing to try
+        attempt = cmd.args.get("attempt", 0)
+        fx.meta.update(
+            CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1", recovering="1"
+        )
+        fx.event(
+            EventType.RECOVERY_ATTEMPTED,
+            {
+                "attempt": attempt,
+                "error": snap.meta.get("last_error", ""),
+                "issued_by": cmd.issued_by,
+            },
+        )
+        log.warning("recovery attempt symbol=%s attempt=%s", snap.symbol, attempt)
+    elif name == "give_up":
+        if snap.status != SymbolStatus.ERROR:
+            return
+        fx.meta["give_up"] = "1"
+        fx.event(
+            EventType.RECOVERY_EXHAUSTED,
+            {
+                "attempts": cmd.args.get("attempts", 0),
+                "error": snap.meta.get("last_error", ""),
+                "action": "entry orders cancelled, closing orders kept; resume_symbol to retry",
+            },
+        )
+        log.error("recovery exhausted symbol=%s: stays in ERROR, entries cancelled", snap.symbol)
     elif name == "safe_mode_on":
         fx.grid = _reduce_only(fx.grid, True)
     elif name == "safe_mode_off":

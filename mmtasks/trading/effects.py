@@ -29,6 +29,8 @@ class Effects:
     strategy: core.GridConfig | None = None
     risk: core.RiskConfig | None = None
     rules: core.SymbolRules | None = None
+    # Trade ids counted without a fill of their own (already on a slot): trade id -> time ms.
+    counted_trades: dict[str, int] = field(default_factory=dict)
 
     def intend(self, place: core.PlaceOrder) -> None:
         """Record the write-ahead intent of place: its slot becomes PENDING with the client id."""

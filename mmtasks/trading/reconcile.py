@@ -1,8 +1,14 @@
 """Reconcile a symbol with the exchange, which is the truth.
 
-Local orders are looked up by client id (filled or cancelled, never just forgotten), fills we
-missed are applied with their real trade ids, orders of ours unknown locally are adopted or
-cancelled (orders we did not place are never touched), and the position is compared.
+Local orders are looked up by client id (filled or cancelled, never just forgotten); orders of
+ours unknown locally are adopted, or returned as cancels for the executor (orders we did not
+place are never touched); every trade of ours the state has not counted yet — whether its
+order is still on a slot, was adopted, or is long gone — is applied once, in the venue's trade
+order (trade time, then trade id) across all orders, so average-cost PnL is what it would have
+been live; and the position is compared with the exchange's.
+
+After Redis lost the symbol's state, the position is rebuilt from the ledger plus the trades
+the ledger lacks, so the ledger and Redis agree again without an operator.
 """
 
 from __future__ import annotations
@@ -10,30 +16,53 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.connector.client import ExchangeClient
-from mmtasks.connector.models import OrderView
+from mmtasks.connector.models import OrderView, TradeView
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
-from mmtasks.grid.ids import is_ours
+from mmtasks.grid.accounting import apply_fill, position_events
+from mmtasks.grid.ids import is_ours, parse_client_order_id
 from mmtasks.grid.logic import with_anchor
 from mmtasks.grid.transitions import (
     adopt_order,
     apply_order_update,
+    find_slot_by_client_id,
     mark_acked,
     mark_rejected,
     rebuild_inventory,
 )
+from mmtasks.ledger import FillRecord
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus
 
 log = logging.getLogger(__name__)
 
 DRIFT_HALT_AFTER = 3
+# Trades are asked for from a little before the newest one counted: a venue may stamp a trade
+# slightly earlier than one it reported before it.
+TRADES_MARGIN_MS = 5 * 60_000
+TRADES_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class TradeBook:
+    """What the step already counted: trade ids in Redis, and the ledger for a lost state.
+
+    `known(ids, in_ledger)` returns the ids among `ids` already applied to the state (with
+    in_ledger, also those the ledger holds: after a state loss the ledger is what was counted);
+    `ledger()` returns the position folded from the ledger and the newest trade time in it.
+    Both may raise a DependencyError while Postgres is down: the step then retries later.
+    """
+
+    known: Callable[[list[str], bool], set[str]]
+    ledger: Callable[[], tuple[core.Position, int]]
 
 
 def reconcile(
@@ -43,8 +72,9 @@ def reconcile(
     strategy: core.GridConfig | None,
     rules: core.SymbolRules,
     now_ms: int,
-) -> None:
-    """Bring fx's grid in line with the exchange's orders, fills and position."""
+    book: TradeBook,
+) -> list[core.Action]:
+    """Bring fx's grid in line with the exchange; return the cancels the executor must send."""
     symbol = snap.symbol
     state_lost = fx.grid.anchor is None and not fx.grid.slots
     open_ours = {
@@ -52,7 +82,8 @@ def reconcile(
         for o in client.open_orders(symbol)
         if is_ours(symbol, o.client_order_id)
     }
-    settled = adopted = cancelled = 0
+    orders: dict[str, OrderView] = {}
+    settled = adopted = 0
     for slot in list(fx.grid.slots.values()):
         cid = slot.client_order_id
         if slot.status == core.SlotStatus.FREE or not cid:
@@ -66,88 +97,194 @@ def reconcile(
             continue
         if slot.status == core.SlotStatus.PENDING:
             fx.grid = mark_acked(fx.grid, cid, order.order_id)
-        _apply_missed_fills(client, fx, slot, order, now_ms)
+        orders[cid] = order
         settled += 1
 
+    since_ms = int(snap.meta.get("trades_cursor_ms") or 0)
     if state_lost:
         # Ids from before the loss may still be known at the venue: never reuse them.
         fx.grid = dataclasses.replace(
             fx.grid, generation_floor=max(fx.grid.generation_floor, int(time.time()))
         )
+        since_ms = 0  # what the ledger lacks may be older than anything Redis remembers
+    ours = [
+        t
+        for t in trades_since(client, symbol, max(0, since_ms - TRADES_MARGIN_MS))
+        if is_ours(symbol, t.client_order_id)
+    ]
+    if state_lost and ours:  # a symbol that traded before: the ledger is what was counted
+        position, _ = book.ledger()
+        fx.grid = fx.grid.with_position(position)
+    cancels: list[core.Action] = []
     for cid, order in open_ours.items():
         if _adopt(fx, order):
             adopted += 1
+            orders[cid] = order
         else:
-            client.cancel_order(symbol, client_order_id=cid)
-            cancelled += 1
+            cancels.append(
+                core.CancelOrder(symbol, order.price, cid, order.order_id, "unknown order of ours")
+            )
     if fx.grid.anchor is None:
         fx.grid = with_anchor(fx.grid, _recovered_anchor(client, snap, fx), rules.tick_size)
 
-    _check_position(client, snap, fx, strategy, rules, state_lost)
+    missed = _apply_missed_trades(fx, ours, orders, book, via_slots=not state_lost)
+    for order in orders.values():
+        if not order.status.is_open:
+            _settle_closed(fx, order, now_ms)
+    if state_lost and strategy is not None:
+        fx.grid = rebuild_inventory(fx.grid, fx.grid.position.qty, strategy, rules)
+        fx.event(
+            EventType.STATE_REBUILT,
+            {"position": canon(fx.grid.position.qty), "trades_from_exchange": missed},
+        )
+    _check_position(client, snap, fx)
     fx.event(
         EventType.RECONCILED,
         {
             "settled": settled,
             "adopted": adopted,
-            "cancelled_unknown": cancelled,
+            "cancelled_unknown": len(cancels),
+            "missed_trades": missed,
             "state_lost": state_lost,
         },
     )
     log.info(
-        "%s: reconciled (settled %d, adopted %d, cancelled %d unknown%s)",
+        "reconciled symbol=%s settled=%d adopted=%d cancel_unknown=%d missed_trades=%d%s",
         symbol,
         settled,
         adopted,
-        cancelled,
-        ", state rebuilt" if state_lost else "",
+        len(cancels),
+        missed,
+        " state_rebuilt=1" if state_lost else "",
     )
+    return cancels
 
 
-def _apply_missed_fills(
-    client: ExchangeClient, fx: Effects, slot: core.Slot, order: OrderView, now_ms: int
-) -> None:
-    """Apply the fills of order that slot has not seen, trade by trade, then its final status."""
-    cid = order.client_order_id
-    if order.executed_qty > slot.filled_qty:
-        trades = sorted(
-            (
-                t
-                for t in client.trades(order.symbol, since_ms=order.created_ms)
-                if t.order_id == order.order_id
-            ),
-            key=lambda t: (t.ts_ms, t.trade_id),
-        )
-        cum = Decimal(0)
-        for trade in trades:
-            cum += trade.quantity
-            if cum <= slot.filled_qty:
+def trades_since(client: ExchangeClient, symbol: str, since_ms: int) -> list[TradeView]:
+    """Return every trade of symbol at or after since_ms, following the venue's pages."""
+    seen: dict[str, TradeView] = {}
+    while True:
+        page = client.trades(symbol, since_ms=since_ms, limit=TRADES_PAGE)
+        fresh = [t for t in page if t.trade_id not in seen]
+        seen.update((t.trade_id, t) for t in fresh)
+        if len(page) < TRADES_PAGE or not fresh:
+            return list(seen.values())
+        since_ms = max(t.ts_ms for t in page)  # the next page starts at the newest time seen
+
+
+def _apply_missed_trades(
+    fx: Effects,
+    ours: list[TradeView],
+    orders: dict[str, OrderView],
+    book: TradeBook,
+    *,
+    via_slots: bool,
+) -> int:
+    """Apply every trade in ours not counted yet, in trade order; return how many."""
+    symbol = fx.grid.symbol
+    if not ours:
+        return 0
+    known = book.known([t.trade_id for t in ours], not via_slots) | {f.trade_id for f in fx.fills}
+    # Every trade of the window is counted after this (known before, or applied below): say so
+    # in Redis, so the next reconcile does not need the ledger to know it.
+    fx.counted_trades.update({t.trade_id: t.ts_ms for t in ours})
+    missed = sorted(
+        (t for t in ours if t.trade_id not in known), key=lambda t: (t.ts_ms, t.trade_id)
+    )
+    for trade in missed:
+        slot = find_slot_by_client_id(fx.grid, trade.client_order_id) if via_slots else None
+        order = orders.get(trade.client_order_id)
+        if slot is not None and slot.status != core.SlotStatus.FREE:
+            cum = slot.filled_qty + trade.quantity
+            if order is not None and cum > order.executed_qty:
+                # The slot already holds this quantity (counted without this trade's id).
+                log.warning(
+                    "%s: trade %s already counted on slot %s; not applied again",
+                    symbol,
+                    trade.trade_id,
+                    slot.key,
+                )
+                fx.counted_trades[trade.trade_id] = trade.ts_ms
                 continue
-            status = OrderStatus.FILLED if cum >= order.quantity else OrderStatus.PARTIALLY_FILLED
+            full = slot.qty is not None and cum >= slot.qty
+            status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
             fx.grid, events = apply_order_update(
                 fx.grid,
-                client_order_id=cid,
-                venue_order_id=order.order_id,
+                client_order_id=trade.client_order_id,
+                venue_order_id=trade.order_id,
                 status=status,
                 cum_qty=cum,
                 last_fill_price=trade.price,
                 fee=trade.fee,
                 trade_id=trade.trade_id,
-                now_ms=now_ms,
+                now_ms=trade.ts_ms,
             )
-            fill_effects(fx, events, order_id=order.order_id, ts_ms=trade.ts_ms)
-    if not order.status.is_open:
-        fx.grid, events = apply_order_update(
-            fx.grid,
-            client_order_id=cid,
-            venue_order_id=order.order_id,
-            status=order.status,
-            cum_qty=order.executed_qty,
-            last_fill_price=order.avg_price or None,
-            fee=ZERO,
-            trade_id=None,
-            now_ms=now_ms,
+            fill_effects(fx, events, order_id=trade.order_id, ts_ms=trade.ts_ms)
+        else:
+            _apply_to_position(fx, trade)
+    return len(missed)
+
+
+def _apply_to_position(fx: Effects, trade: TradeView) -> None:
+    """Count a trade whose order no slot holds (state lost, order gone) on the position alone."""
+    before = fx.grid.position
+    after, realized = apply_fill(before, trade.side, trade.price, trade.quantity, trade.fee)
+    fx.grid = fx.grid.with_position(after)
+    try:
+        level: Decimal | None = parse_client_order_id(trade.client_order_id).level
+    except ValidationError:
+        level = None
+    fx.fills.append(
+        FillRecord(
+            trade_id=trade.trade_id,
+            symbol=trade.symbol,
+            order_id=trade.order_id,
+            client_order_id=trade.client_order_id,
+            side=trade.side.value,
+            price=trade.price,
+            qty=trade.quantity,
+            fee=trade.fee,
+            level=level,
+            closing=level is not None and level != trade.price,
+            ts_ms=trade.ts_ms,
         )
-        fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
+    )
+    fx.event(
+        EventType.ORDER_FILLED,
+        {
+            "symbol": trade.symbol,
+            "side": trade.side.value,
+            "price": canon(trade.price),
+            "qty": canon(trade.quantity),
+            "fee": canon(trade.fee),
+            "trade_id": trade.trade_id,
+            "client_order_id": trade.client_order_id,
+            "venue_order_id": trade.order_id,
+            "realized_pnl_delta": canon(realized),
+            "learned_late": True,
+        },
+    )
+    for change in position_events(trade.symbol, before, after, trade.ts_ms):
+        fill_effects(fx, [change], order_id=trade.order_id, ts_ms=trade.ts_ms)
+
+
+def _settle_closed(fx: Effects, order: OrderView, now_ms: int) -> None:
+    """Settle the slot of an order the venue closed (filled, cancelled, expired)."""
+    slot = find_slot_by_client_id(fx.grid, order.client_order_id)
+    if slot is None or slot.status == core.SlotStatus.FREE:
+        return
+    fx.grid, events = apply_order_update(
+        fx.grid,
+        client_order_id=order.client_order_id,
+        venue_order_id=order.order_id,
+        status=order.status,
+        cum_qty=order.executed_qty,
+        last_fill_price=order.avg_price or None,
+        fee=ZERO,
+        trade_id=None,
+        now_ms=now_ms,
+    )
+    fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
 def _recovered_anchor(client: ExchangeClient, snap: Snapshot, fx: Effects) -> Decimal:
@@ -185,38 +322,13 @@ def _adopt(fx: Effects, order: OrderView) -> bool:
     return True
 
 
-def _check_position(
-    client: ExchangeClient,
-    snap: Snapshot,
-    fx: Effects,
-    strategy: core.GridConfig | None,
-    rules: core.SymbolRules,
-    state_lost: bool,
-) -> None:
+def _check_position(client: ExchangeClient, snap: Snapshot, fx: Effects) -> None:
+    """Compare the position with the exchange's; a drift that persists halts the symbol."""
     positions = [p for p in client.positions(snap.symbol) if p.symbol == snap.symbol]
     exchange_qty = positions[0].quantity if positions else Decimal(0)
     drift = exchange_qty - fx.grid.position.qty
     if drift == 0:
         fx.meta["drift_count"] = "0"
-        return
-    if state_lost and positions and strategy is not None:
-        pos = positions[0]
-        fx.grid = dataclasses.replace(
-            fx.grid,
-            position=dataclasses.replace(
-                fx.grid.position,
-                qty=pos.quantity,
-                avg_cost=pos.entry_price,
-                realized_pnl=pos.realized_pnl,
-                fees=pos.fees,
-            ),
-        )
-        fx.grid = rebuild_inventory(fx.grid, pos.quantity, strategy, rules)
-        log.warning(
-            "%s: state was lost; position %s rebuilt from the exchange",
-            snap.symbol,
-            canon(pos.quantity),
-        )
         return
     # A fill may be on its way through the stream; only a drift that persists halts.
     count = int(snap.meta.get("drift_count", "0") or 0) + 1

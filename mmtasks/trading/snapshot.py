@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -23,8 +24,12 @@ from mmtasks.state.keys import FLEET, keys_for
 from mmtasks.state.store import WriteBatch
 
 
-class SymbolStatus:
-    """Lifecycle states of a symbol (strings in the state hash)."""
+class SymbolStatus(StrEnum):
+    """Lifecycle states of a symbol (strings in the state hash).
+
+    DEGRADED is not stored here: it is a condition of an ACTIVE symbol (`degraded_since_ms`
+    set) that `status` shows in its place while a temporary fault lasts.
+    """
 
     ACTIVE = "ACTIVE"
     PAUSED = "PAUSED"

@@ -7,19 +7,32 @@ decide what is applied, and the cursor moves in the same fenced write as the sta
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import pydantic
 
 from mmtasks.decimals import ZERO
-from mmtasks.errors import LockLostError, OperationalError, Response
-from mmtasks.events import EventType, event_fields, publish
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import (
+    DependencyError,
+    LockLostError,
+    OperationalError,
+    Response,
+    ValidationError,
+    dependency_of,
+    policy_for,
+)
+from mmtasks.events import EventType, event_fields, relay
 from mmtasks.grid.logic import decide, with_anchor
 from mmtasks.grid.models import (
     Action,
+    CancelOrder,
     Candle,
     GridConfig,
     Market,
@@ -27,16 +40,25 @@ from mmtasks.grid.models import (
     RiskConfig,
     SymbolRules,
 )
+from mmtasks.grid.models import Position as CorePosition
 from mmtasks.grid.transitions import apply_order_update
-from mmtasks.ledger import flush_buffer
+from mmtasks.ledger import flush_buffer, known_trade_ids, ledger_position
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent, parse_inbox_event
+from mmtasks.metrics import count_order_events, record_step
 from mmtasks.runtime import Runtime
-from mmtasks.state.keys import keys_for
-from mmtasks.state.store import InboxEntry, SymbolStore
-from mmtasks.trading.commands import RECOVERY_COMMANDS, apply_command, cancel_everything
+from mmtasks.state.keys import (
+    DROPPED,
+    OUTBOX_MAXLEN,
+    REHYDRATE_ASKED,
+    SYMBOLS,
+    TRADES_KEPT,
+    keys_for,
+)
+from mmtasks.state.store import SymbolStore
+from mmtasks.trading.commands import apply_command, cancel_everything
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.executor import execute
-from mmtasks.trading.reconcile import reconcile
+from mmtasks.trading.reconcile import TradeBook, reconcile
 from mmtasks.trading.snapshot import (
     Snapshot,
     SymbolStatus,
@@ -46,10 +68,13 @@ from mmtasks.trading.snapshot import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INBOX_BATCH = 500
-MAX_ERRORS = 3
 CANDLES_KEPT_EXTRA = 5
+RETRY_BACKOFF_BASE_S = 0.5
+DROP_LOG_EVERY_S = 10.0
+_last_drop_log = 0.0
 
 
 @dataclass
@@ -60,6 +85,8 @@ class StepResult:
     events_applied: int = 0
     actions: list[Action] = field(default_factory=list)
     skipped: str = ""
+    tick_to_order_ms: float | None = None
+    events: list[dict[str, str]] = field(default_factory=list)
 
 
 def now_ms() -> int:
@@ -69,7 +96,14 @@ def now_ms() -> int:
 def run_step(
     rt: Runtime, symbol: str, trigger: str, *, clear_price_pending: bool = False
 ) -> StepResult:
-    """Run one step for symbol under its lock; errors count toward the symbol's ERROR state."""
+    """Run one step for symbol under its lock; a failure is answered as its class says.
+
+    Temporary faults (connector, Redis, Postgres) make the symbol DEGRADED and are retried with
+    capped exponential backoff; only an operational error, or a temporary one that outlasts
+    `degraded_to_error_s`, moves the symbol to ERROR (errors.policy_for decides which is which).
+    """
+    if not _in_fleet(rt, symbol, trigger):
+        return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
     token = store.acquire(ttl_ms, wait_s=ttl_ms / 1000 + 1)
@@ -78,46 +112,151 @@ def run_step(
             rt.redis.delete(store.keys.price_pending)
         return StepResult(symbol, trigger, skipped="lock held by another worker")
     try:
-        return _locked_step(rt, store, token, trigger, clear_price_pending)
+        started = time.perf_counter()
+        result = _locked_step(rt, store, token, trigger, clear_price_pending)
+        _record_metrics(rt, symbol, (time.perf_counter() - started) * 1000, result)
+        return result
     except LockLostError:
         log.error("%s: lock lost mid-step; nothing more written by this step", symbol)
         raise
     except Exception as exc:
-        record_failure(rt, store, token, exc)
+        response = policy_for(exc)
+        record_failure(rt, store, exc, response)
+        if response in (Response.RETRY, Response.AMBIGUOUS):
+            return StepResult(symbol, trigger, status="DEGRADED", skipped=f"degraded: {exc}")
         raise
     finally:
-        store.release(token)
+        with contextlib.suppress(Exception):  # Redis may be the fault; the lock then expires
+            store.release(token)
 
 
-def record_failure(rt: Runtime, store: SymbolStore, token: str, exc: BaseException) -> None:
-    """Count a failed step: reconcile next time, and move to ERROR after MAX_ERRORS in a row."""
-    k = store.keys
-    count = int(rt.redis.hincrby(k.state, "error_count", 1))
-    message = f"{type(exc).__name__}: {exc}"[:500]
-    fields = {"last_error": message, "needs_reconcile": "1"}
-    # Errors whose class says HALT stop the symbol at once; the rest get MAX_ERRORS tries.
-    halted = count >= MAX_ERRORS or getattr(exc, "response", None) is Response.HALT
-    if halted:
-        fields["status"] = SymbolStatus.ERROR
-    rt.redis.hset(k.state, mapping=fields)  # type: ignore[arg-type]
-    log.error(
-        "%s: step failed (%d in a row)%s: %s",
-        store.symbol,
-        count,
-        ", symbol moved to ERROR and stopped trading" if halted else "",
-        message,
-    )
-    if halted:
-        publish(
-            rt.redis,
-            [
-                event_fields(
-                    EventType.SYMBOL_STATE_CHANGED,
-                    store.symbol,
-                    {"status": SymbolStatus.ERROR, "error": message},
-                )
-            ],
+def _record_metrics(rt: Runtime, symbol: str, step_ms: float, result: StepResult) -> None:
+    """Add the step's duration, tick-to-order time and order counts to its metrics (one trip).
+
+    Best effort: a step that dies before this loses its figures, never counts them twice.
+    """
+    pipe = rt.redis.pipeline(transaction=False)
+    record_step(pipe, symbol, step_ms, result.tick_to_order_ms)
+    count_order_events(pipe, symbol, result.events)
+    with contextlib.suppress(Exception):  # metrics never fail a step that traded
+        pipe.execute()
+
+
+def _in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
+    """Return True if symbol is one of the fleet's; count and drop the task otherwise.
+
+    A task for a symbol that is not in the fleet must not create a single key for it. When
+    the fleet's symbol set itself is gone (Redis restarted empty), ask beat's healer to
+    rehydrate from the registry now instead of at its next round.
+    """
+    try:
+        parse_symbol(symbol)
+    except ValidationError:
+        _drop(rt, "malformed symbol", symbol, trigger)
+        return False
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.sismember(SYMBOLS, symbol)
+    pipe.exists(keys_for(symbol).state)  # a removed symbol's worker still settles its orders
+    member, has_state = pipe.execute()
+    if member or has_state:
+        return True
+    if rt.redis.set(REHYDRATE_ASKED, "1", nx=True, ex=5):
+        from mmtasks.celery import CONTROL_QUEUE, app
+
+        app.send_task("mmtasks.beat.heal_fleet", queue=CONTROL_QUEUE)
+    _drop(rt, "unknown symbol", symbol, trigger)
+    return False
+
+
+def _drop(rt: Runtime, reason: str, symbol: str, trigger: str) -> None:
+    global _last_drop_log  # noqa: PLW0603 - one rate limit per worker process
+    count = rt.redis.hincrby(DROPPED, reason, 1)
+    now = time.monotonic()
+    if now - _last_drop_log >= DROP_LOG_EVERY_S:
+        _last_drop_log = now
+        log.warning(
+            "dropped %s task for %s %r (%d dropped for this reason so far; logged at most "
+            "every %.0fs)",
+            trigger,
+            reason,
+            symbol[:40],
+            count,
+            DROP_LOG_EVERY_S,
         )
+
+
+def record_failure(rt: Runtime, store: SymbolStore, exc: BaseException, response: Response) -> None:
+    """Record a failed step: DEGRADED with a backoff for a temporary fault, else ERROR."""
+    k = store.keys
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    now = now_ms()
+    try:
+        meta = {
+            key: value.decode() if isinstance(value, bytes) else value
+            for key, value in zip(
+                ("degraded_since_ms", "retry_count", "status"),
+                rt.redis.hmget(k.state, ["degraded_since_ms", "retry_count", "status"]),
+                strict=True,
+            )
+        }
+    except Exception as redis_exc:  # Redis is the fault: nothing can be recorded there
+        log.warning(
+            "%s: step failed and Redis does not answer (%s): %s", store.symbol, redis_exc, message
+        )
+        return
+    fields: dict[str, str] = {"last_error": message, "needs_reconcile": "1"}
+    events: list[dict[str, str]] = []
+    if response in (Response.RETRY, Response.AMBIGUOUS):
+        since = int(meta.get("degraded_since_ms") or 0) or now
+        retries = int(meta.get("retry_count") or 0) + 1
+        backoff_s = min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), rt.settings.retry_backoff_max_s)
+        fields |= {
+            "degraded_since_ms": str(since),
+            "retry_count": str(retries),
+            "retry_at_ms": str(now + int(backoff_s * 1000)),
+            "last_error_dependency": dependency_of(exc) or "",
+        }
+        if since == now:
+            events.append(_event(EventType.SYMBOL_DEGRADED, store.symbol, {"error": message}))
+        lasted_s = (now - since) / 1000
+        if lasted_s < rt.settings.degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
+            log.warning(
+                "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
+                store.symbol,
+                retries,
+                backoff_s,
+                lasted_s,
+                message,
+            )
+            _write_failure(rt, store, fields, events)
+            return
+        message = f"temporary fault lasted {lasted_s:.0f}s: {message}"[:500]
+        fields["last_error"] = message
+    fields["status"] = SymbolStatus.ERROR
+    fields["error_since_ms"] = str(now)
+    events.append(
+        _event(
+            EventType.SYMBOL_STATE_CHANGED,
+            store.symbol,
+            {"status": SymbolStatus.ERROR, "error": message},
+        )
+    )
+    log.error("symbol moved to ERROR symbol=%s error=%s", store.symbol, message)
+    _write_failure(rt, store, fields, events)
+
+
+def _write_failure(
+    rt: Runtime, store: SymbolStore, fields: dict[str, str], events: list[dict[str, str]]
+) -> None:
+    with contextlib.suppress(Exception):  # Redis may be the fault itself
+        rt.redis.hset(store.keys.state, mapping=fields)  # type: ignore[arg-type]
+        if events:
+            first = store.emit(events)
+            relay(rt.redis, store.symbol, first, events)
+
+
+def _event(kind: EventType, symbol: str, data: dict[str, object]) -> dict[str, str]:
+    return event_fields(kind, symbol, dict(data))
 
 
 def _locked_step(
@@ -155,9 +294,6 @@ def _drain_once(
     status = snap.status
 
     entries = store.read_inbox(last_seq, INBOX_BATCH)
-    if status == SymbolStatus.ERROR and not any(_is_recovery(e) for e in entries):
-        # Only a command can bring a symbol back; trading events wait in the inbox.
-        return snap, 0, 0, False
     if entries and entries[0].seq > last_seq + 1 and last_seq > 0:
         log.warning(
             "%s: inbox gap after seq %d (oldest kept %d); reconciling",
@@ -194,15 +330,28 @@ def _drain_once(
     strategy = fx.strategy or snap.strategy
     risk = fx.risk or snap.risk
     rules = fx.rules or snap.rules
-    if needs_reconcile and rules is not None and status != SymbolStatus.REMOVED:
-        fx.meta["needs_reconcile"] = "0"  # reconcile sets it again if it must run once more
-        reconcile(rt.exchange, snap, fx, strategy, rules, now_ms())
-
+    # Backing off after a temporary fault, or in ERROR: apply what the inbox brought (fills
+    # are never ignored), but call the exchange for nothing until the retry is due.
+    meta = snap.meta | fx.meta
+    waiting = status == SymbolStatus.ERROR or (
+        bool(meta.get("degraded_since_ms")) and now_ms() < int(meta.get("retry_at_ms") or 0)
+    )
     actions: list[Action] = []
-    if status != SymbolStatus.ACTIVE or snap.fleet_state == "HALTED":
-        actions = cancel_everything(fx.grid)
+    if needs_reconcile and rules is not None and status != SymbolStatus.REMOVED and not waiting:
+        fx.meta["needs_reconcile"] = "0"  # reconcile sets it again if it must run once more
+        actions += reconcile(
+            rt.exchange, snap, fx, strategy, rules, now_ms(), _trade_book(rt, store)
+        )
+    status = fx.meta.get("status", status)
+    if waiting:
+        if fx.meta.get("give_up") == "1":  # recovery exhausted: entries go, closing orders stay
+            actions += [
+                a for a in cancel_everything(fx.grid, "recovery exhausted") if not _closing(fx, a)
+            ]
+    elif status != SymbolStatus.ACTIVE or snap.fleet_state == "HALTED":
+        actions += cancel_everything(fx.grid)
     elif strategy is not None and rules is not None:
-        actions = _decide(snap, fx, strategy, risk, rules)
+        actions += _decide(snap, fx, strategy, risk, rules)
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
         fx.intend(place)
@@ -210,24 +359,83 @@ def _drain_once(
 
     # Commit #1: events applied, cursor advanced, intents written — before any order leaves.
     snap = _commit(store, token, snap, fx)
+    result.events.extend(fx.events)
     fills = len(fx.fills)
     if actions:
         fx2 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
-        execute(rt.exchange, symbol, actions, fx2, now_ms())
+        error = execute(rt.exchange, symbol, actions, fx2, now_ms())
+        if places and snap.tick is not None:
+            result.tick_to_order_ms = max(0, now_ms() - snap.tick.ts_event_ms)
         snap = _commit(store, token, snap, fx2)
+        result.events.extend(fx2.events)
         result.actions.extend(actions)
         fills += len(fx2.fills)
+        if error is not None:
+            raise error  # committed what was done; the policy decides what the error means
+    if not waiting and (snap.meta.get("degraded_since_ms") or snap.meta.get("recovering") == "1"):
+        snap = _recovered(store, token, snap)
     more = len(entries) == INBOX_BATCH
     return snap, len(entries), fills, more
 
 
-def _is_recovery(entry: InboxEntry) -> bool:
-    """Return True for a command that may act on a symbol in ERROR (resume, init, remove)."""
+def _closing(fx: Effects, action: Action) -> bool:
+    """Return True if action cancels a closing order (kept when recovery gives up)."""
+    return isinstance(action, CancelOrder) and fx.grid.slot_at(action.level).closing
+
+
+def _recovered(store: SymbolStore, token: str, snap: Snapshot) -> Snapshot:
+    """Clear the DEGRADED condition once a step talked to every dependency without a fault."""
+    since = int(snap.meta.get("degraded_since_ms") or snap.meta.get("error_since_ms") or 0)
+    fx = Effects(
+        grid=snap.grid,
+        meta={
+            "degraded_since_ms": "",
+            "retry_count": "0",
+            "retry_at_ms": "",
+            "last_error_dependency": "",
+            "recovering": "0",
+        },
+        candles=dict(snap.candles),
+    )
+    fx.event(
+        EventType.SYMBOL_RECOVERED,
+        {
+            "from": "ERROR" if snap.meta.get("recovering") == "1" else "DEGRADED",
+            "down_for_ms": now_ms() - since if since else 0,
+            "last_error": snap.meta.get("last_error", ""),
+        },
+    )
+    log.info(
+        "symbol recovered symbol=%s degraded_for=%.1fs", store.symbol, (now_ms() - since) / 1000
+    )
+    return _commit(store, token, snap, fx)
+
+
+def _trade_book(rt: Runtime, store: SymbolStore) -> TradeBook:
+    """Return what reconcile needs to know about trades already counted."""
+
+    def known(ids: list[str], in_ledger: bool) -> set[str]:
+        scores = rt.redis.zmscore(store.keys.trades, ids) if ids else []
+        found = {tid for tid, score in zip(ids, scores, strict=True) if score is not None}
+        if in_ledger:
+            found |= _from_ledger(rt, lambda conn: known_trade_ids(conn, ids))
+        return found
+
+    def ledger() -> tuple[CorePosition, int]:
+        return _from_ledger(rt, lambda conn: ledger_position(conn, store.symbol))
+
+    return TradeBook(known=known, ledger=ledger)
+
+
+def _from_ledger(rt: Runtime, read: Callable[[Any], T]) -> T:
+    """Run read on a ledger connection; a Postgres fault becomes a DependencyError (retry)."""
     try:
-        event = parse_inbox_event(entry.payload)
-    except pydantic.ValidationError:
-        return False
-    return isinstance(event, CommandEvent) and event.command in RECOVERY_COMMANDS
+        with rt.pg.connection() as conn:
+            return read(conn)
+    except Exception as exc:
+        if policy_for(exc) is Response.RETRY:
+            raise DependencyError("postgres", f"the ledger is unavailable: {exc}") from exc
+        raise
 
 
 def _apply_order(fx: Effects, event: OrderEvent) -> None:
@@ -297,8 +505,32 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
     if fx.strategy is not None or fx.risk is not None:
         batch.hset(k.config, fx.config_fields())
     batch.rpush(k.fills_out, [f.to_json() for f in fx.fills])
-    store.commit(token, batch)
-    publish(store.r, fx.events)
+    counted = {f.trade_id: f.ts_ms for f in fx.fills} | fx.counted_trades
+    if counted:
+        batch.zadd(k.trades, counted, TRADES_KEPT)
+        newest = max(counted.values())
+        if newest > int(snap.meta.get("trades_cursor_ms") or 0):
+            batch.hset(k.state, {"trades_cursor_ms": str(newest)})
+            fx.meta["trades_cursor_ms"] = str(newest)
+    batch.events(k.outbox, k.state, fx.events, OUTBOX_MAXLEN)
+    first = store.commit(token, batch)
+    for fill in fx.fills:
+        log.info(
+            "filled symbol=%s side=%s price=%s qty=%s fee=%s trade_id=%s client_id=%s "
+            "position=%s realized=%s",
+            fill.symbol,
+            fill.side,
+            fill.price,
+            fill.qty,
+            fill.fee,
+            fill.trade_id,
+            fill.client_order_id,
+            fx.grid.position.qty,
+            fx.grid.position.realized_pnl,
+        )
+    if fx.events:
+        with contextlib.suppress(Exception):  # committed in the outbox; beat relays it later
+            relay(store.r, store.symbol, first, fx.events)
     new = rebase(snap, fx.grid, fx.meta, fx.candles)
     if fx.strategy is not None:
         new.strategy = fx.strategy

@@ -85,6 +85,9 @@ class FakeExchange:
             raise ValidationError(f"unknown symbol {symbol!r}")
         return Info()
 
+    def latest_price(self, symbol: str) -> Info:
+        raise ValidationError(f"no price for {symbol} yet")  # as a venue before its first tick
+
 
 @dataclass
 class FakeApp:
