@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lint format types test test-fast proto proto-check bench run clean
+.PHONY: help install lint format types test test-fast test-props chaos proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,15 +36,23 @@ test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and 
 	$(PY) -m pytest -q
 
 test-fast: install  ## pure unit tests only
-	$(PY) -m pytest -q tests/unit tests/sim
+	$(PY) -m pytest -q tests/unit tests/sim tests/props
+
+test-props: install  ## the grid core's Hypothesis properties, 2,000 examples each
+	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q tests/props
+
+chaos: install  ## the chaos suite on a private fleet (ARGS="--trials 10" etc.)
+	$(PY) -m mmtasks.chaos $(ARGS)
 
 bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_connector.py
 	$(PY) bench/bench_worker.py
 	$(PY) bench/bench_bridge.py
+	$(PY) bench/bench_replay.py
+	$(PY) bench/bench_web.py
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
-	$(PY) -m mmtasks.run
+	$(PY) -m mmtasks.run $(ARGS)
 
 clean:  ## remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -130,6 +130,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="embedded servers, logs and the beat schedule (default %(default)s)",
     )
     parser.add_argument(
+        "--web-port",
+        type=int,
+        default=8000,
+        help="dashboard port on 127.0.0.1 (default %(default)s; 0 for any free port)",
+    )
+    parser.add_argument(
         "--tick-ms",
         type=int,
         default=200,
@@ -233,6 +239,18 @@ def start_fleet(fleet: Fleet, symbols: list[str], data_dir: Path) -> None:
         "beat", *celery, "beat", "--loglevel", "INFO", "-s", str(data_dir / "celerybeat-schedule")
     )
     fleet.spawn("bridge", sys.executable, "-m", "bridge", "--symbols", ",".join(symbols))
+
+
+def start_web(fleet: Fleet, port: int) -> str:
+    """Start the read-only web process on loopback; return its URL."""
+    if port == 0:
+        from mmtasks.embedded import free_port
+
+        port = free_port()
+    fleet.spawn(
+        "web", sys.executable, "-m", "mmtasks.web", "--host", "127.0.0.1", "--port", str(port)
+    )
+    return f"http://127.0.0.1:{port}/"
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
@@ -386,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         fleet.env.update(settings.service_env())
         write_services_file(services_file, settings, os.getpid())
         start_fleet(fleet, symbols, data_dir)
+        web_url = start_web(fleet, args.web_port)
         init_symbols(settings, config)
-        code = watch(fleet, settings, symbols, args.seconds, stop, _urls_line(services_file))
+        urls = f"dashboard {web_url}  (/status /metrics /health)\n{_urls_line(services_file)}"
+        code = watch(fleet, settings, symbols, args.seconds, stop, urls)
     finally:
         print("stopping the fleet ...", flush=True)
         services_file.unlink(missing_ok=True)
