@@ -10,15 +10,20 @@ from pathlib import Path
 import psycopg
 
 from mmtasks.errors import ValidationError
+from mmtasks.ops import EXIT_UNREACHABLE, Unreachable
 
 EPILOG = """\
 examples:
   mmtasks migrate                      apply pending registry migrations
   mmtasks seed configs/symbols.yaml    add the file's symbols that the registry lacks
   mmtasks replay --help                backtest grid configs over price history
+  mmtasks status                       the fleet and each symbol (answer of the control worker)
+  mmtasks add SOLUSDT --interval 0.5 --order-qty 1
+  mmtasks fills BTCUSDT --since 2026-12-01T16:00:00
+  mmtasks pnl                          ledger PnL per symbol beside the live one
 
 DATABASE_URL names the Postgres database (default postgresql://postgres@127.0.0.1:5432/postgres).
-Day-to-day changes go through the admin tasks, for example:
+Day-to-day changes go through the admin tasks: `mmtasks <command> --help`, or
   celery -A mmtasks call mmtasks.admin.list_symbols
 """
 
@@ -96,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     from mmtasks.replay.cli import register
 
     register(sub)
+    from mmtasks import ops
+
+    ops.register(sub)
     return parser
 
 
@@ -107,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"mmtasks {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Unreachable as exc:
+        print(f"mmtasks {args.command}: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except psycopg.Error as exc:
         print(f"mmtasks {args.command}: database error: {exc}".rstrip(), file=sys.stderr)
         return 1
