@@ -72,3 +72,5 @@ def make_app(settings: Settings | None = None) -> Celery:
 
 
 app = make_app()
+
+import mmtasks.logging_setup  # noqa: E402, F401 - connects the worker logging signals
