@@ -35,7 +35,7 @@ def _redact(url: str) -> str:
 
 def unreachable(service: str, var: str, url: str, settings: Settings, exc: object) -> Unreachable:
     """Return the one-line error for a service that cannot be reached, with where and a fix."""
-    detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+    detail = " ".join(str(exc).split())[:160].rstrip(".") or type(exc).__name__
     return Unreachable(
         f"cannot reach {service} at {_redact(url)} ({var} from {settings.where(var)}): {detail}; "
         f"start {service} or set {var} (or run `make run` and call from the project folder)"
@@ -97,6 +97,8 @@ def call_admin(
             f"`{CONTROL_QUEUE}` queue; start one with {START_CONTROL}. Nothing was changed "
             "(the call expires unanswered)"
         ) from exc
+    finally:
+        app.backend.remove_pending_result(result)  # unsubscribe now, not at interpreter exit
     if not isinstance(answer, dict):  # the task failed: a traceback is in the worker's log
         return {"ok": False, "task": task, "error": f"task failed: {answer!r}"}
     return answer
