@@ -108,8 +108,13 @@ def test_metrics_while_two_symbols_trade_carry_every_figure_per_symbol(fleet: We
     for symbol in SYMBOLS:
         eventually(lambda s=symbol: ledger_fills(fleet, s) >= 2, timeout_s=90)
 
+    # The bridge writes its running totals with its heartbeat (every few seconds): wait for one.
+    def with_bridge_totals() -> list[Any] | None:
+        found = scrape(fleet)
+        return found if any(name == "mm_bridge_messages_total" for name, _ in found) else None
+
+    samples = eventually(with_bridge_totals, timeout_s=30)
     text = get(fleet, "/metrics").text
-    samples = scrape(fleet)
 
     names = {name for name, _ in samples}
     # The bridge refused nothing, so its rejects counter is declared without samples.
