@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     # A crashed worker's symbol lock blocks its successor for at most this long.
     lock_ttl_ms: int = Field(default=10_000, ge=1000, alias="MMTASKS_LOCK_TTL_MS")
+    # Self-healing: a temporary fault (connector, Redis, Postgres) makes a symbol DEGRADED and
+    # retried with capped exponential backoff; only one that lasts this long moves it to ERROR.
+    degraded_to_error_s: float = Field(default=60.0, gt=0, alias="MMTASKS_DEGRADED_TO_ERROR_S")
+    retry_backoff_max_s: float = Field(default=10.0, gt=0, alias="MMTASKS_RETRY_BACKOFF_MAX_S")
+    # A symbol in ERROR is recovered by beat (reconcile, resume) this many times per window,
+    # the n-th attempt recovery_backoff_s x 2^(n-1) after the previous one.
+    recovery_attempts: int = Field(default=3, ge=0, alias="MMTASKS_RECOVERY_ATTEMPTS")
+    recovery_backoff_s: float = Field(default=5.0, gt=0, alias="MMTASKS_RECOVERY_BACKOFF_S")
+    recovery_window_s: float = Field(default=3600.0, gt=0, alias="MMTASKS_RECOVERY_WINDOW_S")
 
     @classmethod
     def settings_customise_sources(
