@@ -50,7 +50,8 @@ def _symbols() -> list[str]:
 
 @app.task(name="mmtasks.beat.sweep_inboxes", ignore_result=True)
 def sweep_inboxes() -> dict[str, Any]:
-    """Wake every symbol whose inbox is ahead of its cursor and whose queue is empty."""
+    """Wake every symbol with an empty queue whose inbox is ahead of its cursor or whose
+    committed fills still wait in Redis for the ledger (a quiet symbol has no next step)."""
     r = get_runtime().redis
     symbols = _symbols()
     pipe = r.pipeline(transaction=False)
@@ -59,15 +60,18 @@ def sweep_inboxes() -> dict[str, Any]:
         pipe.get(k.seq)
         pipe.hget(k.state, "last_seq")
         pipe.llen(queue_for(symbol))
+        pipe.llen(k.fills_out)
     replies = pipe.execute()
     woken = []
     for i, symbol in enumerate(symbols):
-        issued, cursor, depth = replies[3 * i : 3 * i + 3]
-        if int(issued or 0) > int(cursor or 0) and depth == 0:
+        issued, cursor, depth, buffered = replies[4 * i : 4 * i + 4]
+        if (int(issued or 0) > int(cursor or 0) or buffered) and depth == 0:
             wake(app, symbol)
             woken.append(symbol)
     if woken:
-        log.warning("sweeper woke %s: inbox ahead of cursor with nothing queued", woken)
+        log.warning(
+            "sweeper woke %s: inbox ahead of cursor or fills unflushed, nothing queued", woken
+        )
     return {"woken": woken}
 
 
