@@ -18,7 +18,7 @@ from typing import Any
 
 from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.domain import queue_for
-from mmtasks.enqueue import wake
+from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import relay
 from mmtasks.runtime import Runtime, get_runtime
@@ -29,6 +29,7 @@ from mmtasks.trading.snapshot import SymbolStatus
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 2.0
+PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
 STATE_FIELDS = (
@@ -61,11 +62,21 @@ def sweep_inboxes() -> dict[str, Any]:
         pipe.hget(k.state, "last_seq")
         pipe.llen(queue_for(symbol))
         pipe.llen(k.fills_out)
+        pipe.ttl(k.price_pending)
+        pipe.exists(k.lock)
     replies = pipe.execute()
     woken = []
     for i, symbol in enumerate(symbols):
-        issued, cursor, depth, buffered = replies[4 * i : 4 * i + 4]
-        if (int(issued or 0) > int(cursor or 0) or buffered) and depth == 0:
+        issued, cursor, depth, buffered, flag_ttl, locked = replies[6 * i : 6 * i + 6]
+        if depth or locked:
+            continue
+        if 0 < flag_ttl < PRICE_PENDING_TTL_S - PRICE_TASK_LOST_AFTER_S:
+            # A price task was announced seconds ago, none is queued and nobody steps: it was
+            # lost (its worker killed, or dropped). Clear the flag, or prices stop for a minute.
+            get_runtime().redis.delete(keys_for(symbol).price_pending)
+            wake(app, symbol, PRICE_TASK)
+            woken.append(symbol)
+        elif int(issued or 0) > int(cursor or 0) or buffered:
             wake(app, symbol)
             woken.append(symbol)
     if woken:

@@ -11,7 +11,7 @@ from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.messages import CommandEvent
 from mmtasks.runtime import get_runtime, reset_runtime
 from mmtasks.state.store import SymbolStore
-from mmtasks.trading.step import run_step
+from mmtasks.trading.step import in_fleet, run_step
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,10 @@ def drain(symbol: str) -> dict[str, Any]:
 @app.task(name="mmtasks.symbol.reconcile", **SYMBOL_TASK)
 def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
     """Reconcile with the exchange, in order with the symbol's events, then trade."""
-    symbol = symbol.upper()
-    SymbolStore(get_runtime().redis, symbol).append(
+    symbol, rt = symbol.upper(), get_runtime()
+    if not in_fleet(rt, symbol, "reconcile"):  # before the append: no key for a stranger
+        return {"symbol": symbol, "skipped": "symbol not in the fleet"}
+    SymbolStore(rt.redis, symbol).append(
         CommandEvent(symbol=symbol, command="reconcile", issued_by=reason).model_dump(mode="json")
     )
     return _step(symbol, "reconcile")

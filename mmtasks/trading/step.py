@@ -102,7 +102,9 @@ def run_step(
     capped exponential backoff; only an operational error, or a temporary one that outlasts
     `degraded_to_error_s`, moves the symbol to ERROR (errors.policy_for decides which is which).
     """
-    if not _in_fleet(rt, symbol, trigger):
+    if not in_fleet(rt, symbol, trigger):
+        if clear_price_pending and _well_formed(symbol):  # DEL never creates a key
+            rt.redis.delete(keys_for(symbol).price_pending)
         return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
@@ -142,16 +144,22 @@ def _record_metrics(rt: Runtime, symbol: str, step_ms: float, result: StepResult
         pipe.execute()
 
 
-def _in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
+def _well_formed(symbol: str) -> bool:
+    try:
+        parse_symbol(symbol)
+    except ValidationError:
+        return False
+    return True
+
+
+def in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
     """Return True if symbol is one of the fleet's; count and drop the task otherwise.
 
     A task for a symbol that is not in the fleet must not create a single key for it. When
     the fleet's symbol set itself is gone (Redis restarted empty), ask beat's healer to
     rehydrate from the registry now instead of at its next round.
     """
-    try:
-        parse_symbol(symbol)
-    except ValidationError:
+    if not _well_formed(symbol):
         _drop(rt, "malformed symbol", symbol, trigger)
         return False
     pipe = rt.redis.pipeline(transaction=False)
