@@ -62,7 +62,8 @@ def workers(fleet_env: dict[str, str]) -> Iterator[Callable[..., Worker]]:
 
 @pytest.fixture
 def beat(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `celery beat` (the sweeper, reconcile and whatever heals the fleet)."""
+    """Run `celery beat` and the control worker that runs what it schedules (sweeper, healer)."""
+    control = Worker(["control"], fleet_env, name="control")
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     with (LOG_DIR / f"beat-{os.getpid()}-{time.monotonic_ns()}.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -74,6 +75,7 @@ def beat(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen
         )
         yield proc
         stop(proc)
+        control.stop()
 
 
 @pytest.fixture
