@@ -241,16 +241,27 @@ def start_fleet(fleet: Fleet, symbols: list[str], data_dir: Path) -> None:
     fleet.spawn("bridge", sys.executable, "-m", "bridge", "--symbols", ",".join(symbols))
 
 
-def start_web(fleet: Fleet, port: int) -> str:
-    """Start the read-only web process on loopback; return its URL."""
-    if port == 0:
-        from mmtasks.embedded import free_port
+def start_web(fleet: Fleet, port: int) -> tuple[str, str]:
+    """Start the read-only web process and Flower on loopback; return their URLs."""
+    from mmtasks.embedded import free_port
 
-        port = free_port()
+    port = port or free_port()
     fleet.spawn(
         "web", sys.executable, "-m", "mmtasks.web", "--host", "127.0.0.1", "--port", str(port)
     )
-    return f"http://127.0.0.1:{port}/"
+    flower_port = free_port()
+    fleet.spawn(
+        "flower",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "mmtasks",
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={flower_port}",
+    )
+    return f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{flower_port}/"
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
@@ -404,9 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         fleet.env.update(settings.service_env())
         write_services_file(services_file, settings, os.getpid())
         start_fleet(fleet, symbols, data_dir)
-        web_url = start_web(fleet, args.web_port)
+        web_url, flower_url = start_web(fleet, args.web_port)
         init_symbols(settings, config)
-        urls = f"dashboard {web_url}  (/status /metrics /health)\n{_urls_line(services_file)}"
+        urls = (
+            f"dashboard {web_url}  (/status /metrics /health)   flower {flower_url}\n"
+            f"{_urls_line(services_file)}"
+        )
         code = watch(fleet, settings, symbols, args.seconds, stop, urls)
     finally:
         print("stopping the fleet ...", flush=True)
