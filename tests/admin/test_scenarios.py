@@ -195,14 +195,15 @@ def test_full_restart_on_an_empty_redis_brings_symbols_statuses_and_positions_ba
         lambda: state(fleet, B).get("status") == "PAUSED" and resting(exchange, B) == [],
         timeout_s=30,
     )
+    # GRID.md "long 100 -> 89": BUY 80, 70 and the closing SELL 100 rest once the step is done.
+    orders_before = [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))]
     eventually(
         lambda: (
             fleet.redis.hget(keys_for(A).position, "qty") == "1"
-            and ("SELL", D(100)) in resting(exchange, A)
+            and resting(exchange, A) == orders_before
         ),
         timeout_s=30,
     )
-    orders_before = resting(exchange, A)
 
     # Act: stop every worker, lose Redis, start the fleet again.
     fleet.stop_all()
