@@ -149,7 +149,7 @@ def symbol_status(
         "open_orders": _orders(slots),
         "risk": {
             "reduce_only": meta.get("reduce_only") == "1",
-            "error_count": int(meta.get("error_count") or 0),
+            "error_count": int(meta.get("retry_count") or 0),  # failed steps in a row, retrying
             "last_error": meta.get("last_error", ""),
             "max_position": record.risk.get("max_position"),
             "stale_after_s": stale_after_s,

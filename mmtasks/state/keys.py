@@ -8,7 +8,7 @@ Cluster slot and one Lua script may touch them all.
                                generation_floor, needs_reconcile, drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
                                trades_cursor_ms (newest trade counted), event_seq (outbox),
-                               error_count, last_error, last_error_dependency, error_since_ms;
+                               last_error, last_error_dependency, error_since_ms;
                                DEGRADED: degraded_since_ms, retry_count, retry_at_ms;
                                recovery: recovering, recovery_attempts, recovery_window_ms,
                                next_recovery_ms, give_up

@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 # Fields a return to ACTIVE clears: the error, the DEGRADED condition, the recovery budget.
 CLEARED_ON_RESUME = {
-    "error_count": "0",
     "last_error": "",
     "error_since_ms": "",
     "degraded_since_ms": "",

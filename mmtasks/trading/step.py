@@ -225,7 +225,7 @@ def record_failure(rt: Runtime, store: SymbolStore, exc: BaseException, response
             "last_error_dependency": dependency_of(exc) or "",
         }
         if since == now:
-            events.append(_event(EventType.SYMBOL_DEGRADED, store.symbol, {"error": message}))
+            events.append(event_fields(EventType.SYMBOL_DEGRADED, store.symbol, {"error": message}))
         lasted_s = (now - since) / 1000
         if lasted_s < rt.settings.degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
             log.warning(
@@ -243,7 +243,7 @@ def record_failure(rt: Runtime, store: SymbolStore, exc: BaseException, response
     fields["status"] = SymbolStatus.ERROR
     fields["error_since_ms"] = str(now)
     events.append(
-        _event(
+        event_fields(
             EventType.SYMBOL_STATE_CHANGED,
             store.symbol,
             {"status": SymbolStatus.ERROR, "error": message},
@@ -261,10 +261,6 @@ def _write_failure(
         if events:
             first = store.emit(events)
             relay(rt.redis, store.symbol, first, events)
-
-
-def _event(kind: EventType, symbol: str, data: dict[str, object]) -> dict[str, str]:
-    return event_fields(kind, symbol, dict(data))
 
 
 def _locked_step(
