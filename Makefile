@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lint format types test test-fast test-props chaos proto proto-check bench run clean
+.PHONY: help install hooks audit lint format types test test-fast test-props chaos proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,6 +14,13 @@ $(VENV_STAMP): pyproject.toml
 	touch $(VENV_STAMP)
 
 install: $(VENV_STAMP)  ## create .venv and install mmtasks with dev and embedded extras
+
+hooks: install  ## install the pre-commit hooks (ruff, YAML/TOML, whitespace, proto check) in this clone
+	.venv/bin/pre-commit install
+
+audit: lint types  ## lint, types, every pre-commit hook on all files, and a dependency vulnerability scan
+	.venv/bin/pre-commit run --all-files --show-diff-on-failure
+	bash scripts/audit-deps.sh
 
 lint: install  ## ruff lint + format check
 	.venv/bin/ruff check .
