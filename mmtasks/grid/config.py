@@ -114,8 +114,15 @@ class RiskConfig(BaseModel):
     average_window: int = 20
     volume_multiplier: Decimal = Decimal(3)
     enable_volume_monitor: bool = True
+    # Circuit breaker (docs/risk.md): the symbol's own equity (realized - fees + unrealized)
+    # falling this far below its high-water mark, or this many losing closes in a row, moves
+    # the symbol to `breaker_action`; a step slower than max_tick_to_ack_ms makes it DEGRADED.
+    max_drawdown_quote: Decimal | None = None
+    max_losing_closes: int | None = None
+    breaker_action: Literal["REDUCING", "PAUSED"] = "REDUCING"
+    max_tick_to_ack_ms: int | None = None
 
-    @field_validator("max_position", "volume_multiplier", mode="before")
+    @field_validator("max_position", "volume_multiplier", "max_drawdown_quote", mode="before")
     @classmethod
     def _decimals(cls, value: object, info: ValidationInfo) -> Decimal | None:
         number = _decimal_or_none(value, info)
@@ -127,10 +134,18 @@ class RiskConfig(BaseModel):
             raise ValidationError(f"{info.field_name} must be > 0, received {canon(number)}")
         return number
 
-    @field_validator("max_open_orders", "stale_after_s", "average_window", mode="before")
+    @field_validator(
+        "max_open_orders",
+        "stale_after_s",
+        "average_window",
+        "max_losing_closes",
+        "max_tick_to_ack_ms",
+        mode="before",
+    )
     @classmethod
     def _ints(cls, value: object, info: ValidationInfo) -> int | None:
-        if value is None and info.field_name == "max_open_orders":
+        optional = ("max_open_orders", "max_losing_closes", "max_tick_to_ack_ms")
+        if value is None and info.field_name in optional:
             return None
         return _int_in_range(value, info.field_name or "value", 1)
 
@@ -140,6 +155,15 @@ class RiskConfig(BaseModel):
         if not isinstance(value, str) or not KLINE_INTERVAL_RE.match(value):
             raise ValidationError(
                 f"kline_interval must look like '1m', '5m' or '1h', received {value!r}"
+            )
+        return value
+
+    @field_validator("breaker_action", mode="before")
+    @classmethod
+    def _breaker_action(cls, value: object) -> object:
+        if value not in ("REDUCING", "PAUSED"):
+            raise ValidationError(
+                f"breaker_action must be 'REDUCING' or 'PAUSED', received {value!r}"
             )
         return value
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from mmtasks.decimals import snap_nearest
+from mmtasks.decimals import ZERO, snap_nearest
 from mmtasks.domain import Side
 from mmtasks.errors import ValidationError
 from mmtasks.grid.config import GridConfig, RiskConfig, SymbolRules, snapped_interval
@@ -206,9 +206,9 @@ def _exposure(state: GridState) -> dict[Side, Decimal]:
 
 
 def _exceeds_max_position(
-    risk: RiskConfig, exposure: dict[Side, Decimal], side: Side, qty: Decimal
+    limit: Decimal | None, exposure: dict[Side, Decimal], side: Side, qty: Decimal
 ) -> bool:
-    return risk.max_position is not None and exposure[side] + qty > risk.max_position
+    return limit is not None and exposure[side] + qty > limit
 
 
 def _closing_orders(
@@ -216,7 +216,7 @@ def _closing_orders(
     fr: Frame,
     *,
     config: GridConfig,
-    risk: RiskConfig,
+    limit: Decimal | None,
     rules: SymbolRules,
     occupied: set[Decimal],
     exposure: dict[Side, Decimal],
@@ -238,7 +238,7 @@ def _closing_orders(
         qty = closing_qty_for(slot.inventory, rules, price)
         # A closing order reduces its slot's inventory, but in neutral mode slots can hold
         # opposite inventory, so it may still grow the net position: the limit applies to it too.
-        if qty is None or _exceeds_max_position(risk, exposure, side, qty):
+        if qty is None or _exceeds_max_position(limit, exposure, side, qty):
             continue
         # Long mode: the closing SELL is reduce-only (the net position is this inventory).
         # Neutral mode: long and short slots net out at the venue, which would refuse or cancel
@@ -288,7 +288,7 @@ def _entry_orders(
         qty = order_qty_for(config, rules, level)
         if qty is None:
             continue
-        if _exceeds_max_position(risk, exposure, side, qty):
+        if _exceeds_max_position(risk.max_position, exposure, side, qty):
             continue
         places.append(
             _place(
@@ -380,9 +380,18 @@ def decide(
     risk: RiskConfig,
     rules: SymbolRules,
     now_ms: int,
+    *,
+    no_new_exposure: bool = False,
 ) -> list[Action]:
-    """Return the cancels, then the places, that bring the grid in line with market at now_ms."""
+    """Return the cancels, then the places, that bring the grid in line with market at now_ms.
+
+    With no_new_exposure (the fleet is REDUCING) the grid is reduce-only and a closing order is
+    placed only if, with every order of ours on its side filled, the net position would not
+    grow: in neutral mode a slot's closing order can flip a flat or opposite net position.
+    """
     fr = frame(state, market, config, risk, rules, now_ms)
+    if no_new_exposure and not fr.reduce_only:
+        fr = replace(fr, reduce_only=True)
     cancels = _trailing_cancels(state, fr, config)
     places: list[PlaceOrder] = []
     if not fr.stale:
@@ -392,8 +401,9 @@ def decide(
             slot.price for slot in state.slots.values() if slot.has_order and slot.price is not None
         }
         exposure = _exposure(state)
+        limit = ZERO if no_new_exposure else risk.max_position
         places = _closing_orders(
-            state, fr, config=config, risk=risk, rules=rules, occupied=occupied, exposure=exposure
+            state, fr, config=config, limit=limit, rules=rules, occupied=occupied, exposure=exposure
         )
         if not fr.reduce_only:
             places += _entry_orders(
