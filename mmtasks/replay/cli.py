@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.grid.config import SymbolRules
 from mmtasks.registry.configs import parse_risk, parse_strategy
@@ -28,18 +31,32 @@ examples:
   mmtasks replay --data {SAMPLE_REL} \\
       --strategy '{{"mode": "neutral", "interval": "100", "order_qty": "0.01"}}' --plot out.png
   mmtasks replay --data BTCUSDT-1m-2024-01.csv --config configs/symbols.yaml --symbol BTCUSDT
+  mmtasks replay --data 'history/{{symbol}}-1m.csv' --config configs/symbols.yaml   # every symbol
+  mmtasks replay --recording .data/run/recordings --symbol BTCUSDT --symbol ETHUSDT \\
+      --config configs/symbols.yaml --fill touch
   mmtasks replay --data candles.json --interval 50 --order-qty 0.01 --fill touch --json r.json
   mmtasks replay --data ticks.csv --interval 10 --order-qty 1 --risk '{{"max_position": "5"}}'
   mmtasks replay --data {SAMPLE_REL} --interval 100 --order-qty 0.01 \\
       --sweep interval=50,100,200 buy_levels=5,10
 
 Inputs: `ts,price[,volume]` ticks; Binance kline CSV (with or without header); Freqtrade JSON
-[[ts,o,h,l,c,v],...]; `.gz` is fine. A candle's path is open, the nearer extreme, the farther
-one, close (--path to force). Fills: resting orders fill at their price when the path trades
-through them (--fill touch: when it reaches them, as the simulated exchange does); an order the
-market has passed fills at once at the current price as a taker. See docs/replay.md.
+[[ts,o,h,l,c,v],...]; `.gz` is fine; a recording of the live fleet (python -m
+mmtasks.replay.record). A candle's path is open, the nearer extreme, the farther one, close
+(--path to force). Fills: resting orders fill at their price when the path trades through them
+(--fill touch: when it reaches them, as the simulated exchange does); an order the market has
+passed fills at once at the current price as a taker. Several symbols: one report each and a
+total. See docs/replay.md.
 """
 STRATEGY_FLAGS = ("mode", "interval", "buy_levels", "sell_levels", "order_qty", "order_notional")
+# Symbol rules and fees: a flag, else what a recording's connector reported, else these.
+VENUE_DEFAULTS = {
+    "tick_size": "0.01",
+    "step_size": "0.00001",
+    "min_qty": "0",
+    "min_notional": "0",
+    "maker_fee": "0.0002",
+    "taker_fee": "0.0004",
+}
 
 
 def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -47,28 +64,37 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXAMPLES
     src = parser.add_argument_group("input")
-    src.add_argument("--data", type=Path, help="price file (ticks, Binance CSV, Freqtrade JSON)")
+    src.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        help="price file (ticks, Binance CSV, Freqtrade JSON); once per --symbol, or one path "
+        "with {symbol} in it",
+    )
+    src.add_argument("--recording", type=Path, help="a recording folder (mmtasks.replay.record)")
     src.add_argument("--format", choices=FORMATS, default="auto")
     src.add_argument("--skip-bad", action="store_true", help="drop and count bad rows")
-    src.add_argument("--symbol", default="BTCUSDT", help="symbol to replay (default BTCUSDT)")
+    src.add_argument(
+        "--symbol",
+        action="append",
+        help="symbol to replay, repeatable (default: every symbol of --config, else BTCUSDT)",
+    )
     cfg = parser.add_argument_group("configuration (as add_symbol takes it)")
     cfg.add_argument("--config", type=Path, help="YAML shaped like configs/symbols.yaml")
     cfg.add_argument("--strategy", default="{}", help="strategy_config as JSON")
     cfg.add_argument("--risk", default="{}", help="risk_config as JSON")
     for name in STRATEGY_FLAGS:
         cfg.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"strategy {name}")
-    venue = parser.add_argument_group("venue")
-    venue.add_argument("--tick-size", default="0.01")
-    venue.add_argument("--step-size", default="0.00001")
-    venue.add_argument("--min-qty", default="0")
-    venue.add_argument("--min-notional", default="0")
-    venue.add_argument("--maker-fee", default="0.0002", help="fraction of notional")
-    venue.add_argument("--taker-fee", default="0.0004", help="fraction of notional")
+    venue = parser.add_argument_group("venue (a recording brings the connector's own)")
+    for name, default in VENUE_DEFAULTS.items():
+        what = "fraction of notional, " if name.endswith("fee") else ""
+        venue.add_argument(f"--{name.replace('_', '-')}", help=f"{what}default {default}")
     venue.add_argument("--fill", choices=FILL_MODES, default="strict")
     venue.add_argument("--path", choices=PATH_ORDERS, default="auto", dest="path_order")
     out = parser.add_argument_group("output")
     out.add_argument("--json", type=Path, help="write the report as JSON here")
-    out.add_argument("--plot", type=Path, help="write the PNG here")
+    out.add_argument("--fills", type=Path, help="write every fill as CSV here")
+    out.add_argument("--plot", type=Path, help="write the PNG here (one per symbol)")
     out.add_argument("--plain", action="store_true", help="visit every row (no fast-forward)")
     out.add_argument("--sweep", nargs="+", metavar="KEY=V1,V2", help="strategy/risk grid")
     out.add_argument("--sweep-csv", type=Path, default=Path("sweep.csv"))
@@ -86,15 +112,36 @@ def _json_arg(text: str, name: str) -> dict[str, Any]:
     return value
 
 
-def raw_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+def _config_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"{path}: not valid YAML: {exc}") from None
+    entries = (doc or {}).get("symbols") if isinstance(doc, dict) else None
+    if not isinstance(entries, dict):
+        raise ValidationError(f"{path}: expected a mapping under `symbols:` (configs/symbols.yaml)")
+    return {parse_symbol(name): entry or {} for name, entry in entries.items()}
+
+
+def symbols_of(args: argparse.Namespace) -> list[str]:
+    """Return the symbols to replay: --symbol, else every symbol of --config, else BTCUSDT."""
+    if args.symbol:
+        return list(dict.fromkeys(parse_symbol(s) for s in args.symbol))
+    if args.config:
+        return list(_config_file(args.config))
+    return ["BTCUSDT"]
+
+
+def raw_configs(args: argparse.Namespace, symbol: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (strategy, risk) as dicts: the file's entry, then --strategy/--risk, then flags."""
     strategy: dict[str, Any] = {}
     risk: dict[str, Any] = {}
     if args.config:
-        doc = yaml.safe_load(args.config.read_text())
-        entry = (doc or {}).get("symbols", {}).get(args.symbol.upper())
+        entry = _config_file(args.config).get(symbol)
         if entry is None:
-            raise ValidationError(f"{args.config}: no entry for symbol {args.symbol}")
+            raise ValidationError(f"{args.config}: no entry for symbol {symbol}")
         strategy, risk = dict(entry.get("strategy", {})), dict(entry.get("risk", {}))
     strategy.update(_json_arg(args.strategy, "strategy"))
     risk.update(_json_arg(args.risk, "risk"))
@@ -105,56 +152,145 @@ def raw_configs(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any
     return strategy, risk
 
 
-def make_config(args: argparse.Namespace, strategy: dict[str, Any], risk: dict[str, Any]) -> Config:
+def venue_value(args: argparse.Namespace, name: str, info: dict[str, str] | None) -> str:
+    """Return a venue setting: the flag, else the recording's, else the default."""
+    flag = getattr(args, name)
+    if flag is not None:
+        return str(flag)
+    if info and info.get(name):
+        return info[name]
+    return VENUE_DEFAULTS[name]
+
+
+def make_config(
+    args: argparse.Namespace,
+    symbol: str,
+    strategy: dict[str, Any],
+    risk: dict[str, Any],
+    info: dict[str, str] | None = None,
+) -> Config:
     """Return the replay config (validated as add_symbol validates it)."""
-    rules = SymbolRules.from_dict(
-        {
-            "tick_size": args.tick_size,
-            "step_size": args.step_size,
-            "min_qty": args.min_qty,
-            "min_notional": args.min_notional,
-        }
+    names = ("tick_size", "step_size", "min_qty", "min_notional")
+    rules = SymbolRules.from_dict({k: venue_value(args, k, info) for k in names})
+    fees = Fees(
+        Decimal(venue_value(args, "maker_fee", info)), Decimal(venue_value(args, "taker_fee", info))
     )
     return Config(
-        symbol=args.symbol.upper(),
+        symbol=symbol,
         strategy=parse_strategy(strategy),
         risk=parse_risk(risk),
         rules=rules,
-        fees=Fees(Decimal(args.maker_fee), Decimal(args.taker_fee)),
+        fees=fees,
         fill=args.fill,
     )
 
 
-def load_data(args: argparse.Namespace) -> Series:
-    """Return the series to replay from --data."""
-    if args.data is None:
-        raise ValidationError(f"--data is required (try --data {SAMPLE_REL})")
-    return load(args.data, args.format, skip_bad=args.skip_bad)
+@dataclass(frozen=True)
+class Input:
+    """One symbol's prices, and the rules its connector reported (recordings only)."""
+
+    symbol: str
+    data: Series
+    info: dict[str, str] | None = None
+
+
+def load_inputs(args: argparse.Namespace, symbols: list[str]) -> list[Input]:
+    """Return each symbol's series from --data or --recording."""
+    if args.recording is not None:
+        if args.data:
+            raise ValidationError("give --data or --recording, not both")
+        from mmtasks.replay.recording import load_recording
+
+        interval = "1m"
+        out = []
+        for symbol in symbols:
+            interval = parse_risk(raw_configs(args, symbol)[1]).kline_interval
+            rec = load_recording(args.recording, symbol, interval)
+            out.append(Input(symbol, rec.data, rec.info))
+        return out
+    paths: list[Path] = args.data or []
+    if not paths:
+        raise ValidationError(f"--data or --recording is required (try --data {SAMPLE_REL})")
+    if len(paths) == 1 and "{symbol}" in str(paths[0]):
+        paths = [Path(str(paths[0]).replace("{symbol}", s)) for s in symbols]
+    if len(paths) != len(symbols):
+        raise ValidationError(
+            f"{len(symbols)} symbols ({', '.join(symbols)}) need one --data each, or one path "
+            f"with {{symbol}} in it; received {len(paths)} --data"
+        )
+    return [
+        Input(s, load(p, args.format, skip_bad=args.skip_bad))
+        for s, p in zip(symbols, paths, strict=True)
+    ]
+
+
+def write_fills(path: Path, outcomes: list[Any]) -> None:
+    """Write every fill of every symbol as CSV (money as exact decimal strings)."""
+    from mmtasks.decimals import canon
+
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["symbol", "ts_ms", "side", "price", "qty", "fee", "maker", "closing", "realized_pnl"]
+        )
+        for outcome in outcomes:
+            for f in outcome.engine.fills:
+                writer.writerow(
+                    [
+                        outcome.engine.config.symbol,
+                        f.ts_ms,
+                        f.side.value,
+                        canon(f.price),
+                        canon(f.qty),
+                        canon(f.fee),
+                        int(f.maker),
+                        int(f.closing),
+                        canon(f.realized_pnl),
+                    ]
+                )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run `mmtasks replay`."""
-    from mmtasks.replay.report import render, summarize
+    from mmtasks.replay.report import render, render_total, summarize, total
     from mmtasks.replay.session import replay
 
-    data = load_data(args)
-    strategy, risk = raw_configs(args)
+    symbols = symbols_of(args)
+    inputs = load_inputs(args, symbols)
     if args.sweep:
         from mmtasks.replay.sweep import run_sweep
 
-        return run_sweep(args, data, strategy, risk)
-    cfg = make_config(args, strategy, risk)
-    outcome = replay(cfg, data, order=args.path_order, fast=not args.plain)
-    report = summarize(outcome)
-    print(render(report))
+        if len(inputs) != 1:
+            raise ValidationError(f"--sweep takes one symbol, received {', '.join(symbols)}")
+        only = inputs[0]
+        strategy, risk = raw_configs(args, only.symbol)
+        return run_sweep(args, only, strategy, risk)
+    configs = [make_config(args, i.symbol, *raw_configs(args, i.symbol), i.info) for i in inputs]
+    outcomes = [
+        replay(cfg, i.data, order=args.path_order, fast=not args.plain)
+        for cfg, i in zip(configs, inputs, strict=True)
+    ]
+    reports = [summarize(o) for o in outcomes]
+    print("\n".join(render(r) for r in reports))
+    document: dict[str, Any] = reports[0]
+    if len(reports) > 1:
+        document = {"symbols": reports, "total": total(reports)}
+        print(render_total(document["total"]))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"report written to {args.json}")
+    if args.fills:
+        write_fills(args.fills, outcomes)
+        print(f"fills written to {args.fills}")
     if args.plot:
         from mmtasks.replay.plot import plot
 
-        plot(outcome, args.plot)
-        print(f"picture written to {args.plot}")
+        for outcome in outcomes:
+            path = args.plot
+            if len(outcomes) > 1:
+                path = path.with_name(f"{path.stem}-{outcome.engine.config.symbol}{path.suffix}")
+            plot(outcome, path)
+            print(f"picture written to {path}")
     return 0
 
 

@@ -53,7 +53,8 @@ def plot(outcome: Outcome, path: Path, title: str = "") -> Path:
     drawdown = c.net - np.maximum.accumulate(c.net)
     dd_ax.fill_between(times, drawdown[::step], color="#d73027", alpha=0.5, lw=0)
     dd_ax.set_ylabel("drawdown")
-    dd_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(dd_ax.xaxis.get_major_locator()))
+    locator = dd_ax.xaxis.get_major_locator()
+    dd_ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"{outcome.engine.config.symbol} replay", fontsize=11)

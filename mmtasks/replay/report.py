@@ -200,3 +200,52 @@ def render(report: dict[str, Any]) -> str:
         f"{r['elapsed_s']}s",
     ]
     return "\n".join(lines)
+
+
+SUMMED_MONEY = ("realized_pnl", "unrealized_pnl", "fees", "net_pnl", "capital_used", "volume")
+SUMMED_COUNTS = (
+    "rows",
+    "fills",
+    "maker_fills",
+    "taker_fills",
+    "round_trips",
+    "orders_placed",
+    "orders_cancelled",
+    "orders_rejected",
+    "core_evaluations",
+)
+
+
+def total(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the sums over several symbols' reports (capital used: the sum of each's largest).
+
+    Drawdown and the ratios are per symbol only: the symbols' equity curves are not aligned in
+    time here, so a portfolio drawdown would be a guess.
+    """
+    out: dict[str, Any] = {"symbols": [r["symbol"] for r in reports]}
+    for key in SUMMED_MONEY:
+        out[key] = canon(sum((Decimal(r[key]) for r in reports), ZERO))
+    for key in SUMMED_COUNTS:
+        out[key] = sum(int(r[key]) for r in reports)
+    capital = Decimal(out["capital_used"])
+    out["return_on_capital"] = canon(Decimal(out["net_pnl"]) / capital) if capital else None
+    out["elapsed_s"] = round(sum(float(r["elapsed_s"]) for r in reports), 4)
+    return out
+
+
+def render_total(t: dict[str, Any]) -> str:
+    """Return the total of several symbols as a short human summary."""
+    return "\n".join(
+        [
+            f"TOTAL ({', '.join(t['symbols'])})",
+            f"  net {_fmt(t['net_pnl'])}  = realized {_fmt(t['realized_pnl'])} + unrealized "
+            f"{_fmt(t['unrealized_pnl'])} - fees {_fmt(t['fees'])}",
+            f"  return on capital {_fmt(t['return_on_capital'])} "
+            f"(capital used {_fmt(t['capital_used'])})",
+            f"  fills {t['fills']} ({t['maker_fills']} maker, {t['taker_fills']} taker), "
+            f"round trips {t['round_trips']}, volume {_fmt(t['volume'])}",
+            f"  orders placed {t['orders_placed']}, cancelled {t['orders_cancelled']}, "
+            f"rejected {t['orders_rejected']}; {t['core_evaluations']} core evaluations in "
+            f"{t['elapsed_s']}s",
+        ]
+    )

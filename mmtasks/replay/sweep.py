@@ -8,13 +8,15 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from decimal import Decimal
 from itertools import product
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from mmtasks.errors import ValidationError
 from mmtasks.grid.config import GridConfig, RiskConfig
-from mmtasks.replay.series import Series
+
+if TYPE_CHECKING:
+    from mmtasks.replay.cli import Input
 
 COLUMNS = (
     "net_pnl",
@@ -43,18 +45,18 @@ def parse_axes(items: list[str]) -> list[tuple[str, list[str]]]:
 
 
 def _one(
-    args: argparse.Namespace, data: Series, strategy: dict[str, Any], risk: dict[str, Any]
+    args: argparse.Namespace, source: Input, strategy: dict[str, Any], risk: dict[str, Any]
 ) -> dict[str, Any]:
     from mmtasks.replay.cli import make_config
     from mmtasks.replay.report import summarize
     from mmtasks.replay.session import replay
 
-    cfg = make_config(args, strategy, risk)
-    return summarize(replay(cfg, data, order=args.path_order, fast=not args.plain))
+    cfg = make_config(args, source.symbol, strategy, risk, source.info)
+    return summarize(replay(cfg, source.data, order=args.path_order, fast=not args.plain))
 
 
 def run_sweep(
-    args: argparse.Namespace, data: Series, strategy: dict[str, Any], risk: dict[str, Any]
+    args: argparse.Namespace, source: Input, strategy: dict[str, Any], risk: dict[str, Any]
 ) -> int:
     """Run every combination, print the ranked table and write it as CSV."""
     axes = parse_axes(args.sweep)
@@ -69,7 +71,7 @@ def run_sweep(
             for key, value in combo.items():
                 target = s if key in GridConfig.model_fields else r
                 target[key] = int(value) if value.isdigit() and "levels" in key else value
-            futures[pool.submit(_one, args, data, s, r)] = combo
+            futures[pool.submit(_one, args, source, s, r)] = combo
         for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", unit="run"):
             results.append((futures[future], future.result()))
     results.sort(key=lambda item: Decimal(item[1]["net_pnl"]), reverse=True)
