@@ -335,8 +335,9 @@ class NewOrders:
 def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str) -> None:
     """Print tick-to-order p50/p99 for n symbols trading on a random walk."""
     from mmtasks.celery import app, use_services
-    from mmtasks.connector.client import ExchangeClient, SimControlClient
+    from mmtasks.connector.client import ExchangeClient
     from mmtasks.settings import settings_for
+    from mmtasks.sim.control_client import SimControlClient
     from mmtasks.symbols import init_symbol
     from tests.procs import Worker, connector, stop
 

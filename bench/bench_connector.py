@@ -131,7 +131,7 @@ def batch_clients(
 ) -> int:
     """Run sync clients placing resting orders in batches; return the count placed."""
     from mmtasks.connector.client import ExchangeClient
-    from mmtasks.connector.models import OrderRequest
+    from mmtasks.venue import OrderRequest
 
     def client_loop(i: int) -> int:
         placed = batch = 0
@@ -144,10 +144,10 @@ def batch_clients(
                 orders = [
                     OrderRequest(
                         "ETHUSDT",
-                        "BUY",
-                        f"{1500 - k * 0.01:.2f}",
-                        "0.01",
-                        f"b{proc_index}t{i}y{batch}x{k}",
+                        "BUY",  # type: ignore[arg-type]  # OrderRequest parses names and strings
+                        price=f"{1500 - k * 0.01:.2f}",  # type: ignore[arg-type]
+                        quantity="0.01",  # type: ignore[arg-type]
+                        client_order_id=f"b{proc_index}t{i}y{batch}x{k}",
                     )
                     for k in range(size)
                 ]

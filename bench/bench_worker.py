@@ -92,7 +92,8 @@ def main() -> None:
     k = keys_for(SYMBOL)
     with connector("--feed", "none", "--symbols", SYMBOL) as addr:
         os.environ["CONNECTOR_ADDR"] = addr
-        from mmtasks.connector.client import ExchangeClient, SimControlClient
+        from mmtasks.connector.client import ExchangeClient
+        from mmtasks.sim.control_client import SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
         env = {

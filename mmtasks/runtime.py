@@ -1,4 +1,4 @@
-"""Per-process resources (Redis, exchange client, Postgres pool), created lazily after fork."""
+"""Per-process resources (Redis, the venue, Postgres pool), created lazily after fork."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from mmtasks.connector.client import ExchangeClient
+    from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class Runtime:
         return self._redis
 
     @property
-    def exchange(self) -> ExchangeClient:
+    def exchange(self) -> Venue:
+        """Return the venue this process trades on: the connector, over gRPC."""
         if self._exchange is None:
             from mmtasks.connector.client import ExchangeClient
 

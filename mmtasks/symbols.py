@@ -12,7 +12,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from mmtasks.connector.client import ExchangeClient
+from mmtasks.venue import Venue as ExchangeClient
 from mmtasks.enqueue import TASK_FOR_KIND, wake
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.grid.config import trading_config_errors

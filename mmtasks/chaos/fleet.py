@@ -247,7 +247,7 @@ class ChaosFleet:
 
     def sim(self) -> Any:
         """Return a new SimControlClient on the fleet's connector."""
-        from mmtasks.connector.client import SimControlClient
+        from mmtasks.sim.control_client import SimControlClient
 
         assert self.settings is not None
         return SimControlClient(self.settings.connector_addr)

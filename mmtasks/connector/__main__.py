@@ -20,8 +20,10 @@ from mmtasks.sim.control import SimController
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.faults import FaultPlan
 from mmtasks.sim.feeds import make_feed
+from mmtasks.sim.grpc_control import FaultInterceptor, sim_control_service
 from mmtasks.sim.models import SimConfig
 from mmtasks.sim.runner import FeedRunner
+from mmtasks.sim.venue import SimVenue
 
 log = logging.getLogger("mmtasks.connector")
 
@@ -156,7 +158,14 @@ async def serve(controller: SimController, options: ServerOptions, port_file: Pa
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = ConnectorServer(controller, options)
+    # The one place the simulator is wired in: its venue, its control service, its faults.
+    server = ConnectorServer(
+        SimVenue(controller.engine),
+        options,
+        services=[sim_control_service(controller)],
+        interceptors=[FaultInterceptor(controller.faults)],
+    )
+    controller.add_stream_dropper(server.drop_streams)
     try:
         port = await server.start()
     except OSError as exc:

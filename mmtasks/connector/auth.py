@@ -23,7 +23,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class BearerTokenInterceptor(grpc.aio.ServerInterceptor):
+class BearerTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # untyped base
     """Refuse every call without metadata `authorization: Bearer <token>` (UNAUTHENTICATED)."""
 
     def __init__(self, token: str) -> None:

@@ -9,81 +9,42 @@ raised: the caller records it.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping, Sequence
-from decimal import Decimal
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
 import grpc
 
-from mmtasks.connector.convert import SIDE_TO_PB, TIF_TO_PB, TYPE_TO_PB
 from mmtasks.connector.errors import error_for
-from mmtasks.connector.models import (
-    AccountView,
-    CancelRequest,
-    CancelResult,
-    KlineView,
-    OrderRequest,
-    OrderView,
-    PlaceResult,
-    PositionView,
-    PriceView,
-    SymbolInfoView,
-    TradeView,
-    account_from_pb,
-    kline_from_pb,
-    order_from_pb,
-    position_from_pb,
-    price_from_pb,
-    symbol_info_from_pb,
-    trade_from_pb,
-)
-from mmtasks.decimals import canon
 from mmtasks.domain import Side
 from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.pb.mm.v1 import sim_control_pb2 as pbc
-from mmtasks.pb.mm.v1 import sim_control_pb2_grpc as pbc_grpc
-from mmtasks.sim.models import OrderType, TimeInForce
+from mmtasks.venue import codec
+from mmtasks.venue.port import Listener, Number
+from mmtasks.venue.types import (
+    STREAMS,
+    Account,
+    CancelRequest,
+    CancelResult,
+    Kline,
+    Order,
+    OrderRequest,
+    OrderType,
+    PlaceResult,
+    Position,
+    PriceTick,
+    Stream,
+    SymbolRules,
+    TimeInForce,
+    Trade,
+)
 
-Number = Decimal | str | int
-
-
-def _wire_decimal(value: Number, field: str) -> str:
-    # Floats are refused here too: a float price is a bug, never a rounding question.
-    if isinstance(value, Decimal):
-        return canon(value)
-    if isinstance(value, int | str) and not isinstance(value, bool):
-        return str(value)
-    raise ValidationError(f"{field} must be a Decimal or a decimal string, received {value!r}")
-
-
-def _choice(table: Mapping[Any, Any], enum: Any, value: object, field: str) -> Any:
-    try:
-        return table[enum(str(value).upper())]
-    except ValueError:
-        names = " or ".join(str(m) for m in table)
-        raise ValidationError(f"{field} must be {names}, received {value!r}") from None
-
-
-def place_request(o: OrderRequest) -> pb.PlaceOrderRequest:
-    """Return the wire request of an order."""
-    order_type = _choice(TYPE_TO_PB, OrderType, o.order_type, "order_type")
-    market = order_type == pb.ORDER_TYPE_MARKET
-    return pb.PlaceOrderRequest(
-        symbol=o.symbol,
-        side=_choice(SIDE_TO_PB, Side, o.side, "side"),
-        type=order_type,
-        time_in_force=_choice(TIF_TO_PB, TimeInForce, o.tif, "tif"),
-        price="" if market else _wire_decimal(o.price, "price"),
-        quantity=_wire_decimal(o.quantity, "quantity"),
-        client_order_id=o.client_order_id,
-        post_only=o.post_only,
-        reduce_only=o.reduce_only,
-    )
+log = logging.getLogger(__name__)
 
 
 def make_channel(addr: str, tls_ca: Path | None = None) -> grpc.Channel:
@@ -95,7 +56,7 @@ def make_channel(addr: str, tls_ca: Path | None = None) -> grpc.Channel:
     return grpc.insecure_channel(addr, options=options)
 
 
-class _Client:
+class ChannelClient:
     """Channel handling shared by the clients: lazy, per process, with the token attached."""
 
     _stub_class: Any = None
@@ -161,62 +122,75 @@ class _Client:
         self.close()
 
 
-class ExchangeClient(_Client):
-    """Sync client of ExchangeService returning frozen views with Decimal fields."""
+def _optional(value: str | None) -> str:
+    return value or ""
+
+
+class ExchangeClient(ChannelClient):
+    """The `Venue` of a connector, over gRPC: venue types with Decimal fields both ways."""
 
     _stub_class = pb_grpc.ExchangeServiceStub
+
+    def __init__(
+        self,
+        addr: str,
+        token: str | None = None,
+        timeout_s: float = 5.0,
+        tls_ca: Path | None = None,
+    ) -> None:
+        super().__init__(addr, token, timeout_s, tls_ca)
+        self._streams: dict[tuple[Stream, Listener], grpc.Future] = {}
+        self._streams_lock = threading.Lock()
 
     def place_order(
         self,
         symbol: str,
         side: Side | str,
-        price: Number,
+        price: Number | None,
         quantity: Number,
-        client_order_id: str,
+        client_order_id: str = "",
         *,
         post_only: bool = False,
         reduce_only: bool = False,
-        tif: str = "GTC",
-        order_type: str = "LIMIT",
-    ) -> tuple[OrderView, bool]:
+        time_in_force: TimeInForce | str = TimeInForce.GTC,
+        order_type: OrderType | str = OrderType.LIMIT,
+    ) -> tuple[Order, bool]:
         """Place an order; return (order, duplicate). A REJECTED order is returned, not raised."""
-        request = place_request(
-            OrderRequest(
-                symbol,
-                side,
-                price,
-                quantity,
-                client_order_id,
-                post_only,
-                reduce_only,
-                tif,
-                order_type,
-            )
+        request = OrderRequest(
+            symbol=symbol,
+            side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
+            quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
+            price=price,  # type: ignore[arg-type]
+            client_order_id=client_order_id,
+            order_type=order_type,  # type: ignore[arg-type]
+            time_in_force=time_in_force,  # type: ignore[arg-type]
+            post_only=post_only,
+            reduce_only=reduce_only,
         )
-        response = self._call("PlaceOrder", request)
-        return order_from_pb(response.order), response.duplicate
+        response = self._call("PlaceOrder", codec.request_to_pb(request))
+        return codec.order_from_pb(response.order), response.duplicate
 
     def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
         """Place many orders in one call; each result holds its order or its error."""
-        request = pb.BatchPlaceOrdersRequest(orders=[place_request(o) for o in orders])
+        request = pb.BatchPlaceOrdersRequest(orders=[codec.request_to_pb(o) for o in orders])
         response = self._call("BatchPlaceOrders", request)
         return [
             PlaceResult(
                 None, error=error_for(grpc.StatusCode[r.error.code], r.error.message, "PlaceOrder")
             )
             if r.HasField("error")
-            else PlaceResult(order_from_pb(r.order), r.duplicate)
+            else PlaceResult(codec.order_from_pb(r.order), r.duplicate)
             for r in response.results
         ]
 
     def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> OrderView:
+    ) -> Order:
         """Cancel an open order; OrderNotFoundError when unknown or already finished."""
         request = pb.CancelOrderRequest(
-            symbol=symbol, order_id=order_id or "", client_order_id=client_order_id or ""
+            symbol=symbol, order_id=_optional(order_id), client_order_id=_optional(client_order_id)
         )
-        return order_from_pb(self._call("CancelOrder", request).order)
+        return codec.order_from_pb(self._call("CancelOrder", request).order)
 
     def batch_cancel(self, cancels: Sequence[CancelRequest]) -> list[CancelResult]:
         """Cancel many orders in one call; each result holds its order or its error."""
@@ -234,23 +208,23 @@ class ExchangeClient(_Client):
                 None, error_for(grpc.StatusCode[r.error.code], r.error.message, "CancelOrder")
             )
             if r.HasField("error")
-            else CancelResult(order_from_pb(r.order))
+            else CancelResult(codec.order_from_pb(r.order))
             for r in response.results
         ]
 
-    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[OrderView]:
+    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[Order]:
         """Cancel the open orders of a symbol whose client id starts with the prefix."""
         request = pb.CancelAllOrdersRequest(
             symbol=symbol, client_order_id_prefix=client_order_id_prefix
         )
-        return [order_from_pb(o) for o in self._call("CancelAllOrders", request).orders]
+        return [codec.order_from_pb(o) for o in self._call("CancelAllOrders", request).orders]
 
     def get_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> OrderView | None:
+    ) -> Order | None:
         """Return an order in any status, None when the exchange does not know it."""
         request = pb.GetOrderRequest(
-            symbol=symbol, order_id=order_id or "", client_order_id=client_order_id or ""
+            symbol=symbol, order_id=_optional(order_id), client_order_id=_optional(client_order_id)
         )
         try:
             response = self._stub.GetOrder(request, timeout=self.timeout_s, metadata=self._metadata)
@@ -259,98 +233,127 @@ class ExchangeClient(_Client):
             if call.code() is grpc.StatusCode.NOT_FOUND:
                 return None
             raise error_for(call.code(), call.details() or "", "GetOrder") from exc
-        return order_from_pb(response.order)
+        return codec.order_from_pb(response.order)
 
-    def open_orders(self, symbol: str = "") -> list[OrderView]:
+    def open_orders(self, symbol: str = "") -> list[Order]:
         """Return the open orders of a symbol, or of every symbol when symbol is ''."""
         response = self._call("GetOpenOrders", pb.GetOpenOrdersRequest(symbol=symbol))
-        return [order_from_pb(o) for o in response.orders]
+        return [codec.order_from_pb(o) for o in response.orders]
 
-    def positions(self, symbol: str = "") -> list[PositionView]:
+    def positions(self, symbol: str = "") -> list[Position]:
         """Return the positions of a symbol, or of every symbol when symbol is ''."""
         response = self._call("GetPositions", pb.GetPositionsRequest(symbol=symbol))
-        return [position_from_pb(p) for p in response.positions]
+        return [codec.position_from_pb(p) for p in response.positions]
 
-    def account(self) -> AccountView:
+    def account(self) -> Account:
         """Return balances and PnL totals."""
-        return account_from_pb(self._call("GetAccount", pb.GetAccountRequest()))
+        return codec.account_from_pb(self._call("GetAccount", pb.GetAccountRequest()))
 
-    def symbol_info(self, symbol: str) -> SymbolInfoView:
+    def symbol_info(self, symbol: str) -> SymbolRules:
         """Return the trading rules of a symbol."""
         response = self._call("GetSymbolInfo", pb.GetSymbolInfoRequest(symbol=symbol))
-        return symbol_info_from_pb(response.info)
+        return codec.rules_from_pb(response.info)
 
-    def latest_price(self, symbol: str) -> PriceView:
+    def latest_price(self, symbol: str) -> PriceTick:
         """Return the last price tick of a symbol."""
         response = self._call("GetLatestPrice", pb.GetLatestPriceRequest(symbol=symbol))
-        return price_from_pb(response.tick)
+        return codec.tick_from_pb(response.tick)
 
     def klines(
         self, symbol: str, interval: str = "1m", limit: int = 100, end_ms: int = 0
-    ) -> list[KlineView]:
+    ) -> list[Kline]:
         """Return the newest closed candles, oldest first."""
         request = pb.GetHistoricalKlinesRequest(
             symbol=symbol, interval=interval, limit=limit, end_ms=end_ms
         )
-        return [kline_from_pb(k) for k in self._call("GetHistoricalKlines", request).klines]
+        return [codec.kline_from_pb(k) for k in self._call("GetHistoricalKlines", request).klines]
 
-    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[TradeView]:
+    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[Trade]:
         """Return trades at or after since_ms, oldest first (limit 0: the server's 1000)."""
         request = pb.GetTradesRequest(symbol=symbol, since_ms=since_ms, limit=limit)
-        return [trade_from_pb(t) for t in self._call("GetTrades", request).trades]
+        return [codec.trade_from_pb(t) for t in self._call("GetTrades", request).trades]
 
+    # -- streams: one reader thread per subscription ------------------------------------------
+    # For tools and tests; the bridge reads the same streams with grpc.aio and validates each
+    # message itself. A stream that ends (connector gone, too slow) is logged and not reopened.
 
-class SimControlClient(_Client):
-    """Sync client of SimControl: steer the simulated exchange from tests and tools."""
-
-    _stub_class = pbc_grpc.SimControlStub
-
-    def inject_price(self, symbol: str, price: Number, volume: Number = "") -> PriceView:
-        """Trade the market at a price now; return the tick."""
-        request = pbc.InjectPriceRequest(
-            symbol=symbol,
-            price=_wire_decimal(price, "price"),
-            volume=_wire_decimal(volume, "volume") if volume != "" else "",
-        )
-        return price_from_pb(self._call("InjectPrice", request).tick)
-
-    def fill_order(
+    def subscribe(
         self,
-        symbol: str,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        quantity: Number = "",
-    ) -> OrderView:
-        """Fill an open order from the exchange side ('' quantity: the remainder)."""
-        request = pbc.FillOrderRequest(
-            symbol=symbol,
-            order_id=order_id or "",
-            client_order_id=client_order_id or "",
-            quantity=_wire_decimal(quantity, "quantity") if quantity != "" else "",
-        )
-        return order_from_pb(self._call("FillOrder", request).order)
+        stream: Stream,
+        listener: Listener,
+        *,
+        symbols: Collection[str] = (),
+        interval: str = "1m",
+    ) -> None:
+        """Call listener with every event of a stream, from a reader thread."""
+        if stream not in STREAMS:
+            raise ValidationError(
+                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
+            )
+        call: Any
+        decode: Callable[[Any], Any]
+        if stream == "price":
+            call = self._stub.SubscribePrice(
+                pb.SubscribePriceRequest(symbols=list(symbols)), metadata=self._metadata
+            )
+            decode = codec.tick_from_pb
+        elif stream == "order":
+            call = self._stub.SubscribeOrders(pb.SubscribeOrdersRequest(), metadata=self._metadata)
+            wanted = frozenset(symbols)
 
-    def exchange_cancel(
-        self, symbol: str, order_id: str | None = None, client_order_id: str | None = None
-    ) -> OrderView:
-        """Cancel an open order from the exchange side."""
-        request = pbc.ExchangeCancelRequest(
-            symbol=symbol, order_id=order_id or "", client_order_id=client_order_id or ""
-        )
-        return order_from_pb(self._call("ExchangeCancel", request).order)
+            def decode(m: Any) -> Any:
+                update = codec.update_from_pb(m)
+                return update if not wanted or update.order.symbol in wanted else None
 
-    def fail_next_calls(self, count: int, code: str = "UNAVAILABLE", method: str = "") -> None:
-        """Fail the next `count` ExchangeService calls (of `method` when given) with code."""
-        self._call("FailNextCalls", pbc.FailNextCallsRequest(count=count, code=code, method=method))
+        else:
+            call = self._stub.SubscribeKlines(
+                pb.SubscribeKlinesRequest(symbols=list(symbols), interval=interval),
+                metadata=self._metadata,
+            )
+            decode = codec.kline_from_pb
+        self._opened(call, stream)
+        with self._streams_lock:
+            self._streams[(stream, listener)] = call
+        threading.Thread(
+            target=_read, args=(call, decode, listener, stream), name=f"venue-{stream}", daemon=True
+        ).start()
 
-    def drop_streams(self) -> int:
-        """End every open stream with UNAVAILABLE; return how many."""
-        return int(self._call("DropStreams", pbc.DropStreamsRequest()).dropped)
+    def _opened(self, call: Any, stream: str) -> None:
+        # Wait for the headers: from then on the subscription is registered and misses nothing.
+        try:
+            call.initial_metadata()
+            if call.done() and call.code() is not grpc.StatusCode.OK:
+                raise error_for(call.code(), call.details() or "", f"Subscribe {stream}")
+        except grpc.RpcError as exc:
+            failed = cast(grpc.Call, exc)
+            raise error_for(failed.code(), failed.details() or "", f"Subscribe {stream}") from exc
 
-    def set_feed(self, paused: bool, interval_ms: int = 0) -> None:
-        """Pause or resume the price feed; a non-zero interval_ms retimes it."""
-        self._call("SetFeed", pbc.SetFeedRequest(paused=paused, interval_ms=interval_ms))
+    def unsubscribe(self, stream: Stream, listener: Listener) -> None:
+        """Stop calling a listener given to subscribe (its stream is cancelled)."""
+        with self._streams_lock:
+            call = self._streams.pop((stream, listener), None)
+        if call is not None:
+            call.cancel()
 
-    def set_latency(self, ms: int) -> None:
-        """Add ms of latency to every ExchangeService call."""
-        self._call("SetLatency", pbc.SetLatencyRequest(latency_ms=ms))
+    def close(self) -> None:
+        """Cancel every stream and close the channel (a later call opens a new one)."""
+        with self._streams_lock:
+            calls = list(self._streams.values())
+            self._streams.clear()
+        for call in calls:
+            call.cancel()
+        super().close()
+
+
+def _read(
+    call: Iterator[Any], decode: Callable[[Any], Any], listener: Listener, stream: str
+) -> None:
+    try:
+        for message in call:
+            event = decode(message)
+            if event is not None:
+                listener(event)
+    except grpc.RpcError as exc:
+        ended = cast(grpc.Call, exc)
+        if ended.code() is not grpc.StatusCode.CANCELLED:
+            log.warning("%s stream ended: %s %s", stream, ended.code().name, ended.details())

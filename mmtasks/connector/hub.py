@@ -1,8 +1,9 @@
-"""Fan-out of engine events to stream subscribers: one queue per stream, never a shared lock.
+"""Fan-out of venue events to stream subscribers: one queue per stream, never a shared lock.
 
-Engine threads push (under the engine lock, so every queue sees events in seq order); each
-stream's coroutine drains its queue in batches. A push only appends to a deque and, when the
-consumer sleeps, schedules one wake-up on the event loop: no lock is ever held across I/O.
+Each subscriber is one listener on the venue (`Venue.subscribe`), which calls it in seq order
+from the venue's thread; each stream's coroutine drains its queue in batches. A push only
+appends to a deque and, when the consumer sleeps, schedules one wake-up on the event loop: no
+lock is ever held across I/O.
 
 Price queues are bounded and drop the oldest tick (only the newest price matters). Order and
 candle queues never drop: a subscriber that falls MAX_PENDING behind has its stream ended with
@@ -20,9 +21,9 @@ from typing import Any
 
 import grpc
 
-from mmtasks.connector.convert import kline_to_pb, tick_to_pb, update_to_pb
-from mmtasks.sim.engine import SimExchange
-from mmtasks.sim.models import Kline, OrderUpdate, PriceTick
+from mmtasks.venue.codec import kline_to_pb, tick_to_pb, update_to_pb
+from mmtasks.venue.port import Listener, Venue
+from mmtasks.venue.types import Stream
 
 PRICE_QUEUE = 2_048  # newest ticks kept per price subscriber: bounds a slow reader's lag
 MAX_PENDING = 200_000  # order/candle events a subscriber may lag before its stream ends
@@ -42,7 +43,7 @@ class Subscriber:
         max_pending: int = MAX_PENDING,
     ) -> None:
         self.symbols = frozenset(symbols)  # empty: every symbol
-        self.interval = interval
+        self.interval = interval or "1m"
         self.dropped = 0
         self.end: tuple[grpc.StatusCode, str] | None = None
         self._loop = loop
@@ -102,68 +103,64 @@ class Subscriber:
             self._loop.call_soon_threadsafe(self._event.set)
 
 
+ENCODERS: dict[Stream, Callable[[Any], Any]] = {
+    "price": tick_to_pb,
+    "order": update_to_pb,
+    "kline": kline_to_pb,
+}
+
+
 class StreamHub:
-    """Subscribers of the three streams, registered on the engine only while they exist."""
+    """The open streams of one venue: each subscriber listens to the venue while it exists."""
 
-    def __init__(self, engine: SimExchange) -> None:
-        self.engine = engine
-        self._subs: dict[str, list[Subscriber]] = {"price": [], "order": [], "kline": []}
-        self._handlers: dict[str, Callable[[Any], None]] = {
-            "price": self._on_price,
-            "order": self._on_order,
-            "kline": self._on_kline,
-        }
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+        self._lock = threading.Lock()
+        self._subs: dict[Subscriber, tuple[Stream, Listener]] = {}
+        # The venue calls every listener of one event in a row: encode it once, not per stream.
+        self._encoded: dict[Stream, tuple[object, Any]] = {k: (None, None) for k in ENCODERS}
 
-    def subscribe(self, kind: str, sub: Subscriber) -> None:
+    def subscribe(self, kind: Stream, sub: Subscriber) -> None:
         """Start delivering events of kind to sub; a price subscriber first gets the last ticks."""
-        with self.engine.lock:
-            if kind == "price":
-                for tick in self.engine.latest_prices():
-                    if sub.wants(tick.symbol):
-                        sub.push(tick_to_pb(tick))
-            subs = self._subs[kind]
-            if not subs:
-                self.engine.add_listener(kind, self._handlers[kind])
-            # Copy on write: publishers iterate the old list without a lock of their own.
-            self._subs[kind] = [*subs, sub]
+        listener = self._listener(kind, sub)
+        with self._lock:
+            self._subs[sub] = (kind, listener)
+        try:
+            self.venue.subscribe(kind, listener, symbols=sub.symbols, interval=sub.interval)
+        except BaseException:
+            with self._lock:
+                self._subs.pop(sub, None)
+            raise
 
-    def unsubscribe(self, kind: str, sub: Subscriber) -> None:
+    def unsubscribe(self, kind: Stream, sub: Subscriber) -> None:
         """Stop delivering to sub."""
-        with self.engine.lock:
-            subs = [s for s in self._subs[kind] if s is not sub]
-            self._subs[kind] = subs
-            if not subs:
-                self.engine.remove_listener(kind, self._handlers[kind])
+        with self._lock:
+            entry = self._subs.pop(sub, None)
+        if entry is not None:
+            self.venue.unsubscribe(*entry)
 
     def count(self) -> int:
         """Return the number of open streams."""
-        return sum(len(subs) for subs in self._subs.values())
+        return len(self._subs)
 
     def close_all(self, code: grpc.StatusCode, reason: str) -> int:
         """End every open stream with a status; return how many."""
-        with self.engine.lock:
-            subs = [s for kind in self._subs.values() for s in kind]
+        with self._lock:
+            subs = list(self._subs)
         for sub in subs:
             sub.close(code, reason)
         return len(subs)
 
-    def _on_price(self, tick: PriceTick) -> None:
-        message = None
-        for sub in self._subs["price"]:
-            if sub.wants(tick.symbol):
-                if message is None:
-                    message = tick_to_pb(tick)  # built once, shared by every stream
-                sub.push(message)
+    def _listener(self, kind: Stream, sub: Subscriber) -> Listener:
+        encode = ENCODERS[kind]
+        encoded = self._encoded
+        push = sub.push
 
-    def _on_order(self, update: OrderUpdate) -> None:
-        message = update_to_pb(update)
-        for sub in self._subs["order"]:
-            sub.push(message)
+        def listener(event: object) -> None:
+            last, message = encoded[kind]
+            if last is not event:
+                message = encode(event)
+                encoded[kind] = (event, message)
+            push(message)
 
-    def _on_kline(self, kline: Kline) -> None:
-        message = None
-        for sub in self._subs["kline"]:
-            if sub.interval == kline.interval and sub.wants(kline.symbol):
-                if message is None:
-                    message = kline_to_pb(kline)
-                sub.push(message)
+        return listener

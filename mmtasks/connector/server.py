@@ -1,4 +1,7 @@
-"""The connector's gRPC server: ExchangeService, SimControl and health over one SimExchange.
+"""The connector's gRPC server: ExchangeService and health over any Venue.
+
+Extra services (the sim's SimControl) and interceptors (the sim's fault plan) are handed in by
+the entry point, so this module knows no venue in particular.
 
 grpc.aio rather than the thread-pool server: a stream is a coroutine, not a pooled thread, so
 any number of streams never starve unary calls, and writes cost no thread hand-off (measured
@@ -8,6 +11,7 @@ about 1.5x the messages/s of the sync server on two cores).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,17 +19,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from mmtasks.connector.auth import BearerTokenInterceptor, is_loopback
-from mmtasks.connector.control_service import SimControlServicer
 from mmtasks.connector.hub import StreamHub
 from mmtasks.connector.service import ExchangeServicer
 from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.pb.mm.v1 import sim_control_pb2_grpc as pbc_grpc
-from mmtasks.sim.control import SimController
+from mmtasks.venue.port import Venue
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = ("", "mm.v1.ExchangeService", "mm.v1.SimControl")
+SERVICE_NAMES = ("", "mm.v1.ExchangeService")
 
 SERVER_OPTIONS = [
     # Never share a port with another process: a second connector must fail, not split traffic.
@@ -49,6 +51,14 @@ class ServerOptions:
     tls_key: Path | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ExtraService:
+    """A service served beside ExchangeService: its full name (for health) and how to add it."""
+
+    name: str
+    add_to: Callable[[grpc.aio.Server], None]
+
+
 def check_options(options: ServerOptions) -> None:
     """Raise ValidationError for options the server must refuse to start with."""
     if not is_loopback(options.host) and not options.token:
@@ -70,13 +80,22 @@ def bind_address(host: str, port: int) -> str:
 
 
 class ConnectorServer:
-    """Serve one simulated exchange until stopped."""
+    """Serve one venue until stopped."""
 
-    def __init__(self, controller: SimController, options: ServerOptions) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        options: ServerOptions,
+        *,
+        services: Sequence[ExtraService] = (),
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
         check_options(options)
-        self.controller = controller
+        self.venue = venue
         self.options = options
-        self.hub = StreamHub(controller.engine)
+        self.services = tuple(services)
+        self.interceptors = tuple(interceptors)
+        self.hub = StreamHub(venue)
         self.health = health.aio.HealthServicer()
         self.port = 0
         self._server: grpc.aio.Server | None = None
@@ -84,12 +103,14 @@ class ConnectorServer:
     async def start(self) -> int:
         """Bind, start serving, mark health SERVING; return the bound port."""
         options = self.options
-        interceptors = [BearerTokenInterceptor(options.token)] if options.token else []
-        server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
+        # Authentication first: an unauthenticated call must not even consume a scheduled fault.
+        auth = [BearerTokenInterceptor(options.token)] if options.token else []
+        server = grpc.aio.server(interceptors=[*auth, *self.interceptors], options=SERVER_OPTIONS)
         pb_grpc.add_ExchangeServiceServicer_to_server(
-            ExchangeServicer(self.controller.engine, self.controller.faults, self.hub), server
+            ExchangeServicer(self.venue, self.hub), server
         )
-        pbc_grpc.add_SimControlServicer_to_server(SimControlServicer(self.controller), server)
+        for service in self.services:
+            service.add_to(server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         address = bind_address(options.host, options.port)
         try:
@@ -106,12 +127,11 @@ class ConnectorServer:
             raise OSError(f"cannot listen on {address}")
         await server.start()
         self._server = server
-        self.controller.add_stream_dropper(self._drop_streams)
-        for name in SERVICE_NAMES:
+        for name in (*SERVICE_NAMES, *(s.name for s in self.services)):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving %s on %s (tls=%s, auth=%s)",
-            ", ".join(self.controller.engine.symbols),
+            ", ".join(("ExchangeService", *(s.name for s in self.services))),
             bind_address(options.host, self.port),
             bool(options.tls_cert),
             bool(options.token),
@@ -133,5 +153,6 @@ class ConnectorServer:
         if self._server is not None:
             await self._server.wait_for_termination()
 
-    def _drop_streams(self) -> int:
+    def drop_streams(self) -> int:
+        """End every open stream with UNAVAILABLE (clients reconnect); return how many."""
         return self.hub.close_all(grpc.StatusCode.UNAVAILABLE, "streams dropped by SimControl")

@@ -1,4 +1,4 @@
-"""ExchangeService over the simulated exchange (grpc.aio): validate, gate, call the engine, map."""
+"""ExchangeService over any Venue (grpc.aio): validate the request, call the venue, encode."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ from typing import Any, TypeVar
 import grpc
 
 from mmtasks.connector import requests as rq
-from mmtasks.connector.convert import (
+from mmtasks.connector.errors import status_for
+from mmtasks.connector.hub import PRICE_QUEUE, StreamHub, Subscriber
+from mmtasks.errors import OrderNotFoundError, ValidationError
+from mmtasks.pb.mm.v1 import exchange_pb2 as pb
+from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+from mmtasks.venue.codec import (
     account_to_pb,
     kline_to_pb,
     order_to_pb,
     position_to_pb,
+    request_from_pb,
     rules_to_pb,
     tick_to_pb,
     trade_to_pb,
 )
-from mmtasks.connector.errors import status_for
-from mmtasks.connector.hub import PRICE_QUEUE, StreamHub, Subscriber
-from mmtasks.errors import ValidationError
-from mmtasks.pb.mm.v1 import exchange_pb2 as pb
-from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.sim.engine import SimExchange
-from mmtasks.sim.faults import FaultPlan
-from mmtasks.sim.klines import interval_ms
+from mmtasks.venue.port import Venue
+from mmtasks.venue.types import CancelRequest, Order, Stream
 
 log = logging.getLogger(__name__)
 
@@ -53,67 +53,58 @@ def error_pb(exc: Exception) -> pb.Error:
     return pb.Error(code=code.name, message=message)
 
 
-class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
-    """Every ExchangeService RPC over one SimExchange."""
+def _raise_error(error: Exception | None) -> None:
+    if error is not None:
+        raise error
 
-    def __init__(self, engine: SimExchange, faults: FaultPlan, hub: StreamHub) -> None:
-        self.engine = engine
-        self.faults = faults
+
+class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, unused-ignore]  # untyped base
+    """Every ExchangeService RPC over one Venue."""
+
+    def __init__(self, venue: Venue, hub: StreamHub) -> None:
+        self.venue = venue
         self.hub = hub
 
-    async def _gate(
-        self, context: grpc.aio.ServicerContext, method: str, *, stream: bool = False
-    ) -> None:
-        # Scheduled failures hit streams too (reconnect tests); the rate limit counts unary calls.
-        if self.faults.active:
-            await answer(
-                context, method, lambda: self.faults.check(method, rate_limited=not stream)
-            )
-
-    async def _delayed(self, response: T) -> T:
-        # Latency delays the answer, not the effect: a deadline shorter than the latency leaves
-        # an order placed whose ack was lost, the ambiguous outcome clients must resolve.
-        if self.faults.latency_ms:
-            await asyncio.sleep(self.faults.latency_ms / 1000)
-        return response
+    def _place(self, request: Any) -> tuple[Order, bool]:
+        [result] = self.venue.batch_place([request_from_pb(request)])
+        _raise_error(result.error)
+        assert result.order is not None  # a result without error holds its order
+        return result.order, result.duplicate
 
     async def PlaceOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Place one order; a known client order id answers the existing order."""
-        await self._gate(context, "PlaceOrder")
-        order, duplicate = await answer(
-            context, "PlaceOrder", lambda: self.engine.place_order(rq.place_order_command(request))
-        )
-        return await self._delayed(
-            pb.PlaceOrderResponse(order=order_to_pb(order), duplicate=duplicate)
-        )
+        order, duplicate = await answer(context, "PlaceOrder", lambda: self._place(request))
+        return pb.PlaceOrderResponse(order=order_to_pb(order), duplicate=duplicate)
 
     async def BatchPlaceOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Place many orders; each item succeeds or carries its own error."""
-        await self._gate(context, "BatchPlaceOrders")
         await answer(context, "BatchPlaceOrders", lambda: rq.batch_size(len(request.orders)))
         results = []
         for item in request.orders:
             try:
-                order, duplicate = self.engine.place_order(rq.place_order_command(item))
+                order, duplicate = self._place(item)
                 results.append(pb.PlaceOrderResult(order=order_to_pb(order), duplicate=duplicate))
             except Exception as exc:
                 results.append(pb.PlaceOrderResult(error=error_pb(exc)))
-        return await self._delayed(pb.BatchPlaceOrdersResponse(results=results))
+        return pb.BatchPlaceOrdersResponse(results=results)
 
-    def _cancel(self, request: Any) -> Any:
+    def _cancel(self, request: Any) -> Order:
         symbol = rq.require_symbol(request.symbol)
         rq.require_order_ref(request.order_id, request.client_order_id)
-        return self.engine.cancel_order(symbol, request.order_id, request.client_order_id)
+        [result] = self.venue.batch_cancel(
+            [CancelRequest(symbol, request.order_id, request.client_order_id)]
+        )
+        _raise_error(result.error)
+        assert result.order is not None  # a result without error holds its order
+        return result.order
 
     async def CancelOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel one open order."""
-        await self._gate(context, "CancelOrder")
         order = await answer(context, "CancelOrder", lambda: self._cancel(request))
-        return await self._delayed(pb.CancelOrderResponse(order=order_to_pb(order)))
+        return pb.CancelOrderResponse(order=order_to_pb(order))
 
     async def BatchCancelOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel many orders; each item succeeds or carries its own error."""
-        await self._gate(context, "BatchCancelOrders")
         await answer(context, "BatchCancelOrders", lambda: rq.batch_size(len(request.orders)))
         results = []
         for item in request.orders:
@@ -121,117 +112,108 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
                 results.append(pb.CancelOrderResult(order=order_to_pb(self._cancel(item))))
             except Exception as exc:
                 results.append(pb.CancelOrderResult(error=error_pb(exc)))
-        return await self._delayed(pb.BatchCancelOrdersResponse(results=results))
+        return pb.BatchCancelOrdersResponse(results=results)
 
     async def CancelAllOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel the open orders of a symbol, optionally only those with a client id prefix."""
-        await self._gate(context, "CancelAllOrders")
         orders = await answer(
             context,
             "CancelAllOrders",
-            lambda: self.engine.cancel_all(
+            lambda: self.venue.cancel_all(
                 rq.require_symbol(request.symbol), request.client_order_id_prefix
             ),
         )
-        return await self._delayed(
-            pb.CancelAllOrdersResponse(orders=[order_to_pb(o) for o in orders])
-        )
+        return pb.CancelAllOrdersResponse(orders=[order_to_pb(o) for o in orders])
 
-    def _get_order(self, request: Any) -> Any:
+    def _get_order(self, request: Any) -> Order:
         symbol = rq.require_symbol(request.symbol)
         rq.require_order_ref(request.order_id, request.client_order_id)
-        return self.engine.get_order(symbol, request.order_id, request.client_order_id)
+        order = self.venue.get_order(
+            symbol, order_id=request.order_id, client_order_id=request.client_order_id
+        )
+        if order is None:
+            key = (
+                f"order_id {request.order_id!r}"
+                if request.order_id
+                else f"client_order_id {request.client_order_id!r}"
+            )
+            raise OrderNotFoundError(f"order with {key} not found for {symbol}")
+        return order
 
     async def GetOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return an order in any status."""
-        await self._gate(context, "GetOrder")
         order = await answer(context, "GetOrder", lambda: self._get_order(request))
-        return await self._delayed(pb.GetOrderResponse(order=order_to_pb(order)))
+        return pb.GetOrderResponse(order=order_to_pb(order))
 
     async def GetOpenOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the open orders of a symbol or of every symbol."""
-        await self._gate(context, "GetOpenOrders")
         orders = await answer(
             context,
             "GetOpenOrders",
-            lambda: self.engine.open_orders(rq.optional_symbol(request.symbol)),
+            lambda: self.venue.open_orders(rq.optional_symbol(request.symbol)),
         )
-        return await self._delayed(
-            pb.GetOpenOrdersResponse(orders=[order_to_pb(o) for o in orders])
-        )
+        return pb.GetOpenOrdersResponse(orders=[order_to_pb(o) for o in orders])
 
     async def GetPositions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the positions of a symbol or of every symbol."""
-        await self._gate(context, "GetPositions")
         positions = await answer(
             context,
             "GetPositions",
-            lambda: self.engine.positions(rq.optional_symbol(request.symbol)),
+            lambda: self.venue.positions(rq.optional_symbol(request.symbol)),
         )
-        return await self._delayed(
-            pb.GetPositionsResponse(positions=[position_to_pb(p) for p in positions])
-        )
+        return pb.GetPositionsResponse(positions=[position_to_pb(p) for p in positions])
 
     async def GetAccount(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return balances and PnL totals."""
-        await self._gate(context, "GetAccount")
-        return await self._delayed(
-            account_to_pb(await answer(context, "GetAccount", self.engine.account))
-        )
+        return account_to_pb(await answer(context, "GetAccount", self.venue.account))
 
     async def GetSymbolInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the trading rules of a symbol."""
-        await self._gate(context, "GetSymbolInfo")
         rules = await answer(
             context,
             "GetSymbolInfo",
-            lambda: self.engine.rules(rq.require_symbol(request.symbol)),
+            lambda: self.venue.symbol_info(rq.require_symbol(request.symbol)),
         )
-        return await self._delayed(pb.GetSymbolInfoResponse(info=rules_to_pb(rules)))
+        return pb.GetSymbolInfoResponse(info=rules_to_pb(rules))
 
     async def GetLatestPrice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the last price tick of a symbol."""
-        await self._gate(context, "GetLatestPrice")
         tick = await answer(
             context,
             "GetLatestPrice",
-            lambda: self.engine.latest_price(rq.require_symbol(request.symbol)),
+            lambda: self.venue.latest_price(rq.require_symbol(request.symbol)),
         )
-        return await self._delayed(pb.GetLatestPriceResponse(tick=tick_to_pb(tick)))
+        return pb.GetLatestPriceResponse(tick=tick_to_pb(tick))
 
     def _klines(self, request: Any) -> Any:
         symbol = rq.require_symbol(request.symbol)
         limit = rq.kline_limit(request.limit)
         if request.end_ms < 0:
             raise ValidationError(f"end_ms must be >= 0 (0: now), received {request.end_ms}")
-        return self.engine.klines(symbol, request.interval or "1m", limit, request.end_ms or None)
+        return self.venue.klines(symbol, request.interval or "1m", limit, request.end_ms)
 
     async def GetHistoricalKlines(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the newest closed candles, oldest first."""
-        await self._gate(context, "GetHistoricalKlines")
         klines = await answer(context, "GetHistoricalKlines", lambda: self._klines(request))
-        return await self._delayed(
-            pb.GetHistoricalKlinesResponse(klines=[kline_to_pb(k) for k in klines])
-        )
+        return pb.GetHistoricalKlinesResponse(klines=[kline_to_pb(k) for k in klines])
 
     def _trades(self, request: Any) -> Any:
         symbol = rq.optional_symbol(request.symbol)
         if request.since_ms < 0:
             raise ValidationError(f"since_ms must be >= 0, received {request.since_ms}")
-        return self.engine.trades(symbol, request.since_ms, rq.trades_limit(request.limit))
+        return self.venue.trades(symbol, request.since_ms, rq.trades_limit(request.limit))
 
     async def GetTrades(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return trades at or after since_ms, oldest first."""
-        await self._gate(context, "GetTrades")
         trades = await answer(context, "GetTrades", lambda: self._trades(request))
-        return await self._delayed(pb.GetTradesResponse(trades=[trade_to_pb(t) for t in trades]))
+        return pb.GetTradesResponse(trades=[trade_to_pb(t) for t in trades])
 
     # -- streams -----------------------------------------------------------------------------
     # The drain loop is written out in each Subscribe*: grpc.aio needs an async generator
     # function there, and delegating to a second generator would cost a hop per message.
 
     def _symbols(self, symbols: Any) -> list[str]:
-        return [self.engine.rules(rq.require_symbol(s, "symbols")).symbol for s in symbols]
+        return [self.venue.symbol_info(rq.require_symbol(s, "symbols")).symbol for s in symbols]
 
     def _price_subscriber(self, request: Any) -> Callable[[], Subscriber]:
         def make() -> Subscriber:
@@ -261,7 +243,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
             context, "SubscribePriceBatches", "price", self._price_subscriber(request)
         )
         try:
-            # The hub's queue is in engine order, so every symbol's ticks stay in seq order.
+            # The queue is in the venue's order, so every symbol's ticks stay in seq order.
             while batch := await sub.take():
                 yield pb.PriceTicks(ticks=batch)
         finally:
@@ -292,12 +274,6 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
         interval = request.interval or "1m"
 
         def subscriber() -> Subscriber:
-            known = self.engine.config.kline_intervals
-            if interval not in known:
-                interval_ms(interval)  # names the valid spellings when it is no interval at all
-                raise ValidationError(
-                    f"interval must be one of {', '.join(known)}, received {interval!r}"
-                )
             symbols = self._symbols(request.symbols)
             return Subscriber(asyncio.get_running_loop(), symbols=symbols, interval=interval)
 
@@ -314,12 +290,11 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
         self,
         context: grpc.aio.ServicerContext,
         method: str,
-        kind: str,
+        kind: Stream,
         make: Callable[[], Subscriber],
     ) -> Subscriber:
-        await self._gate(context, method, stream=True)
         sub = await answer(context, method, make)
-        self.hub.subscribe(kind, sub)
+        await answer(context, method, lambda: self.hub.subscribe(kind, sub))
         # Headers now, not with the first message: they tell the client the stream is open
         # (subscribed, so nothing from here on is missed) even when nothing happens for a while.
         await context.send_initial_metadata(())

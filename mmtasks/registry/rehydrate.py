@@ -19,7 +19,7 @@ import psycopg
 import redis
 from celery import Celery
 
-from mmtasks.connector.client import ExchangeClient
+from mmtasks.venue import Venue as ExchangeClient
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import parse_risk, parse_strategy

@@ -1,4 +1,9 @@
-"""The simulated exchange: pure Python, in process, thread-safe, Decimal throughout."""
+"""The simulated exchange: pure Python, in process, thread-safe, Decimal throughout.
+
+`SimVenue` is its `mmtasks.venue.Venue`; `SimExchange` the matching engine behind it. Its
+messages are the venue types (`mmtasks.venue.types`). Only the connector's entry point, tests and
+benchmarks import this package: production code talks to a Venue.
+"""
 
 from __future__ import annotations
 
@@ -14,49 +19,26 @@ from mmtasks.sim.feeds import (
     ScriptedFeed,
     make_feed,
 )
-from mmtasks.sim.models import (
-    Account,
-    Balance,
-    Kline,
-    Order,
-    OrderType,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    PriceTick,
-    SimConfig,
-    SymbolRules,
-    TimeInForce,
-    Trade,
-)
+from mmtasks.sim.models import SimConfig, SimSymbolRules
 from mmtasks.sim.rules import rules_for
 from mmtasks.sim.runner import FeedRunner
+from mmtasks.sim.venue import SimVenue
 
 __all__ = [
-    "Account",
-    "Balance",
     "CsvFeed",
     "FaultPlan",
     "FeedRunner",
     "FeedTick",
-    "Kline",
     "NoFeed",
-    "Order",
-    "OrderType",
-    "OrderUpdate",
-    "PlaceOrder",
-    "Position",
     "PriceFeed",
-    "PriceTick",
     "RandomWalkFeed",
     "ScriptedFeed",
     "SimConfig",
     "SimController",
     "SimExchange",
-    "SymbolRules",
-    "TimeInForce",
+    "SimSymbolRules",
+    "SimVenue",
     "TokenBucket",
-    "Trade",
     "make_feed",
     "rules_for",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.domain import OrderStatus, Side
-from mmtasks.sim.models import Order, OrderType, TimeInForce
+from mmtasks.venue.types import Order, OrderType, TimeInForce
 
 ZERO = Decimal(0)
 

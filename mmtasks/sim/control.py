@@ -9,8 +9,8 @@ from decimal import Decimal
 from mmtasks.errors import ValidationError
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.faults import FaultPlan
-from mmtasks.sim.models import Order, PriceTick
 from mmtasks.sim.runner import FeedRunner
+from mmtasks.venue.types import Order, PriceTick
 
 log = logging.getLogger(__name__)
 

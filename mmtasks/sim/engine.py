@@ -40,20 +40,7 @@ from mmtasks.errors import (
 from mmtasks.sim.book import OrderState, RestingOrders
 from mmtasks.sim.ids import IdGenerator, base36
 from mmtasks.sim.market import MarketData
-from mmtasks.sim.models import (
-    Account,
-    Kline,
-    Order,
-    OrderType,
-    OrderUpdate,
-    PlaceOrder,
-    Position,
-    PriceTick,
-    SimConfig,
-    SymbolRules,
-    TimeInForce,
-    Trade,
-)
+from mmtasks.sim.models import SimConfig, SimSymbolRules
 from mmtasks.sim.positions import Portfolio
 from mmtasks.sim.rules import (
     check_order,
@@ -61,6 +48,18 @@ from mmtasks.sim.rules import (
     check_quantity,
     rejection_reason,
     rules_for,
+)
+from mmtasks.venue.types import (
+    Account,
+    Kline,
+    Order,
+    OrderRequest,
+    OrderType,
+    OrderUpdate,
+    Position,
+    PriceTick,
+    TimeInForce,
+    Trade,
 )
 
 ZERO = Decimal(0)
@@ -83,7 +82,7 @@ class SimExchange:
         self.lock = threading.RLock()  # hold it to make a snapshot atomic with event delivery
         if not self.config.symbols:
             raise ValidationError("symbols must name at least one symbol, received none")
-        self._rules: dict[str, SymbolRules] = {}
+        self._rules: dict[str, SimSymbolRules] = {}
         for raw in self.config.symbols:
             name = parse_symbol(raw)
             rules = self.config.rules.get(name) or rules_for(
@@ -138,7 +137,7 @@ class SimExchange:
         """Return the symbols this exchange trades."""
         return tuple(self._rules)
 
-    def rules(self, symbol: str) -> SymbolRules:
+    def rules(self, symbol: str) -> SimSymbolRules:
         """Return the rules of a symbol or raise UnknownSymbolError."""
         rules = self._rules.get(symbol)
         if rules is not None:
@@ -153,7 +152,7 @@ class SimExchange:
 
     # -- trading -----------------------------------------------------------------------------
 
-    def place_order(self, cmd: PlaceOrder) -> tuple[Order, bool]:
+    def place_order(self, cmd: OrderRequest) -> tuple[Order, bool]:
         """Place an order; return (order, duplicate). A known client order id returns its order."""
         with self.lock:
             rules = self.rules(cmd.symbol)

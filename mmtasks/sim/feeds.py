@@ -12,7 +12,7 @@ from typing import Protocol
 
 from mmtasks.decimals import canon, parse_decimal, snap_nearest
 from mmtasks.errors import ValidationError
-from mmtasks.sim.models import SymbolRules
+from mmtasks.sim.models import SimSymbolRules
 from mmtasks.sim.rules import check_price
 
 ZERO = Decimal(0)
@@ -51,7 +51,7 @@ class RandomWalkFeed:
     """
 
     def __init__(
-        self, rules: Mapping[str, SymbolRules], seed: int = 0, volatility: float = 0.0002
+        self, rules: Mapping[str, SimSymbolRules], seed: int = 0, volatility: float = 0.0002
     ) -> None:
         self._rules = dict(rules)
         self._volatility = volatility
@@ -93,7 +93,7 @@ class RandomWalkFeed:
 class ScriptedFeed:
     """Every symbol walks the same list of prices once, one per round, then goes quiet."""
 
-    def __init__(self, rules: Mapping[str, SymbolRules], prices: list[Decimal]) -> None:
+    def __init__(self, rules: Mapping[str, SimSymbolRules], prices: list[Decimal]) -> None:
         for r in rules.values():
             for p in prices:
                 check_price(r, p, "scripted price")
@@ -118,7 +118,7 @@ class CsvFeed:
     stamped with the replay time, so candles and staleness checks see a live market.
     """
 
-    def __init__(self, rules: Mapping[str, SymbolRules], path: Path) -> None:
+    def __init__(self, rules: Mapping[str, SimSymbolRules], path: Path) -> None:
         self._rules = dict(rules)
         self._rows = self._load(path)
         self._index = 0
@@ -171,7 +171,7 @@ class CsvFeed:
         return FeedTick(symbol, price, volume)
 
 
-def make_feed(spec: str, rules: Mapping[str, SymbolRules], seed: int = 0) -> PriceFeed:
+def make_feed(spec: str, rules: Mapping[str, SimSymbolRules], seed: int = 0) -> PriceFeed:
     """Return the feed named by spec: random | none | scripted:P1,P2,... | csv:PATH."""
     kind, _, arg = spec.partition(":")
     if kind == "random" and not arg:

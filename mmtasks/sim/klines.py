@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.errors import ValidationError
-from mmtasks.sim.models import Kline
+from mmtasks.venue.types import Kline
 
 ZERO = Decimal(0)
 

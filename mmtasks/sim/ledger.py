@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 
-from mmtasks.sim.models import Trade
+from mmtasks.venue.types import Trade
 
 
 class TradeLog:

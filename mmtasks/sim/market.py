@@ -11,7 +11,8 @@ from typing import Any
 
 from mmtasks.errors import ValidationError
 from mmtasks.sim.klines import KlineSeries, interval_ms
-from mmtasks.sim.models import Kline, PriceTick, SymbolRules
+from mmtasks.sim.models import SimSymbolRules
+from mmtasks.venue.types import Kline, PriceTick
 
 ZERO = Decimal(0)
 
@@ -20,20 +21,20 @@ class MarketData:
     """Last price tick and candle series per symbol; publishes ticks and candles to listeners."""
 
     def __init__(
-        self, rules: dict[str, SymbolRules], intervals: Iterable[str], now_ms: int
+        self, rules: dict[str, SimSymbolRules], intervals: Iterable[str], now_ms: int
     ) -> None:
         self.intervals = tuple(intervals)
         for interval in self.intervals:
             interval_ms(interval)
         # seq 0 is the start price: it is known before the feed says anything.
-        self.last = {s: PriceTick(s, r.start_price, ZERO, now_ms, 0) for s, r in rules.items()}
+        self.last = {s: PriceTick(s, r.start_price, now_ms, 0, ZERO) for s, r in rules.items()}
         self._series = {s: {i: KlineSeries(s, i) for i in self.intervals} for s in rules}
         self.price_listeners: list[Callable[[Any], None]] = []
         self.kline_listeners: list[Callable[[Any], None]] = []
 
     def trade(self, symbol: str, price: Decimal, volume: Decimal, now_ms: int) -> PriceTick:
         """Record a trade at price: new last tick, updated candles, both published."""
-        tick = PriceTick(symbol, price, volume, now_ms, self.last[symbol].seq + 1)
+        tick = PriceTick(symbol, price, now_ms, self.last[symbol].seq + 1, volume)
         self.last[symbol] = tick
         for listener in self.price_listeners:
             listener(tick)

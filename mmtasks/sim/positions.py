@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from mmtasks.domain import Side
 from mmtasks.sim.ledger import TradeLog
-from mmtasks.sim.models import Account, Balance, Position, SymbolRules, Trade
+from mmtasks.venue.types import Account, Balance, Position, SymbolRules, Trade
 
 ZERO = Decimal(0)
 

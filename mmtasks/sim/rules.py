@@ -8,7 +8,8 @@ from decimal import Decimal
 from mmtasks.decimals import canon, is_multiple
 from mmtasks.domain import Side, parse_symbol
 from mmtasks.errors import ValidationError
-from mmtasks.sim.models import OrderType, PlaceOrder, SymbolRules
+from mmtasks.sim.models import SimSymbolRules
+from mmtasks.venue.types import OrderRequest, OrderType, SymbolRules
 
 D = Decimal
 
@@ -16,8 +17,8 @@ D = Decimal
 QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 DEFAULT_QUOTE = "USDT"
 
-BUILTIN_RULES: dict[str, SymbolRules] = {
-    "BTCUSDT": SymbolRules(
+BUILTIN_RULES: dict[str, SimSymbolRules] = {
+    "BTCUSDT": SimSymbolRules(
         symbol="BTCUSDT",
         base_asset="BTC",
         quote_asset="USDT",
@@ -27,7 +28,7 @@ BUILTIN_RULES: dict[str, SymbolRules] = {
         min_notional=D(5),
         start_price=D(30000),
     ),
-    "ETHUSDT": SymbolRules(
+    "ETHUSDT": SimSymbolRules(
         symbol="ETHUSDT",
         base_asset="ETH",
         quote_asset="USDT",
@@ -48,13 +49,13 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return symbol, DEFAULT_QUOTE
 
 
-def rules_for(symbol: str, start_price: Decimal | None = None) -> SymbolRules:
+def rules_for(symbol: str, start_price: Decimal | None = None) -> SimSymbolRules:
     """Return the built-in rules of a symbol, generic ones for any other valid name."""
     name = parse_symbol(symbol)
     rules = BUILTIN_RULES.get(name)
     if rules is None:
         base, quote = split_symbol(name)
-        rules = SymbolRules(
+        rules = SimSymbolRules(
             symbol=name,
             base_asset=base,
             quote_asset=quote,
@@ -106,7 +107,7 @@ def check_notional(rules: SymbolRules, price: Decimal, quantity: Decimal) -> Non
         )
 
 
-def check_order(rules: SymbolRules, cmd: PlaceOrder, last: Decimal) -> Decimal:
+def check_order(rules: SymbolRules, cmd: OrderRequest, last: Decimal) -> Decimal:
     """Validate an order against the rules; return its price (0 for a market order)."""
     check_quantity(rules, cmd.quantity)
     if cmd.order_type is OrderType.MARKET:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from mmtasks.connector.client import ExchangeClient
 from mmtasks.decimals import ZERO
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OrderNotFoundError, Response, policy_for
@@ -27,23 +26,24 @@ from mmtasks.grid.transitions import (
     mark_rejected,
 )
 from mmtasks.trading.effects import Effects, fill_effects
+from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
 
 
 def execute(
-    client: ExchangeClient, symbol: str, actions: list[core.Action], fx: Effects, now_ms: int
+    venue: Venue, symbol: str, actions: list[core.Action], fx: Effects, now_ms: int
 ) -> Exception | None:
     """Send actions (cancels first), record each outcome in fx; return the error that stopped."""
     try:
         for action in actions:
             if isinstance(action, core.CancelOrder):
-                _cancel(client, symbol, action, fx, now_ms)
+                _cancel(venue, symbol, action, fx, now_ms)
         places = [a for a in actions if isinstance(a, core.PlaceOrder)]
         if places:
             crash_point("after_intent")
         for action in places:
-            _place(client, symbol, action, fx, now_ms)
+            _place(venue, symbol, action, fx, now_ms)
     except Exception as exc:  # classified by policy_for where the step handles it
         fx.meta["needs_reconcile"] = "1"
         return exc
@@ -51,10 +51,10 @@ def execute(
 
 
 def _cancel(
-    client: ExchangeClient, symbol: str, action: core.CancelOrder, fx: Effects, now_ms: int
+    venue: Venue, symbol: str, action: core.CancelOrder, fx: Effects, now_ms: int
 ) -> None:
     try:
-        order = client.cancel_order(symbol, client_order_id=action.client_order_id)
+        order = venue.cancel_order(symbol, client_order_id=action.client_order_id)
     except OrderNotFoundError:
         # Already filled or gone: normal. The order update on the stream settles the slot.
         log.info("%s: cancel of %s found it already closed", symbol, action.client_order_id)
@@ -95,11 +95,11 @@ def _cancel(
 
 
 def _place(
-    client: ExchangeClient, symbol: str, action: core.PlaceOrder, fx: Effects, now_ms: int
+    venue: Venue, symbol: str, action: core.PlaceOrder, fx: Effects, now_ms: int
 ) -> None:
     cid = action.client_order_id
     try:
-        order, _duplicate = client.place_order(
+        order, _duplicate = venue.place_order(
             symbol,
             action.side,
             action.price,

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mmtasks.connector.client import ExchangeClient
-from mmtasks.connector.models import OrderView, TradeView
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OperationalError, ValidationError
@@ -41,6 +39,7 @@ from mmtasks.grid.transitions import (
 from mmtasks.ledger import FillRecord
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus
+from mmtasks.venue import Order, Trade, Venue
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ class TradeBook:
 
 
 def reconcile(
-    client: ExchangeClient,
+    venue: Venue,
     snap: Snapshot,
     fx: Effects,
     strategy: core.GridConfig | None,
@@ -79,16 +78,16 @@ def reconcile(
     state_lost = fx.grid.anchor is None and not fx.grid.slots
     open_ours = {
         o.client_order_id: o
-        for o in client.open_orders(symbol)
+        for o in venue.open_orders(symbol)
         if is_ours(symbol, o.client_order_id)
     }
-    orders: dict[str, OrderView] = {}
+    orders: dict[str, Order] = {}
     settled = adopted = 0
     for slot in list(fx.grid.slots.values()):
         cid = slot.client_order_id
         if slot.status == core.SlotStatus.FREE or not cid:
             continue
-        order = open_ours.pop(cid, None) or client.get_order(symbol, client_order_id=cid)
+        order = open_ours.pop(cid, None) or venue.get_order(symbol, client_order_id=cid)
         if order is None:
             # The intent never reached the exchange (crash before send): free the slot.
             fx.grid, events = mark_rejected(fx.grid, cid, "not found at the exchange")
@@ -109,7 +108,7 @@ def reconcile(
         since_ms = 0  # what the ledger lacks may be older than anything Redis remembers
     ours = [
         t
-        for t in trades_since(client, symbol, max(0, since_ms - TRADES_MARGIN_MS))
+        for t in trades_since(venue, symbol, max(0, since_ms - TRADES_MARGIN_MS))
         if is_ours(symbol, t.client_order_id)
     ]
     if state_lost and ours:  # a symbol that traded before: the ledger is what was counted
@@ -125,7 +124,7 @@ def reconcile(
                 core.CancelOrder(symbol, order.price, cid, order.order_id, "unknown order of ours")
             )
     if fx.grid.anchor is None:
-        fx.grid = with_anchor(fx.grid, _recovered_anchor(client, snap, fx), rules.tick_size)
+        fx.grid = with_anchor(fx.grid, _recovered_anchor(venue, snap, fx), rules.tick_size)
 
     missed = _apply_missed_trades(fx, ours, orders, book, via_slots=not state_lost)
     for order in orders.values():
@@ -137,7 +136,7 @@ def reconcile(
             EventType.STATE_REBUILT,
             {"position": canon(fx.grid.position.qty), "trades_from_exchange": missed},
         )
-    _check_position(client, snap, fx)
+    _check_position(venue, snap, fx)
     fx.event(
         EventType.RECONCILED,
         {
@@ -160,11 +159,11 @@ def reconcile(
     return cancels
 
 
-def trades_since(client: ExchangeClient, symbol: str, since_ms: int) -> list[TradeView]:
+def trades_since(venue: Venue, symbol: str, since_ms: int) -> list[Trade]:
     """Return every trade of symbol at or after since_ms, following the venue's pages."""
-    seen: dict[str, TradeView] = {}
+    seen: dict[str, Trade] = {}
     while True:
-        page = client.trades(symbol, since_ms=since_ms, limit=TRADES_PAGE)
+        page = venue.trades(symbol, since_ms=since_ms, limit=TRADES_PAGE)
         fresh = [t for t in page if t.trade_id not in seen]
         seen.update((t.trade_id, t) for t in fresh)
         if len(page) < TRADES_PAGE or not fresh:
@@ -174,8 +173,8 @@ def trades_since(client: ExchangeClient, symbol: str, since_ms: int) -> list[Tra
 
 def _apply_missed_trades(
     fx: Effects,
-    ours: list[TradeView],
-    orders: dict[str, OrderView],
+    ours: list[Trade],
+    orders: dict[str, Order],
     book: TradeBook,
     *,
     via_slots: bool,
@@ -225,7 +224,7 @@ def _apply_missed_trades(
     return len(missed)
 
 
-def _apply_to_position(fx: Effects, trade: TradeView) -> None:
+def _apply_to_position(fx: Effects, trade: Trade) -> None:
     """Count a trade whose order no slot holds (state lost, order gone) on the position alone."""
     before = fx.grid.position
     after, realized = apply_fill(before, trade.side, trade.price, trade.quantity, trade.fee)
@@ -268,7 +267,7 @@ def _apply_to_position(fx: Effects, trade: TradeView) -> None:
         fill_effects(fx, [change], order_id=trade.order_id, ts_ms=trade.ts_ms)
 
 
-def _settle_closed(fx: Effects, order: OrderView, now_ms: int) -> None:
+def _settle_closed(fx: Effects, order: Order, now_ms: int) -> None:
     """Settle the slot of an order the venue closed (filled, cancelled, expired)."""
     slot = find_slot_by_client_id(fx.grid, order.client_order_id)
     if slot is None or slot.status == core.SlotStatus.FREE:
@@ -287,7 +286,7 @@ def _settle_closed(fx: Effects, order: OrderView, now_ms: int) -> None:
     fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
-def _recovered_anchor(client: ExchangeClient, snap: Snapshot, fx: Effects) -> Decimal:
+def _recovered_anchor(venue: Venue, snap: Snapshot, fx: Effects) -> Decimal:
     """Return an anchor for a state rebuilt from scratch: on the lattice of our live orders.
 
     Adopted orders sit on levels of the old anchor's lattice, so any of them keeps the grid
@@ -297,10 +296,10 @@ def _recovered_anchor(client: ExchangeClient, snap: Snapshot, fx: Effects) -> De
         return min(slot.level for slot in fx.grid.slots.values())
     if snap.tick is not None:
         return snap.tick.price
-    return client.latest_price(snap.symbol).price
+    return venue.latest_price(snap.symbol).price
 
 
-def _adopt(fx: Effects, order: OrderView) -> bool:
+def _adopt(fx: Effects, order: Order) -> bool:
     """Put an open order of ours that we lost track of back on its slot; False if it cannot."""
     try:
         fx.grid = adopt_order(
@@ -322,9 +321,9 @@ def _adopt(fx: Effects, order: OrderView) -> bool:
     return True
 
 
-def _check_position(client: ExchangeClient, snap: Snapshot, fx: Effects) -> None:
+def _check_position(venue: Venue, snap: Snapshot, fx: Effects) -> None:
     """Compare the position with the exchange's; a drift that persists halts the symbol."""
-    positions = [p for p in client.positions(snap.symbol) if p.symbol == snap.symbol]
+    positions = [p for p in venue.positions(snap.symbol) if p.symbol == snap.symbol]
     exchange_qty = positions[0].quantity if positions else Decimal(0)
     drift = exchange_qty - fx.grid.position.qty
     if drift == 0:

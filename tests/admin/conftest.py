@@ -161,7 +161,7 @@ def exchange(fleet: Fleet) -> Iterator[Any]:
 
 @pytest.fixture
 def sim(fleet: Fleet) -> Iterator[Any]:
-    from mmtasks.connector.client import SimControlClient
+    from mmtasks.sim.control_client import SimControlClient
 
     client = SimControlClient(fleet.addr)
     yield client

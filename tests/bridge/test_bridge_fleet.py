@@ -34,7 +34,8 @@ def fleet(
     start_bridge: Any, start_worker: Any, redis_client: redis_lib.Redis, tick_ms: int
 ) -> Iterator[tuple[Any, Any]]:
     """Run connector, bridge and one worker per symbol; init the symbols; yield clients."""
-    from mmtasks.connector.client import ExchangeClient, SimControlClient
+    from mmtasks.connector.client import ExchangeClient
+    from mmtasks.sim.control_client import SimControlClient
 
     with connector(
         "--feed", "random", "--tick-ms", str(tick_ms), "--seed", "3", "--symbols", ",".join(SYMBOLS)

@@ -12,8 +12,9 @@ import grpc
 import pytest
 from connector_helpers import start_connector, stop_connector
 
-from mmtasks.connector.client import ExchangeClient, SimControlClient
+from mmtasks.connector.client import ExchangeClient
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+from mmtasks.sim.control_client import SimControlClient
 
 __all__ = ["start_connector", "stop_connector"]
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from connector_helpers import eventually, start_connector, stop_connector
 
-from mmtasks.connector.client import ExchangeClient, SimControlClient
+from mmtasks.connector.client import ExchangeClient
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import (
     AmbiguousOutcomeError,
@@ -18,6 +18,7 @@ from mmtasks.errors import (
     TemporaryError,
     ValidationError,
 )
+from mmtasks.sim.control_client import SimControlClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

@@ -11,7 +11,8 @@ import pytest
 
 from mmtasks.connector.hub import StreamHub, Subscriber
 from mmtasks.domain import Side
-from mmtasks.sim import PlaceOrder, SimConfig, SimExchange
+from mmtasks.sim import SimConfig, SimExchange, SimVenue
+from mmtasks.venue import OrderRequest
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -25,7 +26,7 @@ def exchange() -> SimExchange:
 def test_a_price_subscriber_gets_the_last_ticks_then_every_new_one_in_order() -> None:
     async def scenario() -> list[tuple[str, int]]:
         engine = exchange()
-        hub = StreamHub(engine)
+        hub = StreamHub(SimVenue(engine))
         sub = Subscriber(asyncio.get_running_loop(), symbols=["ETHUSDT"], drop_oldest=100)
         hub.subscribe("price", sub)
         feeder = threading.Thread(
@@ -46,7 +47,7 @@ def test_a_price_subscriber_gets_the_last_ticks_then_every_new_one_in_order() ->
 def test_a_slow_price_subscriber_keeps_only_the_newest_ticks() -> None:
     async def scenario() -> tuple[list[int], int]:
         engine = exchange()
-        hub = StreamHub(engine)
+        hub = StreamHub(SimVenue(engine))
         sub = Subscriber(asyncio.get_running_loop(), symbols=["BTCUSDT"], drop_oldest=5)
         hub.subscribe("price", sub)
         for i in range(1, 21):
@@ -62,11 +63,11 @@ def test_a_slow_price_subscriber_keeps_only_the_newest_ticks() -> None:
 def test_an_order_subscriber_too_far_behind_is_ended_not_silently_skipped() -> None:
     async def scenario() -> tuple[list[object], tuple[grpc.StatusCode, str] | None]:
         engine = exchange()
-        hub = StreamHub(engine)
+        hub = StreamHub(SimVenue(engine))
         sub = Subscriber(asyncio.get_running_loop(), max_pending=3)
         hub.subscribe("order", sub)
         for i in range(5):
-            engine.place_order(PlaceOrder("BTCUSDT", Side.BUY, D("0.001"), D(20000), f"h{i}"))
+            engine.place_order(OrderRequest("BTCUSDT", Side.BUY, D("0.001"), D(20000), f"h{i}"))
         return await sub.take(), sub.end
 
     batch, end = asyncio.run(asyncio.wait_for(scenario(), 10))
@@ -75,14 +76,14 @@ def test_an_order_subscriber_too_far_behind_is_ended_not_silently_skipped() -> N
     assert end is not None and end[0] is grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-def test_unsubscribing_the_last_listener_detaches_from_the_engine() -> None:
+def test_unsubscribing_detaches_the_listener_from_the_venue() -> None:
     async def scenario() -> int:
         engine = exchange()
-        hub = StreamHub(engine)
+        hub = StreamHub(SimVenue(engine))
         sub = Subscriber(asyncio.get_running_loop())
         hub.subscribe("order", sub)
         hub.unsubscribe("order", sub)
-        engine.place_order(PlaceOrder("BTCUSDT", Side.BUY, D("0.001"), D(20000), "gone1"))
+        engine.place_order(OrderRequest("BTCUSDT", Side.BUY, D("0.001"), D(20000), "gone1"))
         return hub.count()
 
     assert asyncio.run(scenario()) == 0

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from mmtasks.connector.client import ExchangeClient, SimControlClient
-from mmtasks.connector.models import CancelRequest, OrderRequest
+from mmtasks.connector.client import ExchangeClient
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import OrderNotFoundError, ValidationError
+from mmtasks.sim.control_client import SimControlClient
+from mmtasks.venue import CancelRequest, OrderRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -121,9 +122,15 @@ def test_a_fill_shows_in_trades_positions_and_account(
 def test_batch_place_and_batch_cancel(client: ExchangeClient) -> None:
     results = client.batch_place(
         [
-            OrderRequest("BTCUSDT", "BUY", "21000", "0.001", "rpcB1"),
-            OrderRequest("BTCUSDT", "BUY", "21000.001", "0.001", "rpcB2"),  # off tick
-            OrderRequest("BTCUSDT", "BUY", "21000", "0.001", "rpcB1"),  # duplicate
+            OrderRequest(
+                "BTCUSDT", "BUY", price="21000", quantity="0.001", client_order_id="rpcB1"
+            ),
+            OrderRequest(
+                "BTCUSDT", "BUY", price="21000.001", quantity="0.001", client_order_id="rpcB2"
+            ),  # off tick
+            OrderRequest(
+                "BTCUSDT", "BUY", price="21000", quantity="0.001", client_order_id="rpcB1"
+            ),  # duplicate
         ]
     )
 
@@ -163,7 +170,7 @@ def test_klines_and_trades_answer_with_empty_lists_when_nothing_happened(
 
 def test_market_and_ioc_orders(client: ExchangeClient) -> None:
     market, _ = client.place_order("SOLUSDT", "BUY", "", "2", "rpcMkt1", order_type="MARKET")
-    ioc, _ = client.place_order("SOLUSDT", "BUY", "50", "1", "rpcIoc1", tif="IOC")
+    ioc, _ = client.place_order("SOLUSDT", "BUY", "50", "1", "rpcIoc1", time_in_force="IOC")
 
     assert (market.status, market.executed_qty) == (OrderStatus.FILLED, D(2))
     assert (ioc.status, ioc.executed_qty) == (OrderStatus.EXPIRED, D(0))

@@ -11,11 +11,12 @@ import pytest
 from connector_helpers import StreamCollector, eventually, start_connector, stop_connector
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from mmtasks.connector.client import ExchangeClient, SimControlClient
-from mmtasks.connector.models import kline_from_pb, order_update_from_pb, price_from_pb
+from mmtasks.connector.client import ExchangeClient
 from mmtasks.domain import OrderStatus
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+from mmtasks.sim.control_client import SimControlClient
+from mmtasks.venue.codec import kline_from_pb, tick_from_pb, update_from_pb
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -44,7 +45,7 @@ def test_prices_arrive_in_order_per_symbol(
 
     eventually(lambda: _at_least(prices, 200, "ETHUSDT"), timeout_s=10)
 
-    views = [price_from_pb(m) for m in prices.messages]
+    views = [tick_from_pb(m) for m in prices.messages]
     for symbol in ("BTCUSDT", "ETHUSDT"):
         seqs = [v.seq for v in views if v.symbol == symbol]
         assert seqs == sorted(set(seqs)), f"{symbol} seqs not strictly increasing"
@@ -67,7 +68,7 @@ def test_price_batches_deliver_every_symbols_ticks_in_seq_order(
     eventually(enough, timeout_s=10)
 
     assert all(len(batch.ticks) > 0 for batch in batches.messages)
-    views = [price_from_pb(t) for t in ticks()]
+    views = [tick_from_pb(t) for t in ticks()]
     for symbol in ("BTCUSDT", "ETHUSDT"):
         seqs = [v.seq for v in views if v.symbol == symbol]
         # Strictly increasing and gap-free: a reader that keeps up misses no tick.
@@ -120,7 +121,7 @@ def test_an_order_update_arrives_for_each_fill_with_cumulative_qty(
     control.fill_order("BTCUSDT", client_order_id="strFill1")
 
     def ours() -> list[tuple[OrderStatus, Decimal, Decimal | None]]:
-        views = [order_update_from_pb(m) for m in updates.messages]
+        views = [update_from_pb(m) for m in updates.messages]
         mine = [v for v in views if v.order.client_order_id == "strFill1"]
         assert len(mine) == 3
         assert [v.seq for v in mine] == sorted({v.seq for v in mine})

@@ -85,7 +85,7 @@ def exchange(exchange_addr: str) -> Iterator[Any]:
 
 @pytest.fixture
 def sim(exchange_addr: str) -> Iterator[Any]:
-    from mmtasks.connector.client import SimControlClient
+    from mmtasks.sim.control_client import SimControlClient
 
     client = SimControlClient(exchange_addr)
     yield client

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from mmtasks.connector.client import ExchangeClient, SimControlClient
+from mmtasks.connector.client import ExchangeClient
 from mmtasks.errors import ValidationError
 from mmtasks.registry.configs import merge, parse_risk, parse_strategy
 from mmtasks.registry.requests import Halt, bind
+from mmtasks.sim.control_client import SimControlClient
 from mmtasks.symbols import checked_rules
 from tests.procs import connector
 

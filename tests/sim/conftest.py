@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from sim_helpers import FakeClock
 
-from mmtasks.sim import OrderUpdate, SimConfig, SimExchange
+from mmtasks.sim import SimConfig, SimExchange
+from mmtasks.venue import OrderUpdate
 
 
 @pytest.fixture

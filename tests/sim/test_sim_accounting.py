@@ -15,19 +15,20 @@ from mmtasks.errors import (
     UnknownSymbolError,
     ValidationError,
 )
-from mmtasks.sim import OrderType, OrderUpdate, PlaceOrder, SimExchange, TimeInForce
+from mmtasks.sim import SimExchange
+from mmtasks.venue import OrderRequest, OrderType, OrderUpdate, TimeInForce
 
 pytestmark = pytest.mark.timeout(10)
 
 D = Decimal
 
 
-def buy(price: str, qty: str, coid: str = "", symbol: str = "BTCUSDT") -> PlaceOrder:
-    return PlaceOrder(symbol, Side.BUY, D(qty), D(price), coid)
+def buy(price: str, qty: str, coid: str = "", symbol: str = "BTCUSDT") -> OrderRequest:
+    return OrderRequest(symbol, Side.BUY, D(qty), D(price), coid)
 
 
-def sell(price: str, qty: str, coid: str = "", symbol: str = "BTCUSDT") -> PlaceOrder:
-    return PlaceOrder(symbol, Side.SELL, D(qty), D(price), coid)
+def sell(price: str, qty: str, coid: str = "", symbol: str = "BTCUSDT") -> OrderRequest:
+    return OrderRequest(symbol, Side.SELL, D(qty), D(price), coid)
 
 
 def test_round_trip_fees_and_realized_pnl_are_exact(exchange: SimExchange) -> None:
@@ -67,7 +68,7 @@ def test_a_fill_through_zero_opens_the_rest_at_the_fill_price(exchange: SimExcha
     exchange.place_order(buy("2000", "1", "l1", "ETHUSDT"))
     exchange.apply_price("ETHUSDT", D(2100))
 
-    exchange.place_order(PlaceOrder("ETHUSDT", Side.SELL, D(3), order_type=OrderType.MARKET))
+    exchange.place_order(OrderRequest("ETHUSDT", Side.SELL, D(3), order_type=OrderType.MARKET))
 
     position = exchange.positions("ETHUSDT")[0]
     assert (position.quantity, position.entry_price, position.realized_pnl) == (
@@ -102,7 +103,7 @@ def test_the_same_client_order_id_on_another_symbol_is_a_new_order(
 
 
 def test_a_rejected_order_keeps_its_client_order_id(exchange: SimExchange) -> None:
-    cmd = PlaceOrder("BTCUSDT", Side.BUY, D("0.1"), D("30000"), "rej1", post_only=True)
+    cmd = OrderRequest("BTCUSDT", Side.BUY, D("0.1"), D("30000"), "rej1", post_only=True)
     exchange.place_order(cmd)
 
     again, duplicate = exchange.place_order(cmd)
@@ -131,14 +132,16 @@ def test_a_rejected_order_keeps_its_client_order_id(exchange: SimExchange) -> No
         (buy("20000", "0.1", "bad-id!"), "client_order_id must be 1-32 letters or digits"),
         (buy("20000", "0.1", "x" * 33), "client_order_id must be 1-32 letters or digits"),
         (
-            PlaceOrder("BTCUSDT", Side.BUY, D("0.1"), order_type=OrderType.MARKET, post_only=True),
+            OrderRequest(
+                "BTCUSDT", Side.BUY, D("0.1"), order_type=OrderType.MARKET, post_only=True
+            ),
             "post_only needs a LIMIT order",
         ),
-        (PlaceOrder("BTCUSDT", Side.BUY, D("0.1")), "price is required for a LIMIT order"),
+        (OrderRequest("BTCUSDT", Side.BUY, D("0.1")), "price is required for a LIMIT order"),
     ],
 )
 def test_invalid_orders_raise_a_clear_error_and_change_nothing(
-    make_exchange: Callable[..., SimExchange], cmd: PlaceOrder, message: str
+    make_exchange: Callable[..., SimExchange], cmd: OrderRequest, message: str
 ) -> None:
     exchange = make_exchange(("BTCUSDT", "FOOUSDT"))
     seen: list[OrderUpdate] = []
@@ -220,18 +223,23 @@ def test_trades_since_returns_trades_at_or_after_the_time(
     [
         ({"side": "HOLD"}, "side must be BUY or SELL, received 'HOLD'"),
         ({"time_in_force": "FOK"}, "time_in_force must be GTC or IOC"),
-        ({"quantity": 0.1}, "quantity must be a Decimal, received 0.1"),
+        ({"quantity": 0.1}, "quantity must be a decimal string, received float 0.1"),
     ],
 )
-def test_place_order_command_refuses_wrong_types(changes: dict[str, object], message: str) -> None:
+def test_order_request_refuses_wrong_types(changes: dict[str, object], message: str) -> None:
     fields: dict[str, object] = {"symbol": "BTCUSDT", "side": "BUY", "quantity": D("0.1")}
     fields.update(changes)
 
     with pytest.raises(ValidationError, match=message):
-        PlaceOrder(**fields)  # type: ignore[arg-type]
+        OrderRequest(**fields)  # type: ignore[arg-type]
 
 
-def test_place_order_command_accepts_enum_names() -> None:
-    cmd = PlaceOrder("BTCUSDT", "SELL", D(1), D(2), order_type="LIMIT", time_in_force="IOC")  # type: ignore[arg-type]
+def test_order_request_accepts_enum_names_and_decimal_strings() -> None:
+    cmd = OrderRequest("BTCUSDT", "SELL", "1.50", "2", order_type="limit", time_in_force="IOC")  # type: ignore[arg-type]
 
-    assert (cmd.side, cmd.time_in_force) == (Side.SELL, TimeInForce.IOC)
+    assert (cmd.side, cmd.order_type, cmd.time_in_force) == (
+        Side.SELL,
+        OrderType.LIMIT,
+        TimeInForce.IOC,
+    )
+    assert (cmd.quantity, cmd.price) == (D("1.50"), D(2))

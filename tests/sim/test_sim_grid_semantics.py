@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 
 from mmtasks.domain import OrderStatus, Side
-from mmtasks.sim import PlaceOrder, SimExchange
+from mmtasks.sim import SimExchange
+from mmtasks.venue import OrderRequest
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -25,8 +26,8 @@ def venue(make_exchange: Callable[..., SimExchange]) -> SimExchange:
 
 def limit(
     side: Side, price: str, coid: str, qty: str = "1", *, reduce_only: bool = False
-) -> PlaceOrder:
-    return PlaceOrder(SYMBOL, side, D(qty), D(price), coid, reduce_only=reduce_only)
+) -> OrderRequest:
+    return OrderRequest(SYMBOL, side, D(qty), D(price), coid, reduce_only=reduce_only)
 
 
 def trades(venue: SimExchange) -> list[tuple[str, str, Decimal, bool]]:

@@ -10,7 +10,8 @@ import pytest
 from sim_helpers import START_MS, FakeClock
 
 from mmtasks.errors import ValidationError
-from mmtasks.sim import FeedRunner, Kline, RandomWalkFeed, SimExchange, make_feed, rules_for
+from mmtasks.sim import FeedRunner, RandomWalkFeed, SimExchange, make_feed, rules_for
+from mmtasks.venue import Kline
 
 pytestmark = pytest.mark.timeout(10)
 

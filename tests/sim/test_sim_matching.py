@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from mmtasks.domain import OrderStatus, Side
-from mmtasks.sim import OrderType, OrderUpdate, PlaceOrder, SimExchange, TimeInForce
+from mmtasks.sim import SimExchange
+from mmtasks.venue import OrderRequest, OrderType, OrderUpdate, TimeInForce
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -24,8 +25,8 @@ def limit(
     *,
     post_only: bool = False,
     reduce_only: bool = False,
-) -> PlaceOrder:
-    return PlaceOrder(
+) -> OrderRequest:
+    return OrderRequest(
         symbol, side, D(qty), D(price), coid, post_only=post_only, reduce_only=reduce_only
     )
 
@@ -102,7 +103,7 @@ def test_marketable_limit_fills_at_once_as_taker_at_the_last_price(
 
 def test_ioc_remainder_expires(make_exchange: Callable[..., SimExchange]) -> None:
     exchange = make_exchange(liquidity="0.01")
-    cmd = PlaceOrder(
+    cmd = OrderRequest(
         "BTCUSDT", Side.BUY, D("0.03"), D("30010"), "i1", time_in_force=TimeInForce.IOC
     )
 
@@ -117,7 +118,7 @@ def test_ioc_remainder_expires(make_exchange: Callable[..., SimExchange]) -> Non
 
 
 def test_ioc_that_does_not_cross_expires_unfilled(exchange: SimExchange) -> None:
-    cmd = PlaceOrder("BTCUSDT", Side.SELL, D("0.1"), D("30010"), time_in_force=TimeInForce.IOC)
+    cmd = OrderRequest("BTCUSDT", Side.SELL, D("0.1"), D("30010"), time_in_force=TimeInForce.IOC)
 
     order, _ = exchange.place_order(cmd)
 
@@ -125,7 +126,7 @@ def test_ioc_that_does_not_cross_expires_unfilled(exchange: SimExchange) -> None
 
 
 def test_market_order_fills_at_the_last_price(exchange: SimExchange) -> None:
-    cmd = PlaceOrder("ETHUSDT", Side.SELL, D("2"), order_type=OrderType.MARKET)
+    cmd = OrderRequest("ETHUSDT", Side.SELL, D("2"), order_type=OrderType.MARKET)
 
     order, _ = exchange.place_order(cmd)
 

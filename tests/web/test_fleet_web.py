@@ -240,7 +240,7 @@ def test_screenshots_of_the_fleet_and_a_symbol_page(fleet_tab: Tab, symbol_tab: 
 
 
 def test_once_trading_stops_metrics_equal_status_and_the_ledger(fleet: WebFleet) -> None:
-    from mmtasks.connector.client import SimControlClient
+    from mmtasks.sim.control_client import SimControlClient
 
     with SimControlClient(fleet.addr) as sim:
         sim.set_feed(paused=True)

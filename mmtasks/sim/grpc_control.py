@@ -1,13 +1,19 @@
-"""SimControl over gRPC: the test-control surface of the simulated exchange."""
+"""The simulated exchange's gRPC extras: the SimControl service and the fault interceptor.
+
+The connector's entry point adds both when it serves the sim; the server itself knows neither.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from mmtasks.connector import requests as rq
-from mmtasks.connector.convert import order_to_pb, tick_to_pb
+from mmtasks.connector.errors import status_for
+from mmtasks.connector.server import ExtraService
 from mmtasks.connector.service import answer
 from mmtasks.decimals import parse_decimal
 from mmtasks.errors import ValidationError
@@ -15,11 +21,82 @@ from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import sim_control_pb2 as pbc
 from mmtasks.pb.mm.v1 import sim_control_pb2_grpc as pbc_grpc
 from mmtasks.sim.control import SimController
+from mmtasks.sim.faults import FaultPlan
+from mmtasks.venue.codec import order_to_pb, tick_to_pb
 
-EXCHANGE_METHODS = frozenset(pb.DESCRIPTOR.services_by_name["ExchangeService"].methods_by_name)
+EXCHANGE_SERVICE = pb.DESCRIPTOR.services_by_name["ExchangeService"]
+EXCHANGE_METHODS = frozenset(EXCHANGE_SERVICE.methods_by_name)
+EXCHANGE_PREFIX = f"/{EXCHANGE_SERVICE.full_name}/"
+SERVICE_NAME = pbc.DESCRIPTOR.services_by_name["SimControl"].full_name
 
 
-class SimControlServicer(pbc_grpc.SimControlServicer):
+class FaultInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # untyped base
+    """Apply a FaultPlan to ExchangeService calls: scheduled failures, rate limit, latency.
+
+    Scheduled failures hit streams too (reconnect tests); the rate limit counts unary calls.
+    Latency delays the answer, not the effect: a deadline shorter than the latency leaves an
+    order placed whose ack was lost, the ambiguous outcome clients must resolve. With nothing
+    planned, a call's handler is returned untouched (no cost per message).
+    """
+
+    def __init__(self, faults: FaultPlan) -> None:
+        self.faults = faults
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        path: str = handler_call_details.method
+        if handler is None or not path.startswith(EXCHANGE_PREFIX):
+            return handler
+        method = path[len(EXCHANGE_PREFIX) :]
+        unary = handler.unary_unary is not None
+        if self.faults.active:
+            try:
+                self.faults.check(method, rate_limited=unary)
+            except Exception as exc:
+                return _refusal(handler, *status_for(exc))
+        if unary and self.faults.latency_ms:
+            return _delayed(handler, self.faults.latency_ms)
+        return handler
+
+
+def _refusal(
+    handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str
+) -> grpc.RpcMethodHandler:
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await context.abort(code, message)
+
+    make = (
+        grpc.unary_unary_rpc_method_handler
+        if handler.unary_unary is not None
+        else grpc.unary_stream_rpc_method_handler
+    )
+    return make(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _delayed(handler: grpc.RpcMethodHandler, latency_ms: int) -> grpc.RpcMethodHandler:
+    inner = handler.unary_unary
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        response = await inner(request, context)
+        await asyncio.sleep(latency_ms / 1000)
+        return response
+
+    return grpc.unary_unary_rpc_method_handler(
+        call,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unused-ignore]  # untyped base
     """Every SimControl RPC over one SimController; never gated by faults or the rate limit."""
 
     def __init__(self, controller: SimController) -> None:
@@ -102,3 +179,12 @@ class SimControlServicer(pbc_grpc.SimControlServicer):
         """Add latency to every ExchangeService call."""
         await answer(context, "SetLatency", lambda: self.controller.set_latency(request.latency_ms))
         return pbc.SetLatencyResponse()
+
+
+def sim_control_service(controller: SimController) -> ExtraService:
+    """Return SimControl over controller, to serve beside ExchangeService."""
+
+    def add_to(server: grpc.aio.Server) -> None:
+        pbc_grpc.add_SimControlServicer_to_server(SimControlServicer(controller), server)
+
+    return ExtraService(SERVICE_NAME, add_to)
