@@ -37,6 +37,26 @@ DATA_DIR = Path(".data/run")
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
 STATUS_EVERY_S = 2.0
 STOP_GRACE_S = 15.0
+REMOVE_GRACE_S = 20.0
+CELERY = (sys.executable, "-m", "celery", "-A", "mmtasks")
+WORKING_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # ERROR still drains fills and recovers
+# Extra simulated symbols for `--symbols N` beyond the config's: generic sim rules (tick 0.01,
+# step 0.001, start price 100) and a small neutral grid that fits them.
+EXTRA_BASES = (
+    "SOL", "BNB", "XRP", "ADA", "DOGE", "AVAX", "DOT", "LINK", "LTC", "TRX", "ATOM", "NEAR",
+    "UNI", "ETC", "FIL", "APT", "ARB", "OP", "INJ", "SUI", "SEI", "TIA", "AAVE", "MKR",
+)  # fmt: skip
+EXTRA_ENTRY: dict[str, Any] = {
+    "exchange": "sim",
+    "strategy": {
+        "mode": "neutral",
+        "interval": "0.2",
+        "buy_levels": 4,
+        "sell_levels": 4,
+        "order_notional": "10",
+    },
+    "risk": {"max_position": "1", "max_open_orders": 10, "stale_after_s": 30},
+}
 
 
 @dataclass
@@ -91,9 +111,72 @@ class Fleet:
             _signal_group(child, signal.SIGKILL)  # stragglers, pool children included
             child.proc.wait()
 
+    def stop_child(self, child: Child) -> None:
+        """Stop one child (SIGTERM, then SIGKILL after the grace period) and forget it."""
+        _signal_group(child, signal.SIGTERM)
+        try:
+            child.proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            print(f"{child.name} did not stop in time: killing it", file=sys.stderr)
+        _signal_group(child, signal.SIGKILL)
+        child.proc.wait()
+        self.children.remove(child)
+
     def failed(self) -> Child | None:
         """Return a child that exited on its own, if any."""
         return next((c for c in self.children if not c.alive()), None)
+
+
+class Workers:
+    """One worker per symbol the registry wants traded, following the registry as it changes.
+
+    A symbol added while the fleet runs (`mmtasks add`, `add_symbol`) gets a worker on the next
+    sync; a removed one keeps its worker until it has cancelled its orders (its Redis status says
+    REMOVED) or REMOVE_GRACE_S has passed, then the worker is stopped.
+    """
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.by_symbol: dict[str, Child] = {}
+        self.removing: dict[str, float] = {}
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.by_symbol)
+
+    def start(self, symbol: str) -> None:
+        queue = symbol.lower()
+        self.by_symbol[symbol] = self.fleet.spawn(
+            f"worker-{queue}",
+            *CELERY,
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "-c",
+            "1",
+            "--loglevel",
+            "INFO",
+        )
+        self.removing.pop(symbol, None)
+
+    def sync(self, wanted: set[str], done: set[str]) -> list[str]:
+        """Start workers for new symbols, stop those of removed ones; return what changed."""
+        changes = []
+        for symbol in sorted(wanted - set(self.by_symbol)):
+            self.start(symbol)
+            changes.append(f"started worker for {symbol}")
+        now = time.monotonic()
+        for symbol in sorted(set(self.by_symbol) - wanted):
+            since = self.removing.setdefault(symbol, now)
+            if symbol in done or now - since >= REMOVE_GRACE_S:
+                self.fleet.stop_child(self.by_symbol.pop(symbol))
+                self.removing.pop(symbol, None)
+                changes.append(f"stopped worker for {symbol} (removed)")
+        for symbol in set(self.removing) & wanted:
+            del self.removing[symbol]  # re-added before its worker stopped
+        return changes
 
 
 def _signal_group(child: Child, sig: signal.Signals) -> None:
@@ -115,7 +198,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--symbols",
         default="",
-        help="comma-separated subset of the config's symbols (default: all)",
+        help="comma-separated subset of the config's symbols, or a number N: the config's "
+        "first N, plus generated simulated ones (SOLUSDT, BNBUSDT, ...) beyond them "
+        "(default: all of the config's)",
     )
     parser.add_argument(
         "--seconds",
@@ -150,6 +235,8 @@ def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
     config: dict[str, dict[str, Any]] = {
         parse_symbol(name): dict(entry or {}) for name, entry in entries.items()
     }
+    if only.strip().isdigit():
+        return with_count(config, int(only))
     if only:
         wanted = [parse_symbol(s) for s in only.split(",") if s.strip()]
         missing = [s for s in wanted if s not in config]
@@ -164,15 +251,58 @@ def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
     return config
 
 
-def seed_registry(database_url: str, config_path: Path, symbols: list[str]) -> None:
+def with_count(config: dict[str, dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
+    """Return the config's first `count` symbols, plus generated ones when it has fewer."""
+    limit = len(config) + len(EXTRA_BASES)
+    if not 1 <= count <= limit:
+        raise SystemExit(f"--symbols {count}: expected 1 to {limit} symbols")
+    names = list(config)[:count]
+    extra = [f"{base}USDT" for base in EXTRA_BASES if f"{base}USDT" not in config]
+    chosen = {name: config[name] for name in names}
+    for name in extra[: count - len(chosen)]:
+        chosen[name] = EXTRA_ENTRY
+    return chosen
+
+
+def catalogue(symbols: list[str]) -> list[str]:
+    """Return the symbols the simulated exchange lists: the fleet's, then EXTRA_BASES in USDT."""
+    extra = [f"{base}USDT" for base in EXTRA_BASES]
+    return symbols + [s for s in extra if s not in symbols]
+
+
+def seed_registry(database_url: str, config: dict[str, dict[str, Any]]) -> None:
     """Insert the run's symbols into the registry when missing (admin tasks act on rows)."""
     import psycopg
 
-    from mmtasks.registry.seed import load_seed_file, seed
+    from mmtasks.registry.seed import parse_seed, seed
 
-    rows = [row for row in load_seed_file(config_path) if row.symbol in symbols]
+    rows = parse_seed({"symbols": config}, "the run's symbols")
     with psycopg.connect(database_url) as conn:
         seed(conn, rows)
+
+
+def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
+    """Return (symbols to trade, symbols removed) from the registry; None when it is down."""
+    import psycopg
+
+    from mmtasks.registry.store import list_symbols
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            records = list_symbols(conn)
+    except psycopg.Error:
+        return None
+    working = {r.symbol for r in records if r.status in WORKING_STATUSES}
+    return working, {r.symbol for r in records} - working
+
+
+def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
+    """Return the symbols whose worker has processed their removal."""
+    from mmtasks.state.keys import keys_for
+
+    return {
+        s for s in symbols if client.hget(keys_for(s).state, "status") in ("REMOVED", b"REMOVED")
+    }
 
 
 def start_connector(fleet: Fleet, symbols: list[str], tick_ms: int, data_dir: Path) -> str:
@@ -204,27 +334,16 @@ def start_connector(fleet: Fleet, symbols: list[str], tick_ms: int, data_dir: Pa
     return f"127.0.0.1:{port_file.read_text().strip()}"
 
 
-def start_fleet(fleet: Fleet, symbols: list[str], data_dir: Path) -> None:
-    """Start one worker per symbol, the control worker, beat and the bridge."""
-    celery = [sys.executable, "-m", "celery", "-A", "mmtasks"]
+def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Path) -> None:
+    """Start one worker per symbol, the control worker, beat and the bridge.
+
+    The bridge reads the registry (and its NOTIFY channel), so it streams a symbol added later.
+    """
     for symbol in symbols:
-        queue = symbol.lower()
-        fleet.spawn(
-            f"worker-{queue}",
-            *celery,
-            "worker",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "-c",
-            "1",
-            "--loglevel",
-            "INFO",
-        )
+        workers.start(symbol)
     fleet.spawn(
         "control",
-        *celery,
+        *CELERY,
         "worker",
         "-Q",
         "control",
@@ -236,9 +355,9 @@ def start_fleet(fleet: Fleet, symbols: list[str], data_dir: Path) -> None:
         "INFO",
     )
     fleet.spawn(
-        "beat", *celery, "beat", "--loglevel", "INFO", "-s", str(data_dir / "celerybeat-schedule")
+        "beat", *CELERY, "beat", "--loglevel", "INFO", "-s", str(data_dir / "celerybeat-schedule")
     )
-    fleet.spawn("bridge", sys.executable, "-m", "bridge", "--symbols", ",".join(symbols))
+    fleet.spawn("bridge", sys.executable, "-m", "bridge")
 
 
 def start_web(fleet: Fleet, port: int) -> tuple[str, str]:
@@ -405,23 +524,29 @@ def main(argv: list[str] | None = None) -> int:
     print(f"postgres {settings.database_url} ({services.database_source})")
     print(f"logs     {data_dir / 'logs'}", flush=True)
     migrate(settings.database_url)
-    seed_registry(settings.database_url, args.config, symbols)
+    seed_registry(settings.database_url, config)
+    # The registry may hold more than this run's config (symbols added in an earlier run of the
+    # same data folder): the fleet trades all of them.
+    registry = registry_symbols(settings.database_url)
+    symbols = sorted(set(symbols) | (registry[0] if registry else set()))
     fleet = Fleet({**os.environ, **settings.service_env()}, data_dir / "logs")
+    workers = Workers(fleet)
     services_file = data_dir / "services.json"
     code = 0
     try:
-        addr = start_connector(fleet, symbols, args.tick_ms, data_dir)
+        # The simulated exchange lists the catalogue too, so `mmtasks add SOLUSDT ...` can trade.
+        addr = start_connector(fleet, catalogue(symbols), args.tick_ms, data_dir)
         settings = settings.with_services(CONNECTOR_ADDR=addr)
         fleet.env.update(settings.service_env())
         write_services_file(services_file, settings, os.getpid())
-        start_fleet(fleet, symbols, data_dir)
+        start_fleet(fleet, workers, symbols, data_dir)
         web_url, flower_url = start_web(fleet, args.web_port)
         init_symbols(settings, config)
         urls = (
             f"dashboard {web_url}  (/status /metrics /health)   flower {flower_url}\n"
             f"{_urls_line(services_file)}"
         )
-        code = watch(fleet, settings, symbols, args.seconds, stop, urls)
+        code = watch(fleet, settings, workers, args.seconds, stop, urls)
     finally:
         print("stopping the fleet ...", flush=True)
         services_file.unlink(missing_ok=True)
@@ -440,16 +565,21 @@ def _urls_line(services_file: Path) -> str:
 def watch(
     fleet: Fleet,
     settings: Settings,
-    symbols: list[str],
+    workers: Workers,
     seconds: float,
     stop: threading.Event,
     urls: str = "",
 ) -> int:
-    """Print the status table until stop is set or seconds pass; 1 if a child died."""
+    """Print the status table until stop is set or seconds pass; 1 if a child died.
+
+    Each round also brings the workers in line with the registry (a symbol added or removed
+    while the fleet runs); what changed is listed under the table.
+    """
     from mmtasks.state.keys import BRIDGE_HEARTBEAT
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, decode_responses=True)
     started = time.monotonic()
+    changes: list[str] = []
     try:
         while not stop.is_set():
             elapsed = time.monotonic() - started
@@ -463,9 +593,16 @@ def watch(
                 )
                 return 1
             try:
+                registry = registry_symbols(settings.database_url)
+                if registry is not None:
+                    wanted, removed = registry
+                    changes = (changes + workers.sync(wanted, removed_in_redis(client, removed)))[
+                        -5:
+                    ]
                 heartbeat = {str(k): str(v) for k, v in client.hgetall(BRIDGE_HEARTBEAT).items()}
                 fills = fill_counts(settings.database_url)
-                text = render(status_rows(client, symbols, fills), heartbeat, elapsed, urls)
+                rows = status_rows(client, workers.symbols, fills)
+                text = "\n".join([render(rows, heartbeat, elapsed, urls), *changes])
             except redis.RedisError as exc:
                 text = f"redis unavailable: {exc}"
             show(sys.stdout, text)

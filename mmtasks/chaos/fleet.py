@@ -149,7 +149,7 @@ class ChaosFleet:
             DATABASE_URL=self.postgres.url,
         )
         migrate(settings.database_url)
-        seed_registry(settings.database_url, self.config_path, self.symbols)
+        seed_registry(settings.database_url, config)
         env = {
             **os.environ,
             **settings.service_env(),

@@ -1,0 +1,120 @@
+"""The local fleet follows the registry: `mmtasks add` gets a worker that trades, `remove` stops it.
+
+`python -m mmtasks.run` on the test servers with one config symbol; an operator adds SOLUSDT (a
+symbol the simulated exchange lists but the run did not start with) through the CLI, exactly as
+the README says, sees it trade, then removes it and its worker goes away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.bridge.test_run_smoke import processes_with
+from tests.helpers import eventually
+from tests.procs import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+ADDED = "SOLUSDT"
+
+
+def worker_pids(marker: str, queue: str) -> list[int]:
+    """Return the pids of this run's Celery workers consuming queue."""
+    found = []
+    for pid in processes_with(marker):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in argv and queue.encode() in argv:
+            found.append(pid)
+    return found
+
+
+def ledger_fills(pg_url: str, symbol: str) -> int:
+    """Return the symbol's fills in the ledger (0 until the runner has migrated it)."""
+    try:
+        with psycopg.connect(pg_url) as conn:
+            row = conn.execute("SELECT count(*) FROM fills WHERE symbol = %s", (symbol,)).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops_the_worker(
+    redis_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    marker = f"MMTASKS_RUN_FOLLOW={uuid.uuid4().hex}"
+    key, value = marker.split("=")
+    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": pg_url, key: value}
+    env.pop("CELERY_BROKER_URL", None)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mmtasks.run",
+            "--symbols",
+            "BTCUSDT",
+            "--tick-ms",
+            "100",
+            "--web-port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(run.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+
+    def mmtasks(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mmtasks.cli", *args],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    try:
+        eventually(lambda: ledger_fills(pg_url, "BTCUSDT") > 0, 90, 0.5)
+        assert worker_pids(marker, ADDED.lower()) == []
+
+        added = mmtasks(
+            "add", ADDED, "--mode", "neutral", "--interval", "0.2", "--order-notional", "10",
+            "--levels", "4", "--json",
+        )  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert json.loads(added.stdout)["ok"] is True
+
+        eventually(lambda: worker_pids(marker, ADDED.lower()), 30, 0.5)
+        eventually(lambda: ledger_fills(pg_url, ADDED) > 0, 90, 0.5)
+        assert (tmp_path / "logs" / f"worker-{ADDED.lower()}.log").exists()
+
+        removed = mmtasks("remove", ADDED, "--force", "--json")
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        eventually(lambda: not worker_pids(marker, ADDED.lower()), 60, 0.5)
+        assert any(f"stopped worker for {ADDED}" in line for line in output), output[-20:]
+        assert worker_pids(marker, "btcusdt"), "the other symbol's worker must keep running"
+    finally:
+        run.send_signal(signal.SIGINT)
+        code = run.wait(60)
+        reader.join(10)
+    assert code == 0, "".join(output[-40:])
+    assert processes_with(marker) == []
