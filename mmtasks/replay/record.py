@@ -31,7 +31,7 @@ from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.replay.recording import RECORDER_FILE, RotatingGzip, write_json
+from mmtasks.replay.recording import FLUSH_S, RECORDER_FILE, RotatingGzip, write_json
 
 log = logging.getLogger("mmtasks.replay.record")
 
@@ -74,6 +74,9 @@ class Recorder:
     def run(self) -> None:
         """Record until stop(), reconnecting with a capped backoff."""
         backoff = BACKOFF_START_S
+        writers = [*self.ticks.values(), *self.klines.values()]
+        flusher = threading.Thread(target=self._flush_every, args=(writers,), daemon=True)
+        flusher.start()
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
@@ -88,9 +91,16 @@ class Recorder:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, BACKOFF_CAP_S)
         finally:
-            for writer in [*self.ticks.values(), *self.klines.values()]:
+            self._stop.set()
+            flusher.join(FLUSH_S * 2)
+            for writer in writers:
                 writer.close()
             log.info("recorder stopped: %s", self.counts)
+
+    def _flush_every(self, writers: list[RotatingGzip]) -> None:
+        while not self._stop.wait(FLUSH_S):
+            for writer in writers:
+                writer.flush()
 
     def _channel(self) -> grpc.Channel:
         if self.tls_ca is not None:

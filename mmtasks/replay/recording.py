@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 import time
 import zlib
 from collections import defaultdict
@@ -50,7 +51,11 @@ def file_stamp(now_s: float) -> str:
 
 
 class RotatingGzip:
-    """Lines appended to `<folder>/<prefix>-<UTC>.csv.gz`, a new file by size or age."""
+    """Lines appended to `<folder>/<prefix>-<UTC>.csv.gz`, a new file by size or age.
+
+    Thread-safe: a stream's reader writes while a timer flushes (so a quiet stream's last lines
+    become readable too).
+    """
 
     def __init__(self, folder: Path, prefix: str, rotate_bytes: int, rotate_s: float) -> None:
         self.folder, self.prefix = folder, prefix
@@ -59,14 +64,19 @@ class RotatingGzip:
         self._opened_s = self._flushed_s = 0.0
         self._bytes = 0
         self.files = 0
+        self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
         """Append one line (no newline); rotate and flush as due."""
+        with self._lock:
+            self._write(line)
+
+    def _write(self, line: str) -> None:
         now = time.monotonic()
         if self._fh is not None and (
             self._bytes >= self.rotate_bytes or now - self._opened_s >= self.rotate_s
         ):
-            self.close()
+            self._close()
         if self._fh is None:
             self._open(now)
         assert self._fh is not None
@@ -74,16 +84,24 @@ class RotatingGzip:
         self._fh.write(data)
         self._bytes += len(data)
         if now - self._flushed_s >= FLUSH_S:
-            self.flush()
+            self._flush()
 
     def flush(self) -> None:
         """Make what was written readable (a gzip sync point)."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if self._fh is not None:
             self._fh.flush()  # Z_SYNC_FLUSH: readable up to here
             self._flushed_s = time.monotonic()
 
     def close(self) -> None:
         """Finish the current file."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
