@@ -99,7 +99,7 @@ def test_take_profit_fill_closes_the_trade_with_its_pnl():
     state, _ = run(cfg)
     state, _, _ = fill(state, Role.ENTRY, "12", cfg)
 
-    state, actions, events = fill(state, Role.TAKE_PROFIT, "18", cfg)
+    state, actions, _ = fill(state, Role.TAKE_PROFIT, "18", cfg)
 
     assert actions == []
     assert state.phase is Phase.FLAT
