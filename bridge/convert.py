@@ -1,5 +1,9 @@
 """Validate connector messages at the edge and turn them into inbox events.
 
+The wire is untrusted here, so each field is checked as text before it becomes a Decimal (the
+venue codec trusts its venue); the enum tables and the tick type are the codec's and the
+venue's, not copies.
+
 A bad message raises BadMessage with a short reason (used as a metric label) and a detail
 saying what was received; nothing about it reaches a queue.
 """
@@ -8,32 +12,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Container
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pydantic
 
 from mmtasks.decimals import parse_decimal
-from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import ValidationError
 from mmtasks.messages import CandleEvent, OrderEvent, TradeMsg
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
+from mmtasks.venue.codec import SIDE_FROM_PB, STATUS_FROM_PB
+from mmtasks.venue.types import PriceTick
 
 MAX_MESSAGE_BYTES = 16 * 1024
 MAX_ID_LEN = 64
 # Timestamps outside [2001, now + 1 day] are a broken clock or a broken message.
 MIN_TS_MS = 978_307_200_000
 FUTURE_SLACK_MS = 24 * 3600 * 1000
-
-SIDES = {pb.SIDE_BUY: Side.BUY, pb.SIDE_SELL: Side.SELL}
-STATUSES = {
-    pb.ORDER_STATUS_NEW: OrderStatus.NEW,
-    pb.ORDER_STATUS_PARTIALLY_FILLED: OrderStatus.PARTIALLY_FILLED,
-    pb.ORDER_STATUS_FILLED: OrderStatus.FILLED,
-    pb.ORDER_STATUS_CANCELED: OrderStatus.CANCELED,
-    pb.ORDER_STATUS_REJECTED: OrderStatus.REJECTED,
-    pb.ORDER_STATUS_EXPIRED: OrderStatus.EXPIRED,
-}
 
 
 class BadMessage(Exception):
@@ -43,14 +37,6 @@ class BadMessage(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-
-
-@dataclass(frozen=True)
-class Tick:
-    symbol: str
-    price: Decimal
-    ts_event_ms: int
-    seq: int
 
 
 def _size(msg: pb.PriceTick | pb.OrderUpdate | pb.Kline) -> None:
@@ -86,11 +72,11 @@ def _id(value: str, field: str, *, required: bool = True) -> str:
     return value
 
 
-def tick_from_pb(msg: pb.PriceTick, known: Container[str], now_ms: int | None = None) -> Tick:
+def tick_from_pb(msg: pb.PriceTick, known: Container[str], now_ms: int | None = None) -> PriceTick:
     """Return a validated tick or raise BadMessage."""
     now_ms = now_ms or int(time.time() * 1000)
     _size(msg)
-    return Tick(
+    return PriceTick(
         symbol=_symbol(msg.symbol, known),
         price=_dec(msg.price, "price", positive=True),
         ts_event_ms=_ts(msg.ts_event_ms, "ts_event_ms", now_ms),
@@ -106,9 +92,9 @@ def order_event_from_pb(
     _size(msg)
     o = msg.order
     symbol = _symbol(o.symbol, known)
-    if o.side not in SIDES:
+    if o.side not in SIDE_FROM_PB:
         raise BadMessage("unspecified_enum", f"order side {o.side} is not BUY or SELL")
-    if o.status not in STATUSES:
+    if o.status not in STATUS_FROM_PB:
         raise BadMessage("unspecified_enum", f"order status {o.status} is not a known status")
     trade = None
     if msg.HasField("last_trade") and msg.last_trade.trade_id:
@@ -125,8 +111,8 @@ def order_event_from_pb(
             symbol=symbol,
             order_id=_id(o.order_id, "order_id"),
             client_order_id=_id(o.client_order_id, "client_order_id", required=False),
-            side=SIDES[o.side],
-            status=STATUSES[o.status],
+            side=SIDE_FROM_PB[o.side],
+            status=STATUS_FROM_PB[o.status],
             price=_dec(o.price or "0", "price", non_negative=True),
             quantity=_dec(o.quantity, "quantity", positive=True),
             executed_qty=_dec(o.executed_qty or "0", "executed_qty", non_negative=True),

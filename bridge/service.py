@@ -25,7 +25,6 @@ from bridge.backoff import Backoff
 from bridge.channel import call_metadata, open_channel
 from bridge.convert import (
     BadMessage,
-    Tick,
     candle_event_from_pb,
     order_event_from_pb,
     tick_from_pb,
@@ -36,6 +35,7 @@ from bridge.symbols import SymbolSource, SymbolSourceUnavailable
 from mmtasks.messages import CandleEvent, OrderEvent
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
+from mmtasks.venue.types import PriceTick
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,7 @@ class Bridge:
                 ticks = msg.ticks
                 received["price"] += len(ticks)
                 saw("price", now)
-                newest: dict[str, Tick] = {}
+                newest: dict[str, PriceTick] = {}
                 for pb_tick in ticks:
                     try:
                         tick = tick_from_pb(pb_tick, symbols, now)

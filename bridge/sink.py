@@ -19,10 +19,10 @@ import redis
 from celery import Celery
 from redis.typing import EncodableT, FieldT
 
-from bridge.convert import Tick
 from bridge.rejects import RejectCounter
 from bridge.writer import Batch, BatchWriter, InboxEvent, now_ms
 from mmtasks.messages import CandleEvent
+from mmtasks.venue.types import PriceTick
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,14 @@ class Sink:
         return self._writer.stats
 
     # -- called from the event loop ---------------------------------------------------------
-    def put_tick(self, tick: Tick) -> None:
+    def put_tick(self, tick: PriceTick) -> None:
         """Keep tick as its symbol's newest price (older unwritten ticks are conflated away)."""
         with self._lock:
             self._pending.ticks[tick.symbol] = tick
         if not self._wake.is_set():
             self._wake.set()
 
-    def put_ticks(self, ticks: dict[str, Tick]) -> None:
+    def put_ticks(self, ticks: dict[str, PriceTick]) -> None:
         """Keep each tick as its symbol's newest price (ticks maps symbol to its newest tick)."""
         with self._lock:
             self._pending.ticks.update(ticks)

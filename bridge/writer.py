@@ -27,13 +27,13 @@ import redis
 from celery import Celery
 from redis.typing import EncodableT, FieldT
 
-from bridge.convert import Tick
 from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
 from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, TASK_FOR_KIND
 from mmtasks.messages import CandleEvent, OrderEvent, dump_event
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, INBOX_MAXLEN, keys_for
 from mmtasks.state.store import APPEND_LUA
+from mmtasks.venue.types import PriceTick
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Batch:
     """What the loop handed over since the last write."""
 
     events: list[InboxEvent] = field(default_factory=list)
-    ticks: dict[str, Tick] = field(default_factory=dict)
+    ticks: dict[str, PriceTick] = field(default_factory=dict)
     reconciles: list[tuple[str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:

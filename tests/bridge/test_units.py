@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from bridge.backoff import Backoff
-from bridge.convert import Tick
 from bridge.rejects import RejectCounter
 from bridge.sink import Sink
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.messages import CandleEvent, OrderEvent
+from mmtasks.venue import PriceTick
 
 pytestmark = pytest.mark.timeout(10)
 NOW_MS = 1_800_000_000_000
@@ -65,8 +65,8 @@ def test_failed_reject_writes_are_kept_for_the_next_write() -> None:
     assert rejects.take_pending() == {"oversized": 2}
 
 
-def tick(symbol: str, price: str, seq: int) -> Tick:
-    return Tick(symbol=symbol, price=Decimal(price), ts_event_ms=NOW_MS, seq=seq)
+def tick(symbol: str, price: str, seq: int) -> PriceTick:
+    return PriceTick(symbol=symbol, price=Decimal(price), ts_event_ms=NOW_MS, seq=seq)
 
 
 def order(symbol: str, order_id: str) -> OrderEvent:

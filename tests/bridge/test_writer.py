@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 import redis as redis_lib
 
-from bridge.convert import Tick
 from bridge.writer import Batch, BatchWriter
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.messages import OrderEvent
 from mmtasks.state.keys import keys_for
+from mmtasks.venue import PriceTick
 from tests.bridge.conftest import inbox, queued_tasks
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(20)]
@@ -57,7 +57,7 @@ def test_events_are_appended_with_seq_and_each_symbol_woken_once(
 def test_a_pending_price_task_drains_new_events_so_no_wake_is_sent(
     writer: BatchWriter, redis_client: redis_lib.Redis
 ) -> None:
-    tick = Tick(A, Decimal("101"), NOW_MS, 9)
+    tick = PriceTick(A, Decimal("101"), NOW_MS, 9)
     writer.write(Batch(ticks={A: tick}), {}, {})  # sends the price task, sets the flag
 
     writer.write(Batch(events=[order(A, "a1")], ticks={A: tick}), {}, {})
