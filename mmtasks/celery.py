@@ -66,11 +66,17 @@ def make_app(settings: Settings | None = None) -> Celery:
         worker_hijack_root_logger=False,
         beat_scheduler="mmtasks.beatlock:LockedScheduler",
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
-        include=["mmtasks.tasks.symbol", "mmtasks.tasks.admin", "mmtasks.tasks.beat"],
+        include=[
+            "mmtasks.tasks.symbol",
+            "mmtasks.tasks.admin",
+            "mmtasks.tasks.beat",
+            "mmtasks.alerts.tasks",
+        ],
     )
     return app
 
 
 app = make_app()
 
-import mmtasks.logging_setup  # noqa: E402, F401 - connects the worker logging signals
+import mmtasks.logging_setup  # noqa: E402 - connects the worker logging signals
+import mmtasks.observability  # noqa: E402, F401 - Sentry on workers and beat when SENTRY_DSN is set

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     recovery_attempts: int = Field(default=3, ge=0, alias="MMTASKS_RECOVERY_ATTEMPTS")
     recovery_backoff_s: float = Field(default=5.0, gt=0, alias="MMTASKS_RECOVERY_BACKOFF_S")
     recovery_window_s: float = Field(default=3600.0, gt=0, alias="MMTASKS_RECOVERY_WINDOW_S")
+    # Fleet risk (docs/risk.md): beat runs the risk task this often.
+    risk_every_s: float = Field(default=5.0, ge=0.5, le=300, alias="MMTASKS_RISK_EVERY_S")
+    # Alerts: apprise URLs (slack://, tgram://, json://...), separated by spaces or commas;
+    # the same alert key is sent at most once per window, a burst gathered for gather_s first.
+    alert_urls: str = Field(default="", alias="ALERT_URLS")
+    alert_window_s: float = Field(default=300.0, gt=0, alias="ALERT_WINDOW_S")
+    alert_gather_s: float = Field(default=2.0, ge=0, alias="ALERT_GATHER_S")
+    alert_max_retries: int = Field(default=8, ge=0, alias="ALERT_MAX_RETRIES")
+    # Fills waiting in Redis for the ledger, per symbol, above which an alert goes out.
+    ledger_backlog_alert: int = Field(default=500, ge=1, alias="MMTASKS_LEDGER_BACKLOG_ALERT")
+    sentry_environment: str = Field(default="production", alias="SENTRY_ENVIRONMENT")
+
+    @property
+    def alert_targets(self) -> list[str]:
+        """Return the alert URLs, in the order given."""
+        return [u for u in self.alert_urls.replace(",", " ").split() if u]
 
     @classmethod
     def settings_customise_sources(

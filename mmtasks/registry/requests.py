@@ -107,6 +107,28 @@ class NoArgs(AdminRequest):
     pass
 
 
+class Resume(AdminRequest):
+    reason: Annotated[str, Field(max_length=500), AfterValidator(_reason)] = "resumed by operator"
+
+
+class SetFleetRisk(AdminRequest):
+    """Fleet risk limits by name (`max_exposure_quote`, ...; null removes one).
+
+    The names are checked by the fleet risk config itself, which lists the known ones.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", strict=True)
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """Return the limits given, by name."""
+        return dict(self.model_extra or {})
+
+
+class SendTestAlert(AdminRequest):
+    message: Annotated[str, Field(min_length=1, max_length=500)] = "test alert from mmtasks"
+
+
 class Status(AdminRequest):
     symbol: OptionalSymbolArg = None
 

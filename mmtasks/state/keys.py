@@ -11,7 +11,9 @@ Cluster slot and one Lua script may touch them all.
                                last_error, last_error_dependency, error_since_ms;
                                DEGRADED: degraded_since_ms, retry_count, retry_at_ms;
                                recovery: recovering, recovery_attempts, recovery_window_ms,
-                               next_recovery_ms, give_up
+                               next_recovery_ms, give_up;
+                               risk: fleet_state (the fleet state its last step acted on),
+                               equity_hwm, losing_streak, breaker, breaker_reason
   mm:{s}:slots         hash    level (canonical decimal) -> slot JSON (status, side, price,
                                qty, client_order_id, venue_order_id, filled_qty, closing,
                                inventory, generation)
@@ -38,7 +40,17 @@ Fleet-wide keys:
   {mm:events}:relayed  hash    symbol -> last event_seq relayed (same slot as mm:events)
   mm:dropped           hash    reason -> count of symbol-queue tasks dropped (unknown symbol)
   mm:rehydrate:asked   string  set (EX) while a rehydrate asked for by a worker is pending
-  mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by
+  mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by,
+                               source (operator|risk)
+  mm:risk              hash    the risk task's last run: figures (JSON), limits (JSON),
+                               breaches (JSON), updated_ms, high_water, day, day_start_equity
+                               (a cache: Postgres fleet_risk holds the truth)
+  mm:risk:latency      zset    connector round-trip samples, member `<ms>:<id>`, score ts ms
+  mm:alert:{k}:count   string  alerts of key k not yet sent (INCR; taken by the sender)
+  mm:alert:{k}:sched   string  set while a send of key k is scheduled
+  mm:alert:{k}:gate    string  set (PX window) after a send: the next waits for it to expire
+  mm:alert:{k}:last    string  the newest alert of key k (JSON title, body, severity)
+  mm:alerts:cursor     string  last mm:events id the alert watcher has read
   mm:symbols           set     symbols known to this fleet
   mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
                                <stream>_count, events_appended, price_tasks
@@ -60,6 +72,33 @@ SYMBOLS = "mm:symbols"
 BRIDGE_HEARTBEAT = "mm:bridge:heartbeat"
 BRIDGE_REJECTS = "mm:bridge:rejects"
 BEAT_LOCK = "mm:beat:lock"
+RISK = "mm:risk"
+RISK_LATENCY = "mm:risk:latency"
+ALERTS_CURSOR = "mm:alerts:cursor"
+
+
+@dataclass(frozen=True)
+class AlertKeys:
+    """The Redis keys of one alert key (de-duplication and rate limit)."""
+
+    key: str
+
+    @property
+    def count(self) -> str:
+        return f"mm:alert:{{{self.key}}}:count"
+
+    @property
+    def scheduled(self) -> str:
+        return f"mm:alert:{{{self.key}}}:sched"
+
+    @property
+    def gate(self) -> str:
+        return f"mm:alert:{{{self.key}}}:gate"
+
+    @property
+    def last(self) -> str:
+        return f"mm:alert:{{{self.key}}}:last"
+
 
 INBOX_MAXLEN = 100_000
 EVENTS_MAXLEN = 100_000

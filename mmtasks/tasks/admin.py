@@ -43,6 +43,9 @@ from mmtasks.registry.requests import (
     NoArgs,
     Rehydrate,
     RemoveSymbol,
+    Resume,
+    SendTestAlert,
+    SetFleetRisk,
     Status,
     SymbolOnly,
     UpdateSymbol,
@@ -142,8 +145,39 @@ def halt(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 @app.task(name="mmtasks.admin.resume", **ADMIN)
 def resume(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Let the whole fleet trade again."""
-    return run_admin(self, NoArgs, lambda ctx, req: fleet_ops.resume(ctx), args, kwargs)
+    """Let the whole fleet trade again, the only way out of HALTED (audited): (reason)."""
+    return run_admin(self, Resume, lambda ctx, req: fleet_ops.resume(ctx, req.reason), args, kwargs)
+
+
+@app.task(name="mmtasks.admin.fleet_risk", **ADMIN)
+def fleet_risk(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Report the fleet state, its risk limits and the figures of the last risk run."""
+    return run_admin(self, NoArgs, lambda ctx, req: fleet_ops.fleet_risk(ctx), args, kwargs)
+
+
+@app.task(name="mmtasks.admin.set_fleet_risk", **ADMIN)
+def set_fleet_risk(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Set fleet risk limits by name, null removes one: (max_exposure_quote=..., ...)."""
+    return run_admin(
+        self,
+        SetFleetRisk,
+        lambda ctx, req: fleet_ops.set_fleet_risk(ctx, req.changes),
+        args,
+        kwargs,
+    )
+
+
+def _test_alert(ctx: AdminContext, req: SendTestAlert) -> dict[str, Any]:
+    from mmtasks.alerts import alert
+
+    scheduled = alert(ctx.redis, "test", "test alert", req.message, settings=ctx.rt.settings)
+    return {"targets": len(ctx.rt.settings.alert_targets), "scheduled": scheduled}
+
+
+@app.task(name="mmtasks.admin.test_alert", **ADMIN)
+def test_alert(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Send a test alert through ALERT_URLS (gathered and rate limited like any): (message)."""
+    return run_admin(self, SendTestAlert, _test_alert, args, kwargs)
 
 
 def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Scheduled fleet tasks: the inbox sweeper, the healer and the periodic reconcile.
+"""Scheduled fleet tasks: the inbox sweeper, the healer, the periodic reconcile, fleet risk.
+
+The risk task (docs/risk.md) computes the fleet's figures, decides ACTIVE / REDUCING /
+HALTED, wakes every symbol on a change, and turns new events into alerts.
 
 The healer is what makes the fleet mend itself without an operator:
 - events a worker committed but did not relay (killed in between) are relayed;
@@ -22,6 +25,7 @@ from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import relay
 from mmtasks.runtime import Runtime, get_runtime
+from mmtasks.settings import get_settings
 from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
 from mmtasks.symbols import send_command
 from mmtasks.trading.snapshot import SymbolStatus
@@ -189,6 +193,24 @@ def _text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+@app.task(name="mmtasks.beat.fleet_risk", ignore_result=True)
+def fleet_risk() -> dict[str, Any]:
+    """Compute the fleet's risk figures, decide its state, alert on new events."""
+    from mmtasks.alerts.watch import watch_events
+    from mmtasks.risk.engine import run_risk
+
+    rt = get_runtime()
+    run = run_risk(rt, app)
+    alerts = watch_events(rt.redis, rt.settings)
+    return {
+        "state": run.decision.state.value,
+        "changed": run.changed,
+        "reason": run.decision.reason,
+        "persisted": run.persisted,
+        "alerts": alerts,
+    }
+
+
 @app.task(name="mmtasks.beat.reconcile_all", ignore_result=True)
 def reconcile_all() -> dict[str, Any]:
     """Enqueue a reconcile on every symbol's own queue."""
@@ -208,4 +230,9 @@ app.conf.beat_schedule = {
         "options": {"queue": CONTROL_QUEUE, "expires": HEAL_EVERY_S * 5},
     },
     "reconcile-all": {"task": "mmtasks.beat.reconcile_all", "schedule": RECONCILE_EVERY_S},
+    "fleet-risk": {
+        "task": "mmtasks.beat.fleet_risk",
+        "schedule": get_settings().risk_every_s,
+        "options": {"queue": CONTROL_QUEUE, "expires": get_settings().risk_every_s * 3},
+    },
 }

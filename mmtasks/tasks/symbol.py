@@ -9,6 +9,7 @@ from celery.signals import worker_process_shutdown, worker_ready
 
 from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.messages import CommandEvent
+from mmtasks.observability import tag_symbol
 from mmtasks.runtime import get_runtime, reset_runtime
 from mmtasks.state.store import SymbolStore
 from mmtasks.trading.step import in_fleet, run_step
@@ -19,6 +20,7 @@ SYMBOL_TASK = {"ignore_result": True, "acks_late": True, "max_retries": 0}
 
 
 def _step(symbol: str, trigger: str, *, clear_price_pending: bool = False) -> dict[str, Any]:
+    tag_symbol(symbol.upper())
     result = run_step(
         get_runtime(), symbol.upper(), trigger, clear_price_pending=clear_price_pending
     )
@@ -66,6 +68,7 @@ def drain(symbol: str) -> dict[str, Any]:
 def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
     """Reconcile with the exchange, in order with the symbol's events, then trade."""
     symbol, rt = symbol.upper(), get_runtime()
+    tag_symbol(symbol)
     if not in_fleet(rt, symbol, "reconcile"):  # before the append: no key for a stranger
         return {"symbol": symbol, "skipped": "symbol not in the fleet"}
     SymbolStore(rt.redis, symbol).append(

@@ -22,6 +22,11 @@ CLEARED_ON_RESUME = {
     "retry_count": "0",
     "retry_at_ms": "",
     "give_up": "0",
+    # the circuit breaker: its trip, the streak, and the peak (measured again from now on)
+    "breaker": "",
+    "breaker_reason": "",
+    "losing_streak": "0",
+    "equity_hwm": "",
 }
 
 

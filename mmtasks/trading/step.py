@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pydantic
 
-from mmtasks.decimals import ZERO
+from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import (
     DependencyError,
@@ -45,8 +46,12 @@ from mmtasks.grid.transitions import apply_order_update
 from mmtasks.ledger import flush_buffer, known_trade_ids, ledger_position
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent, parse_inbox_event
 from mmtasks.metrics import count_order_events, record_step
+from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
+from mmtasks.risk.decide import FleetState, stricter
+from mmtasks.risk.engine import record_latency
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import (
+    BEAT_LOCK,
     DROPPED,
     OUTBOX_MAXLEN,
     REHYDRATE_ASKED,
@@ -74,7 +79,9 @@ INBOX_BATCH = 500
 CANDLES_KEPT_EXTRA = 5
 RETRY_BACKOFF_BASE_S = 0.5
 DROP_LOG_EVERY_S = 10.0
+BEAT_CHECK_EVERY_S = 30.0
 _last_drop_log = 0.0
+_last_beat_check = 0.0
 
 
 @dataclass
@@ -117,6 +124,7 @@ def run_step(
         started = time.perf_counter()
         result = _locked_step(rt, store, token, trigger, clear_price_pending)
         _record_metrics(rt, symbol, (time.perf_counter() - started) * 1000, result)
+        _check_beat(rt)
         return result
     except LockLostError:
         log.error("%s: lock lost mid-step; nothing more written by this step", symbol)
@@ -142,6 +150,28 @@ def _record_metrics(rt: Runtime, symbol: str, step_ms: float, result: StepResult
     count_order_events(pipe, symbol, result.events)
     with contextlib.suppress(Exception):  # metrics never fail a step that traded
         pipe.execute()
+
+
+def _check_beat(rt: Runtime) -> None:
+    """Alert when no beat holds its lock (no risk, healing or sweeping runs); throttled."""
+    global _last_beat_check  # noqa: PLW0603 - one throttle per worker process
+    now = time.monotonic()
+    if now - _last_beat_check < BEAT_CHECK_EVERY_S:
+        return
+    _last_beat_check = now
+    with contextlib.suppress(Exception):  # an alert never fails a step that traded
+        if not rt.redis.exists(BEAT_LOCK):
+            from mmtasks.alerts import alert
+
+            alert(
+                rt.redis,
+                "beat-down",
+                "beat is not running",
+                "No `celery -A mmtasks beat` holds mm:beat:lock: fleet risk, healing and the "
+                "inbox sweeper are not scheduled. Start beat.",
+                severity="failure",
+                settings=rt.settings,
+            )
 
 
 def _well_formed(symbol: str) -> bool:
@@ -293,6 +323,7 @@ def _drain_once(
 ) -> tuple[Snapshot, int, int, bool]:
     """Apply one batch of inbox events, then decide and execute; return the new snapshot."""
     symbol = store.symbol
+    started_ms = now_ms()
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
     last_seq = snap.last_seq
     status = snap.status
@@ -320,7 +351,11 @@ def _drain_once(
             )
             continue
         if isinstance(event, OrderEvent):
+            realized_before = fx.grid.position.realized_pnl
             _apply_order(fx, event)
+            streak = int((snap.meta | fx.meta).get("losing_streak") or 0)
+            streak = losing_streak(streak, realized_before, fx.grid.position.realized_pnl)
+            fx.meta["losing_streak"] = str(streak)
         elif isinstance(event, CandleEvent):
             fx.candles[event.open_ms] = event_to_candle(event)
         elif isinstance(event, CommandEvent):
@@ -346,16 +381,19 @@ def _drain_once(
         actions += reconcile(
             rt.exchange, snap, fx, strategy, rules, now_ms(), _trade_book(rt, store)
         )
+    fleet = _fleet_state(snap, fx)
+    if status == SymbolStatus.ACTIVE and not waiting:
+        _check_breaker(snap, fx, risk)
     status = fx.meta.get("status", status)
     if waiting:
         if fx.meta.get("give_up") == "1":  # recovery exhausted: entries go, closing orders stay
             actions += [
                 a for a in cancel_everything(fx.grid, "recovery exhausted") if not _closing(fx, a)
             ]
-    elif status != SymbolStatus.ACTIVE or snap.fleet_state == "HALTED":
+    elif status != SymbolStatus.ACTIVE or fleet is FleetState.HALTED:
         actions += cancel_everything(fx.grid)
     elif strategy is not None and rules is not None:
-        actions += _decide(snap, fx, strategy, risk, rules)
+        actions += _decide(snap, fx, strategy, risk, rules, fleet)
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
         fx.intend(place)
@@ -365,18 +403,26 @@ def _drain_once(
     snap = _commit(store, token, snap, fx)
     result.events.extend(fx.events)
     fills = len(fx.fills)
+    slow = False
     if actions:
         fx2 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
-        error = execute(rt.exchange, symbol, actions, fx2, now_ms())
+        sent_ms = now_ms()
+        error = execute(rt.exchange, symbol, actions, fx2, sent_ms)
+        acked_ms = now_ms()
         if places and snap.tick is not None:
-            result.tick_to_order_ms = max(0, now_ms() - snap.tick.ts_event_ms)
+            result.tick_to_order_ms = max(0, acked_ms - snap.tick.ts_event_ms)
+        _record_round_trips(rt, (acked_ms - sent_ms) / len(actions), acked_ms)
+        if places and error is None:
+            since = max(started_ms, snap.tick.ts_event_ms if snap.tick is not None else 0)
+            slow = _check_latency(snap, fx2, risk, acked_ms - since, acked_ms)
         snap = _commit(store, token, snap, fx2)
         result.events.extend(fx2.events)
         result.actions.extend(actions)
         fills += len(fx2.fills)
         if error is not None:
             raise error  # committed what was done; the policy decides what the error means
-    if not waiting and (snap.meta.get("degraded_since_ms") or snap.meta.get("recovering") == "1"):
+    recovering = snap.meta.get("degraded_since_ms") or snap.meta.get("recovering") == "1"
+    if not waiting and not slow and recovering:
         snap = _recovered(store, token, snap)
     more = len(entries) == INBOX_BATCH
     return snap, len(entries), fills, more
@@ -481,8 +527,94 @@ def _trim_candles(fx: Effects, snap: Snapshot) -> None:
             del fx.candles[ts]
 
 
+def _fleet_state(snap: Snapshot, fx: Effects) -> FleetState:
+    """Return the fleet state this step acts on; record it (and an event) when it changed.
+
+    Unknown text in mm:fleet counts as HALTED: a fleet state nobody can read must not trade.
+    """
+    fleet = stricter(snap.fleet_state, FleetState.ACTIVE.value)
+    if fleet.value != (snap.meta.get("fleet_state") or FleetState.ACTIVE.value):
+        fx.meta["fleet_state"] = fleet.value
+        fx.event(EventType.SYMBOL_STATE_CHANGED, {"fleet_state": fleet.value})
+        log.warning("fleet state seen symbol=%s fleet=%s", snap.symbol, fleet.value)
+    return fleet
+
+
+def _check_breaker(snap: Snapshot, fx: Effects, risk: RiskConfig) -> None:
+    """Trip the symbol's circuit breaker on drawdown from its own peak or a losing streak."""
+    if risk.max_drawdown_quote is None and risk.max_losing_closes is None:
+        return
+    meta = snap.meta | fx.meta
+    if meta.get("breaker"):
+        return  # tripped already: resume_symbol clears it
+    mark = snap.tick.price if snap.tick is not None else None
+    equity = symbol_equity(fx.grid.position, mark)
+    peak = Decimal(meta["equity_hwm"]) if meta.get("equity_hwm") else None
+    check = check_breaker(risk, equity, peak, int(meta.get("losing_streak") or 0))
+    if check.high_water != peak:
+        fx.meta["equity_hwm"] = canon(check.high_water)
+    if check.tripped is None:
+        return
+    limit, figure, threshold = check.tripped
+    action = risk.breaker_action
+    fx.meta["breaker"] = action
+    fx.meta["breaker_reason"] = f"{limit}: {figure} (limit {threshold})"
+    fx.event(
+        EventType.RISK_LIMIT_BREACHED,
+        {"limit": limit, "figure": figure, "threshold": threshold, "action": action},
+    )
+    if action == "PAUSED":
+        fx.meta["status"] = SymbolStatus.PAUSED
+        fx.event(EventType.SYMBOL_PAUSED, {"issued_by": "breaker", "reason": limit})
+    log.warning(
+        "circuit breaker symbol=%s limit=%s figure=%s threshold=%s action=%s",
+        snap.symbol,
+        limit,
+        figure,
+        threshold,
+        action,
+    )
+
+
+def _record_round_trips(rt: Runtime, ms_per_call: float, at_ms: int) -> None:
+    """Add the step's connector round trips to the fleet's latency samples (best effort)."""
+    with contextlib.suppress(Exception):
+        pipe = rt.redis.pipeline(transaction=False)
+        record_latency(pipe, ms_per_call, at_ms)
+        pipe.execute()
+
+
+def _check_latency(
+    snap: Snapshot, fx: Effects, risk: RiskConfig, tick_to_ack_ms: int, now: int
+) -> bool:
+    """Make the symbol DEGRADED (backing off) when tick to ack exceeded its limit."""
+    limit = risk.max_tick_to_ack_ms
+    if limit is None or tick_to_ack_ms <= limit:
+        return False
+    retries = int(snap.meta.get("retry_count") or 0) + 1
+    backoff_ms = int(min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), 10.0) * 1000)
+    message = f"slow: tick to ack {tick_to_ack_ms} ms > max_tick_to_ack_ms {limit}"
+    since = snap.meta.get("degraded_since_ms") or str(now)
+    fx.meta.update(
+        degraded_since_ms=since,
+        retry_count=str(retries),
+        retry_at_ms=str(now + backoff_ms),
+        last_error=message,
+        last_error_dependency="connector",
+    )
+    if not snap.meta.get("degraded_since_ms"):
+        fx.event(EventType.SYMBOL_DEGRADED, {"error": message})
+    log.warning("step degraded symbol=%s %s; pausing %d ms", snap.symbol, message, backoff_ms)
+    return True
+
+
 def _decide(
-    snap: Snapshot, fx: Effects, strategy: GridConfig, risk: RiskConfig, rules: SymbolRules
+    snap: Snapshot,
+    fx: Effects,
+    strategy: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    fleet: FleetState,
 ) -> list[Action]:
     """Return the core's actions for the newest price, or none before the first price."""
     if snap.tick is None:
@@ -490,7 +622,7 @@ def _decide(
     if fx.grid.anchor is None:
         fx.grid = with_anchor(fx.grid, snap.tick.price, rules.tick_size)
     grid = fx.grid
-    if snap.fleet_state == "REDUCING" and not grid.reduce_only:
+    if (snap.meta | fx.meta).get("breaker") == "REDUCING" and not grid.reduce_only:
         grid = dataclasses.replace(grid, reduce_only=True)
     market = Market(
         price=snap.tick.price,
@@ -499,7 +631,8 @@ def _decide(
     )
     fx.meta["last_price"] = str(snap.tick.price)
     fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
-    return decide(grid, market, strategy, risk, rules, now_ms())
+    reducing = fleet is FleetState.REDUCING
+    return decide(grid, market, strategy, risk, rules, now_ms(), no_new_exposure=reducing)
 
 
 def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snapshot:
