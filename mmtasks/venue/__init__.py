@@ -1,6 +1,6 @@
 """The venue port: one `Venue` protocol, one set of venue types, one wire codec, one grid adapter.
 
-Implementations: `mmtasks.sim.SimVenue` (in process) and `mmtasks.connector.client.ExchangeClient`
+Implementations: the simulator's `SimVenue` (in process) and the connector's `ExchangeClient`
 (over gRPC). See docs/venue.md for how to add a real venue.
 """
 

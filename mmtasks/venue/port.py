@@ -1,7 +1,7 @@
 """The Venue protocol: everything the worker and the connector ask of an exchange.
 
-Two implementations ship: `mmtasks.sim.SimVenue` (the simulated exchange, in process) and
-`mmtasks.connector.client.ExchangeClient` (any venue, over the connector's gRPC wire). The
+Two implementations ship: the simulator's `SimVenue` (in process, no gRPC) and the connector's
+`ExchangeClient` (any venue, over the connector's gRPC wire). The
 connector's server serves any Venue. Errors are mmtasks errors chosen by the response they need
 (`mmtasks.errors`): ValidationError for a bad request, OrderNotFoundError for an unknown order or
 one already closed when cancelled, TemporaryError when the venue cannot answer now,

@@ -13,9 +13,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmtasks.connector.client import ExchangeClient
 from mmtasks.domain import OrderStatus
+from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 from mmtasks.sim.control_client import SimControlClient
+from mmtasks.venue import OrderUpdate
 from mmtasks.venue.codec import kline_from_pb, tick_from_pb, update_from_pb
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -232,3 +234,35 @@ def test_sigterm_ends_streams_and_exits_zero() -> None:
         assert time.monotonic() - started < 5
         assert prices.ended.wait(5)
         assert prices.code is grpc.StatusCode.UNAVAILABLE
+
+
+def test_the_client_venue_streams_order_updates_as_venue_types(
+    client: ExchangeClient, control: SimControlClient
+) -> None:
+    got: list[OrderUpdate] = []
+    client.subscribe("order", got.append, symbols=["ETHUSDT"])
+    try:
+        client.place_order("BTCUSDT", "BUY", "10000", "0.001", "vsOther1")  # another symbol
+        client.place_order("ETHUSDT", "BUY", "100", "0.1", "vsEth1")
+        control.fill_order("ETHUSDT", client_order_id="vsEth1")
+
+        updates = eventually(lambda: _two(got))
+    finally:
+        client.unsubscribe("order", got.append)
+
+    assert [(u.order.client_order_id, u.order.status) for u in updates] == [
+        ("vsEth1", OrderStatus.NEW),
+        ("vsEth1", OrderStatus.FILLED),
+    ]
+    assert updates[1].last_trade is not None
+    assert (updates[1].last_trade.price, updates[1].last_trade.quantity) == (D(100), D("0.1"))
+
+
+def _two(got: list[OrderUpdate]) -> list[OrderUpdate]:
+    assert len(got) >= 2
+    return got[:2]
+
+
+def test_the_client_venue_refuses_a_stream_of_an_unknown_interval(client: ExchangeClient) -> None:
+    with pytest.raises(ValidationError, match="interval must be one of"):
+        client.subscribe("kline", lambda _: None, interval="7m")
