@@ -19,6 +19,7 @@ from mmtasks.grid.models import Candle
 from mmtasks.replay.series import Series
 
 KEPT_EXTRA = 5  # mmtasks.trading.step.CANDLES_KEPT_EXTRA
+CACHED_CANDLES = 8192
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -36,6 +37,8 @@ class CandleFeed:
     def __init__(self, data: Series, keep: int, kline_ms: int) -> None:
         self.data, self.keep, self.kline_ms = data, keep, kline_ms
         self._cache: dict[int, Candle] = {}
+        self._last_stop = -1
+        self._last: tuple[Candle, ...] = ()
         if data.kind == "ticks":
             bucket = data.ts_ms // kline_ms
             self.bucket = bucket
@@ -47,7 +50,10 @@ class CandleFeed:
         """Return the candles seen at row index (candles: with row index itself if closed)."""
         if self.data.kind == "candles":
             stop = index + 1 if closed_through else index
-            return tuple(self._candle(j) for j in range(max(0, stop - self.keep), stop))
+            if stop != self._last_stop:  # the points of one row share their candles
+                self._last = tuple(self._candle(j) for j in range(max(0, stop - self.keep), stop))
+                self._last_stop = stop
+            return self._last
         return self._tick_candles(index)
 
     def _candle(self, j: int) -> Candle:
@@ -55,15 +61,15 @@ class CandleFeed:
         if candle is None:
             d = self.data
             candle = Candle(
-                open_ms=int(d.ts_ms[j]),
-                open=d.dec("open", j),
-                high=d.dec("high", j),
-                low=d.dec("low", j),
-                close=d.dec("close", j),
-                volume=Decimal(d.volume_text[j]),
-                closed=True,
+                int(d.ts_ms[j]),
+                Decimal(d.open_text[j]),
+                Decimal(d.high_text[j]),
+                Decimal(d.low_text[j]),
+                Decimal(d.close_text[j]),
+                Decimal(d.volume_text[j]),
+                True,
             )
-            if len(self._cache) > 10 * self.keep:
+            if len(self._cache) > CACHED_CANDLES:
                 self._cache.clear()
             self._cache[j] = candle
         return candle

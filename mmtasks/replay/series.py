@@ -31,7 +31,7 @@ class Series:
     volume_text: list[str]
     skipped: int = 0  # bad rows dropped with --skip-bad
     _floats: dict[str, FloatArray] = field(default_factory=dict, repr=False)
-    _decimals: dict[tuple[str, int], Decimal] = field(default_factory=dict, repr=False)
+    _decimals: dict[str, dict[int, Decimal]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.close_text)
@@ -50,13 +50,14 @@ class Series:
 
     def dec(self, column: str, index: int) -> Decimal:
         """Return one cell as the exact Decimal of its text."""
-        key = (column, index)
-        value = self._decimals.get(key)
+        cells = self._decimals.get(column)
+        if cells is None:
+            cells = self._decimals[column] = {}
+        value = cells.get(index)
         if value is None:
-            value = Decimal(self._text(column)[index])
-            if len(self._decimals) > 100_000:
-                self._decimals.clear()
-            self._decimals[key] = value
+            if len(cells) > 100_000:
+                cells.clear()
+            value = cells[index] = Decimal(self._text(column)[index])
         return value
 
     def slice(self, start: int, stop: int) -> Series:

@@ -24,6 +24,12 @@ SETUPS: list[dict[str, Any]] = [
     {"mode": "neutral", "inventory_skew": "0.001"},
     {"mode": "long", "atr_scale": "0.5", "risk": {"average_window": 3}},
     {"mode": "neutral", "risk": {"average_window": 3, "volume_multiplier": "1.5"}},
+    # the volume monitor (on by default in every setup) and the ATR interval together
+    {
+        "mode": "neutral",
+        "atr_scale": "0.3",
+        "risk": {"average_window": 5, "volume_multiplier": "1.5"},
+    },
 ]
 
 
@@ -61,7 +67,7 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
-    for _ in range(max(1, PATHS // len(SETUPS))):
+    for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
         data = random_path(rng, ROWS)
 
         fast, plain = run(cfg, data, fast=True), run(cfg, data, fast=False)
