@@ -1,0 +1,126 @@
+"""Alerts and Sentry on real Celery workers, delivered to local HTTP receivers."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import redis as redis_lib
+
+from mmtasks.alerts.tasks import message
+from mmtasks.celery import app
+from mmtasks.observability import REDACTED, scrub
+from mmtasks.state.keys import AlertKeys, keys_for
+from mmtasks.symbols import init_symbol
+from tests.helpers import eventually
+from tests.integration.conftest import GRID, resting
+from tests.risk.conftest import Procs, Receiver
+from tests.risk.test_fleet_risk import set_price
+
+D = Decimal
+# apprise's generic JSON target, its fields renamed to the shape of a Slack incoming webhook
+# ({"text": ...}) and of Telegram's sendMessage ({"chat_id": ..., "text": ...}).
+JSON_AS = ":message=text&:title=&:version=&:attachments=&:type="
+
+
+def alert_urls(port: int) -> str:
+    slack = f"json://127.0.0.1:{port}/slack/hook?{JSON_AS}"
+    telegram = f"json://127.0.0.1:{port}/bot123/sendMessage?{JSON_AS}&:chat_id=42"
+    return f"{slack} {telegram}"
+
+
+def test_a_burst_of_50_alerts_from_two_workers_is_one_message_with_its_count(
+    procs: Procs, receiver: Receiver, redis_client: redis_lib.Redis
+) -> None:
+    # Arrange: two control workers; a burst is gathered for 5 s, then rate limited for 10 min.
+    env = {"ALERT_URLS": alert_urls(receiver.port), "ALERT_GATHER_S": "5"}
+    procs.worker(["control"], name="control-a", env=env)
+    procs.worker(["control"], name="control-b", env=env)
+
+    # Act: 50 identical alerts, from whichever worker takes each call.
+    results = [
+        app.send_task("mmtasks.admin.test_alert", kwargs={"message": "disk almost full"})
+        for _ in range(50)
+    ]
+    answers = [r.get(timeout=60) for r in results]
+
+    # Assert: one Slack-shaped and one Telegram-shaped message, each with the count 50.
+    slack = eventually(lambda: receiver.bodies("/slack/hook"), timeout_s=60)
+    telegram = eventually(lambda: receiver.bodies("/bot123/sendMessage"), timeout_s=60)
+    assert sum(a["scheduled"] for a in answers) == 1
+    k = AlertKeys("test")
+    eventually(lambda: not redis_client.exists(k.count, k.scheduled))  # nothing left to send
+    assert len(slack) == len(telegram) == 1
+    assert json.loads(slack[0]) == {"text": "disk almost full" + _count_note(50)}
+    assert json.loads(telegram[0]) == {
+        "text": "disk almost full" + _count_note(50),
+        "chat_id": "42",
+    }
+
+
+def _count_note(n: int) -> str:
+    return f"\n(x{n}: {n} alerts of this kind, gathered into one message; at most one per 300s)"
+
+
+def test_a_failing_receiver_gets_retries_while_the_symbol_keeps_trading(
+    procs: Procs,
+    receiver: Receiver,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: the receiver answers 500 to the first 3 posts; a symbol worker trades.
+    receiver.status_for = lambda path, n: 500 if n <= 3 else 200
+    env = {"ALERT_URLS": f"json://127.0.0.1:{receiver.port}/hook?{JSON_AS}", "ALERT_GATHER_S": "0"}
+    procs.worker(["control"], name="control", env=env)
+    procs.worker(["gridusdt"], name="grid", env=env)
+    init_symbol(redis_client, app, exchange, "GRIDUSDT", GRID)
+
+    # Act: an alert goes out while the symbol trades 100 -> 89 -> 95.
+    app.send_task("mmtasks.admin.test_alert", kwargs={"message": "webhook check"}).get(timeout=60)
+    set_price(sim, redis_client, "GRIDUSDT", "100")
+    eventually(lambda: resting(exchange, "GRIDUSDT") == [("BUY", D(80)), ("BUY", D(90))])
+    set_price(sim, redis_client, "GRIDUSDT", "89")
+    set_price(sim, redis_client, "GRIDUSDT", "95")
+    traded = [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))]
+    eventually(lambda: resting(exchange, "GRIDUSDT") == traded, timeout_s=30)
+
+    # Assert: the same message was posted 4 times (3 failures, backoff 1, 2, 4 s), then taken.
+    bodies = eventually(lambda: (b := receiver.bodies("/hook")) and len(b) >= 4 and b, timeout_s=60)
+    assert len(set(bodies)) == 1
+    assert json.loads(bodies[0]) == {"text": "webhook check"}
+
+
+def test_a_failing_step_reaches_sentry_tagged_with_its_symbol_and_without_secrets(
+    procs: Procs, receiver: Receiver, exchange: Any, redis_client: redis_lib.Redis
+) -> None:
+    # Arrange: a worker reporting to a local stand-in for Sentry, with a secret token set.
+    env = {
+        "SENTRY_DSN": f"http://publickey123@127.0.0.1:{receiver.port}/1",
+        "CONNECTOR_TOKEN": "s3cr3t-token-value",
+    }
+    procs.worker(["gridusdt"], name="grid", env=env)
+    init_symbol(redis_client, app, exchange, "GRIDUSDT", GRID)
+    eventually(lambda: redis_client.hget(keys_for("GRIDUSDT").state, "status") == "ACTIVE")
+
+    # Act: the stored config is corrupt: the step fails with an operational error.
+    redis_client.hset(keys_for("GRIDUSDT").config, "strategy", '{"interval": "s3cr3t-token-value"')
+    app.send_task("mmtasks.symbol.drain", args=["GRIDUSDT"], queue="gridusdt")
+
+    # Assert: an envelope tagged symbol=GRIDUSDT arrives, and the token is not in it.
+    def tagged() -> list[str]:
+        return [b for b in receiver.bodies("/api/1/envelope/") if '"symbol":"GRIDUSDT"' in b]
+
+    envelopes = eventually(tagged, timeout_s=60)
+    assert all("s3cr3t-token-value" not in e for e in envelopes)
+    assert any(REDACTED in e for e in envelopes)
+
+
+def test_scrub_replaces_secrets_at_any_depth_and_message_counts_a_burst() -> None:
+    event = {"a": ["x tok3n-1 y", {"b": "tok3n-1"}], "n": 3}
+
+    assert scrub(event, ["tok3n-1"]) == {"a": [f"x {REDACTED} y", {"b": REDACTED}], "n": 3}
+    assert message({"title": "t", "body": "b"}, 1, 60) == ("[mmtasks] t", "b")
+    assert message({"title": "t", "body": "b"}, 2, 60)[1].startswith("b\n(x2: 2 alerts")
