@@ -25,7 +25,7 @@ from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 from mmtasks.venue import codec
-from mmtasks.venue.port import Listener, Number
+from mmtasks.venue.port import Listener, Number, order_request
 from mmtasks.venue.types import (
     STREAMS,
     Account,
@@ -156,16 +156,16 @@ class ExchangeClient(ChannelClient):
         order_type: OrderType | str = OrderType.LIMIT,
     ) -> tuple[Order, bool]:
         """Place an order; return (order, duplicate). A REJECTED order is returned, not raised."""
-        request = OrderRequest(
-            symbol=symbol,
-            side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
-            quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
-            price=price,  # type: ignore[arg-type]
-            client_order_id=client_order_id,
-            order_type=order_type,  # type: ignore[arg-type]
-            time_in_force=time_in_force,  # type: ignore[arg-type]
-            post_only=post_only,
-            reduce_only=reduce_only,
+        request = order_request(
+            symbol,
+            side,
+            price,
+            quantity,
+            client_order_id,
+            post_only,
+            reduce_only,
+            time_in_force,
+            order_type,
         )
         response = self._call("PlaceOrder", codec.request_to_pb(request))
         return codec.order_from_pb(response.order), response.duplicate

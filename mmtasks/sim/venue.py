@@ -16,7 +16,7 @@ from mmtasks.domain import Side
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.klines import interval_ms
-from mmtasks.venue.port import Listener, Number
+from mmtasks.venue.port import Listener, Number, order_request
 from mmtasks.venue.types import (
     STREAMS,
     Account,
@@ -61,16 +61,16 @@ class SimVenue:
         order_type: OrderType | str = OrderType.LIMIT,
     ) -> tuple[Order, bool]:
         """Place an order; return (order, duplicate). A known client order id returns its order."""
-        request = OrderRequest(
-            symbol=symbol,
-            side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
-            quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
-            price=price,  # type: ignore[arg-type]
-            client_order_id=client_order_id,
-            order_type=order_type,  # type: ignore[arg-type]
-            time_in_force=time_in_force,  # type: ignore[arg-type]
-            post_only=post_only,
-            reduce_only=reduce_only,
+        request = order_request(
+            symbol,
+            side,
+            price,
+            quantity,
+            client_order_id,
+            post_only,
+            reduce_only,
+            time_in_force,
+            order_type,
         )
         return self.engine.place_order(request)
 

@@ -38,6 +38,31 @@ Number = Decimal | str | int
 Listener = Callable[[Any], None]
 
 
+def order_request(
+    symbol: str,
+    side: Side | str,
+    price: Number | None,
+    quantity: Number,
+    client_order_id: str,
+    post_only: bool,
+    reduce_only: bool,
+    time_in_force: TimeInForce | str,
+    order_type: OrderType | str,
+) -> OrderRequest:
+    """Return the validated request of Venue.place_order's arguments, for its implementations."""
+    return OrderRequest(
+        symbol=symbol,
+        side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
+        quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
+        price=price,  # type: ignore[arg-type]
+        client_order_id=client_order_id,
+        order_type=order_type,  # type: ignore[arg-type]
+        time_in_force=time_in_force,  # type: ignore[arg-type]
+        post_only=post_only,
+        reduce_only=reduce_only,
+    )
+
+
 class Venue(Protocol):
     """An exchange as the worker and the connector see it; every method is synchronous."""
 

@@ -58,6 +58,22 @@ def snapshot(grid: core.GridState, rules: core.SymbolRules) -> Snapshot:
     )
 
 
+MINE = client_order_id(SYMBOL, D(29000), Side.BUY, 1)
+STRAY = client_order_id(SYMBOL, D(29000), Side.BUY, 2)
+
+
+def two_orders_on_one_slot() -> tuple[SimVenue, Snapshot, Effects]:
+    """Return a venue with generations 1 and 2 resting on level 29000; the slot holds 1 only.
+
+    As after a step that crashed once it had sent generation 2: that order cannot be adopted.
+    """
+    sim = venue()
+    kept, _ = sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), MINE)
+    sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), STRAY)
+    snap = snapshot(locked_state(MINE, kept.order_id), grid_rules(sim.symbol_info(SYMBOL)))
+    return sim, snap, Effects(grid=snap.grid, meta=dict(snap.meta), candles={})
+
+
 def test_venue_types_satisfy_the_protocol() -> None:
     sim: Venue = venue()  # mypy checks SimVenue against the Venue protocol here
 
@@ -69,43 +85,29 @@ def test_venue_types_satisfy_the_protocol() -> None:
 
 
 def test_reconcile_returns_the_cancel_of_a_second_order_on_a_slot_and_leaves_it_open() -> None:
-    # Arrange: the slot holds generation 1; the venue also has generation 2 on the same level
-    # (e.g. a step that crashed after sending it), which cannot be adopted.
-    sim = venue()
-    rules = grid_rules(sim.symbol_info(SYMBOL))
-    mine = client_order_id(SYMBOL, D(29000), Side.BUY, 1)
-    stray = client_order_id(SYMBOL, D(29000), Side.BUY, 2)
-    kept, _ = sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), mine)
-    extra, _ = sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), stray)
-    snap = snapshot(locked_state(mine, kept.order_id), rules)
-    fx = Effects(grid=snap.grid, meta=dict(snap.meta), candles={})
+    sim, snap, fx = two_orders_on_one_slot()
+    extra = sim.get_order(SYMBOL, client_order_id=STRAY)
+    assert extra is not None and snap.rules is not None
 
-    # Act
-    actions = reconcile(sim, snap, fx, None, rules, NOW_MS, NO_BOOK)
+    actions = reconcile(sim, snap, fx, None, snap.rules, NOW_MS, NO_BOOK)
 
-    # Assert: one cancel, returned as data; the venue still has both orders open.
+    # One cancel, returned as data for the executor; the venue still has both orders open.
     assert actions == [
-        core.CancelOrder(SYMBOL, D(29000), stray, extra.order_id, "unknown order of ours")
+        core.CancelOrder(SYMBOL, D(29000), STRAY, extra.order_id, "unknown order of ours")
     ]
-    assert {o.client_order_id for o in sim.open_orders(SYMBOL)} == {mine, stray}
+    assert {o.client_order_id for o in sim.open_orders(SYMBOL)} == {MINE, STRAY}
 
 
 def test_the_executor_sends_the_cancel_reconcile_returned() -> None:
-    sim = venue()
-    rules = grid_rules(sim.symbol_info(SYMBOL))
-    mine = client_order_id(SYMBOL, D(29000), Side.BUY, 1)
-    stray = client_order_id(SYMBOL, D(29000), Side.BUY, 2)
-    kept, _ = sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), mine)
-    sim.place_order(SYMBOL, Side.BUY, D(29000), D("0.001"), stray)
-    snap = snapshot(locked_state(mine, kept.order_id), rules)
-    fx = Effects(grid=snap.grid, meta=dict(snap.meta), candles={})
-    actions = reconcile(sim, snap, fx, None, rules, NOW_MS, NO_BOOK)
+    sim, snap, fx = two_orders_on_one_slot()
+    assert snap.rules is not None
+    actions = reconcile(sim, snap, fx, None, snap.rules, NOW_MS, NO_BOOK)
 
     error = execute(sim, SYMBOL, actions, fx, NOW_MS)
 
     assert error is None
-    assert [o.client_order_id for o in sim.open_orders(SYMBOL)] == [mine]
-    assert fx.grid.slots["29000"].client_order_id == mine  # our slot is untouched
+    assert [o.client_order_id for o in sim.open_orders(SYMBOL)] == [MINE]
+    assert fx.grid.slots["29000"].client_order_id == MINE  # our slot is untouched
 
 
 def test_reconcile_adopts_an_open_order_of_ours_the_state_lost() -> None:
