@@ -222,6 +222,43 @@ def _admin(
     return run
 
 
+INT_LIMITS = ("max_connector_latency_ms", "latency_window_s")
+
+
+def parse_limit(text: str) -> tuple[str, Any]:
+    """Return (name, value) of `name=value`; 'none' removes the limit, ms and s are integers."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE such as max_exposure_quote=50000, received {text!r}"
+        )
+    if value.lower() == "none":
+        return name, None
+    if name in INT_LIMITS:
+        if not value.isdigit():
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, received {value!r}")
+        return name, int(value)
+    return name, value
+
+
+def render_risk(answer: dict[str, Any]) -> str:
+    """Return the fleet risk answer as two small tables: figures, then limits."""
+    lines = []
+    if "fleet" in answer:
+        lines.append(f"fleet {answer['fleet']}  {answer.get('reason', '')}".rstrip())
+    figures = answer.get("figures") or {}
+    if figures:
+        lines.append("")
+        lines += [f"  {name:<22} {value}" for name, value in figures.items()]
+    for breach in answer.get("breaches") or []:
+        lines.append(f"  breach: {breach}")
+    lines.append("")
+    lines.append("limits")
+    for name, value in (answer.get("limits") or {}).items():
+        lines.append(f"  {name:<26} {'-' if value is None else value}")
+    return "\n".join(lines)
+
+
 def _add_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     strategy: dict[str, Any] = dict(args.strategy or {})
     for key, value in (
@@ -477,9 +514,45 @@ def register(sub: Any) -> None:
     p.set_defaults(run=_admin("halt", lambda a: {"reason": a.reason}))
 
     p = _parser(
-        sub, "fleet-resume", "let the whole fleet trade again", "  mmtasks fleet-resume", [admin]
+        sub,
+        "fleet-resume",
+        "let the whole fleet trade again (the only way out of HALTED; drawdown measured anew)",
+        "  mmtasks fleet-resume --reason 'drawdown reviewed'",
+        [admin],
     )
-    p.set_defaults(run=_admin("resume", lambda a: {}))
+    p.add_argument("--reason", default="resumed by operator", help="why (kept in the audit)")
+    p.set_defaults(run=_admin("resume", lambda a: {"reason": a.reason}))
+
+    p = _parser(
+        sub,
+        "risk",
+        "show the fleet state, its risk figures (last risk run) and limits",
+        "  mmtasks risk\n  mmtasks risk --json",
+        [admin],
+    )
+    p.set_defaults(run=_admin("fleet_risk", lambda a: {}, render_risk))
+
+    p = _parser(
+        sub,
+        "risk-set",
+        "set fleet risk limits (quote amounts as decimals; 'none' removes a limit)",
+        "  mmtasks risk-set max_exposure_quote=50000 max_drawdown_quote=2000\n"
+        "  mmtasks risk-set max_connector_latency_ms=800 latency_window_s=30\n"
+        "  mmtasks risk-set daily_loss_limit_quote=none",
+        [admin],
+    )
+    p.add_argument("limits", nargs="+", type=parse_limit, metavar="NAME=VALUE")
+    p.set_defaults(run=_admin("set_fleet_risk", lambda a: dict(a.limits), render_risk))
+
+    p = _parser(
+        sub,
+        "alert-test",
+        "send a test alert through ALERT_URLS (gathered and rate limited like any alert)",
+        "  mmtasks alert-test\n  mmtasks alert-test --message 'hello from mmtasks'",
+        [admin],
+    )
+    p.add_argument("--message", default="test alert from mmtasks", help="the text to send")
+    p.set_defaults(run=_admin("test_alert", lambda a: {"message": a.message}))
 
     p = _parser(
         sub,

@@ -131,3 +131,20 @@ def test_fills_and_pnl_read_the_ledger(control: Fleet) -> None:  # noqa: F811
     assert [f["trade_id"] for f in newest] == ["t2"]
     assert pnl[0]["fills"] == 3
     assert D(pnl[0]["position"]) == 1 and D(pnl[0]["realized_pnl"]) == 10
+
+
+def test_risk_set_and_risk_show_the_fleet_limits_and_bad_ones_are_refused(
+    control: Fleet,  # noqa: F811
+) -> None:
+    set_ = mmtasks(control.env, "risk-set", "max_exposure_quote=50000", "latency_window_s=20")
+    shown = answer(mmtasks(control.env, "risk", "--json"))
+    refused = mmtasks(control.env, "risk-set", "max_exposure_quote=-5")
+    removed = answer(mmtasks(control.env, "risk-set", "max_exposure_quote=none", "--json"))
+
+    assert set_.returncode == 0, set_.stderr
+    assert "max_exposure_quote" in set_.stdout and "50000" in set_.stdout
+    assert shown["limits"]["max_exposure_quote"] == "50000"
+    assert shown["limits"]["latency_window_s"] == "20"
+    assert refused.returncode == 1
+    assert "max_exposure_quote must be > 0, received -5" in refused.stderr
+    assert removed["limits"]["max_exposure_quote"] is None
