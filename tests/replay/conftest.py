@@ -45,10 +45,8 @@ def live_app(redis_base_url: str) -> None:
 @pytest.fixture
 def sim(exchange_addr: str) -> Iterator[Any]:
     """Return a SimControl client on the test's connector."""
-    try:  # the client's home while the connector and the sim move behind a venue port
-        from mmtasks.sim.control_client import SimControlClient
-    except ImportError:
-        from mmtasks.connector.client import SimControlClient  # type: ignore[attr-defined,no-redef]
+    from mmtasks.sim.control_client import SimControlClient
+
     client = SimControlClient(exchange_addr)
     yield client
     client.close()
