@@ -12,12 +12,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.grid.config import SymbolRules
-from mmtasks.registry.configs import parse_risk, parse_strategy
+from mmtasks.registry.configs import merge, parse_risk, parse_strategy
 from mmtasks.replay.engine import Config
 from mmtasks.replay.parsers import FORMATS, load
 from mmtasks.replay.path import PATH_ORDERS
@@ -112,17 +110,11 @@ def _json_arg(text: str, name: str) -> dict[str, Any]:
     return value
 
 
-def _config_file(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise ValidationError(f"{path}: not valid YAML: {exc}") from None
-    entries = (doc or {}).get("symbols") if isinstance(doc, dict) else None
-    if not isinstance(entries, dict):
-        raise ValidationError(f"{path}: expected a mapping under `symbols:` (configs/symbols.yaml)")
-    return {parse_symbol(name): entry or {} for name, entry in entries.items()}
+def _config_file(path: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Return {symbol: (strategy, risk)} of a symbols file, checked as `mmtasks seed` checks it."""
+    from mmtasks.registry.seed import load_seed_file
+
+    return {row.symbol: (row.strategy, row.risk) for row in load_seed_file(path)}
 
 
 def symbols_of(args: argparse.Namespace) -> list[str]:
@@ -142,14 +134,16 @@ def raw_configs(args: argparse.Namespace, symbol: str) -> tuple[dict[str, Any], 
         entry = _config_file(args.config).get(symbol)
         if entry is None:
             raise ValidationError(f"{args.config}: no entry for symbol {symbol}")
-        strategy, risk = dict(entry.get("strategy", {})), dict(entry.get("risk", {}))
-    strategy.update(_json_arg(args.strategy, "strategy"))
-    risk.update(_json_arg(args.risk, "risk"))
-    for name in STRATEGY_FLAGS:
-        value = getattr(args, name)
-        if value is not None:
-            strategy[name] = int(value) if name.endswith("levels") else value
-    return strategy, risk
+        strategy, risk = entry
+    # Later sources patch earlier ones as update_symbol does (naming a size replaces the other).
+    strategy = merge(strategy, _json_arg(args.strategy, "strategy"), "strategy")
+    risk = merge(risk, _json_arg(args.risk, "risk"), "risk")
+    flags = {
+        name: int(value) if name.endswith("levels") else value
+        for name in STRATEGY_FLAGS
+        if (value := getattr(args, name)) is not None
+    }
+    return merge(strategy, flags, "strategy"), risk
 
 
 def venue_value(args: argparse.Namespace, name: str, info: dict[str, str] | None) -> str:
