@@ -17,7 +17,7 @@ import redis
 
 from mmtasks.decimals import canon
 from mmtasks.metrics import SymbolMetrics, read_metrics
-from mmtasks.state.keys import keys_for
+from mmtasks.state.keys import RISK, keys_for
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
 CLOSEST_SHOWN = 5
@@ -148,8 +148,29 @@ def fleet_view(
         "closest_limits": closest_to_limits(entries),
         "fills_today": sum(fills_today.get(s, 0) for s in symbols),
         "generated_ms": now_ms,
+        "risk": fleet_risk_view(client),
     }
     return status
+
+
+def fleet_risk_view(client: redis.Redis) -> dict[str, Any]:
+    """Return the fleet risk task's last figures, breaches and limits (docs/risk.md)."""
+    raw: dict[Any, Any] = client.hgetall(RISK)
+    cache = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in raw.items()
+    }
+
+    def parsed(name: str) -> Any:
+        return json.loads(cache[name]) if cache.get(name) else None
+
+    return {
+        "state": cache.get("state"),
+        "figures": parsed("figures"),
+        "limits": parsed("limits"),
+        "breaches": parsed("breaches") or [],
+        "updated_ms": int(cache["updated_ms"]) if cache.get("updated_ms") else None,
+    }
 
 
 def now_ms() -> int:

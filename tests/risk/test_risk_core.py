@@ -176,3 +176,32 @@ def test_bad_breaker_config_is_refused(data: dict[str, object], message: str) ->
 
     with pytest.raises(ValidationError, match=message):
         parse_risk_config(data)
+
+
+def test_dashboard_risk_view_reads_the_risk_tasks_cache(redis_client: object) -> None:
+    import json
+
+    from mmtasks.state.keys import RISK
+    from mmtasks.web.fleet_view import fleet_risk_view
+
+    client = redis_client  # a real Redis on the test's own database
+    client.hset(  # type: ignore[attr-defined]
+        RISK,
+        mapping={
+            "state": "REDUCING",
+            "figures": json.dumps({"exposure": "95"}),
+            "limits": json.dumps({"max_exposure_quote": "50"}),
+            "breaches": json.dumps(["max_exposure_quote: 95 > 50"]),
+            "updated_ms": "1700000000000",
+        },
+    )
+
+    view = fleet_risk_view(client)  # type: ignore[arg-type]
+
+    assert view == {
+        "state": "REDUCING",
+        "figures": {"exposure": "95"},
+        "limits": {"max_exposure_quote": "50"},
+        "breaches": ["max_exposure_quote: 95 > 50"],
+        "updated_ms": 1700000000000,
+    }
