@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -28,6 +27,7 @@ exchange = integration.exchange
 exchange_addr = integration.exchange_addr
 fleet_env = integration.fleet_env
 ledger_url = integration.ledger_url
+sim = integration.sim
 workers = integration.workers
 fleet = grid_paths.fleet
 start_bridge = grid_paths.start_bridge
@@ -40,16 +40,6 @@ def live_app(redis_base_url: str) -> None:
     from mmtasks.settings import settings_for
 
     use_services(app, settings_for(redis_base_url))
-
-
-@pytest.fixture
-def sim(exchange_addr: str) -> Iterator[Any]:
-    """Return a SimControl client on the test's connector."""
-    from mmtasks.sim.control_client import SimControlClient
-
-    client = SimControlClient(exchange_addr)
-    yield client
-    client.close()
 
 
 class RecorderProc:
