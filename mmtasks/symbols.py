@@ -12,7 +12,6 @@ from typing import Any
 import redis
 from celery import Celery
 
-from mmtasks.venue import Venue as ExchangeClient
 from mmtasks.enqueue import TASK_FOR_KIND, wake
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.grid.config import trading_config_errors
@@ -22,23 +21,19 @@ from mmtasks.registry.configs import parse_risk, parse_strategy
 from mmtasks.state.keys import SYMBOLS
 from mmtasks.state.store import SymbolStore
 from mmtasks.trading.snapshot import rules_to_dict
+from mmtasks.venue import Venue
+from mmtasks.venue.adapter import grid_rules
 
 Command = tuple[str, dict[str, Any]]
 
 
-def rules_of(exchange: ExchangeClient, symbol: str) -> SymbolRules:
+def rules_of(exchange: Venue, symbol: str) -> SymbolRules:
     """Return the exchange's trading rules of symbol."""
-    info = exchange.symbol_info(symbol)
-    return SymbolRules(
-        tick_size=info.tick_size,
-        step_size=info.step_size,
-        min_qty=info.min_qty,
-        min_notional=info.min_notional,
-    )
+    return grid_rules(exchange.symbol_info(symbol))
 
 
 def checked_rules(
-    exchange: ExchangeClient, symbol: str, strategy: GridConfig, risk: RiskConfig | None = None
+    exchange: Venue, symbol: str, strategy: GridConfig, risk: RiskConfig | None = None
 ) -> dict[str, str]:
     """Return the symbol's venue rules after checking the configs can trade under them.
 
@@ -62,7 +57,7 @@ def checked_rules(
     return rules_to_dict(rules)
 
 
-def _current_price(exchange: ExchangeClient, symbol: str) -> Decimal | None:
+def _current_price(exchange: Venue, symbol: str) -> Decimal | None:
     """Return the venue's last price of symbol, or None before its first trade."""
     try:
         price = exchange.latest_price(symbol).price
@@ -72,7 +67,7 @@ def _current_price(exchange: ExchangeClient, symbol: str) -> Decimal | None:
 
 
 def init_command(
-    exchange: ExchangeClient, symbol: str, strategy: dict[str, Any], risk: dict[str, Any]
+    exchange: Venue, symbol: str, strategy: dict[str, Any], risk: dict[str, Any]
 ) -> Command:
     """Return the validated `init` command of symbol with its venue rules."""
     grid, risk_config = parse_strategy(strategy), parse_risk(risk)
@@ -105,7 +100,7 @@ def send_commands(
 def init_symbol(
     client: redis.Redis,
     app: Celery,
-    exchange: ExchangeClient,
+    exchange: Venue,
     symbol: str,
     strategy: dict[str, Any],
     risk: dict[str, Any] | None = None,

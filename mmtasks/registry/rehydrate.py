@@ -19,7 +19,6 @@ import psycopg
 import redis
 from celery import Celery
 
-from mmtasks.venue import Venue as ExchangeClient
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import parse_risk, parse_strategy
@@ -27,6 +26,7 @@ from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 from mmtasks.symbols import Command, init_command, send_commands
 from mmtasks.trading.snapshot import SymbolStatus
+from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def plan(record: SymbolRecord, view: RedisView) -> list[str]:
     return commands  # a symbol in ERROR stays there until an operator resumes it
 
 
-def _command(exchange: ExchangeClient, record: SymbolRecord, name: str) -> Command:
+def _command(exchange: Venue, record: SymbolRecord, name: str) -> Command:
     if name == "init":
         return init_command(exchange, record.symbol, record.strategy, record.risk)
     if name == "update_config":
@@ -130,7 +130,7 @@ def rehydrate(
     conn: psycopg.Connection[Any],
     client: redis.Redis,
     app: Celery,
-    exchange: ExchangeClient,
+    exchange: Venue,
     issued_by: str,
 ) -> dict[str, Any]:
     """Send every registered symbol the commands its Redis state is missing; report them."""
