@@ -55,7 +55,7 @@ bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_connector.py
 	$(PY) bench/bench_worker.py
 	$(PY) bench/bench_bridge.py
-	$(PY) bench/bench_replay.py
+	$(PY) bench/bench_replay.py --repeat 1
 	$(PY) bench/bench_web.py
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)

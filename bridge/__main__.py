@@ -18,6 +18,7 @@ from bridge.rejects import RejectCounter
 from bridge.service import Bridge, BridgeConfig
 from bridge.sink import Sink
 from bridge.symbols import FleetSymbols, StaticSymbols, SymbolSource
+from mmtasks.observability import init_sentry
 from mmtasks.settings import Settings, get_settings
 
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
@@ -120,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger(__name__).info(
         "bridge starting: connector %s, redis %s", settings.connector_addr, settings.redis_url
     )
+    init_sentry("bridge", settings)
     bridge = build(args, settings)
     tune_gc()
     return asyncio.run(serve(bridge))

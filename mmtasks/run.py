@@ -221,6 +221,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="dashboard port on 127.0.0.1 (default %(default)s; 0 for any free port)",
     )
     parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also record every symbol's ticks and klines under <data-dir>/recordings, for "
+        "`mmtasks replay --recording <data-dir>/recordings --symbol BTCUSDT --fill touch`",
+    )
+    parser.add_argument(
         "--tick-ms",
         type=int,
         default=200,
@@ -540,6 +546,20 @@ def main(argv: list[str] | None = None) -> int:
         fleet.env.update(settings.service_env())
         write_services_file(services_file, settings, os.getpid())
         start_fleet(fleet, workers, symbols, data_dir)
+        if args.record:
+            fleet.spawn(
+                "recorder",
+                sys.executable,
+                "-m",
+                "mmtasks.replay.record",
+                "--symbols",
+                ",".join(symbols),
+                "--connector",
+                addr,
+                "--data-dir",
+                str(data_dir),
+            )
+            print(f"recording {data_dir / 'recordings'}", flush=True)
         web_url, flower_url = start_web(fleet, args.web_port)
         init_symbols(settings, config)
         urls = (

@@ -15,6 +15,7 @@ from mmtasks.connector.server import ConnectorServer, ServerOptions, bind_addres
 from mmtasks.decimals import parse_decimal
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
+from mmtasks.observability import init_sentry
 from mmtasks.settings import get_settings
 from mmtasks.sim.control import SimController
 from mmtasks.sim.engine import SimExchange
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.sim:
         parser.error("--sim is required: the simulated exchange is the only backend so far")
+    init_sentry("connector")
     try:
         controller, options = build(args)
         check_options(options)  # refuse bad options before touching the network
