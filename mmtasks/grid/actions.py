@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
 from typing import Literal, TypeAlias
@@ -160,8 +160,10 @@ def _field_text(value: object) -> str:
     return str(value)
 
 
-def message_to_dict(message: Action | Event) -> dict[str, str]:
-    """Return an action or event as flat string fields (Redis stream), with `type` for events."""
+def message_to_dict(message: object) -> dict[str, str]:
+    """Return a dataclass instance (an action or event) as flat string fields, with `type`."""
+    if not is_dataclass(message) or isinstance(message, type):
+        raise TypeError(f"message must be a dataclass instance, received {message!r}")
     out = {f.name: _field_text(getattr(message, f.name)) for f in fields(message)}
     event_type = getattr(message, "event_type", None)
     out["type"] = event_type if isinstance(event_type, str) else type(message).__name__

@@ -26,7 +26,7 @@ def _decimal_or_none(value: object, info: ValidationInfo) -> Decimal | None:
     return parse_decimal(value, info.field_name or "value")
 
 
-def _int_in_range(value: object, field: str, low: int, high: int | None = None) -> int:
+def int_in_range(value: object, field: str, low: int, high: int | None = None) -> int:
     # bool is an int in Python; a config saying `buy_levels: true` is a mistake, not a 1.
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationError(f"{field} must be an integer, received {value!r}")
@@ -82,7 +82,7 @@ class GridConfig(BaseModel):
     @field_validator("buy_levels", "sell_levels", mode="before")
     @classmethod
     def _levels(cls, value: object, info: ValidationInfo) -> int:
-        return _int_in_range(value, info.field_name or "levels", 1, MAX_LEVELS)
+        return int_in_range(value, info.field_name or "levels", 1, MAX_LEVELS)
 
     @field_validator("post_only", mode="before")
     @classmethod
@@ -147,7 +147,7 @@ class RiskConfig(BaseModel):
         optional = ("max_open_orders", "max_losing_closes", "max_tick_to_ack_ms")
         if value is None and info.field_name in optional:
             return None
-        return _int_in_range(value, info.field_name or "value", 1)
+        return int_in_range(value, info.field_name or "value", 1)
 
     @field_validator("kline_interval", mode="before")
     @classmethod
@@ -177,7 +177,7 @@ class RiskConfig(BaseModel):
         return value
 
 
-def _clean_errors(exc: pydantic.ValidationError) -> str:
+def clean_errors(exc: pydantic.ValidationError) -> str:
     # Our validators raise mmtasks ValidationError with the final wording; pydantic wraps it in
     # "Value error, ...". Unwrap it, and phrase pydantic's own errors the same way.
     messages = []
@@ -202,7 +202,7 @@ def parse_grid_config(raw: Mapping[str, object]) -> GridConfig:
     try:
         return GridConfig.model_validate(dict(raw))
     except pydantic.ValidationError as exc:
-        raise ValidationError(_clean_errors(exc)) from None
+        raise ValidationError(clean_errors(exc)) from None
 
 
 def parse_risk_config(raw: Mapping[str, object]) -> RiskConfig:
@@ -212,7 +212,7 @@ def parse_risk_config(raw: Mapping[str, object]) -> RiskConfig:
     try:
         return RiskConfig.model_validate(dict(raw))
     except pydantic.ValidationError as exc:
-        raise ValidationError(_clean_errors(exc)) from None
+        raise ValidationError(clean_errors(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pydantic import (
 
 from mmtasks.decimals import canon, parse_decimal
 from mmtasks.errors import ValidationError
-from mmtasks.grid.config import _clean_errors, _int_in_range
+from mmtasks.grid.config import clean_errors, int_in_range
 from mmtasks.signal.indicators import IndicatorSpec, parse_indicator
 from mmtasks.signal.rules import Condition, parse_conditions
 
@@ -156,7 +156,7 @@ class SignalConfig(BaseModel):
     @classmethod
     def _ints(cls, value: object, info: ValidationInfo) -> int:
         low = 0 if info.field_name == "cooldown_bars" else 1
-        return _int_in_range(value, info.field_name or "value", low, MAX_BARS)
+        return int_in_range(value, info.field_name or "value", low, MAX_BARS)
 
     @model_validator(mode="after")
     def _whole(self) -> SignalConfig:
@@ -241,4 +241,4 @@ def parse_signal_config(raw: Mapping[str, object]) -> SignalConfig:
     try:
         return SignalConfig.model_validate(dict(raw))
     except pydantic.ValidationError as exc:
-        raise ValidationError(_clean_errors(exc)) from None
+        raise ValidationError(clean_errors(exc)) from None
