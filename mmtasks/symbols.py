@@ -15,9 +15,11 @@ from celery import Celery
 from mmtasks.enqueue import TASK_FOR_KIND, wake
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.grid.config import trading_config_errors
-from mmtasks.grid.models import GridConfig, RiskConfig, SymbolRules, validate_config
+from mmtasks.grid.models import RiskConfig, SymbolRules, validate_config
 from mmtasks.messages import CommandEvent, dump_event
-from mmtasks.registry.configs import parse_risk, parse_strategy
+from mmtasks.registry.configs import StrategyConfig, parse_risk, parse_strategy_config
+from mmtasks.signal.config import SignalConfig
+from mmtasks.signal.execution import entry_qty
 from mmtasks.state.keys import SYMBOLS
 from mmtasks.state.store import SymbolStore
 from mmtasks.trading.snapshot import rules_to_dict
@@ -33,18 +35,22 @@ def rules_of(exchange: Venue, symbol: str) -> SymbolRules:
 
 
 def checked_rules(
-    exchange: Venue, symbol: str, strategy: GridConfig, risk: RiskConfig | None = None
+    exchange: Venue, symbol: str, strategy: StrategyConfig, risk: RiskConfig | None = None
 ) -> dict[str, str]:
     """Return the symbol's venue rules after checking the configs can trade under them.
 
     The check is against the rules and the current price (docs/strategy.md, "Bounds"): an
     interval that puts a level at or below zero, an absurd size or limit, a client id that
-    could outgrow 32 characters are refused with the field, the value and the bound.
+    could outgrow 32 characters are refused with the field, the value and the bound. A signal
+    config's entry size must meet the venue minimums at the current price.
     """
     try:
         rules = rules_of(exchange, symbol)
     except ValidationError as exc:
         raise ValidationError(f"symbol {symbol} is not tradable at the connector: {exc}") from None
+    if isinstance(strategy, SignalConfig):
+        _check_signal(exchange, symbol, strategy, rules)
+        return rules_to_dict(rules)
     try:
         validate_config(strategy, rules)
     except ValidationError as exc:
@@ -55,6 +61,17 @@ def checked_rules(
         if errors:
             raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
     return rules_to_dict(rules)
+
+
+def _check_signal(exchange: Venue, symbol: str, config: SignalConfig, rules: SymbolRules) -> None:
+    price = _current_price(exchange, symbol)
+    if price is not None and entry_qty(config, rules, price) is None:
+        size = config.order_qty if config.order_qty is not None else config.order_notional
+        field = "order_qty" if config.order_qty is not None else "order_notional"
+        raise ValidationError(
+            f"strategy: {field} {size} is under the venue minimums of {symbol} at price {price} "
+            f"(min_qty {rules.min_qty}, min_notional {rules.min_notional}, step {rules.step_size})"
+        )
 
 
 def _current_price(exchange: Venue, symbol: str) -> Decimal | None:
@@ -70,11 +87,11 @@ def init_command(
     exchange: Venue, symbol: str, strategy: dict[str, Any], risk: dict[str, Any]
 ) -> Command:
     """Return the validated `init` command of symbol with its venue rules."""
-    grid, risk_config = parse_strategy(strategy), parse_risk(risk)
+    config, risk_config = parse_strategy_config(strategy), parse_risk(risk)
     return "init", {
-        "strategy": grid.model_dump(mode="json"),
+        "strategy": config.model_dump(mode="json"),
         "risk": risk_config.model_dump(mode="json"),
-        "rules": checked_rules(exchange, symbol, grid, risk_config),
+        "rules": checked_rules(exchange, symbol, config, risk_config),
     }
 
 

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from mmtasks.errors import ValidationError
 from mmtasks.grid.models import GridConfig, RiskConfig, parse_grid_config, parse_risk_config
+from mmtasks.signal.config import SignalConfig, parse_signal_config
 
 SIZE_KEYS = ("order_qty", "order_notional")
+# Keys of which a config holds exactly one: naming one in a patch replaces the other.
+EXCLUSIVE = (SIZE_KEYS, ("stop_atr", "stop_pct"), ("take_profit_atr", "take_profit_pct"))
+KINDS = ("grid", "signal")
+StrategyConfig: TypeAlias = GridConfig | SignalConfig
+
+
+def kind_of(raw: dict[str, Any]) -> str:
+    """Return the strategy kind of a raw config: `grid` (the default) or `signal`."""
+    kind = raw.get("kind", "grid")
+    if kind not in KINDS:
+        raise ValidationError(f"strategy: kind must be 'grid' or 'signal', received {kind!r}")
+    return str(kind)
+
+
+def kind_name(config: StrategyConfig) -> str:
+    """Return the strategy kind of a parsed config."""
+    return "signal" if isinstance(config, SignalConfig) else "grid"
+
+
+def parse_strategy_config(raw: dict[str, Any]) -> StrategyConfig:
+    """Return raw as the config of its kind (GridConfig or SignalConfig); errors say `strategy:`."""
+    if kind_of(raw) == "grid":
+        return parse_strategy(raw)
+    refuse_nulls(raw, "strategy")
+    try:
+        return parse_signal_config(raw)
+    except ValidationError as exc:
+        raise ValidationError(f"strategy: {exc}") from None
 
 
 def refuse_nulls(raw: dict[str, Any], section: str) -> None:
@@ -21,7 +50,12 @@ def refuse_nulls(raw: dict[str, Any], section: str) -> None:
 
 
 def parse_strategy(raw: dict[str, Any]) -> GridConfig:
-    """Return raw as a GridConfig; errors are prefixed with `strategy:`."""
+    """Return raw (a grid config; `kind: grid` allowed) as a GridConfig; errors say `strategy:`."""
+    if kind_of(raw) != "grid":
+        raise ValidationError(
+            "strategy: kind 'signal' is not a grid config; read it with parse_strategy_config"
+        )
+    raw = {key: value for key, value in raw.items() if key != "kind"}
     refuse_nulls(raw, "strategy")
     try:
         return parse_grid_config(raw)
@@ -38,7 +72,7 @@ def parse_risk(raw: dict[str, Any]) -> RiskConfig:
         raise ValidationError(f"risk: {exc}") from None
 
 
-def config_json(config: GridConfig | RiskConfig) -> dict[str, Any]:
+def config_json(config: StrategyConfig | RiskConfig) -> dict[str, Any]:
     """Return a config as the registry stores it: every set field, decimals as strings."""
     return config.model_dump(mode="json", exclude_none=True)
 
@@ -46,11 +80,16 @@ def config_json(config: GridConfig | RiskConfig) -> dict[str, Any]:
 def merge(current: dict[str, Any], patch: dict[str, Any], section: str) -> dict[str, Any]:
     """Return current with patch's keys applied (nulls refused).
 
-    The size is exactly one of order_qty / order_notional: naming one replaces the other.
+    The size is exactly one of order_qty / order_notional: naming one replaces the other (so
+    for a signal's stop_atr / stop_pct and take_profit_atr / take_profit_pct). A
+    strategy patch naming another kind than current's is the whole new config (nothing merged).
     """
     refuse_nulls(patch, section)
+    if section == "strategy" and "kind" in patch and kind_of(patch) != kind_of(current):
+        return dict(patch)
     out = dict(current)
-    if any(key in patch for key in SIZE_KEYS):
-        for key in SIZE_KEYS:
-            out.pop(key, None)
+    for pair in EXCLUSIVE:
+        if any(key in patch for key in pair):
+            for key in pair:
+                out.pop(key, None)
     return out | patch

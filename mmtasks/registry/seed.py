@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
-from mmtasks.registry.configs import config_json, parse_risk, parse_strategy
+from mmtasks.registry.configs import config_json, parse_risk, parse_strategy_config
 from mmtasks.registry.requests import ExchangeArg, describe
 
 ENTRY_TAKES = "an entry takes (exchange, strategy, risk, status)"
@@ -61,7 +61,7 @@ def parse_seed(data: object, source: str) -> list[SeedRow]:
         try:
             symbol = parse_symbol(name)
             spec = SeedSymbol.model_validate(entry)
-            strategy, risk = parse_strategy(spec.strategy), parse_risk(spec.risk)
+            strategy, risk = parse_strategy_config(spec.strategy), parse_risk(spec.risk)
         except pydantic.ValidationError as exc:
             raise ValidationError(f"{where}: {describe(exc, ENTRY_TAKES)}") from None
         except ValidationError as exc:

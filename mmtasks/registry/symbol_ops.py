@@ -15,8 +15,16 @@ from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
 from mmtasks.errors import MMError, ValidationError
 from mmtasks.events import EventType, emit, event_fields
+from mmtasks.grid.ids import is_ours
 from mmtasks.registry import store
-from mmtasks.registry.configs import config_json, merge, parse_risk, parse_strategy
+from mmtasks.registry.configs import (
+    config_json,
+    kind_name,
+    kind_of,
+    merge,
+    parse_risk,
+    parse_strategy_config,
+)
 from mmtasks.registry.context import AdminContext
 from mmtasks.registry.requests import AddSymbol, RemoveSymbol, SymbolOnly, UpdateSymbol
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
@@ -41,7 +49,7 @@ def _registered(ctx: AdminContext, symbol: str) -> SymbolRecord:
 
 def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
     """Register a symbol, initialise its state through its inbox, and announce it."""
-    strategy, risk = parse_strategy(req.strategy), parse_risk(req.risk)
+    strategy, risk = parse_strategy_config(req.strategy), parse_risk(req.risk)
     strategy_json, risk_json = config_json(strategy), config_json(risk)
     # Built (and checked against the venue's rules) before the commit, so that what follows
     # the commit only writes to Redis.
@@ -188,9 +196,11 @@ def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
     if req.strategy is None and req.risk is None:
         raise ValidationError("update_symbol needs strategy and/or risk, received neither")
     old = _registered(ctx, req.symbol)
-    strategy = parse_strategy(merge(old.strategy, req.strategy or {}, "strategy"))
+    strategy = parse_strategy_config(merge(old.strategy, req.strategy or {}, "strategy"))
     risk = parse_risk(merge(old.risk, req.risk or {}, "risk"))
     checked_rules(ctx.rt.exchange, req.symbol, strategy, risk)
+    if kind_name(strategy) != kind_of(old.strategy):
+        _check_flat(ctx, req.symbol, kind_of(old.strategy), kind_name(strategy))
     strategy_json, risk_json = config_json(strategy), config_json(risk)
     if (strategy_json, risk_json) == (old.strategy, old.risk):
         return {
@@ -233,6 +243,24 @@ def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
         "risk": risk_json,
         "seq": seq,
     }
+
+
+def _check_flat(ctx: AdminContext, symbol: str, old_kind: str, new_kind: str) -> None:
+    """Refuse a change of strategy kind unless the symbol is flat with no open order."""
+    local, venue = _position_qty(ctx, symbol)
+    orders = [o for o in ctx.rt.exchange.open_orders(symbol) if is_ours(symbol, o.client_order_id)]
+    problems = []
+    if local != 0 or (venue or 0) != 0:
+        problems.append(f"position {canon(venue if venue else local)}")
+    if orders:
+        listed = ", ".join(f"{o.side.value} {canon(o.price)}" for o in orders[:5])
+        problems.append(f"{len(orders)} open order(s) ({listed})")
+    if problems:
+        raise ValidationError(
+            f"strategy: kind can change from {old_kind!r} to {new_kind!r} only while {symbol} "
+            f"is flat with no open orders, received {' and '.join(problems)}; pause it and "
+            "close the position first"
+        )
 
 
 def list_symbols(ctx: AdminContext, include_removed: bool) -> dict[str, Any]:
