@@ -85,6 +85,44 @@ def step(state: SignalState, event: InputEvent, config: SignalConfig, context: C
     return state, [], [ev.DataFetchFailed(state.symbol, event.reason, event.ts_ms)]
 
 
+def warm(
+    state: SignalState, candles: Sequence[Candle], config: SignalConfig
+) -> tuple[SignalState, int]:
+    """Return the state with history candles added (indicators and regime, no evaluation).
+
+    History (on start, after a gap) must never trade: its signals are old news. Candles at or
+    before the newest held are skipped; returns the state and how many candles were added.
+    """
+    bank = bank_for(state, config)
+    added = 0
+    for candle in candles:
+        if state.candles and candle.open_ms <= state.candles[-1].open_ms:
+            continue
+        bank.add(candle)
+        row = {**price_row(candle), **bank.row()}
+        prev = dict(state.row) if state.candles else None
+        state = replace(
+            state,
+            candles=(*state.candles, candle)[-config.nbr_bars :],
+            row=row,
+            prev_row=prev,
+            regime=classify(config.compiled.regime, row, prev),
+            last_price=candle.close,
+            bank=bank,
+        )
+        added += 1
+    return state, added
+
+
+def _blocked(context: Context) -> str | None:
+    """Return why no order may be placed now (fleet HALTED, symbol not trading), else None."""
+    if context.fleet_state == "HALTED":
+        return "fleet HALTED"
+    if context.paused:
+        return "symbol not trading"
+    return None
+
+
 def bank_for(state: SignalState, config: SignalConfig) -> IndicatorBank:
     """Return the state's bank, rebuilt from its candles when lost or out of step."""
     if state.bank is not None and state.bank.follows(state.candles):
@@ -135,6 +173,8 @@ def _on_candle(
     extreme = candle.low if state.side is Side.BUY else candle.high
     state, actions, more = _watch_stop(state, extreme, candle.close, ts, config, context)
     out += more
+    state, placed = _ensure_take_profit(state, context)
+    actions += placed
     if config.evaluation == "on_new_candle" and len(state.candles) >= config.min_rows_required:
         state, acts, more = _evaluate(state, row, prev, ts, config, context)
         actions += acts
@@ -256,8 +296,9 @@ def _exit(
     side = state.side.opposite
     limit = marketable_price(side, price, config, context.rules)
     qty = snap_qty(abs(state.position.qty), context.rules)
-    if context.fleet_state == "HALTED" or not meets_minimums(qty, limit, context.rules):
-        why = "fleet HALTED" if context.fleet_state == "HALTED" else "size under the minimums"
+    blocked = _blocked(context)
+    if blocked is not None or not meets_minimums(qty, limit, context.rules):
+        why = blocked or "size under the minimums"
         reason = f"{why}: exit of {canon(state.position.qty)} not placed"
         return state, [], [ev.TradeFailed(state.symbol, role.value, reason, "", ts)]
     actions: list[Action] = []
@@ -352,10 +393,17 @@ def _arm(
     atr = state.row.get(config.atr)
     stop, profit = bracket(side, state.position.avg_cost, atr, config, context.rules)
     state = replace(state, phase=Phase.OPEN, stop_price=stop, take_profit_price=profit)
-    qty = snap_qty(abs(state.position.qty), context.rules)
-    working = state.orders.get(Role.TAKE_PROFIT)
-    if working is not None or context.fleet_state == "HALTED":
+    return _ensure_take_profit(state, context)
+
+
+def _ensure_take_profit(state: SignalState, context: Context) -> tuple[SignalState, list[Action]]:
+    """Place the open trade's take-profit when none works (after a pause, a halt, a refusal)."""
+    side, profit = state.side, state.take_profit_price
+    if state.phase is not Phase.OPEN or side is None or profit is None:
         return state, []
+    if state.orders.get(Role.TAKE_PROFIT) is not None or _blocked(context) is not None:
+        return state, []
+    qty = snap_qty(abs(state.position.qty), context.rules)
     if not meets_minimums(qty, profit, context.rules):
         return state, []
     action, order = place(
