@@ -1,0 +1,29 @@
+"""Poll instead of sleeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def eventually(fn: Callable[[], T], timeout_s: float = 15.0, interval_s: float = 0.05) -> T:
+    """Return fn()'s first truthy result; an AssertionError or a falsy result means not yet.
+
+    Fail with the last value or assertion once timeout_s has passed.
+    """
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while True:
+        try:
+            value = fn()
+            if value:
+                return value
+            last = value
+        except AssertionError as exc:
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s; last: {last!r}")
+        time.sleep(interval_s)
