@@ -286,3 +286,21 @@ def test_once_trading_stops_metrics_equal_status_and_the_ledger(fleet: WebFleet)
         assert sample(samples, "mm_queue_depth", queue=symbol.lower()) == entry["queue_depth"]
         assert sample(samples, "mm_inbox_lag", symbol=symbol) == 0
         assert sample(samples, "mm_ledger_backlog", symbol=symbol) == 0
+
+
+def test_the_fleet_risk_card_shows_each_limit_set_beside_its_figure(
+    fleet: WebFleet, fleet_tab: Tab
+) -> None:
+    from mmtasks.celery import app
+
+    fleet.admin("set_fleet_risk", max_exposure_quote="1000000")
+    app.send_task("mmtasks.beat.fleet_risk", queue="control")  # what beat sends every period
+
+    row = "#risk-card .risk-row[data-limit=max_exposure_quote]"
+    fleet_tab.wait(f"document.querySelector('{row}') !== null", timeout_s=30)
+    text = fleet_tab.js(f"document.querySelector('{row}').textContent")
+    figures = json.loads(fleet.redis.hget("mm:risk", "figures"))
+    assert text.startswith("fleet exposure") and text.endswith(" / 1000000"), text
+    assert "drawdown" not in fleet_tab.js("document.querySelector('#risk-card').textContent")
+    assert D(figures["exposure"]) >= 0
+    assert fleet_tab.errors == []

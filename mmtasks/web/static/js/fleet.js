@@ -48,6 +48,7 @@ export class FleetPage {
         usageBar(u.usage), el("span", { class: "num", text: `${Math.round(u.usage * 100)}%` })));
     }
     cards.push(limits);
+    cards.push(riskCard(view.summary.risk));
     box.replaceChildren(...cards);
   }
 
@@ -147,4 +148,36 @@ function card(label, value, cls = "") {
 function setSigned(cell, value, dp) {
   cell.textContent = signed(value, dp);
   cell.className = "num " + signClass(value, dp);
+}
+
+// The fleet risk task's figures against the limits set (docs/risk.md); empty when none is set.
+const RISK_FIGURES = [
+  ["exposure", "max_exposure_quote", "fleet exposure"],
+  ["top_symbol_exposure", "max_symbol_exposure_quote", "largest symbol exposure"],
+  ["drawdown_quote", "max_drawdown_quote", "drawdown"],
+  ["drawdown_pct", "max_drawdown_pct", "drawdown %"],
+  ["day_loss", "daily_loss_limit_quote", "loss today (UTC)"],
+  ["latency_p95_ms", "max_connector_latency_ms", "connector p95 ms"],
+];
+
+function riskCard(risk) {
+  const box = el("div", { class: "card wide", id: "risk-card" },
+    el("div", { class: "k", text: `Fleet risk${risk && risk.state ? ` — ${risk.state}` : ""}` }));
+  const figures = (risk && risk.figures) || {};
+  const limits = (risk && risk.limits) || {};
+  let shown = 0;
+  for (const [figure, limit, label] of RISK_FIGURES) {
+    if (limits[limit] == null || figures[figure] == null) continue;
+    const usage = Number(figures[figure]) / Number(limits[limit]);
+    box.append(el("div", { class: "limit-row risk-row", "data-limit": limit },
+      el("span", { class: "name", text: label }),
+      usageBar(Math.max(0, usage)),
+      el("span", { class: "num", text: `${figures[figure]} / ${limits[limit]}` })));
+    shown += 1;
+  }
+  if (!shown) box.append(el("div", { class: "muted", text: risk && risk.updated_ms ? "no fleet limit set" : "risk task not run yet" }));
+  for (const breach of (risk && risk.breaches) || []) {
+    box.append(el("div", { class: "warn", text: typeof breach === "string" ? breach : JSON.stringify(breach) }));
+  }
+  return box;
 }
