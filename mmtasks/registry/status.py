@@ -95,7 +95,9 @@ def symbol_status(
     pipe.hgetall(keys.position)
     pipe.hvals(keys.slots)
     pipe.hgetall(keys.config)
-    state_raw, position_raw, slots, config_raw = pipe.execute()
+    pipe.hgetall(keys.health)
+    pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
+    state_raw, position_raw, slots, config_raw, health_raw, signal_raw = pipe.execute()
     meta, position = _decode(state_raw), _decode(position_raw)
     last_price = _decimal(meta.get("last_price"))
     price_ts = meta.get("last_price_ts_ms")
@@ -118,11 +120,24 @@ def symbol_status(
             f"DEGRADED for {degraded['for_s']}s ({degraded['dependency'] or 'a dependency'}), "
             f"retrying: {degraded['last_error']}"
         )
-    no_quote = _no_quote_reason(_decode(config_raw), last_price, meta)
+    kind = str(record.strategy.get("kind", "grid"))
+    signal = None
+    if kind == "signal":
+        no_quote = None
+        signal = signal_health(_decode(health_raw), signal_raw, now_ms)
+        problems += [
+            f"signal stage {name} {stage['state']}: {stage['last_error']}"
+            for name, stage in signal["stages"].items()
+            if stage["state"] in ("ERROR", "RECOVERING")
+        ]
+    else:
+        no_quote = _no_quote_reason(_decode(config_raw), last_price, meta)
     if no_quote and state == "ACTIVE":
         problems.append(no_quote)
     return {
         "symbol": record.symbol,
+        "kind": kind,
+        "signal": signal,
         "queue": queue,
         "registry_status": record.status,
         "version": record.version,
@@ -155,6 +170,36 @@ def symbol_status(
             "stale_after_s": stale_after_s,
         },
     }
+
+
+def signal_health(health_raw: dict[str, str], trade: list[Any], now_ms: int) -> dict[str, Any]:
+    """Return a signal symbol's stages (state, errors, last error, last run, uptime) and trade."""
+    from mmtasks.signal.health import STAGES, ServiceState, StageHealth, symbol_report
+
+    stages = {}
+    for name in STAGES:
+        data = json.loads(health_raw[name]) if health_raw.get(name) else {}
+        stages[name] = StageHealth(
+            stage=name,
+            state=ServiceState(data.get("state", "CREATED")),
+            error_count=int(data.get("error_count", 0)),
+            restarts=int(data.get("restarts", 0)),
+            last_error=str(data.get("last_error", "")),
+            last_run_ms=data.get("last_run_ms"),
+            started_ms=data.get("started_ms"),
+            escalated=bool(data.get("escalated", False)),
+        )
+    report = symbol_report(stages, now_ms)
+    phase, regime, stop, take_profit = (
+        v.decode() if isinstance(v, bytes) else v for v in (list(trade) + [None] * 4)[:4]
+    )
+    report["trade"] = {
+        "phase": phase or "FLAT",
+        "regime": regime or "range",
+        "stop_price": stop or None,
+        "take_profit_price": take_profit or None,
+    }
+    return report
 
 
 def _degraded(meta: dict[str, str], now_ms: int) -> dict[str, Any] | None:

@@ -13,7 +13,9 @@ Cluster slot and one Lua script may touch them all.
                                recovery: recovering, recovery_attempts, recovery_window_ms,
                                next_recovery_ms, give_up;
                                risk: fleet_state (the fleet state its last step acted on),
-                               equity_hwm, losing_streak, breaker, breaker_reason
+                               equity_hwm, losing_streak, breaker, breaker_reason;
+                               signal: signal_history (history to fetch), signal_fetch_at_ms,
+                               signal_tick_seq, signal_failed, signal_rejected
   mm:{s}:slots         hash    level (canonical decimal) -> slot JSON (status, side, price,
                                qty, client_order_id, venue_order_id, filled_qty, closing,
                                inventory, generation)
@@ -29,6 +31,12 @@ Cluster slot and one Lua script may touch them all.
                                TRADES_KEPT only: what reconcile has already counted
   mm:{s}:metrics       hash    step / tick-to-order histogram buckets, order counters
                                (mmtasks/metrics.py writes, the web process reads)
+  mm:{s}:signal        hash    kind signal only: the pipeline's state (signal/state.py to_dict:
+                               candles, indicator rows, regime, phase, orders, stop,
+                               take-profit, position)
+  mm:{s}:health        hash    kind signal only: stage (data, indicators, strategy, execution)
+                               -> JSON (state, error_count, restarts, last_error, last_run_ms,
+                               started_ms, escalated)
   mm:{s}:outbox        stream  the symbol's events, written in the same fenced commit as the
                                state they describe; entry id `<event_seq>-0`; relayed to
                                mm:events
@@ -170,6 +178,14 @@ class SymbolKeys:
     @property
     def metrics(self) -> str:
         return self._k("metrics")
+
+    @property
+    def signal(self) -> str:
+        return self._k("signal")
+
+    @property
+    def health(self) -> str:
+        return self._k("health")
 
 
 def keys_for(symbol: str) -> SymbolKeys:

@@ -8,7 +8,9 @@ from mmtasks.errors import ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
+from mmtasks.registry.configs import parse_strategy_config
 from mmtasks.runtime import Runtime
+from mmtasks.signal.config import SignalConfig
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
 
@@ -60,14 +62,17 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     strategy = fx.strategy or snap.strategy
     risk = fx.risk or snap.risk
     if "strategy" in cmd.args:
-        strategy = core.parse_grid_config(cmd.args["strategy"])
+        strategy = parse_strategy_config(cmd.args["strategy"])
     if "risk" in cmd.args:
         risk = core.parse_risk_config(cmd.args["risk"])
     if strategy is None or rules is None:
         raise ValidationError(
             f"{cmd.command} needs a strategy and symbol rules, received {sorted(cmd.args)}"
         )
-    core.validate_config(strategy, rules)
+    if isinstance(strategy, core.GridConfig):
+        core.validate_config(strategy, rules)
+    elif cmd.command == "init" or not isinstance(snap.strategy, SignalConfig):
+        fx.meta["signal_history"] = "1"  # a new signal symbol starts from the venue's history
     fx.strategy, fx.risk, fx.rules = strategy, risk, rules
 
 

@@ -10,6 +10,7 @@ from mmtasks.events import EventType, event_fields
 from mmtasks.grid import models as core
 from mmtasks.grid.transitions import mark_pending
 from mmtasks.ledger import FillRecord
+from mmtasks.signal.config import SignalConfig
 from mmtasks.trading.snapshot import rules_to_dict
 
 POSITION_EVENTS = {
@@ -26,11 +27,16 @@ class Effects:
     candles: dict[int, core.Candle]
     fills: list[FillRecord] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)
-    strategy: core.GridConfig | None = None
+    strategy: core.GridConfig | SignalConfig | None = None
     risk: core.RiskConfig | None = None
     rules: core.SymbolRules | None = None
     # Trade ids counted without a fill of their own (already on a slot): trade id -> time ms.
     counted_trades: dict[str, int] = field(default_factory=dict)
+    # Kind signal: the pipeline's inputs read from the inbox (in order), its new state and
+    # its stages' health as the fields of mm:{s}:signal / mm:{s}:health (None: unchanged).
+    signal_inputs: list[Any] = field(default_factory=list)
+    signal: dict[str, str] | None = None
+    health: dict[str, str] | None = None
 
     def intend(self, place: core.PlaceOrder) -> None:
         """Record the write-ahead intent of place: its slot becomes PENDING with the client id."""

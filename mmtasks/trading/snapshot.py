@@ -20,6 +20,7 @@ from mmtasks.grid.models import (
     Slot,
     SymbolRules,
 )
+from mmtasks.signal.config import SignalConfig
 from mmtasks.state.keys import FLEET, keys_for
 from mmtasks.state.store import WriteBatch
 
@@ -52,7 +53,7 @@ class Snapshot:
     symbol: str
     meta: dict[str, str]
     grid: GridState
-    strategy: GridConfig | None
+    strategy: GridConfig | SignalConfig | None
     risk: RiskConfig
     rules: SymbolRules | None
     candles: dict[int, Candle]
@@ -63,6 +64,8 @@ class Snapshot:
     raw_slots: dict[str, str] = field(default_factory=dict)
     raw_position: dict[str, str] = field(default_factory=dict)
     raw_candles: dict[str, str] = field(default_factory=dict)
+    raw_signal: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:signal
+    raw_health: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:health
 
     @property
     def last_seq(self) -> int:
@@ -150,20 +153,23 @@ def load_snapshot(
     pipe.hgetall(k.tick)
     pipe.hget(FLEET, "state")
     pipe.llen(k.fills_out)
+    pipe.hgetall(k.signal)
+    pipe.hgetall(k.health)
     replies = pipe.execute()
     if clear_price_pending:
         replies = replies[1:]
-    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = replies
+    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = replies[:8]
+    signal_raw, health_raw = _decode(replies[8]), _decode(replies[9])
     meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
     cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
 
-    strategy: GridConfig | None = None
+    strategy: GridConfig | SignalConfig | None = None
     risk = RiskConfig()
     rules: SymbolRules | None = None
     config_error: str | None = None
     try:
         if "strategy" in cfg_raw:
-            strategy = GridConfig.model_validate(json.loads(cfg_raw["strategy"]))
+            strategy = strategy_from_json(cfg_raw["strategy"])
         if cfg_raw.get("risk"):
             risk = RiskConfig.model_validate(json.loads(cfg_raw["risk"]))
         if "rules" in cfg_raw:
@@ -207,7 +213,17 @@ def load_snapshot(
         raw_slots=slots_raw,
         raw_position=pos_raw,
         raw_candles=candles_raw,
+        raw_signal=signal_raw,
+        raw_health=health_raw,
     )
+
+
+def strategy_from_json(text: str) -> GridConfig | SignalConfig:
+    """Return a stored strategy config as the config of its kind."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("kind") == "signal":
+        return SignalConfig.model_validate(data)
+    return GridConfig.model_validate(data)
 
 
 def grid_meta(grid: GridState) -> dict[str, str]:

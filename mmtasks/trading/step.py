@@ -50,6 +50,8 @@ from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
 from mmtasks.risk.decide import FleetState, stricter
 from mmtasks.risk.engine import record_latency
 from mmtasks.runtime import Runtime
+from mmtasks.signal.config import SignalConfig
+from mmtasks.signal.validate import Context
 from mmtasks.state.keys import (
     BEAT_LOCK,
     DROPPED,
@@ -64,6 +66,7 @@ from mmtasks.trading.commands import apply_command, cancel_everything
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.executor import execute
 from mmtasks.trading.reconcile import TradeBook, reconcile
+from mmtasks.trading.signal_step import decide_signal, inbox_input, rejected_ids
 from mmtasks.trading.snapshot import (
     Snapshot,
     SymbolStatus,
@@ -353,11 +356,13 @@ def _drain_once(
         if isinstance(event, OrderEvent):
             realized_before = fx.grid.position.realized_pnl
             _apply_order(fx, event)
+            inbox_input(fx, event)
             streak = int((snap.meta | fx.meta).get("losing_streak") or 0)
             streak = losing_streak(streak, realized_before, fx.grid.position.realized_pnl)
             fx.meta["losing_streak"] = str(streak)
         elif isinstance(event, CandleEvent):
             fx.candles[event.open_ms] = event_to_candle(event)
+            inbox_input(fx, event)
         elif isinstance(event, CommandEvent):
             apply_command(rt, snap, fx, event)
     if entries:
@@ -378,21 +383,24 @@ def _drain_once(
     actions: list[Action] = []
     if needs_reconcile and rules is not None and status != SymbolStatus.REMOVED and not waiting:
         fx.meta["needs_reconcile"] = "0"  # reconcile sets it again if it must run once more
+        grid_config = strategy if isinstance(strategy, GridConfig) else None
         actions += reconcile(
-            rt.exchange, snap, fx, strategy, rules, now_ms(), _trade_book(rt, store)
+            rt.exchange, snap, fx, grid_config, rules, now_ms(), _trade_book(rt, store)
         )
     fleet = _fleet_state(snap, fx)
     if status == SymbolStatus.ACTIVE and not waiting:
         _check_breaker(snap, fx, risk)
     status = fx.meta.get("status", status)
-    if waiting:
+    if isinstance(strategy, SignalConfig) and rules is not None:
+        actions += _decide_signal(rt, snap, fx, strategy, risk, rules, fleet, status, waiting)
+    elif waiting:
         if fx.meta.get("give_up") == "1":  # recovery exhausted: entries go, closing orders stay
             actions += [
                 a for a in cancel_everything(fx.grid, "recovery exhausted") if not _closing(fx, a)
             ]
     elif status != SymbolStatus.ACTIVE or fleet is FleetState.HALTED:
         actions += cancel_everything(fx.grid)
-    elif strategy is not None and rules is not None:
+    elif isinstance(strategy, GridConfig) and rules is not None:
         actions += _decide(snap, fx, strategy, risk, rules, fleet)
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
@@ -415,6 +423,10 @@ def _drain_once(
         if places and error is None:
             since = max(started_ms, snap.tick.ts_event_ms if snap.tick is not None else 0)
             slow = _check_latency(snap, fx2, risk, acked_ms - since, acked_ms)
+        if isinstance(strategy, SignalConfig):  # the pipeline hears of refusals next step
+            refused = rejected_ids(fx2.events)
+            if refused:
+                fx2.meta["signal_rejected"] = ",".join(refused)
         snap = _commit(store, token, snap, fx2)
         result.events.extend(fx2.events)
         result.actions.extend(actions)
@@ -426,6 +438,42 @@ def _drain_once(
         snap = _recovered(store, token, snap)
     more = len(entries) == INBOX_BATCH
     return snap, len(entries), fills, more
+
+
+def _decide_signal(
+    rt: Runtime,
+    snap: Snapshot,
+    fx: Effects,
+    config: SignalConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    fleet: FleetState,
+    status: str,
+    waiting: bool,
+) -> list[Action]:
+    """Return a signal symbol's orders: its pipeline's, or every cancel while it may not trade.
+
+    The pipeline runs whatever the status (fills and candles keep its state true); it is told
+    the fleet state and whether the symbol trades, and places nothing when it may not.
+    """
+    active = status == SymbolStatus.ACTIVE and not waiting
+    context = Context(
+        rules=rules,
+        fleet_state=fleet.value,
+        max_position=risk.max_position,
+        paused=not active,
+    )
+    actions = decide_signal(
+        rt.exchange, snap, fx, config, context, trading=not waiting, now_ms=now_ms()
+    )
+    if not waiting and (not active or fleet is FleetState.HALTED):
+        asked = {a.client_order_id for a in actions}
+        actions += [a for a in cancel_everything(fx.grid) if a.client_order_id not in asked]
+    if waiting and fx.meta.get("give_up") == "1":  # recovery exhausted: entries go
+        actions += [
+            a for a in cancel_everything(fx.grid, "recovery exhausted") if not _closing(fx, a)
+        ]
+    return actions
 
 
 def _closing(fx: Effects, action: Action) -> bool:
@@ -649,6 +697,11 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
         if newest > int(snap.meta.get("trades_cursor_ms") or 0):
             batch.hset(k.state, {"trades_cursor_ms": str(newest)})
             fx.meta["trades_cursor_ms"] = str(newest)
+    if fx.signal is not None:
+        batch.hset(k.signal, {f: v for f, v in fx.signal.items() if snap.raw_signal.get(f) != v})
+        batch.hdel(k.signal, [f for f in snap.raw_signal if f not in fx.signal])
+    if fx.health is not None:
+        batch.hset(k.health, fx.health)
     batch.events(k.outbox, k.state, fx.events, OUTBOX_MAXLEN)
     first = store.commit(token, batch)
     for fill in fx.fills:
@@ -669,6 +722,8 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
         with contextlib.suppress(Exception):  # committed in the outbox; beat relays it later
             relay(store.r, store.symbol, first, fx.events)
     new = rebase(snap, fx.grid, fx.meta, fx.candles)
+    new.raw_signal = snap.raw_signal if fx.signal is None else fx.signal
+    new.raw_health = snap.raw_health if fx.health is None else fx.health
     if fx.strategy is not None:
         new.strategy = fx.strategy
     if fx.risk is not None:
