@@ -30,7 +30,7 @@ return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
 """
 
 
-class LockedScheduler(PersistentScheduler):
+class LockedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery ships no type hints
     """PersistentScheduler that sends tasks only while this process owns `mm:beat:lock`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

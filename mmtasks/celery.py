@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
 
 from mmtasks.settings import Settings, get_settings
 
@@ -58,7 +58,7 @@ def make_app(settings: Settings | None = None) -> Celery:
         task_ignore_result=True,
         result_expires=24 * 3600,
         task_default_queue=CONTROL_QUEUE,
-        task_queues=[Queue(CONTROL_QUEUE)],
+        task_queues=[Queue(CONTROL_QUEUE)],  # type: ignore[no-untyped-call]  # (kombu)
         task_create_missing_queues=True,
         task_routes=(route_task,),
         worker_send_task_events=True,

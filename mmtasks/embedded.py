@@ -114,7 +114,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pgserver
 
-        server = pgserver.get_server(str(data_dir), cleanup_mode="stop")
+        # pgserver re-exports get_server without __all__, which strict mypy does not follow
+        server = pgserver.get_server(str(data_dir), cleanup_mode="stop")  # type: ignore[attr-defined]
     url = str(server.get_uri())
     log.info("embedded postgres at %s", url)
     return url

@@ -399,7 +399,7 @@ COMMON_EPILOG = (
 def _parser(
     sub: Any, name: str, help_text: str, examples: str, parents: list[argparse.ArgumentParser]
 ) -> argparse.ArgumentParser:
-    return sub.add_parser(
+    parser: argparse.ArgumentParser = sub.add_parser(
         name,
         parents=parents,
         help=help_text,
@@ -407,6 +407,7 @@ def _parser(
         epilog=f"examples:\n{examples}\n\n{COMMON_EPILOG}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    return parser
 
 
 def register(sub: Any) -> None:

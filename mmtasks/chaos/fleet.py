@@ -94,7 +94,10 @@ class PostgresServer:
             warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
             import pgserver
 
-            self.server: Any = pgserver.get_server(str(self.data_dir), cleanup_mode="stop")
+            # pgserver re-exports get_server without __all__, which strict mypy does not follow
+            self.server: Any = pgserver.get_server(  # type: ignore[attr-defined]
+                str(self.data_dir), cleanup_mode="stop"
+            )
 
     def stop(self) -> None:
         """Stop Postgres (fast shutdown: sessions are cut, as in an outage)."""
