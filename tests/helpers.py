@@ -1,26 +1,7 @@
-"""Small test helpers: poll instead of sleeping."""
+"""Kept for the imports of other test folders: `eventually` lives in tests/kit/poll.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
+from tests.kit.poll import eventually
 
-T = TypeVar("T")
-
-
-def eventually(fn: Callable[[], T], timeout_s: float = 15.0, interval_s: float = 0.05) -> T:
-    """Return fn()'s first truthy result; fail with the last value or error after timeout_s."""
-    deadline = time.monotonic() + timeout_s
-    last: object = None
-    while True:
-        try:
-            value = fn()
-            if value:
-                return value
-            last = value
-        except AssertionError as exc:
-            last = exc
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s; last: {last!r}")
-        time.sleep(interval_s)
+__all__ = ["eventually"]

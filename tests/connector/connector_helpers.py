@@ -1,32 +1,19 @@
-"""Helpers of the connector tests: start/stop a connector process, polling, stream readers."""
+"""Helpers of the connector tests: stream readers; the connector process and polling are the
+kit's (tests/kit), re-exported here for the tests that import them by this module's name."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
-T = TypeVar("T")
+from tests.kit.poll import eventually
+from tests.kit.procs import base_env as connector_env
+from tests.kit.procs import start_connector, stop_connector
 
-
-def eventually(fn: Callable[[], T], timeout_s: float = 5.0, interval_s: float = 0.02) -> T:
-    """Call fn until it returns without raising AssertionError; return its result."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            return fn()
-        except AssertionError:
-            if time.monotonic() >= deadline:
-                raise
-        time.sleep(interval_s)
+__all__ = ["StreamCollector", "connector_env", "eventually", "start_connector", "stop_connector"]
 
 
 class StreamCollector:
@@ -57,55 +44,3 @@ class StreamCollector:
         """Stop reading (the client cancels the call)."""
         self.call.cancel()
         self.ended.wait(5)
-
-
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
-
-
-def connector_env(**extra: str) -> dict[str, str]:
-    """Return the environment for a connector process: ours without CONNECTOR_TOKEN, plus extra."""
-    env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_TOKEN"}
-    env.update(extra)
-    return env
-
-
-def start_connector(
-    args: list[str], env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `python -m mmtasks.connector --sim --port 0 ARGS`; return (process, "host:port").
-
-    Waits for the port file, which the connector writes once it is listening and SERVING.
-    """
-    workdir = Path(tempfile.mkdtemp(prefix="connector-"))
-    port_file = workdir / "port"
-    log_file = (workdir / "connector.log").open("wb")
-    command = [sys.executable, "-m", "mmtasks.connector", "--sim", "--port", "0"]
-    proc = subprocess.Popen(
-        [*command, "--port-file", str(port_file), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=log_file,
-        env=env if env is not None else connector_env(),
-    )
-    log_file.close()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not port_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_connector(proc)
-            log = (workdir / "connector.log").read_text(errors="replace")
-            raise RuntimeError(f"connector did not start (exit {proc.returncode}):\n{log}")
-        time.sleep(0.02)
-    host = "127.0.0.1"
-    return proc, f"{host}:{int(port_file.read_text())}"
-
-
-def stop_connector(proc: subprocess.Popen[bytes]) -> int:
-    """Terminate the connector (SIGTERM), kill it if it is not gone in 5 s; return its code."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode

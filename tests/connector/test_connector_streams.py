@@ -63,9 +63,9 @@ def test_price_batches_deliver_every_symbols_ticks_in_seq_order(
     def ticks() -> list[pb.PriceTick]:
         return [t for batch in list(batches.messages) for t in batch.ticks]
 
-    def enough() -> None:
+    def enough() -> bool:
         got = ticks()
-        assert all(sum(t.symbol == s for t in got) >= 200 for s in ("BTCUSDT", "ETHUSDT"))
+        return all(sum(t.symbol == s for t in got) >= 200 for s in ("BTCUSDT", "ETHUSDT"))
 
     eventually(enough, timeout_s=10)
 
@@ -89,12 +89,12 @@ def test_a_price_batch_subscription_streams_only_its_symbols(
     assert {t.symbol for batch in batches.messages for t in batch.ticks} == {"ETHUSDT"}
 
 
-def _at_least_in_batches(collector: StreamCollector, count: int, symbol: str) -> None:
-    assert sum(t.symbol == symbol for b in list(collector.messages) for t in b.ticks) >= count
+def _at_least_in_batches(collector: StreamCollector, count: int, symbol: str) -> bool:
+    return sum(t.symbol == symbol for b in list(collector.messages) for t in b.ticks) >= count
 
 
-def _at_least(collector: StreamCollector, count: int, symbol: str) -> None:
-    assert sum(m.symbol == symbol for m in collector.messages) >= count
+def _at_least(collector: StreamCollector, count: int, symbol: str) -> bool:
+    return sum(m.symbol == symbol for m in collector.messages) >= count
 
 
 def test_a_price_subscription_streams_only_its_symbols(
@@ -142,16 +142,16 @@ def test_an_order_update_arrives_for_each_fill_with_cumulative_qty(
 
 def _subscribed(
     client: ExchangeClient, control: SimControlClient, updates: StreamCollector
-) -> None:
+) -> bool:
     # The stream is live once an update of a probe order shows up on it.
     probe = f"strProbe{len(updates.messages)}{time.monotonic_ns() % 10**6}"
     client.place_order("ETHUSDT", "BUY", "500", "0.01", probe)
     client.cancel_order("ETHUSDT", client_order_id=probe)
-    eventually(lambda: _has(updates, probe), timeout_s=1)
+    return bool(eventually(lambda: _has(updates, probe), timeout_s=1))
 
 
-def _has(updates: StreamCollector, client_order_id: str) -> None:
-    assert any(m.order.client_order_id == client_order_id for m in updates.messages)
+def _has(updates: StreamCollector, client_order_id: str) -> bool:
+    return any(m.order.client_order_id == client_order_id for m in updates.messages)
 
 
 def test_klines_stream_forming_and_closed_candles_and_history(
@@ -161,8 +161,8 @@ def test_klines_stream_forming_and_closed_candles_and_history(
     candles = StreamCollector(stub.SubscribeKlines(request))
     streams.append(candles)
 
-    def closed_one() -> None:
-        assert any(m.closed for m in candles.messages)
+    def closed_one() -> bool:
+        return any(m.closed for m in candles.messages)
 
     eventually(closed_one, timeout_s=5)
 

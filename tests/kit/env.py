@@ -4,10 +4,15 @@ from __future__ import annotations
 
 
 def fleet_env(
-    redis_url: str, database_url: str, connector_addr: str | None = None, **extra: str
+    redis_url: str,
+    database_url: str | None = None,
+    connector_addr: str | None = None,
+    **extra: str,
 ) -> dict[str, str]:
     """Return the service variables of a test fleet (broker on the test Redis), plus extra."""
-    env = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url, "DATABASE_URL": database_url}
+    env = {"REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     if connector_addr is not None:
         env["CONNECTOR_ADDR"] = connector_addr
     return env | extra

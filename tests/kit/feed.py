@@ -8,7 +8,6 @@ for the bridge's order path only: the connector's order stream, the bridge's val
 
 from __future__ import annotations
 
-import random
 import threading
 from decimal import Decimal
 from typing import Any
@@ -62,29 +61,16 @@ def append_event(client: redis_lib.Redis, app: Celery, event: Event) -> None:
 class OrderPump:
     """The bridge's order path: connector order stream -> validation -> the bridge writer."""
 
-    def __init__(
-        self,
-        addr: str,
-        redis_url: str,
-        symbols: set[str],
-        chaos_symbols: frozenset[str] = frozenset(),
-        seed: int = 7,
-    ) -> None:
-        """Pump order updates; for chaos_symbols every update is appended again later, out of
-        order, and wake tasks are duplicated and shuffled, as a flaky bridge and broker would."""
+    def __init__(self, addr: str, redis_url: str, symbols: set[str]) -> None:
         from mmtasks.celery import app
         from mmtasks.pb.mm.v1 import exchange_pb2, exchange_pb2_grpc
 
-        self.app = app
         self.writer = BatchWriter(redis_lib.Redis.from_url(redis_url), app)
         self.symbols = symbols
         self.channel = grpc.insecure_channel(addr)
         self.stub = exchange_pb2_grpc.ExchangeServiceStub(self.channel)
         self._pb = exchange_pb2
         self.appended = 0
-        self.chaos_symbols = chaos_symbols
-        self._rng = random.Random(seed)
-        self._replay: list[OrderEvent] = []
         self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -96,34 +82,11 @@ class OrderPump:
         self.ready.set()
         try:
             for update in stream:
-                if update.order.symbol not in self.symbols:
-                    continue
-                event = order_event_from_pb(update, self.symbols)
-                self._write([event])
-                if event.symbol in self.chaos_symbols:
-                    self._chaos(event)
+                if update.order.symbol in self.symbols:
+                    write(self.writer, Batch(events=[order_event_from_pb(update, self.symbols)]))
+                    self.appended += 1
         except grpc.RpcError:
             return
-
-    def _write(self, events: list[OrderEvent]) -> None:
-        write(self.writer, Batch(events=list(events)))
-        self.appended += len(events)
-
-    def _chaos(self, event: OrderEvent) -> None:
-        from mmtasks.enqueue import TASK_FOR_KIND, wake
-
-        self._replay.append(event)
-        if self._rng.random() < 0.5:
-            return
-        self.flush_chaos()
-        for task in self._rng.sample(sorted(TASK_FOR_KIND.values()), 2):
-            wake(self.app, event.symbol, task)
-
-    def flush_chaos(self) -> None:
-        """Deliver the duplicates still held back, in shuffled order."""
-        batch, self._replay = self._replay, []
-        self._rng.shuffle(batch)
-        self._write(batch)
 
     def close(self) -> None:
         self._stream.cancel()
@@ -135,3 +98,12 @@ def order_events(updates: list[Any], symbols: set[str]) -> list[OrderEvent]:
     from mmtasks.venue.codec import update_to_pb
 
     return [order_event_from_pb(update_to_pb(u), symbols) for u in updates]
+
+
+def set_price(sim: Any, client: redis_lib.Redis, symbol: str, price: str) -> PriceTick:
+    """Move the exchange's price (orders it reaches fill), then tell the symbol, as the bridge."""
+    from mmtasks.celery import app
+
+    tick = sim.inject_price(symbol, price)
+    publish_tick(client, app, symbol, Decimal(price), tick.ts_event_ms, tick.seq)
+    return tick
