@@ -11,7 +11,6 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.logging_setup import (
     JsonFormatter,
     KeyValueFormatter,
@@ -19,7 +18,6 @@ from mmtasks.logging_setup import (
     split_message,
 )
 from mmtasks.symbols import init_symbol
-from tests.helpers import eventually
 
 # The integration kit's fixtures (connector, workers on the test Redis and Postgres).
 from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
@@ -33,6 +31,8 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
     sim,
     workers,
 )
+from tests.kit.feed import set_price
+from tests.kit.poll import eventually
 
 SYMBOL = "GRIDUSDT"
 
@@ -111,8 +111,7 @@ def test_a_json_worker_logs_the_order_it_placed_as_fields(
     init_symbol(redis_client, app, exchange, SYMBOL, GRID)
 
     # Act: one tick at 100 makes the long grid place its buys.
-    tick = sim.inject_price(SYMBOL, "100")
-    publish_tick(redis_client, app, SYMBOL, Decimal("100"), tick.ts_event_ms, tick.seq)
+    set_price(sim, redis_client, SYMBOL, "100")
     eventually(lambda: len(resting(exchange, SYMBOL)) == 2)
 
     # Assert: the placements are records with the symbol and price as fields.

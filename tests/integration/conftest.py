@@ -1,8 +1,8 @@
-"""Fixtures for tests that run the fleet's real processes."""
+"""Fixtures for tests that run the fleet's real processes (built from tests/kit)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,19 +11,20 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.registry.migrate import migrate
-from tests.procs import OrderPump, Worker, connector
+from tests.kit.configs import GRID
+from tests.kit.env import fleet_env as build_env
+from tests.kit.env import point_app_at
+from tests.kit.feed import OrderPump
+from tests.kit.procs import Workers, connector
 
 SYMBOLS = ("GRIDUSDT", "ALTUSDT")
-GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
+__all__ = ["GRID", "SYMBOLS", "ledger_rows", "redis_position", "resting"]
 
 
 @pytest.fixture(autouse=True)
 def _celery_app_on_test_redis(redis_base_url: str) -> None:
     """Point the in-test Celery app (used to send tasks) at the session's Redis database."""
-    from mmtasks.celery import app, use_services
-    from mmtasks.settings import settings_for
-
-    use_services(app, settings_for(redis_base_url))
+    point_app_at(redis_base_url)
 
 
 @pytest.fixture
@@ -43,28 +44,15 @@ def exchange_addr() -> Iterator[str]:
 @pytest.fixture
 def fleet_env(redis_url: str, ledger_url: str, exchange_addr: str) -> dict[str, str]:
     """Return the environment every fleet process of this test gets."""
-    return {
-        "REDIS_URL": redis_url,
-        "DATABASE_URL": ledger_url,
-        "CONNECTOR_ADDR": exchange_addr,
-        "CELERY_BROKER_URL": redis_url,
-        "MMTASKS_LOCK_TTL_MS": "2000",
-    }
+    return build_env(redis_url, ledger_url, exchange_addr, MMTASKS_LOCK_TTL_MS="2000")
 
 
 @pytest.fixture
-def workers(fleet_env: dict[str, str]) -> Iterator[Callable[..., Worker]]:
-    """Start workers on demand; stop them all after the test."""
-    started: list[Worker] = []
-
-    def start(queues: list[str], env: dict[str, str] | None = None, **kw: Any) -> Worker:
-        worker = Worker(queues, {**fleet_env, **(env or {})}, **kw)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
+    """Start workers on demand (`workers(queues, env=..., name=...)`); stop them all after."""
+    launcher = Workers(fleet_env)
+    yield launcher
+    launcher.stop_all()
 
 
 @pytest.fixture

@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import redis as redis_lib
 
 from mmtasks.state.keys import BEAT_LOCK
-from tests.helpers import eventually
-from tests.procs import ROOT, stop
+from tests.kit.env import fleet_env
+from tests.kit.poll import eventually
+from tests.kit.procs import Proc, launch
 
 
-def start_beat(redis_url: str, tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mmtasks",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "-s",
-            str(tmp_path / f"{name}-schedule"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def start_beat(redis_url: str, tmp_path: Path, name: str) -> Proc:
+    schedule = str(tmp_path / f"{name}-schedule")
+    return launch(
+        f"beat-{name}",
+        *("-m", "celery", "-A", "mmtasks", "beat", "--loglevel", "INFO", "-s", schedule),
+        env=fleet_env(redis_url),
     )
 
 
@@ -47,16 +32,16 @@ def test_second_beat_stands_by_until_the_first_stops(
     first = start_beat(redis_url, tmp_path, "first")
     second = None
     try:
-        eventually(lambda: lock_owner_pid(redis_client) == first.pid, timeout_s=30)
+        eventually(lambda: lock_owner_pid(redis_client) == first.proc.pid, timeout_s=30)
         second = start_beat(redis_url, tmp_path, "second")
         # The sweeper runs every 5 s: once its task went out, the second beat has ticked too.
         eventually(lambda: redis_client.llen("control") > 0, timeout_s=30)
-        assert lock_owner_pid(redis_client) == first.pid
+        assert lock_owner_pid(redis_client) == first.proc.pid
 
-        stop(first)
+        first.stop()
 
-        eventually(lambda: lock_owner_pid(redis_client) == second.pid, timeout_s=30)
+        eventually(lambda: lock_owner_pid(redis_client) == second.proc.pid, timeout_s=30)
     finally:
-        stop(first)
+        first.stop()
         if second is not None:
-            stop(second)
+            second.stop()

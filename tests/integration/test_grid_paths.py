@@ -14,9 +14,7 @@ would change nothing. Polls, never sleeps.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,8 +33,8 @@ from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
 from mmtasks.state.store import SymbolStore
 from mmtasks.symbols import init_symbol
 from mmtasks.trading.snapshot import load_snapshot
-from tests.helpers import eventually
-from tests.procs import LOG_DIR, ROOT, stop
+from tests.kit.poll import eventually
+from tests.kit.procs import BridgeProc
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -71,25 +69,16 @@ def taker(side: str, order_price: int, price: int) -> Fill:
 @pytest.fixture
 def start_bridge(fleet_env: dict[str, str]) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
     """Start `python -m bridge` for SYMBOL on the test's connector, Redis and Postgres."""
-    started: list[tuple[subprocess.Popen[bytes], Any]] = []
+    started: list[BridgeProc] = []
 
     def start() -> subprocess.Popen[bytes]:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        log = (LOG_DIR / f"bridge-grid-{os.getpid()}-{time.monotonic_ns()}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--symbols", SYMBOL, "--backoff-cap-s", "1"],
-            cwd=ROOT,
-            env={**os.environ, **fleet_env, "LOG_LEVEL": "INFO"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((proc, log))
-        return proc
+        bridge = BridgeProc(["--symbols", SYMBOL], {**fleet_env, "LOG_LEVEL": "INFO"})
+        started.append(bridge)
+        return bridge.proc
 
     yield start
-    for proc, log in started:
-        stop(proc)
-        log.close()
+    for bridge in started:
+        bridge.stop()
 
 
 @dataclass

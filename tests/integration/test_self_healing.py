@@ -1,10 +1,11 @@
-"""Self-healing: temporary faults degrade and heal, ERROR recovers with a limit, fills are
-never ignored, late fills land in trade order, a Redis wipe is repaired without an operator,
+"""Self-healing: temporary faults degrade and heal, ERROR recovers with a limit (beat's
+budget), late fills land in trade order, a Redis wipe is repaired without an operator,
 events go out exactly once, and unknown symbols leave no trace.
 
 The step runs in this process (`run_step`, beat's `heal_fleet`) against real Redis, Postgres
 and the simulated connector over gRPC; there is no bridge, so fills that happen at the
-exchange are learned by reconcile, exactly the late path these promises are about.
+exchange are learned by reconcile, exactly the late path these promises are about. That a
+symbol in ERROR still applies its fills is tested on the step alone, in tests/step.
 """
 
 from __future__ import annotations
@@ -19,28 +20,27 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.errors import OperationalError
 from mmtasks.ledger import flush_buffer, summarize
-from mmtasks.messages import OrderEvent, TradeMsg
 from mmtasks.registry import store as registry
 from mmtasks.runtime import Runtime, get_runtime, reset_runtime
 from mmtasks.settings import get_settings
 from mmtasks.state.keys import DROPPED, EVENTS, SYMBOLS, keys_for
-from mmtasks.state.store import SymbolStore
 from mmtasks.symbols import init_symbol, send_command
 from mmtasks.tasks.beat import heal_fleet
 from mmtasks.trading.step import run_step
-from tests.helpers import eventually
 from tests.integration.conftest import SYMBOLS as LISTED
 from tests.integration.conftest import resting
+from tests.kit.configs import GRID as LONG
+from tests.kit.configs import NEUTRAL
+from tests.kit.env import fleet_env
+from tests.kit.feed import publish_tick, set_price
+from tests.kit.poll import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 D = Decimal
 A = LISTED[0]
-LONG = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
-NEUTRAL = {**LONG, "mode": "neutral"}
 
 
 @pytest.fixture
@@ -51,15 +51,14 @@ def rt(
 
     Recovery is made quick (attempts 0.2 s apart) so the test waits for seconds, not minutes.
     """
-    env = {
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "DATABASE_URL": ledger_url,
-        "CONNECTOR_ADDR": exchange_addr,
-        "MMTASKS_RECOVERY_BACKOFF_S": "0.2",
-        "MMTASKS_RECOVERY_ATTEMPTS": "2",
-        "MMTASKS_DEGRADED_TO_ERROR_S": "60",
-    }
+    env = fleet_env(
+        redis_url,
+        ledger_url,
+        exchange_addr,
+        MMTASKS_RECOVERY_BACKOFF_S="0.2",
+        MMTASKS_RECOVERY_ATTEMPTS="2",
+        MMTASKS_DEGRADED_TO_ERROR_S="60",
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -89,8 +88,7 @@ def step(rt: Runtime, symbol: str = A, *, may_fail: bool = False) -> dict[str, s
 
 def price(sim: Any, rt: Runtime, value: str, symbol: str = A) -> None:
     """Trade the exchange at value (resting orders it reaches fill) and store the tick."""
-    tick = sim.inject_price(symbol, value)
-    publish_tick(rt.redis, app, symbol, D(value), tick.ts_event_ms, tick.seq)
+    set_price(sim, rt.redis, symbol, value)
 
 
 def reconcile_now(rt: Runtime, symbol: str = A) -> dict[str, str]:
@@ -205,47 +203,6 @@ def test_recovery_gives_up_after_its_attempts_cancelling_entries_and_keeping_clo
     assert kinds.count("RECOVERY_EXHAUSTED") == 1
 
 
-def test_a_symbol_in_error_still_applies_its_fills(rt: Runtime, exchange: Any, sim: Any) -> None:
-    # Arrange: resting BUY 90, then the symbol is put in ERROR by hand.
-    start(rt, exchange, sim, LONG)
-    rt.redis.hset(keys_for(A).state, mapping={"status": "ERROR", "last_error": "drill"})
-
-    # Act: BUY 90 fills at the exchange; its order update reaches the inbox (as the bridge
-    # would append it); the ERROR symbol steps.
-    price(sim, rt, "89")
-    order = exchange.get_order(A, client_order_id=_cid_at(rt, "90"))
-    trade = next(t for t in exchange.trades(A) if t.order_id == order.order_id)
-    SymbolStore(rt.redis, A).append(
-        OrderEvent(
-            symbol=A,
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            side=order.side,
-            status=order.status,
-            price=order.price,
-            quantity=order.quantity,
-            executed_qty=order.executed_qty,
-            avg_price=order.avg_price,
-            trade=TradeMsg(
-                trade_id=trade.trade_id,
-                price=trade.price,
-                quantity=trade.quantity,
-                fee=trade.fee,
-                ts_ms=trade.ts_ms,
-            ),
-            ts_event_ms=trade.ts_ms,
-        ).model_dump(mode="json")
-    )
-    state = step(rt)
-
-    # Assert: still ERROR, but the fill is applied and waits for (or is in) the ledger.
-    assert state["status"] == "ERROR"
-    assert position(rt)["qty"] == 1
-    with psycopg.connect(rt.settings.database_url) as conn:
-        flush_buffer(rt.redis, rt.pg, A)
-        assert summarize(conn, A).fills == 1
-
-
 def test_fills_learned_late_are_applied_in_trade_order_across_orders(
     rt: Runtime, exchange: Any, sim: Any
 ) -> None:
@@ -349,11 +306,6 @@ def test_events_reach_the_stream_once_in_order_even_when_relayed_again(
     seqs = [int(e["event_seq"]) for e in events(rt)]
     outbox = rt.redis.xlen(keys_for(A).outbox)
     assert seqs == list(range(1, outbox + 1)) and outbox > 5
-
-
-def _cid_at(rt: Runtime, level: str) -> str:
-    slot = json.loads(text(rt).hget(keys_for(A).slots, level) or "{}")
-    return str(slot["client_order_id"])
 
 
 def _pending(rt: Runtime) -> bool:

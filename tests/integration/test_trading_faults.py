@@ -1,4 +1,7 @@
-"""Duplicates, disorder, crashes, offline fills and poison: the promises of the event path."""
+"""Crashes, offline fills and poison on real worker processes: what only a real worker proves.
+
+Duplicated and reordered events are tested on the step in process (tests/step).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +13,16 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick, wake
+from mmtasks.enqueue import wake
 from mmtasks.state.keys import keys_for
 from mmtasks.symbols import init_symbol
-from tests.helpers import eventually
-from tests.integration.conftest import GRID, SYMBOLS, ledger_rows, redis_position, resting
-from tests.integration.test_trading_flow import position_qty, set_price
-from tests.procs import OrderPump
+from tests.integration.conftest import GRID, SYMBOLS, ledger_rows, resting
+from tests.integration.test_trading_flow import position_qty
+from tests.kit.feed import OrderPump, set_price
+from tests.kit.poll import eventually
 
 D = Decimal
 A, B = SYMBOLS
-PATH = ["100", "89", "79", "95", "100", "111", "104"]
 
 
 def slots(client: redis_lib.Redis, symbol: str) -> dict[str, dict[str, Any]]:
@@ -33,78 +35,6 @@ def settled(client: redis_lib.Redis, symbol: str) -> bool:
     no_pending = all(s.get("status") != "PENDING" for s in slots(client, symbol).values())
     cursor = int(client.hget(k.state, "last_seq") or 0)
     return no_pending and cursor == int(client.get(k.seq) or 0)
-
-
-def exchange_qty(exchange: Any, symbol: str) -> Decimal:
-    return sum((p.quantity for p in exchange.positions(symbol) if p.symbol == symbol), D(0))
-
-
-def caught_up(client: redis_lib.Redis, exchange: Any, symbol: str, price: str | None) -> bool:
-    """Return True when every fill is applied, and (if given) price was traded on."""
-    if position_qty(client, symbol) != exchange_qty(exchange, symbol) or not settled(
-        client, symbol
-    ):
-        return False
-    k = keys_for(symbol)
-    return price is None or (
-        client.hget(k.state, "last_price") == price and not client.exists(k.price_pending)
-    )
-
-
-def walk(sim: Any, client: redis_lib.Redis, exchange: Any, symbols: list[str]) -> None:
-    """Drive every symbol along PATH; each price is seen only after its fills are applied."""
-    for price in PATH:
-        ticks = {symbol: sim.inject_price(symbol, price) for symbol in symbols}
-        for symbol in symbols:
-            eventually(lambda s=symbol: caught_up(client, exchange, s, None))
-        for symbol, tick in ticks.items():
-            publish_tick(client, app, symbol, D(price), tick.ts_event_ms, tick.seq)
-        for symbol in symbols:
-            eventually(lambda s=symbol, p=price: caught_up(client, exchange, s, p))
-
-
-def test_duplicated_shuffled_events_end_in_the_same_state_as_a_clean_run(
-    workers: Any,
-    exchange_addr: str,
-    exchange: Any,
-    sim: Any,
-    redis_client: redis_lib.Redis,
-    redis_url: str,
-    ledger_url: str,
-) -> None:
-    # Arrange: A gets a clean event path; B gets every order update twice, the copies late and
-    # shuffled, plus duplicated wake tasks of the wrong kinds.
-    workers([A.lower(), B.lower()])
-    pump = OrderPump(exchange_addr, redis_url, set(SYMBOLS), chaos_symbols=frozenset({B}))
-    try:
-        init_symbol(redis_client, app, exchange, A, GRID)
-        init_symbol(redis_client, app, exchange, B, GRID)
-
-        # Act
-        walk(sim, redis_client, exchange, [A, B])
-        pump.flush_chaos()
-        for _ in range(3):
-            wake(app, B)
-        eventually(lambda: settled(redis_client, B))
-    finally:
-        pump.close()
-
-    # Assert: same orders at the exchange, same position and PnL, same ledger, one order per id.
-    assert resting(exchange, B) == resting(exchange, A)
-    pa, pb = redis_position(redis_client, A), redis_position(redis_client, B)
-    assert (pb["qty"], pb["realized_pnl"], pb["fees"]) == (
-        pa["qty"],
-        pa["realized_pnl"],
-        pa["fees"],
-    )
-    assert D(pa["realized_pnl"]) > 0
-    rows_a = eventually(lambda: ledger_rows(ledger_url, A))
-    rows_b = eventually(
-        lambda: len(ledger_rows(ledger_url, B)) == len(rows_a) and ledger_rows(ledger_url, B)
-    )
-    assert [r[1:] for r in rows_b] == [r[1:] for r in rows_a]
-    ids = [o.client_order_id for o in exchange.open_orders(B)]
-    assert len(ids) == len(set(ids))
 
 
 @pytest.mark.parametrize("crash_at", ["after_intent", "after_send"])

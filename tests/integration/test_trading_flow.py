@@ -9,21 +9,15 @@ import psycopg
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.ledger import flush_buffer, summarize
 from mmtasks.state.keys import keys_for
 from mmtasks.symbols import init_symbol
-from tests.helpers import eventually
 from tests.integration.conftest import GRID, ledger_rows, redis_position, resting
+from tests.kit.feed import set_price
+from tests.kit.poll import eventually
 
 SYMBOL = "GRIDUSDT"
 D = Decimal
-
-
-def set_price(sim: Any, client: redis_lib.Redis, symbol: str, price: str) -> None:
-    """Move the exchange's price (resting orders it reaches fill), then tell the worker."""
-    tick = sim.inject_price(symbol, price)
-    publish_tick(client, app, symbol, D(price), tick.ts_event_ms, tick.seq)
 
 
 def position_qty(client: redis_lib.Redis, symbol: str) -> Decimal:

@@ -20,7 +20,9 @@ def kinds(desk: Desk) -> list[str]:
     return [kind for kind, _ in desk.events()]
 
 
-def test_a_symbol_in_error_applies_its_fills_places_nothing_and_recovers(desk: Desk) -> None:
+def test_a_symbol_in_error_applies_its_fills_places_nothing_and_recovers(
+    desk: Desk, ledger: str
+) -> None:
     # Arrange: BUY 90, 80 rest at 100; then the stored config becomes unreadable.
     desk.init(GRID)
     desk.trade("100")
@@ -38,6 +40,8 @@ def test_a_symbol_in_error_applies_its_fills_places_nothing_and_recovers(desk: D
     assert state["status"] == "ERROR" and "invalid" in state["last_error"]
     assert desk.position()["qty"] == 1
     assert desk.resting() == [("BUY", D(80))]
+    with psycopg.connect(ledger) as conn:
+        assert conn.execute("SELECT side, price FROM fills").fetchall() == [("BUY", D(90))]
 
     # Act 2: the config is repaired and beat's recovery command arrives.
     desk.text.hset(desk.keys.config, "strategy", config)

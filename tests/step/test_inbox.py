@@ -97,8 +97,10 @@ def test_late_duplicates_of_an_older_batch_change_nothing(desk: Desk) -> None:
     desk.trade("100", "89", "95", "100", mangle=keep)
     before = (desk.resting(), desk.position(), desk.slots())
 
-    # Act: all of them arrive again, oldest last.
+    # Act: all of them arrive again, oldest last, and wake tasks of every kind run.
     desk.deliver(seen[::-1])
+    for trigger in ("order", "candle", "command", "price", "drain"):
+        desk.step(trigger)
     desk.settle()
 
     # Assert
