@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.bridge.test_run_smoke import processes_with, table_rows
-from tests.procs import ROOT
+from tests.kit.procs import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

@@ -1,14 +1,15 @@
-"""Call admin tasks the way an operator does: `celery -A mmtasks call` in a subprocess."""
+"""Admin calls: sent from the test process with `app.send_task` (the message `celery call`
+sends), and through `celery -A mmtasks call` subprocesses for one CLI smoke test per family."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 
-from tests.procs import ROOT
+from tests.kit.poll import eventually
+from tests.kit.procs import ROOT, base_env
 
 CALL_TIMEOUT_S = 60
 RESULT_TIMEOUT_S = 60
@@ -18,15 +19,8 @@ Call = tuple[str, dict[str, Any]]
 
 def _call_argv(task: str, kwargs: dict[str, Any]) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "mmtasks",
-        "call",
-        f"mmtasks.admin.{task}",
-        "--kwargs",
-        json.dumps(kwargs),
+        *(sys.executable, "-m", "celery", "-A", "mmtasks", "call"),
+        *(f"mmtasks.admin.{task}", "--kwargs", json.dumps(kwargs)),
     ]
 
 
@@ -36,7 +30,7 @@ def celery_call_ids(env: dict[str, str], calls: list[Call]) -> list[str]:
         subprocess.Popen(
             _call_argv(task, kwargs),
             cwd=ROOT,
-            env={**os.environ, **env},
+            env=base_env(**env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -56,7 +50,7 @@ def celery_result(env: dict[str, str], task_id: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "celery", "-A", "mmtasks", "result", task_id],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env=base_env(**env),
         capture_output=True,
         text=True,
         timeout=CALL_TIMEOUT_S,
@@ -66,16 +60,17 @@ def celery_result(env: dict[str, str], task_id: str) -> str:
 
 
 class Admin:
-    """Sends admin calls through `celery call` and reads their results from the backend."""
+    """Sends admin calls (by task name, as `celery call` does) and reads their results."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
 
     def ids(self, calls: list[Call]) -> list[str]:
+        """Send calls through `celery call` subprocesses; return the task ids they print."""
         return celery_call_ids(self.env, calls)
 
     def sent_ids(self, calls: list[Call]) -> list[str]:
-        """Send calls from this process, as `celery call` does (by name); return the task ids."""
+        """Send calls from this process with app.send_task; return the task ids."""
         from mmtasks.celery import app
 
         return [app.send_task(f"mmtasks.admin.{task}", kwargs=kwargs).id for task, kwargs in calls]
@@ -88,16 +83,15 @@ class Admin:
     def app_result(self, task_id: str) -> Any:
         """Return the AsyncResult of task_id once it is ready (success or failure)."""
         from mmtasks.celery import app
-        from tests.helpers import eventually
 
         result = app.AsyncResult(task_id)
         eventually(result.ready, timeout_s=RESULT_TIMEOUT_S)
         return result
 
-    def call_all(self, calls: list[Call]) -> list[dict[str, Any]]:
-        """Send every call at once; return their results in order."""
-        return self.results(self.ids(calls))
+    def call_all(self, calls: list[Call], *, cli: bool = False) -> list[dict[str, Any]]:
+        """Send every call at once (with cli, as `celery call` processes); return results."""
+        return self.results(self.ids(calls) if cli else self.sent_ids(calls))
 
-    def call(self, task: str, **kwargs: Any) -> dict[str, Any]:
+    def call(self, task: str, *, cli: bool = False, **kwargs: Any) -> dict[str, Any]:
         """Send one call and return its result."""
-        return self.call_all([(task, kwargs)])[0]
+        return self.call_all([(task, kwargs)], cli=cli)[0]

@@ -1,4 +1,4 @@
-"""Fleets for admin tests: a real connector, real Celery workers, admin calls via `celery call`.
+"""Fleets for admin tests: a real connector, real Celery workers, admin calls by task name.
 
 `control` is one fleet per module (connector + control worker, no symbol workers) for the calls
 that only touch the registry and Redis; each test there uses symbols of its own. Never flush
@@ -8,7 +8,6 @@ Redis under running workers: it drops their broker bindings. `fleet` is a fresh 
 
 from __future__ import annotations
 
-import signal
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ import redis as redis_lib
 from mmtasks.embedded import Services
 from tests.admin.calls import Admin
 from tests.conftest import with_search_path
-from tests.helpers import eventually
-from tests.procs import Worker, connector
+from tests.kit.configs import GRID
+from tests.kit.env import fleet_env, point_app_at
+from tests.kit.procs import Worker, Workers, connector
 
 # The simulated exchange lists these; tests own disjoint subsets of them.
 LISTED = (
@@ -38,36 +38,24 @@ LISTED = (
     "IIIUSDT",
     "JJJUSDT",
 )
-GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
 D = Decimal
+__all__ = ["GRID", "Fleet", "is_alive", "wait_ready"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _celery_app_on_test_redis(redis_base_url: str) -> None:
     """Point the in-test Celery app (results, remote control) at the session's Redis database."""
-    from mmtasks.celery import app, use_services
-    from mmtasks.settings import settings_for
-
-    use_services(app, settings_for(redis_base_url))
+    point_app_at(redis_base_url)
 
 
 def wait_ready(worker: Worker, timeout_s: float = 60) -> Worker:
     """Return worker once it answers a ping."""
-    from mmtasks.celery import app
-
-    def answers() -> bool:
-        assert worker.proc.poll() is None, f"worker exited, see {worker.log_path}"
-        return bool(app.control.ping(destination=[worker.name], timeout=0.5))
-
-    eventually(answers, timeout_s=timeout_s)
-    return worker
+    return worker.wait_ready(timeout_s)
 
 
 def is_alive(worker: Worker) -> bool:
     """Return True when worker's process runs and answers a ping."""
-    from mmtasks.celery import app
-
-    return worker.proc.poll() is None and bool(app.control.ping(destination=[worker.name]))
+    return worker.proc.poll() is None and worker.answers()
 
 
 @dataclass
@@ -79,22 +67,22 @@ class Fleet:
     pg_url: str
     redis: redis_lib.Redis
     admin: Admin
-    workers: list[Worker] = field(default_factory=list)
+    launcher: Workers = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.launcher = Workers(self.env)
+
+    @property
+    def workers(self) -> list[Worker]:
+        return self.launcher.started
 
     def start(self, queues: list[str], name: str) -> Worker:
         """Start a worker on queues and return it once it answers."""
-        worker = Worker(queues, self.env, name=name)
-        self.workers.append(worker)
-        return wait_ready(worker)
+        return self.launcher.start(queues, name=name).wait_ready()
 
     def stop_all(self) -> None:
         """Stop every worker: signal them all first so they shut down together."""
-        for worker in self.workers:
-            if worker.proc.poll() is None:
-                worker.proc.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            worker.stop()
-        self.workers.clear()
+        self.launcher.stop_all()
 
 
 def _schema_url(services: Services) -> tuple[str, str]:
@@ -116,12 +104,7 @@ def control(services: Services, redis_base_url: str) -> Iterator[Fleet]:
     schema, pg_url = _schema_url(services)
     client = redis_lib.Redis.from_url(redis_base_url, decode_responses=True)
     with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = {
-            "REDIS_URL": redis_base_url,
-            "CELERY_BROKER_URL": redis_base_url,
-            "DATABASE_URL": pg_url,
-            "CONNECTOR_ADDR": addr,
-        }
+        env = fleet_env(redis_base_url, pg_url, addr)
         fleet = Fleet(env, addr, pg_url, client, Admin(env))
         fleet.start(["control"], "control")
         try:
@@ -136,12 +119,7 @@ def control(services: Services, redis_base_url: str) -> Iterator[Fleet]:
 def fleet(redis_url: str, pg_url: str, redis_client: redis_lib.Redis) -> Iterator[Fleet]:
     """A fresh fleet for one test: connector and control worker; start symbol workers on it."""
     with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": pg_url,
-            "CONNECTOR_ADDR": addr,
-        }
+        env = fleet_env(redis_url, pg_url, addr)
         fleet = Fleet(env, addr, pg_url, redis_client, Admin(env))
         fleet.start(["control"], "control")
         try:

@@ -1,4 +1,5 @@
-"""Admin tasks called with `celery -A mmtasks call` against a real control worker.
+"""Admin tasks against a real control worker, sent by name as `celery -A mmtasks call` does;
+one call per task family goes through the `celery call` CLI itself (add_symbol, halt, list).
 
 No symbol workers run here: these tests check what the admin tasks write (registry, audit,
 Redis, inboxes, events, NOTIFY) and what they refuse. Trading outcomes are in test_scenarios.
@@ -31,7 +32,7 @@ def test_control_worker_migrates_the_registry_when_it_starts(control: Fleet) -> 
     with psycopg.connect(control.pg_url) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM schema_migrations ORDER BY 1")]
 
-    assert names == ["001_init.sql", "002_registry_notify.sql"]
+    assert names == ["001_init.sql", "002_registry_notify.sql", "003_fleet_risk.sql"]
 
 
 def test_add_symbol_registers_audits_initialises_and_announces(control: Fleet) -> None:
@@ -63,8 +64,8 @@ def test_add_symbol_registers_audits_initialises_and_announces(control: Fleet) -
 
 Bad = tuple[str, dict[str, Any], str]
 
-# The bad inputs of the issue, each sent by its own `celery call` process.
-BAD_CLI_CALLS: list[Bad] = [
+# The bad inputs of the issue (the CLI's own refusal is test_celery_result_prints_the_refusal).
+BAD_CALLS: list[Bad] = [
     (
         "add_symbol",
         {"symbol": "BBBUSDT", "exchange": "nasdaq", "strategy": GRID},
@@ -101,11 +102,6 @@ BAD_CLI_CALLS: list[Bad] = [
         {"symbol": 42, "strategy": GRID},
         "symbol must be 2-20 letters or digits like 'BTCUSDT', received 42",
     ),
-]
-
-# More bad inputs, sent from the test process: the same message `celery call` sends
-# (`app.send_task` by name), without a process start per case on a shared machine.
-BAD_SENT_CALLS: list[Bad] = [
     (
         "add_symbol",
         {"symbol": "BBBUSDT", "strategy": GRID, "risk": {"max_loss": "9"}},
@@ -159,14 +155,10 @@ def test_bad_calls_are_refused_with_a_clear_error_and_change_nothing(control: Fl
     inbox_before = inbox(control, "CCCUSDT")
 
     # Act: every bad call at once.
-    ids = control.admin.ids([(task, kwargs) for task, kwargs, _ in BAD_CLI_CALLS])
-    ids += control.admin.sent_ids([(task, kwargs) for task, kwargs, _ in BAD_SENT_CALLS])
-    results = control.admin.results(ids)
+    results = control.admin.call_all([(task, kwargs) for task, kwargs, _ in BAD_CALLS])
 
     # Assert: each refused with its message; nothing changed; the worker still answers.
-    for (task, kwargs, message), result in zip(
-        BAD_CLI_CALLS + BAD_SENT_CALLS, results, strict=True
-    ):
+    for (task, kwargs, message), result in zip(BAD_CALLS, results, strict=True):
         assert result["ok"] is False, (task, kwargs, result)
         assert message in result["error"], (task, kwargs, result["error"])
     assert registry(control.pg_url) == registry_before
@@ -274,7 +266,7 @@ def test_halt_and_resume_set_the_fleet_state_wake_every_symbol_and_audit(
     assert control.admin.call("add_symbol", symbol="HHHUSDT", strategy=GRID)["ok"]
     depth_before = control.redis.llen("hhhusdt")
 
-    halted = control.admin.call("halt", reason="exchange maintenance")
+    halted = control.admin.call("halt", cli=True, reason="exchange maintenance")
     state_while_halted = control.redis.hget(FLEET, "state")
     resumed = control.admin.call("resume")
 
@@ -313,7 +305,7 @@ def test_list_symbols_and_rehydrate_answer(control: Fleet) -> None:
     assert control.admin.call("add_symbol", symbol="JJJUSDT", strategy=GRID)["ok"]
 
     listed, rehydrated = control.admin.call_all(
-        [("list_symbols", {"include_removed": True}), ("rehydrate", {"reason": "test"})]
+        [("list_symbols", {"include_removed": True}), ("rehydrate", {"reason": "test"})], cli=True
     )
 
     row = next(s for s in listed["symbols"] if s["symbol"] == "JJJUSDT")

@@ -7,8 +7,9 @@ import redis as redis_lib
 
 from mmtasks.state.keys import FLEET, SYMBOLS
 from tests.admin.calls import Admin
-from tests.admin.conftest import LISTED, is_alive, wait_ready
-from tests.procs import Worker, connector
+from tests.admin.conftest import LISTED, is_alive
+from tests.kit.env import fleet_env
+from tests.kit.procs import Worker, connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -21,18 +22,13 @@ def test_halt_works_while_postgres_is_down_and_registry_calls_fail_cleanly(
     # Arrange: a control worker whose Postgres is unreachable from the start.
     redis_client.sadd(SYMBOLS, LISTED[0])
     with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": UNREACHABLE_DB,
-            "CONNECTOR_ADDR": addr,
-        }
-        worker = wait_ready(Worker(["control"], env, name="control"))
+        env = fleet_env(redis_url, UNREACHABLE_DB, addr)
+        worker = Worker(["control"], env, name="control").wait_ready()
         admin = Admin(env)
         try:
             # Act
             halted = admin.call("halt", reason="database outage drill")
-            [listed_id] = admin.ids([("list_symbols", {})])
+            [listed_id] = admin.sent_ids([("list_symbols", {})])
             listed = admin.app_result(listed_id)
             alive = is_alive(worker)
         finally:

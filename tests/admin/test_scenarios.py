@@ -13,14 +13,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import redis as redis_lib
 
-from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.state.keys import SYMBOLS, keys_for
-from tests.admin.conftest import GRID, LISTED, Fleet, audit, registry, resting, wait_ready
-from tests.helpers import eventually
-from tests.procs import OrderPump, Worker
+from tests.admin.conftest import GRID, LISTED, Fleet, audit, registry, resting
+from tests.kit.feed import OrderPump, set_price
+from tests.kit.poll import eventually
+from tests.kit.procs import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -34,12 +32,6 @@ def pump(fleet: Fleet) -> Iterator[OrderPump]:
     p = OrderPump(fleet.addr, fleet.env["REDIS_URL"], set(LISTED))
     yield p
     p.close()
-
-
-def set_price(sim: Any, client: redis_lib.Redis, symbol: str, price: str) -> None:
-    """Move the exchange's price (orders it reaches fill), then tell the symbol, as the bridge."""
-    tick = sim.inject_price(symbol, price)
-    publish_tick(client, app, symbol, D(price), tick.ts_event_ms, tick.seq)
 
 
 def state(fleet: Fleet, symbol: str) -> dict[str, str]:
@@ -246,7 +238,7 @@ def test_worker_for_a_new_queue_started_later_also_works(
 ) -> None:
     # Adding first and starting the symbol's worker afterwards is the other supported order.
     add(fleet, C)
-    worker: Worker = wait_ready(fleet.start([C.lower()], "c"))
+    worker: Worker = fleet.start([C.lower()], "c")
     set_price(sim, fleet.redis, C, "100")
 
     eventually(lambda: resting(exchange, C) == FULL_GRID, timeout_s=30)

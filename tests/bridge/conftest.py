@@ -4,71 +4,29 @@ and a look into the Celery queues the bridge feeds."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
 
 from tests.bridge.fake_connector import FakeConnector
-from tests.helpers import eventually
-from tests.procs import LOG_DIR, ROOT, Worker
+from tests.kit.env import fleet_env, point_app_at
+from tests.kit.poll import eventually
+from tests.kit.procs import BridgeProc, Worker, Workers
+
+__all__ = ["BridgeProc", "inbox", "queued_tasks", "wait_connected"]
 
 
 @pytest.fixture(autouse=True)
 def _celery_app_on_test_redis(redis_base_url: str) -> None:
     """Point the in-test Celery app (used to send tasks) at the session's Redis database."""
-    from mmtasks.celery import app, use_services
-    from mmtasks.settings import settings_for
-
-    use_services(app, settings_for(redis_base_url))
-
-
-class BridgeProc:
-    """A real `python -m bridge` process."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        self.log_path = LOG_DIR / f"bridge-{os.getpid()}-{time.monotonic_ns()}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--resync-s", "0.5", "--backoff-cap-s", "1", *args],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self, timeout_s: float = 10) -> int:
-        """SIGTERM the bridge and return its exit code (SIGKILL if it overstays)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._log.close()
-        return self.proc.returncode
-
-    def log_text(self) -> str:
-        return Path(self.log_path).read_text(errors="replace")
+    point_app_at(redis_base_url)
 
 
 @pytest.fixture
 def bridge_env(redis_url: str, pg_url: str) -> dict[str, str]:
     """Return the environment of a bridge on the test's Redis and (empty) Postgres schema."""
-    return {
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "DATABASE_URL": pg_url,
-        "LOG_LEVEL": "INFO",
-    }
+    return fleet_env(redis_url, pg_url, LOG_LEVEL="INFO")
 
 
 @pytest.fixture
@@ -145,19 +103,12 @@ def ledger_url(pg_url: str) -> str:
 @pytest.fixture
 def start_worker(redis_url: str, ledger_url: str) -> Iterator[Callable[..., Worker]]:
     """Start real symbol workers on demand (queues, connector address); stop them after."""
-    started: list[Worker] = []
+    launchers: list[Workers] = []
 
     def start(queues: list[str], addr: str) -> Worker:
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": ledger_url,
-            "CONNECTOR_ADDR": addr,
-        }
-        worker = Worker(queues, env, name="bridge-e2e")
-        started.append(worker)
-        return worker
+        launchers.append(Workers(fleet_env(redis_url, ledger_url, addr)))
+        return launchers[-1].start(queues, name="bridge-e2e")
 
     yield start
-    for worker in started:
-        worker.stop()
+    for launcher in launchers:
+        launcher.stop_all()

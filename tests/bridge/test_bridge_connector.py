@@ -12,8 +12,8 @@ import redis as redis_lib
 
 from mmtasks.state.keys import keys_for
 from tests.bridge.conftest import inbox, queued_tasks, wait_connected
-from tests.helpers import eventually
-from tests.procs import connector
+from tests.kit.poll import eventually
+from tests.kit.procs import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 A, B = "AAAUSDT", "BBBUSDT"

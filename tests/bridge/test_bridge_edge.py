@@ -11,7 +11,7 @@ from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, keys_for
 from tests.bridge.conftest import inbox, queued_tasks, wait_connected
 from tests.bridge.fake_connector import FakeConnector, kline, order_update, tick
-from tests.helpers import eventually
+from tests.kit.poll import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 A, B = "AAAUSDT", "BBBUSDT"

@@ -21,8 +21,8 @@ from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
 from mmtasks.symbols import init_symbol
 from mmtasks.trading.reconcile import trades_since
 from tests.bridge.conftest import queued_tasks, wait_connected
-from tests.helpers import eventually
-from tests.procs import connector
+from tests.kit.poll import eventually
+from tests.kit.procs import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 SYMBOLS = ("FLAUSDT", "FLBUSDT")

@@ -13,7 +13,7 @@ from mmtasks.registry.migrate import migrate
 from mmtasks.state.keys import BRIDGE_REJECTS, SYMBOLS, keys_for
 from tests.bridge.conftest import inbox, queued_tasks, wait_connected
 from tests.bridge.fake_connector import FakeConnector, order_update, tick
-from tests.helpers import eventually
+from tests.kit.poll import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 A, B, C = "AAAUSDT", "BBBUSDT", "CCCUSDT"

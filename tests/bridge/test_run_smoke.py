@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import ROOT
+from tests.kit.procs import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from mmtasks.registry.migrate import migrate
-from tests.procs import connector
+from tests.kit.env import point_app_at
+from tests.kit.procs import connector
 
 SYMBOL = "GRIDUSDT"
 OTHER = "ALTUSDT"
@@ -27,10 +28,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _celery_app_on_test_redis(redis_base_url: str) -> None:
     """Point the in-test Celery app (used to send tasks) at the session's Redis database."""
-    from mmtasks.celery import app, use_services
-    from mmtasks.settings import settings_for
-
-    use_services(app, settings_for(redis_base_url))
+    point_app_at(redis_base_url)
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ fleet settles and the one invariant checker (`mmtasks.chaos.invariants`) must fi
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,56 +23,42 @@ from mmtasks.errors import MMError
 from mmtasks.grid.ids import is_ours
 from mmtasks.state.keys import keys_for
 from tests.chaos.conftest import SYMBOL
-from tests.helpers import eventually
-from tests.procs import LOG_DIR, ROOT, OrderPump, Worker, stop
+from tests.kit.configs import GRID
+from tests.kit.env import fleet_env as build_env
+from tests.kit.feed import OrderPump
+from tests.kit.feed import set_price as kit_set_price
+from tests.kit.poll import eventually
+from tests.kit.procs import Proc, Worker, Workers, launch
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120)]
 D = Decimal
-GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
 
 
 @pytest.fixture
 def fleet_env(redis_url: str, ledger_url: str, exchange_addr: str) -> dict[str, str]:
-    return {
-        "REDIS_URL": redis_url,
-        "CELERY_BROKER_URL": redis_url,
-        "DATABASE_URL": ledger_url,
-        "CONNECTOR_ADDR": exchange_addr,
-        "MMTASKS_LOCK_TTL_MS": "2000",
-    }
+    return build_env(redis_url, ledger_url, exchange_addr, MMTASKS_LOCK_TTL_MS="2000")
 
 
 @pytest.fixture
-def workers(fleet_env: dict[str, str]) -> Iterator[Callable[..., Worker]]:
+def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
     """Start workers on demand (symbol queues or `control`); stop them after the test."""
-    started: list[Worker] = []
-
-    def start(queues: list[str], name: str = "w") -> Worker:
-        worker = Worker(queues, fleet_env, name=name)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
+    launcher = Workers(fleet_env)
+    yield launcher
+    launcher.stop_all()
 
 
 @pytest.fixture
-def beat(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def beat(fleet_env: dict[str, str], tmp_path: Path) -> Iterator[Proc]:
     """Run `celery beat` and the control worker that runs what it schedules (sweeper, healer)."""
     control = Worker(["control"], fleet_env, name="control")
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    with (LOG_DIR / f"beat-{os.getpid()}-{time.monotonic_ns()}.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "mmtasks", "beat", "-s", str(tmp_path / "s")],
-            cwd=ROOT,
-            env={**os.environ, **fleet_env, "MMTASKS_DATA_DIR": str(tmp_path)},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        yield proc
-        stop(proc)
-        control.stop()
+    proc = launch(
+        "beat",
+        *("-m", "celery", "-A", "mmtasks", "beat", "-s", str(tmp_path / "s")),
+        env={**fleet_env, "MMTASKS_DATA_DIR": str(tmp_path)},
+    )
+    yield proc
+    proc.stop()
+    control.stop()
 
 
 @pytest.fixture
@@ -87,10 +70,7 @@ def pump(exchange_addr: str, redis_url: str) -> Iterator[OrderPump]:
 
 def set_price(sim: Any, client: redis_lib.Redis, price: str) -> None:
     """Trade the exchange at price (resting orders it reaches fill), then tell the worker."""
-    from mmtasks.enqueue import publish_tick
-
-    tick = sim.inject_price(SYMBOL, price)
-    publish_tick(client, app, SYMBOL, D(price), tick.ts_event_ms, tick.seq)
+    kit_set_price(sim, client, SYMBOL, price)
 
 
 def resting(exchange: Any) -> list[tuple[str, Decimal]]:
