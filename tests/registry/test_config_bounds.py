@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from mmtasks.connector.client import ExchangeClient
 from mmtasks.errors import ValidationError
 from mmtasks.registry.configs import merge, parse_risk, parse_strategy
 from mmtasks.registry.requests import Halt, bind
-from mmtasks.sim.control_client import SimControlClient
 from mmtasks.symbols import checked_rules
-from tests.procs import connector
+from mmtasks.venue import Venue
+from tests.kit.configs import sim_venue
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.timeout(60)]
 
 SYMBOL = "BTCUSDT"
 BASE = {"mode": "long", "interval": "10", "buy_levels": 5, "order_qty": "0.01"}
 
 
 @pytest.fixture(scope="module")
-def exchange() -> Iterator[ExchangeClient]:
-    """The simulated connector with BTCUSDT traded at 100 (tick 0.01)."""
-    with connector("--feed", "none", "--symbols", SYMBOL) as addr:
-        SimControlClient(addr).inject_price(SYMBOL, "100")
-        with ExchangeClient(addr) as client:
-            yield client
+def exchange() -> Venue:
+    """The simulated exchange in process, BTCUSDT (tick 0.01) traded at 100."""
+    venue = sim_venue(SYMBOL, fees=True)
+    venue.inject_price(SYMBOL, "100")
+    return venue
 
 
-def refusal(exchange: ExchangeClient, strategy: dict[str, Any], risk: dict[str, Any]) -> str:
+def refusal(exchange: Venue, strategy: dict[str, Any], risk: dict[str, Any]) -> str:
     with pytest.raises(ValidationError) as err:
         checked_rules(exchange, SYMBOL, parse_strategy(strategy), parse_risk(risk))
     return str(err.value)
@@ -57,12 +54,12 @@ def refusal(exchange: ExchangeClient, strategy: dict[str, Any], risk: dict[str, 
     ],
 )
 def test_a_config_that_cannot_trade_is_refused_naming_field_value_and_bound(
-    exchange: ExchangeClient, strategy: dict[str, Any], risk: dict[str, Any], expected: str
+    exchange: Venue, strategy: dict[str, Any], risk: dict[str, Any], expected: str
 ) -> None:
     assert expected in refusal(exchange, strategy, risk)
 
 
-def test_a_sane_config_passes_and_returns_the_venue_rules(exchange: ExchangeClient) -> None:
+def test_a_sane_config_passes_and_returns_the_venue_rules(exchange: Venue) -> None:
     rules = checked_rules(exchange, SYMBOL, parse_strategy(BASE), parse_risk({}))
 
     assert rules["tick_size"] == "0.01"

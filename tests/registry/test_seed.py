@@ -116,7 +116,9 @@ def test_migrate_command_reports_what_it_applied(pg_url: str) -> None:
     first = mmtasks_cli("migrate", database_url=pg_url)
     second = mmtasks_cli("migrate", database_url=pg_url)
 
-    assert first.stdout.strip() == "applied 001_init.sql, 002_registry_notify.sql"
+    assert (
+        first.stdout.strip() == "applied 001_init.sql, 002_registry_notify.sql, 003_fleet_risk.sql"
+    )
     assert second.stdout.strip() == "registry schema is up to date"
 
 

@@ -10,8 +10,7 @@ import pytest
 
 from mmtasks.registry import store
 from mmtasks.registry.migrate import migrate
-
-GRID = {"mode": "long", "interval": "10", "buy_levels": 2, "sell_levels": 2, "order_qty": "1"}
+from tests.kit.configs import GRID
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def test_migrate_applies_each_migration_once(pg_url: str) -> None:
     first = migrate(pg_url)
     second = migrate(pg_url)
 
-    assert first == ["001_init.sql", "002_registry_notify.sql"]
+    assert first == ["001_init.sql", "002_registry_notify.sql", "003_fleet_risk.sql"]
     assert second == []
 
 
