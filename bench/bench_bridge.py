@@ -339,7 +339,8 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
     from mmtasks.settings import settings_for
     from mmtasks.sim.control_client import SimControlClient
     from mmtasks.symbols import init_symbol
-    from tests.procs import Worker, connector, stop
+    from tests.kit.env import fleet_env
+    from tests.kit.procs import Worker, connector, stop
 
     redis.Redis.from_url(redis_url).flushdb()
     use_services(app, settings_for(redis_url, database_url))
@@ -355,13 +356,7 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         "--log-level",
         "WARNING",
     ) as addr:
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": database_url,
-            "CONNECTOR_ADDR": addr,
-            "LOG_LEVEL": "WARNING",
-        }
+        env = fleet_env(redis_url, database_url, addr, LOG_LEVEL="WARNING")
         n_workers = min(n, 8)
         groups = [symbols[i::n_workers] for i in range(n_workers)]
         workers = [

@@ -81,12 +81,14 @@ def main() -> None:
     migrate(services.database_url)
 
     from mmtasks.celery import app, use_services
-    from mmtasks.enqueue import publish_tick, wake
+    from mmtasks.enqueue import wake
     from mmtasks.messages import OrderEvent
     from mmtasks.settings import settings_for
     from mmtasks.state.keys import keys_for
     from mmtasks.symbols import init_symbol
-    from tests.procs import Worker, connector
+    from tests.kit.env import fleet_env
+    from tests.kit.feed import publish_tick
+    from tests.kit.procs import Worker, connector
 
     use_services(app, settings_for(redis_url, services.database_url))
     k = keys_for(SYMBOL)
@@ -96,13 +98,7 @@ def main() -> None:
         from mmtasks.sim.control_client import SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        env = {
-            "REDIS_URL": redis_url,
-            "CELERY_BROKER_URL": redis_url,
-            "DATABASE_URL": services.database_url,
-            "CONNECTOR_ADDR": addr,
-        }
-        worker = Worker([QUEUE], env, name="bench")
+        worker = Worker([QUEUE], fleet_env(redis_url, services.database_url, addr), name="bench")
         try:
             init_symbol(r, app, exchange, SYMBOL, GRID)
             tick = sim.inject_price(SYMBOL, "100")

@@ -31,6 +31,11 @@ def wake(app: Celery, symbol: str, task: str = "mmtasks.symbol.drain") -> None:
     app.send_task(task, args=[symbol], queue=queue_for(symbol))
 
 
+# append_event and publish_tick serve only tests and benchmarks, which now use the bridge's
+# own writer through tests/kit/feed.py; they stay until tests/risk and tests/signal_fleet
+# import them from there, then go.
+
+
 def append_event(
     client: redis.Redis, app: Celery, event: OrderEvent | CandleEvent | CommandEvent
 ) -> int:
