@@ -1,11 +1,12 @@
 """Self-healing: temporary faults degrade and heal, ERROR recovers with a limit (beat's
-budget), late fills land in trade order, a Redis wipe is repaired without an operator,
-events go out exactly once, and unknown symbols leave no trace.
+budget), a Redis wipe is repaired without an operator, events go out exactly once, and
+unknown symbols leave no trace.
 
 The step runs in this process (`run_step`, beat's `heal_fleet`) against real Redis, Postgres
 and the simulated connector over gRPC; there is no bridge, so fills that happen at the
 exchange are learned by reconcile, exactly the late path these promises are about. That a
-symbol in ERROR still applies its fills is tested on the step alone, in tests/step.
+symbol in ERROR still applies its fills, and that late fills land in trade order, is tested on
+the step alone, in tests/step.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from mmtasks.trading.step import run_step
 from tests.integration.conftest import SYMBOLS as LISTED
 from tests.integration.conftest import resting
 from tests.kit.configs import GRID as LONG
-from tests.kit.configs import NEUTRAL
 from tests.kit.env import fleet_env
 from tests.kit.feed import publish_tick, set_price
 from tests.kit.poll import eventually
@@ -201,48 +201,6 @@ def test_recovery_gives_up_after_its_attempts_cancelling_entries_and_keeping_clo
     kinds = [e["type"] for e in events(rt)]
     assert kinds.count("RECOVERY_ATTEMPTED") == 2
     assert kinds.count("RECOVERY_EXHAUSTED") == 1
-
-
-def test_fills_learned_late_are_applied_in_trade_order_across_orders(
-    rt: Runtime, exchange: Any, sim: Any
-) -> None:
-    # Arrange: neutral grid at 100: BUY 90, 80 and SELL 110, 120 rest.
-    start(rt, exchange, sim, NEUTRAL)
-    assert resting(exchange, A) == [
-        ("BUY", D(80)),
-        ("BUY", D(90)),
-        ("SELL", D(110)),
-        ("SELL", D(120)),
-    ]
-
-    # Act: with nobody listening, the market goes to 111 (SELL 110 fills), then to 79 (BUY 90,
-    # then BUY 80 fill); then the symbol reconciles.
-    sim.inject_price(A, "111")
-    sim.inject_price(A, "79")
-    reconcile_now(rt)
-    flush_buffer(rt.redis, rt.pg, A)
-
-    # Assert, worked by hand in trade order: SELL 110 opens a short of 1 at 110; BUY 90 closes
-    # it: realized 110 - 90 = 20; BUY 80 opens a long of 1 at 80. (Buys first would give a long
-    # of 2 at 85, then SELL 110 realizing 25 — the order matters.)
-    pos = position(rt)
-    assert (pos["qty"], pos["avg_cost"], pos["realized_pnl"]) == (1, 80, 20)
-    # Fees are the maker fee, 0.0002 of each fill's notional: (110 + 90 + 80) x 0.0002.
-    assert pos["fees"] == D("0.056")
-    with psycopg.connect(rt.settings.database_url) as conn:
-        ledger = summarize(conn, A)
-    assert (ledger.fills, ledger.position, ledger.realized_pnl, ledger.fees) == (
-        3,
-        1,
-        20,
-        D("0.056"),
-    )
-    fills = [json.loads(e["data"]) for e in events(rt) if e["type"] == "ORDER_FILLED"]
-    assert [(f["side"], D(f["price"])) for f in fills] == [
-        ("SELL", D(110)),
-        ("BUY", D(90)),
-        ("BUY", D(80)),
-    ]
 
 
 def test_redis_restarted_empty_is_rebuilt_by_beat_and_the_ledger_gets_the_missed_trades(

@@ -144,6 +144,6 @@ def desk_runtime(settings: Any, redis_url: str, venue: Any, pg: Any) -> Runtime:
     return Runtime(settings, _redis=redis_lib.Redis.from_url(redis_url), _exchange=venue, _pg=pg)
 
 
-def make_desk(rt: Runtime, app: Celery, symbol: str) -> Desk:
+def desk_for(rt: Runtime, app: Celery, symbol: str) -> Desk:
     """Return the desk of symbol on rt, fed through a bridge writer on rt's Redis."""
     return Desk(rt, rt.exchange, symbol, BatchWriter(rt.redis, app))

@@ -7,7 +7,7 @@ would cost more than the tests themselves).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -18,7 +18,7 @@ from mmtasks.registry.migrate import migrate
 from mmtasks.state.keys import BEAT_LOCK
 from tests.conftest import with_search_path
 from tests.kit.configs import sim_venue
-from tests.kit.desk import Desk, desk_runtime, make_desk
+from tests.kit.desk import Desk, desk_for, desk_runtime
 from tests.kit.env import point_app_at
 
 SYMBOL = "GRIDUSDT"
@@ -54,15 +54,29 @@ def ledger(step_ledger: tuple[str, Any]) -> str:
 
 
 @pytest.fixture
-def desk(redis_url: str, ledger: str, step_ledger: tuple[str, Any]) -> Iterator[Desk]:
-    """Return GRIDUSDT on a fee-free sim at 100, its step on the test's Redis and ledger."""
+def make_desk(
+    redis_url: str, ledger: str, step_ledger: tuple[str, Any]
+) -> Iterator[Callable[..., Desk]]:
+    """Return a factory of GRIDUSDT desks on a sim at 100 (fee-free unless fees=True)."""
     from mmtasks.celery import app
     from mmtasks.settings import settings_for
 
-    venue = sim_venue(SYMBOL)
-    rt = desk_runtime(settings_for(redis_url, ledger), redis_url, venue, step_ledger[1])
-    rt.redis.set(BEAT_LOCK, "test")  # beat is running: no beat-down alert from the step
-    d = make_desk(rt, app, SYMBOL)
-    yield d
-    d.close()
-    rt.redis.close()
+    made: list[Desk] = []
+
+    def make(fees: bool = False) -> Desk:
+        venue = sim_venue(SYMBOL, fees=fees)
+        rt = desk_runtime(settings_for(redis_url, ledger), redis_url, venue, step_ledger[1])
+        rt.redis.set(BEAT_LOCK, "test")  # beat is running: no beat-down alert from the step
+        made.append(desk_for(rt, app, SYMBOL))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.close()
+        d.rt.redis.close()
+
+
+@pytest.fixture
+def desk(make_desk: Callable[..., Desk]) -> Desk:
+    """Return GRIDUSDT on a fee-free sim at 100, its step on the test's Redis and ledger."""
+    return make_desk()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -9,8 +10,9 @@ import psycopg
 import pytest
 
 from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.ledger import summarize
 from mmtasks.state.keys import BEAT_LOCK
-from tests.kit.configs import GRID
+from tests.kit.configs import GRID, NEUTRAL
 from tests.kit.desk import Desk
 
 D = Decimal
@@ -188,3 +190,38 @@ def test_a_rebuilt_state_quotes_every_level_with_fresh_client_ids(desk: Desk) ->
 
     # Adopted BUY 80 keeps the lattice; at 101 the entries are 90 and 80.
     assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+
+
+def test_fills_learned_late_are_applied_in_trade_order_across_orders(
+    make_desk: Callable[..., Desk], ledger: str
+) -> None:
+    # Arrange: neutral at 100 rests BUY 90, 80 and SELL 110, 120; the venue charges fees.
+    desk = make_desk(fees=True)
+    desk.init(NEUTRAL)
+    desk.trade("100")
+
+    # Act: with nobody listening the market goes to 111 (SELL 110 fills), then to 79 (BUY 90,
+    # then BUY 80 fill); then the symbol reconciles.
+    desk.venue.inject_price("GRIDUSDT", "111")
+    desk.venue.inject_price("GRIDUSDT", "79")
+    desk.take_updates()
+    desk.command("reconcile")
+    desk.step()
+
+    # Assert, by hand in trade order: SELL 110 opens a short of 1 at 110; BUY 90 closes it,
+    # realizing 110 - 90 = 20; BUY 80 opens a long of 1 at 80. (Buys first would give a long
+    # of 2 at 85, then SELL 110 realizing 25: the order matters.)
+    pos = desk.position()
+    assert (pos["qty"], pos["avg_cost"], pos["realized_pnl"]) == (1, 80, 20)
+    # Fees are the maker fee, 0.0002 of each fill's notional: (110 + 90 + 80) x 0.0002.
+    assert pos["fees"] == D("0.056")
+    fills = [(e["side"], D(e["price"])) for kind, e in desk.events() if kind == "ORDER_FILLED"]
+    assert fills == [("SELL", D(110)), ("BUY", D(90)), ("BUY", D(80))]
+    with psycopg.connect(ledger) as conn:
+        summary = summarize(conn, "GRIDUSDT")
+    assert (summary.fills, summary.position, summary.realized_pnl, summary.fees) == (
+        3,
+        1,
+        20,
+        D("0.056"),
+    )
