@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -97,35 +98,38 @@ def _drop_schema(services: Services, schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+@contextmanager
+def running_fleet(redis_url: str, pg_url: str, client: redis_lib.Redis) -> Iterator[Fleet]:
+    """Run a connector listing LISTED and a control worker; stop them afterwards."""
+    with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
+        env = fleet_env(redis_url, pg_url, addr)
+        fleet = Fleet(env, addr, pg_url, client, Admin(env))
+        try:
+            fleet.start(["control"], "control")
+            yield fleet
+        finally:
+            fleet.stop_all()
+
+
 @pytest.fixture(scope="module")
 def control(services: Services, redis_base_url: str) -> Iterator[Fleet]:
     """One fleet for a module: connector and a control worker on a fresh schema and Redis."""
     redis_lib.Redis.from_url(redis_base_url).flushdb()
     schema, pg_url = _schema_url(services)
     client = redis_lib.Redis.from_url(redis_base_url, decode_responses=True)
-    with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = fleet_env(redis_base_url, pg_url, addr)
-        fleet = Fleet(env, addr, pg_url, client, Admin(env))
-        fleet.start(["control"], "control")
-        try:
+    try:
+        with running_fleet(redis_base_url, pg_url, client) as fleet:
             yield fleet
-        finally:
-            fleet.stop_all()
-            client.close()
-            _drop_schema(services, schema)
+    finally:
+        client.close()
+        _drop_schema(services, schema)
 
 
 @pytest.fixture
 def fleet(redis_url: str, pg_url: str, redis_client: redis_lib.Redis) -> Iterator[Fleet]:
     """A fresh fleet for one test: connector and control worker; start symbol workers on it."""
-    with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = fleet_env(redis_url, pg_url, addr)
-        fleet = Fleet(env, addr, pg_url, redis_client, Admin(env))
-        fleet.start(["control"], "control")
-        try:
-            yield fleet
-        finally:
-            fleet.stop_all()
+    with running_fleet(redis_url, pg_url, redis_client) as fleet:
+        yield fleet
 
 
 @pytest.fixture

@@ -24,27 +24,13 @@ from mmtasks.grid.ids import is_ours
 from mmtasks.state.keys import keys_for
 from tests.chaos.conftest import SYMBOL
 from tests.kit.configs import GRID
-from tests.kit.env import fleet_env as build_env
 from tests.kit.feed import OrderPump
 from tests.kit.feed import set_price as kit_set_price
 from tests.kit.poll import eventually
-from tests.kit.procs import Proc, Worker, Workers, launch
+from tests.kit.procs import Proc, Worker, launch
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120)]
 D = Decimal
-
-
-@pytest.fixture
-def fleet_env(redis_url: str, ledger_url: str, exchange_addr: str) -> dict[str, str]:
-    return build_env(redis_url, ledger_url, exchange_addr, MMTASKS_LOCK_TTL_MS="2000")
-
-
-@pytest.fixture
-def workers(fleet_env: dict[str, str]) -> Iterator[Workers]:
-    """Start workers on demand (symbol queues or `control`); stop them after the test."""
-    launcher = Workers(fleet_env)
-    yield launcher
-    launcher.stop_all()
 
 
 @pytest.fixture
