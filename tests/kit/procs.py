@@ -39,13 +39,21 @@ def base_env(**extra: str) -> dict[str, str]:
 class Proc:
     """A child process with its output in a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        inherit: bool = True,
+    ) -> None:
+        """Start argv; env goes over ours, or (inherit=False) is the whole environment."""
         self.log_path = log_file(name)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             list(argv),
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            env={**os.environ, **(env or {})} if inherit else dict(env or {}),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -60,9 +68,9 @@ class Proc:
         return self.log_path.read_text(errors="replace")
 
 
-def launch(name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
+def launch(name: str, *args: str, env: dict[str, str] | None = None, inherit: bool = True) -> Proc:
     """Start `python ARGS` in the project folder with env over ours; return the process."""
-    return Proc(name, [sys.executable, *args], env)
+    return Proc(name, [sys.executable, *args], env, inherit=inherit)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
@@ -95,6 +103,7 @@ def start_connector(
         *("-m", "mmtasks.connector", "--sim", "--port", "0", "--port-file", str(port_file)),
         *args,
         env=base_env(**(env or {})),
+        inherit=False,
     )
     deadline = time.monotonic() + CONNECTOR_START_S
     while not (port_file.exists() and port_file.read_text().strip()):
