@@ -8,9 +8,8 @@ from mmtasks.errors import ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
-from mmtasks.registry.configs import parse_strategy_config
 from mmtasks.runtime import Runtime
-from mmtasks.signal.config import SignalConfig
+from mmtasks.signal.config import SignalConfig, parse_signal_config
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
 
@@ -62,7 +61,11 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     strategy = fx.strategy or snap.strategy
     risk = fx.risk or snap.risk
     if "strategy" in cmd.args:
-        strategy = parse_strategy_config(cmd.args["strategy"])
+        raw = cmd.args["strategy"]
+        if isinstance(raw, dict) and raw.get("kind") == "signal":
+            strategy = parse_signal_config(raw)
+        else:
+            strategy = core.parse_grid_config(raw)
     if "risk" in cmd.args:
         risk = core.parse_risk_config(cmd.args["risk"])
     if strategy is None or rules is None:

@@ -159,10 +159,17 @@ class _Run:
 
     def ran(self, stage: str, now_ms: int) -> None:
         before = self.health[stage]
-        after = before.ran(now_ms) if before.state is not ServiceState.STOPPED else before
-        if before.state is ServiceState.CREATED:
-            after = before.moved(ServiceState.STARTING, now_ms).ran(now_ms)
-        self._moved(before, after)
+        start = {
+            ServiceState.CREATED: ServiceState.STARTING,
+            ServiceState.STOPPED: ServiceState.STARTING,
+            ServiceState.ERROR: ServiceState.RECOVERING,
+        }
+        current = before
+        if current.state in start:
+            current = current.moved(start[current.state], now_ms)
+        if current.state is ServiceState.STOPPING:
+            return
+        self._moved(before, current.ran(now_ms))
 
     def failed(self, stage: str, exc: BaseException, now_ms: int) -> None:
         before = self.health[stage]
@@ -247,10 +254,6 @@ class _Run:
         ]
         self.state, added = pipeline.warm(self.state, candles, self.config)
         self.fx.meta.update(signal_history="0", signal_fetch_at_ms="")
-        before = self.health["data"]
-        if before.state in (ServiceState.ERROR,):
-            before = before.moved(ServiceState.RECOVERING, now_ms)
-            self.health["data"] = before
         self.ran("data", now_ms)
         log.info("signal history symbol=%s candles=%d", self.snap.symbol, added)
 
