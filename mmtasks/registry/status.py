@@ -174,21 +174,9 @@ def symbol_status(
 
 def signal_health(health_raw: dict[str, str], trade: list[Any], now_ms: int) -> dict[str, Any]:
     """Return a signal symbol's stages (state, errors, last error, last run, uptime) and trade."""
-    from mmtasks.signal.health import STAGES, ServiceState, StageHealth, symbol_report
+    from mmtasks.signal.health import STAGES, stage_from_json, symbol_report
 
-    stages = {}
-    for name in STAGES:
-        data = json.loads(health_raw[name]) if health_raw.get(name) else {}
-        stages[name] = StageHealth(
-            stage=name,
-            state=ServiceState(data.get("state", "CREATED")),
-            error_count=int(data.get("error_count", 0)),
-            restarts=int(data.get("restarts", 0)),
-            last_error=str(data.get("last_error", "")),
-            last_run_ms=data.get("last_run_ms"),
-            started_ms=data.get("started_ms"),
-            escalated=bool(data.get("escalated", False)),
-        )
+    stages = {name: stage_from_json(name, health_raw.get(name)) for name in STAGES}
     report = symbol_report(stages, now_ms)
     phase, regime, stop, take_profit = (
         v.decode() if isinstance(v, bytes) else v for v in (list(trade) + [None] * 4)[:4]

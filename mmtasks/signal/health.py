@@ -11,6 +11,7 @@ A successful run resets the restart count. Time is passed in (`now_ms`), never r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -100,6 +101,37 @@ class StageHealth:
             "last_run_ms": self.last_run_ms,
             "uptime_s": self.uptime_s(now_ms),
         }
+
+
+def stage_from_json(stage: str, text: str | None) -> StageHealth:
+    """Return a stage from its stored JSON (CREATED when nothing is stored)."""
+    if not text:
+        return StageHealth(stage)
+    data = json.loads(text)
+    return StageHealth(
+        stage=stage,
+        state=ServiceState(data["state"]),
+        error_count=int(data["error_count"]),
+        restarts=int(data["restarts"]),
+        last_error=str(data["last_error"]),
+        last_run_ms=data["last_run_ms"],
+        started_ms=data["started_ms"],
+        escalated=bool(data["escalated"]),
+    )
+
+
+def stage_to_json(stage: StageHealth) -> str:
+    """Return a stage as the JSON stored per stage (read back by stage_from_json)."""
+    fields = {
+        "state": stage.state.value,
+        "error_count": stage.error_count,
+        "restarts": stage.restarts,
+        "last_error": stage.last_error,
+        "last_run_ms": stage.last_run_ms,
+        "started_ms": stage.started_ms,
+        "escalated": stage.escalated,
+    }
+    return json.dumps(fields, separators=(",", ":"))
 
 
 def new_stages() -> dict[str, StageHealth]:

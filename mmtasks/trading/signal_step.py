@@ -37,7 +37,13 @@ from mmtasks.messages import CandleEvent, OrderEvent
 from mmtasks.signal import events as sev
 from mmtasks.signal import pipeline
 from mmtasks.signal.config import SignalConfig
-from mmtasks.signal.health import STAGES, ServiceState, StageHealth
+from mmtasks.signal.health import (
+    STAGES,
+    ServiceState,
+    StageHealth,
+    stage_from_json,
+    stage_to_json,
+)
 from mmtasks.signal.state import SignalState
 from mmtasks.signal.validate import Context
 from mmtasks.trading.effects import Effects
@@ -98,43 +104,12 @@ def load_state(snap: Snapshot) -> SignalState:
 
 def load_health(snap: Snapshot) -> dict[str, StageHealth]:
     """Return the four stages' health from mm:{s}:health (CREATED when unknown)."""
-    out = {}
-    for stage in STAGES:
-        text = snap.raw_health.get(stage)
-        if not text:
-            out[stage] = StageHealth(stage)
-            continue
-        data = json.loads(text)
-        out[stage] = StageHealth(
-            stage=stage,
-            state=ServiceState(data["state"]),
-            error_count=int(data["error_count"]),
-            restarts=int(data["restarts"]),
-            last_error=str(data["last_error"]),
-            last_run_ms=data["last_run_ms"],
-            started_ms=data["started_ms"],
-            escalated=bool(data["escalated"]),
-        )
-    return out
+    return {stage: stage_from_json(stage, snap.raw_health.get(stage)) for stage in STAGES}
 
 
 def health_fields(stages: Mapping[str, StageHealth]) -> dict[str, str]:
     """Return the stages as the fields of mm:{s}:health."""
-    return {
-        name: json.dumps(
-            {
-                "state": s.state.value,
-                "error_count": s.error_count,
-                "restarts": s.restarts,
-                "last_error": s.last_error,
-                "last_run_ms": s.last_run_ms,
-                "started_ms": s.started_ms,
-                "escalated": s.escalated,
-            },
-            separators=(",", ":"),
-        )
-        for name, s in stages.items()
-    }
+    return {name: stage_to_json(stage) for name, stage in stages.items()}
 
 
 class _Run:
