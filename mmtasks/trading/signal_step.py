@@ -161,7 +161,7 @@ class _Run:
             message,
         )
         if after.escalated:
-            self._escalate(stage, message)
+            self._escalate(stage, message, now_ms)
         else:  # restart: the state is rebuilt from the venue's history on this step
             self.fx.meta["signal_history"] = "1"
             self.state = replace(self.state, bank=None)
@@ -180,13 +180,13 @@ class _Run:
                 },
             )
 
-    def _escalate(self, stage: str, message: str) -> None:
+    def _escalate(self, stage: str, message: str, now_ms: int) -> None:
         """Hand the symbol to the grid's recovery: ERROR now, beat reconciles and retries."""
         if (self.snap.meta | self.fx.meta).get("status") == SymbolStatus.ERROR:
             return
         error = f"signal stage {stage} failed after its restarts: {message}"[:500]
         self.fx.meta.update(status=SymbolStatus.ERROR, last_error=error, needs_reconcile="1")
-        self.fx.meta["error_since_ms"] = str(self.health[stage].last_run_ms or 0)
+        self.fx.meta["error_since_ms"] = str(now_ms)
         self.fx.event(EventType.SYMBOL_STATE_CHANGED, {"status": "ERROR", "error": error})
         log.error("symbol moved to ERROR symbol=%s error=%s", self.snap.symbol, error)
 
@@ -374,8 +374,3 @@ def rejected_ids(events: list[dict[str, str]]) -> list[str]:
         if cid:
             out.append(str(cid))
     return out
-
-
-def forget(symbol: str) -> None:
-    """Drop this process's copy of a symbol's state (its Redis state is the truth)."""
-    _cache.pop(symbol, None)
