@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from mmtasks.errors import ValidationError
 
@@ -39,6 +40,17 @@ def parse_decimal(
 
 def canon(d: Decimal) -> str:
     """Return d as a canonical string: no exponent, no trailing zeros, '0' for zero."""
+    # The text depends on the value only (1.0 and 1 give "1"), and equal values hash alike, so
+    # a cache keyed by the value is exact. Grid levels and prices repeat on every decision.
+    return _canon_finite(d) if d.is_finite() else _canon(d)
+
+
+@lru_cache(maxsize=8192)
+def _canon_finite(d: Decimal) -> str:
+    return _canon(d)
+
+
+def _canon(d: Decimal) -> str:
     if d == 0:
         return "0"
     text = format(d.normalize(), "f")

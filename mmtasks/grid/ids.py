@@ -30,6 +30,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side
@@ -63,6 +64,7 @@ def _base36(number: int, width: int = 1) -> str:
     return "".join(reversed(digits)).rjust(width, "0")
 
 
+@lru_cache(maxsize=1024)
 def symbol_tag(symbol: str) -> str:
     """Return the 6-character base-36 tag of symbol (case-insensitive, stable across runs)."""
     digest = hashlib.sha256(symbol.upper().encode()).digest()
@@ -78,6 +80,12 @@ def encode_level(level: Decimal) -> str:
     """Return level as id text: plain digits with 'p' for the point, or digits 'e' scale."""
     if not level.is_finite() or level <= 0:
         raise ValidationError(f"level must be a positive decimal, received {level!r}")
+    return _encode_positive(level)
+
+
+# Value-keyed cache (the text depends on the value only): levels repeat in every client id.
+@lru_cache(maxsize=8192)
+def _encode_positive(level: Decimal) -> str:
     plain = canon(level)
     if plain.startswith("0."):
         plain = plain[1:]
@@ -136,6 +144,8 @@ def client_order_id(symbol: str, level: Decimal, side: Side, generation: int) ->
     return cid
 
 
+# Every order update names its order by client id; the same ids come back (ack, fills, cancel).
+@lru_cache(maxsize=8192)
 def parse_client_order_id(cid: str) -> ParsedId:
     """Return the parts of one of our client order ids or raise ValidationError."""
     match = _ID_RE.match(cid) if len(cid) <= MAX_ID_LEN else None
