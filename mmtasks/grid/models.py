@@ -6,8 +6,8 @@ callers can take every grid type from one module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -112,7 +112,7 @@ def _int(data: Mapping[str, str], key: str) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One grid level: its order (if any) and the inventory its fills left."""
 
@@ -274,8 +274,27 @@ class GridState:
         """Return this state with slot stored under its key."""
         slots = dict(self.slots)
         slots[slot.key] = slot
-        return replace(self, slots=slots)
+        return self._with(slots, self.position)
+
+    def with_slots(self, changed: Iterable[Slot]) -> GridState:
+        """Return this state with each slot stored under its key, in order (one copy)."""
+        slots = dict(self.slots)
+        for slot in changed:
+            slots[slot.key] = slot
+        return self._with(slots, self.position)
 
     def with_position(self, position: Position) -> GridState:
         """Return this state with position replaced."""
-        return replace(self, position=position)
+        return self._with(self.slots, position)
+
+    def _with(self, slots: Mapping[str, Slot], position: Position) -> GridState:
+        # Every order update builds a new state: the constructor is several times cheaper than
+        # dataclasses.replace. A field added to GridState must be passed on here too.
+        return GridState(
+            symbol=self.symbol,
+            anchor=self.anchor,
+            slots=slots,
+            position=position,
+            reduce_only=self.reduce_only,
+            generation_floor=self.generation_floor,
+        )
