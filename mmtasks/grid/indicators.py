@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Generic, TypeVar
 
 from mmtasks.grid.models import Candle
+
+T = TypeVar("T")
 
 
 def history_window(candles: Sequence[Candle], average_window: int) -> tuple[Candle, ...] | None:
@@ -20,8 +23,45 @@ def history_window(candles: Sequence[Candle], average_window: int) -> tuple[Cand
     return tuple(closed[-average_window:])
 
 
+class _LastCall(Generic[T]):
+    """Remembers the result of the last call on one candles tuple.
+
+    A step decides several times on the same candles (until a decision changes nothing) and
+    the replay does so on every visited point. A tuple of frozen candles cannot change, so the
+    same tuple object (held here, so its id is not reused) with the same parameters gives the
+    same result. Other sequences are always computed.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[object, ...] = ()
+        self._value: T | None = None
+
+    def get(self, candles: Sequence[Candle], *params: object) -> T | None:
+        key = self._key
+        if key and key[0] is candles and key[1:] == params:
+            return self._value
+        return None
+
+    def put(self, candles: Sequence[Candle], params: tuple[object, ...], value: T) -> T:
+        if isinstance(candles, tuple):
+            self._key, self._value = (candles, *params), value
+        return value
+
+
+_last_spike: _LastCall[bool] = _LastCall()
+_last_atr: _LastCall[Decimal | None] = _LastCall()
+
+
 def volume_spike(candles: Sequence[Candle], average_window: int, multiplier: Decimal) -> bool:
     """Return True while the newest candle's volume spikes and it closes under the average."""
+    known = _last_spike.get(candles, average_window, multiplier)
+    if known is not None:
+        return known
+    spike = _volume_spike(candles, average_window, multiplier)
+    return _last_spike.put(candles, (average_window, multiplier), spike)
+
+
+def _volume_spike(candles: Sequence[Candle], average_window: int, multiplier: Decimal) -> bool:
     history = history_window(candles, average_window)
     if history is None:
         return False
@@ -42,6 +82,13 @@ def true_range(candle: Candle, prev_close: Decimal | None) -> Decimal:
 
 def atr(candles: Sequence[Candle], average_window: int) -> Decimal | None:
     """Return the mean true range over the history window, or None without enough candles."""
+    known = _last_atr.get(candles, average_window)
+    if known is not None:
+        return known
+    return _last_atr.put(candles, (average_window,), _atr(candles, average_window))
+
+
+def _atr(candles: Sequence[Candle], average_window: int) -> Decimal | None:
     history = history_window(candles, average_window)
     if history is None:
         return None

@@ -5,6 +5,7 @@ docs/strategy.md describes the strategy; the comments name the rule each step im
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -180,9 +181,22 @@ def _place(
     )
 
 
-def _trailing_cancels(state: GridState, fr: Frame, config: GridConfig) -> dict[str, CancelOrder]:
+def _live_slots(state: GridState) -> dict[str, Slot]:
+    # The slots a decision can act on besides the entry candidates: an order in flight or
+    # resting, or inventory to close. The others only keep their generation, and the history of
+    # every level ever quoted grows with time, so each pass below looks at these alone.
+    return {
+        key: slot
+        for key, slot in state.slots.items()
+        if slot.status is not SlotStatus.FREE or slot.inventory != 0
+    }
+
+
+def _trailing_cancels(
+    state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridConfig
+) -> dict[str, CancelOrder]:
     cancels: dict[str, CancelOrder] = {}
-    for key, slot in state.slots.items():
+    for key, slot in live.items():
         if slot.status is not SlotStatus.LOCKED or slot.price is None or slot.side is None:
             continue
         if _passed(slot, fr.price):
@@ -196,10 +210,10 @@ def _trailing_cancels(state: GridState, fr: Frame, config: GridConfig) -> dict[s
     return cancels
 
 
-def _exposure(state: GridState) -> dict[Side, Decimal]:
+def _exposure(state: GridState, live: Mapping[str, Slot]) -> dict[Side, Decimal]:
     # Worst case per side: the position plus every order of ours on that side filling.
     exposure = {Side.BUY: state.position.qty, Side.SELL: -state.position.qty}
-    for slot in state.slots.values():
+    for slot in live.values():
         if slot.has_order and slot.side is not None and slot.qty is not None:
             exposure[slot.side] += slot.qty - slot.filled_qty
     return exposure
@@ -213,6 +227,7 @@ def _exceeds_max_position(
 
 def _closing_orders(
     state: GridState,
+    live: Mapping[str, Slot],
     fr: Frame,
     *,
     config: GridConfig,
@@ -224,9 +239,8 @@ def _closing_orders(
     places = []
     # Lower slots first: when a long slot's SELL and a short slot's BUY aim at one free price,
     # the lower slot takes it and the other waits for a later evaluation.
-    for slot in sorted(state.slots.values(), key=lambda s: s.level):
-        if slot.has_order or slot.inventory == 0:
-            continue
+    holding = [slot for slot in live.values() if not slot.has_order and slot.inventory != 0]
+    for slot in sorted(holding, key=lambda s: s.level):
         if slot.inventory > 0:
             side, price = Side.SELL, slot.level + fr.interval
             in_window = price <= fr.sell_ref + config.sell_levels * fr.interval
@@ -320,6 +334,7 @@ def _entry_allowed(slot: Slot, side: Side, rules: SymbolRules) -> bool:
 
 def _cap_open_orders(
     state: GridState,
+    live: Mapping[str, Slot],
     fr: Frame,
     limit: int,
     cancels: dict[str, CancelOrder],
@@ -332,7 +347,7 @@ def _cap_open_orders(
     pinned = 0
     leaving = 0
     ranked: list[tuple[Decimal, int, str, Decimal, Slot | PlaceOrder]] = []
-    for key, slot in state.slots.items():
+    for key, slot in live.items():
         if not slot.has_order or slot.price is None or slot.side is None:
             continue
         if key in cancels:
@@ -392,18 +407,26 @@ def decide(
     fr = frame(state, market, config, risk, rules, now_ms)
     if no_new_exposure and not fr.reduce_only:
         fr = replace(fr, reduce_only=True)
-    cancels = _trailing_cancels(state, fr, config)
+    live = _live_slots(state)
+    cancels = _trailing_cancels(state, live, fr, config)
     places: list[PlaceOrder] = []
     if not fr.stale:
         # A price never carries two of our orders: in-flight and resting orders (even those
         # being cancelled, until the venue confirms) occupy their price.
         occupied = {
-            slot.price for slot in state.slots.values() if slot.has_order and slot.price is not None
+            slot.price for slot in live.values() if slot.has_order and slot.price is not None
         }
-        exposure = _exposure(state)
+        exposure = _exposure(state, live)
         limit = ZERO if no_new_exposure else risk.max_position
         places = _closing_orders(
-            state, fr, config=config, limit=limit, rules=rules, occupied=occupied, exposure=exposure
+            state,
+            live,
+            fr,
+            config=config,
+            limit=limit,
+            rules=rules,
+            occupied=occupied,
+            exposure=exposure,
         )
         if not fr.reduce_only:
             places += _entry_orders(
@@ -416,7 +439,7 @@ def decide(
                 exposure=exposure,
             )
         if risk.max_open_orders is not None:
-            places = _cap_open_orders(state, fr, risk.max_open_orders, cancels, places)
+            places = _cap_open_orders(state, live, fr, risk.max_open_orders, cancels, places)
     ordered_cancels = [
         cancel
         for _, cancel in sorted(
