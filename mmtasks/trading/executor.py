@@ -50,9 +50,7 @@ def execute(
     return None
 
 
-def _cancel(
-    venue: Venue, symbol: str, action: core.CancelOrder, fx: Effects, now_ms: int
-) -> None:
+def _cancel(venue: Venue, symbol: str, action: core.CancelOrder, fx: Effects, now_ms: int) -> None:
     try:
         order = venue.cancel_order(symbol, client_order_id=action.client_order_id)
     except OrderNotFoundError:
@@ -94,9 +92,7 @@ def _cancel(
         fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
-def _place(
-    venue: Venue, symbol: str, action: core.PlaceOrder, fx: Effects, now_ms: int
-) -> None:
+def _place(venue: Venue, symbol: str, action: core.PlaceOrder, fx: Effects, now_ms: int) -> None:
     cid = action.client_order_id
     try:
         order, _duplicate = venue.place_order(
