@@ -145,6 +145,7 @@ def render_status(answer: dict[str, Any]) -> str:
         rows.append(
             (
                 s.get("symbol"),
+                s.get("kind", "grid"),
                 s.get("condition"),
                 "yes" if s.get("healthy") else "NO",
                 s.get("last_price"),
@@ -159,6 +160,7 @@ def render_status(answer: dict[str, Any]) -> str:
         )
     headers = (
         "symbol",
+        "kind",
         "state",
         "healthy",
         "price",
@@ -170,7 +172,32 @@ def render_status(answer: dict[str, Any]) -> str:
         "worker",
         "problems",
     )
-    return head + "\n" + table(rows, headers)
+    return "\n".join([head, table(rows, headers), *signal_lines(answer.get("symbols", []))])
+
+
+def signal_lines(symbols: list[dict[str, Any]]) -> list[str]:
+    """Return one line per signal symbol: its trade phase and each stage's state and errors."""
+    lines = []
+    for s in symbols:
+        signal = s.get("signal")
+        if not signal:
+            continue
+        trade = signal.get("trade", {})
+        stages = "  ".join(
+            f"{name}={stage.get('state')}"
+            + (f"({stage.get('error_count')} errors)" if stage.get("error_count") else "")
+            for name, stage in (signal.get("stages") or {}).items()
+        )
+        levels = "".join(
+            f" {label} {trade[key]}"
+            for key, label in (("stop_price", "stop"), ("take_profit_price", "take-profit"))
+            if trade.get(key)
+        )
+        lines.append(
+            f"{s.get('symbol')} signal: {trade.get('phase', 'FLAT')}, regime "
+            f"{trade.get('regime', '-')}{levels}; stages {stages}"
+        )
+    return lines
 
 
 def render_symbols(answer: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from celery import Celery
 
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
-from mmtasks.registry.configs import parse_risk, parse_strategy
+from mmtasks.registry.configs import parse_risk, parse_strategy_config
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 from mmtasks.symbols import Command, init_command, send_commands
@@ -65,7 +65,7 @@ def _same_configs(record: SymbolRecord, view: RedisView) -> bool:
     try:
         return (
             view.strategy is not None
-            and parse_strategy(view.strategy) == parse_strategy(record.strategy)
+            and parse_strategy_config(view.strategy) == parse_strategy_config(record.strategy)
             and parse_risk(view.risk or {}) == parse_risk(record.risk)
         )
     except ValidationError:
@@ -100,7 +100,7 @@ def _command(exchange: Venue, record: SymbolRecord, name: str) -> Command:
         return init_command(exchange, record.symbol, record.strategy, record.risk)
     if name == "update_config":
         return name, {
-            "strategy": parse_strategy(record.strategy).model_dump(mode="json"),
+            "strategy": parse_strategy_config(record.strategy).model_dump(mode="json"),
             "risk": parse_risk(record.risk).model_dump(mode="json"),
         }
     return name, {}
