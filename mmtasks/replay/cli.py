@@ -15,7 +15,13 @@ from typing import Any
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.grid.config import SymbolRules
-from mmtasks.registry.configs import merge, parse_risk, parse_strategy
+from mmtasks.registry.configs import (
+    kind_of,
+    merge,
+    parse_risk,
+    parse_strategy,
+    parse_strategy_config,
+)
 from mmtasks.replay.engine import Config
 from mmtasks.replay.parsers import FORMATS, load
 from mmtasks.replay.path import PATH_ORDERS
@@ -36,6 +42,10 @@ examples:
   mmtasks replay --data ticks.csv --interval 10 --order-qty 1 --risk '{{"max_position": "5"}}'
   mmtasks replay --data {SAMPLE_REL} --interval 100 --order-qty 0.01 \\
       --sweep interval=50,100,200 buy_levels=5,10
+  mmtasks replay --data {SAMPLE_REL} --config configs/signal.example.yaml --symbol SOLUSDT
+
+A strategy with `kind: signal` (docs/strategy.md, "The signal kind") runs the signal pipeline
+on the candles instead of the grid, with the same fill model and report (no --plot or --sweep).
 
 Inputs: `ts,price[,volume]` ticks; Binance kline CSV (with or without header); Freqtrade JSON
 [[ts,o,h,l,c,v],...]; `.gz` is fine; a recording of the live fleet (python -m
@@ -259,12 +269,23 @@ def run(args: argparse.Namespace) -> int:
         only = inputs[0]
         strategy, risk = raw_configs(args, only.symbol)
         return run_sweep(args, only, strategy, risk)
-    configs = [make_config(args, i.symbol, *raw_configs(args, i.symbol), i.info) for i in inputs]
-    outcomes = [
-        replay(cfg, i.data, order=args.path_order, fast=not args.plain)
-        for cfg, i in zip(configs, inputs, strict=True)
-    ]
-    reports = [summarize(o) for o in outcomes]
+    reports: list[dict[str, Any]] = []
+    outcomes: list[Any] = []
+    for i in inputs:
+        strategy, risk = raw_configs(args, i.symbol)
+        if kind_of(strategy) == "signal":
+            report, run_ = replay_signal(args, i, strategy, risk)
+            reports.append(report)
+            outcomes.append(_SignalOutcome(run_))
+            continue
+        outcome = replay(
+            make_config(args, i.symbol, strategy, risk, i.info),
+            i.data,
+            order=args.path_order,
+            fast=not args.plain,
+        )
+        reports.append(summarize(outcome))
+        outcomes.append(outcome)
     print("\n".join(render(r) for r in reports))
     document: dict[str, Any] = reports[0]
     if len(reports) > 1:
@@ -280,12 +301,44 @@ def run(args: argparse.Namespace) -> int:
         from mmtasks.replay.plot import plot
 
         for outcome in outcomes:
+            if isinstance(outcome, _SignalOutcome):
+                print(f"no picture for {outcome.engine.config.symbol}: --plot draws grid replays")
+                continue
             path = args.plot
             if len(outcomes) > 1:
                 path = path.with_name(f"{path.stem}-{outcome.engine.config.symbol}{path.suffix}")
             plot(outcome, path)
             print(f"picture written to {path}")
     return 0
+
+
+@dataclass(frozen=True)
+class _SignalOutcome:
+    """A signal backtest where the fills writer expects a grid replay's outcome."""
+
+    engine: Any
+
+
+def replay_signal(
+    args: argparse.Namespace, i: Input, strategy: dict[str, Any], risk: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """Run a `kind: signal` strategy over i's candles; return the report and the run."""
+    from mmtasks.signal.backtest import backtest
+    from mmtasks.signal.config import SignalConfig
+    from mmtasks.signal.validate import Context
+
+    config = parse_strategy_config(strategy)
+    assert isinstance(config, SignalConfig)  # kind_of said signal
+    names = ("tick_size", "step_size", "min_qty", "min_notional")
+    rules = SymbolRules.from_dict({k: venue_value(args, k, i.info) for k in names})
+    fees = Fees(
+        Decimal(venue_value(args, "maker_fee", i.info)),
+        Decimal(venue_value(args, "taker_fee", i.info)),
+    )
+    context = Context(rules=rules, max_position=parse_risk(risk).max_position)
+    return backtest(
+        i.data, config, context, i.symbol, fees=fees, fill=args.fill, order=args.path_order
+    )
 
 
 def register(sub: Any, wrap: Callable[..., Any] | None = None) -> None:
