@@ -31,7 +31,7 @@ from mmtasks.state.keys import FLEET, RISK, SYMBOLS
 
 log = logging.getLogger(__name__)
 
-ACTIVE, REDUCING, HALTED = "ACTIVE", "REDUCING", "HALTED"
+ACTIVE, REDUCING, HALTED = FleetState.ACTIVE, FleetState.REDUCING, FleetState.HALTED
 
 
 def _text(value: bytes | str | None, default: str = "") -> str:

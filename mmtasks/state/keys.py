@@ -69,6 +69,64 @@ Fleet-wide keys:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, cast
+
+
+class StateFields(TypedDict, total=False):
+    """The fields of `mm:{s}:state`, every value a string as Redis holds it.
+
+    The step reads and writes the hash through this type, so mypy refuses a misspelt field;
+    tests/unit/test_state_keys.py checks that the header above lists exactly these.
+    """
+
+    status: str  # SymbolStatus
+    anchor: str
+    last_seq: str
+    reduce_only: str  # "1" or "0"
+    generation_floor: str
+    needs_reconcile: str  # "1" or "0"
+    drift_count: str
+    rejected_events: str
+    last_price: str
+    last_price_ts_ms: str
+    last_step_ms: str
+    trades_cursor_ms: str
+    event_seq: str
+    last_error: str
+    last_error_dependency: str
+    error_since_ms: str
+    degraded_since_ms: str
+    retry_count: str
+    retry_at_ms: str
+    recovering: str
+    recovery_attempts: str
+    recovery_window_ms: str
+    next_recovery_ms: str
+    give_up: str
+    fleet_state: str
+    equity_hwm: str
+    losing_streak: str
+    breaker: str
+    breaker_reason: str
+    signal_history: str
+    signal_fetch_at_ms: str
+    signal_tick_seq: str
+    signal_failed: str
+    signal_rejected: str
+
+
+STATE_FIELDS: frozenset[str] = frozenset(StateFields.__annotations__)
+
+
+def state_fields(raw: dict[str, str]) -> StateFields:
+    """Return the state hash as read from Redis, keeping only the fields StateFields declares."""
+    return cast(StateFields, {f: v for f, v in raw.items() if f in STATE_FIELDS})
+
+
+def state_mapping(fields: StateFields) -> dict[str, str]:
+    """Return fields as the plain mapping Redis writes take."""
+    return {f: str(v) for f, v in fields.items()}
+
 
 EVENTS = "mm:events"
 EVENTS_RELAYED = "{mm:events}:relayed"  # the braces put it in mm:events' cluster slot

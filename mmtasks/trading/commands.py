@@ -10,13 +10,14 @@ from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
 from mmtasks.runtime import Runtime
 from mmtasks.signal.config import SignalConfig, parse_signal_config
+from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
 
 log = logging.getLogger(__name__)
 
 # Fields a return to ACTIVE clears: the error, the DEGRADED condition, the recovery budget.
-CLEARED_ON_RESUME = {
+CLEARED_ON_RESUME: StateFields = {
     "last_error": "",
     "error_since_ms": "",
     "degraded_since_ms": "",
@@ -84,23 +85,24 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     if name in ("init", "update_config"):
         _config(snap, fx, cmd)
         if name == "init":
-            fx.meta.update(CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1")
-            fx.meta.update(recovery_attempts="0", recovery_window_ms="")
+            fx.meta.update(CLEARED_ON_RESUME)
+            fx.meta.update({"status": SymbolStatus.ACTIVE, "needs_reconcile": "1"})
+            fx.meta.update({"recovery_attempts": "0", "recovery_window_ms": ""})
         fx.event(EventType.SYMBOL_STATE_CHANGED, {"command": name, "issued_by": cmd.issued_by})
     elif name == "pause":
         fx.meta["status"] = SymbolStatus.PAUSED
         fx.event(EventType.SYMBOL_PAUSED, {"issued_by": cmd.issued_by})
     elif name in ("resume", "reset_errors"):
-        fx.meta.update(CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1")
-        fx.meta.update(recovery_attempts="0", recovery_window_ms="")
+        fx.meta.update(CLEARED_ON_RESUME)
+        fx.meta.update({"status": SymbolStatus.ACTIVE, "needs_reconcile": "1"})
+        fx.meta.update({"recovery_attempts": "0", "recovery_window_ms": ""})
         fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
     elif name == "recover":
         if snap.status != SymbolStatus.ERROR:
             return  # recovered meanwhile (or resumed by hand): nothing to try
         attempt = cmd.args.get("attempt", 0)
-        fx.meta.update(
-            CLEARED_ON_RESUME, status=SymbolStatus.ACTIVE, needs_reconcile="1", recovering="1"
-        )
+        fx.meta.update(CLEARED_ON_RESUME)
+        fx.meta.update({"status": SymbolStatus.ACTIVE, "needs_reconcile": "1", "recovering": "1"})
         fx.event(
             EventType.RECOVERY_ATTEMPTED,
             {

@@ -11,6 +11,7 @@ from mmtasks.grid import models as core
 from mmtasks.grid.transitions import mark_pending
 from mmtasks.ledger import FillRecord
 from mmtasks.signal.config import SignalConfig
+from mmtasks.state.keys import StateFields
 from mmtasks.trading.snapshot import rules_to_dict
 
 POSITION_EVENTS = {
@@ -23,7 +24,7 @@ POSITION_EVENTS = {
 @dataclass
 class Effects:
     grid: core.GridState
-    meta: dict[str, str]
+    meta: StateFields
     candles: dict[int, core.Candle]
     fills: list[FillRecord] = field(default_factory=list)
     events: list[dict[str, str]] = field(default_factory=list)

@@ -185,7 +185,9 @@ class _Run:
         if (self.snap.meta | self.fx.meta).get("status") == SymbolStatus.ERROR:
             return
         error = f"signal stage {stage} failed after its restarts: {message}"[:500]
-        self.fx.meta.update(status=SymbolStatus.ERROR, last_error=error, needs_reconcile="1")
+        self.fx.meta.update(
+            {"status": SymbolStatus.ERROR, "last_error": error, "needs_reconcile": "1"}
+        )
         self.fx.meta["error_since_ms"] = str(now_ms)
         self.fx.event(EventType.SYMBOL_STATE_CHANGED, {"status": "ERROR", "error": error})
         log.error("symbol moved to ERROR symbol=%s error=%s", self.snap.symbol, error)
@@ -228,7 +230,7 @@ class _Run:
             if k.closed
         ]
         self.state, added = pipeline.warm(self.state, candles, self.config)
-        self.fx.meta.update(signal_history="0", signal_fetch_at_ms="")
+        self.fx.meta.update({"signal_history": "0", "signal_fetch_at_ms": ""})
         self.ran("data", now_ms)
         log.info("signal history symbol=%s candles=%d", self.snap.symbol, added)
 

@@ -21,7 +21,7 @@ from mmtasks.grid.models import (
     SymbolRules,
 )
 from mmtasks.signal.config import SignalConfig
-from mmtasks.state.keys import FLEET, keys_for
+from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
 from mmtasks.state.store import WriteBatch
 
 
@@ -51,7 +51,7 @@ class Snapshot:
     """Everything a step needs about one symbol, read in one round trip."""
 
     symbol: str
-    meta: dict[str, str]
+    meta: StateFields
     grid: GridState
     strategy: GridConfig | SignalConfig | None
     risk: RiskConfig
@@ -200,7 +200,7 @@ def load_snapshot(
     fleet_state = fleet.decode() if isinstance(fleet, bytes) else (fleet or "ACTIVE")
     return Snapshot(
         symbol=symbol,
-        meta=meta,
+        meta=state_fields(meta),
         grid=grid,
         strategy=strategy,
         risk=risk,
@@ -226,7 +226,7 @@ def strategy_from_json(text: str) -> GridConfig | SignalConfig:
     return GridConfig.model_validate(data)
 
 
-def grid_meta(grid: GridState) -> dict[str, str]:
+def grid_meta(grid: GridState) -> StateFields:
     """Return the fields of the state hash that the grid itself owns."""
     return {
         "anchor": canon(grid.anchor) if grid.anchor is not None else "",
@@ -242,7 +242,7 @@ def slot_json(slot: Slot) -> str:
 def diff_batch(
     before: Snapshot,
     grid: GridState,
-    meta: dict[str, str],
+    meta: StateFields,
     candles: dict[int, Candle],
 ) -> WriteBatch:
     """Return the writes that turn before into (grid, meta, candles), guarded by the cursor."""
@@ -257,8 +257,9 @@ def diff_batch(
     pos = {f: str(v) for f, v in grid.position.to_dict().items()}
     if pos != before.raw_position:
         batch.hset(k.position, pos)
-    meta = dict(meta) | grid_meta(grid)
-    batch.hset(k.state, {f: v for f, v in meta.items() if before.meta.get(f) != v})
+    old = state_mapping(before.meta)
+    new = state_mapping(meta) | state_mapping(grid_meta(grid))
+    batch.hset(k.state, {f: v for f, v in new.items() if old.get(f) != v})
     new_candles = {str(ts): candle_to_json(c) for ts, c in candles.items()}
     batch.hset(
         k.candles, {ts: v for ts, v in new_candles.items() if before.raw_candles.get(ts) != v}
@@ -268,13 +269,12 @@ def diff_batch(
 
 
 def rebase(
-    before: Snapshot, grid: GridState, meta: dict[str, str], candles: dict[int, Candle]
+    before: Snapshot, grid: GridState, meta: StateFields, candles: dict[int, Candle]
 ) -> Snapshot:
     """Return before as it is in Redis once (grid, meta, candles) was committed."""
-    meta = dict(before.meta) | meta | grid_meta(grid)
     return Snapshot(
         symbol=before.symbol,
-        meta=meta,
+        meta={**before.meta, **meta, **grid_meta(grid)},
         grid=grid,
         strategy=before.strategy,
         risk=before.risk,

@@ -644,11 +644,13 @@ def _check_latency(
     message = f"slow: tick to ack {tick_to_ack_ms} ms > max_tick_to_ack_ms {limit}"
     since = snap.meta.get("degraded_since_ms") or str(now)
     fx.meta.update(
-        degraded_since_ms=since,
-        retry_count=str(retries),
-        retry_at_ms=str(now + backoff_ms),
-        last_error=message,
-        last_error_dependency="connector",
+        {
+            "degraded_since_ms": since,
+            "retry_count": str(retries),
+            "retry_at_ms": str(now + backoff_ms),
+            "last_error": message,
+            "last_error_dependency": "connector",
+        }
     )
     if not snap.meta.get("degraded_since_ms"):
         fx.event(EventType.SYMBOL_DEGRADED, {"error": message})
