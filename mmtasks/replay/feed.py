@@ -50,7 +50,11 @@ class CandleFeed:
         """Return the candles seen at row index (candles: with row index itself if closed)."""
         if self.data.kind == "candles":
             stop = index + 1 if closed_through else index
-            if stop != self._last_stop:  # the points of one row share their candles
+            if stop == self._last_stop + 1 and len(self._last) == self.keep:
+                # The next row (the usual case): the window slides by one candle.
+                self._last = (*self._last[1:], self._candle(stop - 1))
+                self._last_stop = stop
+            elif stop != self._last_stop:  # the points of one row share their candles
                 self._last = tuple(self._candle(j) for j in range(max(0, stop - self.keep), stop))
                 self._last_stop = stop
             return self._last
