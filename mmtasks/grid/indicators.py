@@ -33,18 +33,19 @@ class _LastCall(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._key: tuple[object, ...] = ()
-        self._value: T | None = None
+        # Key and value in one tuple, replaced in one assignment: a reader never pairs the key
+        # of one call with the value of another, even with threads.
+        self._last: tuple[tuple[object, ...], T] | None = None
 
     def get(self, candles: Sequence[Candle], *params: object) -> T | None:
-        key = self._key
-        if key and key[0] is candles and key[1:] == params:
-            return self._value
+        last = self._last
+        if last is not None and last[0][0] is candles and last[0][1:] == params:
+            return last[1]
         return None
 
     def put(self, candles: Sequence[Candle], params: tuple[object, ...], value: T) -> T:
         if isinstance(candles, tuple):
-            self._key, self._value = (candles, *params), value
+            self._last = ((candles, *params), value)
         return value
 
 
