@@ -81,6 +81,7 @@ def reconcile(
         for o in venue.open_orders(symbol)
         if is_ours(symbol, o.client_order_id)
     }
+    venue_cids = list(open_ours)
     orders: dict[str, Order] = {}
     settled = adopted = 0
     for slot in list(fx.grid.slots.values()):
@@ -99,18 +100,24 @@ def reconcile(
         orders[cid] = order
         settled += 1
 
-    since_ms = int(snap.meta.get("trades_cursor_ms") or 0)
-    if state_lost:
-        # Ids from before the loss may still be known at the venue: never reuse them.
-        fx.grid = dataclasses.replace(
-            fx.grid, generation_floor=max(fx.grid.generation_floor, int(time.time()))
-        )
-        since_ms = 0  # what the ledger lacks may be older than anything Redis remembers
+    since_ms = 0 if state_lost else int(snap.meta.get("trades_cursor_ms") or 0)
+    # (after a loss, what the ledger lacks may be older than anything Redis remembers)
     ours = [
         t
         for t in trades_since(venue, symbol, max(0, since_ms - TRADES_MARGIN_MS))
         if is_ours(symbol, t.client_order_id)
     ]
+    if state_lost:
+        # Ids from before the loss may still be known at the venue: never reuse one. The floor
+        # passes every generation the venue still shows (open orders, trades) and the clock.
+        fx.grid = dataclasses.replace(
+            fx.grid,
+            generation_floor=max(
+                fx.grid.generation_floor,
+                int(time.time()),
+                1 + max(_generations([*venue_cids, *(t.client_order_id for t in ours)])),
+            ),
+        )
     if state_lost and ours:  # a symbol that traded before: the ledger is what was counted
         position, _ = book.ledger()
         fx.grid = fx.grid.with_position(position)
@@ -157,6 +164,17 @@ def reconcile(
         " state_rebuilt=1" if state_lost else "",
     )
     return cancels
+
+
+def _generations(cids: list[str]) -> list[int]:
+    """Return the generations of our client ids among cids (-1 when there are none)."""
+    found = [-1]
+    for cid in cids:
+        try:
+            found.append(parse_client_order_id(cid).generation)
+        except ValidationError:
+            continue  # another prefix's id, or not canonical: not a generation of ours
+    return found
 
 
 def trades_since(venue: Venue, symbol: str, since_ms: int) -> list[Trade]:

@@ -345,7 +345,8 @@ def _drain_once(
         try:
             event = parse_inbox_event(entry.payload)
         except pydantic.ValidationError as exc:
-            fx.meta["rejected_events"] = str(int(snap.meta.get("rejected_events", "0")) + 1)
+            counted = fx.meta.get("rejected_events") or snap.meta.get("rejected_events") or "0"
+            fx.meta["rejected_events"] = str(int(counted) + 1)
             log.error(
                 "%s: skipped malformed inbox event seq %d: %s",
                 symbol,

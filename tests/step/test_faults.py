@@ -179,12 +179,6 @@ def test_a_lost_state_is_rebuilt_from_the_venue_and_the_ledger(desk: Desk, ledge
     assert "STATE_REBUILT" in kinds(desk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconcile's new generation_floor is the wall-clock second: a state lost in the "
-    "same second (or a slot that cycled faster than once a second) reuses a filled order's "
-    "client id, the venue answers with that filled order and the level is never quoted again",
-)
 def test_a_rebuilt_state_quotes_every_level_with_fresh_client_ids(desk: Desk) -> None:
     lose_state_and_trade_on(desk)
 

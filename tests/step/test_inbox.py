@@ -153,11 +153,6 @@ def test_a_malformed_inbox_entry_is_counted_skipped_and_trading_goes_on(
     assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="step.py counts rejected_events from the snapshot, not the batch: two bad entries "
-    "drained in one step count as one",
-)
 def test_every_malformed_entry_of_one_drain_is_counted(desk: Desk) -> None:
     desk.init(GRID)
     append_raw(desk, {"kind": "spaceship", "symbol": "GRIDUSDT"})
