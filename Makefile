@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install hooks audit lint format types test test-fast test-props chaos proto proto-check bench run clean
+.PHONY: help install hooks audit lint format types test test-fast test-step test-props chaos proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,9 @@ test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and 
 
 test-fast: install  ## pure unit tests only
 	$(PY) -m pytest -q tests/unit tests/sim tests/props
+
+test-step: install  ## the worker step in process on a SimVenue (real Redis and Postgres): seconds
+	$(PY) -m pytest -q tests/step
 
 test-props: install  ## the grid core's Hypothesis properties, 2,000 examples each
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q tests/props

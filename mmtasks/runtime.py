@@ -14,7 +14,6 @@ from mmtasks.settings import Settings, get_settings
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
-    from mmtasks.connector.client import ExchangeClient
     from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,7 @@ class Runtime:
     settings: Settings
     pid: int = field(default_factory=os.getpid)
     _redis: redis.Redis | None = None
-    _exchange: ExchangeClient | None = None
+    _exchange: Venue | None = None  # the gRPC client unless a venue is given (tests: SimVenue)
     _pg: ConnectionPool | None = None
 
     @property
@@ -69,8 +68,9 @@ class Runtime:
 
     def close(self) -> None:
         """Close every connection this process opened."""
-        if self._exchange is not None:
-            self._exchange.close()
+        close = getattr(self._exchange, "close", None)  # the gRPC client has one, SimVenue not
+        if close is not None:
+            close()
         if self._pg is not None:
             self._pg.close()
         if self._redis is not None:

@@ -14,11 +14,11 @@ import psycopg
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.state.keys import FLEET, RISK, keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, resting
+from tests.kit.feed import publish_tick
 from tests.risk.conftest import Procs
 
 GRIDUSDT, ALTUSDT = "GRIDUSDT", "ALTUSDT"

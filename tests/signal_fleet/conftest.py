@@ -28,7 +28,7 @@ class KlinePump:
     """Stands in for the bridge's kline path: the connector's closed candles -> the inboxes.
 
     It uses the bridge's own validation (`candle_event_from_pb`) and the production write path
-    (`enqueue.append_event`), as OrderPump does for orders.
+    (the bridge writer, through `tests.kit.feed.append_event`), as OrderPump does for orders.
     """
 
     def __init__(self, addr: str, redis_url: str, symbols: set[str]) -> None:
@@ -50,7 +50,7 @@ class KlinePump:
 
     def _run(self) -> None:
         from bridge.convert import candle_event_from_pb
-        from mmtasks.enqueue import append_event
+        from tests.kit.feed import append_event
 
         try:
             for kline in self._stream:

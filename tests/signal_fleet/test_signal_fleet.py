@@ -18,12 +18,12 @@ import psycopg
 import redis as redis_lib
 
 from mmtasks.celery import app
-from mmtasks.enqueue import publish_tick
 from mmtasks.ledger import summarize
 from mmtasks.state.keys import EVENTS, keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, ledger_rows, redis_position, resting
+from tests.kit.feed import publish_tick
 from tests.signal_fleet.conftest import KLINE_INTERVAL
 
 D = Decimal
