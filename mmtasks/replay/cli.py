@@ -42,7 +42,7 @@ examples:
   mmtasks replay --data ticks.csv --interval 10 --order-qty 1 --risk '{{"max_position": "5"}}'
   mmtasks replay --data {SAMPLE_REL} --interval 100 --order-qty 0.01 \\
       --sweep interval=50,100,200 buy_levels=5,10
-  mmtasks replay --data {SAMPLE_REL} --config configs/signal.example.yaml --symbol SOLUSDT
+  mmtasks replay --data {SAMPLE_REL} --config configs/signal.example.yaml --symbol LINKUSDT
 
 A strategy with `kind: signal` (docs/strategy.md, "The signal kind") runs the signal pipeline
 on the candles instead of the grid, with the same fill model and report (no --plot or --sweep).
