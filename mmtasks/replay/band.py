@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.domain import Side
-from mmtasks.grid.logic import decide, frame
+from mmtasks.grid.logic import Frame, decide, frame
 from mmtasks.grid.models import GridState, Market, SlotStatus
 from mmtasks.replay.engine import Config
 
@@ -113,26 +113,35 @@ def _entry_bounds(
     return lo, hi
 
 
-def quiet_band(engine_grid: GridState, market: Market, cfg: Config) -> tuple[Band | None, int]:
-    """Return the band around market.price where nothing changes, and the core calls it took."""
+def quiet_band(
+    engine_grid: GridState, market: Market, cfg: Config, known: Frame | None = None
+) -> tuple[Band | None, int, Frame]:
+    """Return the band around market.price where nothing changes, the core calls it took and
+    the frame (derived inputs) of the decision it is the band of.
+
+    known is that frame when the caller has derived it already (then the market's candles are
+    not read; with `max_open_orders` they would be, so known is refused there).
+    """
     st, risk = cfg.strategy, cfg.risk
-    fr = frame(engine_grid, market, st, risk, cfg.rules, market.price_ts_ms)
+    if known is not None and risk.max_open_orders is not None:
+        raise ValueError("quiet_band: a known frame needs max_open_orders unset")
+    fr = known or frame(engine_grid, market, st, risk, cfg.rules, market.price_ts_ms)
     if fr.stale:
-        return None, 0
+        return None, 0, fr
     # buy_ref and sell_ref are the price times a constant while the position does not change.
     scale = 1 - st.inventory_skew * engine_grid.position.qty
     if scale <= 0:
-        return None, 0
+        return None, 0, fr
     cb, cs = min(scale, Decimal(1)), max(scale, Decimal(1))
     i, a = fr.interval, fr.anchor
     wb, ws = st.buy_levels, st.sell_levels
     band = Band()
     for slot in engine_grid.slots.values():
         if slot.status is SlotStatus.PENDING:
-            return None, 0
+            return None, 0, fr
         if slot.status is SlotStatus.LOCKED and slot.price is not None:
             if fr.reduce_only and not slot.closing:
-                return None, 0
+                return None, 0, fr
             if slot.side is Side.BUY:
                 band = band.above(slot.price, cfg.fill == "strict")
                 band = band.below((slot.price + (wb + 1) * i) / cb, True)
@@ -167,12 +176,12 @@ def quiet_band(engine_grid: GridState, market: Market, cfg: Config) -> tuple[Ban
         if decide(engine_grid, market, st, uncapped, cfg.rules, market.price_ts_ms):
             # Entries wait for a seat: which order is nearer the price must not change.
             if st.atr_scale > 0:
-                return None, calls
+                return None, calls, fr
             half = i / 2
             k = _floor_div(fr.price - a, half)
             if a + k * half == fr.price:
-                return None, calls
+                return None, calls, fr
             band = band.above(a + k * half, False).below(a + (k + 1) * half, False)
     if not band.contains(fr.price):
-        return None, calls
-    return band, calls
+        return None, calls, fr
+    return band, calls, fr

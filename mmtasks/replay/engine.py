@@ -93,6 +93,7 @@ class Engine:
         self.marks: list[Mark] = []
         self.evaluations = 0
         self.steps = 0
+        self.firings = 0  # volume-monitor firings the fast path applied in one step (firing.py)
         self.last_market: Market | None = None
         self._index = 0
         self._ts = 0

@@ -15,22 +15,27 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from mmtasks.grid.logic import Frame
 from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Config, Engine
+from mmtasks.replay.firing import applies, skip_firing
 from mmtasks.replay.loop import Walk
 from mmtasks.replay.series import FloatArray, Series
 
+WARM_EXTRA = 7  # rows after average_window still visited one by one
 MARGIN = 1e-9  # relative: far above float rounding of a decimal text (1e-16)
 FIRST_CHUNK = 256
 BoolArray = npt.NDArray[np.bool_]
 
 
 def _rolling_mean(values: FloatArray, window: int) -> FloatArray:
-    # mean of values[j - window .. j - 1] at j (NaN while fewer than window)
-    csum = np.concatenate(([0.0], np.cumsum(values)))
+    # mean of values[j - window .. j - 1] at j (NaN while fewer than window). Each window is
+    # summed on its own (relative error ~ window x 1e-16 for non-negative values): differences
+    # of one running sum over a year would carry that sum's rounding, far above MARGIN.
     out = np.full(len(values), np.nan)
     if len(values) > window:
-        out[window:] = (csum[window:-1] - csum[: -window - 1]) / window
+        sums = np.lib.stride_tricks.sliding_window_view(values, window).sum(axis=1)
+        out[window:] = sums[:-1] / window
     return out
 
 
@@ -40,14 +45,18 @@ def _changes(value: npt.NDArray[np.int64], unsure: BoolArray) -> BoolArray:
     return flag
 
 
-def _candle_features(data: Series, cfg: Config) -> BoolArray:
-    """Return the rows whose close may change the volume-spike flag or the ATR interval."""
+def _candle_features(
+    data: Series, cfg: Config
+) -> tuple[BoolArray, tuple[BoolArray, BoolArray] | None]:
+    """Return the rows whose close may change the volume-spike flag or the ATR interval, and
+    the rows whose close surely spikes and surely does not (None without the monitor)."""
     n = len(data)
     risk, st = cfg.risk, cfg.strategy
     w = risk.average_window
     flag = np.zeros(n, dtype=bool)
-    flag[: w + 7] = True  # the history is filling up: visit every row
+    flag[: w + WARM_EXTRA] = True  # the history is filling up: visit every row
     low, high, close = data.floats("low"), data.floats("high"), data.floats("close")
+    verdicts: tuple[BoolArray, BoolArray] | None = None
     if risk.enable_volume_monitor:
         volume = np.array(data.volume_text, dtype=np.float64)
         limit = _rolling_mean(volume, w) * float(risk.volume_multiplier)
@@ -58,6 +67,10 @@ def _candle_features(data: Series, cfg: Config) -> BoolArray:
                 np.abs(close - avg_close) <= MARGIN * np.abs(avg_close)
             )
         flag |= _changes(spike.astype(np.int64), unsure)
+        # Far from a tie the float verdict is the exact one; warm-up rows are never certain.
+        sure = ~unsure
+        sure[: w + WARM_EXTRA] = False
+        verdicts = (spike & sure, ~spike & sure)
     if st.atr_scale > 0:
         prev = np.concatenate(([np.nan], close[:-1]))
         with np.errstate(invalid="ignore"):
@@ -68,7 +81,7 @@ def _candle_features(data: Series, cfg: Config) -> BoolArray:
         base = float(max(cfg.strategy.interval, cfg.rules.tick_size) / cfg.rules.tick_size)
         steps = np.fmax(np.nan_to_num(np.floor(ticks + 0.5), nan=0.0), round(base))
         flag |= _changes(steps.astype(np.int64), unsure)
-    return flag
+    return flag, verdicts
 
 
 def _tick_features(walk: Walk, cfg: Config) -> BoolArray:
@@ -98,20 +111,48 @@ class Screen:
     def __init__(self, walk: Walk) -> None:
         data, cfg = walk.data, walk.engine.config
         self.low, self.high = data.floats("low"), data.floats("high")
+        # Rows whose close surely spikes, and surely not: where a firing may be one step.
+        self.spiking: BoolArray | None = None
+        self.calm: BoolArray | None = None
         if walk.feed is None:
             self.features = np.zeros(len(data), dtype=bool)
         elif data.kind == "candles":
-            self.features = _candle_features(data, cfg)
+            self.features, verdicts = _candle_features(data, cfg)
+            if verdicts is not None:
+                self.spiking, self.calm = verdicts
         else:
             self.features = _tick_features(walk, cfg)
 
-    def next_row(self, start: int, band: Band) -> int:
-        """Return the first row >= start that leaves band or is a feature row (len if none)."""
-        n = len(self.low)
+    @staticmethod
+    def _bounds(band: Band) -> tuple[float, float]:
+        # The band narrowed by the margin: a float inside it is an exact price inside band.
         lo = -np.inf if band.lo is None else float(band.lo)
         hi = np.inf if band.hi is None else float(band.hi)
         lo += abs(lo) * MARGIN if np.isfinite(lo) else 0.0
         hi -= abs(hi) * MARGIN if np.isfinite(hi) else 0.0
+        return lo, hi
+
+    def inside(self, j: int, band: Band) -> bool:
+        """Return True when every point of row j surely lies inside band."""
+        lo, hi = self._bounds(band)
+        return bool(self.low[j] > lo and self.high[j] < hi)
+
+    def firing_end(self, j: int, band: Band) -> int | None:
+        """Return k when the monitor surely turns on at row j's close and off at row k's, with
+        every point of rows j..k inside band; None otherwise."""
+        if self.spiking is None or self.calm is None or not self.spiking[j]:
+            return None
+        if not self.inside(j, band):
+            return None
+        k = self.next_row(j + 1, band)
+        if k >= len(self.low) or not self.calm[k] or not self.inside(k, band):
+            return None
+        return k
+
+    def next_row(self, start: int, band: Band) -> int:
+        """Return the first row >= start that leaves band or is a feature row (len if none)."""
+        n = len(self.low)
+        lo, hi = self._bounds(band)
         chunk = FIRST_CHUNK
         while start < n:
             stop = min(n, start + chunk)
@@ -130,8 +171,10 @@ class Screen:
 class _Gate:
     """Lets the walk skip the points inside the band; a new band after every visited point."""
 
-    def __init__(self, engine: Engine, band: Band | None, feature_row: bool) -> None:
-        self.engine, self.band, self.feature_row = engine, band, feature_row
+    def __init__(
+        self, engine: Engine, band: Band | None, frame: Frame | None, feature_row: bool
+    ) -> None:
+        self.engine, self.band, self.frame, self.feature_row = engine, band, frame, feature_row
 
     def skip(self, price: Decimal, closing: bool) -> bool:
         """Return True when the settled grid would do nothing at price."""
@@ -142,20 +185,41 @@ class _Gate:
     def stepped(self) -> None:
         """Recompute the band around the price the engine has just settled at."""
         market = self.engine.last_market
-        self.band = None
+        self.band, self.frame = None, None
         if market is not None:
-            self.band, calls = quiet_band(self.engine.grid, market, self.engine.config)
+            self.band, calls, self.frame = quiet_band(self.engine.grid, market, self.engine.config)
             self.engine.evaluations += calls
+
+
+def _firing(
+    walk: Walk, screen: Screen, j: int, band: Band, fr: Frame
+) -> tuple[int, Band | None, Frame] | None:
+    # A volume-monitor firing from row j's close to row k's, as one step (firing.py).
+    k = screen.firing_end(j, band)
+    if k is None:
+        return None
+    data = walk.data
+    after = skip_firing(walk.engine, fr, band, data.dec("close", j), data.dec("close", k))
+    return None if after is None else (k, *after)
 
 
 def run_fast(walk: Walk) -> None:
     """Visit only the rows that can change something; the result equals run_plain's."""
     screen = Screen(walk)
+    firings = screen.spiking is not None and applies(walk.engine)
     n = len(walk.data)
     band: Band | None = None
+    fr: Frame | None = None
     j = 0
     while j < n:
-        gate = _Gate(walk.engine, band, bool(screen.features[j]))
+        jumped = None
+        if firings and band is not None and fr is not None:
+            jumped = _firing(walk, screen, j, band, fr)
+        if jumped is not None:
+            k, band, fr = jumped
+            j = k + 1 if band is None else screen.next_row(k + 1, band)
+            continue
+        gate = _Gate(walk.engine, band, fr, bool(screen.features[j]))
         walk.visit(j, gate)
-        band = gate.band
+        band, fr = gate.band, gate.frame
         j = j + 1 if band is None else screen.next_row(j + 1, band)

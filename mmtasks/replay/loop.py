@@ -50,20 +50,24 @@ class Walk:
             d.dec("open", j), d.dec("high", j), d.dec("low", j), d.dec("close", j), self.order
         )
 
+    def point_ts(self, j: int, k: int, count: int) -> int:
+        """Return the time of point k of row j's count points (a candle closes at its end)."""
+        ts0 = int(self.data.ts_ms[j])
+        last = count - 1
+        if k == last:
+            return ts0 + self.row_ms - 1 if self.data.kind == "candles" and last > 0 else ts0
+        return ts0 + (self.row_ms * k) // max(count, 1)
+
     def visit(self, j: int, gate: Gate | None = None) -> None:
         """Step the engine through row j's points (the gate says which change nothing)."""
         points = self.points(j)
         last = len(points) - 1
-        ts0 = int(self.data.ts_ms[j])
         for k, price in enumerate(points):
             closing = k == last
             if gate is not None and gate.skip(price, closing):
                 continue
             candles = () if self.feed is None else self.feed.at(j, closing)
-            ts = ts0 + (self.row_ms * k) // max(len(points), 1) if k < last else ts0
-            if self.data.kind == "candles" and closing and last > 0:
-                ts = ts0 + self.row_ms - 1
-            self.engine.step(j, ts, price, candles)
+            self.engine.step(j, self.point_ts(j, k, len(points)), price, candles)
             if gate is not None:
                 gate.stepped()
 

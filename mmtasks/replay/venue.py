@@ -113,6 +113,24 @@ class ReplayVenue:
         self.book[order.client_order_id] = order
         return venue_id, []
 
+    def rest(
+        self, client_order_id: str, side: Side, price: Decimal, qty: Decimal, reduce_only: bool
+    ) -> str:
+        """Put an order on the book that the caller knows is accepted and not marketable (what
+        place does for one); return its venue id."""
+        self._ids += 1
+        self.placed += 1
+        venue_id = f"r{self._ids}"
+        self.book[client_order_id] = Resting(
+            client_order_id, venue_id, side, price, qty, reduce_only
+        )
+        return venue_id
+
+    def withdraw(self, client_order_id: str) -> None:
+        """Cancel a resting order nobody needs the update of (it never filled)."""
+        if self.book.pop(client_order_id, None) is not None:
+            self.cancelled += 1
+
     def marketable(self, client_order_id: str, price: Decimal) -> bool:
         """Return True when a just-placed order is already passed by the market at price."""
         order = self.book.get(client_order_id)

@@ -30,32 +30,51 @@ SETUPS: list[dict[str, Any]] = [
         "atr_scale": "0.3",
         "risk": {"average_window": 5, "volume_multiplier": "1.5"},
     },
+    # Frequent firings, each one step in the fast path (firing.py): fills just before, during
+    # and at the candle the monitor turns on or off, entries leaving the window meanwhile.
+    {"mode": "long", "spiky": True, "risk": {"average_window": 3}},
+    {"mode": "neutral", "spiky": True, "risk": {"average_window": 3}},
+    {"mode": "neutral", "fill": "touch", "spiky": True, "risk": {"average_window": 4}},
+    {
+        "mode": "long",
+        "fill": "touch",
+        "spiky": True,
+        "buy_levels": 5,
+        "risk": {"average_window": 4},
+    },
+    {"mode": "neutral", "spiky": True, "inventory_skew": "0.002", "risk": {"average_window": 3}},
 ]
 
 
-def random_path(rng: random.Random, rows: int) -> Series:
-    """Candles (or ticks) with trends, ranges and gaps, on a 0.01 tick, some touching levels."""
+def random_path(rng: random.Random, rows: int, *, spiky: bool = False) -> Series:
+    """Candles (or ticks) with trends, ranges and gaps, on a 0.01 tick, some touching levels.
+
+    spiky: mostly quiet candles (inside one level) with frequent volume spikes, so the monitor
+    fires often while the grid rests.
+    """
     price = 100 * 100
     o, h, lo, c, v = [], [], [], [], []
     drift = 0
     for _ in range(rows):
         if rng.random() < 0.1:
-            drift = rng.choice([-150, 0, 150])
+            drift = rng.choice([-40, 0, 40] if spiky else [-150, 0, 150])
         if rng.random() < 0.05:
             price += rng.choice([-1, 1]) * rng.randint(1500, 4000)  # gap
         price = max(price, 3000)
         open_ = price
-        close = max(open_ + drift + rng.randint(-900, 900), 2000)
+        move = 150 if spiky and rng.random() < 0.8 else 900
+        close = max(open_ + drift + rng.randint(-move, move), 2000)
         if rng.random() < 0.2:
             close = round(close, -3)  # lands on a level: touch and strict differ there
-        high = max(open_, close) + rng.choice([0, rng.randint(0, 800)])
-        low = max(min(open_, close) - rng.choice([0, rng.randint(0, 800)]), 1000)
+        wick = move - 100 if move > 200 else move // 2
+        high = max(open_, close) + rng.choice([0, rng.randint(0, wick)])
+        low = max(min(open_, close) - rng.choice([0, rng.randint(0, wick)]), 1000)
         o.append(open_), h.append(high), lo.append(low), c.append(close)
-        v.append(str(rng.choice([1, 1, 2, 9])))
+        v.append(str(rng.choice([1, 1, 1, 2, 30] if spiky else [1, 1, 2, 9])))
         price = close
     cents = [[f"{x / 100:.2f}" for x in col] for col in (o, h, lo, c)]
     ts = [k * 60_000 for k in range(rows)]
-    if rng.random() < 0.25:
+    if rng.random() < (0.1 if spiky else 0.25):
         return series.ticks(ts, cents[3], v)
     return series.candles(ts, *cents, v)
 
@@ -64,11 +83,13 @@ def random_path(rng: random.Random, rows: int) -> Series:
 def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     setup = dict(SETUPS[chunk])
     rng = random.Random(1000 + chunk)
+    spiky = setup.pop("spiky", False)
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
+    firings = 0
     for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
-        data = random_path(rng, ROWS)
+        data = random_path(rng, ROWS, spiky=spiky)
 
         fast, plain = run(cfg, data, fast=True), run(cfg, data, fast=False)
 
@@ -79,3 +100,6 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
             plain.engine.venue.placed,
             plain.engine.venue.cancelled,
         )
+        firings += fast.engine.firings
+    if spiky:  # the shortcut under test was taken
+        assert firings > 0

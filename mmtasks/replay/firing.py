@@ -1,0 +1,181 @@
+"""One volume-monitor firing as one exact step: the fast path's shortcut for candle input.
+
+With the default risk config the monitor fires thousands of times a year on 1-minute candles,
+and each firing is the same dance: at the close of the spiking candle j the grid turns
+reduce-only and cancels its entries; at the close of the next candle k whose verdict flips
+back the entries come again with their next generations. The plain loop runs the full core for
+it (two decisions per visited point, the slot transitions, the quiet band). `skip_firing` writes
+the outcome directly when it can prove it is the same, and otherwise declines (the walk then
+visits the rows as usual). What it relies on, with S0 the settled state and B0 its quiet band
+(band.py: at any price in B0, with the same candle verdicts, decide(S0) is empty and nothing
+fills):
+
+1. Every point from row j to row k's close lies in B0 (floats with the margin, exact Decimals
+   at the two closes), the monitor is on exactly from j's close to just before k's close
+   (the float verdicts away from any near-tie, as the feature scan uses them), the interval
+   is fixed (no ATR), and neither `max_position` nor `max_open_orders` is set.
+2. At j's close (reduce-only) decide cancels every entry - none is passed there, which is
+   checked - and nothing else: closing orders stay in their cancel window and are not reached
+   (B0), and no free slot can place a closing order, because each one with inventory is out of
+   its window at S0's price (B0 keeps it out), below zero, or under the minimums - none of
+   which depends on the orders cancelled (checked). Entries hold no inventory (checked), so
+   freeing them gives no slot anything to close. The confirming decision is empty, and so is
+   every decision until k's close (the same argument at each point).
+3. At k's close (not reduce-only) the entry candidates are computed at that price exactly as
+   decide does. In S0 every candidate was skipped (decide(S0) was empty there); for a candidate
+   holding one of S0's entries the reason is gone and it is placed again, at the same price and
+   size, with generation max(generation, floor) + 1; the other reasons (a closing order on the
+   slot or at its price, inventory, size) do not depend on the entries. No order is marketable
+   (B0), so none is rejected or taken. An entry that is no longer a candidate stays cancelled.
+   The confirming decision is empty: the state is S0 without some entries out of the window.
+4. Afterwards B0 is still the quiet band when every entry came back (the same orders under new
+   ids); otherwise the band is computed again.
+
+`tests/replay/test_fastforward.py` runs the shortcut against the plain loop on random paths
+with frequent firings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from mmtasks.decimals import ZERO
+from mmtasks.domain import Side
+from mmtasks.grid.ids import client_order_id
+from mmtasks.grid.logic import Frame, buy_levels, reference_price, sell_levels
+from mmtasks.grid.models import Market, Slot, SlotStatus
+from mmtasks.grid.sizing import closing_qty_for
+from mmtasks.replay.band import Band, quiet_band
+from mmtasks.replay.engine import Engine
+from mmtasks.replay.venue import reaches
+
+
+def applies(engine: Engine) -> bool:
+    """Return True when the config leaves firings to this shortcut's proof (see the module)."""
+    st, risk = engine.config.strategy, engine.config.risk
+    return (
+        risk.enable_volume_monitor
+        and st.atr_scale == 0
+        and risk.max_position is None
+        and risk.max_open_orders is None
+    )
+
+
+def _place_key(side: Side, price: Decimal, at: Decimal) -> tuple[int, Decimal, str, Decimal]:
+    # mmtasks.grid.logic._place_key: passed orders first (buys highest first, then sells
+    # lowest first), then nearest the price first.
+    if side is Side.BUY and price >= at:
+        return (0, -price, "", price)
+    if side is Side.SELL and price <= at:
+        return (1, price, "", price)
+    return (2, abs(price - at), side.value, price)
+
+
+def _closing_blocked(slot: Slot, fr: Frame, engine: Engine) -> bool:
+    # A free slot's closing order cannot be placed at any price of the band, whatever rests.
+    st, rules = engine.config.strategy, engine.config.rules
+    if slot.inventory > 0:
+        price = slot.level + fr.interval
+        out = price > fr.sell_ref + st.sell_levels * fr.interval
+    else:
+        price = slot.level - fr.interval
+        out = price < fr.buy_ref - st.buy_levels * fr.interval
+    return out or price <= 0 or closing_qty_for(slot.inventory, rules, price) is None
+
+
+def skip_firing(
+    engine: Engine, fr: Frame, band: Band, p1: Decimal, p2: Decimal
+) -> tuple[Band | None, Frame] | None:
+    """Apply a firing from p1 (monitor on) to p2 (off); return the quiet band after it (None:
+    none) and the frame it derives from, or None when the shortcut does not apply.
+
+    The caller has checked that every point in between lies in band and that the monitor is
+    on exactly from p1 to just before p2; fr is the frame band was derived from. When the
+    shortcut does not apply nothing was changed.
+    """
+    grid = engine.grid
+    if grid.reduce_only or fr.reduce_only or fr.stale or grid.anchor is None:
+        return None
+    if not (band.contains(p1) and band.contains(p2)):
+        return None
+    entries: list[Slot] = []
+    closing_prices: set[Decimal] = set()
+    for slot in grid.slots.values():
+        if slot.status is SlotStatus.PENDING:
+            return None
+        if slot.status is SlotStatus.LOCKED:
+            assert slot.price is not None
+            if slot.closing:
+                closing_prices.add(slot.price)
+                continue
+            passed = slot.price >= p1 if slot.side is Side.BUY else slot.price <= p1
+            if passed or slot.inventory != 0 or slot.filled_qty != 0:
+                return None
+            entries.append(slot)
+        elif slot.inventory != 0 and not _closing_blocked(slot, fr, engine):
+            return None
+    if not entries:
+        return None  # nothing to cancel: the plain visit is as cheap
+    st = engine.config.strategy
+    ref = reference_price(p2, grid.position.qty, st.inventory_skew)
+    # The frame decide derives at p2: only the price moved (same candles verdict: calm; the
+    # interval is fixed without ATR; the position did not change).
+    at_p2 = replace(fr, price=p2, ref=ref, buy_ref=min(ref, p2), sell_ref=max(ref, p2))
+    i, a = fr.interval, grid.anchor
+    candidates = {level: Side.BUY for level in buy_levels(a, i, at_p2.buy_ref, st.buy_levels)}
+    if st.mode == "neutral":
+        for level in sell_levels(a, i, at_p2.sell_ref, st.sell_levels):
+            candidates[level] = Side.SELL
+    back: list[tuple[tuple[int, Decimal, str, Decimal], Slot]] = []
+    for slot in entries:
+        side = candidates.get(slot.level)
+        if side is None:
+            continue
+        if side is not slot.side or slot.level in closing_prices:
+            return None
+        if reaches(side, slot.level, p2, engine.config.fill):
+            return None  # B0 rules it out; never place a marketable entry here
+        back.append((_place_key(side, slot.level, p2), slot))
+    back.sort(key=lambda item: item[0])
+    _apply(engine, entries, [slot for _, slot in back])
+    if len(back) == len(entries):
+        return band, fr  # the same orders under new ids: B0 is still the quiet band
+    market = Market(p2, 0)  # read for its price only: at_p2 is the frame
+    new_band, calls, _ = quiet_band(engine.grid, market, engine.config, at_p2)
+    engine.evaluations += calls
+    return new_band, at_p2
+
+
+def _apply(engine: Engine, entries: list[Slot], back: list[Slot]) -> None:
+    venue, grid, symbol = engine.venue, engine.grid, engine.config.symbol
+    for slot in entries:  # at p1: the reduce-only decision's cancels
+        assert slot.client_order_id is not None
+        venue.withdraw(slot.client_order_id)
+    changed: list[Slot] = []
+    for slot in back:  # at p2: the entries again, in the order decide sends them
+        assert slot.side is not None and slot.qty is not None
+        generation = max(slot.generation, grid.generation_floor) + 1
+        cid = client_order_id(symbol, slot.level, slot.side, generation)
+        venue_id = venue.rest(cid, slot.side, slot.level, slot.qty, False)
+        # What mark_pending then mark_acked make of the freed slot.
+        changed.append(
+            Slot(
+                slot.level,
+                SlotStatus.LOCKED,
+                slot.side,
+                slot.level,
+                slot.qty,
+                cid,
+                venue_id,
+                ZERO,
+                False,
+                slot.inventory,
+                generation,
+            )
+        )
+    if len(back) < len(entries):
+        kept = {id(slot) for slot in back}
+        changed += [slot.freed() for slot in entries if id(slot) not in kept]
+    engine.grid = grid.with_slots(changed)
+    engine.firings += 1
