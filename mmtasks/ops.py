@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from mmtasks.settings import Settings, get_settings
@@ -107,9 +107,26 @@ def call_admin(
 # Output -----------------------------------------------------------------------------------
 
 
+LONG_DECIMAL = re.compile(r"^-?\d+\.\d{9,}$")
+SHOWN_PLACES = Decimal("0.00000001")
+
+
+def shown(value: object) -> str:
+    """Return value as text for a person: a decimal with more than 8 places rounded to 8.
+
+    Averages and PnL carry the full precision of the arithmetic (28 digits); the ledger and
+    `--json` keep it, a table does not need it.
+    """
+    text = "" if value is None else str(value)
+    if not LONG_DECIMAL.match(text):
+        return text
+    rounded = Decimal(text).quantize(SHOWN_PLACES, ROUND_HALF_EVEN).normalize()
+    return f"{rounded.copy_abs() if rounded.is_zero() else rounded:f}"
+
+
 def table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
     """Return rows as an aligned text table under headers."""
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    cells = [[str(h) for h in headers], *[[shown(c) for c in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
@@ -276,7 +293,7 @@ def render_risk(answer: dict[str, Any]) -> str:
     figures = answer.get("figures") or {}
     if figures:
         lines.append("")
-        lines += [f"  {name:<22} {value}" for name, value in figures.items()]
+        lines += [f"  {name:<22} {shown(value)}" for name, value in figures.items()]
     for breach in answer.get("breaches") or []:
         lines.append(f"  breach: {breach}")
     lines.append("")
