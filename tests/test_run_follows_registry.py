@@ -8,18 +8,16 @@ the README says, sees it trade, then removes it and its worker goes away.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.bridge.test_run_smoke import processes_with
+from tests.bridge.test_run_smoke import processes_with, runner_env
 from tests.helpers import eventually
 from tests.procs import ROOT
 
@@ -53,10 +51,7 @@ def ledger_fills(pg_url: str, symbol: str) -> int:
 def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops_the_worker(
     redis_url: str, pg_url: str, tmp_path: Path
 ) -> None:
-    marker = f"MMTASKS_RUN_FOLLOW={uuid.uuid4().hex}"
-    key, value = marker.split("=")
-    env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": pg_url, key: value}
-    env.pop("CELERY_BROKER_URL", None)
+    marker, env = runner_env(redis_url, pg_url, "MMTASKS_RUN_FOLLOW")
     run = subprocess.Popen(
         [
             sys.executable,

@@ -41,13 +41,19 @@ def table_rows(table: str) -> dict[str, dict[str, str]]:
     }
 
 
-def test_the_runner_starts_the_fleet_shows_status_and_leaves_nothing_behind(
-    redis_url: str, pg_url: str, tmp_path: Path
-) -> None:
-    marker = f"MMTASKS_RUN_SMOKE={uuid.uuid4().hex}"
+def runner_env(redis_url: str, pg_url: str, name: str) -> tuple[str, dict[str, str]]:
+    """Return (marker, environment) for a runner on the test's servers; children inherit it."""
+    marker = f"{name}={uuid.uuid4().hex}"
     key, value = marker.split("=")
     env = {**os.environ, "REDIS_URL": redis_url, "DATABASE_URL": pg_url, key: value}
     env.pop("CELERY_BROKER_URL", None)
+    return marker, env
+
+
+def test_the_runner_starts_the_fleet_shows_status_and_leaves_nothing_behind(
+    redis_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    marker, env = runner_env(redis_url, pg_url, "MMTASKS_RUN_SMOKE")
 
     run = subprocess.run(
         [

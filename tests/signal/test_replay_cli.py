@@ -6,22 +6,9 @@ import json
 from pathlib import Path
 
 from mmtasks.replay.cli import main
-from tests.signal.kit import MINUTE
+from tests.signal.kit import MINUTE, RAW
 
-STRATEGY = {
-    "kind": "signal",
-    "indicators": ["ema_2", "ema_3", "rsi_2", "atr_2"],
-    "rules": {
-        "long": ["ema_2 crosses_above ema_3", "rsi_2 < 90"],
-        "exit_long": ["ema_2 crosses_below ema_3"],
-    },
-    "min_rows_required": 4,
-    "nbr_bars": 60,
-    "order_qty": "1",
-    "stop_atr": "1.5",
-    "take_profit_atr": "2",
-    "atr": "atr_2",
-}
+STRATEGY = {**RAW, "kind": "signal"}  # the hand-worked config of tests/signal/kit.py
 
 
 def test_a_signal_strategy_replays_through_the_cli_with_the_hand_worked_result(
