@@ -112,6 +112,7 @@ class Screen:
         data, cfg = walk.data, walk.engine.config
         self.low, self.high = data.floats("low"), data.floats("high")
         # Rows whose close surely spikes, and surely not: where a firing may be one step.
+        self._last_bounds: tuple[Band, tuple[float, float]] | None = None
         self.spiking: BoolArray | None = None
         self.calm: BoolArray | None = None
         if walk.feed is None:
@@ -123,13 +124,16 @@ class Screen:
         else:
             self.features = _tick_features(walk, cfg)
 
-    @staticmethod
-    def _bounds(band: Band) -> tuple[float, float]:
+    def _bounds(self, band: Band) -> tuple[float, float]:
         # The band narrowed by the margin: a float inside it is an exact price inside band.
+        last = self._last_bounds
+        if last is not None and last[0] is band:
+            return last[1]
         lo = -np.inf if band.lo is None else float(band.lo)
         hi = np.inf if band.hi is None else float(band.hi)
         lo += abs(lo) * MARGIN if np.isfinite(lo) else 0.0
         hi -= abs(hi) * MARGIN if np.isfinite(hi) else 0.0
+        self._last_bounds = (band, (lo, hi))  # the band is frozen: same object, same bounds
         return lo, hi
 
     def inside(self, j: int, band: Band) -> bool:

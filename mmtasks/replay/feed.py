@@ -55,7 +55,9 @@ class CandleFeed:
                 self._last = (*self._last[1:], self._candle(stop - 1))
                 self._last_stop = stop
             elif stop != self._last_stop:  # the points of one row share their candles
-                self._last = tuple(self._candle(j) for j in range(max(0, stop - self.keep), stop))
+                cache, build = self._cache, self._candle
+                first = max(0, stop - self.keep)
+                self._last = tuple([cache.get(j) or build(j) for j in range(first, stop)])
                 self._last_stop = stop
             return self._last
         return self._tick_candles(index)

@@ -99,9 +99,9 @@ def skip_firing(
         return None
     if not (band.contains(p1) and band.contains(p2)):
         return None
-    entries: list[Slot] = []
+    entries: list[tuple[str, Slot]] = []
     closing_prices: set[Decimal] = set()
-    for slot in grid.slots.values():
+    for key, slot in grid.slots.items():
         if slot.status is SlotStatus.PENDING:
             return None
         if slot.status is SlotStatus.LOCKED:
@@ -112,7 +112,7 @@ def skip_firing(
             passed = slot.price >= p1 if slot.side is Side.BUY else slot.price <= p1
             if passed or slot.inventory != 0 or slot.filled_qty != 0:
                 return None
-            entries.append(slot)
+            entries.append((key, slot))
         elif slot.inventory != 0 and not _closing_blocked(slot, fr, engine):
             return None
     if not entries:
@@ -127,8 +127,8 @@ def skip_firing(
     if st.mode == "neutral":
         for level in sell_levels(a, i, at_p2.sell_ref, st.sell_levels):
             candidates[level] = Side.SELL
-    back: list[tuple[tuple[int, Decimal, str, Decimal], Slot]] = []
-    for slot in entries:
+    back: list[tuple[tuple[int, Decimal, str, Decimal], str, Slot]] = []
+    for key, slot in entries:
         side = candidates.get(slot.level)
         if side is None:
             continue
@@ -136,9 +136,9 @@ def skip_firing(
             return None
         if reaches(side, slot.level, p2, engine.config.fill):
             return None  # B0 rules it out; never place a marketable entry here
-        back.append((_place_key(side, slot.level, p2), slot))
+        back.append((_place_key(side, slot.level, p2), key, slot))
     back.sort(key=lambda item: item[0])
-    _apply(engine, entries, [slot for _, slot in back])
+    _apply(engine, entries, [(key, slot) for _, key, slot in back])
     if len(back) == len(entries):
         return band, fr  # the same orders under new ids: B0 is still the quiet band
     market = Market(p2, 0)  # read for its price only: at_p2 is the frame
@@ -147,35 +147,31 @@ def skip_firing(
     return new_band, at_p2
 
 
-def _apply(engine: Engine, entries: list[Slot], back: list[Slot]) -> None:
+def _apply(engine: Engine, entries: list[tuple[str, Slot]], back: list[tuple[str, Slot]]) -> None:
     venue, grid, symbol = engine.venue, engine.grid, engine.config.symbol
-    for slot in entries:  # at p1: the reduce-only decision's cancels
+    slots = dict(grid.slots)
+    for key, slot in entries:  # at p1: the reduce-only decision's cancels
         assert slot.client_order_id is not None
         venue.withdraw(slot.client_order_id)
-    changed: list[Slot] = []
-    for slot in back:  # at p2: the entries again, in the order decide sends them
+        slots[key] = slot.freed()
+    for key, slot in back:  # at p2: the entries again, in the order decide sends them
         assert slot.side is not None and slot.qty is not None
         generation = max(slot.generation, grid.generation_floor) + 1
         cid = client_order_id(symbol, slot.level, slot.side, generation)
         venue_id = venue.rest(cid, slot.side, slot.level, slot.qty, False)
         # What mark_pending then mark_acked make of the freed slot.
-        changed.append(
-            Slot(
-                slot.level,
-                SlotStatus.LOCKED,
-                slot.side,
-                slot.level,
-                slot.qty,
-                cid,
-                venue_id,
-                ZERO,
-                False,
-                slot.inventory,
-                generation,
-            )
+        slots[key] = Slot(
+            slot.level,
+            SlotStatus.LOCKED,
+            slot.side,
+            slot.level,
+            slot.qty,
+            cid,
+            venue_id,
+            ZERO,
+            False,
+            slot.inventory,
+            generation,
         )
-    if len(back) < len(entries):
-        kept = {id(slot) for slot in back}
-        changed += [slot.freed() for slot in entries if id(slot) not in kept]
-    engine.grid = grid.with_slots(changed)
+    engine.grid = replace(grid, slots=slots)
     engine.firings += 1
