@@ -44,6 +44,8 @@ _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _ID_RE = re.compile(r"^mm([0-9a-z]{6})([bs])([0-9pe]+)g([0-9a-z]+)$")
 _SIDE_CODE = {Side.BUY: "b", Side.SELL: "s"}
 _CODE_SIDE = {code: side for side, code in _SIDE_CODE.items()}
+# Every base-36 pair "00".."zz", so a generation is written two digits per step.
+_PAIRS = [first + second for first in _ALPHABET for second in _ALPHABET]
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,18 @@ def _base36(number: int, width: int = 1) -> str:
         number, rest = divmod(number, 36)
         digits.append(_ALPHABET[rest])
     return "".join(reversed(digits)).rjust(width, "0")
+
+
+def _generation_text(number: int) -> str:
+    # _base36(number), two digits per division: every new order's id ends with it.
+    if number < 36:
+        return _ALPHABET[number]
+    pairs = []
+    while number >= 1296:
+        number, rest = divmod(number, 1296)
+        pairs.append(_PAIRS[rest])
+    head = _ALPHABET[number] if number < 36 else _PAIRS[number]
+    return head + "".join(reversed(pairs))
 
 
 @lru_cache(maxsize=1024)
@@ -135,13 +149,22 @@ def client_order_id(symbol: str, level: Decimal, side: Side, generation: int) ->
     """Return our client order id for (symbol, level, side, generation)."""
     if generation < 0:
         raise ValidationError(f"generation must be >= 0, received {generation}")
-    cid = f"{client_id_prefix(symbol)}{_SIDE_CODE[side]}{encode_level(level)}g{_base36(generation)}"
+    if not level.is_finite():
+        encode_level(level)  # raises the ValidationError (and keeps a NaN out of the cache)
+    cid = _id_head(symbol, level, side) + _generation_text(generation)
     if len(cid) > MAX_ID_LEN:
         raise ValidationError(
             f"client order id must be at most {MAX_ID_LEN} characters, received {cid!r} "
             f"({len(cid)}) for level {canon(level)}, generation {generation}"
         )
     return cid
+
+
+# Value-keyed like _encode_positive: every new order of a level repeats the same head, only the
+# generation changes.
+@lru_cache(maxsize=8192)
+def _id_head(symbol: str, level: Decimal, side: Side) -> str:
+    return f"{client_id_prefix(symbol)}{_SIDE_CODE[side]}{encode_level(level)}g"
 
 
 # Every order update names its order by client id; the same ids come back (ack, fills, cancel).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import fields, replace
 from decimal import Decimal as D
 
@@ -9,6 +10,8 @@ import pytest
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side
+from mmtasks.errors import ValidationError
+from mmtasks.grid import ids
 from mmtasks.grid.ids import client_order_id, encode_level, parse_client_order_id
 from mmtasks.grid.indicators import atr, volume_spike
 from mmtasks.grid.models import Candle, GridState, Position, Slot, SlotStatus
@@ -107,3 +110,37 @@ def test_indicators_answer_each_candles_tuple_on_its_own() -> None:
         assert atr(quiet, 3) == D(2)
         assert atr(spike, 3) == D(2)
         assert atr(spike, 4) is None
+
+
+@pytest.mark.parametrize(
+    "generation",
+    [0, 1, 35, 36, 1295, 1296, 1297, 36**3 - 1, 36**3, 36**4, 36**5 + 7, 36**6 - 1, 10**12],
+)
+def test_generation_text_is_base36(generation: int) -> None:
+    assert ids._generation_text(generation) == ids._base36(generation)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cached_client_order_id_is_the_spelled_out_one(seed: int) -> None:
+    # Arrange: levels and generations repeating in varied spellings, as the grid repeats them
+    rng = random.Random(seed)
+    for _ in range(500):
+        level = D(rng.randint(1, 10**6)).scaleb(-rng.randint(0, 8))
+        spelled = D(f"{level}000") if "." in str(level) else level
+        side = rng.choice([Side.BUY, Side.SELL])
+        generation = rng.randint(0, 36**4)
+
+        # Act
+        cid = client_order_id(SYMBOL.lower(), spelled, side, generation)
+
+        # Assert
+        code = "b" if side is Side.BUY else "s"
+        head = f"{ids.client_id_prefix(SYMBOL)}{code}{encode_level(level)}"
+        plain = f"{head}g{ids._base36(generation)}"
+        assert cid == plain == client_order_id(SYMBOL, level, side, generation)
+
+
+@pytest.mark.parametrize("level", [D("NaN"), D("sNaN"), D("Infinity"), D(0), D(-1)])
+def test_client_order_id_refuses_non_levels_with_a_validation_error(level: D) -> None:
+    with pytest.raises(ValidationError):
+        client_order_id(SYMBOL, level, Side.BUY, 1)
