@@ -94,6 +94,7 @@ class Engine:
         self.evaluations = 0
         self.steps = 0
         self.firings = 0  # volume-monitor firings the fast path applied in one step (firing.py)
+        self.chained = 0  # of those, firings written together with the one before (FiringRun)
         self.last_market: Market | None = None
         self._index = 0
         self._ts = 0

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from mmtasks.grid.logic import Frame
 from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Config, Engine
-from mmtasks.replay.firing import applies, skip_firing
+from mmtasks.replay.firing import FiringRun, applies, skip_firing
 from mmtasks.replay.loop import Walk
 from mmtasks.replay.series import FloatArray, Series
 
@@ -195,35 +195,41 @@ class _Gate:
             self.engine.evaluations += calls
 
 
-def _firing(
-    walk: Walk, screen: Screen, j: int, band: Band, fr: Frame
-) -> tuple[int, Band | None, Frame] | None:
-    # A volume-monitor firing from row j's close to row k's, as one step (firing.py).
-    k = screen.firing_end(j, band)
-    if k is None:
-        return None
-    data = walk.data
-    after = skip_firing(walk.engine, fr, band, data.dec("close", j), data.dec("close", k))
-    return None if after is None else (k, *after)
-
-
 def run_fast(walk: Walk) -> None:
     """Visit only the rows that can change something; the result equals run_plain's."""
     screen = Screen(walk)
-    firings = screen.spiking is not None and applies(walk.engine)
-    n = len(walk.data)
+    engine, data = walk.engine, walk.data
+    firings = screen.spiking is not None and applies(engine)
+    n = len(data)
     band: Band | None = None
     fr: Frame | None = None
+    run: FiringRun | None = None  # firings in a row that each brought every entry back
     j = 0
     while j < n:
-        jumped = None
+        k = None
         if firings and band is not None and fr is not None:
-            jumped = _firing(walk, screen, j, band, fr)
-        if jumped is not None:
-            k, band, fr = jumped
-            j = k + 1 if band is None else screen.next_row(k + 1, band)
-            continue
-        gate = _Gate(walk.engine, band, fr, bool(screen.features[j]))
+            k = screen.firing_end(j, band)
+        if k is not None and band is not None and fr is not None:
+            # A volume-monitor firing from row j's close to row k's, as one step (firing.py).
+            p1, p2 = data.dec("close", j), data.dec("close", k)
+            if run is None:
+                run = FiringRun(engine, fr, band)
+            if run.add(p1, p2):
+                j = screen.next_row(k + 1, band)
+                continue
+            run.write()
+            run = None
+            after = skip_firing(engine, fr, band, p1, p2)
+            if after is not None:
+                band, fr = after
+                j = k + 1 if band is None else screen.next_row(k + 1, band)
+                continue
+        if run is not None:
+            run.write()
+            run = None
+        gate = _Gate(engine, band, fr, bool(screen.features[j]))
         walk.visit(j, gate)
         band, fr = gate.band, gate.frame
         j = j + 1 if band is None else screen.next_row(j + 1, band)
+    if run is not None:
+        run.write()

@@ -31,6 +31,16 @@ fills):
 4. Afterwards B0 is still the quiet band when every entry came back (the same orders under new
    ids); otherwise the band is computed again.
 
+Firings in a row. When a firing brings every entry back, the state is S0 again but for the
+entries' ids, generations and venue ids, and B0 is still its band, so the next firing between
+two visits meets the same S0 (the same checks hold, only p1 and p2 differ). `FiringRun` checks
+each such firing exactly (the passed test at p1, every entry still a candidate of its side at
+p2, both prices in B0) and writes the state once, after the last: each entry at generation
+max(generation, floor) + N after N firings (each firing adds one), the venue's ids advanced by
+the orders the earlier firings placed and cancelled (counted as placed and cancelled), and the
+last firing's orders under the venue ids it gave them, in the order it sent them. Nothing reads
+the ids in between: no point is visited and nothing fills until the run is written.
+
 `tests/replay/test_fastforward.py` runs the shortcut against the plain loop on random paths
 with frequent firings.
 """
@@ -42,6 +52,7 @@ from decimal import Decimal
 
 from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
+from mmtasks.errors import ValidationError
 from mmtasks.grid.ids import client_order_id
 from mmtasks.grid.logic import Frame, buy_levels, reference_price, sell_levels
 from mmtasks.grid.models import Market, Slot, SlotStatus
@@ -49,6 +60,8 @@ from mmtasks.grid.sizing import closing_qty_for
 from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Engine
 from mmtasks.replay.venue import reaches
+
+PlaceKey = tuple[int, Decimal, str, Decimal]
 
 
 def applies(engine: Engine) -> bool:
@@ -62,7 +75,7 @@ def applies(engine: Engine) -> bool:
     )
 
 
-def _place_key(side: Side, price: Decimal, at: Decimal) -> tuple[int, Decimal, str, Decimal]:
+def _place_key(side: Side, price: Decimal, at: Decimal) -> PlaceKey:
     # mmtasks.grid.logic._place_key: passed orders first (buys highest first, then sells
     # lowest first), then nearest the price first.
     if side is Side.BUY and price >= at:
@@ -84,20 +97,10 @@ def _closing_blocked(slot: Slot, fr: Frame, engine: Engine) -> bool:
     return out or price <= 0 or closing_qty_for(slot.inventory, rules, price) is None
 
 
-def skip_firing(
-    engine: Engine, fr: Frame, band: Band, p1: Decimal, p2: Decimal
-) -> tuple[Band | None, Frame] | None:
-    """Apply a firing from p1 (monitor on) to p2 (off); return the quiet band after it (None:
-    none) and the frame it derives from, or None when the shortcut does not apply.
-
-    The caller has checked that every point in between lies in band and that the monitor is
-    on exactly from p1 to just before p2; fr is the frame band was derived from. When the
-    shortcut does not apply nothing was changed.
-    """
+def _survey(engine: Engine, fr: Frame) -> tuple[list[tuple[str, Slot]], set[Decimal]] | None:
+    # S0's entries and closing prices, or None when S0 is outside the proof (whatever p1, p2).
     grid = engine.grid
     if grid.reduce_only or fr.reduce_only or fr.stale or grid.anchor is None:
-        return None
-    if not (band.contains(p1) and band.contains(p2)):
         return None
     entries: list[tuple[str, Slot]] = []
     closing_prices: set[Decimal] = set()
@@ -109,25 +112,55 @@ def skip_firing(
             if slot.closing:
                 closing_prices.add(slot.price)
                 continue
-            passed = slot.price >= p1 if slot.side is Side.BUY else slot.price <= p1
-            if passed or slot.inventory != 0 or slot.filled_qty != 0:
+            if slot.inventory != 0 or slot.filled_qty != 0:
                 return None
             entries.append((key, slot))
         elif slot.inventory != 0 and not _closing_blocked(slot, fr, engine):
             return None
-    if not entries:
-        return None  # nothing to cancel: the plain visit is as cheap
-    st = engine.config.strategy
-    ref = reference_price(p2, grid.position.qty, st.inventory_skew)
+    return entries, closing_prices
+
+
+def _passed(entries: list[tuple[str, Slot]], p1: Decimal) -> bool:
+    for _, slot in entries:
+        assert slot.price is not None
+        if slot.price >= p1 if slot.side is Side.BUY else slot.price <= p1:
+            return True
+    return False
+
+
+def _frame_at(engine: Engine, fr: Frame, p2: Decimal) -> Frame:
     # The frame decide derives at p2: only the price moved (same candles verdict: calm; the
     # interval is fixed without ATR; the position did not change).
-    at_p2 = replace(fr, price=p2, ref=ref, buy_ref=min(ref, p2), sell_ref=max(ref, p2))
-    i, a = fr.interval, grid.anchor
+    ref = reference_price(p2, engine.grid.position.qty, engine.config.strategy.inventory_skew)
+    return replace(fr, price=p2, ref=ref, buy_ref=min(ref, p2), sell_ref=max(ref, p2))
+
+
+def skip_firing(
+    engine: Engine, fr: Frame, band: Band, p1: Decimal, p2: Decimal
+) -> tuple[Band | None, Frame] | None:
+    """Apply a firing from p1 (monitor on) to p2 (off); return the quiet band after it (None:
+    none) and the frame it derives from, or None when the shortcut does not apply.
+
+    The caller has checked that every point in between lies in band and that the monitor is
+    on exactly from p1 to just before p2; fr is the frame band was derived from. When the
+    shortcut does not apply nothing was changed.
+    """
+    if not (band.contains(p1) and band.contains(p2)):
+        return None
+    survey = _survey(engine, fr)
+    if survey is None:
+        return None
+    entries, closing_prices = survey
+    if not entries or _passed(entries, p1):
+        return None  # nothing to cancel (the plain visit is as cheap), or an entry fills
+    st = engine.config.strategy
+    at_p2 = _frame_at(engine, fr, p2)
+    i, a = fr.interval, fr.anchor
     candidates = {level: Side.BUY for level in buy_levels(a, i, at_p2.buy_ref, st.buy_levels)}
     if st.mode == "neutral":
         for level in sell_levels(a, i, at_p2.sell_ref, st.sell_levels):
             candidates[level] = Side.SELL
-    back: list[tuple[tuple[int, Decimal, str, Decimal], str, Slot]] = []
+    back: list[tuple[PlaceKey, str, Slot]] = []
     for key, slot in entries:
         side = candidates.get(slot.level)
         if side is None:
@@ -138,7 +171,7 @@ def skip_firing(
             return None  # B0 rules it out; never place a marketable entry here
         back.append((_place_key(side, slot.level, p2), key, slot))
     back.sort(key=lambda item: item[0])
-    _apply(engine, entries, [(key, slot) for _, key, slot in back])
+    _apply(engine, [key for key, _ in entries], [key for _, key, _ in back], 1)
     if len(back) == len(entries):
         return band, fr  # the same orders under new ids: B0 is still the quiet band
     market = Market(p2, 0)  # read for its price only: at_p2 is the frame
@@ -147,17 +180,118 @@ def skip_firing(
     return new_band, at_p2
 
 
-def _apply(engine: Engine, entries: list[tuple[str, Slot]], back: list[tuple[str, Slot]]) -> None:
+class FiringRun:
+    """Firings in a row that each bring every entry back, written once at the end (module)."""
+
+    def __init__(self, engine: Engine, fr: Frame, band: Band) -> None:
+        self.engine, self.fr, self.band = engine, fr, band
+        self.count = 0
+        self._last_p2 = ZERO
+        self._p2s: list[Decimal] = []
+        survey = _survey(engine, fr)
+        self._entries = [] if survey is None else survey[0]
+        self._buys = self._indices(Side.BUY, survey)
+        self._sells = self._indices(Side.SELL, survey)
+
+    def _indices(
+        self, side: Side, survey: tuple[list[tuple[str, Slot]], set[Decimal]] | None
+    ) -> tuple[Decimal, Decimal] | None:
+        # The lowest and highest level index (level = anchor + index x interval) of side's
+        # entries; None when there are none, or when the run cannot take a firing at all.
+        if survey is None or not self._entries:
+            return None
+        a, i = self.fr.anchor, self.fr.interval
+        indices = []
+        for _, slot in self._entries:
+            if slot.level in survey[1]:
+                self._entries = []  # an entry at a closing order's price: the general step
+                return None
+            if slot.side is side:
+                index = (slot.level - a) / i
+                if index != index.to_integral_value() or a + index * i != slot.level:
+                    self._entries = []  # not a level of this grid: leave it to the general step
+                    return None
+                indices.append(index)
+        return (min(indices), max(indices)) if indices else None
+
+    def add(self, p1: Decimal, p2: Decimal) -> bool:
+        """Count a firing from p1 to p2 when it brings every entry back; False: not counted,
+        nothing changed."""
+        if not self._entries or not (self.band.contains(p1) and self.band.contains(p2)):
+            return False
+        if _passed(self._entries, p1):
+            return False
+        st, fr = self.engine.config.strategy, self.fr
+        at_p2 = _frame_at(self.engine, fr, p2)
+        i, a = fr.interval, fr.anchor
+        # Entry candidates are the levels of index top - buy_levels + 1 .. top (buys) and
+        # bottom .. bottom + sell_levels - 1 (sells): logic.buy_levels / sell_levels.
+        if self._buys is not None:
+            top = _floor_div(at_p2.buy_ref - i / 2 - a, i)
+            if not (top - st.buy_levels < self._buys[0] and self._buys[1] <= top):
+                return False
+        if self._sells is not None:
+            if st.mode != "neutral":
+                return False
+            bottom = -_floor_div(a - (at_p2.sell_ref + i / 2), i)
+            if not (bottom <= self._sells[0] and self._sells[1] < bottom + st.sell_levels):
+                return False
+        fill = self.engine.config.fill
+        if any(reaches(s.side, s.level, p2, fill) for _, s in self._entries if s.side):
+            return False  # B0 rules it out; never place a marketable entry here
+        self.count += 1
+        self._p2s.append(p2)
+        return True
+
+    def write(self) -> None:
+        """Write the counted firings into the engine's state and venue."""
+        if not self.count:
+            return
+        keys = [key for key, _ in self._entries]
+        try:
+            _apply(self.engine, keys, self._order(self._p2s[-1]), self.count)
+        except ValidationError:
+            # An id too long for its generation: fail exactly where the plain loop fails.
+            for p2 in self._p2s:
+                _apply(self.engine, keys, self._order(p2), 1)
+        self.count = 0
+        self._p2s = []
+
+    def _order(self, p2: Decimal) -> list[str]:
+        keyed = [(_place_key(s.side, s.level, p2), key) for key, s in self._entries if s.side]
+        return [key for _, key in sorted(keyed)]
+
+
+def _floor_div(value: Decimal, step: Decimal) -> Decimal:
+    # mmtasks.grid.logic._floor_div: divmod on Decimals truncates toward zero.
+    quotient, rest = divmod(value, step)
+    return quotient - 1 if rest < 0 else quotient
+
+
+def _apply(engine: Engine, entries: list[str], back: list[str], firings: int) -> None:
+    # Cancel the entries (the reduce-only decision at p1), place back those in back (at p2, in
+    # the order decide sends them); firings > 1 writes that many firings in a row at once.
     venue, grid, symbol = engine.venue, engine.grid, engine.config.symbol
     slots = dict(grid.slots)
-    for key, slot in entries:  # at p1: the reduce-only decision's cancels
+    placed: list[tuple[str, Slot, int, str]] = []
+    for key in back:  # every id first: a ValidationError leaves everything unchanged
+        slot = slots[key]
+        assert slot.side is not None
+        generation = max(slot.generation, grid.generation_floor) + firings
+        placed.append(
+            (key, slot, generation, client_order_id(symbol, slot.level, slot.side, generation))
+        )
+    # The earlier firings' orders, each placed under a venue id and cancelled again.
+    venue.churn((firings - 1) * len(back))
+    coming_back = set(back)
+    for key in entries:
+        slot = slots[key]
         assert slot.client_order_id is not None
         venue.withdraw(slot.client_order_id)
-        slots[key] = slot.freed()
-    for key, slot in back:  # at p2: the entries again, in the order decide sends them
+        if key not in coming_back:
+            slots[key] = slot.freed()
+    for key, slot, generation, cid in placed:
         assert slot.side is not None and slot.qty is not None
-        generation = max(slot.generation, grid.generation_floor) + 1
-        cid = client_order_id(symbol, slot.level, slot.side, generation)
         venue_id = venue.rest(cid, slot.side, slot.level, slot.qty, False)
         # What mark_pending then mark_acked make of the freed slot.
         slots[key] = Slot(
@@ -174,4 +308,5 @@ def _apply(engine: Engine, entries: list[tuple[str, Slot]], back: list[tuple[str
             generation,
         )
     engine.grid = replace(grid, slots=slots)
-    engine.firings += 1
+    engine.firings += firings
+    engine.chained += firings - 1

@@ -126,6 +126,13 @@ class ReplayVenue:
         )
         return venue_id
 
+    def churn(self, orders: int) -> None:
+        """Count orders placed and cancelled again before anything could fill them, each under
+        a venue id of its own (firings in a row, written at once)."""
+        self._ids += orders
+        self.placed += orders
+        self.cancelled += orders
+
     def withdraw(self, client_order_id: str) -> None:
         """Cancel a resting order nobody needs the update of (it never filled)."""
         if self.book.pop(client_order_id, None) is not None:

@@ -43,14 +43,20 @@ SETUPS: list[dict[str, Any]] = [
         "risk": {"average_window": 4},
     },
     {"mode": "neutral", "spiky": True, "inventory_skew": "0.002", "risk": {"average_window": 3}},
+    # Calmer paths between the spikes: several firings in a row without a visit between them,
+    # written at once (firing.FiringRun).
+    {"mode": "long", "spiky": "calm", "risk": {"average_window": 3}},
+    {"mode": "neutral", "spiky": "calm", "risk": {"average_window": 3}},
+    {"mode": "neutral", "fill": "touch", "spiky": "calm", "inventory_skew": "0.002"},
 ]
 
 
-def random_path(rng: random.Random, rows: int, *, spiky: bool = False) -> Series:
+def random_path(rng: random.Random, rows: int, *, spiky: bool | str = False) -> Series:
     """Candles (or ticks) with trends, ranges and gaps, on a 0.01 tick, some touching levels.
 
     spiky: mostly quiet candles (inside one level) with frequent volume spikes, so the monitor
-    fires often while the grid rests.
+    fires often while the grid rests; "calm": quieter still, so firings follow each other
+    without a visit between them.
     """
     price = 100 * 100
     o, h, lo, c, v = [], [], [], [], []
@@ -58,11 +64,12 @@ def random_path(rng: random.Random, rows: int, *, spiky: bool = False) -> Series
     for _ in range(rows):
         if rng.random() < 0.1:
             drift = rng.choice([-40, 0, 40] if spiky else [-150, 0, 150])
-        if rng.random() < 0.05:
+            drift = 0 if spiky == "calm" and rng.random() < 0.7 else drift
+        if rng.random() < (0.02 if spiky == "calm" else 0.05):
             price += rng.choice([-1, 1]) * rng.randint(1500, 4000)  # gap
         price = max(price, 3000)
         open_ = price
-        move = 150 if spiky and rng.random() < 0.8 else 900
+        move = 150 if spiky and rng.random() < (0.95 if spiky == "calm" else 0.8) else 900
         close = max(open_ + drift + rng.randint(-move, move), 2000)
         if rng.random() < 0.2:
             close = round(close, -3)  # lands on a level: touch and strict differ there
@@ -87,7 +94,7 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
-    firings = 0
+    firings = chained = 0
     for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
         data = random_path(rng, ROWS, spiky=spiky)
 
@@ -101,5 +108,7 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
             plain.engine.venue.cancelled,
         )
         firings += fast.engine.firings
-    if spiky:  # the shortcut under test was taken
+        chained += fast.engine.chained
+    if spiky:  # the shortcuts under test were taken: firings, and firings in a row
         assert firings > 0
+        assert chained > 0
