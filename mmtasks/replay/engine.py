@@ -96,6 +96,10 @@ class Engine:
         self.firings = 0  # volume-monitor firings the fast path applied in one step (firing.py)
         self.chained = 0  # of those, firings written together with the one before (FiringRun)
         self.last_market: Market | None = None
+        # The fast path skips the decision that would confirm a settled grid after one that
+        # only placed orders, all now resting (see step); the plain loop always decides again.
+        self.trust_placements = False
+        self.trusted = 0  # confirming decisions skipped so
         self._index = 0
         self._ts = 0
 
@@ -116,7 +120,9 @@ class Engine:
             self.evaluations += 1
             if not actions:
                 break
-            self._execute(actions, price)
+            if self._execute(actions, price) and self.trust_placements:
+                self.trusted += 1
+                break
         else:
             raise OperationalError(
                 f"{cfg.symbol}: decisions at {price} did not settle in {MAX_ROUNDS} rounds"
@@ -127,8 +133,17 @@ class Engine:
                 Mark(index, p.qty, p.cost_basis, p.avg_cost, p.realized_pnl, p.fees, p.volume)
             )
 
-    def _execute(self, actions: list[CancelOrder | PlaceOrder], price: Decimal) -> None:
-        # As the executor: cancels first, then the places (intents written before any is sent).
+    def _execute(self, actions: list[CancelOrder | PlaceOrder], price: Decimal) -> bool:
+        """Carry out actions as the executor does: cancels first, then the places (intents
+        written before any is sent); return True when the next decision is surely empty.
+
+        It is when actions only placed orders, none rejected or taken, without
+        max_open_orders: decide(S') at the same price then has the same frame (no fill moved
+        the position) and every reason it skipped a level or a closing order still holds -
+        the occupied prices and each side's exposure only grew, the slots placed on hold an
+        order - while each order placed is inside its cancel window (placed inside the
+        narrower placement window) or passed, so nothing is cancelled either.
+        """
         for action in actions:
             if isinstance(action, CancelOrder):
                 update = self.venue.cancel(action.client_order_id)
@@ -138,10 +153,12 @@ class Engine:
         for place in places:
             self.grid = mark_pending(self.grid, place)
         taken: list[PlaceOrder] = []
+        settled = len(places) == len(actions) and self.config.risk.max_open_orders is None
         for place in places:
             venue_id, updates = self.venue.place(place, price)
             if updates:  # rejected
                 self.grid, _ = mark_rejected(self.grid, place.client_order_id, "rejected")
+                settled = False
                 continue
             self.grid = mark_acked(self.grid, place.client_order_id, venue_id)
             if self.venue.marketable(place.client_order_id, price):
@@ -152,6 +169,7 @@ class Engine:
         for place in taken:
             for update in self.venue.take(place.client_order_id, price):
                 self._apply(update)
+        return settled and not taken
 
     def _apply(self, update: VenueUpdate) -> None:
         self.grid, events = apply_order_update(

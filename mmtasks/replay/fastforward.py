@@ -199,6 +199,7 @@ def run_fast(walk: Walk) -> None:
     """Visit only the rows that can change something; the result equals run_plain's."""
     screen = Screen(walk)
     engine, data = walk.engine, walk.data
+    engine.trust_placements = True
     firings = screen.spiking is not None and applies(engine)
     n = len(data)
     band: Band | None = None

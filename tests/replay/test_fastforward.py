@@ -94,7 +94,7 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
-    firings = chained = 0
+    firings = chained = trusted = 0
     for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
         data = random_path(rng, ROWS, spiky=spiky)
 
@@ -109,6 +109,9 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
         )
         firings += fast.engine.firings
         chained += fast.engine.chained
+        trusted += fast.engine.trusted
+    if cfg.risk.max_open_orders is None:  # decisions only placing orders were not confirmed
+        assert trusted > 0
     if spiky:  # the shortcuts under test were taken: firings, and firings in a row
         assert firings > 0
         assert chained > 0
