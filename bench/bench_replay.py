@@ -33,8 +33,8 @@ def main() -> None:
     parser.add_argument("--intervals", default="1000,300", help="comma-separated grid intervals")
     args = parser.parse_args()
     data = generate(args.days * 1440, seed=args.seed)
-    for column in ("low", "high", "close"):
-        data.floats(column)
+    for column in ("low", "high", "close", "volume"):
+        data.floats(column)  # the float columns, parsed once with the data (as a sweep does)
     close = data.floats("close")
     print(
         f"{len(data):,} generated 1m candles (seed {args.seed}), {data.close_text[0]} -> "

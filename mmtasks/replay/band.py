@@ -62,14 +62,6 @@ def _floor_div(value: Decimal, step: Decimal) -> Decimal:
     return quotient - 1 if rest < 0 else quotient
 
 
-def _taken(grid: GridState) -> set[Decimal]:
-    # Levels where no entry can be placed whatever the price: the slot has an order, or one of
-    # our orders rests at that price.
-    taken = {slot.level for slot in grid.slots.values() if slot.has_order}
-    taken |= {s.price for s in grid.slots.values() if s.has_order and s.price is not None}
-    return taken
-
-
 def _entry_bounds(
     ref: Decimal, a: Decimal, i: Decimal, count: int, taken: set[Decimal], *, buy: bool
 ) -> tuple[Decimal | None, Decimal | None]:
@@ -135,29 +127,54 @@ def quiet_band(
     cb, cs = min(scale, Decimal(1)), max(scale, Decimal(1))
     i, a = fr.interval, fr.anchor
     wb, ws = st.buy_levels, st.sell_levels
-    band = Band()
+    strict = cfg.fill == "strict"
+    # The bounds as plain locals (Band.above / below spelled out: one Band built at the end);
+    # taken (levels where no entry can be placed: the slot has an order, or one of our orders
+    # rests at that price) gathered in the same pass.
+    lo: Decimal | None = None
+    hi: Decimal | None = None
+    lo_closed = hi_closed = False
+    taken: set[Decimal] = set()
     for slot in engine_grid.slots.values():
-        if slot.status is SlotStatus.PENDING:
+        status = slot.status
+        if status is SlotStatus.FREE:
+            inventory = slot.inventory
+            if inventory > 0:
+                close_at = slot.level + i
+                if close_at > fr.sell_ref + ws * i:
+                    value = (close_at - ws * i) / cs
+                    if hi is None or value <= hi:
+                        hi, hi_closed = value, False
+            elif inventory < 0:
+                close_at = slot.level - i
+                if close_at < fr.buy_ref - wb * i:
+                    value = (close_at + wb * i) / cb
+                    if lo is None or value >= lo:
+                        lo, lo_closed = value, False
+            continue
+        if status is SlotStatus.PENDING:
             return None, 0, fr
-        if slot.status is SlotStatus.LOCKED and slot.price is not None:
-            if fr.reduce_only and not slot.closing:
-                return None, 0, fr
-            if slot.side is Side.BUY:
-                band = band.above(slot.price, cfg.fill == "strict")
-                band = band.below((slot.price + (wb + 1) * i) / cb, True)
-            else:
-                band = band.below(slot.price, cfg.fill == "strict")
-                band = band.above((slot.price - (ws + 1) * i) / cs, True)
-        elif slot.status is SlotStatus.FREE and slot.inventory > 0:
-            close_at = slot.level + i
-            if close_at > fr.sell_ref + ws * i:
-                band = band.below((close_at - ws * i) / cs, False)
-        elif slot.status is SlotStatus.FREE and slot.inventory < 0:
-            close_at = slot.level - i
-            if close_at < fr.buy_ref - wb * i:
-                band = band.above((close_at + wb * i) / cb, False)
+        price = slot.price
+        taken.add(slot.level)
+        if price is None:
+            continue
+        taken.add(price)
+        if fr.reduce_only and not slot.closing:
+            return None, 0, fr
+        if slot.side is Side.BUY:
+            if lo is None or price > lo or (price == lo and not strict):
+                lo, lo_closed = price, strict
+            value = (price + (wb + 1) * i) / cb
+            if hi is None or value < hi:
+                hi, hi_closed = value, True
+        else:
+            if hi is None or price < hi or (price == hi and not strict):
+                hi, hi_closed = price, strict
+            value = (price - (ws + 1) * i) / cs
+            if lo is None or value > lo:
+                lo, lo_closed = value, True
+    band = Band(lo, lo_closed, hi, hi_closed)
     if not fr.reduce_only:
-        taken = _taken(engine_grid)
         lo_b, hi_b = _entry_bounds(fr.buy_ref, a, i, wb, taken, buy=True)
         if lo_b is not None:
             band = band.above(lo_b / cb, True)

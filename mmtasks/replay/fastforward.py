@@ -25,6 +25,7 @@ from mmtasks.replay.series import FloatArray, Series
 WARM_EXTRA = 7  # rows after average_window still visited one by one
 MARGIN = 1e-9  # relative: far above float rounding of a decimal text (1e-16)
 FIRST_CHUNK = 256
+STEPPED_TICKS = 64  # a bucket's first ticks are summed for all buckets at once, then each alone
 BoolArray = npt.NDArray[np.bool_]
 
 
@@ -36,6 +37,26 @@ def _rolling_mean(values: FloatArray, window: int) -> FloatArray:
     if len(values) > window:
         sums = np.lib.stride_tricks.sliding_window_view(values, window).sum(axis=1)
         out[window:] = sums[:-1] / window
+    return out
+
+
+def _forming_sums(values: FloatArray, starts: npt.NDArray[np.int64]) -> FloatArray:
+    # At each index, the sum of values from its bucket's start through it. Each bucket is summed
+    # on its own, in order (relative error ~ its length x 1e-16 for non-negative values): the
+    # difference of two running sums over a whole recording would carry their rounding.
+    n = len(values)
+    lengths = np.diff(np.append(starts, n))
+    out = values.copy()
+    k = 1
+    while k < STEPPED_TICKS:  # the k-th tick of every bucket that long, all buckets at once
+        alive = starts[lengths > k]
+        if not len(alive):
+            return out
+        out[alive + k] += out[alive + k - 1]
+        k += 1
+    for start, length in zip(starts[lengths > k], lengths[lengths > k], strict=True):
+        # out[start + k - 1] holds the sum so far; the rest of the bucket is still raw.
+        out[start + k - 1 : start + length] = np.cumsum(out[start + k - 1 : start + length])
     return out
 
 
@@ -58,7 +79,7 @@ def _candle_features(
     low, high, close = data.floats("low"), data.floats("high"), data.floats("close")
     verdicts: tuple[BoolArray, BoolArray] | None = None
     if risk.enable_volume_monitor:
-        volume = np.array(data.volume_text, dtype=np.float64)
+        volume = data.floats("volume")
         limit = _rolling_mean(volume, w) * float(risk.volume_multiplier)
         avg_close = _rolling_mean(close, w)
         with np.errstate(invalid="ignore"):
@@ -94,12 +115,11 @@ def _tick_features(walk: Walk, cfg: Config) -> BoolArray:
         return flag
     flag[feed.starts] = True  # a candle closes: history (ATR, averages) moves
     if cfg.risk.enable_volume_monitor and feed.has_volume:
-        volume = np.array(data.volume_text, dtype=np.float64)
+        volume = data.floats("volume")
         buckets = np.add.reduceat(volume, feed.starts)
         limit = _rolling_mean(buckets, cfg.risk.average_window) * float(cfg.risk.volume_multiplier)
         which = np.searchsorted(feed.starts, np.arange(n), side="right") - 1
-        start_csum = np.concatenate(([0.0], np.cumsum(volume)))[feed.starts]
-        forming = np.cumsum(volume) - start_csum[which]
+        forming = _forming_sums(volume, feed.starts)
         with np.errstate(invalid="ignore"):
             flag |= forming >= limit[which] * (1 - MARGIN)
     return flag

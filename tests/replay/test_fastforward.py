@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mmtasks.replay import series
+from mmtasks.replay.fastforward import _forming_sums
 from mmtasks.replay.series import Series
 from tests.replay.kit import config, run
 
@@ -115,3 +118,22 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     if spiky:  # the shortcuts under test were taken: firings, and firings in a row
         assert firings > 0
         assert chained > 0
+
+
+def test_forming_volume_sums_each_candle_on_its_own() -> None:
+    # Arrange: a huge volume long before, then small ticks: a year-long running sum minus the
+    # sum at the candle's start would carry the huge sum's rounding into the small ones.
+    rng = random.Random(7)
+    volume = np.array([1e15] * 3 + [rng.choice([0.1, 0.3, 0.7]) for _ in range(5000)])
+    starts = np.array([0, *range(3, 5000, 37), *range(4800, 5003, 1)], dtype=np.int64)
+    starts = np.unique(starts)
+
+    # Act
+    forming = _forming_sums(volume, starts)
+
+    # Assert: every prefix of every candle, against an exactly rounded sum
+    ends = [*starts[1:], len(volume)]
+    for start, end in zip(starts, ends, strict=True):
+        for t in range(start, end):
+            exact = math.fsum(volume[start : t + 1])
+            assert abs(forming[t] - exact) <= 1e-13 * exact
