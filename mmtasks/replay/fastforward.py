@@ -238,9 +238,9 @@ def run_fast(walk: Walk) -> None:
             if run.add(p1, p2):
                 j = screen.next_row(k + 1, band)
                 continue
-            run.write()
+            run.write()  # the state is S0 again (new ids): its survey still holds
+            after = skip_firing(engine, fr, band, p1, p2, run.survey)
             run = None
-            after = skip_firing(engine, fr, band, p1, p2)
             if after is not None:
                 band, fr = after
                 j = k + 1 if band is None else screen.next_row(k + 1, band)

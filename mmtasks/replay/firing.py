@@ -62,6 +62,7 @@ from mmtasks.replay.engine import Engine
 from mmtasks.replay.venue import reaches
 
 PlaceKey = tuple[int, Decimal, str, Decimal]
+Survey = tuple[list[tuple[str, Slot]], set[Decimal]]  # S0's entries, closing orders' prices
 
 
 def applies(engine: Engine) -> bool:
@@ -97,7 +98,7 @@ def _closing_blocked(slot: Slot, fr: Frame, engine: Engine) -> bool:
     return out or price <= 0 or closing_qty_for(slot.inventory, rules, price) is None
 
 
-def _survey(engine: Engine, fr: Frame) -> tuple[list[tuple[str, Slot]], set[Decimal]] | None:
+def _survey(engine: Engine, fr: Frame) -> Survey | None:
     # S0's entries and closing prices, or None when S0 is outside the proof (whatever p1, p2).
     grid = engine.grid
     if grid.reduce_only or fr.reduce_only or fr.stale or grid.anchor is None:
@@ -136,18 +137,24 @@ def _frame_at(engine: Engine, fr: Frame, p2: Decimal) -> Frame:
 
 
 def skip_firing(
-    engine: Engine, fr: Frame, band: Band, p1: Decimal, p2: Decimal
+    engine: Engine,
+    fr: Frame,
+    band: Band,
+    p1: Decimal,
+    p2: Decimal,
+    survey: Survey | None = None,
 ) -> tuple[Band | None, Frame] | None:
     """Apply a firing from p1 (monitor on) to p2 (off); return the quiet band after it (None:
     none) and the frame it derives from, or None when the shortcut does not apply.
 
     The caller has checked that every point in between lies in band and that the monitor is
-    on exactly from p1 to just before p2; fr is the frame band was derived from. When the
-    shortcut does not apply nothing was changed.
+    on exactly from p1 to just before p2; fr is the frame band was derived from (survey, when
+    given, what _survey made of the state and fr). When the shortcut does not apply nothing
+    was changed.
     """
     if not (band.contains(p1) and band.contains(p2)):
         return None
-    survey = _survey(engine, fr)
+    survey = survey or _survey(engine, fr)
     if survey is None:
         return None
     entries, closing_prices = survey
@@ -188,14 +195,18 @@ class FiringRun:
         self.count = 0
         self._last_p2 = ZERO
         self._p2s: list[Decimal] = []
-        survey = _survey(engine, fr)
+        self.survey = _survey(engine, fr)
+        survey = self.survey
         self._entries = [] if survey is None else survey[0]
         self._buys = self._indices(Side.BUY, survey)
         self._sells = self._indices(Side.SELL, survey)
+        # The entries nearest the price on each side: the first the market would pass or reach.
+        buys = [s.level for _, s in self._entries if s.side is Side.BUY]
+        sells = [s.level for _, s in self._entries if s.side is Side.SELL]
+        self._top_buy = max(buys) if buys else None
+        self._low_sell = min(sells) if sells else None
 
-    def _indices(
-        self, side: Side, survey: tuple[list[tuple[str, Slot]], set[Decimal]] | None
-    ) -> tuple[Decimal, Decimal] | None:
+    def _indices(self, side: Side, survey: Survey | None) -> tuple[Decimal, Decimal] | None:
         # The lowest and highest level index (level = anchor + index x interval) of side's
         # entries; None when there are none, or when the run cannot take a firing at all.
         if survey is None or not self._entries:
@@ -219,8 +230,9 @@ class FiringRun:
         nothing changed."""
         if not self._entries or not (self.band.contains(p1) and self.band.contains(p2)):
             return False
-        if _passed(self._entries, p1):
-            return False
+        top_buy, low_sell = self._top_buy, self._low_sell
+        if (top_buy is not None and top_buy >= p1) or (low_sell is not None and low_sell <= p1):
+            return False  # an entry passed at p1 (_passed)
         st, fr = self.engine.config.strategy, self.fr
         at_p2 = _frame_at(self.engine, fr, p2)
         i, a = fr.interval, fr.anchor
@@ -237,7 +249,9 @@ class FiringRun:
             if not (bottom <= self._sells[0] and self._sells[1] < bottom + st.sell_levels):
                 return False
         fill = self.engine.config.fill
-        if any(reaches(s.side, s.level, p2, fill) for _, s in self._entries if s.side):
+        if (top_buy is not None and reaches(Side.BUY, top_buy, p2, fill)) or (
+            low_sell is not None and reaches(Side.SELL, low_sell, p2, fill)
+        ):
             return False  # B0 rules it out; never place a marketable entry here
         self.count += 1
         self._p2s.append(p2)
