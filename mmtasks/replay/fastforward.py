@@ -177,6 +177,8 @@ class Screen:
         """Return the first row >= start that leaves band or is a feature row (len if none)."""
         n = len(self.low)
         lo, hi = self._bounds(band)
+        if start < n and (self.features[start] or self.low[start] <= lo or self.high[start] >= hi):
+            return start  # often the very next row (a spike's end): no chunk to scan
         chunk = FIRST_CHUNK
         while start < n:
             stop = min(n, start + chunk)
