@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from functools import lru_cache
 
 from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
@@ -133,7 +134,18 @@ def _frame_at(engine: Engine, fr: Frame, p2: Decimal) -> Frame:
     # The frame decide derives at p2: only the price moved (same candles verdict: calm; the
     # interval is fixed without ATR; the position did not change).
     ref = reference_price(p2, engine.grid.position.qty, engine.config.strategy.inventory_skew)
-    return replace(fr, price=p2, ref=ref, buy_ref=min(ref, p2), sell_ref=max(ref, p2))
+    # dataclasses.replace(fr, price=p2, ref=ref, ...) spelled out: it costs several times more.
+    return Frame(
+        p2,
+        fr.anchor,
+        fr.interval,
+        ref,
+        min(ref, p2),
+        max(ref, p2),
+        fr.stale,
+        fr.volume_spike,
+        fr.reduce_only,
+    )
 
 
 def skip_firing(
@@ -218,8 +230,8 @@ class FiringRun:
                 self._entries = []  # an entry at a closing order's price: the general step
                 return None
             if slot.side is side:
-                index = (slot.level - a) / i
-                if index != index.to_integral_value() or a + index * i != slot.level:
+                index = _level_index(slot.level, a, i)
+                if index is None:
                     self._entries = []  # not a level of this grid: leave it to the general step
                     return None
                 indices.append(index)
@@ -274,6 +286,15 @@ class FiringRun:
     def _order(self, p2: Decimal) -> list[str]:
         keyed = [(_place_key(s.side, s.level, p2), key) for key, s in self._entries if s.side]
         return [key for _, key in sorted(keyed)]
+
+
+@lru_cache(maxsize=4096)
+def _level_index(level: Decimal, anchor: Decimal, interval: Decimal) -> Decimal | None:
+    # k with level = anchor + k x interval exactly (value-keyed: the same levels come back).
+    index = (level - anchor) / interval
+    if index != index.to_integral_value() or anchor + index * interval != level:
+        return None
+    return index
 
 
 def _floor_div(value: Decimal, step: Decimal) -> Decimal:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import os
 import random
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 import pytest
 
+from mmtasks.grid.logic import Frame
 from mmtasks.replay import series
 from mmtasks.replay.fastforward import _forming_sums
 from mmtasks.replay.series import Series
@@ -137,3 +139,18 @@ def test_forming_volume_sums_each_candle_on_its_own() -> None:
         for t in range(start, end):
             exact = math.fsum(volume[start : t + 1])
             assert abs(forming[t] - exact) <= 1e-13 * exact
+
+
+def test_the_firing_frame_carries_every_field() -> None:
+    # firing._frame_at spells out Frame's constructor: a new field must be carried there too.
+    assert [f.name for f in fields(Frame)] == [
+        "price",
+        "anchor",
+        "interval",
+        "ref",
+        "buy_ref",
+        "sell_ref",
+        "stale",
+        "volume_spike",
+        "reduce_only",
+    ]
