@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +38,7 @@ DATA_DIR = Path(".data/run")
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
 STATUS_EVERY_S = 2.0
 STOP_GRACE_S = 15.0
+DEFAULT_WEB_PORT = 8000
 REMOVE_GRACE_S = 20.0
 CELERY = (sys.executable, "-m", "celery", "-A", "mmtasks")
 WORKING_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # ERROR still drains fills and recovers
@@ -217,8 +219,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--web-port",
         type=int,
-        default=8000,
-        help="dashboard port on 127.0.0.1 (default %(default)s; 0 for any free port)",
+        default=None,
+        help=f"dashboard port on 127.0.0.1 (default {DEFAULT_WEB_PORT}, or a free one when "
+        f"{DEFAULT_WEB_PORT} is taken; 0 for any free port)",
     )
     parser.add_argument(
         "--record",
@@ -366,11 +369,36 @@ def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Pa
     fleet.spawn("bridge", sys.executable, "-m", "bridge")
 
 
+def web_port(asked: int | None) -> int:
+    """Return the dashboard's port: the one asked for (0: any), else 8000 unless it is taken.
+
+    A port asked for explicitly and taken is refused here, before anything starts, rather than
+    by the web process dying a second later and taking the fleet with it.
+    """
+    from mmtasks.embedded import free_port
+
+    if asked == 0:
+        return free_port()
+    port = DEFAULT_WEB_PORT if asked is None else asked
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            pass
+    if asked is not None:
+        raise SystemExit(
+            f"--web-port {port}: the port is taken; pick another, or 0 for any free one"
+        )
+    fallback = free_port()
+    print(f"port {port} is taken: the dashboard uses {fallback}", flush=True)
+    return fallback
+
+
 def start_web(fleet: Fleet, port: int) -> tuple[str, str]:
     """Start the read-only web process and Flower on loopback; return their URLs."""
     from mmtasks.embedded import free_port
 
-    port = port or free_port()
     fleet.spawn(
         "web", sys.executable, "-m", "mmtasks.web", "--host", "127.0.0.1", "--port", str(port)
     )
@@ -511,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the fleet until Ctrl-C, SIGTERM or --seconds; return the exit code."""
     args = parse_args(argv)
     config = load_config(args.config, args.symbols)
+    port = web_port(args.web_port)
     symbols = list(config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -560,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(data_dir),
             )
             print(f"recording {data_dir / 'recordings'}", flush=True)
-        web_url, flower_url = start_web(fleet, args.web_port)
+        web_url, flower_url = start_web(fleet, port)
         init_symbols(settings, config)
         urls = (
             f"dashboard {web_url}  (/status /metrics /health)   flower {flower_url}\n"
