@@ -62,8 +62,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
     print(f"{len(report.inserted)} inserted, {len(report.existing)} already present")
     if report.inserted:
         print(
-            "a control worker starts new symbols when it starts; to start them under a "
-            "running one: celery -A mmtasks call mmtasks.admin.rehydrate"
+            "a running fleet starts them within seconds (beat's healer initialises registry "
+            "symbols Redis does not know; `make run` also starts their workers); to start them "
+            "at once: celery -A mmtasks call mmtasks.admin.rehydrate"
         )
     return 0
 
