@@ -172,7 +172,7 @@ function riskCard(risk) {
     box.append(el("div", { class: "limit-row risk-row", "data-limit": limit },
       el("span", { class: "name", text: label }),
       usageBar(Math.max(0, usage)),
-      el("span", { class: "num", text: `${figures[figure]} / ${limits[limit]}` })));
+      el("span", { class: "num", text: `${num(figures[figure], figure.endsWith("_ms") ? 0 : 2)} / ${limits[limit]}` })));
     shown += 1;
   }
   if (!shown) box.append(el("div", { class: "muted", text: risk && risk.updated_ms ? "no fleet limit set" : "risk task not run yet" }));
