@@ -645,9 +645,12 @@ def watch(
                 registry = registry_symbols(settings.database_url)
                 if registry is not None:
                     wanted, removed = registry
-                    changes = (changes + workers.sync(wanted, removed_in_redis(client, removed)))[
-                        -5:
-                    ]
+                    changes = (
+                        changes
+                        + workers.sync(
+                            wanted, removed_in_redis(client, removed & set(workers.by_symbol))
+                        )
+                    )[-5:]
                 heartbeat = {str(k): str(v) for k, v in client.hgetall(BRIDGE_HEARTBEAT).items()}
                 fills = fill_counts(settings.database_url)
                 rows = status_rows(client, workers.symbols, fills)
