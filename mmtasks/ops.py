@@ -217,8 +217,45 @@ def signal_lines(symbols: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def strategy_summary(strategy: dict[str, Any] | None) -> str:
+    """Return a strategy config in a few words: its kind and the keys an operator tunes.
+
+    A signal config's stages and rules run to hundreds of characters; `--json` has them.
+    """
+    if not strategy:
+        return "-"
+    size = (
+        f"qty {strategy['order_qty']}"
+        if strategy.get("order_qty") is not None
+        else f"notional {strategy.get('order_notional')}"
+    )
+    if strategy.get("kind", "grid") == "signal":
+        exits = ", ".join(
+            f"{label} {strategy[key]}{unit}"
+            for key, label, unit in (
+                ("stop_atr", "stop", "xATR"),
+                ("stop_pct", "stop", "%"),
+                ("take_profit_atr", "tp", "xATR"),
+                ("take_profit_pct", "tp", "%"),
+            )
+            if strategy.get(key) is not None
+        )
+        indicators = strategy.get("indicators") or []
+        return f"signal {len(indicators)} indicators, {size}" + (f", {exits}" if exits else "")
+    return (
+        f"grid {strategy.get('mode', 'long')} every {strategy.get('interval')}, "
+        f"{strategy.get('buy_levels', 10)}/{strategy.get('sell_levels', 10)} levels, {size}"
+    )
+
+
+def risk_summary(risk: dict[str, Any] | None) -> str:
+    """Return the risk keys that are set, as `key=value` pairs."""
+    pairs = [f"{k}={_compact(v)}" for k, v in (risk or {}).items() if v is not None]
+    return " ".join(pairs) or "-"
+
+
 def render_symbols(answer: dict[str, Any]) -> str:
-    """Return one row per registry symbol."""
+    """Return one row per registry symbol; whole configs are in `--json`."""
     rows = [
         (
             s["symbol"],
@@ -226,8 +263,8 @@ def render_symbols(answer: dict[str, Any]) -> str:
             s["exchange"],
             s["version"],
             s.get("consumer") or "-",
-            _compact(s.get("strategy")),
-            _compact(s.get("risk")),
+            strategy_summary(s.get("strategy")),
+            risk_summary(s.get("risk")),
         )
         for s in answer.get("symbols", [])
     ]
@@ -482,8 +519,8 @@ def register(sub: Any) -> None:
     p = _parser(
         sub,
         "symbols",
-        "list the registry's symbols and their configs",
-        "  mmtasks symbols\n  mmtasks symbols --removed",
+        "list the registry's symbols with their configs in brief (--json: whole configs)",
+        "  mmtasks symbols\n  mmtasks symbols --removed\n  mmtasks symbols --json",
         [admin],
     )
     p.add_argument("--removed", action="store_true", help="include removed symbols")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmtasks.ops import render_status
+from mmtasks.ops import render_status, render_symbols
 
 
 def test_status_shows_the_kind_and_a_signal_symbols_trade_and_stages() -> None:
@@ -53,3 +53,50 @@ def test_a_table_rounds_only_decimals_longer_than_eight_places() -> None:
     assert shown("30078.6") == "30078.6"  # a price keeps its own places
     assert shown("0.12345678") == "0.12345678"  # eight places are left alone
     assert shown("BTCUSDT") == "BTCUSDT" and shown(None) == ""
+
+
+def test_symbols_shows_each_config_in_brief_and_a_long_signal_config_stays_short() -> None:
+    signal = {
+        "kind": "signal",
+        "indicators": ["ema_9", "ema_21", "sma_50", "rsi_14", "atr_14"],
+        "rules": {"long": ["ema_9 crosses_above ema_21", "rsi_14 < 70"], "exit_long": ["x"]},
+        "regime": {"trend_up": ["ema_21 > sma_50"], "trend_down": ["ema_21 < sma_50"]},
+        "order_notional": "50",
+        "stop_atr": "2",
+        "take_profit_pct": "4",
+    }
+    answer = {
+        "symbols": [
+            {
+                "symbol": "BTCUSDT",
+                "status": "ACTIVE",
+                "exchange": "sim",
+                "version": 3,
+                "consumer": None,
+                "strategy": {"mode": "neutral", "interval": "25", "order_qty": "0.001"},
+                "risk": {"max_position": "0.05", "kline_interval": "1m", "max_drawdown": None},
+            },
+            {
+                "symbol": "LINKUSDT",
+                "status": "PAUSED",
+                "exchange": "sim",
+                "version": 1,
+                "consumer": "linkusdt",
+                "strategy": signal,
+                "risk": {},
+            },
+        ]
+    }
+
+    lines = render_symbols(answer).splitlines()
+
+    assert lines[0].split() == [
+        "symbol", "status", "exchange", "version", "consumer", "strategy", "risk",
+    ]  # fmt: skip
+    # Levels default to 10 a side, the grid's own defaults; unset risk keys are left out.
+    assert lines[1].split("  ")[0] == "BTCUSDT"
+    assert "grid neutral every 25, 10/10 levels, qty 0.001" in lines[1]
+    assert lines[1].endswith("max_position=0.05 kline_interval=1m")
+    assert "signal 5 indicators, notional 50, stop 2xATR, tp 4%" in lines[2]
+    assert lines[2].endswith("-")
+    assert max(len(line) for line in lines) < 140
