@@ -23,6 +23,8 @@ from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import parse_risk, parse_strategy_config
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.risk import store as risk_store
+from mmtasks.risk.decide import FleetState
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 from mmtasks.symbols import Command, init_command, send_commands
 from mmtasks.trading.snapshot import SymbolStatus
@@ -107,23 +109,28 @@ def _command(exchange: Venue, record: SymbolRecord, name: str) -> Command:
 
 
 def restore_fleet(conn: psycopg.Connection[Any], client: redis.Redis) -> str:
-    """Put back a manual halt that Redis forgot; return what was done."""
+    """Put back a fleet state Redis forgot (a halt, or REDUCING); return what was done.
+
+    The `fleet_risk` row holds the state the operator or the risk engine last set, so a Redis
+    that restarted empty does not read ACTIVE until the next risk run halts it again.
+    """
     if client.hexists(FLEET, "state"):
         return "kept"
-    last = store.last_fleet_action(conn)
-    if last is None or last["action"] != "halt":
+    row = risk_store.load(conn)
+    if row.state is FleetState.ACTIVE:
         return "kept"
-    reason = (last["new_value"] or {}).get("reason", "")
     client.hset(
         FLEET,
         mapping={
-            "state": "HALTED",
-            "reason": f"restored from audit: {reason}",
+            "state": row.state.value,
+            "reason": f"restored from the registry: {row.reason}",
             "changed_ms": str(int(time.time() * 1000)),
             "changed_by": "rehydrate",
+            "source": "operator" if row.set_by_operator else "risk",
         },
     )
-    return "restored HALTED"
+    log.warning("rehydrate: fleet state %s restored (%s)", row.state.value, row.reason)
+    return f"restored {row.state.value}"
 
 
 def rehydrate(

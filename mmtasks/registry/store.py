@@ -202,13 +202,3 @@ def audit_rows(conn: psycopg.Connection[Any], symbol: str | None = None) -> list
         params = (symbol,)
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(sql + " ORDER BY id", params).fetchall()
-
-
-def last_fleet_action(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
-    """Return the newest fleet-wide audit row (halt or resume), or None."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT action, new_value, at FROM registry_audit WHERE symbol = %s"
-            " ORDER BY id DESC LIMIT 1",
-            (FLEET_SUBJECT,),
-        ).fetchone()

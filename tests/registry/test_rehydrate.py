@@ -17,6 +17,8 @@ from mmtasks.registry import store
 from mmtasks.registry.migrate import migrate
 from mmtasks.registry.rehydrate import RedisView, plan, rehydrate
 from mmtasks.registry.store import SymbolRecord
+from mmtasks.risk import store as risk_store
+from mmtasks.risk.decide import FleetState
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 
 GRID = {"interval": "10", "order_qty": "1"}
@@ -119,7 +121,7 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
             ("XRPUSDT", "ACTIVE"),
         ]:
             store.insert_symbol(conn, symbol, "sim", GRID, {}, status)
-        store.append_audit(conn, "*", "halt", None, {"state": "HALTED", "reason": "drill"}, "t")
+        risk_store.save_state(conn, FleetState.HALTED, True, "drill")  # as fleet_ops.halt does
     redis_client.hset(keys_for("SOLUSDT").state, "status", "ACTIVE")
     redis_client.sadd(SYMBOLS, "SOLUSDT")
     app = FakeApp()
@@ -139,7 +141,41 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
     assert inbox_commands(redis_client, "SOLUSDT") == ["remove"]
     assert sorted(q for _, q in app.sent) == ["btcusdt", "ethusdt", "solusdt"]
     assert redis_client.smembers(SYMBOLS) == {"BTCUSDT", "ETHUSDT"}
-    assert redis_client.hget(FLEET, "state") == "HALTED"
+    fleet = redis_client.hgetall(FLEET)
+    assert (fleet["state"], fleet["source"]) == ("HALTED", "operator")
+    assert fleet["reason"] == "restored from the registry: drill"
+    assert report["fleet"] == "restored HALTED"
     init = json.loads(redis_client.xrange(keys_for("BTCUSDT").inbox)[0][1]["e"])
     assert init["args"]["rules"]["tick_size"] == "0.1"
     assert init["args"]["strategy"]["interval"] == "10"
+
+
+@pytest.mark.parametrize(
+    ("stored", "in_redis", "expected"),
+    [
+        # The risk engine's REDUCING comes back as the engine's (it may lift it itself).
+        ((FleetState.REDUCING, False, "exposure 51000 > 50000"), None, ("REDUCING", "risk")),
+        # ACTIVE in the row: nothing to put back, Redis reads ACTIVE by default.
+        ((FleetState.ACTIVE, False, "resumed"), None, (None, None)),
+        # Redis still knows a state: it is newer than any row, and kept.
+        ((FleetState.HALTED, True, "drill"), "ACTIVE", ("ACTIVE", None)),
+    ],
+)
+def test_a_fleet_state_redis_forgot_comes_back_from_the_fleet_risk_row(
+    pg_url: str,
+    redis_client: redis_lib.Redis,
+    stored: tuple[FleetState, bool, str],
+    in_redis: str | None,
+    expected: tuple[str | None, str | None],
+) -> None:
+    migrate(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        risk_store.save_state(conn, *stored)
+    if in_redis:
+        redis_client.hset(FLEET, "state", in_redis)
+
+    with psycopg.connect(pg_url) as conn:
+        rehydrate(conn, redis_client, FakeApp(), FakeExchange(), "test")  # type: ignore[arg-type]
+
+    fleet = redis_client.hgetall(FLEET)
+    assert (fleet.get("state"), fleet.get("source")) == expected

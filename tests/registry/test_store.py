@@ -118,10 +118,9 @@ def test_audit_is_append_only_history_with_task_ids(registry_url: str) -> None:
             "t2",
         )
         rows = store.audit_rows(conn)
-        last_fleet = store.last_fleet_action(conn)
 
     assert [(r["symbol"], r["action"], r["task_id"]) for r in rows] == [
         ("BTCUSDT", "add_symbol", "t1"),
         ("*", "halt", "t2"),
     ]
-    assert last_fleet is not None and last_fleet["new_value"]["reason"] == "drill"
+    assert rows[1]["new_value"] == {"state": "HALTED", "reason": "drill"}
