@@ -70,3 +70,27 @@ def redis_position(redis_client: redis_lib.Redis, symbol: str) -> dict[str, str]
     from mmtasks.state.keys import keys_for
 
     return redis_client.hgetall(keys_for(symbol).position)
+
+
+def worker_view(redis_client: redis_lib.Redis, symbol: str) -> dict[str, Any]:
+    """Return what the worker knows of symbol, for a failure message: state, tick, slots."""
+    import json
+
+    from mmtasks.state.keys import FLEET, keys_for
+
+    k = keys_for(symbol)
+    state = redis_client.hgetall(k.state)
+    slots = [json.loads(v) for v in redis_client.hgetall(k.slots).values()]
+    return {
+        "state": {
+            key: state.get(key)
+            for key in ("status", "last_seq", "degraded_since_ms", "last_error", "breaker")
+        },
+        "cursor_of": redis_client.get(k.seq),
+        "tick": redis_client.hgetall(k.tick),
+        "price_pending": redis_client.exists(k.price_pending),
+        "lock": redis_client.exists(k.lock),
+        "queued": redis_client.llen(symbol.lower()),
+        "fleet": redis_client.hget(FLEET, "state"),
+        "slots": sorted((s["side"], s["price"], s["status"]) for s in slots),
+    }

@@ -12,9 +12,9 @@ from mmtasks.celery import app
 from mmtasks.ledger import flush_buffer, summarize
 from mmtasks.state.keys import keys_for
 from mmtasks.symbols import init_symbol
-from tests.integration.conftest import GRID, ledger_rows, redis_position, resting
+from tests.integration.conftest import GRID, ledger_rows, redis_position, resting, worker_view
 from tests.kit.feed import set_price
-from tests.kit.poll import eventually
+from tests.kit.poll import eventually, until_equal
 
 SYMBOL = "GRIDUSDT"
 D = Decimal
@@ -37,23 +37,29 @@ def test_scripted_path_buys_sells_one_interval_up_and_realizes_pnl(
     init_symbol(redis_client, app, exchange, SYMBOL, GRID)
 
     # Act + Assert along 100 -> 89 -> 95 -> 100 (GRID.md: fills BUY 90 then SELL 100).
-    set_price(sim, redis_client, SYMBOL, "100")
-    eventually(lambda: resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))])
+    def held() -> list[tuple[str, Decimal]]:
+        return resting(exchange, SYMBOL)
 
+    def view() -> object:
+        return worker_view(redis_client, SYMBOL)
+
+    set_price(sim, redis_client, SYMBOL, "100")
+    until_equal(held, [("BUY", D(80)), ("BUY", D(90))], context=view)
+
+    # The worker conflates prices (it acts on the newest tick), so each price of the path is
+    # waited for until the worker has acted on it: moved on at once, 95 could replace 89
+    # before any step saw it, and 89's BUY 70 would never be placed (levels at 95: 90, 80).
     set_price(sim, redis_client, SYMBOL, "89")
-    eventually(lambda: position_qty(redis_client, SYMBOL) == 1)
+    until_equal(held, [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))], context=view)
+    assert position_qty(redis_client, SYMBOL) == 1
     set_price(sim, redis_client, SYMBOL, "95")
-    eventually(
-        lambda: resting(exchange, SYMBOL) == [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))]
-    )
+    until_equal(held, [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))], context=view)
     closing = [o for o in exchange.open_orders(SYMBOL) if o.side.value == "SELL"]
     assert closing[0].reduce_only and closing[0].quantity == 1
 
     set_price(sim, redis_client, SYMBOL, "100")
     eventually(lambda: position_qty(redis_client, SYMBOL) == 0)
-    eventually(
-        lambda: resting(exchange, SYMBOL) == [("BUY", D(70)), ("BUY", D(80)), ("BUY", D(90))]
-    )
+    until_equal(held, [("BUY", D(70)), ("BUY", D(80)), ("BUY", D(90))], context=view)
 
     # Realized PnL is (100 - 90) x 1; maker fees are 0.0002 of each fill's notional.
     position = redis_position(redis_client, SYMBOL)

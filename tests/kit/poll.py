@@ -27,3 +27,25 @@ def eventually(fn: Callable[[], T], timeout_s: float = 15.0, interval_s: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s; last: {last!r}")
         time.sleep(interval_s)
+
+
+def until_equal(
+    fn: Callable[[], T],
+    expected: T,
+    timeout_s: float = 15.0,
+    context: Callable[[], object] | None = None,
+) -> None:
+    """Wait until fn() == expected; fail with the last value and, when given, context()."""
+
+    def check() -> bool:
+        got = fn()
+        if got != expected:
+            raise AssertionError(f"got {got!r}, want {expected!r}")
+        return True
+
+    try:
+        eventually(check, timeout_s=timeout_s)
+    except AssertionError as exc:
+        if context is None:
+            raise
+        raise AssertionError(f"{exc}\ncontext: {context()}") from None
