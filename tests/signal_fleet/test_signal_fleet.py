@@ -22,8 +22,9 @@ from mmtasks.ledger import summarize
 from mmtasks.state.keys import EVENTS, keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
-from tests.integration.conftest import GRID, ledger_rows, redis_position, resting
+from tests.integration.conftest import GRID, ledger_rows, redis_position, resting, worker_view
 from tests.kit.feed import publish_tick
+from tests.kit.poll import until_equal
 from tests.signal_fleet.conftest import KLINE_INTERVAL
 
 D = Decimal
@@ -204,7 +205,16 @@ def test_a_grid_symbol_and_a_signal_symbol_trade_side_by_side_without_touching_e
     set_price(sim, redis_client, GRID_SYMBOL, "100")
     eventually(lambda: resting(exchange, GRID_SYMBOL) == [("BUY", D(80)), ("BUY", D(90))])
     hold_until(sim, redis_client, "100", lambda: candles_held(redis_client) >= 3)
+    # The worker conflates prices (it acts on the newest tick): GRIDUSDT's position 1 proves
+    # the fill was applied, not that a step decided at 89, and 95 could replace 89 unseen.
+    # Only 89's decision places BUY 70 (buy levels at 89: 80, 70; at 100 and 95: 90, 80), so
+    # the grid is waited for until it rests what 89 leaves (GRID.md "long 100 -> 89 -> 95").
     set_price(sim, redis_client, GRID_SYMBOL, "89")
+    until_equal(
+        lambda: resting(exchange, GRID_SYMBOL),
+        [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))],
+        context=lambda: worker_view(redis_client, GRID_SYMBOL),
+    )
     eventually(lambda: qty(redis_client, GRID_SYMBOL) == 1)
     hold_until(sim, redis_client, "110", lambda: qty(redis_client, SIG) == 1)
     eventually(lambda: resting(exchange, SIG) == [("SELL", D(121))])
