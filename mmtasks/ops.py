@@ -249,9 +249,16 @@ def strategy_summary(strategy: dict[str, Any] | None) -> str:
 
 
 def risk_summary(risk: dict[str, Any] | None) -> str:
-    """Return the risk keys that are set, as `key=value` pairs."""
-    pairs = [f"{k}={_compact(v)}" for k, v in (risk or {}).items() if v is not None]
-    return " ".join(pairs) or "-"
+    """Return the risk keys set to something other than their default, as `key=value` pairs."""
+    from mmtasks.registry.configs import parse_risk
+
+    defaults = parse_risk({}).model_dump(mode="json")
+    pairs = [
+        f"{k}={_compact(v)}"
+        for k, v in (risk or {}).items()
+        if v is not None and _compact(v) != _compact(defaults.get(k))
+    ]
+    return " ".join(pairs) or "defaults"
 
 
 def render_symbols(answer: dict[str, Any]) -> str:

@@ -74,7 +74,13 @@ def test_symbols_shows_each_config_in_brief_and_a_long_signal_config_stays_short
                 "version": 3,
                 "consumer": None,
                 "strategy": {"mode": "neutral", "interval": "25", "order_qty": "0.001"},
-                "risk": {"max_position": "0.05", "kline_interval": "1m", "max_drawdown": None},
+                # as the registry stores it: defaults filled in (stale_after_s, kline_interval)
+                "risk": {
+                    "max_position": "0.05",
+                    "stale_after_s": 60,
+                    "kline_interval": "5m",
+                    "max_drawdown_quote": None,
+                },
             },
             {
                 "symbol": "LINKUSDT",
@@ -93,10 +99,11 @@ def test_symbols_shows_each_config_in_brief_and_a_long_signal_config_stays_short
     assert lines[0].split() == [
         "symbol", "status", "exchange", "version", "consumer", "strategy", "risk",
     ]  # fmt: skip
-    # Levels default to 10 a side, the grid's own defaults; unset risk keys are left out.
+    # Levels default to 10 a side, the grid's own defaults; risk shows only what differs from
+    # the defaults (stale_after_s 60 and kline_interval 1m are RiskConfig's).
     assert lines[1].split("  ")[0] == "BTCUSDT"
     assert "grid neutral every 25, 10/10 levels, qty 0.001" in lines[1]
-    assert lines[1].endswith("max_position=0.05 kline_interval=1m")
+    assert lines[1].endswith("max_position=0.05 kline_interval=5m")
     assert "signal 5 indicators, notional 50, stop 2xATR, tp 4%" in lines[2]
-    assert lines[2].endswith("-")
+    assert lines[2].endswith("defaults")
     assert max(len(line) for line in lines) < 140
