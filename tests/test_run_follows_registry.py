@@ -105,7 +105,14 @@ def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops
         removed = mmtasks("remove", ADDED, "--force", "--json")
         assert removed.returncode == 0, removed.stdout + removed.stderr
         eventually(lambda: not worker_pids(marker, ADDED.lower()), 60, 0.5)
-        assert any(f"stopped worker for {ADDED}" in line for line in output), output[-20:]
+        # The runner says so once the worker has exited, a moment after its pid is gone.
+        said = f"stopped worker for {ADDED} (removed)"
+
+        def stop_said() -> bool:
+            assert any(said in line for line in output), output[-20:]
+            return True
+
+        eventually(stop_said, 10, 0.2)
         assert worker_pids(marker, "btcusdt"), "the other symbol's worker must keep running"
     finally:
         run.send_signal(signal.SIGINT)
