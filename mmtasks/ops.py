@@ -8,6 +8,7 @@ for its answer and prints it as a table (or as JSON with --json). Exit status: 0
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -248,11 +249,16 @@ def strategy_summary(strategy: dict[str, Any] | None) -> str:
     )
 
 
+@functools.cache
+def _risk_defaults() -> dict[str, Any]:
+    from mmtasks.registry.configs import parse_risk  # the CLI imports models only when needed
+
+    return parse_risk({}).model_dump(mode="json")
+
+
 def risk_summary(risk: dict[str, Any] | None) -> str:
     """Return the risk keys set to something other than their default, as `key=value` pairs."""
-    from mmtasks.registry.configs import parse_risk
-
-    defaults = parse_risk({}).model_dump(mode="json")
+    defaults = _risk_defaults()
     pairs = [
         f"{k}={_compact(v)}"
         for k, v in (risk or {}).items()

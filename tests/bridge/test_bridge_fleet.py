@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -21,7 +21,7 @@ from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
 from mmtasks.symbols import init_symbol
 from mmtasks.trading.reconcile import trades_since
 from tests.bridge.conftest import inbox, queued_tasks, wait_connected
-from tests.kit.poll import eventually
+from tests.kit.poll import eventually, until_clear
 from tests.kit.procs import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -144,20 +144,6 @@ def grid_problem(client: redis_lib.Redis, exchange: Any, symbol: str) -> str:
     return (
         f"{symbol}: only in the grid {sorted(grid - held)}; at the exchange {sorted(held - grid)}"
     )
-
-
-def until_clear(problem: Callable[[], str], timeout_s: float) -> None:
-    """Wait until problem() returns ''; fail with the last problem it named."""
-    last = [""]
-
-    def clear() -> bool:
-        last[0] = problem()
-        return not last[0]
-
-    try:
-        eventually(clear, timeout_s=timeout_s)
-    except AssertionError:
-        raise AssertionError(last[0]) from None
 
 
 def ledger_diff(url: str, exchange: Any, symbol: str) -> str:

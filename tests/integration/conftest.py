@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ import psycopg
 import pytest
 import redis as redis_lib
 
+from mmtasks.state.keys import FLEET, keys_for
 from tests.kit.configs import GRID
 from tests.kit.feed import OrderPump
 from tests.kit.fixtures import (
@@ -67,17 +69,11 @@ def resting(exchange: Any, symbol: str) -> list[tuple[str, Decimal]]:
 
 
 def redis_position(redis_client: redis_lib.Redis, symbol: str) -> dict[str, str]:
-    from mmtasks.state.keys import keys_for
-
     return redis_client.hgetall(keys_for(symbol).position)
 
 
 def worker_view(redis_client: redis_lib.Redis, symbol: str) -> dict[str, Any]:
     """Return what the worker knows of symbol, for a failure message: state, tick, slots."""
-    import json
-
-    from mmtasks.state.keys import FLEET, keys_for
-
     k = keys_for(symbol)
     state = redis_client.hgetall(k.state)
     slots = [json.loads(v) for v in redis_client.hgetall(k.slots).values()]

@@ -49,3 +49,17 @@ def until_equal(
         if context is None:
             raise
         raise AssertionError(f"{exc}\ncontext: {context()}") from None
+
+
+def until_clear(problem: Callable[[], str], timeout_s: float = 15.0) -> None:
+    """Wait until problem() returns ''; fail with the last problem it named."""
+    last = [""]
+
+    def clear() -> bool:
+        last[0] = problem()
+        return not last[0]
+
+    try:
+        eventually(clear, timeout_s=timeout_s)
+    except AssertionError:
+        raise AssertionError(last[0]) from None
