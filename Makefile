@@ -2,18 +2,23 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install hooks audit lint format types test test-fast test-step test-props chaos proto proto-check bench run clean
+.PHONY: help install lock hooks audit lint format types test test-fast test-step test-props chaos proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV_STAMP): pyproject.toml
+# Installs exactly what requirements.lock pins (hash-checked); nothing is resolved here, so a new
+# release on the package index changes nothing until `make lock` is run and committed.
+$(VENV_STAMP): requirements.lock pyproject.toml
 	python3 -m venv .venv
-	.venv/bin/pip install -q --upgrade pip
-	.venv/bin/pip install -q -e '.[dev,embedded]'
+	.venv/bin/python -m pip install -q --require-hashes -r requirements.lock
+	.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(VENV_STAMP)
 
-install: $(VENV_STAMP)  ## create .venv and install mmtasks with dev and embedded extras
+install: $(VENV_STAMP)  ## create .venv and install exactly what requirements.lock pins
+
+lock: install  ## re-resolve pyproject.toml's ranges into the lock files (a reviewed commit; ARGS="-P ccxt")
+	bash scripts/lock.sh $(ARGS)
 
 hooks: install  ## install the pre-commit hooks (ruff, YAML/TOML, whitespace, proto check) in this clone
 	.venv/bin/pre-commit install
