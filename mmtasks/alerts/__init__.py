@@ -5,8 +5,12 @@ symbol worker) and costs one Redis round trip, plus one `send_task` for the firs
 burst. Alerts of the same key share counters in Redis, so across every worker:
 
 - a burst is gathered for `ALERT_GATHER_S` and sent as one message with its count;
-- the same key is sent at most once per `ALERT_WINDOW_S`; what arrives meanwhile is counted
-  and sent, as one message, when the window ends.
+- the same key is sent at most once per `ALERT_WINDOW_S`; what arrives meanwhile is gathered
+  and sent, as one message listing each alert in order with its time, when the window ends;
+- an *urgent* alert (a change to a more severe state: the fleet to REDUCING or HALTED, a symbol
+  to ERROR, recovery exhausted) ignores the window: it is sent after the gather time, whatever
+  was sent before it. Different alerts use different keys (a fleet transition's key names it,
+  `fleet-state:REDUCING-HALTED`), so one never waits behind another's window.
 
 Sending runs on the control queue (`mmtasks.alerts.flush`, then one `mmtasks.alerts.deliver`
 per target URL, retried with exponential backoff), never in the caller: a slow or failing
@@ -29,6 +33,7 @@ from mmtasks.state.keys import AlertKeys
 
 log = logging.getLogger(__name__)
 
+MAX_ITEMS = 20  # distinct alerts listed in one message; the count covers the rest
 NOTE_LUA = resources.files("mmtasks.alerts").joinpath("note.lua").read_text()
 TAKE_LUA = resources.files("mmtasks.alerts").joinpath("take.lua").read_text()
 FLUSH_TASK = "mmtasks.alerts.flush"
@@ -44,46 +49,72 @@ def alert(
     body: str,
     *,
     severity: str = "warning",
+    urgent: bool = False,
     settings: Settings | None = None,
 ) -> bool:
-    """Note one alert of key; return True if this call scheduled the send of its burst."""
+    """Note one alert of key; return True if this call scheduled the send of its burst.
+
+    urgent: sent after the gather time even inside the key's window (a more severe state).
+    """
     settings = settings or get_settings()
     if not KEY_RE.match(key):
         raise ValueError(f"alert key must match {KEY_RE.pattern}, received {key!r}")
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, received {severity!r}")
-    log.warning("alert key=%s title=%s body=%s", key, title, body)
+    log.warning("alert key=%s urgent=%s title=%s body=%s", key, urgent, title, body)
     if not settings.alert_targets:
         return False
     k = AlertKeys(key)
-    last = json.dumps({"title": title, "body": body, "severity": severity})
+    item = json.dumps({"title": title, "body": body, "severity": severity})
     gather_ms = int(settings.alert_gather_s * 1000)
-    delay_ms = int(
-        client.eval(
-            NOTE_LUA,
-            4,
-            k.count,
-            k.scheduled,
-            k.gate,
-            k.last,
-            gather_ms,
-            SCHEDULED_MARGIN_MS,
-            last,
-        )
+    answer = client.eval(
+        NOTE_LUA,
+        4,
+        k.count,
+        k.scheduled,
+        k.gate,
+        k.items,
+        gather_ms,
+        SCHEDULED_MARGIN_MS,
+        item,
+        "1" if urgent else "0",
+        MAX_ITEMS,
     )
-    if delay_ms < 0:
-        return False  # a send of this key is already scheduled: it will carry this one's count
+    if not isinstance(answer, list):
+        return False  # a send of this key is already scheduled: it will carry this one
+    delay_ms, token = int(answer[0]), _text(answer[1])
     from mmtasks.celery import CONTROL_QUEUE, app
 
-    app.send_task(FLUSH_TASK, args=[key], queue=CONTROL_QUEUE, countdown=delay_ms / 1000)
+    app.send_task(FLUSH_TASK, args=[key, token], queue=CONTROL_QUEUE, countdown=delay_ms / 1000)
     return True
 
 
-def take(client: redis.Redis, key: str, window_s: float) -> tuple[int, dict[str, Any]]:
-    """Return (count, newest alert) of key and reset it; a count > 0 starts its window."""
+FLEET_SEVERITY = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+
+
+def fleet_state_key(before: str, after: str) -> str:
+    """The alert key of one fleet transition: each kind of transition has its own window."""
+    return f"fleet-state:{before}-{after}"
+
+
+def more_severe(before: str, after: str) -> bool:
+    """True when the fleet moves to a more severe state (its alert is urgent)."""
+    return FLEET_SEVERITY.get(str(after), 2) > FLEET_SEVERITY.get(str(before), 0)
+
+
+def take(
+    client: redis.Redis, key: str, window_s: float, token: str = ""
+) -> tuple[int, list[dict[str, Any]]]:
+    """Return (count, gathered alerts in order) of key and reset it; a count starts its window.
+
+    token: the scheduled send's; a send superseded by an urgent one takes nothing (0, []).
+    """
     k = AlertKeys(key)
-    count, last = client.eval(
-        TAKE_LUA, 4, k.count, k.scheduled, k.gate, k.last, int(window_s * 1000)
+    answer = client.eval(
+        TAKE_LUA, 4, k.count, k.scheduled, k.gate, k.items, int(window_s * 1000), token
     )
-    text = last.decode() if isinstance(last, bytes) else last
-    return int(count), json.loads(text) if text else {}
+    return int(answer[0]), [json.loads(_text(raw)) for raw in answer[1:]]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

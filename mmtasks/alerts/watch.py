@@ -24,7 +24,11 @@ def _text(value: bytes | str) -> str:
 
 
 def alert_for(kind: str, symbol: str, data: dict[str, Any]) -> tuple[str, str, str, str] | None:
-    """Return (key, title, body, severity) of the alert an event calls for, or None."""
+    """Return (key, title, body, severity) of the alert an event calls for, or None.
+
+    A "failure" (a symbol to ERROR, recovery exhausted) is sent urgently: never held back by
+    the window of an alert sent before it.
+    """
     if symbol in ("", "*", FLEET_OUTBOX_SUBJECT):
         return None
     if kind == "SYMBOL_STATE_CHANGED" and data.get("status") == "ERROR":
@@ -71,7 +75,8 @@ def watch_events(client: redis.Redis, settings: Settings) -> int:
         found = alert_for(fields.get("type", ""), fields.get("symbol", ""), data)
         if found is not None:
             key, title, body, severity = found
-            alert(client, key, title, body, severity=severity, settings=settings)
+            urgent = severity == "failure"
+            alert(client, key, title, body, severity=severity, urgent=urgent, settings=settings)
             noted += 1
         client.set(ALERTS_CURSOR, _text(entry_id))
     return noted

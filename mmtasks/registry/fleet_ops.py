@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from mmtasks.alerts import alert
+from mmtasks.alerts import alert, fleet_state_key, more_severe
 from mmtasks.enqueue import wake
 from mmtasks.events import EventType, emit, event_fields
 from mmtasks.registry import store
@@ -76,10 +76,11 @@ def _announce(ctx: AdminContext, before: str, state: str, reason: str) -> list[s
     log.warning("fleet %s -> %s (%s) by %s", before, state, reason, ctx.issued_by)
     alert(
         r,
-        "fleet-state",
+        fleet_state_key(before, state),
         f"fleet {before} -> {state} by an operator",
         f"{reason} ({ctx.issued_by})",
         severity="failure" if state == HALTED else "info",
+        urgent=more_severe(before, state),
         settings=ctx.rt.settings,
     )
     return symbols

@@ -23,7 +23,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from mmtasks.alerts import alert
+from mmtasks.alerts import alert, fleet_state_key, more_severe
 from mmtasks.decimals import canon
 from mmtasks.enqueue import wake
 from mmtasks.errors import Response, policy_for
@@ -290,11 +290,12 @@ def _announce(rt: Runtime, app: Celery, run: RiskRun) -> None:
     severity = {"ACTIVE": "info", "REDUCING": "warning", "HALTED": "failure"}[to]
     alert(
         rt.redis,
-        "fleet-state",
+        fleet_state_key(run.before, to),
         f"fleet {run.before} -> {to}",
         f"{run.decision.reason}. Equity {canon(run.figures.equity)}, high-water "
         f"{canon(run.figures.high_water)}, exposure {canon(run.figures.exposure)}.",
         severity=severity,
+        urgent=more_severe(run.before, to),
         settings=rt.settings,
     )
 

@@ -55,9 +55,10 @@ Fleet-wide keys:
                                (a cache: Postgres fleet_risk holds the truth)
   mm:risk:latency      zset    connector round-trip samples, member `<ms>:<id>`, score ts ms
   mm:alert:{k}:count   string  alerts of key k not yet sent (INCR; taken by the sender)
-  mm:alert:{k}:sched   string  set while a send of key k is scheduled
+  mm:alert:{k}:sched   string  set while a send of key k is scheduled: its due time (Redis ms)
   mm:alert:{k}:gate    string  set (PX window) after a send: the next waits for it to expire
-  mm:alert:{k}:last    string  the newest alert of key k (JSON title, body, severity)
+  mm:alert:{k}:items   list    alerts of key k not yet sent, in order (JSON title, body,
+                               severity, n, first_ms, last_ms; the newest 20 distinct)
   mm:alerts:cursor     string  last mm:events id the alert watcher has read
   mm:symbols           set     symbols known to this fleet
   mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
@@ -162,8 +163,8 @@ class AlertKeys:
         return f"mm:alert:{{{self.key}}}:gate"
 
     @property
-    def last(self) -> str:
-        return f"mm:alert:{{{self.key}}}:last"
+    def items(self) -> str:
+        return f"mm:alert:{{{self.key}}}:items"
 
 
 INBOX_MAXLEN = 100_000

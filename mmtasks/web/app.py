@@ -58,12 +58,18 @@ async def index(request: Request) -> Response:
     return response
 
 
+FIRST_CONSUMERS_WAIT_S = 5.0
+
+
 def create_app(settings: Settings, web: WebSettings, celery_app: Celery) -> Starlette:
     """Return the web app reading the fleet described by settings."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sources = Sources.open(settings, web, celery_app)
+        # /metrics and /status say who consumes each queue from their first request on: wait
+        # for the first answer (about a second; bounded, a broker that is down answers at once).
+        await run_in_threadpool(sources.consumers.wait_first, FIRST_CONSUMERS_WAIT_S)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FleetCollector(sources))
         app.state.sources, app.state.registry, app.state.web = sources, registry, web

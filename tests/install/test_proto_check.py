@@ -152,7 +152,8 @@ def test_a_lock_refresh_that_moves_the_generator_fails_only_the_proto_check(
             str(python),
             "-c",
             "import grpc; from mmtasks.pb.mm.v1 import exchange_pb2_grpc as g; "
-            "g.ExchangeServiceStub(grpc.insecure_channel('127.0.0.1:1')); print(g.GRPC_GENERATED_VERSION)",
+            "g.ExchangeServiceStub(grpc.insecure_channel('127.0.0.1:1')); "
+            "print(g.GRPC_GENERATED_VERSION)",
         ],
         cwd=project,
         capture_output=True,

@@ -15,8 +15,9 @@ from mmtasks.state.keys import AlertKeys, keys_for
 from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, resting
+from tests.kit.poll import until_equal
 from tests.risk.conftest import Procs, Receiver
-from tests.risk.test_fleet_risk import set_price
+from tests.risk.test_fleet_risk import RISK_TIMEOUT_S, admin, fleet_state, set_price
 
 D = Decimal
 # apprise's generic JSON target, its fields renamed to the shape of a Slack incoming webhook
@@ -123,5 +124,66 @@ def test_scrub_replaces_secrets_at_any_depth_and_message_counts_a_burst() -> Non
     event = {"a": ["x tok3n-1 y", {"b": "tok3n-1"}], "n": 3}
 
     assert scrub(event, ["tok3n-1"]) == {"a": [f"x {REDACTED} y", {"b": REDACTED}], "n": 3}
-    assert message({"title": "t", "body": "b"}, 1, 60) == ("[mmtasks] t", "b")
-    assert message({"title": "t", "body": "b"}, 2, 60)[1].startswith("b\n(x2: 2 alerts")
+    one = {"title": "t", "body": "b", "severity": "info", "n": 1}
+    assert message([one], 1, 60) == ("[mmtasks] t", "b", "info")
+    assert message([{**one, "n": 2}], 2, 60)[1].startswith("b\n(x2: 2 alerts")
+
+
+def test_reducing_then_active_then_halted_in_one_window_are_three_messages_the_halt_at_once(
+    procs: Procs,
+    receiver: Receiver,
+    pump: Any,
+    exchange: Any,
+    sim: Any,
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: the fleet with risk every second and alerts to a local receiver (apprise's plain
+    # JSON: title and message); the window is 300 s, so nothing gated waits less than that.
+    env = {"ALERT_URLS": f"json://127.0.0.1:{receiver.port}/hook", "ALERT_GATHER_S": "1"}
+    procs.worker(["control"], name="control", env=env)
+    procs.worker(["gridusdt"], name="grid", env=env)
+    procs.beat(env=env)
+    assert admin("set_fleet_risk", max_exposure_quote="50")["ok"]
+    init_symbol(redis_client, app, exchange, "GRIDUSDT", GRID)
+    set_price(sim, redis_client, "GRIDUSDT", "100")
+    eventually(lambda: resting(exchange, "GRIDUSDT") == [("BUY", D(80)), ("BUY", D(90))])
+
+    def titles() -> list[str]:
+        return [json.loads(b)["title"] for b in receiver.bodies("/hook")]
+
+    # Act 1: 89 fills BUY 90: exposure 89 > 50: REDUCING. Then 100 fills the closing SELL 100:
+    # flat, exposure 0 under the clear level: ACTIVE (equity 10 - fees 0.038 = 9.962, the peak).
+    set_price(sim, redis_client, "GRIDUSDT", "89")
+    eventually(lambda: fleet_state(redis_client) == "REDUCING", timeout_s=RISK_TIMEOUT_S)
+    eventually(lambda: resting(exchange, "GRIDUSDT") == [("SELL", D(100))], timeout_s=30)
+    set_price(sim, redis_client, "GRIDUSDT", "100")
+    eventually(lambda: fleet_state(redis_client) == "ACTIVE", timeout_s=RISK_TIMEOUT_S)
+    eventually(lambda: len(titles()) >= 2, timeout_s=60)
+
+    # Act 2: exposure may now be 1000, drawdown at most 5: 89 then 79 fill BUY 90 and BUY 80,
+    # long 2 at 85 marked 79: equity 9.962 - 12 - 0.034, a drawdown of 12.034: HALTED.
+    assert admin("set_fleet_risk", max_exposure_quote="1000", max_drawdown_quote="5")["ok"]
+    eventually(lambda: resting(exchange, "GRIDUSDT") == [("BUY", D(80)), ("BUY", D(90))])
+    set_price(sim, redis_client, "GRIDUSDT", "89")
+    until_equal(
+        lambda: resting(exchange, "GRIDUSDT"),
+        [("BUY", D(70)), ("BUY", D(80)), ("SELL", D(100))],
+        timeout_s=30,
+    )
+    set_price(sim, redis_client, "GRIDUSDT", "79")
+    eventually(lambda: fleet_state(redis_client) == "HALTED", timeout_s=RISK_TIMEOUT_S)
+
+    # Assert: three messages in order, the halt's well inside the first one's 300 s window
+    # (a gated send would wait for its end); each carries its own transition.
+    until_equal(
+        titles,
+        [
+            "[mmtasks] fleet ACTIVE -> REDUCING",
+            "[mmtasks] fleet REDUCING -> ACTIVE",
+            "[mmtasks] fleet ACTIVE -> HALTED",
+        ],
+        timeout_s=60,
+    )
+    halted = json.loads(receiver.bodies("/hook")[2])
+    assert halted["type"] == "failure"
+    assert "drawdown" in halted["message"]

@@ -22,7 +22,7 @@ from mmtasks.embedded import Services
 from mmtasks.ledger import summarize
 from mmtasks.state.keys import EVENTS, keys_for
 from tests.helpers import eventually
-from tests.web.conftest import ARTIFACTS, Tab
+from tests.web.conftest import ARTIFACTS, Tab, WebProc
 from tests.web.fleet import ADDED, ADDED_CONFIG, TRADING, WebFleet, web_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -134,6 +134,29 @@ def fills_of(samples: Samples, symbol: str) -> float:
         for (name, labels), value in samples.items()
         if name == "mm_fills_total" and ("symbol", symbol) in labels
     )
+
+
+def test_a_web_process_just_started_already_reports_who_consumes_each_queue(
+    fleet: WebFleet,
+) -> None:
+    # Arrange: the fleet's workers run; a second web process starts.
+    for symbol in SYMBOLS:
+        eventually(lambda s=symbol: ledger_fills(fleet, s) >= 1, timeout_s=90)
+    late = WebProc(fleet.env)
+    try:
+        # Act: the first scrape, as soon as /health answers.
+        text = httpx.get(late.url + "/metrics", timeout=30).text
+    finally:
+        late.stop()
+
+    # Assert: the consumers were asked before serving: one per symbol queue already.
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    for symbol in SYMBOLS:
+        assert sample(samples, "mm_queue_consumers", queue=symbol.lower()) == 1
 
 
 # -- the dashboard in a real browser ---------------------------------------------------------
