@@ -38,7 +38,7 @@ from mmtasks.errors import (
     ValidationError,
 )
 from mmtasks.sim.book import OrderState, RestingOrders
-from mmtasks.sim.ids import IdGenerator, base36
+from mmtasks.sim.ids import IdGenerator, NumericIds, base36
 from mmtasks.sim.market import MarketData
 from mmtasks.sim.models import SimConfig, SimSymbolRules
 from mmtasks.sim.positions import Portfolio
@@ -94,7 +94,11 @@ class SimExchange:
         now = clock()
         # Ids carry a per-run prefix so a restarted connector never reuses a trade id.
         prefix = self.config.id_prefix
-        self._ids = IdGenerator(base36(now) if prefix is None else prefix)
+        self._ids = (
+            NumericIds(now)
+            if self.config.numeric_ids
+            else IdGenerator(base36(now) if prefix is None else prefix)
+        )
         self._books = {s: RestingOrders() for s in self._rules}
         self._portfolio = Portfolio(
             self._rules, self.config.starting_balance, self.config.max_trades_kept
@@ -105,6 +109,11 @@ class SimExchange:
         self._by_client_id: dict[tuple[str, str], OrderState] = {}
         self._update_seq = 0
         self._order_listeners: list[Callable[[Any], None]] = []
+        self._client_id_re = (
+            CLIENT_ORDER_ID_RE
+            if self.config.client_order_id_pattern == CLIENT_ORDER_ID_RE.pattern
+            else re.compile(self.config.client_order_id_pattern)
+        )
 
     # -- listeners ---------------------------------------------------------------------------
 
@@ -159,10 +168,13 @@ class SimExchange:
             symbol = rules.symbol
             coid = cmd.client_order_id
             if coid:
-                if not CLIENT_ORDER_ID_RE.match(coid):
-                    raise ValidationError(
-                        f"client_order_id must be 1-32 letters or digits, received {coid!r}"
+                if not self._client_id_re.match(coid):
+                    rule = (
+                        "be 1-32 letters or digits"
+                        if self._client_id_re is CLIENT_ORDER_ID_RE
+                        else f"match {self._client_id_re.pattern}"
                     )
+                    raise ValidationError(f"client_order_id must {rule}, received {coid!r}")
                 existing = self._by_client_id.get((symbol, coid))
                 if existing is not None:
                     return existing.snapshot(), True

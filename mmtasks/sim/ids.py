@@ -35,3 +35,25 @@ class IdGenerator:
     def client_order_id(self) -> str:
         """Return a client order id for the last order, for callers that sent none."""
         return f"sim{self.prefix}x{self.orders}"
+
+
+class NumericIds(IdGenerator):
+    """Order and trade ids as decimal integers, as Binance's are (int64, unique per run).
+
+    Each counter starts at the run's start time in ms x 1000, so a restart never reuses an id.
+    """
+
+    def __init__(self, start_ms: int) -> None:
+        super().__init__("")
+        self.base = start_ms * 1000
+
+    def next_order_id(self) -> str:
+        self.orders += 1
+        return str(self.base + self.orders)
+
+    def next_trade_id(self) -> str:
+        self.trades += 1
+        return str(self.base + self.trades)
+
+    def client_order_id(self) -> str:
+        return f"sim{self.base + self.orders}"

@@ -27,3 +27,6 @@ class SimConfig:
     kline_intervals: tuple[str, ...] = ("1s", "1m", "5m", "15m", "1h")
     max_trades_kept: int = 200_000
     id_prefix: str | None = None  # None: derived from the start time, unique per run
+    numeric_ids: bool = False  # ids as decimal integers (Binance's), unique per run
+    # Client order ids the venue accepts: ours (letters and digits) unless a venue's own rule.
+    client_order_id_pattern: str = r"^[A-Za-z0-9]{1,32}$"

@@ -1,0 +1,524 @@
+"""The Binance-speaking simulator as an ASGI app: Binance's REST paths and websockets, checked
+as Binance checks them (signing, weights, 429 / 418), over the sim's matching engine.
+
+USDⓈ-M perpetuals answer under `/fapi`, their market streams on `/market/ws/N` and
+`/public/ws/N`, their user stream on `/private/ws?listenKey=K`; spot answers under `/api/v3`,
+its market streams on `/ws/N`, its user stream through the WebSocket API (`/ws-api/v3`,
+`userDataStream.subscribe.signature`). `/_sim/...` is the test bed's own control (prices,
+faults, bans, figures): not Binance's, never signed, bound to loopback by the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from mmtasks.sim.binance import shapes
+from mmtasks.sim.binance.auth import Signer
+from mmtasks.sim.binance.errors import BinanceError, bad_request
+from mmtasks.sim.binance.limits import LimitConfig, RateLimits
+from mmtasks.sim.binance.markets import Market, SpotMarket, UsdmMarket
+from mmtasks.sim.binance.streams import (
+    MarketStreams,
+    Outbox,
+    UserStreams,
+    pump,
+    serve_market,
+    serve_user,
+)
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Call"], Any]
+NONE, USER_STREAM, SIGNED = "NONE", "USER_STREAM", "SIGNED"
+
+
+@dataclass
+class Call:
+    """One REST request as a handler sees it: its market, parameters and (if signed) key."""
+
+    market: Market
+    params: dict[str, str]
+    api_key: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    handler: Handler
+    weight: Callable[[dict[str, str]], int]
+    security: str = NONE
+    orders: Callable[[dict[str, str]], int] = lambda p: 0
+
+
+def w(n: int, without_symbol: int | None = None) -> Callable[[dict[str, str]], int]:
+    """A weight, or a different one when no symbol is given (Binance's all-symbols price)."""
+    return lambda p: n if without_symbol is None or p.get("symbol") else without_symbol
+
+
+def kline_weight(p: dict[str, str]) -> int:
+    limit = int(p.get("limit") or 500)
+    return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+
+
+@dataclass
+class Faults:
+    """What the test bed makes go wrong (see `/_sim/faults`)."""
+
+    accept_then_fail: int = 0  # next N new orders are placed, then answered with a 5xx
+    fail_status: int = 503
+    fail_body: str = "json"  # json: Binance's -1007 body; html: a proxy's error page
+    latency_ms: int = 0
+    error_next: list[tuple[str, int, int, str]] = field(default_factory=list)
+
+
+class BinanceSim:
+    """The app's state: both markets, their streams, the signer, the limits and the faults."""
+
+    def __init__(
+        self, usdm: UsdmMarket, spot: SpotMarket, signer: Signer, limits: LimitConfig
+    ) -> None:
+        self.usdm, self.spot = usdm, spot
+        self.signer = signer
+        self.limits = RateLimits(limits, usdm.engine.clock)
+        self.faults = Faults()
+        self.listen_keys: dict[str, str] = {}
+        self.weight_history: list[tuple[int, int]] = []  # (minute start ms, weight used)
+        self.usdm_users = UserStreams(usdm, lambda e: e)
+        self.spot_users = UserStreams(spot, lambda e: {"subscriptionId": 0, "event": e})
+        self.usdm_market = MarketStreams(usdm)
+        self.spot_market = MarketStreams(spot)
+        self.requests = 0
+
+    def market(self, path: str) -> Market:
+        return self.usdm if path.startswith("/fapi") else self.spot
+
+
+# -- REST handlers ---------------------------------------------------------------------------
+
+
+def _time(c: Call) -> Any:
+    return {"serverTime": c.market.engine.clock()}
+
+
+def _new_order(c: Call) -> Any:
+    order = c.market.new_order(c.params)
+    body = c.market.order_shape(order)
+    if isinstance(c.market, SpotMarket):
+        trades = [
+            t
+            for t in c.market.engine.trades(order.symbol, order.created_ms, 100_000)
+            if t.order_id == order.order_id
+        ]
+        body["fills"] = [
+            {
+                "price": shapes.num(t.price),
+                "qty": shapes.num(t.quantity),
+                "commission": shapes.num(t.fee),
+                "commissionAsset": t.fee_asset,
+                "tradeId": int(t.trade_id),
+            }
+            for t in trades
+        ]
+    return body
+
+
+def _batch_orders(c: Call) -> Any:
+    try:
+        items = json.loads(c.params.get("batchOrders", ""))
+    except ValueError:
+        raise bad_request(-1130, "Data sent for parameter 'batchOrders' is not valid.") from None
+    if not isinstance(items, list) or not 1 <= len(items) <= 5:
+        raise bad_request(-1130, "Data sent for parameter 'batchOrders' is not valid.")
+    out: list[Any] = []
+    for item in items:
+        params = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in item.items()}
+        try:
+            out.append(c.market.order_shape(c.market.new_order(params)))
+        except BinanceError as exc:
+            out.append(exc.body())
+    return out
+
+
+def _cancel_all(c: Call) -> Any:
+    c.market.cancel_all(c.params)
+    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+
+
+def _listen_key(c: Call) -> Any:
+    return {"listenKey": c.params["__listen_key__"]}
+
+
+def _brackets(c: Call) -> Any:
+    return [
+        {
+            "symbol": s,
+            "brackets": [
+                {
+                    "bracket": 1,
+                    "initialLeverage": 20,
+                    "notionalCap": 1_000_000,
+                    "notionalFloor": 0,
+                    "maintMarginRatio": 0.004,
+                    "cum": 0,
+                }
+            ],
+        }
+        for s in c.market.engine.symbols
+    ]
+
+
+def _usdm(fn: Callable[[UsdmMarket, dict[str, str]], Any]) -> Handler:
+    def handler(c: Call) -> Any:
+        assert isinstance(c.market, UsdmMarket)
+        return fn(c.market, c.params)
+
+    return handler
+
+
+def _spot(fn: Callable[[SpotMarket, dict[str, str]], Any]) -> Handler:
+    def handler(c: Call) -> Any:
+        assert isinstance(c.market, SpotMarket)
+        return fn(c.market, c.params)
+
+    return handler
+
+
+def _empty(c: Call) -> Any:
+    return []
+
+
+def _ok(c: Call) -> Any:
+    return {}
+
+
+ORDER = lambda p: 1  # noqa: E731 - one order counted against the account's order limits
+
+
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    # USDⓈ-M futures
+    ("GET", "/fapi/v1/ping"): Endpoint(_ok, w(1)),
+    ("GET", "/fapi/v1/time"): Endpoint(_time, w(1)),
+    ("GET", "/fapi/v1/exchangeInfo"): Endpoint(_usdm(lambda m, p: m.exchange_info()), w(1)),
+    ("GET", "/fapi/v1/klines"): Endpoint(lambda c: c.market.klines(c.params), kline_weight),
+    ("GET", "/fapi/v1/ticker/24hr"): Endpoint(lambda c: c.market.ticker_24hr(c.params), w(1, 40)),
+    ("GET", "/fapi/v1/ticker/price"): Endpoint(lambda c: c.market.ticker_price(c.params), w(1, 2)),
+    ("GET", "/fapi/v2/ticker/price"): Endpoint(lambda c: c.market.ticker_price(c.params), w(1, 2)),
+    ("POST", "/fapi/v1/order"): Endpoint(_new_order, w(1), SIGNED, ORDER),
+    ("GET", "/fapi/v1/order"): Endpoint(lambda c: c.market.get_order(c.params), w(1), SIGNED),
+    ("DELETE", "/fapi/v1/order"): Endpoint(lambda c: c.market.cancel_order(c.params), w(1), SIGNED),
+    ("POST", "/fapi/v1/batchOrders"): Endpoint(
+        _batch_orders, w(5), SIGNED, lambda p: max(1, p.get("batchOrders", "").count("{"))
+    ),
+    ("GET", "/fapi/v1/openOrders"): Endpoint(
+        lambda c: c.market.open_orders(c.params), w(1, 40), SIGNED
+    ),
+    ("DELETE", "/fapi/v1/allOpenOrders"): Endpoint(_cancel_all, w(1), SIGNED),
+    ("GET", "/fapi/v1/userTrades"): Endpoint(lambda c: c.market.my_trades(c.params), w(5), SIGNED),
+    ("GET", "/fapi/v1/leverageBracket"): Endpoint(_brackets, w(1), SIGNED),
+    ("GET", "/fapi/v2/positionRisk"): Endpoint(_usdm(lambda m, p: m.positions()), w(5), SIGNED),
+    ("GET", "/fapi/v3/positionRisk"): Endpoint(_usdm(lambda m, p: m.positions()), w(5), SIGNED),
+    ("GET", "/fapi/v2/account"): Endpoint(_usdm(lambda m, p: m.account()), w(5), SIGNED),
+    ("GET", "/fapi/v3/account"): Endpoint(_usdm(lambda m, p: m.account()), w(5), SIGNED),
+    ("GET", "/fapi/v2/balance"): Endpoint(_usdm(lambda m, p: m.account()["assets"]), w(5), SIGNED),
+    ("GET", "/fapi/v1/commissionRate"): Endpoint(
+        _usdm(lambda m, p: m.commission_rate(p)), w(20), SIGNED
+    ),
+    ("GET", "/fapi/v1/accountConfig"): Endpoint(
+        lambda c: {
+            "feeTier": 0,
+            "canTrade": True,
+            "dualSidePosition": False,
+            "multiAssetsMargin": False,
+        },
+        w(5),
+        SIGNED,
+    ),
+    ("POST", "/fapi/v1/listenKey"): Endpoint(_listen_key, w(1), USER_STREAM),
+    ("PUT", "/fapi/v1/listenKey"): Endpoint(_listen_key, w(1), USER_STREAM),
+    ("DELETE", "/fapi/v1/listenKey"): Endpoint(_ok, w(1), USER_STREAM),
+    # what ccxt's load_markets asks when keys are set (no margin, no currencies here)
+    ("GET", "/sapi/v1/capital/config/getall"): Endpoint(_empty, w(1), SIGNED),
+    ("GET", "/sapi/v1/margin/allPairs"): Endpoint(_empty, w(1), SIGNED),
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): Endpoint(_empty, w(1), SIGNED),
+    # spot
+    ("GET", "/api/v3/ping"): Endpoint(_ok, w(1)),
+    ("GET", "/api/v3/time"): Endpoint(_time, w(1)),
+    ("GET", "/api/v3/exchangeInfo"): Endpoint(_spot(lambda m, p: m.exchange_info()), w(20)),
+    ("GET", "/api/v3/klines"): Endpoint(lambda c: c.market.klines(c.params), w(2)),
+    ("GET", "/api/v3/ticker/24hr"): Endpoint(lambda c: c.market.ticker_24hr(c.params), w(2, 80)),
+    ("GET", "/api/v3/ticker/price"): Endpoint(lambda c: c.market.ticker_price(c.params), w(2, 4)),
+    ("POST", "/api/v3/order"): Endpoint(_new_order, w(1), SIGNED, ORDER),
+    ("GET", "/api/v3/order"): Endpoint(lambda c: c.market.get_order(c.params), w(4), SIGNED),
+    ("DELETE", "/api/v3/order"): Endpoint(lambda c: c.market.cancel_order(c.params), w(1), SIGNED),
+    ("GET", "/api/v3/openOrders"): Endpoint(
+        lambda c: c.market.open_orders(c.params), w(6, 80), SIGNED
+    ),
+    ("DELETE", "/api/v3/openOrders"): Endpoint(
+        lambda c: [c.market.order_shape(o) for o in c.market.cancel_all(c.params)], w(1), SIGNED
+    ),
+    ("GET", "/api/v3/myTrades"): Endpoint(lambda c: c.market.my_trades(c.params), w(20), SIGNED),
+    ("GET", "/api/v3/account"): Endpoint(_spot(lambda m, p: m.account()), w(20), SIGNED),
+    ("GET", "/sapi/v1/asset/tradeFee"): Endpoint(_spot(lambda m, p: m.trade_fees(p)), w(1), SIGNED),
+}
+
+
+def _error(exc: BinanceError, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(
+        exc.body(), status_code=exc.status, headers={**(headers or {}), **exc.headers}
+    )
+
+
+async def _body_text(request: Request) -> str:
+    return (await request.body()).decode("utf-8", errors="replace")
+
+
+def _params(query: str, body: str) -> dict[str, str]:
+    # Binance's batchOrders body is raw JSON inside a form: keep '+' as it is, not a space.
+    out = dict(parse_qsl(query, keep_blank_values=True))
+    out.update(dict(parse_qsl(body.replace("+", "%2B"), keep_blank_values=True)))
+    return out
+
+
+def rest(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
+    """The one REST entry: route, weight and limits, signature, faults, then the handler."""
+
+    async def endpoint(request: Request) -> Response:
+        path, method = request.url.path, request.method
+        found = ENDPOINTS.get((method, path))
+        ip = request.client.host if request.client else "?"
+        sim.requests += 1
+        if found is None:
+            return JSONResponse({"code": -1000, "msg": f"Unknown endpoint {method} {path}."}, 404)
+        query = request.url.query
+        body = await _body_text(request)
+        params = _params(query, body)
+        headers: dict[str, str] = {}
+        try:
+            headers = sim.limits.admit(ip, found.weight(params))
+            api_key = ""
+            if found.security == SIGNED:
+                api_key = sim.signer.check(request.headers, query, body, params)
+            elif found.security == USER_STREAM:
+                api_key = sim.signer.api_key(request.headers)
+                params["__listen_key__"] = sim.listen_keys.setdefault(
+                    api_key, secrets.token_urlsafe(45)
+                )
+            orders = found.orders(params)
+            for _ in range(orders):
+                headers.update(sim.limits.count_order(ip, api_key))
+            for i, (prefix, status, code, msg) in enumerate(sim.faults.error_next):
+                if path.startswith(prefix):
+                    del sim.faults.error_next[i]
+                    raise BinanceError(status, code, msg)
+            if sim.faults.latency_ms:
+                await asyncio.sleep(sim.faults.latency_ms / 1000)
+            result = found.handler(Call(sim.market(path), params, api_key, ip))
+            if orders and sim.faults.accept_then_fail > 0 and found.handler is _new_order:
+                sim.faults.accept_then_fail -= 1
+                return _accepted_then_failed(sim.faults)
+            return JSONResponse(result, headers=headers)
+        except BinanceError as exc:
+            return _error(exc, headers)
+
+    return endpoint
+
+
+def _accepted_then_failed(faults: Faults) -> Response:
+    """The answer of a gateway that lost the matching engine's reply: status unknown."""
+    if faults.fail_body == "html":
+        return Response(
+            "<html><body>502 Bad Gateway</body></html>", faults.fail_status, media_type="text/html"
+        )
+    return JSONResponse(
+        {
+            "code": -1007,
+            "msg": "Timeout waiting for response from backend server. Send status "
+            "unknown; execution status unknown.",
+        },
+        faults.fail_status,
+    )
+
+
+# -- websockets ------------------------------------------------------------------------------
+
+
+def usdm_user(sim: BinanceSim) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(ws: WebSocket) -> None:
+        key = ws.query_params.get("listenKey", "")
+        if key not in sim.listen_keys.values():
+            await ws.close(code=4001, reason="Invalid listenKey.")
+            return
+        await ws.accept()
+        await serve_user(ws, sim.usdm_users)
+
+    return endpoint
+
+
+def market_socket(streams: MarketStreams) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(ws: WebSocket) -> None:
+        await serve_market(ws, streams)
+
+    return endpoint
+
+
+def spot_ws_api(sim: BinanceSim) -> Callable[[WebSocket], Awaitable[None]]:
+    """The WebSocket API, as far as the user data stream needs it (ccxt's spot watch_orders)."""
+
+    async def endpoint(ws: WebSocket) -> None:
+        await ws.accept()
+        outbox = Outbox(asyncio.get_running_loop())
+        writer = asyncio.create_task(pump(ws, outbox))
+        try:
+            while True:
+                request = json.loads(await ws.receive_text())
+                ident, method = request.get("id"), request.get("method")
+                params = request.get("params") or {}
+                if method == "userDataStream.subscribe.signature":
+                    try:
+                        _check_ws_signature(sim, params)
+                    except BinanceError as exc:
+                        outbox.push(
+                            json.dumps({"id": ident, "status": exc.status, "error": exc.body()})
+                        )
+                        continue
+                    sim.spot_users.outboxes.add(outbox)
+                    outbox.push(
+                        json.dumps({"id": ident, "status": 200, "result": {"subscriptionId": 0}})
+                    )
+                elif method in ("ping", "time"):
+                    result = {"serverTime": sim.spot.engine.clock()} if method == "time" else {}
+                    outbox.push(json.dumps({"id": ident, "status": 200, "result": result}))
+                else:
+                    outbox.push(
+                        json.dumps(
+                            {
+                                "id": ident,
+                                "status": 400,
+                                "error": {"code": -1020, "msg": "This operation is not supported."},
+                            }
+                        )
+                    )
+        except (WebSocketDisconnect, ValueError, RuntimeError):
+            pass
+        finally:
+            sim.spot_users.outboxes.discard(outbox)
+            outbox.close()
+            writer.cancel()
+
+    return endpoint
+
+
+def _check_ws_signature(sim: BinanceSim, params: dict[str, Any]) -> None:
+    fields = {k: str(v) for k, v in params.items() if k != "signature"}
+    payload = "&".join(f"{k}={fields[k]}" for k in sorted(fields))
+    key = fields.get("apiKey", "")
+    secret = sim.signer.keys.get(key)
+    if secret is None:
+        raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    # The same checks as REST (key, timestamp window, HMAC), over the sorted parameters.
+    sim.signer.check(
+        {"x-mbx-apikey": key},
+        "",
+        payload + "&signature=" + str(params.get("signature", "")),
+        fields,
+    )
+
+
+# -- test-bed control ------------------------------------------------------------------------
+
+
+def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
+    """`/_sim/<action>`: move prices, schedule faults, ban, drop sockets, read figures."""
+
+    async def endpoint(request: Request) -> Response:
+        action = request.path_params["action"]
+        data: dict[str, Any] = await request.json() if request.method == "POST" else {}
+        market = sim.spot if data.get("market") == "spot" else sim.usdm
+        if action == "price":
+            tick = market.engine.apply_price(
+                data["symbol"],
+                Decimal(str(data["price"])),
+                Decimal(str(data["volume"])) if data.get("volume") is not None else None,
+            )
+            return JSONResponse(
+                {
+                    "symbol": tick.symbol,
+                    "price": shapes.num(tick.price),
+                    "seq": tick.seq,
+                    "ts": tick.ts_event_ms,
+                }
+            )
+        if action == "faults":
+            f = sim.faults
+            f.accept_then_fail = int(data.get("accept_then_fail", f.accept_then_fail))
+            f.fail_status = int(data.get("fail_status", f.fail_status))
+            f.fail_body = str(data.get("fail_body", f.fail_body))
+            f.latency_ms = int(data.get("latency_ms", f.latency_ms))
+            for item in data.get("error_next", []):
+                f.error_next.append(
+                    (item["path"], int(item["status"]), int(item["code"]), str(item["msg"]))
+                )
+            return JSONResponse({"ok": True})
+        if action == "ban":
+            until = sim.limits.ban(str(data.get("ip", "*")), float(data["seconds"]))
+            return JSONResponse({"banned_until_ms": until})
+        if action == "drop-user-streams":
+            return JSONResponse({"dropped": sim.usdm_users.drop_all() + sim.spot_users.drop_all()})
+        if action == "stats":
+            return JSONResponse(stats(sim))
+        if action == "orders":
+            return JSONResponse([market.order_shape(o) for o in market.engine.open_orders()])
+        if action == "trades":
+            return JSONResponse(
+                [market.trade_shape(t) for t in market.engine.trades("", 0, 1_000_000)]
+            )
+        return JSONResponse({"error": f"unknown control action {action!r}"}, 404)
+
+    return endpoint
+
+
+def stats(sim: BinanceSim) -> dict[str, Any]:
+    """The figures a test reads: weight per minute so far, 429s and 418s answered, requests."""
+    return {
+        "requests": sim.requests,
+        "answered_429": sim.limits.answered_429,
+        "answered_418": sim.limits.answered_418,
+        "weight_by_minute": sim.limits.weight_by_minute(),
+        "limits": {
+            "weight_per_minute": sim.limits.config.weight_per_minute,
+            "orders_per_10s": sim.limits.config.orders_per_10s,
+            "orders_per_minute": sim.limits.config.orders_per_minute,
+        },
+    }
+
+
+def create_app(sim: BinanceSim) -> Starlette:
+    """Return the simulator's ASGI app."""
+    entry = rest(sim)
+    paths = sorted({path for _, path in ENDPOINTS})
+    routes: list[Any] = [Route(p, entry, methods=["GET", "POST", "PUT", "DELETE"]) for p in paths]
+    routes += [
+        Route("/_sim/{action}", control(sim), methods=["GET", "POST"]),
+        WebSocketRoute("/private/ws", usdm_user(sim)),
+        WebSocketRoute("/market/ws/{n}", market_socket(sim.usdm_market)),
+        WebSocketRoute("/public/ws/{n}", market_socket(sim.usdm_market)),
+        WebSocketRoute("/market/ws", market_socket(sim.usdm_market)),
+        WebSocketRoute("/public/ws", market_socket(sim.usdm_market)),
+        WebSocketRoute("/ws/{n}", market_socket(sim.spot_market)),
+        WebSocketRoute("/ws-api/v3", spot_ws_api(sim)),
+    ]
+    return Starlette(routes=routes)
