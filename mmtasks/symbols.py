@@ -25,6 +25,7 @@ from mmtasks.state.store import SymbolStore
 from mmtasks.trading.snapshot import rules_to_dict
 from mmtasks.venue import Venue
 from mmtasks.venue.adapter import grid_rules
+from mmtasks.venue.types import SymbolRules as VenueRules
 
 Command = tuple[str, dict[str, Any]]
 
@@ -45,9 +46,11 @@ def checked_rules(
     config's entry size must meet the venue minimums at the current price.
     """
     try:
-        rules = rules_of(exchange, symbol)
+        venue_rules = exchange.symbol_info(symbol)
     except ValidationError as exc:
         raise ValidationError(f"symbol {symbol} is not tradable at the connector: {exc}") from None
+    check_capabilities(venue_rules, strategy)
+    rules = grid_rules(venue_rules)
     if isinstance(strategy, SignalConfig):
         _check_signal(exchange, symbol, strategy, rules)
         return rules_to_dict(rules)
@@ -61,6 +64,25 @@ def checked_rules(
         if errors:
             raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
     return rules_to_dict(rules)
+
+
+def check_capabilities(rules: VenueRules, strategy: StrategyConfig) -> None:
+    """Refuse a config the venue's market cannot trade: short inventory on spot."""
+    if not rules.spot:
+        return
+    where = f"{rules.symbol} on {rules.venue} is a spot market (long only, no short position)"
+    if isinstance(strategy, SignalConfig):
+        if "short" in strategy.rules:
+            raise ValidationError(
+                f"strategy.rules.short: {where}; remove the short rule, or trade the symbol "
+                "on a perpetuals venue (binanceusdm)"
+            )
+        return
+    if strategy.mode != "long":
+        raise ValidationError(
+            f"strategy.mode: {strategy.mode} holds short inventory but {where}; use mode "
+            "long, or trade the symbol on a perpetuals venue (binanceusdm)"
+        )
 
 
 def _check_signal(exchange: Venue, symbol: str, config: SignalConfig, rules: SymbolRules) -> None:

@@ -165,6 +165,11 @@ def rules_to_pb(rules: SymbolRules) -> pb.SymbolInfo:
         qty_precision=rules.qty_precision,
         maker_fee_rate=canon(rules.maker_fee_rate),
         taker_fee_rate=canon(rules.taker_fee_rate),
+        venue=rules.venue,
+        spot=rules.spot,
+        post_only=rules.post_only,
+        reduce_only=rules.reduce_only,
+        client_id_max_len=rules.client_id_max_len,
     )
 
 
@@ -304,6 +309,12 @@ def rules_from_pb(m: pb.SymbolInfo) -> SymbolRules:
         min_notional=_d(m.min_notional),
         maker_fee_rate=_d(m.maker_fee_rate),
         taker_fee_rate=_d(m.taker_fee_rate),
+        # A connector from before capabilities sends none: it served the simulator.
+        venue=m.venue or "sim",
+        spot=m.spot,
+        post_only=m.post_only or not m.venue,
+        reduce_only=m.reduce_only or not m.venue,
+        client_id_max_len=m.client_id_max_len or 32,
     )
 
 

@@ -47,6 +47,13 @@ class SymbolRules:
     min_notional: Decimal
     maker_fee_rate: Decimal = Decimal("0.0002")
     taker_fee_rate: Decimal = Decimal("0.0004")
+    # What the venue's market can do (config validation reads it): a spot market holds no
+    # short position and knows no reduce-only; ids longer than client_id_max_len are refused.
+    venue: str = "sim"
+    spot: bool = False
+    post_only: bool = True
+    reduce_only: bool = True
+    client_id_max_len: int = 32
 
     @property
     def price_precision(self) -> int:

@@ -67,3 +67,40 @@ def set_price(server: SimServer, symbol: str, price: str, market: str = "usdm") 
     httpx.post(
         f"{server.base_url}/_sim/price", json={"symbol": symbol, "price": price, "market": market}
     ).raise_for_status()
+
+
+@pytest.fixture
+def make_venue(sim: SimServer) -> Iterator[Callable[..., Any]]:
+    """CcxtVenue instances on the simulator (binanceusdm unless said), closed after the test."""
+    from mmtasks.venues.ccxt import CcxtConfig, CcxtVenue
+
+    made: list[CcxtVenue] = []
+
+    def make(exchange_id: str = "binanceusdm", **kw: Any) -> CcxtVenue:
+        config = CcxtConfig(
+            exchange_id,
+            symbols=kw.pop("symbols", ("BTCUSDT", "ETHUSDT")),
+            base_url=sim.base_url,
+            api_key=kw.pop("api_key", KEY),
+            secret=kw.pop("secret", SECRET),
+            **kw,
+        )
+        venue = CcxtVenue(config)
+        made.append(venue)
+        return venue
+
+    yield make
+    for venue in made:
+        venue.close()
+
+
+def sim_orders(server: SimServer, market: str = "usdm") -> list[dict[str, Any]]:
+    """The simulator's open orders, read from its own books (not through ccxt)."""
+    answer: list[dict[str, Any]] = httpx.get(
+        f"{server.base_url}/_sim/orders", params={"market": market}
+    ).json()
+    return answer
+
+
+def set_faults(server: SimServer, **faults: Any) -> None:
+    httpx.post(f"{server.base_url}/_sim/faults", json=faults).raise_for_status()

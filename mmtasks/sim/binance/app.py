@@ -446,7 +446,8 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
 
     async def endpoint(request: Request) -> Response:
         action = request.path_params["action"]
-        data: dict[str, Any] = await request.json() if request.method == "POST" else {}
+        raw = await request.body()
+        data: dict[str, Any] = {**request.query_params, **(json.loads(raw) if raw else {})}
         market = sim.spot if data.get("market") == "spot" else sim.usdm
         if action == "price":
             tick = market.engine.apply_price(

@@ -196,7 +196,7 @@ class Balance(_message.Message):
     def __init__(self, asset: _Optional[str] = ..., free: _Optional[str] = ..., locked: _Optional[str] = ...) -> None: ...
 
 class SymbolInfo(_message.Message):
-    __slots__ = ("symbol", "base_asset", "quote_asset", "tick_size", "step_size", "min_qty", "min_notional", "price_precision", "qty_precision", "maker_fee_rate", "taker_fee_rate")
+    __slots__ = ("symbol", "base_asset", "quote_asset", "tick_size", "step_size", "min_qty", "min_notional", "price_precision", "qty_precision", "maker_fee_rate", "taker_fee_rate", "venue", "spot", "post_only", "reduce_only", "client_id_max_len")
     SYMBOL_FIELD_NUMBER: _ClassVar[int]
     BASE_ASSET_FIELD_NUMBER: _ClassVar[int]
     QUOTE_ASSET_FIELD_NUMBER: _ClassVar[int]
@@ -208,6 +208,11 @@ class SymbolInfo(_message.Message):
     QTY_PRECISION_FIELD_NUMBER: _ClassVar[int]
     MAKER_FEE_RATE_FIELD_NUMBER: _ClassVar[int]
     TAKER_FEE_RATE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_FIELD_NUMBER: _ClassVar[int]
+    SPOT_FIELD_NUMBER: _ClassVar[int]
+    POST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_MAX_LEN_FIELD_NUMBER: _ClassVar[int]
     symbol: str
     base_asset: str
     quote_asset: str
@@ -219,7 +224,12 @@ class SymbolInfo(_message.Message):
     qty_precision: int
     maker_fee_rate: str
     taker_fee_rate: str
-    def __init__(self, symbol: _Optional[str] = ..., base_asset: _Optional[str] = ..., quote_asset: _Optional[str] = ..., tick_size: _Optional[str] = ..., step_size: _Optional[str] = ..., min_qty: _Optional[str] = ..., min_notional: _Optional[str] = ..., price_precision: _Optional[int] = ..., qty_precision: _Optional[int] = ..., maker_fee_rate: _Optional[str] = ..., taker_fee_rate: _Optional[str] = ...) -> None: ...
+    venue: str
+    spot: bool
+    post_only: bool
+    reduce_only: bool
+    client_id_max_len: int
+    def __init__(self, symbol: _Optional[str] = ..., base_asset: _Optional[str] = ..., quote_asset: _Optional[str] = ..., tick_size: _Optional[str] = ..., step_size: _Optional[str] = ..., min_qty: _Optional[str] = ..., min_notional: _Optional[str] = ..., price_precision: _Optional[int] = ..., qty_precision: _Optional[int] = ..., maker_fee_rate: _Optional[str] = ..., taker_fee_rate: _Optional[str] = ..., venue: _Optional[str] = ..., spot: _Optional[bool] = ..., post_only: _Optional[bool] = ..., reduce_only: _Optional[bool] = ..., client_id_max_len: _Optional[int] = ...) -> None: ...
 
 class Error(_message.Message):
     __slots__ = ("code", "message")

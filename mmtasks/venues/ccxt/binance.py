@@ -1,0 +1,210 @@
+"""Binance's raw answers (ccxt's `info`) as venue types, Decimal from the wire.
+
+ccxt's unified structures carry floats; money here is read from the venue's own strings, which
+ccxt keeps untouched in `info` (REST) and passes to its websocket handlers (streams). One
+`Dialect` per market kind: USDⓈ-M perpetuals (`binanceusdm`) and spot (`binance`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from mmtasks.domain import OrderStatus, Side
+from mmtasks.venue.types import Kline, Order, OrderType, PriceTick, TimeInForce, Trade
+
+ZERO = Decimal(0)
+STATUS = {
+    "NEW": OrderStatus.NEW,
+    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+    "FILLED": OrderStatus.FILLED,
+    "CANCELED": OrderStatus.CANCELED,
+    "REJECTED": OrderStatus.REJECTED,
+    "EXPIRED": OrderStatus.EXPIRED,
+    "EXPIRED_IN_MATCH": OrderStatus.EXPIRED,
+    "PENDING_CANCEL": OrderStatus.NEW,
+}
+
+
+def d(value: Any) -> Decimal:
+    """A venue number (a string) as Decimal; '' and None are 0. Never through float."""
+    if value is None or value == "":
+        return ZERO
+    if isinstance(value, float):
+        raise TypeError(f"a float reached the venue parser: {value!r}")
+    return Decimal(str(value))
+
+
+def _kind(order_type: str, tif: str) -> tuple[OrderType, TimeInForce, bool]:
+    post_only = order_type == "LIMIT_MAKER" or tif == "GTX"
+    kind = OrderType.MARKET if order_type == "MARKET" else OrderType.LIMIT
+    time_in_force = TimeInForce.IOC if tif == "IOC" else TimeInForce.GTC
+    return kind, time_in_force, post_only
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one Binance market kind writes orders, trades, positions and balances."""
+
+    name: str
+    spot: bool
+    options: Mapping[str, Any]
+
+    # -- REST --------------------------------------------------------------------------------
+
+    def order(self, raw: Mapping[str, Any]) -> Order:
+        """An order as GET/POST/DELETE /order answers it."""
+        kind, tif, post_only = _kind(str(raw.get("type", "")), str(raw.get("timeInForce", "")))
+        executed = d(raw.get("executedQty"))
+        if self.spot:
+            cum_quote = d(raw.get("cummulativeQuoteQty"))
+            avg = cum_quote / executed if executed else ZERO
+        else:
+            avg = d(raw.get("avgPrice"))
+        created = int(
+            raw.get("time")
+            or raw.get("workingTime")
+            or raw.get("transactTime")
+            or raw.get("updateTime")
+            or 0
+        )
+        updated = int(raw.get("updateTime") or raw.get("transactTime") or created)
+        return Order(
+            symbol=str(raw["symbol"]),
+            order_id=str(raw["orderId"]),
+            client_order_id=str(raw.get("clientOrderId", "")),
+            side=Side(str(raw["side"])),
+            order_type=kind,
+            time_in_force=tif,
+            price=d(raw.get("price")),
+            quantity=d(raw.get("origQty")),
+            executed_qty=executed,
+            avg_price=avg,
+            status=STATUS.get(str(raw.get("status")), OrderStatus.NEW),
+            post_only=post_only,
+            reduce_only=bool(raw.get("reduceOnly", False)),
+            created_ms=created,
+            updated_ms=updated,
+        )
+
+    def trade(self, raw: Mapping[str, Any], client_ids: Mapping[str, str]) -> Trade:
+        """A fill as /userTrades (perpetuals) or /myTrades (spot) answers it."""
+        if self.spot:
+            side, maker = (Side.BUY if raw.get("isBuyer") else Side.SELL), bool(raw.get("isMaker"))
+        else:
+            side, maker = Side(str(raw["side"])), bool(raw.get("maker"))
+        order_id = str(raw["orderId"])
+        return Trade(
+            trade_id=str(raw["id"]),
+            order_id=order_id,
+            client_order_id=client_ids.get(order_id, ""),
+            symbol=str(raw["symbol"]),
+            side=side,
+            price=d(raw["price"]),
+            quantity=d(raw["qty"]),
+            fee=d(raw.get("commission")),
+            fee_asset=str(raw.get("commissionAsset", "")),
+            is_maker=maker,
+            ts_ms=int(raw["time"]),
+        )
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def order_event(self, message: Mapping[str, Any]) -> tuple[Order, Trade | None, int] | None:
+        """(order, fill or None, event time) of a user-stream order event; None for others."""
+        if message.get("e") == "ORDER_TRADE_UPDATE":
+            o: Mapping[str, Any] = message["o"]
+        elif message.get("e") == "executionReport":
+            o = message
+        else:
+            return None
+        kind, tif, post_only = _kind(str(o.get("o", "")), str(o.get("f", "")))
+        executed = d(o.get("z"))
+        if self.spot:
+            avg = d(o.get("Z")) / executed if executed else ZERO
+            client_id = str(o.get("C") or o.get("c") or "")
+        else:
+            avg, client_id = d(o.get("ap")), str(o.get("c", ""))
+        ts = int(o.get("T") or message.get("E") or 0)
+        order = Order(
+            symbol=str(o["s"]),
+            order_id=str(o["i"]),
+            client_order_id=client_id,
+            side=Side(str(o["S"])),
+            order_type=kind,
+            time_in_force=tif,
+            price=d(o.get("p")),
+            quantity=d(o.get("q")),
+            executed_qty=executed,
+            avg_price=avg,
+            status=STATUS.get(str(o.get("X")), OrderStatus.NEW),
+            post_only=post_only,
+            reduce_only=bool(o.get("R", False)),
+            created_ms=int(o.get("O") or ts),
+            updated_ms=ts,
+        )
+        trade = None
+        if o.get("x") == "TRADE":
+            trade = Trade(
+                trade_id=str(o["t"]),
+                order_id=order.order_id,
+                client_order_id=client_id,
+                symbol=order.symbol,
+                side=order.side,
+                price=d(o.get("L")),
+                quantity=d(o.get("l")),
+                fee=d(o.get("n")),
+                fee_asset=str(o.get("N") or ""),
+                is_maker=bool(o.get("m")),
+                ts_ms=ts,
+            )
+        return order, trade, ts
+
+    def trade_tick(self, message: Mapping[str, Any]) -> PriceTick | None:
+        """A market trade (`@trade` / `@aggTrade`) as a price tick."""
+        if message.get("e") not in ("trade", "aggTrade"):
+            return None
+        return PriceTick(
+            symbol=str(message["s"]),
+            price=d(message["p"]),
+            ts_event_ms=int(message.get("T") or message.get("E") or 0),
+            seq=int(message.get("t") or message.get("a") or 0),
+            volume=d(message.get("q")),
+        )
+
+    def kline(self, message: Mapping[str, Any]) -> Kline | None:
+        """A candle event (`@kline_<interval>`)."""
+        if message.get("e") != "kline":
+            return None
+        k: Mapping[str, Any] = message["k"]
+        return Kline(
+            symbol=str(k["s"]),
+            interval=str(k["i"]),
+            open_ms=int(k["t"]),
+            close_ms=int(k["T"]),
+            open=d(k["o"]),
+            high=d(k["h"]),
+            low=d(k["l"]),
+            close=d(k["c"]),
+            volume=d(k["v"]),
+            closed=bool(k.get("x")),
+        )
+
+
+COMMON_OPTIONS: dict[str, Any] = {
+    "fetchCurrencies": False,  # no sapi calls at start (they need wallet permissions)
+    "fetchMargins": False,
+    "fetchOpenOrders": {"warnWithoutSymbol": False},
+    "watchPositions": {"fetchPositionsSnapshot": False},
+    "disableFuturesSandboxWarning": True,
+}
+DIALECTS: dict[str, Dialect] = {
+    "binanceusdm": Dialect("binanceusdm", spot=False, options=COMMON_OPTIONS),
+    "binance": Dialect(
+        "binance",
+        spot=True,
+        options={**COMMON_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+    ),
+}

@@ -1,0 +1,228 @@
+"""The ccxt venue against the Binance-speaking simulator: unmodified ccxt, real HTTP and sockets.
+
+Each expectation follows from Binance's rules and the port's contract (docs/venue.md): a refused
+order comes back REJECTED with the venue's code, a known client id as the existing order, a lost
+answer resolved by the client id, a rate limit as a temporary error with the venue's wait.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from mmtasks.domain import OrderStatus
+from mmtasks.errors import OrderNotFoundError, RateLimitedError, ValidationError
+from mmtasks.registry.configs import parse_strategy_config
+from mmtasks.sim.binance.server import SimServer
+from mmtasks.symbols import checked_rules
+from mmtasks.venue.types import OrderUpdate, PriceTick
+from mmtasks.venues.ccxt.errors import BadKeysError
+from tests.binance.conftest import set_faults, set_price, sim_orders
+from tests.helpers import eventually
+
+D = Decimal
+
+
+def test_rules_come_from_the_venues_markets_and_fee_rates(make_venue: Callable[..., Any]) -> None:
+    venue = make_venue()
+
+    rules = venue.symbol_info("BTCUSDT")
+
+    # The simulator's BTCUSDT: tick 0.01, step 0.00001, min qty 0.00001, min notional 5.
+    assert (rules.tick_size, rules.step_size, rules.min_qty, rules.min_notional) == (
+        D("0.01"),
+        D("0.00001"),
+        D("0.00001"),
+        D(5),
+    )
+    assert (rules.maker_fee_rate, rules.taker_fee_rate) == (D("0.0002"), D("0.0004"))
+    assert (rules.venue, rules.spot, rules.reduce_only) == ("binanceusdm", False, True)
+    assert venue.unified("BTCUSDT") == "BTC/USDT:USDT"
+
+
+def test_a_client_id_is_sent_as_the_venues_and_a_resend_returns_the_same_order(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    venue = make_venue()
+
+    first, duplicate_first = venue.place_order(
+        "BTCUSDT", "BUY", "29000", "0.001", "g1b29000", post_only=True
+    )
+    again, duplicate_again = venue.place_order(
+        "BTCUSDT", "BUY", "29000", "0.001", "g1b29000", post_only=True
+    )
+
+    assert (first.status, first.post_only, duplicate_first) == (OrderStatus.NEW, True, False)
+    assert duplicate_again and again.order_id == first.order_id
+    [resting] = sim_orders(sim)
+    assert (resting["clientOrderId"], resting["timeInForce"]) == ("g1b29000", "GTX")
+
+
+def test_refused_orders_come_back_rejected_with_the_venues_code(
+    make_venue: Callable[..., Any],
+) -> None:
+    venue = make_venue()
+
+    crossing, _ = venue.place_order("BTCUSDT", "BUY", "30000", "0.001", "p1", post_only=True)
+    growing, _ = venue.place_order("BTCUSDT", "SELL", "31000", "0.001", "r1", reduce_only=True)
+    small, _ = venue.place_order("BTCUSDT", "BUY", "29000", "0.0001", "n1")
+
+    assert crossing.status is OrderStatus.REJECTED and crossing.reject_reason.startswith("-5022")
+    assert growing.status is OrderStatus.REJECTED and growing.reject_reason.startswith("-2022")
+    assert small.status is OrderStatus.REJECTED and small.reject_reason.startswith("-4164")
+    with pytest.raises(ValidationError, match="not on BTCUSDT's tick size"):
+        venue.place_order("BTCUSDT", "BUY", "29000.005", "0.001", "t1")
+
+
+def test_a_create_answered_5xx_after_the_venue_took_it_is_found_not_sent_again(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    venue = make_venue()
+    for body in ("json", "html"):
+        set_faults(
+            sim, accept_then_fail=1, fail_status=503 if body == "json" else 502, fail_body=body
+        )
+
+        order, _ = venue.place_order("BTCUSDT", "BUY", "29000", "0.001", f"a{body}", post_only=True)
+
+        assert order.status is OrderStatus.NEW and order.client_order_id == f"a{body}"
+    # One order per client id at the venue: no orphan, no duplicate.
+    assert sorted(o["clientOrderId"] for o in sim_orders(sim)) == ["ahtml", "ajson"]
+
+
+def test_a_rate_limit_is_temporary_and_carries_the_venues_retry_after(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    venue = make_venue()
+    set_faults(
+        sim,
+        error_next=[
+            {
+                "path": "/fapi/v1/openOrders",
+                "status": 429,
+                "code": -1003,
+                "msg": "Too much request weight used.",
+            }
+        ],
+    )
+
+    with pytest.raises(RateLimitedError) as caught:
+        venue.open_orders("BTCUSDT")
+    assert venue.open_orders("BTCUSDT") == []  # the next call goes through
+    assert caught.value.retry_after_s >= 0  # type: ignore[attr-defined]
+
+
+def test_bad_keys_are_an_operational_error_that_names_the_fix(
+    make_venue: Callable[..., Any],
+) -> None:
+    venue = make_venue(secret="not-the-secret")
+
+    with pytest.raises(BadKeysError, match="MMTASKS_VENUE_API_SECRET"):
+        venue.open_orders("BTCUSDT")
+    with pytest.raises(BadKeysError):
+        venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "k1")
+
+
+def test_cancel_get_and_unknown_orders(make_venue: Callable[..., Any]) -> None:
+    venue = make_venue()
+    placed, _ = venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "c1", post_only=True)
+
+    cancelled = venue.cancel_order("BTCUSDT", client_order_id="c1")
+
+    assert (cancelled.order_id, cancelled.status) == (placed.order_id, OrderStatus.CANCELED)
+    got = venue.get_order("BTCUSDT", client_order_id="c1")
+    assert got is not None and got.status is OrderStatus.CANCELED
+    assert venue.get_order("BTCUSDT", client_order_id="never") is None
+    with pytest.raises(OrderNotFoundError):
+        venue.cancel_order("BTCUSDT", client_order_id="c1")
+
+
+def test_fills_reach_the_order_stream_in_order_and_through_trades_once(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    venue = make_venue()
+    events: list[Any] = []
+    lock = threading.Lock()
+
+    def keep(event: Any) -> None:
+        with lock:
+            events.append(event)
+
+    venue.subscribe("order", keep)
+    venue.subscribe("price", keep, symbols=["BTCUSDT"])
+    eventually(lambda: any(isinstance(e, PriceTick) for e in events))
+    venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "s1", post_only=True)
+    venue.place_order("BTCUSDT", "BUY", "28000", "0.001", "s2", post_only=True)
+    eventually(lambda: sum(isinstance(e, OrderUpdate) for e in events) == 2)
+
+    set_price(sim, "BTCUSDT", "27990")  # both buys fill, 29000 first (the book's order)
+
+    def fills() -> list[tuple[str, Decimal]]:
+        with lock:
+            return [
+                (e.last_trade.client_order_id, e.last_trade.price)
+                for e in events
+                if isinstance(e, OrderUpdate) and e.last_trade
+            ]
+
+    eventually(lambda: len(fills()) == 2)
+    assert fills() == [("s1", D(29000)), ("s2", D(28000))]
+    with lock:
+        seqs = [e.seq for e in events if isinstance(e, OrderUpdate)]
+        ticks = [e.price for e in events if isinstance(e, PriceTick)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert ticks[0] == D(30000) and ticks[-1] == D(27990)
+    trades = venue.trades("BTCUSDT")
+    assert [(t.client_order_id, t.price, t.fee) for t in trades] == [
+        ("s1", D(29000), D("0.0058")),  # maker 0.0002 x 29
+        ("s2", D(28000), D("0.0056")),
+    ]
+    [position] = venue.positions("BTCUSDT")
+    assert (position.quantity, position.entry_price) == (D("0.002"), D(28500))
+
+
+def test_a_dropped_user_socket_ends_the_downstream_streams_and_reconnects(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    import httpx
+
+    venue = make_venue()
+    dropped: list[int] = []
+    venue.add_stream_dropper(lambda: dropped.append(1))
+    updates: list[OrderUpdate] = []
+    venue.subscribe("order", updates.append)
+    venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "d1", post_only=True)
+    eventually(lambda: len(updates) == 1)
+
+    httpx.post(f"{sim.base_url}/_sim/drop-user-streams").raise_for_status()
+    eventually(lambda: dropped)
+    venue.place_order("BTCUSDT", "BUY", "28000", "0.001", "d2", post_only=True)
+
+    # The stream is back: the next order's update arrives (the bridge reconciles the gap).
+    eventually(lambda: any(u.order.client_order_id == "d2" for u in updates), timeout_s=15)
+
+
+def test_spot_places_limit_makers_refuses_a_sell_it_cannot_cover_and_a_neutral_grid(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    venue = make_venue("binance")
+
+    buy, _ = venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "sb1", post_only=True)
+    sell, _ = venue.place_order("BTCUSDT", "SELL", "31000", "0.001", "ss1", post_only=True)
+
+    assert buy.status is OrderStatus.NEW and buy.post_only
+    assert [o["type"] for o in sim_orders(sim, "spot")] == ["LIMIT_MAKER"]
+    assert sell.status is OrderStatus.REJECTED
+    # ccxt matched Binance's message (-2010 has many): the reason is the venue's words.
+    assert sell.reject_reason == "Account has insufficient balance for requested action."
+    rules = venue.symbol_info("BTCUSDT")
+    assert (rules.spot, rules.reduce_only, venue.unified("BTCUSDT")) == (True, False, "BTC/USDT")
+    neutral = parse_strategy_config({"interval": "100", "mode": "neutral", "order_qty": "0.001"})
+    with pytest.raises(ValidationError, match=r"strategy\.mode: neutral holds short inventory"):
+        checked_rules(venue, "BTCUSDT", neutral)
+    long = parse_strategy_config({"interval": "100", "mode": "long", "order_qty": "0.001"})
+    assert checked_rules(venue, "BTCUSDT", long)["tick_size"] == "0.01"
