@@ -1,4 +1,4 @@
-"""Run the connector: `python -m mmtasks.connector --sim [options]` (see --help)."""
+"""Run the connector: `python -m mmtasks.connector --sim | --venue ID [options]` (see --help)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from mmtasks.connector.server import ConnectorServer, ServerOptions, bind_address, check_options
 from mmtasks.decimals import parse_decimal
@@ -31,10 +32,17 @@ log = logging.getLogger("mmtasks.connector")
 EPILOG = """\
 examples:
   python -m mmtasks.connector --sim
+  python -m mmtasks.connector --venue binanceusdm --testnet --symbols BTCUSDT,ETHUSDT
+  python -m mmtasks.connector --venue binanceusdm --paper --symbols BTCUSDT
+  python -m mmtasks.connector --venue binanceusdm --base-url http://127.0.0.1:8765
   python -m mmtasks.connector --sim --port 0 --port-file .data/connector.port --feed none
   python -m mmtasks.connector --sim --symbols BTCUSDT,SOLUSDT --start-price SOLUSDT=150 \\
       --liquidity 0.01 --rate-limit 50
   CONNECTOR_TOKEN=s3cret python -m mmtasks.connector --sim --host 0.0.0.0
+
+A real venue (--venue, any ccxt id with an adapter: binanceusdm, binance) takes its keys from
+MMTASKS_VENUE_API_KEY / MMTASKS_VENUE_API_SECRET (or *_FILE naming a file); they are never
+logged. --paper needs no keys: market data from the venue, orders to the simulator's engine.
 
 Once listening and SERVING it prints one line to stdout:
   mmtasks connector listening on HOST:PORT
@@ -50,10 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--sim", action="store_true", help="serve the simulated exchange")
     p.add_argument(
-        "--sim",
+        "--venue",
+        metavar="ID",
+        help="serve a real exchange through ccxt: binanceusdm (USDⓈ-M perpetuals) or binance "
+        "(spot)",
+    )
+    p.add_argument(
+        "--testnet", action="store_true", help="with --venue: the venue's testnet (ccxt sandbox)"
+    )
+    p.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="with --venue: send every REST and websocket call to this origin instead "
+        "(e.g. the Binance-speaking simulator, python -m mmtasks.sim.binance)",
+    )
+    p.add_argument(
+        "--paper",
         action="store_true",
-        help="serve the simulated exchange (required: the only backend so far)",
+        help="with --venue: market data from the venue, orders filled by the simulator's "
+        "matching engine (no keys needed)",
     )
     p.add_argument("--seed", type=int, default=0, help="random-walk seed (default 0)")
     p.add_argument(
@@ -121,11 +146,20 @@ def parse_start_prices(items: list[list[str]], symbols: tuple[str, ...]) -> dict
     return prices
 
 
-def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
-    """Return the simulated exchange (with feed and faults) and server options of the CLI args."""
-    symbols = tuple(
+def server_options(args: argparse.Namespace) -> ServerOptions:
+    token = args.token or get_settings().connector_token or None
+    return ServerOptions(args.host, args.port, token, args.tls_cert, args.tls_key)
+
+
+def symbols_of(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(
         dict.fromkeys(parse_symbol(s.strip()) for s in args.symbols.split(",") if s.strip())
     )
+
+
+def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
+    """Return the simulated exchange (with feed and faults) and server options of the CLI args."""
+    symbols = symbols_of(args)
     config = SimConfig(
         symbols=symbols,
         start_prices=parse_start_prices(args.start_price, symbols),
@@ -140,9 +174,7 @@ def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
     rules = {s: engine.rules(s) for s in engine.symbols}
     runner = FeedRunner(engine, make_feed(args.feed, rules, args.seed), args.tick_ms)
     faults = FaultPlan(rate_limit_per_s=args.rate_limit, latency_ms=args.latency_ms)
-    token = args.token or get_settings().connector_token or None
-    options = ServerOptions(args.host, args.port, token, args.tls_cert, args.tls_key)
-    return SimController(engine, runner, faults), options
+    return SimController(engine, runner, faults), server_options(args)
 
 
 def _write_port_file(path: Path, port: int) -> None:
@@ -154,11 +186,7 @@ def _write_port_file(path: Path, port: int) -> None:
 
 
 async def serve(controller: SimController, options: ServerOptions, port_file: Path | None) -> int:
-    """Serve until SIGTERM/SIGINT; return the exit code."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    """Serve the simulator until SIGTERM/SIGINT; return the exit code."""
     # The one place the simulator is wired in: its venue, its control service, its faults.
     server = ConnectorServer(
         SimVenue(controller.engine),
@@ -167,20 +195,42 @@ async def serve(controller: SimController, options: ServerOptions, port_file: Pa
         interceptors=[FaultInterceptor(controller.faults)],
     )
     controller.add_stream_dropper(server.drop_streams)
+    return await run_server(server, options, port_file, controller.runner)
+
+
+async def serve_venue(venue: Any, options: ServerOptions, port_file: Path | None) -> int:
+    """Serve a real (or paper) venue until SIGTERM/SIGINT; return the exit code."""
+    server = ConnectorServer(venue, options)
+    if hasattr(venue, "add_stream_dropper"):
+        venue.add_stream_dropper(server.drop_streams)  # a lost venue socket ends our streams
+    try:
+        return await run_server(server, options, port_file, getattr(venue, "runner", None))
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, venue.close)
+
+
+async def run_server(
+    server: ConnectorServer, options: ServerOptions, port_file: Path | None, runner: Any
+) -> int:
+    """Start server (and the sim's feed runner, if any), wait for a signal, stop."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
         port = await server.start()
     except OSError as exc:
         log.error("%s", exc)
         return 1
     # The feed runs on the event loop, not a thread: no GIL hand-offs with the stream writers.
-    feed = asyncio.create_task(controller.runner.run_async()) if controller.runner else None
+    feed = asyncio.create_task(runner.run_async()) if runner is not None else None
     print(f"mmtasks connector listening on {bind_address(options.host, port)}", flush=True)
     if port_file is not None:
         _write_port_file(port_file, port)
     await stop.wait()
     log.info("signal received, shutting down")
-    if controller.runner is not None and feed is not None:
-        controller.runner.stop()
+    if runner is not None and feed is not None:
+        runner.stop()
         await feed
     await server.stop(grace_s=2.0)
     log.info("stopped")
@@ -195,9 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not args.sim:
-        parser.error("--sim is required: the simulated exchange is the only backend so far")
+    if bool(args.sim) == bool(args.venue):
+        parser.error("choose the exchange: --sim (the simulator) or --venue ID (e.g. binanceusdm)")
+    if not args.venue and (args.testnet or args.base_url or args.paper):
+        parser.error("--testnet, --base-url and --paper go with --venue")
+    if args.testnet and args.base_url:
+        parser.error("--testnet and --base-url both say where the venue is: choose one")
     init_sentry("connector")
+    if args.venue:
+        return run_venue(parser, args)
     try:
         controller, options = build(args)
         check_options(options)  # refuse bad options before touching the network
@@ -213,6 +269,33 @@ def main(argv: list[str] | None = None) -> int:
         args.rate_limit or "unlimited",
     )
     return asyncio.run(serve(controller, options, args.port_file))
+
+
+def run_venue(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Build the real (or paper) venue of the CLI args and serve it."""
+    from mmtasks.errors import MMError
+    from mmtasks.venues.ccxt import CcxtConfig, CcxtVenue, keys_from_env
+    from mmtasks.venues.paper import PaperVenue
+
+    try:
+        options = server_options(args)
+        check_options(options)
+        key, secret = ("", "") if args.paper else keys_from_env()
+        config = CcxtConfig(
+            args.venue,
+            symbols=symbols_of(args),
+            testnet=args.testnet,
+            base_url=args.base_url or "",
+            api_key=key,
+            secret=secret,
+        )
+        log.info("venue %r (paper=%s)", config, args.paper)
+        venue: Any = PaperVenue(config, args.starting_balance) if args.paper else CcxtVenue(config)
+    except ValidationError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except MMError as exc:  # the venue did not answer, or refused the keys: say so and stop
+        parser.exit(3, f"{parser.prog}: cannot start {args.venue}: {exc}\n")
+    return asyncio.run(serve_venue(venue, options, args.port_file))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
@@ -26,17 +27,29 @@ from mmtasks.venue.codec import (
     trade_to_pb,
 )
 from mmtasks.venue.port import Venue
-from mmtasks.venue.types import CancelRequest, Order, Stream
+from mmtasks.venue.types import CancelRequest, Order, OrderRequest, Stream
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+VENUE_THREADS = 32  # concurrent calls to a blocking venue (its own rate budget paces them)
 
 
-async def answer(context: grpc.aio.ServicerContext, method: str, fn: Callable[[], T]) -> T:
-    """Run fn and return its result, or abort the call with the status its error maps to."""
+async def answer(
+    context: grpc.aio.ServicerContext,
+    method: str,
+    fn: Callable[[], T],
+    executor: ThreadPoolExecutor | None = None,
+) -> T:
+    """Run fn and return its result, or abort the call with the status its error maps to.
+
+    executor: where fn runs when the venue blocks on the network (a real exchange); None runs
+    it here, on the event loop (the simulator answers in microseconds).
+    """
     try:
-        return fn()
+        if executor is None:
+            return fn()
+        return await asyncio.get_running_loop().run_in_executor(executor, fn)
     except Exception as exc:
         code, message = status_for(exc)
         if code is grpc.StatusCode.INTERNAL:
@@ -64,6 +77,19 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
     def __init__(self, venue: Venue, hub: StreamHub) -> None:
         self.venue = venue
         self.hub = hub
+        # A venue that waits on the network (`blocking`) is called from a pool of threads, so
+        # one slow answer never holds the other calls and the streams of this event loop.
+        self._executor = (
+            ThreadPoolExecutor(VENUE_THREADS, thread_name_prefix="venue")
+            if getattr(venue, "blocking", False)
+            else None
+        )
+
+    async def answer(
+        self, context: grpc.aio.ServicerContext, method: str, fn: Callable[[], T]
+    ) -> T:
+        """Run fn on the venue's side (see `answer`)."""
+        return await answer(context, method, fn, self._executor)
 
     def _place(self, request: Any) -> tuple[Order, bool]:
         [result] = self.venue.batch_place([request_from_pb(request)])
@@ -73,19 +99,28 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def PlaceOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Place one order; a known client order id answers the existing order."""
-        order, duplicate = await answer(context, "PlaceOrder", lambda: self._place(request))
+        order, duplicate = await self.answer(context, "PlaceOrder", lambda: self._place(request))
         return pb.PlaceOrderResponse(order=order_to_pb(order), duplicate=duplicate)
 
     async def BatchPlaceOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Place many orders; each item succeeds or carries its own error."""
-        await answer(context, "BatchPlaceOrders", lambda: rq.batch_size(len(request.orders)))
-        results = []
-        for item in request.orders:
+        await self.answer(context, "BatchPlaceOrders", lambda: rq.batch_size(len(request.orders)))
+        results: list[Any] = [None] * len(request.orders)
+        valid: list[tuple[int, OrderRequest]] = []
+        for i, item in enumerate(request.orders):
             try:
-                order, duplicate = self._place(item)
-                results.append(pb.PlaceOrderResult(order=order_to_pb(order), duplicate=duplicate))
+                valid.append((i, request_from_pb(item)))
             except Exception as exc:
-                results.append(pb.PlaceOrderResult(error=error_pb(exc)))
+                results[i] = pb.PlaceOrderResult(error=error_pb(exc))
+        placed = await self.answer(
+            context, "BatchPlaceOrders", lambda: self.venue.batch_place([r for _, r in valid])
+        )
+        for (i, _), result in zip(valid, placed, strict=True):
+            results[i] = (
+                pb.PlaceOrderResult(order=order_to_pb(result.order), duplicate=result.duplicate)
+                if result.order is not None and result.error is None
+                else pb.PlaceOrderResult(error=error_pb(result.error or RuntimeError("no order")))
+            )
         return pb.BatchPlaceOrdersResponse(results=results)
 
     def _cancel(self, request: Any) -> Order:
@@ -100,12 +135,12 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def CancelOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel one open order."""
-        order = await answer(context, "CancelOrder", lambda: self._cancel(request))
+        order = await self.answer(context, "CancelOrder", lambda: self._cancel(request))
         return pb.CancelOrderResponse(order=order_to_pb(order))
 
     async def BatchCancelOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel many orders; each item succeeds or carries its own error."""
-        await answer(context, "BatchCancelOrders", lambda: rq.batch_size(len(request.orders)))
+        await self.answer(context, "BatchCancelOrders", lambda: rq.batch_size(len(request.orders)))
         results = []
         for item in request.orders:
             try:
@@ -116,7 +151,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def CancelAllOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Cancel the open orders of a symbol, optionally only those with a client id prefix."""
-        orders = await answer(
+        orders = await self.answer(
             context,
             "CancelAllOrders",
             lambda: self.venue.cancel_all(
@@ -142,12 +177,12 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return an order in any status."""
-        order = await answer(context, "GetOrder", lambda: self._get_order(request))
+        order = await self.answer(context, "GetOrder", lambda: self._get_order(request))
         return pb.GetOrderResponse(order=order_to_pb(order))
 
     async def GetOpenOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the open orders of a symbol or of every symbol."""
-        orders = await answer(
+        orders = await self.answer(
             context,
             "GetOpenOrders",
             lambda: self.venue.open_orders(rq.optional_symbol(request.symbol)),
@@ -156,7 +191,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetPositions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the positions of a symbol or of every symbol."""
-        positions = await answer(
+        positions = await self.answer(
             context,
             "GetPositions",
             lambda: self.venue.positions(rq.optional_symbol(request.symbol)),
@@ -165,11 +200,11 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetAccount(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return balances and PnL totals."""
-        return account_to_pb(await answer(context, "GetAccount", self.venue.account))
+        return account_to_pb(await self.answer(context, "GetAccount", self.venue.account))
 
     async def GetSymbolInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the trading rules of a symbol."""
-        rules = await answer(
+        rules = await self.answer(
             context,
             "GetSymbolInfo",
             lambda: self.venue.symbol_info(rq.require_symbol(request.symbol)),
@@ -178,7 +213,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetLatestPrice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the last price tick of a symbol."""
-        tick = await answer(
+        tick = await self.answer(
             context,
             "GetLatestPrice",
             lambda: self.venue.latest_price(rq.require_symbol(request.symbol)),
@@ -194,7 +229,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetHistoricalKlines(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return the newest closed candles, oldest first."""
-        klines = await answer(context, "GetHistoricalKlines", lambda: self._klines(request))
+        klines = await self.answer(context, "GetHistoricalKlines", lambda: self._klines(request))
         return pb.GetHistoricalKlinesResponse(klines=[kline_to_pb(k) for k in klines])
 
     def _trades(self, request: Any) -> Any:
@@ -205,7 +240,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
 
     async def GetTrades(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Return trades at or after since_ms, oldest first."""
-        trades = await answer(context, "GetTrades", lambda: self._trades(request))
+        trades = await self.answer(context, "GetTrades", lambda: self._trades(request))
         return pb.GetTradesResponse(trades=[trade_to_pb(t) for t in trades])
 
     # -- streams -----------------------------------------------------------------------------
@@ -293,8 +328,8 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         kind: Stream,
         make: Callable[[], Subscriber],
     ) -> Subscriber:
-        sub = await answer(context, method, make)
-        await answer(context, method, lambda: self.hub.subscribe(kind, sub))
+        sub = await answer(context, method, make)  # on this loop: the queue belongs to it
+        await self.answer(context, method, lambda: self.hub.subscribe(kind, sub))
         # Headers now, not with the first message: they tell the client the stream is open
         # (subscribed, so nothing from here on is missed) even when nothing happens for a while.
         await context.send_initial_metadata(())

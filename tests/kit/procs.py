@@ -89,9 +89,13 @@ def stop(proc: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
 
 
 def start_connector(
-    args: Sequence[str] = (), env: dict[str, str] | None = None
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    backend: Sequence[str] = ("--sim",),
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start `python -m mmtasks.connector --sim --port 0 ARGS`; return (process, "host:port").
+
+    backend: what the connector serves (`--sim`, or `--venue binanceusdm --base-url URL`).
 
     env goes over ours (CONNECTOR_TOKEN removed unless env sets it). Returns once the port
     file is written, which the connector does when it listens and is SERVING.
@@ -100,7 +104,7 @@ def start_connector(
     port_file = workdir / "port"
     proc = launch(
         "connector",
-        *("-m", "mmtasks.connector", "--sim", "--port", "0", "--port-file", str(port_file)),
+        *("-m", "mmtasks.connector", *backend, "--port", "0", "--port-file", str(port_file)),
         *args,
         env=base_env(**(env or {})),
         inherit=False,
@@ -126,6 +130,49 @@ def stop_connector(proc: subprocess.Popen[bytes]) -> int:
 def connector(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run the simulated connector with ARGS on an ephemeral port; yield its address."""
     proc, addr = start_connector(args, env)
+    try:
+        yield addr
+    finally:
+        stop_connector(proc)
+
+
+@contextmanager
+def binance_sim(*args: str) -> Iterator[str]:
+    """Run `python -m mmtasks.sim.binance ARGS` on an ephemeral port; yield its base URL."""
+    workdir = Path(tempfile.mkdtemp(prefix="binance-sim-"))
+    port_file = workdir / "port"
+    proc = launch(
+        "binance-sim",
+        *("-m", "mmtasks.sim.binance", "--port", "0", "--port-file", str(port_file), *args),
+        env=base_env(),
+        inherit=False,
+    )
+    try:
+        eventually(
+            lambda: (
+                proc.proc.poll() is None
+                and port_file.exists()
+                and bool(port_file.read_text().strip())
+            ),
+            timeout_s=CONNECTOR_START_S,
+        )
+        yield f"http://127.0.0.1:{int(port_file.read_text())}"
+    finally:
+        proc.stop()
+
+
+@contextmanager
+def venue_connector(
+    exchange_id: str, base_url: str, *args: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run the connector on a ccxt venue at base_url (the simulator's keys); yield its address."""
+    keys = {
+        "MMTASKS_VENUE_API_KEY": "mmtasks-sim-key",
+        "MMTASKS_VENUE_API_SECRET": "mmtasks-sim-secret",
+    }
+    proc, addr = start_connector(
+        args, {**keys, **(env or {})}, backend=("--venue", exchange_id, "--base-url", base_url)
+    )
     try:
         yield addr
     finally:

@@ -238,7 +238,7 @@ class CcxtVenue:
             )
         return found
 
-    def _served(self) -> list[str]:
+    def served(self) -> list[str]:
         return [str(parse_symbol(s)) for s in self.config.symbols] or sorted(self._ours)
 
     # -- errors --------------------------------------------------------------------------------
@@ -431,7 +431,7 @@ class CcxtVenue:
 
         async def fetch() -> list[Order]:
             targets = (
-                [self.unified(symbol)] if symbol else [self.unified(s) for s in self._served()]
+                [self.unified(symbol)] if symbol else [self.unified(s) for s in self.served()]
             )
             out: list[Order] = []
             for unified in targets:
@@ -447,7 +447,7 @@ class CcxtVenue:
 
     def positions(self, symbol: str = "") -> list[Position]:
         """Return positions (flat ones too) of a symbol, or of every symbol served."""
-        names = [str(parse_symbol(symbol))] if symbol else self._served()
+        names = [str(parse_symbol(symbol))] if symbol else self.served()
         for name in names:
             self.unified(name)
         if self.dialect.spot:
@@ -584,7 +584,7 @@ class CcxtVenue:
 
     def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[Trade]:
         """Return the oldest trades at or after since_ms, oldest first (limit 0: 1000)."""
-        names = [str(parse_symbol(symbol))] if symbol else self._served()
+        names = [str(parse_symbol(symbol))] if symbol else self.served()
         wanted = limit or 1000
 
         async def fetch() -> list[Trade]:
@@ -630,7 +630,7 @@ class CcxtVenue:
         for symbol in wanted:
             self.unified(symbol)
         if stream == "price":
-            for symbol in sorted(wanted or set(self._served())):
+            for symbol in sorted(wanted or set(self.served())):
                 listener(self.latest_price(symbol))
         with self._lock:
             self._listeners[(stream, listener)] = (wanted, interval)
@@ -659,7 +659,7 @@ class CcxtVenue:
 
     async def _watch(self, stream: Stream, interval: str) -> None:
         """Keep one ccxt watch loop open; on a lost socket, end the downstream streams."""
-        unified = [self.unified(s) for s in self._served()]
+        unified = [self.unified(s) for s in self.served()]
         failures = 0
         while True:
             try:

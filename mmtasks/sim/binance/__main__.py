@@ -1,0 +1,142 @@
+"""Run the Binance-speaking simulator: `python -m mmtasks.sim.binance [options]` (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from mmtasks.decimals import parse_decimal
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import ValidationError
+from mmtasks.sim.binance.limits import LimitConfig
+from mmtasks.sim.binance.server import DEFAULT_KEYS, SimOptions, SimServer
+
+log = logging.getLogger("mmtasks.sim.binance")
+
+EPILOG = """\
+A paper exchange that speaks Binance's own API: USDⓈ-M perpetuals under /fapi (user stream by
+listenKey), spot under /api/v3 (user stream by the WebSocket API), Binance's signing, error
+codes, weights, 429 and 418. Point any ccxt-based tool at it:
+
+  python -m mmtasks.sim.binance --port 8765 --feed random
+  python -m mmtasks.connector --venue binanceusdm --base-url http://127.0.0.1:8765
+
+Keys: BINANCE_SIM_KEYS="key1:secret1,key2:secret2" (default: one pair,
+mmtasks-sim-key / mmtasks-sim-secret). Test-bed control (not Binance's) under /_sim/: POST
+price {symbol, price[, market: spot]}, faults {accept_then_fail, fail_status, fail_body,
+latency_ms, error_next}, ban {seconds}, drop-user-streams; GET stats, orders, trades.
+
+Once serving it prints one line to stdout:
+  mmtasks binance simulator listening on http://HOST:PORT
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m mmtasks.sim.binance",
+        description="The simulated exchange, speaking Binance's REST and websocket API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
+    p.add_argument("--port-file", type=Path, help="write the bound port here once serving")
+    p.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated symbols")
+    p.add_argument("--feed", default="random", help="random | none | scripted:P1,P2 | csv:PATH")
+    p.add_argument("--tick-ms", type=int, default=200, help="ms between feed rounds (default 200)")
+    p.add_argument("--seed", type=int, default=0, help="random-walk seed")
+    p.add_argument(
+        "--weight-limit",
+        type=int,
+        default=2400,
+        help="request weight per IP per minute (default 2400, Binance USDⓈ-M's)",
+    )
+    p.add_argument("--orders-per-10s", type=int, default=300, help="orders per account per 10 s")
+    p.add_argument(
+        "--orders-per-minute", type=int, default=1200, help="orders per account per minute"
+    )
+    p.add_argument(
+        "--ban-after",
+        type=int,
+        default=3,
+        help="requests sent while told to wait (429) before the IP is banned (418)",
+    )
+    p.add_argument("--ban-s", type=int, default=120, help="seconds a ban lasts (default 120)")
+    p.add_argument("--liquidity", help="base qty a resting order may fill per tick (default all)")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def keys_from_env() -> dict[str, str]:
+    text = os.environ.get("BINANCE_SIM_KEYS", "")
+    if not text:
+        return dict(DEFAULT_KEYS)
+    keys = {}
+    for pair in text.split(","):
+        key, sep, secret = pair.strip().partition(":")
+        if not sep or not key or not secret:
+            raise ValidationError(
+                f"BINANCE_SIM_KEYS must be key:secret[,key:secret], received {pair!r}"
+            )
+        keys[key] = secret
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        options = SimOptions(
+            symbols=tuple(
+                dict.fromkeys(parse_symbol(s.strip()) for s in args.symbols.split(",") if s.strip())
+            ),
+            feed=args.feed,
+            tick_ms=args.tick_ms,
+            seed=args.seed,
+            keys=keys_from_env(),
+            limits=LimitConfig(
+                args.weight_limit,
+                args.orders_per_10s,
+                args.orders_per_minute,
+                args.ban_after,
+                args.ban_s,
+            ),
+            liquidity=parse_decimal(args.liquidity, "liquidity", positive=True)
+            if args.liquidity
+            else None,
+            starting_balance=Decimal(1_000_000),
+        )
+        server = SimServer(options, args.host, args.port)
+    except (ValidationError, OSError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    log.info("symbols=%s feed=%s limits=%s", ",".join(options.symbols), args.feed, options.limits)
+    asyncio.run(_serve(server, args.port_file))
+    return 0
+
+
+async def _serve(server: SimServer, port_file: Path | None) -> None:
+    serving = asyncio.create_task(server.serve())
+    while not server.server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.server.started:  # say where only once it answers
+        print(f"mmtasks binance simulator listening on {server.base_url}", flush=True)
+        if port_file is not None:
+            port_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = port_file.with_name(f".{port_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(f"{server.port}\n")
+            tmp.replace(port_file)
+    await serving
+
+
+if __name__ == "__main__":
+    sys.exit(main())
