@@ -60,7 +60,11 @@ class OrderNotOpenError(OrderNotFoundError):
 
 
 class RateLimitedError(TemporaryError):
-    """Too many calls per second: retry after a pause."""
+    """Too many calls per second: retry after a pause (at least retry_after_s, when known)."""
+
+    def __init__(self, message: str, retry_after_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class InjectedFaultError(MMError):
@@ -75,6 +79,10 @@ class OperationalError(MMError):
     """State that cannot be trusted (drift, lost lock, corrupt data): halt the symbol."""
 
     response = Response.HALT
+
+
+class VenueAuthError(OperationalError):
+    """The venue refused the API key, its signature or its permissions: nothing will work."""
 
 
 class LockLostError(OperationalError):

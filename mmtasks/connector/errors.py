@@ -6,6 +6,8 @@ becomes the mmtasks error whose response policy fits (`error_for`).
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
 from mmtasks.errors import (
@@ -19,9 +21,11 @@ from mmtasks.errors import (
     RateLimitedError,
     TemporaryError,
     ValidationError,
+    VenueAuthError,
 )
 
 Code = grpc.StatusCode
+RETRY_AFTER_RE = re.compile(r"\(retry after ([0-9.]+)s\)")
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
@@ -29,7 +33,10 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, InjectedFaultError):
         return Code[exc.code], str(exc)
     if isinstance(exc, RateLimitedError):
-        return Code.RESOURCE_EXHAUSTED, str(exc)
+        wait = f" (retry after {exc.retry_after_s:g}s)" if exc.retry_after_s > 0 else ""
+        return Code.RESOURCE_EXHAUSTED, f"{exc}{wait}"
+    if isinstance(exc, VenueAuthError):
+        return Code.PERMISSION_DENIED, str(exc)
     if isinstance(exc, OrderNotOpenError):
         return Code.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, OrderNotFoundError):
@@ -60,11 +67,16 @@ def error_for(code: grpc.StatusCode, details: str, method: str) -> MMError:
     if code is Code.FAILED_PRECONDITION:
         # On a cancel it means the order is already filled or cancelled: gone, settle from updates.
         return OrderNotFoundError(message) if method in CANCELS else OrderRejectedError(message)
-    if code in (Code.UNAVAILABLE, Code.RESOURCE_EXHAUSTED, Code.ABORTED):
+    if code is Code.RESOURCE_EXHAUSTED:
+        wait = RETRY_AFTER_RE.search(details or "")
+        return RateLimitedError(message, float(wait.group(1)) if wait else 0.0)
+    if code in (Code.UNAVAILABLE, Code.ABORTED):
         return TemporaryError(message)
     if code is Code.DEADLINE_EXCEEDED or code is Code.CANCELLED:
         return AmbiguousOutcomeError(message)
     if code in (Code.UNKNOWN, Code.INTERNAL, Code.DATA_LOSS) and method in MUTATING:
         return AmbiguousOutcomeError(message)
-    # UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, INTERNAL on a read: fix the setup.
+    if code is Code.PERMISSION_DENIED:
+        return VenueAuthError(message)
+    # UNAUTHENTICATED, UNIMPLEMENTED, INTERNAL on a read: fix the setup.
     return OperationalError(message)

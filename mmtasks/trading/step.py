@@ -251,6 +251,8 @@ def record_failure(rt: Runtime, store: SymbolStore, exc: BaseException, response
         since = int(meta.get("degraded_since_ms") or 0) or now
         retries = int(meta.get("retry_count") or 0) + 1
         backoff_s = min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), rt.settings.retry_backoff_max_s)
+        # A venue that said how long to wait (429 / 418 Retry-After) is not asked sooner.
+        backoff_s = max(backoff_s, float(getattr(exc, "retry_after_s", 0) or 0))
         fields |= {
             "degraded_since_ms": str(since),
             "retry_count": str(retries),

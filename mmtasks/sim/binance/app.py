@@ -82,7 +82,8 @@ class Faults:
     fail_status: int = 503
     fail_body: str = "json"  # json: Binance's -1007 body; html: a proxy's error page
     latency_ms: int = 0
-    error_next: list[tuple[str, int, int, str]] = field(default_factory=list)
+    # (path prefix, HTTP status, code, msg, Retry-After s): the next matching request fails so
+    error_next: list[tuple[str, int, int, str, int]] = field(default_factory=list)
 
 
 class BinanceSim:
@@ -102,6 +103,7 @@ class BinanceSim:
         self.usdm_market = MarketStreams(usdm)
         self.spot_market = MarketStreams(spot)
         self.requests = 0
+        self.requests_by_path: dict[str, int] = {}
 
     def market(self, path: str) -> Market:
         return self.usdm if path.startswith("/fapi") else self.spot
@@ -301,6 +303,8 @@ def rest(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
         found = ENDPOINTS.get((method, path))
         ip = request.client.host if request.client else "?"
         sim.requests += 1
+        key = f"{method} {path}"
+        sim.requests_by_path[key] = sim.requests_by_path.get(key, 0) + 1
         if found is None:
             return JSONResponse({"code": -1000, "msg": f"Unknown endpoint {method} {path}."}, 404)
         query = request.url.query
@@ -320,10 +324,12 @@ def rest(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
             orders = found.orders(params)
             for _ in range(orders):
                 headers.update(sim.limits.count_order(ip, api_key))
-            for i, (prefix, status, code, msg) in enumerate(sim.faults.error_next):
+            for i, (prefix, status, code, msg, wait) in enumerate(sim.faults.error_next):
                 if path.startswith(prefix):
                     del sim.faults.error_next[i]
-                    raise BinanceError(status, code, msg)
+                    raise BinanceError(
+                        status, code, msg, {"Retry-After": str(wait)} if wait else {}
+                    )
             if sim.faults.latency_ms:
                 await asyncio.sleep(sim.faults.latency_ms / 1000)
             result = found.handler(Call(sim.market(path), params, api_key, ip))
@@ -471,7 +477,13 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
             f.latency_ms = int(data.get("latency_ms", f.latency_ms))
             for item in data.get("error_next", []):
                 f.error_next.append(
-                    (item["path"], int(item["status"]), int(item["code"]), str(item["msg"]))
+                    (
+                        item["path"],
+                        int(item["status"]),
+                        int(item["code"]),
+                        str(item["msg"]),
+                        int(item.get("retry_after", 0)),
+                    )
                 )
             return JSONResponse({"ok": True})
         if action == "ban":
@@ -496,6 +508,7 @@ def stats(sim: BinanceSim) -> dict[str, Any]:
     """The figures a test reads: weight per minute so far, 429s and 418s answered, requests."""
     return {
         "requests": sim.requests,
+        "requests_by_path": dict(sim.requests_by_path),
         "answered_429": sim.limits.answered_429,
         "answered_418": sim.limits.answered_418,
         "weight_by_minute": sim.limits.weight_by_minute(),

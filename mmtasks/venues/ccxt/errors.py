@@ -31,11 +31,11 @@ import ccxt
 from mmtasks.errors import (
     AmbiguousOutcomeError,
     MMError,
-    OperationalError,
     OrderNotFoundError,
     RateLimitedError,
     TemporaryError,
     UnknownSymbolError,
+    VenueAuthError,
 )
 
 # Codes that mean "the order was refused as it stands" (Binance USDⓈ-M and spot).
@@ -58,7 +58,7 @@ DUPLICATE_WORDS = ("Duplicate order sent.", "ClientOrderId is duplicated.")
 BODY_RE = re.compile(r"\{.*\}", re.S)
 
 
-class BadKeysError(OperationalError):
+class BadKeysError(VenueAuthError):
     """The venue refused the API key, its signature or its permissions: nothing will work."""
 
 
@@ -127,9 +127,7 @@ def classify(
         -1003,
         -1015,
     ):
-        error = RateLimitedError(f"venue rate limit: {answer}")
-        error.retry_after_s = retry_after_s  # type: ignore[attr-defined]
-        return error
+        return RateLimitedError(f"venue rate limit: {answer}", retry_after_s)
     if isinstance(exc, ccxt.AuthenticationError):
         return BadKeysError(
             f"the venue refused the API key ({answer}): check MMTASKS_VENUE_API_KEY and "

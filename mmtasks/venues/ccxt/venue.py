@@ -430,9 +430,7 @@ class CcxtVenue:
         """Return the open orders of a symbol, or of every symbol served when symbol is ''."""
 
         async def fetch() -> list[Order]:
-            targets = (
-                [self.unified(symbol)] if symbol else [self.unified(s) for s in self.served()]
-            )
+            targets = [self.unified(symbol)] if symbol else [self.unified(s) for s in self.served()]
             out: list[Order] = []
             for unified in targets:
                 rows = await self._call(self.exchange.fetch_open_orders(unified))
