@@ -509,6 +509,7 @@ def stats(sim: BinanceSim) -> dict[str, Any]:
     return {
         "requests": sim.requests,
         "requests_by_path": dict(sim.requests_by_path),
+        "user_sockets": len(sim.usdm_users.outboxes) + len(sim.spot_users.outboxes),
         "answered_429": sim.limits.answered_429,
         "answered_418": sim.limits.answered_418,
         "weight_by_minute": sim.limits.weight_by_minute(),
