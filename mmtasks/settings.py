@@ -39,6 +39,19 @@ class Settings(BaseSettings):
     connector_token: str | None = Field(default=None, alias="CONNECTOR_TOKEN")
     connector_tls_ca: Path | None = Field(default=None, alias="CONNECTOR_TLS_CA")
     connector_timeout_s: float = Field(default=5.0, alias="CONNECTOR_TIMEOUT_S")
+    # The fleet-wide rate budget of a real venue (docs/venue.md): limits below the venue's,
+    # e.g. for a second bot on the same key (unset: the venue's own), and the name of the IP
+    # this host's requests leave from (hosts behind one address share a name).
+    budget_weight_per_minute: int | None = Field(
+        default=None, gt=0, alias="MMTASKS_BUDGET_WEIGHT_PER_MIN"
+    )
+    budget_orders_per_10s: int | None = Field(
+        default=None, gt=0, alias="MMTASKS_BUDGET_ORDERS_PER_10S"
+    )
+    budget_orders_per_minute: int | None = Field(
+        default=None, gt=0, alias="MMTASKS_BUDGET_ORDERS_PER_MIN"
+    )
+    venue_ip: str = Field(default="default", alias="MMTASKS_VENUE_IP")
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     data_dir: Path = Field(default=Path(".data"), alias="MMTASKS_DATA_DIR")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")

@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. the Binance-speaking simulator, python -m mmtasks.sim.binance)",
     )
     p.add_argument(
+        "--no-budget",
+        action="store_true",
+        help="with --venue: pace calls with ccxt's own per-process throttle instead of the "
+        "fleet-wide rate budget in Redis (REDIS_URL)",
+    )
+    p.add_argument(
         "--paper",
         action="store_true",
         help="with --venue: market data from the venue, orders filled by the simulator's "
@@ -281,6 +287,7 @@ def run_venue(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         options = server_options(args)
         check_options(options)
         key, secret = ("", "") if args.paper else keys_from_env()
+        settings = get_settings()
         config = CcxtConfig(
             args.venue,
             symbols=symbols_of(args),
@@ -288,6 +295,13 @@ def run_venue(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             base_url=args.base_url or "",
             api_key=key,
             secret=secret,
+            budget_redis_url="" if args.no_budget or args.paper else settings.redis_url,
+            budget_limits={
+                "weight_per_minute": settings.budget_weight_per_minute,
+                "orders_per_10s": settings.budget_orders_per_10s,
+                "orders_per_minute": settings.budget_orders_per_minute,
+            },
+            budget_ip=settings.venue_ip,
         )
         log.info("venue %r (paper=%s)", config, args.paper)
         venue: Any = PaperVenue(config, args.starting_balance) if args.paper else CcxtVenue(config)

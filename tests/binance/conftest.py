@@ -80,7 +80,7 @@ def make_venue(sim: SimServer) -> Iterator[Callable[..., Any]]:
         config = CcxtConfig(
             exchange_id,
             symbols=kw.pop("symbols", ("BTCUSDT", "ETHUSDT")),
-            base_url=sim.base_url,
+            base_url=kw.pop("base_url", sim.base_url),
             api_key=kw.pop("api_key", KEY),
             secret=kw.pop("secret", SECRET),
             **kw,

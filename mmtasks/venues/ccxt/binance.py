@@ -208,3 +208,67 @@ DIALECTS: dict[str, Dialect] = {
         options={**COMMON_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
     ),
 }
+
+
+# Request weight (per IP) and orders (per account) of each Binance endpoint, as Binance
+# documents them: (method, URL path) -> (weight, weight without a symbol, orders).
+WEIGHTS: dict[tuple[str, str], tuple[int, int, int]] = {
+    ("POST", "/fapi/v1/order"): (1, 1, 1),
+    ("DELETE", "/fapi/v1/order"): (1, 1, 0),
+    ("GET", "/fapi/v1/order"): (1, 1, 0),
+    ("GET", "/fapi/v1/openOrders"): (1, 40, 0),
+    ("DELETE", "/fapi/v1/allOpenOrders"): (1, 1, 0),
+    ("POST", "/fapi/v1/batchOrders"): (5, 5, 5),
+    ("GET", "/fapi/v1/userTrades"): (5, 5, 0),
+    ("GET", "/fapi/v2/positionRisk"): (5, 5, 0),
+    ("GET", "/fapi/v3/positionRisk"): (5, 5, 0),
+    ("GET", "/fapi/v2/account"): (5, 5, 0),
+    ("GET", "/fapi/v3/account"): (5, 5, 0),
+    ("GET", "/fapi/v1/commissionRate"): (20, 20, 0),
+    ("GET", "/fapi/v1/accountConfig"): (5, 5, 0),
+    ("GET", "/fapi/v1/leverageBracket"): (1, 1, 0),
+    ("GET", "/fapi/v1/exchangeInfo"): (1, 1, 0),
+    ("GET", "/fapi/v1/ticker/24hr"): (1, 40, 0),
+    ("GET", "/fapi/v1/ticker/price"): (1, 2, 0),
+    ("GET", "/fapi/v1/time"): (1, 1, 0),
+    ("POST", "/fapi/v1/listenKey"): (1, 1, 0),
+    ("PUT", "/fapi/v1/listenKey"): (1, 1, 0),
+    ("POST", "/api/v3/order"): (1, 1, 1),
+    ("DELETE", "/api/v3/order"): (1, 1, 0),
+    ("GET", "/api/v3/order"): (4, 4, 0),
+    ("GET", "/api/v3/openOrders"): (6, 80, 0),
+    ("DELETE", "/api/v3/openOrders"): (1, 1, 0),
+    ("GET", "/api/v3/myTrades"): (20, 20, 0),
+    ("GET", "/api/v3/account"): (20, 20, 0),
+    ("GET", "/api/v3/exchangeInfo"): (20, 20, 0),
+    ("GET", "/api/v3/ticker/24hr"): (2, 80, 0),
+    ("GET", "/api/v3/ticker/price"): (2, 4, 0),
+    ("GET", "/api/v3/time"): (1, 1, 0),
+    ("GET", "/sapi/v1/asset/tradeFee"): (1, 1, 0),
+}
+API_PATHS = {
+    "fapiPublic": "/fapi/v1/",
+    "fapiPrivate": "/fapi/v1/",
+    "fapiPublicV2": "/fapi/v2/",
+    "fapiPrivateV2": "/fapi/v2/",
+    "fapiPublicV3": "/fapi/v3/",
+    "fapiPrivateV3": "/fapi/v3/",
+    "fapiData": "/futures/data/",
+    "public": "/api/v3/",
+    "private": "/api/v3/",
+    "v3": "/api/v3/",
+    "sapi": "/sapi/v1/",
+}
+
+
+def request_weight(api: Any, method: str, path: str, params: Mapping[str, Any]) -> tuple[int, int]:
+    """Return (weight, orders) of one REST call as ccxt names it (api, method, path)."""
+    name = api[0] if isinstance(api, list | tuple) and api else str(api)
+    url = API_PATHS.get(name, "/") + path
+    weight, no_symbol, orders = WEIGHTS.get((method.upper(), url), (1, 1, 0))
+    if url.endswith("/klines"):
+        limit = int(params.get("limit") or 500)
+        weight = 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
+    if url.endswith("/batchOrders"):
+        orders = max(1, str(params.get("batchOrders", "")).count("{"))
+    return (weight if params.get("symbol") else no_symbol), orders

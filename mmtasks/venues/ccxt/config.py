@@ -34,6 +34,11 @@ class CcxtConfig:
     secret: str = field(default="", repr=False)
     timeout_ms: int = 10_000
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The fleet-wide rate budget (docs/venue.md): in this Redis, under these limits ('' and
+    # None: ccxt's own per-process throttle). ip names the IP this process's requests leave.
+    budget_redis_url: str = ""
+    budget_limits: Mapping[str, int | None] = field(default_factory=dict)
+    budget_ip: str = "default"
 
     def __repr__(self) -> str:  # keys never reach a log line
         key = "***" if self.api_key else "none"

@@ -18,21 +18,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import ccxt.pro
 
+from mmtasks.budget import Priority, RateBudget, limits_for
 from mmtasks.decimals import canon
 from mmtasks.domain import OrderStatus, Side, parse_symbol
 from mmtasks.errors import (
     AmbiguousOutcomeError,
     OrderNotFoundError,
+    RateLimitedError,
     TemporaryError,
     UnknownSymbolError,
     ValidationError,
@@ -57,7 +61,7 @@ from mmtasks.venue.types import (
     TimeInForce,
     Trade,
 )
-from mmtasks.venues.ccxt.binance import DIALECTS, Dialect, d
+from mmtasks.venues.ccxt.binance import DIALECTS, Dialect, d, request_weight
 from mmtasks.venues.ccxt.config import CcxtConfig, check_base_url, rebase_urls
 from mmtasks.venues.ccxt.errors import Duplicate, Refused, classify
 
@@ -66,6 +70,22 @@ T = TypeVar("T")
 CALL_TIMEOUT_S = 30.0
 RECONNECT_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 ZERO = Decimal(0)
+STATS_EVERY_S = 1.0
+# What the call being made is for: the budget serves cancels before entries before reads.
+PRIORITY: contextvars.ContextVar[Priority] = contextvars.ContextVar(
+    "venue_priority", default=Priority.READ
+)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What ccxt's rate-limiter cost becomes here: the call itself, so its weight is known."""
+
+    api: Any
+    method: str
+    path: str
+    params: dict[str, Any]
+    ccxt_cost: Any
 
 
 class Hooks:
@@ -76,6 +96,7 @@ class Hooks:
         self.on_trade: Callable[[dict[str, Any]], None] = lambda m: None
         self.on_kline: Callable[[dict[str, Any]], None] = lambda m: None
         self.on_response: Callable[[int, dict[str, str]], None] = lambda c, h: None
+        self.throttle: Callable[[Any], Coroutine[Any, Any, Any]] | None = None
 
 
 def hooked_class(exchange_id: str) -> type[Any]:
@@ -115,8 +136,22 @@ def hooked_class(exchange_id: str) -> type[Any]:
             self, code, reason, url, method, headers, body, request_headers, request_body
         )
 
+    def calculate_rate_limiter_cost(
+        self: Any, api: Any, method: Any, path: Any, params: Any, config: Any = None
+    ) -> Any:
+        cost = base.calculate_rate_limiter_cost(self, api, method, path, params, config or {})
+        return Cost(api, str(method), str(path), dict(params or {}), cost)
+
+    async def throttle(self: Any, cost: Any = None) -> Any:
+        hook = self.mm_hooks.throttle
+        if hook is not None and isinstance(cost, Cost):
+            return await hook(cost)
+        return await base.throttle(self, cost.ccxt_cost if isinstance(cost, Cost) else cost)
+
     members: dict[str, Any] = {HANDLERS[name]: guarded(name) for name in HANDLERS}
     members["on_rest_response"] = on_rest_response
+    members["calculate_rate_limiter_cost"] = calculate_rate_limiter_cost
+    members["throttle"] = throttle
     members["mm_hooks"] = Hooks()
     return type(f"MM{base.__name__}", (base,), members)
 
@@ -155,8 +190,12 @@ class CcxtVenue:
         self._droppers: list[Callable[[], object]] = []
         self._client_ids: dict[str, str] = {}  # venue order id -> client id (trades lack it)
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}
+        self.budget: RateBudget | None = None
+        self._pending: set[asyncio.Task[Any]] = set()
         self.exchange: Any = self._run(self._open(), timeout_s=60)
         self._ours = self._symbol_map()
+        with contextlib.suppress(Exception):  # rules without a round trip from now on
+            self._run(self._prefetch_fees(), timeout_s=60)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -185,6 +224,18 @@ class CcxtVenue:
         hooks.on_trade = self._on_trade_message
         hooks.on_kline = self._on_kline_message
         hooks.on_response = self._on_response
+        if self.config.budget_redis_url:
+            self.budget = RateBudget(
+                self.config.budget_redis_url,
+                self.config.exchange_id,
+                limits_for(self.config.exchange_id, self.config.budget_limits),
+                ip=self.config.budget_ip,
+                api_key=self.config.api_key,
+            )
+            hooks.throttle = self._throttle
+            self._tasks["budget-stats"] = asyncio.get_running_loop().create_task(
+                self._flush_stats()
+            )
         exchange.mm_hooks = hooks
         if self.config.testnet:
             exchange.set_sandbox_mode(True)
@@ -193,6 +244,7 @@ class CcxtVenue:
                 exchange.urls["api"], check_base_url(self.config.base_url)
             )
         try:
+            PRIORITY.set(Priority.SETUP)
             await exchange.load_markets()
         except Exception as exc:
             await exchange.close()
@@ -207,6 +259,8 @@ class CcxtVenue:
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             await self.exchange.close()
+            if self.budget is not None:
+                await self.budget.close()
 
         with contextlib.suppress(Exception):
             self._run(shutdown(), timeout_s=10)
@@ -244,10 +298,66 @@ class CcxtVenue:
     # -- errors --------------------------------------------------------------------------------
 
     def _on_response(self, code: int, headers: dict[str, str]) -> None:
+        lower = {k.lower(): v for k, v in headers.items()}
         if code in (418, 429):
-            lower = {k.lower(): v for k, v in headers.items()}
             with contextlib.suppress(ValueError):
                 self.retry_after_s = float(lower.get("retry-after", "0"))
+        if self.budget is None:
+            return
+        loop = asyncio.get_running_loop()
+        if code in (418, 429):
+            reason = (
+                f"HTTP {code} from {self.config.exchange_id}, Retry-After {self.retry_after_s:g}s"
+            )
+            wait = self.retry_after_s or 60.0
+            self._background(loop.create_task(self._pause(wait, reason)))
+
+        def figure(name: str) -> int | None:
+            value = lower.get(name)
+            return int(value) if value is not None and value.isdigit() else None
+
+        used = figure("x-mbx-used-weight-1m")
+        ten, minute = figure("x-mbx-order-count-10s"), figure("x-mbx-order-count-1m")
+        if used is not None or ten is not None or minute is not None:
+            self._background(loop.create_task(self.budget.correct(used, ten, minute)))
+
+    def _background(self, task: asyncio.Task[Any]) -> None:
+        """Keep a fire-and-forget task referenced until it ends."""
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _throttle(self, cost: Any) -> None:
+        assert self.budget is not None
+        weight, orders = request_weight(cost.api, cost.method, cost.path, cost.params)
+        try:
+            await self.budget.draw(weight, orders, PRIORITY.get())
+        except RateLimitedError:
+            raise
+        except Exception as exc:  # no budget, no call: the fleet's limit cannot be kept
+            raise TemporaryError(f"the rate budget in Redis cannot be read ({exc})") from exc
+
+    async def _pause(self, seconds: float, reason: str) -> None:
+        assert self.budget is not None
+        with contextlib.suppress(Exception):
+            await self.budget.pause(seconds, reason)
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, _alert_pause, self.config.exchange_id, seconds, reason)
+
+    async def _flush_stats(self) -> None:
+        assert self.budget is not None
+        while True:
+            await asyncio.sleep(STATS_EVERY_S)
+            with contextlib.suppress(Exception):
+                await self.budget.flush()
+
+    async def _prefetch_fees(self) -> None:
+        """Ask the account's fee rates once (one symbol: Binance's rates are the account's
+        tier, the same for every symbol), so symbol_info needs no round trip."""
+        PRIORITY.set(Priority.SETUP)
+        served = [self.unified(s) for s in self.served()]
+        if served:
+            rates = await self._fetch_fee_rates(served[0])
+            self._fees.update(dict.fromkeys(served, rates))
 
     async def _call(self, coro: Coroutine[Any, Any, T], *, changes: bool = False) -> T:
         try:
@@ -297,6 +407,7 @@ class CcxtVenue:
         return self._run(all_of())
 
     async def _place(self, request: OrderRequest) -> PlaceResult:
+        PRIORITY.set(Priority.CLOSE if request.reduce_only else Priority.ENTRY)
         try:
             unified = self.unified(request.symbol)
             args, params = self._create_args(unified, request)
@@ -383,6 +494,7 @@ class CcxtVenue:
         """Cancel many orders at once; each result holds its order or its error."""
 
         async def one(c: CancelRequest) -> CancelResult:
+            PRIORITY.set(Priority.CANCEL)
             try:
                 unified = self.unified(c.symbol)
                 params = (
@@ -519,18 +631,19 @@ class CcxtVenue:
 
     def _fee_rates(self, unified: str) -> tuple[Decimal, Decimal]:
         if unified not in self._fees:
-            try:
-                raw = self._run(self._call(self.exchange.fetch_trading_fee(unified)))["info"]
-                if self.dialect.spot:
-                    rates = (d(raw["makerCommission"]), d(raw["takerCommission"]))
-                else:
-                    rates = (d(raw["makerCommissionRate"]), d(raw["takerCommissionRate"]))
-            except Exception as exc:  # keys without that permission: the market's defaults
-                log.warning("fee rates of %s unknown (%s): the market's defaults", unified, exc)
-                market = self.exchange.market(unified)
-                rates = (Decimal(str(market["maker"])), Decimal(str(market["taker"])))
-            self._fees[unified] = rates
+            self._fees[unified] = self._run(self._fetch_fee_rates(unified))
         return self._fees[unified]
+
+    async def _fetch_fee_rates(self, unified: str) -> tuple[Decimal, Decimal]:
+        try:
+            raw = (await self._call(self.exchange.fetch_trading_fee(unified)))["info"]
+            if self.dialect.spot:
+                return d(raw["makerCommission"]), d(raw["takerCommission"])
+            return d(raw["makerCommissionRate"]), d(raw["takerCommissionRate"])
+        except Exception as exc:  # keys without that permission: the market's defaults
+            log.warning("fee rates of %s unknown (%s): the market's defaults", unified, exc)
+            market = self.exchange.market(unified)
+            return Decimal(str(market["maker"])), Decimal(str(market["taker"]))
 
     def latest_price(self, symbol: str) -> PriceTick:
         """Return the last price of a symbol."""
@@ -706,6 +819,23 @@ class CcxtVenue:
         if kline is not None:
             for listener in self._targets("kline", kline.symbol, kline.interval):
                 listener(kline)
+
+
+def _alert_pause(venue: str, seconds: float, reason: str) -> None:
+    """Tell the operators the venue paused everyone (from a thread: alert() is blocking)."""
+    with contextlib.suppress(Exception):
+        from mmtasks.alerts import alert
+        from mmtasks.runtime import get_runtime
+
+        alert(
+            get_runtime().redis,
+            f"venue-paused:{venue}",
+            f"{venue}: every request paused for {seconds:g}s",
+            f"{reason}. No process of the fleet calls the venue until the pause ends; "
+            "symbols wait DEGRADED and trade again by themselves.",
+            severity="failure",
+            urgent=True,
+        )
 
 
 def _rejected(request: OrderRequest, reason: str, now_ms: int) -> Order:

@@ -1,0 +1,157 @@
+"""Benchmark a real-venue connector: tick-to-order latency through ccxt, beside the gRPC sim.
+
+    python bench/bench_venue.py [--symbols 1,8] [--samples 40] [--venues sim,binanceusdm]
+
+For each venue and symbol count, in the same run: the connector (`--sim`, or `--venue
+binanceusdm --base-url` on the Binance-speaking simulator, `python -m mmtasks.sim.binance`,
+through unmodified ccxt), the bridge and symbol workers (min(N, 8) processes), every symbol
+ticking every 200 ms on a random walk. Probes, as in bench_bridge.py: one symbol at a time gets
+a price two grid intervals away, so its worker must place orders. Latency = created_ms of the
+first order of that symbol created at or after the tick minus the tick's ts_event_ms; both
+stamps come from the exchange's own clock (the simulator's engine), so this is exchange ->
+connector -> bridge -> Redis/Celery -> worker step -> PlaceOrder -> (ccxt -> HTTP ->) exchange.
+Prints figures, asserts nothing. Needs Redis and Postgres (the local defaults, or embedded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(ROOT / "bench"))
+
+import redis  # noqa: E402
+from bench_bridge import GRID, GRID_INTERVAL, NewOrders, reserve_redis_db  # noqa: E402
+
+
+@contextlib.contextmanager
+def exchange_for(venue: str, symbols: list[str]) -> Iterator[tuple[str, Any]]:
+    """Yield (connector address, price control) for venue 'sim' or a ccxt id."""
+    from mmtasks.sim.control_client import SimControlClient
+    from tests.kit.binance import BinanceSimControl
+    from tests.kit.procs import binance_sim, connector, venue_connector
+
+    feed = ("--feed", "random", "--tick-ms", "200", "--symbols", ",".join(symbols))
+    if venue == "sim":
+        with connector(*feed, "--log-level", "WARNING") as addr:
+            control = SimControlClient(addr)
+            try:
+                yield addr, control
+            finally:
+                control.close()
+        return
+    with (
+        binance_sim(*feed, "--log-level", "WARNING") as base,
+        venue_connector(
+            venue, base, "--symbols", ",".join(symbols), "--log-level", "WARNING"
+        ) as addr,
+    ):
+        control = BinanceSimControl(base)
+        try:
+            yield addr, control
+        finally:
+            control.close()
+
+
+def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str) -> None:
+    from mmtasks.celery import app, use_services
+    from mmtasks.connector.client import ExchangeClient
+    from mmtasks.settings import settings_for
+    from mmtasks.symbols import init_symbol
+    from tests.kit.env import fleet_env
+    from tests.kit.procs import Worker, stop
+
+    redis.Redis.from_url(redis_url).flushdb()
+    use_services(app, settings_for(redis_url, database_url))
+    symbols = [f"VB{i:02d}USDT" for i in range(n)]
+    client = redis.Redis.from_url(redis_url)
+    with exchange_for(venue, symbols) as (addr, control):
+        env = fleet_env(redis_url, database_url, addr, LOG_LEVEL="WARNING")
+        n_workers = min(n, 8)
+        groups = [symbols[i::n_workers] for i in range(n_workers)]
+        workers = [Worker([s.lower() for s in g], env, name=f"bv{i}") for i, g in enumerate(groups)]
+        bridge = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "--symbols", ",".join(symbols)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        exchange = ExchangeClient(addr)
+        watch = NewOrders(addr)
+        got: list[float] = []
+        try:
+            for symbol in symbols:
+                init_symbol(client, app, exchange, symbol, GRID)
+            deadline = time.monotonic() + 180
+            while any(len(exchange.open_orders(s)) < 6 for s in symbols):
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{venue}: workers did not place their grids")
+                time.sleep(0.2)
+            for i in range(samples):
+                symbol = symbols[i % n]
+                last = exchange.latest_price(symbol).price
+                jump = 2 * GRID_INTERVAL * (1 if i % 4 < 2 else -1)
+                tick = control.inject_price(symbol, last + jump)
+                t_end = time.monotonic() + 5
+                created = None
+                while created is None and time.monotonic() < t_end:
+                    created = watch.first_after(symbol, tick.ts_event_ms)
+                    time.sleep(0.002)
+                if created is not None:
+                    got.append(created - tick.ts_event_ms)
+                time.sleep(0.05)
+        finally:
+            watch.close()
+            exchange.close()
+            stop(bridge)
+            for worker in workers:
+                worker.stop()
+    if len(got) < 3:
+        print(f"  {venue:>12} {n:>2} symbols: too few samples ({len(got)})")
+        return
+    q = statistics.quantiles(got, n=100)
+    print(
+        f"  {venue:>12} {n:>2} symbols: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms"
+        f"  ({len(got)}/{samples} probes, {n_workers} worker processes)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", default="1,8", help="symbol counts (default 1,8)")
+    parser.add_argument("--samples", type=int, default=40, help="probes per run (default 40)")
+    parser.add_argument("--venues", default="sim,binanceusdm", help="sim and/or ccxt ids")
+    args = parser.parse_args()
+
+    from mmtasks.embedded import resolve_services
+    from mmtasks.registry.migrate import migrate
+
+    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
+    redis_url, admin, lock = reserve_redis_db(services.redis_url)
+    migrate(services.database_url)
+    print(
+        f"venue benchmark ({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at "
+        "start): exchange tick ts_event_ms -> order created_ms, every symbol ticking every 200 ms"
+    )
+    try:
+        for n in (int(x) for x in args.symbols.split(",")):
+            for venue in args.venues.split(","):
+                latency(venue, n, args.samples, redis_url, services.database_url)
+    finally:
+        admin.delete(lock)
+
+
+if __name__ == "__main__":
+    main()
