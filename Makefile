@@ -65,6 +65,8 @@ bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_bridge.py
 	$(PY) bench/bench_replay.py --repeat 1
 	$(PY) bench/bench_web.py
+	$(PY) bench/bench_budget.py
+	$(PY) bench/bench_venue.py
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
 	$(PY) -m mmtasks.run $(ARGS)
