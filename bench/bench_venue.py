@@ -35,7 +35,7 @@ from bench_bridge import GRID, GRID_INTERVAL, NewOrders, reserve_redis_db  # noq
 
 
 @contextlib.contextmanager
-def exchange_for(venue: str, symbols: list[str]) -> Iterator[tuple[str, Any]]:
+def exchange_for(venue: str, symbols: list[str], redis_url: str) -> Iterator[tuple[str, Any]]:
     """Yield (connector address, price control) for venue 'sim' or a ccxt id."""
     from mmtasks.sim.control_client import SimControlClient
     from tests.kit.binance import BinanceSimControl
@@ -75,7 +75,7 @@ def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str)
     use_services(app, settings_for(redis_url, database_url))
     symbols = [f"VB{i:02d}USDT" for i in range(n)]
     client = redis.Redis.from_url(redis_url)
-    with exchange_for(venue, symbols) as (addr, control):
+    with exchange_for(venue, symbols, redis_url) as (addr, control):
         env = fleet_env(redis_url, database_url, addr, LOG_LEVEL="WARNING")
         n_workers = min(n, 8)
         groups = [symbols[i::n_workers] for i in range(n_workers)]

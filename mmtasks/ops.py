@@ -163,6 +163,7 @@ def render_status(answer: dict[str, Any]) -> str:
         rows.append(
             (
                 s.get("symbol"),
+                s.get("exchange", "sim"),
                 s.get("kind", "grid"),
                 s.get("condition"),
                 "yes" if s.get("healthy") else "NO",
@@ -178,6 +179,7 @@ def render_status(answer: dict[str, Any]) -> str:
         )
     headers = (
         "symbol",
+        "venue",
         "kind",
         "state",
         "healthy",
@@ -190,7 +192,34 @@ def render_status(answer: dict[str, Any]) -> str:
         "worker",
         "problems",
     )
-    return "\n".join([head, table(rows, headers), *signal_lines(answer.get("symbols", []))])
+    return "\n".join(
+        [
+            head,
+            *venue_lines(answer.get("venues") or {}),
+            table(rows, headers),
+            *signal_lines(answer.get("symbols", [])),
+        ]
+    )
+
+
+def venue_lines(venues: dict[str, Any]) -> list[str]:
+    """Return one line per real venue: its rate budget, and a pause when one is in force."""
+    lines = []
+    for name, v in sorted(venues.items()):
+        buckets = "  ".join(
+            f"{b['name']} {b['left']:.0f}/{b['capacity']:.0f} left (limit {b['limit']} per "
+            f"{b['window_ms'] // 1000}s)"
+            for b in v.get("scopes", [])
+        )
+        paused = (
+            f"  PAUSED {v['paused_ms'] / 1000:.1f}s more: {v.get('pause_reason', '')}"
+            if v.get("paused_ms")
+            else ""
+        )
+        stats = v.get("stats", {})
+        waits = f"  waits {stats.get('waits', 0)}, refused {stats.get('denied', 0)}"
+        lines.append(f"venue {name}: {buckets}{waits}{paused}")
+    return lines
 
 
 def signal_lines(symbols: list[dict[str, Any]]) -> list[str]:

@@ -34,9 +34,9 @@ def test_status_shows_the_kind_and_a_signal_symbols_trade_and_stages() -> None:
     lines = render_status(answer).splitlines()
 
     header = lines[1].split()
-    assert header[:3] == ["symbol", "kind", "state"]
-    assert lines[2].split()[:3] == ["BTCUSDT", "grid", "ACTIVE"]
-    assert lines[3].split()[:3] == ["SIGUSDT", "signal", "ACTIVE"]
+    assert header[:4] == ["symbol", "venue", "kind", "state"]
+    assert lines[2].split()[:4] == ["BTCUSDT", "sim", "grid", "ACTIVE"]
+    assert lines[3].split()[:4] == ["SIGUSDT", "sim", "signal", "ACTIVE"]
     assert lines[-1] == (
         "SIGUSDT signal: OPEN, regime trend_up stop 104.5 take-profit 121; "
         "stages data=RUNNING  indicators=RECOVERING(2 errors)"
@@ -107,3 +107,41 @@ def test_symbols_shows_each_config_in_brief_and_a_long_signal_config_stays_short
     assert "signal 5 indicators, notional 50, stop 2xATR, tp 4%" in lines[2]
     assert lines[2].endswith("defaults")
     assert max(len(line) for line in lines) < 140
+
+
+def test_status_shows_each_venues_budget_and_a_pause_in_force() -> None:
+    answer = {
+        "fleet": {"state": "ACTIVE", "healthy": True, "symbols": 0},
+        "venues": {
+            "binanceusdm": {
+                "paused_ms": 8500,
+                "pause_reason": "HTTP 418 from binanceusdm, Retry-After 10s",
+                "scopes": [
+                    {
+                        "name": "orders_10s",
+                        "left": 12.4,
+                        "capacity": 28.5,
+                        "limit": 300,
+                        "window_ms": 10_000,
+                    },
+                    {
+                        "name": "weight",
+                        "left": 200.0,
+                        "capacity": 228.0,
+                        "limit": 2400,
+                        "window_ms": 60_000,
+                    },
+                ],
+                "stats": {"waits": 3, "denied": 1},
+            }
+        },
+        "symbols": [],
+    }
+
+    venue_line = render_status(answer).splitlines()[1]
+
+    assert venue_line == (
+        "venue binanceusdm: orders_10s 12/28 left (limit 300 per 10s)  weight 200/228 left "
+        "(limit 2400 per 60s)  waits 3, refused 1  PAUSED 8.5s more: HTTP 418 from "
+        "binanceusdm, Retry-After 10s"
+    )

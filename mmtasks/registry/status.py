@@ -136,6 +136,7 @@ def symbol_status(
         problems.append(no_quote)
     return {
         "symbol": record.symbol,
+        "exchange": record.exchange,
         "kind": kind,
         "signal": signal,
         "queue": queue,
@@ -250,5 +251,16 @@ def collect_status(
             "unhealthy": [s["symbol"] for s in trading if not s["healthy"]],
             "workers": workers,
         },
+        "venues": venues_status(client),
         "symbols": symbols,
     }
+
+
+def venues_status(client: redis.Redis) -> dict[str, Any]:
+    """Each real venue's rate budget: a pause in force, what each bucket has left."""
+    from mmtasks.budget import budget_status
+
+    try:
+        return budget_status(client)
+    except redis.RedisError:
+        return {}

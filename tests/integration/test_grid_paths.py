@@ -88,13 +88,14 @@ def binance_base(venue_kind: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def exchange_addr(venue_kind: str, binance_base: str) -> Iterator[str]:
+def exchange_addr(venue_kind: str, binance_base: str, redis_url: str) -> Iterator[str]:
     """The connector: the simulator itself, or ccxt on the Binance-speaking simulator."""
     if venue_kind == "sim":
         with connector("--feed", "none", "--symbols", SYMBOL) as addr:
             yield addr
     else:
-        with venue_connector(venue_kind, binance_base, "--symbols", SYMBOL) as addr:
+        budget = {"REDIS_URL": redis_url}  # the rate budget in the test's own Redis
+        with venue_connector(venue_kind, binance_base, "--symbols", SYMBOL, env=budget) as addr:
             yield addr
 
 

@@ -35,8 +35,11 @@ def connector_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def exchange_addr(binance_base: str, connector_env: dict[str, str]) -> Iterator[str]:
-    with venue_connector("binanceusdm", binance_base, "--symbols", SYMBOL, env=connector_env) as a:
+def exchange_addr(
+    binance_base: str, connector_env: dict[str, str], redis_url: str
+) -> Iterator[str]:
+    env = {"REDIS_URL": redis_url, **connector_env}  # the rate budget in the test's Redis
+    with venue_connector("binanceusdm", binance_base, "--symbols", SYMBOL, env=env) as a:
         yield a
 
 

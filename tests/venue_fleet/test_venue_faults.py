@@ -164,8 +164,10 @@ def test_refused_keys_stop_the_symbol_with_the_fix_named_and_no_retry_storm(
     for price in ("101", "99", "100"):
         set_price(sim, redis_client, SYMBOL, price)
     eventually(
-        lambda: not redis_client.exists(k.price_pending, k.lock)
-        and redis_client.llen(SYMBOL.lower()) == 0,
+        lambda: (
+            not redis_client.exists(k.price_pending, k.lock)
+            and redis_client.llen(SYMBOL.lower()) == 0
+        ),
         timeout_s=30,
     )
     assert sim.stats()["requests_by_path"].get("POST /fapi/v1/order", 0) == placed
