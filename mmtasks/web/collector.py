@@ -22,6 +22,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from mmtasks.budget import budget_status
+from mmtasks.budget.budget import WAIT_BUCKETS_MS
 from mmtasks.metrics import Histogram, read_metrics
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, EVENTS, FLEET, keys_for
 from mmtasks.web.fleet_view import quote_of
@@ -106,8 +108,55 @@ class FleetCollector(Collector):
         events = _gauge("mm_events_stream_length", "Entries kept in the events stream", [])
         events.add_metric([], float(r.xlen(EVENTS)))
         yield events
+        yield from self._budgets(status["venues"] if status is not None else budget_status(r))
         if status is not None:
             yield from self._symbols(status["symbols"])
+
+    def _budgets(self, venues: dict[str, Any]) -> Iterator[Metric]:
+        """Each real venue's rate budget: buckets left and sized, waits, refusals, pauses."""
+        left = _gauge("mm_budget_left", "Budget left in a bucket", ["venue", "scope", "key"])
+        size = _gauge("mm_budget_capacity", "Size of a bucket", ["venue", "scope", "key"])
+        limit = _gauge(
+            "mm_budget_limit",
+            "The venue limit a bucket keeps under, per window",
+            ["venue", "scope", "window"],
+        )
+        paused = _gauge(
+            "mm_venue_paused_seconds", "Seconds left of a fleet-wide pause (429/418)", ["venue"]
+        )
+        draws = CounterMetricFamily(
+            "mm_budget_draws", "Calls given budget", labels=["venue", "priority"]
+        )
+        refused = CounterMetricFamily(
+            "mm_budget_refused", "Calls refused: no budget in time", labels=["venue"]
+        )
+        pauses = CounterMetricFamily(
+            "mm_venue_pauses", "Pauses set after a 429 or 418", labels=["venue"]
+        )
+        waits = HistogramMetricFamily(
+            "mm_budget_wait_seconds", "Time a call waited for budget", labels=["venue"]
+        )
+        for venue, v in sorted(venues.items()):
+            for scope in v.get("scopes", []):
+                labels = [venue, scope["name"], scope["key"].rsplit(":", 1)[-1]]
+                left.add_metric(labels, float(scope["left"]))
+                size.add_metric(labels, float(scope["capacity"]))
+                limit.add_metric(
+                    [venue, scope["name"], f"{scope['window_ms'] // 1000}s"], float(scope["limit"])
+                )
+            paused.add_metric([venue], v.get("paused_ms", 0) / 1000)
+            stats = v.get("stats", {})
+            for name, value in stats.items():
+                if name.startswith("draws:"):
+                    draws.add_metric([venue, name.split(":", 1)[1]], float(value))
+            refused.add_metric([venue], float(stats.get("denied", 0)))
+            pauses.add_metric([venue], float(stats.get("pauses", 0)))
+            buckets = [
+                (f"{b / 1000:g}", float(stats.get(f"wait_le:{b}", 0))) for b in WAIT_BUCKETS_MS
+            ]
+            buckets.append(("+Inf", float(stats.get("wait_le:+Inf", 0))))
+            waits.add_metric([venue], buckets, stats.get("wait_ms_sum", 0) / 1000)
+        yield from (left, size, limit, paused, draws, refused, pauses, waits)
 
     def _fleet(self, fleet: dict[str, str], status: dict[str, Any] | None) -> Iterator[Metric]:
         state = fleet.get("state", "ACTIVE")

@@ -49,6 +49,7 @@ export class FleetPage {
     }
     cards.push(limits);
     cards.push(riskCard(view.summary.risk));
+    for (const [name, venue] of Object.entries(view.venues || {})) cards.push(venueCard(name, venue));
     box.replaceChildren(...cards);
   }
 
@@ -159,6 +160,26 @@ const RISK_FIGURES = [
   ["day_loss", "daily_loss_limit_quote", "loss today (UTC)"],
   ["latency_p95_ms", "max_connector_latency_ms", "connector p95 ms"],
 ];
+
+// A real venue's fleet-wide rate budget: how full each bucket is, and a pause in force.
+function venueCard(name, venue) {
+  const box = el("div", { class: "card wide venue-card", "data-venue": name },
+    el("div", { class: "k", text: `Venue ${name} — rate budget` }));
+  for (const scope of venue.scopes || []) {
+    const used = scope.capacity > 0 ? 1 - Math.max(0, scope.left) / scope.capacity : 0;
+    box.append(el("div", { class: "limit-row" },
+      el("span", { class: "name", text: `${scope.name.replace("_", " ")} (limit ${scope.limit}/${scope.window_ms / 1000}s)` }),
+      usageBar(Math.min(1, Math.max(0, used))),
+      el("span", { class: "num", text: `${Math.round(used * 100)}%` })));
+  }
+  if (venue.paused_ms > 0) {
+    box.append(el("div", { class: "warn venue-paused",
+      text: `PAUSED ${(venue.paused_ms / 1000).toFixed(1)}s more: ${venue.pause_reason || ""}` }));
+  }
+  const stats = venue.stats || {};
+  box.append(el("div", { class: "muted", text: `waits ${stats.waits || 0} · refused ${stats.denied || 0} · pauses ${stats.pauses || 0}` }));
+  return box;
+}
 
 function riskCard(risk) {
   const box = el("div", { class: "card wide", id: "risk-card" },
