@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lock hooks audit lint format types test test-fast test-step test-props chaos proto proto-check bench run clean
+.PHONY: help install lock budget-fleet hooks audit lint format types test test-fast test-step test-props chaos proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -67,6 +67,9 @@ bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_web.py
 	$(PY) bench/bench_budget.py
 	$(PY) bench/bench_venue.py
+
+budget-fleet: install  ## the rate budget at scale: 64 symbols, 2 connector replicas, a minute of moves, a ban
+	$(PY) bench/bench_budget_fleet.py $(ARGS)
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
 	$(PY) -m mmtasks.run $(ARGS)
