@@ -28,6 +28,7 @@ class Runtime:
     _redis: redis.Redis | None = None
     _exchange: Venue | None = None  # the gRPC client unless a venue is given (tests: SimVenue)
     _pg: ConnectionPool | None = None
+    _venues: dict[str, Venue] = field(default_factory=dict)  # other connectors, by address
 
     @property
     def redis(self) -> redis.Redis:
@@ -51,6 +52,22 @@ class Runtime:
             )
         return self._exchange
 
+    def exchange_for(self, venue: str) -> Venue:
+        """Return the connector client of a venue (MMTASKS_VENUES), the default one else."""
+        addr = self.settings.connector_for(venue)
+        if addr == self.settings.connector_addr:
+            return self.exchange
+        if addr not in self._venues:
+            from mmtasks.connector.client import ExchangeClient
+
+            self._venues[addr] = ExchangeClient(
+                addr,
+                token=self.settings.connector_token,
+                timeout_s=self.settings.connector_timeout_s,
+                tls_ca=self.settings.connector_tls_ca,
+            )
+        return self._venues[addr]
+
     @property
     def pg(self) -> ConnectionPool:
         if self._pg is None:
@@ -68,9 +85,11 @@ class Runtime:
 
     def close(self) -> None:
         """Close every connection this process opened."""
-        close = getattr(self._exchange, "close", None)  # the gRPC client has one, SimVenue not
-        if close is not None:
-            close()
+        for venue in [self._exchange, *self._venues.values()]:
+            close = getattr(venue, "close", None)  # the gRPC client has one, SimVenue not
+            if close is not None:
+                close()
+        self._venues = {}
         if self._pg is not None:
             self._pg.close()
         if self._redis is not None:

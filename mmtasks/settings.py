@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         default="postgresql://postgres@127.0.0.1:5432/postgres", alias="DATABASE_URL"
     )
     connector_addr: str = Field(default="127.0.0.1:50051", alias="CONNECTOR_ADDR")
+    # Several venues in one fleet: each venue's connector, `binanceusdm=HOST:PORT,binance=...`.
+    # A symbol trades on its registry `exchange`; a venue not named here uses CONNECTOR_ADDR.
+    venues: str = Field(default="", alias="MMTASKS_VENUES")
     connector_token: str | None = Field(default=None, alias="CONNECTOR_TOKEN")
     connector_tls_ca: Path | None = Field(default=None, alias="CONNECTOR_TLS_CA")
     connector_timeout_s: float = Field(default=5.0, alias="CONNECTOR_TIMEOUT_S")
@@ -97,6 +100,25 @@ class Settings(BaseSettings):
 
     # Where each URL came from ("env", "services file ...", "runner"): for error messages.
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def venue_connectors(self) -> dict[str, str]:
+        """Return venue -> connector address from MMTASKS_VENUES."""
+        out: dict[str, str] = {}
+        for item in self.venues.replace(";", ",").split(","):
+            if not item.strip():
+                continue
+            name, sep, addr = item.strip().partition("=")
+            if not sep or not name or not addr:
+                raise ValueError(
+                    f"MMTASKS_VENUES must be VENUE=HOST:PORT[,VENUE=HOST:PORT], received {item!r}"
+                )
+            out[name.strip()] = addr.strip()
+        return out
+
+    def connector_for(self, venue: str) -> str:
+        """Return the address of the connector that serves venue."""
+        return self.venue_connectors.get(venue, self.connector_addr)
 
     @property
     def celery_broker_url(self) -> str:

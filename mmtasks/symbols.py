@@ -36,7 +36,11 @@ def rules_of(exchange: Venue, symbol: str) -> SymbolRules:
 
 
 def checked_rules(
-    exchange: Venue, symbol: str, strategy: StrategyConfig, risk: RiskConfig | None = None
+    exchange: Venue,
+    symbol: str,
+    strategy: StrategyConfig,
+    risk: RiskConfig | None = None,
+    venue: str | None = None,
 ) -> dict[str, str]:
     """Return the symbol's venue rules after checking the configs can trade under them.
 
@@ -49,6 +53,8 @@ def checked_rules(
         venue_rules = exchange.symbol_info(symbol)
     except ValidationError as exc:
         raise ValidationError(f"symbol {symbol} is not tradable at the connector: {exc}") from None
+    if venue is not None:
+        check_venue(venue_rules, venue)
     check_capabilities(venue_rules, strategy)
     rules = grid_rules(venue_rules)
     if isinstance(strategy, SignalConfig):
@@ -64,6 +70,17 @@ def checked_rules(
         if errors:
             raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
     return rules_to_dict(rules)
+
+
+def check_venue(rules: VenueRules, venue: str) -> None:
+    """Refuse a symbol whose connector serves another venue than the one registered."""
+    served = rules.venue.split(" ", 1)[0]  # "binanceusdm (paper)" serves binanceusdm
+    if served != venue:
+        raise ValidationError(
+            f"exchange: {rules.symbol} is registered on {venue} but its connector serves "
+            f"{rules.venue}; name that venue's connector in MMTASKS_VENUES ({venue}=HOST:PORT) "
+            f"or register the symbol with exchange {served}"
+        )
 
 
 def check_capabilities(rules: VenueRules, strategy: StrategyConfig) -> None:
@@ -106,14 +123,22 @@ def _current_price(exchange: Venue, symbol: str) -> Decimal | None:
 
 
 def init_command(
-    exchange: Venue, symbol: str, strategy: dict[str, Any], risk: dict[str, Any]
+    exchange: Venue,
+    symbol: str,
+    strategy: dict[str, Any],
+    risk: dict[str, Any],
+    venue: str = "sim",
 ) -> Command:
-    """Return the validated `init` command of symbol with its venue rules."""
+    """Return the validated `init` command of symbol with its venue rules.
+
+    venue: the registry's `exchange` of the symbol: its steps call that venue's connector.
+    """
     config, risk_config = parse_strategy_config(strategy), parse_risk(risk)
     return "init", {
         "strategy": config.model_dump(mode="json"),
         "risk": risk_config.model_dump(mode="json"),
-        "rules": checked_rules(exchange, symbol, config, risk_config),
+        "rules": checked_rules(exchange, symbol, config, risk_config, venue),
+        "exchange": venue,
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,9 +98,13 @@ def plan(record: SymbolRecord, view: RedisView) -> list[str]:
     return commands  # a symbol in ERROR stays there until an operator resumes it
 
 
-def _command(exchange: Venue, record: SymbolRecord, name: str) -> Command:
+Venues = Venue | Callable[[str], Venue]
+
+
+def _command(exchange: Venues, record: SymbolRecord, name: str) -> Command:
     if name == "init":
-        return init_command(exchange, record.symbol, record.strategy, record.risk)
+        venue = exchange(record.exchange) if callable(exchange) else exchange
+        return init_command(venue, record.symbol, record.strategy, record.risk, record.exchange)
     if name == "update_config":
         return name, {
             "strategy": parse_strategy_config(record.strategy).model_dump(mode="json"),
@@ -137,10 +142,13 @@ def rehydrate(
     conn: psycopg.Connection[Any],
     client: redis.Redis,
     app: Celery,
-    exchange: Venue,
+    exchange: Venues,
     issued_by: str,
 ) -> dict[str, Any]:
-    """Send every registered symbol the commands its Redis state is missing; report them."""
+    """Send every registered symbol the commands its Redis state is missing; report them.
+
+    exchange: the venue, or (several venues in one fleet) venue name -> its connector.
+    """
     sent: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
     fleet = restore_fleet(conn, client)

@@ -18,8 +18,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 
-# Venues a connector can serve. A real venue adapter adds its name here.
-EXCHANGES = ("sim",)
+# Venues a connector can serve (docs/venue.md). A real venue adapter adds its name here.
+EXCHANGES = ("sim", "binanceusdm", "binance")
 WORKER_NAME_RE = re.compile(r"^[\w.\-]+@[\w.\-]+$")
 
 

@@ -31,6 +31,7 @@ from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.registry.workers import attach, check_consumer
 from mmtasks.state.keys import SYMBOLS, keys_for
 from mmtasks.symbols import checked_rules, init_command, send_commands
+from mmtasks.venue import Venue
 
 
 def _require(record: SymbolRecord | None, symbol: str) -> SymbolRecord:
@@ -53,7 +54,9 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
     strategy_json, risk_json = config_json(strategy), config_json(risk)
     # Built (and checked against the venue's rules) before the commit, so that what follows
     # the commit only writes to Redis.
-    init = init_command(ctx.rt.exchange, req.symbol, strategy_json, risk_json)
+    init = init_command(
+        ctx.rt.exchange_for(req.exchange), req.symbol, strategy_json, risk_json, req.exchange
+    )
     queue = queue_for(req.symbol)
     if req.consumer:
         check_consumer(ctx.app, queue, req.consumer)
@@ -61,8 +64,9 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
         old = store.get_symbol(conn, req.symbol, lock=True)
         if old is not None and old.status != RegistryStatus.REMOVED:
             raise ValidationError(
-                f"symbol {req.symbol} is already registered (status {old.status}, version "
-                f"{old.version}); use update_symbol to change its config"
+                f"symbol {req.symbol} is already registered on {old.exchange} (status "
+                f"{old.status}, version {old.version}); one name trades on one venue: use "
+                "update_symbol to change its config, or remove it first"
             )
         args = (conn, req.symbol, req.exchange, strategy_json, risk_json)
         record = (
@@ -106,11 +110,16 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
     }
 
 
+def _venue(ctx: AdminContext, symbol: str) -> Venue:
+    """Return the connector of the venue the symbol is registered on."""
+    return ctx.rt.exchange_for(_registered(ctx, symbol).exchange)
+
+
 def _position_qty(ctx: AdminContext, symbol: str) -> tuple[Decimal, Decimal | None]:
     """Return the open quantity in Redis and at the exchange (None when it cannot be asked)."""
     raw = ctx.redis.hget(keys_for(symbol).position, "qty")
     local = Decimal(raw.decode() if isinstance(raw, bytes) else raw or "0")
-    positions = [p for p in ctx.rt.exchange.positions(symbol) if p.symbol == symbol]
+    positions = [p for p in _venue(ctx, symbol).positions(symbol) if p.symbol == symbol]
     return local, positions[0].quantity if positions else Decimal(0)
 
 
@@ -198,7 +207,7 @@ def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
     old = _registered(ctx, req.symbol)
     strategy = parse_strategy_config(merge(old.strategy, req.strategy or {}, "strategy"))
     risk = parse_risk(merge(old.risk, req.risk or {}, "risk"))
-    checked_rules(ctx.rt.exchange, req.symbol, strategy, risk)
+    checked_rules(ctx.rt.exchange_for(old.exchange), req.symbol, strategy, risk, old.exchange)
     if kind_name(strategy) != kind_of(old.strategy):
         _check_flat(ctx, req.symbol, kind_of(old.strategy), kind_name(strategy))
     strategy_json, risk_json = config_json(strategy), config_json(risk)
@@ -248,7 +257,9 @@ def update_symbol(ctx: AdminContext, req: UpdateSymbol) -> dict[str, Any]:
 def _check_flat(ctx: AdminContext, symbol: str, old_kind: str, new_kind: str) -> None:
     """Refuse a change of strategy kind unless the symbol is flat with no open order."""
     local, venue = _position_qty(ctx, symbol)
-    orders = [o for o in ctx.rt.exchange.open_orders(symbol) if is_ours(symbol, o.client_order_id)]
+    orders = [
+        o for o in _venue(ctx, symbol).open_orders(symbol) if is_ours(symbol, o.client_order_id)
+    ]
     problems = []
     if local != 0 or (venue or 0) != 0:
         problems.append(f"position {canon(venue if venue else local)}")

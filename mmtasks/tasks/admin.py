@@ -216,7 +216,7 @@ def _rehydrate(ctx: AdminContext, req: Rehydrate) -> dict[str, Any]:
     applied = migrate(ctx.rt.settings.database_url)
     with ctx.transaction() as conn:
         report = rehydration.rehydrate(
-            conn, ctx.redis, ctx.app, ctx.rt.exchange, f"{ctx.issued_by}:{req.reason}"
+            conn, ctx.redis, ctx.app, ctx.rt.exchange_for, f"{ctx.issued_by}:{req.reason}"
         )
     return {"migrations": applied, **report}
 

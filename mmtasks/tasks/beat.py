@@ -124,7 +124,7 @@ def _rehydrate_if_lost(rt: Runtime) -> dict[str, Any] | None:
             if not lost:
                 return None
             log.warning("Redis lacks %s that the registry has: rehydrating", lost)
-            return rehydrate(conn, rt.redis, app, rt.exchange, issued_by="beat:heal_fleet")
+            return rehydrate(conn, rt.redis, app, rt.exchange_for, issued_by="beat:heal_fleet")
     except Exception as exc:
         if policy_for(exc) is not Response.RETRY:
             raise

@@ -78,6 +78,8 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     elif cmd.command == "init" or not isinstance(snap.strategy, SignalConfig):
         fx.meta["signal_history"] = "1"  # a new signal symbol starts from the venue's history
     fx.strategy, fx.risk, fx.rules = strategy, risk, rules
+    if "exchange" in cmd.args:
+        fx.exchange = str(cmd.args["exchange"])
 
 
 def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:

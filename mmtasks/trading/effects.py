@@ -31,6 +31,7 @@ class Effects:
     strategy: core.GridConfig | SignalConfig | None = None
     risk: core.RiskConfig | None = None
     rules: core.SymbolRules | None = None
+    exchange: str | None = None  # the venue the symbol trades on (its registry `exchange`)
     # Trade ids counted without a fill of their own (already on a slot): trade id -> time ms.
     counted_trades: dict[str, int] = field(default_factory=dict)
     # Kind signal: the pipeline's inputs read from the inbox (in order), its new state and
@@ -54,6 +55,8 @@ class Effects:
             out["risk"] = self.risk.model_dump_json()
         if self.rules is not None:
             out["rules"] = json.dumps(rules_to_dict(self.rules))
+        if self.exchange is not None:
+            out["exchange"] = self.exchange
         return out
 
 

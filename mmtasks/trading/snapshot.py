@@ -60,6 +60,7 @@ class Snapshot:
     tick: Tick | None
     fleet_state: str
     config_error: str | None = None
+    exchange: str = "sim"  # the venue the symbol trades on (routes its connector)
     fills_buffered: int = 0  # fills in Redis waiting for the ledger when the step started
     raw_slots: dict[str, str] = field(default_factory=dict)
     raw_position: dict[str, str] = field(default_factory=dict)
@@ -209,6 +210,7 @@ def load_snapshot(
         tick=tick,
         fleet_state=fleet_state,
         config_error=config_error,
+        exchange=cfg_raw.get("exchange") or "sim",
         fills_buffered=int(buffered),
         raw_slots=slots_raw,
         raw_position=pos_raw,
@@ -283,6 +285,7 @@ def rebase(
         tick=before.tick,
         fleet_state=before.fleet_state,
         config_error=before.config_error,
+        exchange=before.exchange,
         raw_slots={key: slot_json(slot) for key, slot in grid.slots.items()},
         raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
         raw_candles={str(ts): candle_to_json(c) for ts, c in candles.items()},

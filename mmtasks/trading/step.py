@@ -387,9 +387,8 @@ def _drain_once(
     if needs_reconcile and rules is not None and status != SymbolStatus.REMOVED and not waiting:
         fx.meta["needs_reconcile"] = "0"  # reconcile sets it again if it must run once more
         grid_config = strategy if isinstance(strategy, GridConfig) else None
-        actions += reconcile(
-            rt.exchange, snap, fx, grid_config, rules, now_ms(), _trade_book(rt, store)
-        )
+        venue = rt.exchange_for(fx.exchange or snap.exchange)
+        actions += reconcile(venue, snap, fx, grid_config, rules, now_ms(), _trade_book(rt, store))
     fleet = _fleet_state(snap, fx)
     if status == SymbolStatus.ACTIVE and not waiting:
         _check_breaker(snap, fx, risk)
@@ -418,7 +417,7 @@ def _drain_once(
     if actions:
         fx2 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
         sent_ms = now_ms()
-        error = execute(rt.exchange, symbol, actions, fx2, sent_ms)
+        error = execute(rt.exchange_for(snap.exchange), symbol, actions, fx2, sent_ms)
         acked_ms = now_ms()
         if places and snap.tick is not None:
             result.tick_to_order_ms = max(0, acked_ms - snap.tick.ts_event_ms)
@@ -467,7 +466,13 @@ def _decide_signal(
         paused=not active,
     )
     actions = decide_signal(
-        rt.exchange, snap, fx, config, context, trading=not waiting, now_ms=now_ms()
+        rt.exchange_for(snap.exchange),
+        snap,
+        fx,
+        config,
+        context,
+        trading=not waiting,
+        now_ms=now_ms(),
     )
     if not waiting and (not active or fleet is FleetState.HALTED):
         asked = {a.client_order_id for a in actions}
@@ -692,7 +697,7 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
     """Write fx atomically under the lock with the fills and events it produced."""
     k = keys_for(store.symbol)
     batch = diff_batch(snap, fx.grid, fx.meta, fx.candles)
-    if fx.strategy is not None or fx.risk is not None:
+    if fx.strategy is not None or fx.risk is not None or fx.exchange is not None:
         batch.hset(k.config, fx.config_fields())
     batch.rpush(k.fills_out, [f.to_json() for f in fx.fills])
     counted = {f.trade_id: f.ts_ms for f in fx.fills} | fx.counted_trades
@@ -733,4 +738,6 @@ def _commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snap
         new.strategy = fx.strategy
     if fx.risk is not None:
         new.risk = fx.risk
+    if fx.exchange is not None:
+        new.exchange = fx.exchange
     return new

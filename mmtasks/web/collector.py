@@ -209,6 +209,7 @@ class FleetCollector(Collector):
             name: _gauge(name, doc, labels)
             for name, doc, labels in (
                 ("mm_symbol_state", "1 for the symbol's current state", ["symbol", "state"]),
+                ("mm_symbol_venue", "1 for the venue the symbol trades on", ["symbol", "venue"]),
                 ("mm_symbol_healthy", "1 when the symbol is healthy", ["symbol"]),
                 ("mm_symbol_reduce_only", "1 while the symbol only reduces", ["symbol"]),
                 ("mm_symbol_errors", "Failed steps in a row", ["symbol"]),
@@ -241,6 +242,7 @@ class FleetCollector(Collector):
             state = e["state"] or "MISSING"
             for name in SYMBOL_STATES:
                 g["mm_symbol_state"].add_metric([symbol, name], float(state == name))
+            g["mm_symbol_venue"].add_metric([symbol, e.get("exchange") or "sim"], 1.0)
             g["mm_symbol_healthy"].add_metric([symbol], float(e["healthy"]))
             g["mm_symbol_reduce_only"].add_metric([symbol], float(e["risk"]["reduce_only"]))
             g["mm_symbol_errors"].add_metric([symbol], float(e["risk"]["error_count"]))

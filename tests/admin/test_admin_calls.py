@@ -78,7 +78,7 @@ BAD_CALLS: list[Bad] = [
     (
         "add_symbol",
         {"symbol": "BBBUSDT", "exchange": "nasdaq", "strategy": GRID},
-        "exchange must be one of sim, received 'nasdaq'",
+        "exchange must be one of sim, binanceusdm, binance, received 'nasdaq'",
     ),
     (
         "add_symbol",
@@ -98,7 +98,7 @@ BAD_CALLS: list[Bad] = [
     (
         "add_symbol",
         {"symbol": "CCCUSDT", "strategy": GRID},
-        "symbol CCCUSDT is already registered (status ACTIVE, version 1)",
+        "symbol CCCUSDT is already registered on sim (status ACTIVE, version 1)",
     ),
     ("remove_symbol", {"symbol": "ZZZUSDT"}, "symbol ZZZUSDT is not registered"),
     (

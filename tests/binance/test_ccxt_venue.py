@@ -233,3 +233,14 @@ def test_spot_places_limit_makers_refuses_a_sell_it_cannot_cover_and_a_neutral_g
         checked_rules(venue, "BTCUSDT", neutral)
     long = parse_strategy_config({"interval": "100", "mode": "long", "order_qty": "0.001"})
     assert checked_rules(venue, "BTCUSDT", long)["tick_size"] == "0.01"
+
+
+def test_a_symbol_registered_on_one_venue_is_refused_on_a_connector_of_another(
+    make_venue: Callable[..., Any],
+) -> None:
+    venue = make_venue()  # a binanceusdm connector
+    grid = parse_strategy_config({"interval": "100", "mode": "neutral", "order_qty": "0.001"})
+
+    with pytest.raises(ValidationError, match=r"MMTASKS_VENUES \(binance=HOST:PORT\)"):
+        checked_rules(venue, "BTCUSDT", grid, venue="binance")
+    assert checked_rules(venue, "BTCUSDT", grid, venue="binanceusdm")["tick_size"] == "0.01"

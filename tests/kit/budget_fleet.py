@@ -147,7 +147,8 @@ def budget_fleet(
                 env = fleet_env(redis_url, database_url, addrs[i % 2], LOG_LEVEL="WARNING")
                 fleet.workers.append(Worker([s.lower() for s in group], env, name=f"bf{i}"))
             for symbol in symbols:
-                init_symbol(client, app, exchange, symbol, GRID)
+                # Prices move only when the run says: they must not go stale while it waits.
+                init_symbol(client, app, exchange, symbol, GRID, {"stale_after_s": 3600})
             yield fleet
         finally:
             for worker in fleet.workers:

@@ -75,6 +75,8 @@ class Info:
     step_size: Decimal = Decimal("0.001")
     min_qty: Decimal = Decimal("0.001")
     min_notional: Decimal = Decimal("5")
+    venue: str = "sim"  # the connector's venue and capabilities (a derivative market)
+    spot: bool = False
 
 
 class FakeExchange:

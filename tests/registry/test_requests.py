@@ -39,8 +39,8 @@ GRID = {"interval": "10", "order_qty": "1"}
         (
             AddSymbol,
             ("BTCUSDT",),
-            {"exchange": "binance", "strategy": GRID},
-            "exchange must be one of sim, received 'binance'",
+            {"exchange": "kraken", "strategy": GRID},
+            "exchange must be one of sim, binanceusdm, binance, received 'kraken'",
         ),
         (
             AddSymbol,

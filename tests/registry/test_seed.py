@@ -72,7 +72,7 @@ def test_seed_with_a_bad_entry_names_it_and_writes_nothing(pg_url: str, tmp_path
         ({"symbols": {"BTC-USD": {"strategy": GRID}}}, "symbol must be 2-20 letters"),
         (
             {"symbols": {"BTCUSDT": {"strategy": GRID, "exchange": "ftx"}}},
-            "exchange must be one of sim, received 'ftx'",
+            "exchange must be one of sim, binanceusdm, binance, received 'ftx'",
         ),
         (
             {"symbols": {"BTCUSDT": {"strategy": GRID, "colour": "red"}}},

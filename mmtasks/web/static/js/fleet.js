@@ -92,6 +92,7 @@ export class FleetPage {
     const p = e.position;
     const c = row.cells;
     c.symbol.replaceChildren(el("span", { class: "sym", text: e.symbol }),
+      el("span", { class: "muted venue", text: e.exchange && e.exchange !== "sim" ? ` ${e.exchange}` : "" }),
       el("span", { class: "muted", text: e.healthy ? "" : " ⚠", title: (e.problems || []).join("; ") }));
     const state = el("span");
     pill(state, e.state || "MISSING");
