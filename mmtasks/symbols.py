@@ -127,17 +127,21 @@ def init_command(
     symbol: str,
     strategy: dict[str, Any],
     risk: dict[str, Any],
-    venue: str = "sim",
+    venue: str | None = None,
 ) -> Command:
     """Return the validated `init` command of symbol with its venue rules.
 
-    venue: the registry's `exchange` of the symbol: its steps call that venue's connector.
+    venue: the registry's `exchange` of the symbol (checked against what the connector
+    serves); its steps call that venue's connector. None: the venue the connector serves.
     """
     config, risk_config = parse_strategy_config(strategy), parse_risk(risk)
+    rules = checked_rules(exchange, symbol, config, risk_config, venue)
+    if venue is None:
+        venue = exchange.symbol_info(symbol).venue.split(" ", 1)[0]
     return "init", {
         "strategy": config.model_dump(mode="json"),
         "risk": risk_config.model_dump(mode="json"),
-        "rules": checked_rules(exchange, symbol, config, risk_config, venue),
+        "rules": rules,
         "exchange": venue,
     }
 
