@@ -204,9 +204,10 @@ class RateBudget:
             if time.monotonic() + wait_s > deadline:
                 self._bump("denied")
                 reason = "the venue is paused (429/418)" if paused else "the rate budget is spent"
+                waited = time.monotonic() - started
                 raise RateLimitedError(
-                    f"{self.venue}: {reason}; a {priority} call would wait {wait_s:.1f}s "
-                    f"(bound {MAX_WAIT_S[priority]:g}s)",
+                    f"{self.venue}: {reason}; a {priority} call waited {waited:.1f}s and would "
+                    f"wait {wait_s:.1f}s more (bound {MAX_WAIT_S[priority]:g}s)",
                     wait_s,
                 )
             await asyncio.sleep(min(wait_s, POLL_MAX_S))

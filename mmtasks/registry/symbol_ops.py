@@ -52,6 +52,8 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
     """Register a symbol, initialise its state through its inbox, and announce it."""
     strategy, risk = parse_strategy_config(req.strategy), parse_risk(req.risk)
     strategy_json, risk_json = config_json(strategy), config_json(risk)
+    with ctx.transaction() as conn:  # said first: the venue may not even list the name
+        _refuse_registered(store.get_symbol(conn, req.symbol), req.symbol)
     # Built (and checked against the venue's rules) before the commit, so that what follows
     # the commit only writes to Redis.
     init = init_command(
@@ -62,12 +64,7 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
         check_consumer(ctx.app, queue, req.consumer)
     with ctx.transaction() as conn:
         old = store.get_symbol(conn, req.symbol, lock=True)
-        if old is not None and old.status != RegistryStatus.REMOVED:
-            raise ValidationError(
-                f"symbol {req.symbol} is already registered on {old.exchange} (status "
-                f"{old.status}, version {old.version}); one name trades on one venue: use "
-                "update_symbol to change its config, or remove it first"
-            )
+        _refuse_registered(old, req.symbol)
         args = (conn, req.symbol, req.exchange, strategy_json, risk_json)
         record = (
             store.readd_symbol(*args, req.consumer)
@@ -108,6 +105,15 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
         "rules": init[1]["rules"],
         "seq": seq,
     }
+
+
+def _refuse_registered(old: SymbolRecord | None, symbol: str) -> None:
+    if old is not None and old.status != RegistryStatus.REMOVED:
+        raise ValidationError(
+            f"symbol {symbol} is already registered on {old.exchange} (status {old.status}, "
+            f"version {old.version}); one name trades on one venue: use update_symbol to change "
+            "its config, or remove it first"
+        )
 
 
 def _venue(ctx: AdminContext, symbol: str) -> Venue:

@@ -24,6 +24,7 @@ from mmtasks.errors import (
     DependencyError,
     LockLostError,
     OperationalError,
+    RateLimitedError,
     Response,
     ValidationError,
     dependency_of,
@@ -262,7 +263,14 @@ def record_failure(rt: Runtime, store: SymbolStore, exc: BaseException, response
         if since == now:
             events.append(event_fields(EventType.SYMBOL_DEGRADED, store.symbol, {"error": message}))
         lasted_s = (now - since) / 1000
-        if lasted_s < rt.settings.degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
+        # A rate limit never escalates: the budget or the venue paces the fleet on purpose,
+        # and a symbol in ERROR would wait for beat's recovery long after the limit has passed.
+        paced = isinstance(exc, RateLimitedError)
+        if (
+            paced
+            or lasted_s < rt.settings.degraded_to_error_s
+            or meta.get("status") == SymbolStatus.ERROR
+        ):
             log.warning(
                 "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
                 store.symbol,

@@ -173,6 +173,35 @@ def test_a_temporary_fault_that_outlasts_the_window_moves_to_error_and_recovery_
     assert resting(exchange, A) == [("BUY", D(80)), ("BUY", D(90))]
 
 
+def test_a_rate_limit_that_outlasts_the_window_stays_degraded_and_trades_again_by_itself(
+    rt: Runtime, exchange: Any, sim: Any
+) -> None:
+    # Arrange: the same 1 s window, but the connector answers "rate limited" (the budget or the
+    # venue pacing the fleet): that never turns into ERROR.
+    start(rt, exchange, sim, LONG)
+    rt.settings = rt.settings.model_copy(update={"degraded_to_error_s": 1.0})
+    sim.fail_next_calls(1000, "RESOURCE_EXHAUSTED")
+    send_command(rt.redis, app, A, "reconcile", issued_by="test")
+
+    # Act: retry (after each backoff) for well past the window.
+    first = step(rt)
+    since = int(first["degraded_since_ms"])
+    lasted = eventually(
+        lambda: (s := step(rt), int(s.get("last_step_ms") or 0) - since > 2000 and s)[-1], 20, 0.1
+    )
+    sim.fail_next_calls(0)
+    healed = eventually(lambda: not step(rt).get("degraded_since_ms"), 20, 0.1)
+
+    # Assert: DEGRADED all along, never ERROR; then trading again with the same grid.
+    assert lasted["status"] == "ACTIVE" and lasted["degraded_since_ms"] == str(since)
+    assert "RateLimitedError" in lasted["last_error"]
+    assert healed
+    assert "SYMBOL_STATE_CHANGED" not in [
+        e["type"] for e in events(rt) if '"ERROR"' in e.get("data", "")
+    ]
+    assert resting(exchange, A) == [("BUY", D(80)), ("BUY", D(90))]
+
+
 def test_recovery_gives_up_after_its_attempts_cancelling_entries_and_keeping_closing_orders(
     rt: Runtime, exchange: Any, sim: Any
 ) -> None:
