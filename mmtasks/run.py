@@ -235,6 +235,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=200,
         help="random-walk feed period in ms (default %(default)s)",
     )
+    parser.add_argument(
+        "--venue",
+        choices=("binanceusdm", "binance"),
+        help="trade through the real-venue connector (ccxt) against the Binance-speaking "
+        "simulator instead of the gRPC simulator: binanceusdm (perpetuals) or binance "
+        "(spot: long grids only); the fleet-wide rate budget is on",
+    )
     return parser.parse_args(argv)
 
 
@@ -314,33 +321,41 @@ def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
     }
 
 
-def start_connector(fleet: Fleet, symbols: list[str], tick_ms: int, data_dir: Path) -> str:
-    """Start the simulated connector on a free port; return its address once it serves."""
-    port_file = data_dir / "connector.port"
+def start_connector(
+    fleet: Fleet, symbols: list[str], tick_ms: int, data_dir: Path, venue: str | None = None
+) -> str:
+    """Start the connector on a free port; return its address once it serves.
+
+    venue None: the gRPC simulator. Else the Binance-speaking simulator on a free port, and the
+    real-venue connector (ccxt) on it, with the simulator's keys.
+    """
+    feed = ("--feed", "random", "--tick-ms", str(tick_ms), "--symbols", ",".join(symbols))
+    if venue is None:
+        backend: tuple[str, ...] = ("--sim", *feed)
+    else:
+        sim_port = _spawn_and_wait(
+            fleet, "binance-sim", data_dir, ("-m", "mmtasks.sim.binance", *feed)
+        )
+        base = f"http://127.0.0.1:{sim_port}"
+        print(f"binance  {base} (the Binance-speaking simulator)", flush=True)
+        fleet.env.setdefault("MMTASKS_VENUE_API_KEY", "mmtasks-sim-key")
+        fleet.env.setdefault("MMTASKS_VENUE_API_SECRET", "mmtasks-sim-secret")
+        backend = ("--venue", venue, "--base-url", base, "--symbols", ",".join(symbols))
+    port = _spawn_and_wait(fleet, "connector", data_dir, ("-m", "mmtasks.connector", *backend))
+    return f"127.0.0.1:{port}"
+
+
+def _spawn_and_wait(fleet: Fleet, name: str, data_dir: Path, args: tuple[str, ...]) -> str:
+    """Start `python ARGS --port 0 --port-file F`; return the port once it is written."""
+    port_file = data_dir / f"{name}.port"
     port_file.unlink(missing_ok=True)
-    child = fleet.spawn(
-        "connector",
-        sys.executable,
-        "-m",
-        "mmtasks.connector",
-        "--sim",
-        "--port",
-        "0",
-        "--port-file",
-        str(port_file),
-        "--feed",
-        "random",
-        "--tick-ms",
-        str(tick_ms),
-        "--symbols",
-        ",".join(symbols),
-    )
-    deadline = time.monotonic() + 30
+    child = fleet.spawn(name, sys.executable, *args, "--port", "0", "--port-file", str(port_file))
+    deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().strip()):
         if not child.alive() or time.monotonic() > deadline:
-            raise SystemExit(f"the connector did not start; see {child.log_path}")
+            raise SystemExit(f"the {name} did not start; see {child.log_path}")
         time.sleep(0.05)
-    return f"127.0.0.1:{port_file.read_text().strip()}"
+    return port_file.read_text().strip()
 
 
 def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Path) -> None:
@@ -539,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the fleet until Ctrl-C, SIGTERM or --seconds; return the exit code."""
     args = parse_args(argv)
     config = load_config(args.config, args.symbols)
+    if args.venue:  # the registry says where each symbol trades
+        config = {s: {**entry, "exchange": args.venue} for s, entry in config.items()}
     port = web_port(args.web_port)
     symbols = list(config)
     stop = threading.Event()
@@ -570,7 +587,7 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         # The simulated exchange lists the catalogue too, so `mmtasks add SOLUSDT ...` can trade.
-        addr = start_connector(fleet, catalogue(symbols), args.tick_ms, data_dir)
+        addr = start_connector(fleet, catalogue(symbols), args.tick_ms, data_dir, args.venue)
         settings = settings.with_services(CONNECTOR_ADDR=addr)
         fleet.env.update(settings.service_env())
         write_services_file(services_file, settings, os.getpid())

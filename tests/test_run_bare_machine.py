@@ -61,7 +61,12 @@ def _read_until_both_fill(proc: subprocess.Popen[str], until_s: float) -> str:
     return text
 
 
-def test_make_run_trades_on_a_bare_machine_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("venue", ["", "binanceusdm"])
+def test_make_run_trades_on_a_bare_machine_and_ctrl_c_leaves_no_process(
+    tmp_path: Path, venue: str
+) -> None:
+    # venue: the whole fleet (bridge, workers, beat, web) through the real-venue connector
+    # (ccxt) on the Binance-speaking simulator, as `make run ARGS="--venue binanceusdm"`.
     reason = _namespaces_permitted()
     if reason:
         pytest.skip(reason)
@@ -69,7 +74,8 @@ def test_make_run_trades_on_a_bare_machine_and_ctrl_c_leaves_no_process(tmp_path
     key, value = marker.split("=")
     env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARS}
     env |= {key: value, "MMTASKS_SERVICES_FILE": str(tmp_path / "none.json")}
-    cmd = f"ip link set lo up && exec {sys.executable} -m mmtasks.run --data-dir {tmp_path}"
+    args = f" --venue {venue}" if venue else ""
+    cmd = f"ip link set lo up && exec {sys.executable} -m mmtasks.run --data-dir {tmp_path}{args}"
 
     proc = subprocess.Popen(
         ["unshare", "-n", "sh", "-c", cmd],
@@ -94,5 +100,6 @@ def test_make_run_trades_on_a_bare_machine_and_ctrl_c_leaves_no_process(tmp_path
     assert set(rows) == {"BTCUSDT", "ETHUSDT"}, transcript[-4000:]
     assert all(int(row["fills"]) > 0 for row in rows.values()), tables[-2]
     assert preamble.count("(embedded)") == 2, preamble  # no machine's servers were found
+    assert ("Binance-speaking simulator" in preamble) == bool(venue), preamble
     assert "stopped" in rest
     assert processes_with(marker) == []

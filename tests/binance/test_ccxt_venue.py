@@ -244,3 +244,29 @@ def test_a_symbol_registered_on_one_venue_is_refused_on_a_connector_of_another(
     with pytest.raises(ValidationError, match=r"MMTASKS_VENUES \(binance=HOST:PORT\)"):
         checked_rules(venue, "BTCUSDT", grid, venue="binance")
     assert checked_rules(venue, "BTCUSDT", grid, venue="binanceusdm")["tick_size"] == "0.01"
+
+
+def test_paper_trading_takes_the_venues_prices_and_fills_in_the_simulators_engine(
+    sim: SimServer,
+) -> None:
+    from mmtasks.venues.ccxt import CcxtConfig
+    from mmtasks.venues.paper import PaperVenue
+
+    paper = PaperVenue(CcxtConfig("binanceusdm", symbols=("BTCUSDT",), base_url=sim.base_url))
+    try:
+        # Rules and the start price come from the venue (no keys needed).
+        rules = paper.symbol_info("BTCUSDT")
+        assert (rules.tick_size, rules.venue) == (D("0.01"), "binanceusdm (paper)")
+        assert paper.latest_price("BTCUSDT").price == D(30000)
+        order, _ = paper.place_order("BTCUSDT", "BUY", "29000", "0.001", "pp1", post_only=True)
+
+        set_price(sim, "BTCUSDT", "28990")  # the real market trades through the order's price
+
+        # The paper engine saw the venue's trade and filled the order; the venue holds nothing.
+        eventually(lambda: paper.latest_price("BTCUSDT").price == D(28990))
+        filled = paper.get_order("BTCUSDT", client_order_id="pp1")
+        assert filled is not None and filled.status is OrderStatus.FILLED
+        assert [t.price for t in paper.trades("BTCUSDT")] == [D(29000)]
+        assert sim_orders(sim) == [] and order.order_id
+    finally:
+        paper.close()
