@@ -106,9 +106,14 @@ def main() -> int:
             after = fleet.stats()
             venue_ids = sorted(str(t["id"]) for t in fleet.control._http.get("/_sim/trades").json())
 
-            def ledger_ids() -> list[str]:
+            wanted = set(venue_ids)
+
+            def ledger_ids() -> list[str]:  # this run's fills (the ledger may hold older runs')
                 return sorted(
-                    str(r[0]) for s in fleet.symbols for r in ledger_rows(services.database_url, s)
+                    str(r[0])
+                    for s in fleet.symbols
+                    for r in ledger_rows(services.database_url, s)
+                    if str(r[0]) in wanted
                 )
 
             try:
@@ -116,6 +121,11 @@ def main() -> int:
                 ledger_ok = True
             except AssertionError:
                 ledger_ok = False
+                got = ledger_ids()
+                print(
+                    f"  missing from the ledger: {sorted(wanted - set(got))[:10]}; "
+                    f"twice: {sorted({i for i in got if got.count(i) > 1})[:10]}"
+                )
             print(
                 f"  ban {args.ban_s}s: requests that reached the banned venue "
                 f"{after['answered_418'] - before}; trading again, every grid placed, "
