@@ -120,11 +120,21 @@ def test_tls_with_a_token(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "--sim is required"),
+        ([], "choose the exchange: --sim (the simulator) or --venue ID"),
         (["--sim", "--feed", "walk"], "feed must be random, none"),
         (["--sim", "--symbols", "BTCUSDT", "--start-price", "ETHUSDT=1"], "not in --symbols"),
         (["--sim", "--tls-cert", "x.pem"], "TLS needs both"),
         (["--sim", "--liquidity", "-1"], "liquidity must be > 0"),
+        (["--sim", "--testnet"], "--testnet, --base-url and --paper go with --venue"),
+        (
+            ["--venue", "binanceusdm", "--testnet", "--base-url", "http://127.0.0.1:1"],
+            "--testnet and --base-url both say where the venue is: choose one",
+        ),
+        (["--venue", "kraken"], "--venue 'kraken' has no adapter yet; supported: binance,"),
+        (
+            ["--venue", "binanceusdm", "--base-url", "ftp://127.0.0.1:1"],
+            "--base-url must be http(s)://HOST[:PORT] with no path",
+        ),
     ],
 )
 def test_bad_command_lines_exit_2_with_a_message(args: list[str], message: str) -> None:

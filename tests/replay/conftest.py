@@ -34,6 +34,12 @@ start_bridge = grid_paths.start_bridge
 
 
 @pytest.fixture
+def venue_kind() -> str:
+    """The fleet's connector: the simulated one (grid_paths also runs it on Binance's API)."""
+    return "sim"
+
+
+@pytest.fixture
 def live_app(redis_base_url: str) -> None:
     """Point the in-test Celery app (used to send tasks) at the session's Redis database."""
     from mmtasks.celery import app, use_services
