@@ -109,6 +109,10 @@ class Scope:
         # Any window of window_ms then holds at most capacity + rate x window = limit x margin.
         return max(self.limit * self.margin - self.capacity, 1.0) / self.window_ms
 
+    def can_lower(self, used: int) -> bool:
+        """True when the venue's figure (used in its window) leaves less than a full bucket."""
+        return self.limit * self.margin - used < self.capacity
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -215,17 +219,34 @@ class RateBudget:
     async def correct(
         self, used_weight: int | None, orders_10s: int | None, orders_1m: int | None
     ) -> None:
-        """Believe no more budget than the venue's own figures leave (its response headers)."""
+        """Believe no more budget than the venue's own figures leave (its response headers).
+
+        Only a figure that leaves less than a full bucket can lower one; the others cost no
+        round trip (most answers, on a fleet within its limits).
+        """
         for scope, used in (
             (self.weight, used_weight),
             (self.orders_10s, orders_10s),
             (self.orders_1m, orders_1m),
         ):
-            if used is not None:
+            if used is not None and scope.can_lower(used):
                 await self._correct(
                     keys=[scope.key],
                     args=[scope.capacity, scope.rate_per_ms, scope.limit * scope.margin, used],
                 )
+
+    def may_correct(
+        self, used_weight: int | None, orders_10s: int | None, orders_1m: int | None
+    ) -> bool:
+        """True when correct() with these figures would change a bucket (worth a task)."""
+        return any(
+            used is not None and scope.can_lower(used)
+            for scope, used in (
+                (self.weight, used_weight),
+                (self.orders_10s, orders_10s),
+                (self.orders_1m, orders_1m),
+            )
+        )
 
     async def pause(self, seconds: float, reason: str) -> int:
         """Stop every process's calls to the venue for seconds; return the pause in force (ms)."""

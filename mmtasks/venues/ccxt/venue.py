@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -318,7 +318,7 @@ class CcxtVenue:
 
         used = figure("x-mbx-used-weight-1m")
         ten, minute = figure("x-mbx-order-count-10s"), figure("x-mbx-order-count-1m")
-        if used is not None or ten is not None or minute is not None:
+        if self.budget.may_correct(used, ten, minute):
             self._background(loop.create_task(self.budget.correct(used, ten, minute)))
 
     def _background(self, task: asyncio.Task[Any]) -> None:
@@ -861,12 +861,8 @@ def _rejected(request: OrderRequest, reason: str, now_ms: int) -> Order:
 
 
 def _with_client_id(order: Order, client_id: str) -> Order:
-    from dataclasses import replace
-
     return replace(order, client_order_id=client_id)
 
 
 def _trade_with_client_id(trade: Trade, client_ids: dict[str, str]) -> Trade:
-    from dataclasses import replace
-
     return replace(trade, client_order_id=client_ids.get(trade.order_id, ""))
