@@ -332,13 +332,52 @@ class NewOrders:
         self.channel.close()
 
 
+def probe(
+    client: redis.Redis,
+    exchange: Any,
+    control: Any,
+    watch: NewOrders,
+    symbols: list[str],
+    samples: int,
+) -> list[float]:
+    """Start every grid, then move one symbol at a time two intervals; return tick -> order ms.
+
+    control: what moves the exchange's price (`inject_price`): the sim's SimControl, or the
+    Binance simulator's control.
+    """
+    from mmtasks.celery import app
+    from mmtasks.symbols import init_symbol
+
+    for symbol in symbols:
+        init_symbol(client, app, exchange, symbol, GRID)
+    deadline = time.monotonic() + 180
+    while any(len(exchange.open_orders(s)) < 6 for s in symbols):  # every grid is up
+        if time.monotonic() > deadline:
+            raise SystemExit("workers did not place their grids")
+        time.sleep(0.2)
+    got: list[float] = []
+    for i in range(samples):
+        symbol = symbols[i % len(symbols)]
+        last = exchange.latest_price(symbol).price
+        jump = 2 * GRID_INTERVAL * (1 if i % 4 < 2 else -1)
+        tick = control.inject_price(symbol, last + jump)
+        t_end = time.monotonic() + 5
+        created = None
+        while created is None and time.monotonic() < t_end:
+            created = watch.first_after(symbol, tick.ts_event_ms)
+            time.sleep(0.002)
+        if created is not None:
+            got.append(created - tick.ts_event_ms)
+        time.sleep(0.05)
+    return got
+
+
 def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str) -> None:
     """Print tick-to-order p50/p99 for n symbols trading on a random walk."""
     from mmtasks.celery import app, use_services
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.settings import settings_for
     from mmtasks.sim.control_client import SimControlClient
-    from mmtasks.symbols import init_symbol
     from tests.kit.env import fleet_env
     from tests.kit.procs import Worker, connector, stop
 
@@ -371,28 +410,8 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         )
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
         watch = NewOrders(addr)
-        samples: list[float] = []
         try:
-            for symbol in symbols:
-                init_symbol(client, app, exchange, symbol, GRID)
-            deadline = time.monotonic() + 180
-            while any(len(exchange.open_orders(s)) < 6 for s in symbols):  # every grid is up
-                if time.monotonic() > deadline:
-                    raise SystemExit("workers did not place their grids")
-                time.sleep(0.2)
-            for i in range(args.samples):
-                symbol = symbols[i % n]
-                last = exchange.latest_price(symbol).price
-                jump = 2 * GRID_INTERVAL * (1 if i % 4 < 2 else -1)
-                tick = sim.inject_price(symbol, last + jump)
-                t_end = time.monotonic() + 5
-                created = None
-                while created is None and time.monotonic() < t_end:
-                    created = watch.first_after(symbol, tick.ts_event_ms)
-                    time.sleep(0.002)
-                if created is not None:
-                    samples.append(created - tick.ts_event_ms)
-                time.sleep(0.05)
+            samples = probe(client, exchange, sim, watch, symbols, args.samples)
         finally:
             watch.close()
             exchange.close()

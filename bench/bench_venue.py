@@ -21,7 +21,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import GRID, GRID_INTERVAL, NewOrders, reserve_redis_db  # noqa: E402
+from bench_bridge import NewOrders, probe, reserve_redis_db  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -44,7 +43,7 @@ def exchange_for(venue: str, symbols: list[str], redis_url: str) -> Iterator[tup
     feed = ("--feed", "random", "--tick-ms", "200", "--symbols", ",".join(symbols))
     if venue == "sim":
         with connector(*feed, "--log-level", "WARNING") as addr:
-            control = SimControlClient(addr)
+            control: Any = SimControlClient(addr)
             try:
                 yield addr, control
             finally:
@@ -53,7 +52,10 @@ def exchange_for(venue: str, symbols: list[str], redis_url: str) -> Iterator[tup
     with (
         binance_sim(*feed, "--log-level", "WARNING") as base,
         venue_connector(
-            venue, base, "--symbols", ",".join(symbols), "--log-level", "WARNING"
+            venue,
+            base,
+            *("--symbols", ",".join(symbols), "--log-level", "WARNING"),
+            env={"REDIS_URL": redis_url},  # the rate budget in the bench's own Redis
         ) as addr,
     ):
         control = BinanceSimControl(base)
@@ -67,7 +69,6 @@ def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str)
     from mmtasks.celery import app, use_services
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.settings import settings_for
-    from mmtasks.symbols import init_symbol
     from tests.kit.env import fleet_env
     from tests.kit.procs import Worker, stop
 
@@ -89,28 +90,8 @@ def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str)
         )
         exchange = ExchangeClient(addr)
         watch = NewOrders(addr)
-        got: list[float] = []
         try:
-            for symbol in symbols:
-                init_symbol(client, app, exchange, symbol, GRID)
-            deadline = time.monotonic() + 180
-            while any(len(exchange.open_orders(s)) < 6 for s in symbols):
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{venue}: workers did not place their grids")
-                time.sleep(0.2)
-            for i in range(samples):
-                symbol = symbols[i % n]
-                last = exchange.latest_price(symbol).price
-                jump = 2 * GRID_INTERVAL * (1 if i % 4 < 2 else -1)
-                tick = control.inject_price(symbol, last + jump)
-                t_end = time.monotonic() + 5
-                created = None
-                while created is None and time.monotonic() < t_end:
-                    created = watch.first_after(symbol, tick.ts_event_ms)
-                    time.sleep(0.002)
-                if created is not None:
-                    got.append(created - tick.ts_event_ms)
-                time.sleep(0.05)
+            got = probe(client, exchange, control, watch, symbols, samples)
         finally:
             watch.close()
             exchange.close()
