@@ -50,3 +50,17 @@ def parse_symbol(value: object) -> Symbol:
 def queue_for(symbol: str) -> str:
     """Return the Celery queue that carries a symbol's tasks: the symbol in lower case."""
     return symbol.lower()
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def trade_order(ts_ms: int, trade_id: str) -> tuple[int, tuple[tuple[int, str], ...]]:
+    """Return the sort key of the venue's trade order: trade time, then trade id.
+
+    Digit runs of the id compare as numbers: trade `T10` comes after `T9` (and Binance's 10
+    after 9), as the venue made them, where text order would put it first. Average-cost PnL
+    depends on this order, so every fold of fills (the ledger, reconcile, replay) uses it.
+    """
+    parts = _DIGITS.split(trade_id)
+    return ts_ms, tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts if p)

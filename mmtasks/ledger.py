@@ -12,13 +12,14 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import redis
 from psycopg_pool import ConnectionPool
 
 from mmtasks.decimals import canon
-from mmtasks.domain import Side
+from mmtasks.domain import Side, trade_order
 from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.models import Position
 from mmtasks.state.keys import keys_for
@@ -143,17 +144,26 @@ class LedgerSummary:
     volume: Decimal
 
 
-def summarize(conn: psycopg.Connection, symbol: str) -> LedgerSummary:
-    """Recompute position and average-cost PnL of symbol from its ledger rows alone."""
+def fills_in_trade_order(
+    conn: psycopg.Connection[Any], symbol: str
+) -> list[tuple[Side, Decimal, Decimal, Decimal, int]]:
+    """Return symbol's ledger fills (side, price, qty, fee, ts_ms) in the venue's trade order.
+
+    Sorted here, not by SQL: trade ids are text and `T10` must follow `T9` (`domain.trade_order`).
+    """
     rows = conn.execute(
-        "SELECT side, price, qty, fee FROM fills WHERE symbol = %s ORDER BY ts_ms, trade_id",
-        (symbol,),
+        "SELECT side, price, qty, fee, ts_ms, trade_id FROM fills WHERE symbol = %s", (symbol,)
     ).fetchall()
-    position = Position()
-    for side, price, qty, fee in rows:
-        position, _ = apply_fill(position, Side(side), price, qty, fee)
+    rows.sort(key=lambda r: trade_order(int(r[4]), str(r[5])))
+    return [(Side(side), price, qty, fee, int(ts_ms)) for side, price, qty, fee, ts_ms, _ in rows]
+
+
+def summarize(conn: psycopg.Connection[Any], symbol: str) -> LedgerSummary:
+    """Recompute position and average-cost PnL of symbol from its ledger rows alone."""
+    position, _ = ledger_position(conn, symbol)
+    count = conn.execute("SELECT count(*) FROM fills WHERE symbol = %s", (symbol,)).fetchone()
     return LedgerSummary(
-        len(rows),
+        int(count[0]) if count else 0,
         position.qty,
         position.avg_cost,
         position.realized_pnl,
@@ -162,16 +172,13 @@ def summarize(conn: psycopg.Connection, symbol: str) -> LedgerSummary:
     )
 
 
-def ledger_position(conn: psycopg.Connection, symbol: str) -> tuple[Position, int]:
+def ledger_position(conn: psycopg.Connection[Any], symbol: str) -> tuple[Position, int]:
     """Return symbol's position folded from the ledger in trade order, and its newest trade ms."""
-    rows = conn.execute(
-        "SELECT side, price, qty, fee, ts_ms FROM fills WHERE symbol = %s ORDER BY ts_ms, trade_id",
-        (symbol,),
-    ).fetchall()
-    position = Position()
-    for side, price, qty, fee, _ in rows:
-        position, _ = apply_fill(position, Side(side), price, qty, fee)
-    return position, (int(rows[-1][4]) if rows else 0)
+    position, newest = Position(), 0
+    for side, price, qty, fee, ts_ms in fills_in_trade_order(conn, symbol):
+        position, _ = apply_fill(position, side, price, qty, fee)
+        newest = ts_ms
+    return position, newest
 
 
 def known_trade_ids(conn: psycopg.Connection, trade_ids: list[str]) -> set[str]:

@@ -26,7 +26,6 @@ buffered fill, no price task pending, nothing changing) so the check sees a rest
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -37,6 +36,7 @@ from typing import Any, Protocol
 import psycopg
 import redis
 
+from mmtasks.domain import trade_order
 from mmtasks.grid.ids import is_ours
 from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, keys_for
@@ -165,13 +165,8 @@ class SymbolReport:
 
 
 def trade_order_key(fill: Fill) -> tuple[int, tuple[tuple[int, str], ...]]:
-    """Return the sort key of the venue's trade order: time, then trade id (digit runs as numbers).
-
-    The simulator numbers trades `T1, T2, ... T10`; compared as text T10 would sort before T9
-    inside one millisecond, which is not the order in which the venue made them.
-    """
-    parts = re.split(r"(\d+)", fill.trade_id)
-    return fill.ts_ms, tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts if p)
+    """Return the sort key of the venue's trade order for a fill (see `domain.trade_order`)."""
+    return trade_order(fill.ts_ms, fill.trade_id)
 
 
 def fold(fills: Iterable[Fill]) -> Folded:
@@ -283,7 +278,7 @@ def check_symbol(
     ours = [t for t in trades if is_ours(symbol, t.client_order_id)]
     report.missing_fills = sorted(
         (t.trade_id for t in ours if t.trade_id not in ledger_ids),
-        key=lambda tid: trade_order_key(Fill(tid, "", ZERO, ZERO, ZERO, 0)),
+        key=lambda tid: trade_order(0, tid),
     )
     for f in ledger:
         t = by_trade.get(f.trade_id)

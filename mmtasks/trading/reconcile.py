@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.decimals import ZERO, canon
-from mmtasks.domain import OrderStatus
+from mmtasks.domain import OrderStatus, trade_order
 from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
@@ -206,7 +206,7 @@ def _apply_missed_trades(
     # in Redis, so the next reconcile does not need the ledger to know it.
     fx.counted_trades.update({t.trade_id: t.ts_ms for t in ours})
     missed = sorted(
-        (t for t in ours if t.trade_id not in known), key=lambda t: (t.ts_ms, t.trade_id)
+        (t for t in ours if t.trade_id not in known), key=lambda t: trade_order(t.ts_ms, t.trade_id)
     )
     for trade in missed:
         slot = find_slot_by_client_id(fx.grid, trade.client_order_id) if via_slots else None

@@ -9,9 +9,9 @@ from typing import Any
 import psycopg
 
 from mmtasks.decimals import canon
-from mmtasks.domain import Side
 from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.models import Position
+from mmtasks.ledger import fills_in_trade_order
 
 CURVE_POINTS = 2000
 
@@ -60,13 +60,9 @@ class CurvePoint:
 
 def curves(conn: psycopg.Connection[Any], symbol: str) -> list[CurvePoint]:
     """Return position and equity after each of the symbol's fills, replayed from the ledger."""
-    rows = conn.execute(
-        "SELECT side, price, qty, fee, ts_ms FROM fills WHERE symbol = %s ORDER BY ts_ms, trade_id",
-        (symbol,),
-    ).fetchall()
     position, points = Position(), []
-    for side, price, qty, fee, ts_ms in rows:
-        position, _ = apply_fill(position, Side(side), price, qty, fee)
+    for side, price, qty, fee, ts_ms in fills_in_trade_order(conn, symbol):
+        position, _ = apply_fill(position, side, price, qty, fee)
         equity = position.realized_pnl - position.fees + position.unrealized_pnl(price)
         points.append(CurvePoint(int(ts_ms), position.qty, equity))
     if len(points) > CURVE_POINTS:  # keep the shape, drop the density; the last point stays

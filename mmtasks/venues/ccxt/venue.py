@@ -32,7 +32,7 @@ import ccxt.pro
 
 from mmtasks.budget import Priority, RateBudget, limits_for
 from mmtasks.decimals import canon
-from mmtasks.domain import OrderStatus, Side, parse_symbol
+from mmtasks.domain import OrderStatus, Side, parse_symbol, trade_order
 from mmtasks.errors import (
     AmbiguousOutcomeError,
     OrderNotFoundError,
@@ -714,7 +714,7 @@ class CcxtVenue:
             out = [
                 t if t.client_order_id else _trade_with_client_id(t, self._client_ids) for t in out
             ]
-            return sorted(out, key=lambda t: (t.ts_ms, t.trade_id))[:wanted]
+            return sorted(out, key=lambda t: trade_order(t.ts_ms, t.trade_id))[:wanted]
 
         return self._run(fetch())
 
