@@ -30,8 +30,10 @@ class BinanceSimControl:
     def faults(self, **faults: Any) -> None:
         self._http.post("/_sim/faults", json=faults).raise_for_status()
 
-    def drop_user_streams(self) -> int:
-        return int(self._http.post("/_sim/drop-user-streams").json()["dropped"])
+    def drop_user_streams(self, hold_s: float = 0.0) -> int:
+        """Close every user socket; with hold_s, new ones connect only after that long."""
+        answer = self._http.post("/_sim/drop-user-streams", json={"hold_s": hold_s})
+        return int(answer.json()["dropped"])
 
     def ban(self, seconds: float) -> None:
         self._http.post("/_sim/ban", json={"seconds": seconds}).raise_for_status()

@@ -37,6 +37,15 @@ def position_qty(client: redis_lib.Redis) -> Decimal:
     return D(client.hget(keys_for(SYMBOL).position, "qty") or "0")
 
 
+def bridge_reconciles(client: redis_lib.Redis) -> list[int]:
+    """The inbox seqs of the reconciles the bridge sent after a reconnect."""
+    return [
+        int(entry_id.split("-")[0])
+        for entry_id, fields in client.xrange(keys_for(SYMBOL).inbox)
+        if "bridge reconnect" in json.dumps(fields)
+    ]
+
+
 def sim_trade_ids(sim: BinanceSimControl) -> list[str]:
     rows = sim._http.get("/_sim/trades").json()
     return sorted(str(r["id"]) for r in rows)
@@ -56,9 +65,16 @@ def test_a_user_socket_dropped_while_orders_fill_loses_no_fill(
     set_price(sim, redis_client, SYMBOL, "100")
     until_equal(lambda: resting(exchange, SYMBOL), [("BUY", D(80)), ("BUY", D(90))])
 
-    # Act: the venue drops the user socket, and the price trades through both buys at once,
-    # before the connector can be back on the stream.
-    sim.drop_user_streams()
+    # Act: the venue drops the user socket and holds its reconnect for a while. The connector
+    # ends its streams, the bridge reconnects and its reconcile is done by the worker (the
+    # cursor past it) while the socket is still down. Only then does the price trade through
+    # both buys: fills nobody is told of, made after that reconcile, before the socket is back.
+    k = keys_for(SYMBOL)
+    last_reconcile = bridge_reconciles(redis_client)[-1:]
+    sim.drop_user_streams(hold_s=6)
+    seq = eventually(lambda: (r := bridge_reconciles(redis_client)) != last_reconcile and r[-1])
+    until_equal(lambda: int(redis_client.hget(k.state, "last_seq") or 0) >= seq, True)
+    assert sim.stats()["user_sockets"] == 0
     set_price(sim, redis_client, SYMBOL, "79")
 
     # Assert: both fills reach the worker and the ledger exactly once; the worker, the venue and

@@ -38,6 +38,7 @@ from mmtasks.sim.binance.streams import (
     pump,
     serve_market,
     serve_user,
+    wait_until_accepted,
 )
 
 log = logging.getLogger(__name__)
@@ -368,6 +369,7 @@ def usdm_user(sim: BinanceSim) -> Callable[[WebSocket], Awaitable[None]]:
         if key not in sim.listen_keys.values():
             await ws.close(code=4001, reason="Invalid listenKey.")
             return
+        await wait_until_accepted(sim.usdm_users)
         await ws.accept()
         await serve_user(ws, sim.usdm_users)
 
@@ -385,6 +387,7 @@ def spot_ws_api(sim: BinanceSim) -> Callable[[WebSocket], Awaitable[None]]:
     """The WebSocket API, as far as the user data stream needs it (ccxt's spot watch_orders)."""
 
     async def endpoint(ws: WebSocket) -> None:
+        await wait_until_accepted(sim.spot_users)
         await ws.accept()
         outbox = Outbox(asyncio.get_running_loop())
         writer = asyncio.create_task(pump(ws, outbox))
@@ -490,7 +493,9 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
             until = sim.limits.ban(str(data.get("ip", "*")), float(data["seconds"]))
             return JSONResponse({"banned_until_ms": until})
         if action == "drop-user-streams":
-            return JSONResponse({"dropped": sim.usdm_users.drop_all() + sim.spot_users.drop_all()})
+            hold_s = float(data.get("hold_s", 0))
+            dropped = sim.usdm_users.drop_all(hold_s) + sim.spot_users.drop_all(hold_s)
+            return JSONResponse({"dropped": dropped})
         if action == "stats":
             return JSONResponse(stats(sim))
         if action == "orders":

@@ -242,6 +242,7 @@ class UserStreams:
         self.market = market
         self.wrap = wrap
         self.outboxes: set[Outbox] = set()
+        self.held_until = 0.0  # loop time before which a new user socket waits to be accepted
         self.format = futures_order_event if market.kind == "usdm" else spot_order_event
         market.engine.add_listener("order", self._on_update)
 
@@ -288,12 +289,25 @@ class UserStreams:
             },
         }
 
-    def drop_all(self) -> int:
-        """Close every user socket; return how many."""
+    def drop_all(self, hold_s: float = 0.0) -> int:
+        """Close every user socket; return how many.
+
+        With hold_s, a new user socket's handshake then waits until hold_s have passed (it is
+        not refused: the client just sees a slow connect), so events made meanwhile are missed.
+        """
+        if hold_s > 0:
+            self.held_until = asyncio.get_running_loop().time() + hold_s
         dropped = list(self.outboxes)
         for outbox in dropped:
             outbox.close()
         return len(dropped)
+
+
+async def wait_until_accepted(users: UserStreams) -> None:
+    """Hold a new user socket's handshake while `drop_all(hold_s=...)` says so."""
+    delay = users.held_until - asyncio.get_running_loop().time()
+    if delay > 0:
+        await asyncio.sleep(delay)
 
 
 class MarketStreams:

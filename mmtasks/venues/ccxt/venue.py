@@ -10,8 +10,9 @@ venue's own strings (`info`, and the raw stream messages handed to the hooks bel
   sending again; "duplicate" answers return the existing order with duplicate=True.
 - Streams: the user stream (orders and fills, in the venue's order), trades as price ticks, and
   candles, each kept open by a ccxt `watch_*` loop. When a socket drops, every gRPC stream of the
-  connector is ended (`add_stream_dropper`): the bridge reconnects and reconciles every symbol,
-  and fills missed meanwhile come back through `trades()`.
+  connector is ended (`add_stream_dropper`), and again when it is back up: the bridge reconnects
+  and reconciles every symbol after the socket is up, and fills missed meanwhile come back
+  through `trades()`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import ccxt.pro
 
@@ -96,6 +98,7 @@ class Hooks:
         self.on_trade: Callable[[dict[str, Any]], None] = lambda m: None
         self.on_kline: Callable[[dict[str, Any]], None] = lambda m: None
         self.on_response: Callable[[int, dict[str, str]], None] = lambda c, h: None
+        self.on_connected: Callable[[str], None] = lambda url: None
         self.throttle: Callable[[Any], Coroutine[Any, Any, Any]] | None = None
 
 
@@ -136,6 +139,11 @@ def hooked_class(exchange_id: str) -> type[Any]:
             self, code, reason, url, method, headers, body, request_headers, request_body
         )
 
+    def on_connected(self: Any, client: Any, message: Any = None) -> Any:
+        with contextlib.suppress(Exception):
+            self.mm_hooks.on_connected(str(getattr(client, "url", "")))
+        return base.on_connected(self, client, message)
+
     def calculate_rate_limiter_cost(
         self: Any, api: Any, method: Any, path: Any, params: Any, config: Any = None
     ) -> Any:
@@ -150,6 +158,7 @@ def hooked_class(exchange_id: str) -> type[Any]:
 
     members: dict[str, Any] = {HANDLERS[name]: guarded(name) for name in HANDLERS}
     members["on_rest_response"] = on_rest_response
+    members["on_connected"] = on_connected
     members["calculate_rate_limiter_cost"] = calculate_rate_limiter_cost
     members["throttle"] = throttle
     members["mm_hooks"] = Hooks()
@@ -224,6 +233,7 @@ class CcxtVenue:
         hooks.on_trade = self._on_trade_message
         hooks.on_kline = self._on_kline_message
         hooks.on_response = self._on_response
+        hooks.on_connected = self._on_socket_connected
         if self.config.budget_redis_url:
             self.budget = RateBudget(
                 self.config.budget_redis_url,
@@ -793,10 +803,26 @@ class CcxtVenue:
                     exc,
                     delay,
                 )
-                for dropper in list(self._droppers):
-                    with contextlib.suppress(Exception):
-                        dropper()
+                self._drop_downstream()
                 await asyncio.sleep(delay)
+
+    def _on_socket_connected(self, url: str) -> None:
+        # A socket that is (back) up: end the downstream streams once more, so the bridge's
+        # reconcile runs after it, not before. A fill made while it was down (or before it
+        # first connected) is then in the venue's trade list when the bridge asks, and every
+        # later one comes on the socket: between the two, nothing is missed.
+        log.info(
+            "%s socket connected (%s; the path, which may hold a listen key, is not logged): "
+            "downstream streams restart",
+            self.config.exchange_id,
+            urlsplit(url).netloc,
+        )
+        self._drop_downstream()
+
+    def _drop_downstream(self) -> None:
+        for dropper in list(self._droppers):
+            with contextlib.suppress(Exception):
+                dropper()
 
     def _on_order_message(self, message: dict[str, Any]) -> None:
         parsed = self.dialect.order_event(message)
