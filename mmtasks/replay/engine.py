@@ -1,8 +1,11 @@
 """The exact replay step: the venue's fills, then the live core decides until nothing changes.
 
-It mirrors the worker (mmtasks/trading/step.py and executor.py): order updates go through
-`apply_order_update`, intents through `mark_pending`, acks through `mark_acked`, rejections
-through `mark_rejected`, decisions through `decide` - the functions the live fleet calls.
+The decision is the worker's own (`trading.advance.decide_step`): the circuit breaker, the
+kind's decision, cancelling everything once the breaker pauses the symbol. Order updates go
+through `apply_order_update` (with the losing streak `advance` counts live), intents through
+`mark_pending`, acks through `mark_acked`, rejections through `mark_rejected` - the functions
+the live fleet calls. Replay's venue answers at once, so `max_tick_to_ack_ms` (the latency
+guard) never trips here, and the fleet is ACTIVE throughout (one symbol, no fleet risk).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from decimal import Decimal
 from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
 from mmtasks.errors import OperationalError
-from mmtasks.grid.logic import decide, with_anchor
+from mmtasks.grid.logic import with_anchor
 from mmtasks.grid.models import (
+    Action,
     CancelOrder,
     Candle,
     GridConfig,
@@ -32,6 +36,11 @@ from mmtasks.grid.transitions import (
     mark_rejected,
 )
 from mmtasks.replay.venue import Fees, FillMode, ReplayVenue, VenueUpdate
+from mmtasks.risk.breaker import losing_streak
+from mmtasks.state.keys import StateFields
+from mmtasks.trading import advance
+from mmtasks.trading.effects import Effects
+from mmtasks.trading.snapshot import Snapshot, SymbolStatus, Tick
 
 MAX_ROUNDS = 1000  # decisions at one price; the core converges in a few, more is a bug
 
@@ -77,6 +86,11 @@ class Config:
     fill: FillMode = "strict"
 
     @property
+    def breaker_armed(self) -> bool:
+        """Return True when a circuit-breaker limit is set (the fast path then stays off)."""
+        return self.risk.max_drawdown_quote is not None or self.risk.max_losing_closes is not None
+
+    @property
     def needs_candles(self) -> bool:
         """Return True when decisions depend on candles (volume monitor or ATR interval)."""
         return self.risk.enable_volume_monitor or self.strategy.atr_scale > 0
@@ -100,6 +114,10 @@ class Engine:
         # only placed orders, all now resting (see step); the plain loop always decides again.
         self.trust_placements = False
         self.trusted = 0  # confirming decisions skipped so
+        # What the worker keeps in its state hash (breaker, streak, peak, status) and the
+        # events its decisions emitted (the breaker's), as the live step would commit them.
+        self.meta: StateFields = {}
+        self.events: list[dict[str, str]] = []
         self._index = 0
         self._ts = 0
 
@@ -116,7 +134,7 @@ class Engine:
         market = Market(price=price, price_ts_ms=ts_ms, candles=candles)
         self.last_market = market
         for _ in range(MAX_ROUNDS):
-            actions = decide(self.grid, market, cfg.strategy, cfg.risk, cfg.rules, ts_ms)
+            actions = self.decide(market)
             self.evaluations += 1
             if not actions:
                 break
@@ -133,7 +151,33 @@ class Engine:
                 Mark(index, p.qty, p.cost_basis, p.avg_cost, p.realized_pnl, p.fees, p.volume)
             )
 
-    def _execute(self, actions: list[CancelOrder | PlaceOrder], price: Decimal) -> bool:
+    def decide(self, market: Market) -> list[Action]:
+        """Return the worker's decision at market: `advance.decide_step`, as a step runs it."""
+        cfg = self.config
+        snap = Snapshot(
+            symbol=cfg.symbol,
+            meta=self.meta,
+            grid=self.grid,
+            strategy=cfg.strategy,
+            risk=cfg.risk,
+            rules=cfg.rules,
+            candles={},
+            tick=Tick(market.price, market.price_ts_ms, 0),
+            fleet_state="ACTIVE",
+        )
+        fx = Effects(grid=self.grid, meta={}, candles={})
+        status = self.meta.get("status", SymbolStatus.ACTIVE)
+        gate = advance.Gate(status, waiting=False, needs_reconcile=False)
+        actions = advance.decide_step(snap, fx, gate, market.price_ts_ms, market=market)
+        self.grid = fx.grid
+        if fx.meta:
+            fx.meta.pop("last_price", None)  # the worker's display fields, not state here
+            fx.meta.pop("last_price_ts_ms", None)
+            self.meta = {**self.meta, **fx.meta}
+        self.events += fx.events
+        return actions
+
+    def _execute(self, actions: list[Action], price: Decimal) -> bool:
         """Carry out actions as the executor does: cancels first, then the places (intents
         written before any is sent); return True when the next decision is surely empty.
 
@@ -172,6 +216,7 @@ class Engine:
         return settled and not taken
 
     def _apply(self, update: VenueUpdate) -> None:
+        realized_before = self.grid.position.realized_pnl
         self.grid, events = apply_order_update(
             self.grid,
             client_order_id=update.client_order_id,
@@ -199,3 +244,7 @@ class Engine:
                         event.client_order_id,
                     )
                 )
+        if self.grid.position.realized_pnl != realized_before:
+            streak = int(self.meta.get("losing_streak") or 0)
+            streak = losing_streak(streak, realized_before, self.grid.position.realized_pnl)
+            self.meta = {**self.meta, "losing_streak": str(streak)}

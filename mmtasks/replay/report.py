@@ -11,6 +11,7 @@ and Sortino are annualised (365 days) over daily changes of net equity, without 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -92,6 +93,9 @@ def _ratios(net: np.ndarray, ts_ms: np.ndarray) -> tuple[float | None, float | N
     return (mean / std * year if std else None), (mean / down * year if down else None)
 
 
+STATE_SHOWN = ("status", "breaker", "breaker_reason", "losing_streak", "equity_hwm")
+
+
 def summarize(outcome: Outcome) -> dict[str, Any]:
     """Return the report as JSON-ready data (money as decimal strings)."""
     engine, data = outcome.engine, outcome.data
@@ -158,6 +162,9 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "orders_rejected": engine.venue.rejected,
         "core_evaluations": engine.evaluations,
         "elapsed_s": round(outcome.elapsed_s, 4),
+        # What the worker's state hash would hold, and the events its decisions emitted.
+        "state": {field: engine.meta.get(field, "") for field in STATE_SHOWN},
+        "events": [{"type": e["type"], "data": json.loads(e["data"])} for e in engine.events],
     }
 
 
@@ -199,6 +206,12 @@ def render(report: dict[str, Any]) -> str:
         f"rejected {r['orders_rejected']}; {r['core_evaluations']} core evaluations in "
         f"{r['elapsed_s']}s",
     ]
+    state = r.get("state") or {}
+    if state.get("breaker"):
+        lines.append(
+            f"  circuit breaker tripped: {state['breaker_reason']} -> {state['breaker']}"
+            + (f" (status {state['status']})" if state.get("status") else "")
+        )
     return "\n".join(lines)
 
 

@@ -22,7 +22,12 @@ class Outcome:
 
 
 def replay(cfg: Config, data: Series, *, order: PathOrder = "auto", fast: bool = True) -> Outcome:
-    """Replay data under cfg and return the outcome (fast skips rows that change nothing)."""
+    """Replay data under cfg and return the outcome (fast skips rows that change nothing).
+
+    With a circuit breaker armed every row is visited: its drawdown moves with the price even
+    where the grid has nothing to do, which is what the fast path skips.
+    """
+    fast = fast and not cfg.breaker_armed
     engine = Engine(cfg)
     walk = Walk(engine, data, order)
     started = time.perf_counter()

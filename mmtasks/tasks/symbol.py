@@ -12,7 +12,8 @@ from mmtasks.messages import CommandEvent
 from mmtasks.observability import tag_symbol
 from mmtasks.runtime import get_runtime, reset_runtime
 from mmtasks.state.store import SymbolStore
-from mmtasks.trading.step import in_fleet, run_step
+from mmtasks.trading.admission import in_fleet
+from mmtasks.trading.step import run_step
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ from mmtasks.errors import ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
-from mmtasks.runtime import Runtime
 from mmtasks.signal.config import SignalConfig, parse_signal_config
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
@@ -43,7 +42,7 @@ def cancel_everything(
     ]
 
 
-def apply_command(rt: Runtime, snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
+def apply_command(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     """Apply one command to fx; a bad command is logged and changes nothing."""
     try:
         _apply(snap, fx, cmd)

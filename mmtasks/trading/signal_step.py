@@ -33,7 +33,8 @@ from mmtasks.errors import Response, policy_for
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.grid.actions import message_to_dict
-from mmtasks.messages import CandleEvent, OrderEvent
+from mmtasks.messages import CandleEvent
+from mmtasks.risk.decide import FleetState
 from mmtasks.signal import events as sev
 from mmtasks.signal import pipeline
 from mmtasks.signal.config import SignalConfig
@@ -46,6 +47,8 @@ from mmtasks.signal.health import (
 )
 from mmtasks.signal.state import SignalState
 from mmtasks.signal.validate import Context
+from mmtasks.trading.advance import Gate, KindDecision, give_up_cancels
+from mmtasks.trading.commands import cancel_everything
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot, SymbolStatus
 from mmtasks.venue import Venue
@@ -64,26 +67,6 @@ _INTERVAL_RE = re.compile(r"^([0-9]{1,4})([smhdw])$")
 
 # symbol -> the state this process last committed (with its bank), reused while Redis agrees
 _cache: dict[str, tuple[dict[str, str], SignalState]] = {}
-
-
-def inbox_input(fx: Effects, event: OrderEvent | CandleEvent) -> None:
-    """Queue an inbox event for the pipeline (its own stage reads it in the decision)."""
-    if isinstance(event, CandleEvent):
-        if event.closed:
-            fx.signal_inputs.append(event)
-        return
-    trade = event.trade
-    fx.signal_inputs.append(
-        pipeline.OrderUpdate(
-            client_order_id=event.client_order_id,
-            status=event.status,
-            cum_qty=event.executed_qty,
-            ts_ms=trade.ts_ms if trade else event.ts_event_ms,
-            last_fill_price=trade.price if trade else (event.avg_price or None),
-            fee=trade.fee if trade else Decimal(0),
-            venue_order_id=event.order_id,
-        )
-    )
 
 
 def interval_ms(interval: str) -> int | None:
@@ -376,3 +359,40 @@ def rejected_ids(events: list[dict[str, str]]) -> list[str]:
         if cid:
             out.append(str(cid))
     return out
+
+
+def signal_decision(
+    venue: Venue, snap: Snapshot, fx: Effects, g: Gate, now_ms: int
+) -> KindDecision | None:
+    """Return the signal kind's decision for this step, or None for a grid symbol.
+
+    The pipeline runs whatever the status (fills and candles keep its state true); it is told
+    the fleet state and whether the symbol trades, and places nothing when it may not.
+    """
+    config = fx.strategy or snap.strategy
+    rules = fx.rules or snap.rules
+    if not isinstance(config, SignalConfig) or rules is None:
+        return None
+    signal_config: SignalConfig = config
+    symbol_rules: core.SymbolRules = rules
+
+    def decision(fleet: FleetState, status: str) -> list[core.Action]:
+        risk = fx.risk or snap.risk
+        active = status == SymbolStatus.ACTIVE and not g.waiting
+        context = Context(
+            rules=symbol_rules,
+            fleet_state=fleet.value,
+            max_position=risk.max_position,
+            paused=not active,
+        )
+        actions = decide_signal(
+            venue, snap, fx, signal_config, context, trading=not g.waiting, now_ms=now_ms
+        )
+        if not g.waiting and (not active or fleet is FleetState.HALTED):
+            asked = {a.client_order_id for a in actions}
+            actions += [a for a in cancel_everything(fx.grid) if a.client_order_id not in asked]
+        if g.waiting:
+            actions += give_up_cancels(fx)
+        return actions
+
+    return decision

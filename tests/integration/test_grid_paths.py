@@ -32,11 +32,12 @@ import redis as redis_lib
 from mmtasks.celery import app
 from mmtasks.domain import Side
 from mmtasks.enqueue import wake
-from mmtasks.grid.logic import decide
-from mmtasks.grid.models import Market, SlotStatus
+from mmtasks.grid.models import SlotStatus
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
 from mmtasks.state.store import SymbolStore
 from mmtasks.symbols import init_symbol
+from mmtasks.trading import advance
+from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import load_snapshot
 from tests.kit.binance import BinanceSimControl
 from tests.kit.poll import eventually
@@ -176,9 +177,10 @@ class Fleet:
         if grid != venue:
             return False
         assert snap.strategy is not None and snap.rules is not None and snap.tick is not None
-        market = Market(snap.tick.price, snap.tick.ts_event_ms, tuple(snap.candles.values()))
+        # The worker's own decision (breaker, status, fleet state, the grid): nothing to do.
+        fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
         now_ms = time.time_ns() // 1_000_000
-        return decide(snap.grid, market, snap.strategy, snap.risk, snap.rules, now_ms) == []
+        return advance.decide_step(snap, fx, advance.gate(snap, fx, now_ms), now_ms) == []
 
     # -- what the test asserts on --------------------------------------------------------------
     def resting(self) -> list[tuple[str, Decimal]]:
@@ -204,11 +206,11 @@ def fleet(
     redis_client: redis_lib.Redis,
     venue_kind: str,
 ) -> Callable[[dict[str, object]], Fleet]:
-    def start(strategy: dict[str, object]) -> Fleet:
+    def start(strategy: dict[str, object], risk: dict[str, object] | None = None) -> Fleet:
         workers([SYMBOL.lower()], env={"MMTASKS_LOCK_TTL_MS": WORKER_LOCK_TTL_MS})
         start_bridge()
         eventually(lambda: redis_client.hget(BRIDGE_HEARTBEAT, "state") == "connected", 20)
-        init_symbol(redis_client, app, exchange, SYMBOL, strategy)
+        init_symbol(redis_client, app, exchange, SYMBOL, strategy, risk)
         eventually(lambda: "strategy" in redis_client.hgetall(keys_for(SYMBOL).config), 20)
         return Fleet(redis_client, exchange, sim, venue_kind)
 

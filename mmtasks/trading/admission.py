@@ -1,0 +1,94 @@
+"""Which tasks a symbol's step takes: its own symbols only, and a word when beat is missing.
+
+A task for a symbol that is not in the fleet must not create a single key for it; a worker
+whose fleet set is gone (Redis restarted empty) asks beat's healer to rehydrate at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import ValidationError
+from mmtasks.runtime import Runtime
+from mmtasks.state.keys import BEAT_LOCK, DROPPED, REHYDRATE_ASKED, SYMBOLS, keys_for
+
+log = logging.getLogger(__name__)
+
+DROP_LOG_EVERY_S = 10.0
+BEAT_CHECK_EVERY_S = 30.0
+_last_drop_log = 0.0
+_last_beat_check = 0.0
+
+
+def well_formed(symbol: str) -> bool:
+    try:
+        parse_symbol(symbol)
+    except ValidationError:
+        return False
+    return True
+
+
+def in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
+    """Return True if symbol is one of the fleet's; count and drop the task otherwise.
+
+    A task for a symbol that is not in the fleet must not create a single key for it. When
+    the fleet's symbol set itself is gone (Redis restarted empty), ask beat's healer to
+    rehydrate from the registry now instead of at its next round.
+    """
+    if not well_formed(symbol):
+        _drop(rt, "malformed symbol", symbol, trigger)
+        return False
+    pipe = rt.redis.pipeline(transaction=False)
+    pipe.sismember(SYMBOLS, symbol)
+    pipe.exists(keys_for(symbol).state)  # a removed symbol's worker still settles its orders
+    member, has_state = pipe.execute()
+    if member or has_state:
+        return True
+    if rt.redis.set(REHYDRATE_ASKED, "1", nx=True, ex=5):
+        from mmtasks.celery import CONTROL_QUEUE, app
+
+        app.send_task("mmtasks.beat.heal_fleet", queue=CONTROL_QUEUE)
+    _drop(rt, "unknown symbol", symbol, trigger)
+    return False
+
+
+def _drop(rt: Runtime, reason: str, symbol: str, trigger: str) -> None:
+    global _last_drop_log  # noqa: PLW0603 - one rate limit per worker process
+    count = rt.redis.hincrby(DROPPED, reason, 1)
+    now = time.monotonic()
+    if now - _last_drop_log >= DROP_LOG_EVERY_S:
+        _last_drop_log = now
+        log.warning(
+            "dropped %s task for %s %r (%d dropped for this reason so far; logged at most "
+            "every %.0fs)",
+            trigger,
+            reason,
+            symbol[:40],
+            count,
+            DROP_LOG_EVERY_S,
+        )
+
+
+def check_beat(rt: Runtime) -> None:
+    """Alert when no beat holds its lock (no risk, healing or sweeping runs); throttled."""
+    global _last_beat_check  # noqa: PLW0603 - one throttle per worker process
+    now = time.monotonic()
+    if now - _last_beat_check < BEAT_CHECK_EVERY_S:
+        return
+    _last_beat_check = now
+    with contextlib.suppress(Exception):  # an alert never fails a step that traded
+        if not rt.redis.exists(BEAT_LOCK):
+            from mmtasks.alerts import alert
+
+            alert(
+                rt.redis,
+                "beat-down",
+                "beat is not running",
+                "No `celery -A mmtasks beat` holds mm:beat:lock: fleet risk, healing and the "
+                "inbox sweeper are not scheduled. Start beat.",
+                severity="failure",
+                settings=rt.settings,
+            )

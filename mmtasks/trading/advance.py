@@ -1,0 +1,423 @@
+"""What a step decides, as pure functions: the worker's shell and replay call the same ones.
+
+No Redis, no venue, no clock: time comes in as `now_ms`, what the symbol knew as a `Snapshot`,
+and every change goes into an `Effects` (new grid, state fields, candles, events) that the
+caller commits. The worker's shell (`trading/step.py`) runs, in order:
+
+  absorb(inbox events) -> gate -> [reconcile, I/O] -> decide_step -> commit -> execute
+  -> latency_guard -> commit -> recovered
+
+and `replay/engine.py` runs absorb-like fills, `decide_step` and the same breaker on a replay
+venue. A policy lives here once: the circuit breaker, the fleet state, the latency guard, the
+give-up filter, cancelling everything while a symbol may not trade, and what a failed step
+records (`failure`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mmtasks.decimals import ZERO, canon
+from mmtasks.errors import RateLimitedError, Response, dependency_of
+from mmtasks.events import EventType, event_fields
+from mmtasks.grid.logic import decide, with_anchor
+from mmtasks.grid.models import (
+    Action,
+    CancelOrder,
+    Candle,
+    GridConfig,
+    Market,
+    RiskConfig,
+    SymbolRules,
+)
+from mmtasks.grid.transitions import apply_order_update
+from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent
+from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
+from mmtasks.risk.decide import FleetState, stricter
+from mmtasks.signal import pipeline
+from mmtasks.signal.config import SignalConfig
+from mmtasks.state.keys import StateFields
+from mmtasks.trading.commands import apply_command, cancel_everything
+from mmtasks.trading.effects import Effects, fill_effects
+from mmtasks.trading.snapshot import Snapshot, SymbolStatus
+
+log = logging.getLogger(__name__)
+
+CANDLES_KEPT_EXTRA = 5
+RETRY_BACKOFF_BASE_S = 0.5
+LATENCY_BACKOFF_MAX_S = 10.0
+
+InboxEvent = OrderEvent | CandleEvent | CommandEvent
+# The signal kind's decision (it may read the venue's history): (fleet, status) -> actions.
+KindDecision = Callable[[FleetState, str], list[Action]]
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def absorb(snap: Snapshot, fx: Effects, events: Sequence[InboxEvent]) -> None:
+    """Apply inbox events in order: fills (and the losing streak), candles, commands."""
+    for event in events:
+        if isinstance(event, OrderEvent):
+            realized_before = fx.grid.position.realized_pnl
+            apply_order(fx, event)
+            inbox_input(fx, event)
+            count_close(snap, fx, realized_before)
+        elif isinstance(event, CandleEvent):
+            fx.candles[event.open_ms] = event_to_candle(event)
+            inbox_input(fx, event)
+        else:
+            apply_command(snap, fx, event)
+    trim_candles(fx, snap)
+
+
+def inbox_input(fx: Effects, event: OrderEvent | CandleEvent) -> None:
+    """Queue an inbox event for the pipeline (its own stage reads it in the decision)."""
+    if isinstance(event, CandleEvent):
+        if event.closed:
+            fx.signal_inputs.append(event)
+        return
+    trade = event.trade
+    fx.signal_inputs.append(
+        pipeline.OrderUpdate(
+            client_order_id=event.client_order_id,
+            status=event.status,
+            cum_qty=event.executed_qty,
+            ts_ms=trade.ts_ms if trade else event.ts_event_ms,
+            last_fill_price=trade.price if trade else (event.avg_price or None),
+            fee=trade.fee if trade else Decimal(0),
+            venue_order_id=event.order_id,
+        )
+    )
+
+
+def count_close(snap: Snapshot, fx: Effects, realized_before: Decimal) -> None:
+    """Update the losing streak after a fill (a losing close adds one, a winning one resets)."""
+    streak = int((snap.meta | fx.meta).get("losing_streak") or 0)
+    streak = losing_streak(streak, realized_before, fx.grid.position.realized_pnl)
+    fx.meta["losing_streak"] = str(streak)
+
+
+def apply_order(fx: Effects, event: OrderEvent) -> None:
+    """Apply one order update of the venue to fx's grid; its fills become ledger rows."""
+    trade = event.trade
+    grid, core_events = apply_order_update(
+        fx.grid,
+        client_order_id=event.client_order_id,
+        venue_order_id=event.order_id,
+        status=event.status,
+        cum_qty=event.executed_qty,
+        last_fill_price=trade.price if trade else (event.avg_price or None),
+        fee=trade.fee if trade else ZERO,
+        trade_id=trade.trade_id if trade else None,
+        now_ms=event.ts_event_ms,
+    )
+    fx.grid = grid
+    fill_effects(
+        fx, core_events, order_id=event.order_id, ts_ms=trade.ts_ms if trade else event.ts_event_ms
+    )
+
+
+def event_to_candle(event: CandleEvent) -> Candle:
+    """Return the core Candle of a candle event."""
+    return Candle(
+        open_ms=event.open_ms,
+        open=event.open,
+        high=event.high,
+        low=event.low,
+        close=event.close,
+        volume=event.volume,
+        closed=event.closed,
+    )
+
+
+def trim_candles(fx: Effects, snap: Snapshot) -> None:
+    """Keep the candles the volume monitor and ATR read, and a few more."""
+    keep = snap.risk.average_window + CANDLES_KEPT_EXTRA
+    if len(fx.candles) > keep:
+        for ts in sorted(fx.candles)[: len(fx.candles) - keep]:
+            del fx.candles[ts]
+
+
+# -- the gate: may this step call the venue? --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What the step may do: its status, whether it backs off, whether it must reconcile."""
+
+    status: str
+    waiting: bool  # in ERROR, or DEGRADED before its retry is due: the venue is not called
+    needs_reconcile: bool
+
+
+def gate(snap: Snapshot, fx: Effects, now_ms: int) -> Gate:
+    """Return the step's gate once the inbox is absorbed.
+
+    Backing off after a temporary fault, or in ERROR: what the inbox brought is applied (fills
+    are never ignored), but the exchange is called for nothing until the retry is due.
+    """
+    meta = snap.meta | fx.meta
+    status = fx.meta.get("status", snap.status)
+    waiting = status == SymbolStatus.ERROR or (
+        bool(meta.get("degraded_since_ms")) and now_ms < int(meta.get("retry_at_ms") or 0)
+    )
+    needs = meta.get("needs_reconcile") == "1"
+    rules = fx.rules or snap.rules
+    return Gate(status, waiting, needs and rules is not None and status != SymbolStatus.REMOVED)
+
+
+# -- the decision ---------------------------------------------------------------------------
+
+
+def decide_step(
+    snap: Snapshot,
+    fx: Effects,
+    g: Gate,
+    now_ms: int,
+    kind: KindDecision | None = None,
+    *,
+    market: Market | None = None,
+) -> list[Action]:
+    """Return the step's orders: the fleet state and breaker first, then the kind's decision.
+
+    While the symbol waits, only recovery's give-up acts (entries go, closing orders stay);
+    while it may not trade (not ACTIVE, or the fleet HALTED), every resting order is
+    cancelled; otherwise the grid decides on the newest price (reduce-only when its breaker
+    says REDUCING, no new exposure while the fleet is REDUCING). A signal symbol's pipeline
+    (`kind`) decides in every case: it follows fills and candles whatever the status.
+    `market` is the newest price with its candles when the caller has it built (replay);
+    the worker's is built from the snapshot's tick and the step's candles.
+    """
+    risk = fx.risk or snap.risk
+    fleet = fleet_state(snap, fx)
+    if g.status == SymbolStatus.ACTIVE and not g.waiting:
+        breaker(snap, fx, risk, now_ms)
+    status = fx.meta.get("status", g.status)
+    strategy = fx.strategy or snap.strategy
+    rules = fx.rules or snap.rules
+    if isinstance(strategy, SignalConfig):
+        return kind(fleet, status) if kind is not None and rules is not None else []
+    if g.waiting:
+        return give_up_cancels(fx)
+    if status != SymbolStatus.ACTIVE or fleet is FleetState.HALTED:
+        return cancel_everything(fx.grid)
+    if isinstance(strategy, GridConfig) and rules is not None:
+        return decide_grid(snap, fx, strategy, risk, rules, fleet, now_ms, market)
+    return []
+
+
+def give_up_cancels(fx: Effects) -> list[Action]:
+    """Recovery exhausted: cancel the entry orders, keep the closing ones (else nothing)."""
+    if fx.meta.get("give_up") != "1":
+        return []
+    return [a for a in cancel_everything(fx.grid, "recovery exhausted") if not _closing(fx, a)]
+
+
+def _closing(fx: Effects, action: Action) -> bool:
+    return isinstance(action, CancelOrder) and fx.grid.slot_at(action.level).closing
+
+
+def decide_grid(
+    snap: Snapshot,
+    fx: Effects,
+    strategy: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    fleet: FleetState,
+    now_ms: int,
+    market: Market | None = None,
+) -> list[Action]:
+    """Return the grid core's actions for the newest price, or none before the first price."""
+    if snap.tick is None:
+        return []
+    if fx.grid.anchor is None:
+        fx.grid = with_anchor(fx.grid, snap.tick.price, rules.tick_size)
+    grid = fx.grid
+    if (snap.meta | fx.meta).get("breaker") == "REDUCING" and not grid.reduce_only:
+        grid = dataclasses.replace(grid, reduce_only=True)
+    if market is None:
+        market = Market(
+            price=snap.tick.price,
+            price_ts_ms=snap.tick.ts_event_ms,
+            candles=tuple(fx.candles[ts] for ts in sorted(fx.candles)),
+        )
+    fx.meta["last_price"] = str(snap.tick.price)
+    fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
+    reducing = fleet is FleetState.REDUCING
+    return decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
+
+
+def fleet_state(snap: Snapshot, fx: Effects) -> FleetState:
+    """Return the fleet state this step acts on; record it (and an event) when it changed.
+
+    Unknown text in mm:fleet counts as HALTED: a fleet state nobody can read must not trade.
+    """
+    fleet = stricter(snap.fleet_state, FleetState.ACTIVE.value)
+    if fleet.value != ((snap.meta | fx.meta).get("fleet_state") or FleetState.ACTIVE.value):
+        fx.meta["fleet_state"] = fleet.value
+        fx.event(EventType.SYMBOL_STATE_CHANGED, {"fleet_state": fleet.value})
+        log.warning("fleet state seen symbol=%s fleet=%s", snap.symbol, fleet.value)
+    return fleet
+
+
+def breaker(snap: Snapshot, fx: Effects, risk: RiskConfig, now_ms: int) -> None:
+    """Trip the symbol's circuit breaker on drawdown from its own peak or a losing streak.
+
+    Equity is realized - fees + unrealized at the newest price, with the fills this step
+    absorbed. (Live, a price and the fills it made may reach a step together or one after the
+    other: the peak may then be measured once before those fills. Replay always sees both.)
+    """
+    if risk.max_drawdown_quote is None and risk.max_losing_closes is None:
+        return
+    meta = snap.meta | fx.meta
+    if meta.get("breaker"):
+        return  # tripped already: resume_symbol clears it
+    mark = snap.tick.price if snap.tick is not None else None
+    equity = symbol_equity(fx.grid.position, mark)
+    peak = Decimal(meta["equity_hwm"]) if meta.get("equity_hwm") else None
+    check = check_breaker(risk, equity, peak, int(meta.get("losing_streak") or 0))
+    if check.high_water != peak:
+        fx.meta["equity_hwm"] = canon(check.high_water)
+    if check.tripped is None:
+        return
+    limit, figure, threshold = check.tripped
+    action = risk.breaker_action
+    fx.meta["breaker"] = action
+    fx.meta["breaker_reason"] = f"{limit}: {figure} (limit {threshold})"
+    fx.event(
+        EventType.RISK_LIMIT_BREACHED,
+        {"limit": limit, "figure": figure, "threshold": threshold, "action": action},
+    )
+    if action == "PAUSED":
+        fx.meta["status"] = SymbolStatus.PAUSED
+        fx.event(EventType.SYMBOL_PAUSED, {"issued_by": "breaker", "reason": limit})
+    log.warning(
+        "circuit breaker symbol=%s limit=%s figure=%s threshold=%s action=%s at_ms=%d",
+        snap.symbol,
+        limit,
+        figure,
+        threshold,
+        action,
+        now_ms,
+    )
+
+
+# -- after the venue answered -----------------------------------------------------------------
+
+
+def latency_guard(snap: Snapshot, fx: Effects, tick_to_ack_ms: int, now_ms: int) -> bool:
+    """Make the symbol DEGRADED (backing off) when tick to ack exceeded its limit."""
+    limit = (fx.risk or snap.risk).max_tick_to_ack_ms
+    if limit is None or tick_to_ack_ms <= limit:
+        return False
+    retries = int(snap.meta.get("retry_count") or 0) + 1
+    backoff_ms = int(min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), LATENCY_BACKOFF_MAX_S) * 1000)
+    message = f"slow: tick to ack {tick_to_ack_ms} ms > max_tick_to_ack_ms {limit}"
+    fx.meta.update(
+        {
+            "degraded_since_ms": snap.meta.get("degraded_since_ms") or str(now_ms),
+            "retry_count": str(retries),
+            "retry_at_ms": str(now_ms + backoff_ms),
+            "last_error": message,
+            "last_error_dependency": "connector",
+        }
+    )
+    if not snap.meta.get("degraded_since_ms"):
+        fx.event(EventType.SYMBOL_DEGRADED, {"error": message})
+    log.warning("step degraded symbol=%s %s; pausing %d ms", snap.symbol, message, backoff_ms)
+    return True
+
+
+def recovered(snap: Snapshot, fx: Effects, now_ms: int) -> None:
+    """Clear the DEGRADED condition once a step talked to every dependency without a fault."""
+    since = int(snap.meta.get("degraded_since_ms") or snap.meta.get("error_since_ms") or 0)
+    fx.meta.update(
+        {
+            "degraded_since_ms": "",
+            "retry_count": "0",
+            "retry_at_ms": "",
+            "last_error_dependency": "",
+            "recovering": "0",
+        }
+    )
+    fx.event(
+        EventType.SYMBOL_RECOVERED,
+        {
+            "from": "ERROR" if snap.meta.get("recovering") == "1" else "DEGRADED",
+            "down_for_ms": now_ms - since if since else 0,
+            "last_error": snap.meta.get("last_error", ""),
+        },
+    )
+    log.info("symbol recovered symbol=%s degraded_for=%.1fs", snap.symbol, (now_ms - since) / 1000)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What a failed step records: state fields and events (written fenced by the shell)."""
+
+    fields: StateFields
+    events: list[dict[str, str]]
+    to_error: bool
+
+
+def failure(
+    symbol: str,
+    meta: StateFields,
+    exc: BaseException,
+    response: Response,
+    now_ms: int,
+    *,
+    backoff_max_s: float,
+    degraded_to_error_s: float,
+) -> Failure:
+    """Return what a failed step records: DEGRADED with a backoff for a temporary fault, else
+    ERROR (a temporary fault that outlasts degraded_to_error_s becomes ERROR too)."""
+    message = f"{type(exc).__name__}: {exc}"[:500]
+    fields: StateFields = {"last_error": message, "needs_reconcile": "1"}
+    events: list[dict[str, str]] = []
+    if response in (Response.RETRY, Response.AMBIGUOUS):
+        since = int(meta.get("degraded_since_ms") or 0) or now_ms
+        retries = int(meta.get("retry_count") or 0) + 1
+        backoff_s = min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), backoff_max_s)
+        # A venue that said how long to wait (429 / 418 Retry-After) is not asked sooner.
+        backoff_s = max(backoff_s, float(getattr(exc, "retry_after_s", 0) or 0))
+        fields |= {
+            "degraded_since_ms": str(since),
+            "retry_count": str(retries),
+            "retry_at_ms": str(now_ms + int(backoff_s * 1000)),
+            "last_error_dependency": dependency_of(exc) or "",
+        }
+        if since == now_ms:
+            events.append(event_fields(EventType.SYMBOL_DEGRADED, symbol, {"error": message}))
+        lasted_s = (now_ms - since) / 1000
+        # A rate limit never escalates: the budget or the venue paces the fleet on purpose,
+        # and a symbol in ERROR would wait for beat's recovery long after the limit has passed.
+        paced = isinstance(exc, RateLimitedError)
+        if paced or lasted_s < degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
+            log.warning(
+                "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
+                symbol,
+                retries,
+                backoff_s,
+                lasted_s,
+                message,
+            )
+            return Failure(fields, events, to_error=False)
+        message = f"temporary fault lasted {lasted_s:.0f}s: {message}"[:500]
+        fields["last_error"] = message
+    fields["status"] = SymbolStatus.ERROR
+    fields["error_since_ms"] = str(now_ms)
+    events.append(
+        event_fields(
+            EventType.SYMBOL_STATE_CHANGED,
+            symbol,
+            {"status": SymbolStatus.ERROR, "error": message},
+        )
+    )
+    log.error("symbol moved to ERROR symbol=%s error=%s", symbol, message)
+    return Failure(fields, events, to_error=True)

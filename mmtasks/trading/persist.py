@@ -1,0 +1,175 @@
+"""A step's reads and writes: the fenced commit, the trade book reconcile asks, failures.
+
+Every write to a symbol's state goes through `commit` (the fenced Lua script, with the token
+the step holds), a failed step's bookkeeping included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mmtasks.errors import DependencyError, Response, policy_for
+from mmtasks.events import relay
+from mmtasks.grid.models import Position as CorePosition
+from mmtasks.ledger import known_trade_ids, ledger_position
+from mmtasks.metrics import count_order_events, record_step
+from mmtasks.risk.engine import record_latency
+from mmtasks.runtime import Runtime
+from mmtasks.state.keys import OUTBOX_MAXLEN, TRADES_KEPT, keys_for, state_fields, state_mapping
+from mmtasks.state.store import SymbolStore, WriteBatch
+from mmtasks.trading import advance
+from mmtasks.trading.effects import Effects
+from mmtasks.trading.reconcile import TradeBook
+from mmtasks.trading.snapshot import Snapshot, diff_batch, rebase
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snapshot:
+    """Write fx atomically under the lock with the fills and events it produced."""
+    k = keys_for(store.symbol)
+    batch = diff_batch(snap, fx.grid, fx.meta, fx.candles)
+    if fx.strategy is not None or fx.risk is not None or fx.exchange is not None:
+        batch.hset(k.config, fx.config_fields())
+    batch.rpush(k.fills_out, [f.to_json() for f in fx.fills])
+    counted = {f.trade_id: f.ts_ms for f in fx.fills} | fx.counted_trades
+    if counted:
+        batch.zadd(k.trades, counted, TRADES_KEPT)
+        newest = max(counted.values())
+        if newest > int(snap.meta.get("trades_cursor_ms") or 0):
+            batch.hset(k.state, {"trades_cursor_ms": str(newest)})
+            fx.meta["trades_cursor_ms"] = str(newest)
+    if fx.signal is not None:
+        batch.hset(k.signal, {f: v for f, v in fx.signal.items() if snap.raw_signal.get(f) != v})
+        batch.hdel(k.signal, [f for f in snap.raw_signal if f not in fx.signal])
+    if fx.health is not None:
+        batch.hset(k.health, fx.health)
+    batch.events(k.outbox, k.state, fx.events, OUTBOX_MAXLEN)
+    first = store.commit(token, batch)
+    for fill in fx.fills:
+        log.info(
+            "filled symbol=%s side=%s price=%s qty=%s fee=%s trade_id=%s client_id=%s "
+            "position=%s realized=%s",
+            fill.symbol,
+            fill.side,
+            fill.price,
+            fill.qty,
+            fill.fee,
+            fill.trade_id,
+            fill.client_order_id,
+            fx.grid.position.qty,
+            fx.grid.position.realized_pnl,
+        )
+    if fx.events:
+        with contextlib.suppress(Exception):  # committed in the outbox; beat relays it later
+            relay(store.r, store.symbol, first, fx.events)
+    new = rebase(snap, fx.grid, fx.meta, fx.candles)
+    new.raw_signal = snap.raw_signal if fx.signal is None else fx.signal
+    new.raw_health = snap.raw_health if fx.health is None else fx.health
+    if fx.strategy is not None:
+        new.strategy = fx.strategy
+    if fx.risk is not None:
+        new.risk = fx.risk
+    if fx.exchange is not None:
+        new.exchange = fx.exchange
+    return new
+
+
+def record_failure(
+    rt: Runtime, store: SymbolStore, token: str, exc: BaseException, response: Response
+) -> None:
+    """Record a failed step (advance.failure decides what), fenced by the step's lock token.
+
+    Written with the token the step still holds, like every other write to the state: a
+    worker whose lock expired meanwhile writes nothing (the new holder owns the symbol).
+    """
+    k = store.keys
+    try:
+        raw = rt.redis.hmget(k.state, ["degraded_since_ms", "retry_count", "status"])
+        meta = state_fields(
+            {
+                f: v.decode() if isinstance(v, bytes) else v
+                for f, v in zip(("degraded_since_ms", "retry_count", "status"), raw, strict=True)
+                if v is not None
+            }
+        )
+    except Exception as redis_exc:  # Redis is the fault: nothing can be recorded there
+        log.warning(
+            "%s: step failed and Redis does not answer (%s): %s", store.symbol, redis_exc, exc
+        )
+        return
+    settings = rt.settings
+    outcome = advance.failure(
+        store.symbol,
+        meta,
+        exc,
+        response,
+        int(time.time() * 1000),
+        backoff_max_s=settings.retry_backoff_max_s,
+        degraded_to_error_s=settings.degraded_to_error_s,
+    )
+    batch = WriteBatch()
+    batch.hset(k.state, state_mapping(outcome.fields))
+    batch.events(k.outbox, k.state, outcome.events, OUTBOX_MAXLEN)
+    with contextlib.suppress(Exception):  # Redis may be the fault itself; or the lock is gone
+        first = store.commit(token, batch)
+        if outcome.events:
+            relay(rt.redis, store.symbol, first, outcome.events)
+
+
+def trade_book(rt: Runtime, store: SymbolStore) -> TradeBook:
+    """Return what reconcile needs to know about trades already counted."""
+
+    def known(ids: list[str], in_ledger: bool) -> set[str]:
+        scores = rt.redis.zmscore(store.keys.trades, ids) if ids else []
+        found = {tid for tid, score in zip(ids, scores, strict=True) if score is not None}
+        if in_ledger:
+            found |= from_ledger(rt, lambda conn: known_trade_ids(conn, ids))
+        return found
+
+    def ledger() -> tuple[CorePosition, int]:
+        return from_ledger(rt, lambda conn: ledger_position(conn, store.symbol))
+
+    return TradeBook(known=known, ledger=ledger)
+
+
+def from_ledger(rt: Runtime, read: Callable[[Any], T]) -> T:
+    """Run read on a ledger connection; a Postgres fault becomes a DependencyError (retry)."""
+    try:
+        with rt.pg.connection() as conn:
+            return read(conn)
+    except Exception as exc:
+        if policy_for(exc) is Response.RETRY:
+            raise DependencyError("postgres", f"the ledger is unavailable: {exc}") from exc
+        raise
+
+
+def record_metrics(
+    rt: Runtime,
+    symbol: str,
+    step_ms: float,
+    tick_to_order_ms: float | None,
+    events: list[dict[str, str]],
+) -> None:
+    """Add the step's duration, tick-to-order time and order counts to its metrics (one trip).
+
+    Best effort: a step that dies before this loses its figures, never counts them twice.
+    """
+    pipe = rt.redis.pipeline(transaction=False)
+    record_step(pipe, symbol, step_ms, tick_to_order_ms)
+    count_order_events(pipe, symbol, events)
+    with contextlib.suppress(Exception):  # metrics never fail a step that traded
+        pipe.execute()
+
+
+def record_round_trips(rt: Runtime, ms_per_call: float, at_ms: int) -> None:
+    """Add the step's connector round trips to the fleet's latency samples (best effort)."""
+    with contextlib.suppress(Exception):
+        pipe = rt.redis.pipeline(transaction=False)
+        record_latency(pipe, ms_per_call, at_ms)
+        pipe.execute()
