@@ -97,8 +97,12 @@ def symbol_status(
     pipe.hgetall(keys.config)
     pipe.hgetall(keys.health)
     pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
-    state_raw, position_raw, slots, config_raw, health_raw, signal_raw = pipe.execute()
-    meta, position = _decode(state_raw), _decode(position_raw)
+    pipe.hgetall(keys.recovery)
+    replies = pipe.execute()
+    state_raw, position_raw, slots, config_raw, health_raw, signal_raw = replies[:6]
+    meta, position, budget = _decode(state_raw), _decode(position_raw), _decode(replies[6])
+    if budget.get("resumes", "") != meta.get("resumes", ""):
+        budget = {}  # resumed since that budget began: beat starts a new one on its next error
     last_price = _decimal(meta.get("last_price"))
     price_ts = meta.get("last_price_ts_ms")
     price_age_ms = now_ms - int(price_ts) if price_ts else None
@@ -146,11 +150,9 @@ def symbol_status(
         "condition": "DEGRADED" if degraded else (state or "UNKNOWN"),
         "degraded": degraded,
         "recovery": {
-            "attempts": int(meta.get("recovery_attempts") or 0),
+            "attempts": int(budget.get("attempts") or 0),
             "exhausted": meta.get("give_up") == "1",
-            "next_attempt_ms": int(meta["next_recovery_ms"])
-            if meta.get("next_recovery_ms")
-            else None,
+            "next_attempt_ms": int(budget["next_ms"]) if budget.get("next_ms") else None,
         },
         "no_quote_reason": no_quote,
         "healthy": not problems and record.status != RegistryStatus.REMOVED,

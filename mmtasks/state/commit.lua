@@ -6,8 +6,8 @@
 --   {"op":"del","k":i}                           {"op":"rpush","k":i,"v":[values]}
 --   {"op":"sadd","k":i,"v":[members]}            {"op":"xadd","k":i,"max":n,"m":{field:value}}
 --   {"op":"zadd","k":i,"v":[score,member,...],"cap":n}   add, then keep the n highest scores
---   {"op":"events","k":outbox,"s":state,"max":n,"v":[[field,value,...],...]}
---        each event gets the next event_seq (HINCRBY state event_seq) as its outbox id
+--   {"op":"events","k":outbox,"s":counter,"max":n,"v":[[field,value,...],...]}
+--        each event gets the next event_seq (the counter mm:{s}:event_seq) as its outbox id
 -- Returns the first event_seq assigned (0: none), or an error reply "LOCK_LOST" /
 -- "CAS_FAILED <field>" with nothing written.
 if redis.call("GET", KEYS[1]) ~= ARGV[1] then

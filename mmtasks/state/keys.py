@@ -7,11 +7,12 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:state         hash    status, anchor, last_seq (cursor), reduce_only,
                                generation_floor, needs_reconcile, drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
-                               trades_cursor_ms (newest trade counted), event_seq (outbox),
-                               last_error, last_error_dependency, error_since_ms;
+                               trades_cursor_ms (newest trade counted), last_error,
+                               last_error_dependency, error_since_ms;
                                DEGRADED: degraded_since_ms, retry_count, retry_at_ms;
-                               recovery: recovering, recovery_attempts, recovery_window_ms,
-                               next_recovery_ms, give_up;
+                               recovery: recovering, give_up, resumes (inits, resumes and
+                               resets so far: a new one starts beat's recovery budget again);
+                               (written only by the fenced commit, state/commit.lua)
                                risk: fleet_state (the fleet state its last step acted on),
                                equity_hwm, losing_streak, breaker, breaker_reason;
                                signal: signal_history (history to fetch), signal_fetch_at_ms,
@@ -40,6 +41,12 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:outbox        stream  the symbol's events, written in the same fenced commit as the
                                state they describe; entry id `<event_seq>-0`; relayed to
                                mm:events
+  mm:{s}:event_seq     string  last event_seq given to an outbox entry (the step's commit and
+                               admin events outside a step both count on it)
+  mm:{s}:recovery      hash    beat's recovery budget, written by beat only: attempts,
+                               window_ms (start of the window), next_ms (next attempt due),
+                               gave_up ("1" once the give_up command was sent), resumes (the
+                               state's count when this budget began)
 
 Fleet-wide keys:
 
@@ -92,7 +99,6 @@ class StateFields(TypedDict, total=False):
     last_price_ts_ms: str
     last_step_ms: str
     trades_cursor_ms: str
-    event_seq: str
     last_error: str
     last_error_dependency: str
     error_since_ms: str
@@ -100,10 +106,8 @@ class StateFields(TypedDict, total=False):
     retry_count: str
     retry_at_ms: str
     recovering: str
-    recovery_attempts: str
-    recovery_window_ms: str
-    next_recovery_ms: str
     give_up: str
+    resumes: str
     fleet_state: str
     equity_hwm: str
     losing_streak: str
@@ -233,6 +237,14 @@ class SymbolKeys:
     @property
     def outbox(self) -> str:
         return self._k("outbox")
+
+    @property
+    def event_seq(self) -> str:
+        return self._k("event_seq")
+
+    @property
+    def recovery(self) -> str:
+        return self._k("recovery")
 
     @property
     def metrics(self) -> str:

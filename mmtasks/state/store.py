@@ -69,15 +69,15 @@ class WriteBatch:
             flat = [str(x) for member, score in scored.items() for x in (score, member)]
             self.ops.append({"op": "zadd", "k": self._k(key), "v": flat, "cap": cap})
 
-    def events(self, outbox: str, state: str, events: list[dict[str, str]], maxlen: int) -> None:
-        """Append events to outbox, each with the next event_seq kept in state."""
+    def events(self, outbox: str, counter: str, events: list[dict[str, str]], maxlen: int) -> None:
+        """Append events to outbox, each with the next event_seq of counter."""
         if events:
             flat = [[x for item in e.items() for x in item] for e in events]
             self.ops.append(
                 {
                     "op": "events",
                     "k": self._k(outbox),
-                    "s": self._k(state),
+                    "s": self._k(counter),
                     "max": maxlen,
                     "v": flat,
                 }
@@ -159,7 +159,7 @@ class SymbolStore:
         flat = [[x for item in e.items() for x in item] for e in events]
         return int(
             self._emit(
-                keys=[self.keys.outbox, self.keys.state],
+                keys=[self.keys.outbox, self.keys.event_seq],
                 args=[OUTBOX_MAXLEN, json.dumps(flat, separators=(",", ":"))],
             )
         )

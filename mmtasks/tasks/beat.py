@@ -36,15 +36,8 @@ SWEEP_EVERY_S = 2.0
 PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
-STATE_FIELDS = (
-    "status",
-    "recovery_attempts",
-    "recovery_window_ms",
-    "next_recovery_ms",
-    "give_up",
-    "degraded_since_ms",
-    "retry_at_ms",
-)
+STATE_FIELDS = ("status", "resumes", "degraded_since_ms", "retry_at_ms")
+RECOVERY_FIELDS = ("attempts", "window_ms", "next_ms", "gave_up", "resumes")
 
 
 def _symbols() -> list[str]:
@@ -138,50 +131,56 @@ def _recover(rt: Runtime, symbols: list[str]) -> dict[str, Any]:
     pipe = rt.redis.pipeline(transaction=False)
     for symbol in symbols:
         pipe.hmget(keys_for(symbol).state, list(STATE_FIELDS))
+        pipe.hmget(keys_for(symbol).recovery, list(RECOVERY_FIELDS))
         pipe.llen(queue_for(symbol))
     replies = pipe.execute()
     attempted, exhausted, woken = [], [], []
     for i, symbol in enumerate(symbols):
-        fields = dict(zip(STATE_FIELDS, (_text(v) for v in replies[2 * i]), strict=True))
-        depth = int(replies[2 * i + 1])
-        if fields["status"] == SymbolStatus.ERROR:
-            outcome = _recover_one(rt, symbol, fields, now)
+        state = dict(zip(STATE_FIELDS, (_text(v) for v in replies[3 * i]), strict=True))
+        budget = dict(zip(RECOVERY_FIELDS, (_text(v) for v in replies[3 * i + 1]), strict=True))
+        depth = int(replies[3 * i + 2])
+        if state["status"] == SymbolStatus.ERROR:
+            outcome = _recover_one(rt, symbol, state, budget, now)
             if outcome == "attempted":
                 attempted.append(symbol)
             elif outcome == "exhausted":
                 exhausted.append(symbol)
-        elif fields["degraded_since_ms"] and now >= int(fields["retry_at_ms"] or 0) and not depth:
+        elif state["degraded_since_ms"] and now >= int(state["retry_at_ms"] or 0) and not depth:
             wake(app, symbol)
             woken.append(symbol)
     return {"recovery_attempted": attempted, "recovery_exhausted": exhausted, "woken": woken}
 
 
-def _recover_one(rt: Runtime, symbol: str, fields: dict[str, str], now: int) -> str:
+def _recover_one(
+    rt: Runtime, symbol: str, state: dict[str, str], budget: dict[str, str], now: int
+) -> str:
+    """Spend one attempt of symbol's recovery budget (`mm:{s}:recovery`, beat's own key).
+
+    The budget starts again when its window has passed or an operator resumed the symbol
+    since it began (the state's `resumes` moved on); the symbol's state is never written here:
+    what changes it travels as a command through its inbox.
+    """
     settings = rt.settings
-    state = keys_for(symbol).state
+    key = keys_for(symbol).recovery
     window_ms = int(settings.recovery_window_s * 1000)
-    started = int(fields["recovery_window_ms"] or 0)
-    attempts = int(fields["recovery_attempts"] or 0)
-    if not started or now - started > window_ms:
-        started, attempts = now, 0
-    if now < int(fields["next_recovery_ms"] or 0):
+    started = int(budget["window_ms"] or 0)
+    fresh = not started or now - started > window_ms or budget["resumes"] != state["resumes"]
+    if fresh:
+        budget = {"attempts": "0", "window_ms": str(now), "next_ms": "", "gave_up": ""}
+        budget["resumes"] = state["resumes"]
+    if now < int(budget["next_ms"] or 0):
         return "waiting"
+    attempts = int(budget["attempts"] or 0)
     if attempts >= settings.recovery_attempts:
-        if fields["give_up"] != "1":
+        if budget["gave_up"] != "1":
             send_command(rt.redis, app, symbol, "give_up", {"attempts": attempts}, "beat:heal")
-            rt.redis.hset(state, "give_up", "1")  # sent once; the command sets it too
+            rt.redis.hset(key, mapping={**budget, "gave_up": "1"})  # sent once
             return "exhausted"
         return "gave up"
     attempts += 1
     delay_ms = int(settings.recovery_backoff_s * 1000 * 2 ** (attempts - 1))
-    rt.redis.hset(
-        state,
-        mapping={
-            "recovery_attempts": str(attempts),
-            "recovery_window_ms": str(started),
-            "next_recovery_ms": str(now + delay_ms),
-        },
-    )
+    budget |= {"attempts": str(attempts), "next_ms": str(now + delay_ms)}
+    rt.redis.hset(key, mapping=budget)
     send_command(rt.redis, app, symbol, "recover", {"attempt": attempts}, "beat:heal")
     log.warning("recovery attempt %d/%d sent to %s", attempts, settings.recovery_attempts, symbol)
     return "attempted"

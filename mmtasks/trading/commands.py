@@ -88,7 +88,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
         if name == "init":
             fx.meta.update(CLEARED_ON_RESUME)
             fx.meta.update({"status": SymbolStatus.ACTIVE, "needs_reconcile": "1"})
-            fx.meta.update({"recovery_attempts": "0", "recovery_window_ms": ""})
+            _count_resume(snap, fx)
         fx.event(EventType.SYMBOL_STATE_CHANGED, {"command": name, "issued_by": cmd.issued_by})
     elif name == "pause":
         fx.meta["status"] = SymbolStatus.PAUSED
@@ -96,7 +96,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     elif name in ("resume", "reset_errors"):
         fx.meta.update(CLEARED_ON_RESUME)
         fx.meta.update({"status": SymbolStatus.ACTIVE, "needs_reconcile": "1"})
-        fx.meta.update({"recovery_attempts": "0", "recovery_window_ms": ""})
+        _count_resume(snap, fx)
         fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
     elif name == "recover":
         if snap.status != SymbolStatus.ERROR:
@@ -135,6 +135,11 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     elif name == "remove":
         fx.meta["status"] = SymbolStatus.REMOVED
         fx.event(EventType.SYMBOL_REMOVED, {"issued_by": cmd.issued_by})
+
+
+def _count_resume(snap: Snapshot, fx: Effects) -> None:
+    """Count an operator's init, resume or reset: beat's recovery budget starts again."""
+    fx.meta["resumes"] = str(int((snap.meta | fx.meta).get("resumes") or 0) + 1)
 
 
 def _reduce_only(grid: core.GridState, on: bool) -> core.GridState:

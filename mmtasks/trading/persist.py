@@ -49,7 +49,7 @@ def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snaps
         batch.hdel(k.signal, [f for f in snap.raw_signal if f not in fx.signal])
     if fx.health is not None:
         batch.hset(k.health, fx.health)
-    batch.events(k.outbox, k.state, fx.events, OUTBOX_MAXLEN)
+    batch.events(k.outbox, k.event_seq, fx.events, OUTBOX_MAXLEN)
     first = store.commit(token, batch)
     for fill in fx.fills:
         log.info(
@@ -115,7 +115,7 @@ def record_failure(
     )
     batch = WriteBatch()
     batch.hset(k.state, state_mapping(outcome.fields))
-    batch.events(k.outbox, k.state, outcome.events, OUTBOX_MAXLEN)
+    batch.events(k.outbox, k.event_seq, outcome.events, OUTBOX_MAXLEN)
     with contextlib.suppress(Exception):  # Redis may be the fault itself; or the lock is gone
         first = store.commit(token, batch)
         if outcome.events:

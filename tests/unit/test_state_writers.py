@@ -1,0 +1,72 @@
+"""One writer for a symbol's state: every write to `mm:{s}:state` goes through the fenced commit.
+
+DESIGN.md's promise 4 (a symbol's state changes only under its lock, with the cursor) holds only
+while nothing else writes the hash. This reads the source: no Python call that writes a hash,
+key or field names the state key, and no Lua script but the fenced commit writes it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = [
+    p for d in ("mmtasks", "bridge") for p in (ROOT / d).rglob("*.py") if "/pb/" not in str(p)
+]
+WRITES = r"(?:hset|hsetnx|hdel|hincrby|hincrbyfloat|delete|unlink|expire|pexpire|rename|set)"
+# A write whose key argument is some symbol's state key (`k.state`, `keys.state`,
+# `keys_for(s).state`), on anything but a `batch`: a WriteBatch is what the fenced commit runs.
+STATE_WRITE = re.compile(rf"(?<!batch)\.{WRITES}\(\s*(?:[\w.]+|keys_for\([^)]*\))\.state\b")
+
+
+# A name bound to a state key (`state = keys_for(symbol).state`), then written through.
+STATE_ALIAS = re.compile(r"^\s*(\w+) = (?:keys_for\([^)]*\)|[\w.]+)\.state\s*$")
+
+
+def state_writes(text: str) -> list[tuple[int, str]]:
+    """Return (line number, line) of every write to a state key outside a WriteBatch."""
+    aliases = {m.group(1) for line in text.splitlines() if (m := STATE_ALIAS.match(line))}
+    patterns = [STATE_WRITE] + [re.compile(rf"(?<!batch)\.{WRITES}\(\s*{a}\b") for a in aliases]
+    starts = sorted({m.start() for p in patterns for m in p.finditer(text)})  # \s spans lines
+    lines = text.splitlines()
+    return [(n, lines[n - 1].strip()) for n in (text.count("\n", 0, i) + 1 for i in starts)]
+
+
+def test_no_python_writes_the_state_hash_outside_the_fenced_commit() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{n}: {line}"
+        for path in SOURCES
+        for n, line in state_writes(path.read_text())
+    ]
+    assert found == []
+
+
+def test_the_check_finds_the_writes_it_is_meant_to_find() -> None:
+    for line in (
+        "rt.redis.hset(store.keys.state, mapping=fields)",
+        'client.hset(keys_for(symbol).state, "give_up", "1")',
+        'pipe.hdel(k.state, "breaker")',
+    ):
+        assert STATE_WRITE.search(line), line
+    for line in ('client.hget(k.state, "status")', "batch.hset(k.state, fields)"):
+        assert not STATE_WRITE.search(line), line
+    # beat's recovery bookkeeping as it was before it moved to its own key
+    before = 'state = keys_for(symbol).state\nrt.redis.hset(state, "give_up", "1")\n'
+    assert state_writes(before) == [(2, 'rt.redis.hset(state, "give_up", "1")')]
+
+
+def test_only_the_fenced_commit_script_writes_the_state_hash() -> None:
+    # commit.lua gets the state key among KEYS and writes what the batch says, behind the
+    # lock-token check; every other script must not name the state at all.
+    scripts = sorted((ROOT / "mmtasks").rglob("*.lua"))
+    writers = [
+        s.name
+        for s in scripts
+        if re.search(
+            r"mm:\{s\}:state|state\b.*(HSET|HDEL|HINCRBY)|(HSET|HDEL|HINCRBY)[^\n]*state",
+            s.read_text(),
+        )
+    ]
+    assert writers == []
+    assert "LOCK_LOST" in (ROOT / "mmtasks/state/commit.lua").read_text()
