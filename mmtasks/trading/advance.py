@@ -202,6 +202,9 @@ def decide_step(
     rules = fx.rules or snap.rules
     if isinstance(strategy, SignalConfig):
         return kind(fleet, status) if kind is not None and rules is not None else []
+    if snap.tick is not None:  # the price this step saw, whatever it may do with it
+        fx.meta["last_price"] = str(snap.tick.price)
+        fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
     if g.waiting:
         return give_up_cancels(fx)
     if status != SymbolStatus.ACTIVE or fleet is FleetState.HALTED:
@@ -246,8 +249,6 @@ def decide_grid(
             price_ts_ms=snap.tick.ts_event_ms,
             candles=tuple(fx.candles[ts] for ts in sorted(fx.candles)),
         )
-    fx.meta["last_price"] = str(snap.tick.price)
-    fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
     reducing = fleet is FleetState.REDUCING
     return decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
 
