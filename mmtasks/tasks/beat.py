@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.domain import queue_for
@@ -174,16 +174,20 @@ def _recover_one(
     if attempts >= settings.recovery_attempts:
         if budget["gave_up"] != "1":
             send_command(rt.redis, app, symbol, "give_up", {"attempts": attempts}, "beat:heal")
-            rt.redis.hset(key, mapping={**budget, "gave_up": "1"})  # sent once
+            _save_budget(rt, key, {**budget, "gave_up": "1"})  # sent once
             return "exhausted"
         return "gave up"
     attempts += 1
     delay_ms = int(settings.recovery_backoff_s * 1000 * 2 ** (attempts - 1))
     budget |= {"attempts": str(attempts), "next_ms": str(now + delay_ms)}
-    rt.redis.hset(key, mapping=budget)
+    _save_budget(rt, key, budget)
     send_command(rt.redis, app, symbol, "recover", {"attempt": attempts}, "beat:heal")
     log.warning("recovery attempt %d/%d sent to %s", attempts, settings.recovery_attempts, symbol)
     return "attempted"
+
+
+def _save_budget(rt: Runtime, key: str, budget: dict[str, str]) -> None:
+    rt.redis.hset(key, mapping=cast(dict[Any, Any], budget))  # redis-py types want Mapping[Any]
 
 
 def _text(value: bytes | str | None) -> str:
