@@ -27,9 +27,10 @@ audit: lint types  ## lint, types, every pre-commit hook on all files, and a dep
 	.venv/bin/pre-commit run --all-files --show-diff-on-failure
 	bash scripts/audit-deps.sh
 
-lint: install  ## ruff lint + format check
+lint: install  ## ruff lint + format check, and the layers of the house (import-linter, pyproject.toml)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check mmtasks bridge tests bench
+	.venv/bin/lint-imports --no-cache
 
 format: install  ## apply ruff formatting and safe fixes
 	.venv/bin/ruff format mmtasks bridge tests bench

@@ -346,7 +346,7 @@ def probe(
     Binance simulator's control.
     """
     from mmtasks.celery import app
-    from mmtasks.symbols import init_symbol
+    from mmtasks.registry.symbol_commands import init_symbol
 
     for symbol in symbols:
         init_symbol(client, app, exchange, symbol, GRID)
@@ -376,8 +376,8 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
     """Print tick-to-order p50/p99 for n symbols trading on a random walk."""
     from mmtasks.celery import app, use_services
     from mmtasks.connector.client import ExchangeClient
+    from mmtasks.connector.sim_client import SimControlClient
     from mmtasks.settings import settings_for
-    from mmtasks.sim.control_client import SimControlClient
     from tests.kit.env import fleet_env
     from tests.kit.procs import Worker, connector, stop
 

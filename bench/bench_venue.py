@@ -36,7 +36,7 @@ from bench_bridge import NewOrders, probe, reserve_redis_db  # noqa: E402
 @contextlib.contextmanager
 def exchange_for(venue: str, symbols: list[str], redis_url: str) -> Iterator[tuple[str, Any]]:
     """Yield (connector address, price control) for venue 'sim' or a ccxt id."""
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
     from tests.kit.binance import BinanceSimControl
     from tests.kit.procs import binance_sim, connector, venue_connector
 

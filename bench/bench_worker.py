@@ -83,9 +83,9 @@ def main() -> None:
     from mmtasks.celery import app, use_services
     from mmtasks.enqueue import wake
     from mmtasks.messages import OrderEvent
+    from mmtasks.registry.symbol_commands import init_symbol
     from mmtasks.settings import settings_for
     from mmtasks.state.keys import keys_for
-    from mmtasks.symbols import init_symbol
     from tests.kit.env import fleet_env
     from tests.kit.feed import publish_tick
     from tests.kit.procs import Worker, connector
@@ -95,7 +95,7 @@ def main() -> None:
     with connector("--feed", "none", "--symbols", SYMBOL) as addr:
         os.environ["CONNECTOR_ADDR"] = addr
         from mmtasks.connector.client import ExchangeClient
-        from mmtasks.sim.control_client import SimControlClient
+        from mmtasks.connector.sim_client import SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
         worker = Worker([QUEUE], fleet_env(redis_url, services.database_url, addr), name="bench")

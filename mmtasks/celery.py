@@ -70,7 +70,7 @@ def make_app(settings: Settings | None = None) -> Celery:
             "mmtasks.tasks.symbol",
             "mmtasks.tasks.admin",
             "mmtasks.tasks.beat",
-            "mmtasks.alerts.tasks",
+            "mmtasks.tasks.alerts",
         ],
     )
     return app

@@ -436,7 +436,7 @@ def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
     """Send every symbol its `init` (configs checked against the exchange's rules)."""
     from mmtasks.celery import make_app
     from mmtasks.connector.client import ExchangeClient
-    from mmtasks.symbols import init_symbol
+    from mmtasks.registry.symbol_commands import init_symbol
 
     app = make_app(settings)  # broker and result backend both from the resolved settings
     client = redis.Redis.from_url(settings.redis_url)

@@ -17,7 +17,7 @@ from mmtasks.logging_setup import (
     PerTaskLinesToDebug,
     split_message,
 )
-from mmtasks.symbols import init_symbol
+from mmtasks.registry.symbol_commands import init_symbol
 
 # The integration kit's fixtures (connector, workers on the test Redis and Postgres).
 from tests.integration.conftest import (  # noqa: F401 - fixtures used by name

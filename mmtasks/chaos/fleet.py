@@ -250,7 +250,7 @@ class ChaosFleet:
 
     def sim(self) -> Any:
         """Return a new SimControlClient on the fleet's connector."""
-        from mmtasks.sim.control_client import SimControlClient
+        from mmtasks.connector.sim_client import SimControlClient
 
         assert self.settings is not None
         return SimControlClient(self.settings.connector_addr)

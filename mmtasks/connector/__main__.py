@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mmtasks.connector.server import ConnectorServer, ServerOptions, bind_address, check_options
+from mmtasks.connector.sim_control import FaultInterceptor, sim_control_service
 from mmtasks.decimals import parse_decimal
 from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
@@ -22,7 +23,6 @@ from mmtasks.sim.control import SimController
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.faults import FaultPlan
 from mmtasks.sim.feeds import make_feed
-from mmtasks.sim.grpc_control import FaultInterceptor, sim_control_service
 from mmtasks.sim.models import SimConfig
 from mmtasks.sim.runner import FeedRunner
 from mmtasks.sim.venue import SimVenue

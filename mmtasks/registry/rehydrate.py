@@ -24,11 +24,11 @@ from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import parse_risk, parse_strategy_config
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.registry.symbol_commands import Command, init_command, send_commands
 from mmtasks.risk import store as risk_store
 from mmtasks.risk.decide import FleetState
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
-from mmtasks.symbols import Command, init_command, send_commands
-from mmtasks.trading.snapshot import SymbolStatus
 from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)

@@ -216,7 +216,7 @@ def _no_quote_reason(
         return None
     from mmtasks.grid.models import GridConfig, RiskConfig
     from mmtasks.grid.quotable import no_quote_reason
-    from mmtasks.trading.snapshot import rules_from_dict
+    from mmtasks.state.codec import rules_from_dict
 
     try:
         strategy = GridConfig.model_validate_json(config["strategy"])

@@ -28,9 +28,9 @@ from mmtasks.registry.configs import (
 from mmtasks.registry.context import AdminContext
 from mmtasks.registry.requests import AddSymbol, RemoveSymbol, SymbolOnly, UpdateSymbol
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.registry.symbol_commands import checked_rules, init_command, send_commands
 from mmtasks.registry.workers import attach, check_consumer
 from mmtasks.state.keys import SYMBOLS, keys_for
-from mmtasks.symbols import checked_rules, init_command, send_commands
 from mmtasks.venue import Venue
 
 

@@ -37,10 +37,11 @@ from mmtasks.grid.transitions import (
 )
 from mmtasks.replay.venue import Fees, FillMode, ReplayVenue, VenueUpdate
 from mmtasks.risk.breaker import losing_streak
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading import advance
 from mmtasks.trading.effects import Effects
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus, Tick
+from mmtasks.trading.snapshot import Snapshot, Tick
 
 MAX_ROUNDS = 1000  # decisions at one price; the core converges in a few, more is a bug
 
@@ -117,7 +118,7 @@ class Engine:
         # What the worker keeps in its state hash (breaker, streak, peak, status) and the
         # events its decisions emitted (the breaker's), as the live step would commit them.
         self.meta: StateFields = {}
-        self.events: list[dict[str, str]] = []
+        self.step_events: list[dict[str, str]] = []
         self._index = 0
         self._ts = 0
 
@@ -174,7 +175,7 @@ class Engine:
             fx.meta.pop("last_price", None)  # the worker's display fields, not state here
             fx.meta.pop("last_price_ts_ms", None)
             self.meta = {**self.meta, **fx.meta}
-        self.events += fx.events
+        self.step_events += fx.events
         return actions
 
     def _execute(self, actions: list[Action], price: Decimal) -> bool:

@@ -164,7 +164,7 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
         "elapsed_s": round(outcome.elapsed_s, 4),
         # What the worker's state hash would hold, and the events its decisions emitted.
         "state": {field: engine.meta.get(field, "") for field in STATE_SHOWN},
-        "events": [{"type": e["type"], "data": json.loads(e["data"])} for e in engine.events],
+        "events": [{"type": e["type"], "data": json.loads(e["data"])} for e in engine.step_events],
     }
 
 

@@ -16,7 +16,7 @@ from mmtasks.errors import ValidationError
 from mmtasks.grid.config import GridConfig, RiskConfig
 
 if TYPE_CHECKING:
-    from mmtasks.replay.cli import Input
+    from mmtasks.replay.inputs import Input
 
 COLUMNS = (
     "net_pnl",
@@ -47,7 +47,7 @@ def parse_axes(items: list[str]) -> list[tuple[str, list[str]]]:
 def _one(
     args: argparse.Namespace, source: Input, strategy: dict[str, Any], risk: dict[str, Any]
 ) -> dict[str, Any]:
-    from mmtasks.replay.cli import make_config
+    from mmtasks.replay.inputs import make_config
     from mmtasks.replay.report import summarize
     from mmtasks.replay.session import replay
 

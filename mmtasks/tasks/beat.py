@@ -24,11 +24,11 @@ from mmtasks.domain import queue_for
 from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import relay
+from mmtasks.registry.symbol_commands import send_command
 from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
-from mmtasks.symbols import send_command
-from mmtasks.trading.snapshot import SymbolStatus
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,11 @@ from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
 from mmtasks.risk.decide import FleetState, stricter
 from mmtasks.signal import pipeline
 from mmtasks.signal.config import SignalConfig
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.commands import apply_command, cancel_everything
 from mmtasks.trading.effects import Effects, fill_effects
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus
+from mmtasks.trading.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,10 @@ from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
 from mmtasks.signal.config import SignalConfig, parse_signal_config
+from mmtasks.state.codec import SymbolStatus, rules_from_dict
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus, rules_from_dict
+from mmtasks.trading.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

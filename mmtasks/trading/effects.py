@@ -11,8 +11,8 @@ from mmtasks.grid import models as core
 from mmtasks.grid.transitions import mark_pending
 from mmtasks.ledger import FillRecord
 from mmtasks.signal.config import SignalConfig
+from mmtasks.state.codec import rules_to_dict
 from mmtasks.state.keys import StateFields
-from mmtasks.trading.snapshot import rules_to_dict
 
 POSITION_EVENTS = {
     "OPENED": EventType.POSITION_OPENED,

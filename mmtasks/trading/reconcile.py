@@ -37,8 +37,9 @@ from mmtasks.grid.transitions import (
     rebuild_inventory,
 )
 from mmtasks.ledger import FillRecord
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.trading.effects import Effects, fill_effects
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus
+from mmtasks.trading.snapshot import Snapshot
 from mmtasks.venue import Order, Trade, Venue
 
 log = logging.getLogger(__name__)

@@ -47,10 +47,11 @@ from mmtasks.signal.health import (
 )
 from mmtasks.signal.state import SignalState
 from mmtasks.signal.validate import Context
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.trading.advance import Gate, KindDecision, give_up_cancels
 from mmtasks.trading.commands import cancel_everything
 from mmtasks.trading.effects import Effects
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus
+from mmtasks.trading.snapshot import Snapshot
 from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import redis
@@ -21,22 +20,15 @@ from mmtasks.grid.models import (
     SymbolRules,
 )
 from mmtasks.signal.config import SignalConfig
+from mmtasks.state.codec import (
+    SymbolStatus,
+    candle_from_json,
+    candle_to_json,
+    rules_from_dict,
+    strategy_from_json,
+)
 from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
 from mmtasks.state.store import WriteBatch
-
-
-class SymbolStatus(StrEnum):
-    """Lifecycle states of a symbol (strings in the state hash).
-
-    DEGRADED is not stored here: it is a condition of an ACTIVE symbol (`degraded_since_ms`
-    set) that `status` shows in its place while a temporary fault lasts.
-    """
-
-    ACTIVE = "ACTIVE"
-    PAUSED = "PAUSED"
-    ERROR = "ERROR"
-    REMOVED = "REMOVED"
-    UNCONFIGURED = "UNCONFIGURED"
 
 
 @dataclass
@@ -84,54 +76,6 @@ def _decode(raw: dict[Any, Any]) -> dict[str, str]:
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
         for k, v in raw.items()
     }
-
-
-def rules_from_dict(data: dict[str, str]) -> SymbolRules:
-    """Return SymbolRules from its JSON form."""
-    return SymbolRules(
-        tick_size=Decimal(data["tick_size"]),
-        step_size=Decimal(data["step_size"]),
-        min_qty=Decimal(data["min_qty"]),
-        min_notional=Decimal(data["min_notional"]),
-    )
-
-
-def rules_to_dict(rules: SymbolRules) -> dict[str, str]:
-    """Return the JSON form of SymbolRules."""
-    return {
-        "tick_size": canon(rules.tick_size),
-        "step_size": canon(rules.step_size),
-        "min_qty": canon(rules.min_qty),
-        "min_notional": canon(rules.min_notional),
-    }
-
-
-def candle_from_json(text: str) -> Candle:
-    d = json.loads(text)
-    return Candle(
-        open_ms=int(d["open_ms"]),
-        open=Decimal(d["open"]),
-        high=Decimal(d["high"]),
-        low=Decimal(d["low"]),
-        close=Decimal(d["close"]),
-        volume=Decimal(d["volume"]),
-        closed=bool(d["closed"]),
-    )
-
-
-def candle_to_json(c: Candle) -> str:
-    return json.dumps(
-        {
-            "open_ms": c.open_ms,
-            "open": canon(c.open),
-            "high": canon(c.high),
-            "low": canon(c.low),
-            "close": canon(c.close),
-            "volume": canon(c.volume),
-            "closed": c.closed,
-        },
-        separators=(",", ":"),
-    )
 
 
 def load_snapshot(
@@ -218,14 +162,6 @@ def load_snapshot(
         raw_signal=signal_raw,
         raw_health=health_raw,
     )
-
-
-def strategy_from_json(text: str) -> GridConfig | SignalConfig:
-    """Return a stored strategy config as the config of its kind."""
-    data = json.loads(text)
-    if isinstance(data, dict) and data.get("kind") == "signal":
-        return SignalConfig.model_validate(data)
-    return GridConfig.model_validate(data)
 
 
 def grid_meta(grid: GridState) -> StateFields:

@@ -20,6 +20,7 @@ from mmtasks.ledger import flush_buffer
 from mmtasks.messages import parse_inbox_event
 from mmtasks.runtime import Runtime
 from mmtasks.signal.config import SignalConfig
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import keys_for
 from mmtasks.state.store import InboxEntry, SymbolStore
 from mmtasks.trading import advance
@@ -35,7 +36,7 @@ from mmtasks.trading.persist import (
 )
 from mmtasks.trading.reconcile import reconcile
 from mmtasks.trading.signal_step import rejected_ids, signal_decision
-from mmtasks.trading.snapshot import Snapshot, SymbolStatus, load_snapshot
+from mmtasks.trading.snapshot import Snapshot, load_snapshot
 
 log = logging.getLogger(__name__)
 

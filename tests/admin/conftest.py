@@ -143,7 +143,7 @@ def exchange(fleet: Fleet) -> Iterator[Any]:
 
 @pytest.fixture
 def sim(fleet: Fleet) -> Iterator[Any]:
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     client = SimControlClient(fleet.addr)
     yield client

@@ -17,8 +17,8 @@ import pytest
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OrderNotFoundError, RateLimitedError, ValidationError
 from mmtasks.registry.configs import parse_strategy_config
+from mmtasks.registry.symbol_commands import checked_rules
 from mmtasks.sim.binance.server import SimServer
-from mmtasks.symbols import checked_rules
 from mmtasks.venue.types import OrderUpdate, PriceTick
 from mmtasks.venues.ccxt.errors import BadKeysError
 from tests.binance.conftest import set_faults, set_price, sim_orders

@@ -23,7 +23,7 @@ A, B = "AAAUSDT", "BBBUSDT"
 def quiet_exchange() -> Iterator[tuple[str, Any, Any]]:
     """Run the connector without a feed; yield (addr, exchange client, sim control client)."""
     from mmtasks.connector.client import ExchangeClient
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     with connector("--feed", "none", "--symbols", f"{A},{B}") as addr:
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)

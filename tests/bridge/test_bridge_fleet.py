@@ -17,8 +17,8 @@ import redis as redis_lib
 from mmtasks.celery import app
 from mmtasks.decimals import canon
 from mmtasks.enqueue import PRICE_TASK, wake
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
-from mmtasks.symbols import init_symbol
 from mmtasks.trading.reconcile import trades_since
 from tests.bridge.conftest import inbox, queued_tasks, wait_connected
 from tests.kit.poll import eventually, until_clear
@@ -35,7 +35,7 @@ def fleet(
 ) -> Iterator[tuple[Any, Any]]:
     """Run connector, bridge and one worker per symbol; init the symbols; yield clients."""
     from mmtasks.connector.client import ExchangeClient
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     with connector(
         "--feed", "random", "--tick-ms", str(tick_ms), "--seed", "3", "--symbols", ",".join(SYMBOLS)

@@ -181,7 +181,7 @@ def test_connector_error_burst_and_latency_leave_no_symbol_in_error(
     ledger_url: str,
 ) -> None:
     # Arrange: one symbol trading its grid.
-    from mmtasks.symbols import init_symbol
+    from mmtasks.registry.symbol_commands import init_symbol
 
     workers([SYMBOL.lower()], name="symbol")
     init_symbol(redis_client, app, exchange, SYMBOL, GRID)
@@ -220,7 +220,7 @@ def test_fills_made_while_the_worker_is_down_are_applied_in_trade_order(
     ledger_url: str,
 ) -> None:
     # Arrange: 100 -> 89 -> 95: one lot bought at 90, SELL 100 closing, BUY 80 and 70 resting.
-    from mmtasks.symbols import init_symbol
+    from mmtasks.registry.symbol_commands import init_symbol
 
     pump = OrderPump(exchange_addr, redis_url, {SYMBOL})
     first = workers([SYMBOL.lower()], name="first")

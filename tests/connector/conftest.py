@@ -13,8 +13,8 @@ import pytest
 from connector_helpers import start_connector, stop_connector
 
 from mmtasks.connector.client import ExchangeClient
+from mmtasks.connector.sim_client import SimControlClient
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.sim.control_client import SimControlClient
 
 __all__ = ["start_connector", "stop_connector"]
 

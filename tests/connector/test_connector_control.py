@@ -10,6 +10,7 @@ import pytest
 from connector_helpers import eventually, start_connector, stop_connector
 
 from mmtasks.connector.client import ExchangeClient
+from mmtasks.connector.sim_client import SimControlClient
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import (
     AmbiguousOutcomeError,
@@ -18,7 +19,6 @@ from mmtasks.errors import (
     TemporaryError,
     ValidationError,
 )
-from mmtasks.sim.control_client import SimControlClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

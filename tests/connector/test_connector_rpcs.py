@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from mmtasks.connector.client import ExchangeClient
+from mmtasks.connector.sim_client import SimControlClient
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import OrderNotFoundError, ValidationError
-from mmtasks.sim.control_client import SimControlClient
 from mmtasks.venue import CancelRequest, OrderRequest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -12,11 +12,11 @@ from connector_helpers import StreamCollector, eventually, start_connector, stop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mmtasks.connector.client import ExchangeClient
+from mmtasks.connector.sim_client import SimControlClient
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
-from mmtasks.sim.control_client import SimControlClient
 from mmtasks.venue import OrderUpdate
 from mmtasks.venue.codec import kline_from_pb, tick_from_pb, update_from_pb
 

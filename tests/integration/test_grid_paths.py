@@ -33,9 +33,9 @@ from mmtasks.celery import app
 from mmtasks.domain import Side
 from mmtasks.enqueue import wake
 from mmtasks.grid.models import SlotStatus
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
 from mmtasks.state.store import SymbolStore
-from mmtasks.symbols import init_symbol
 from mmtasks.trading import advance
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import load_snapshot
@@ -104,7 +104,7 @@ def exchange_addr(venue_kind: str, binance_base: str, redis_url: str) -> Iterato
 def sim(venue_kind: str, exchange_addr: str, binance_base: str) -> Iterator[Any]:
     """The test bed's price control (SimControl, or the Binance simulator's /_sim)."""
     if venue_kind == "sim":
-        from mmtasks.sim.control_client import SimControlClient
+        from mmtasks.connector.sim_client import SimControlClient
 
         client: Any = SimControlClient(exchange_addr)
     else:

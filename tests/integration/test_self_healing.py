@@ -24,10 +24,10 @@ from mmtasks.celery import app
 from mmtasks.errors import OperationalError
 from mmtasks.ledger import flush_buffer, summarize
 from mmtasks.registry import store as registry
+from mmtasks.registry.symbol_commands import init_symbol, send_command
 from mmtasks.runtime import Runtime, get_runtime, reset_runtime
 from mmtasks.settings import get_settings
 from mmtasks.state.keys import DROPPED, EVENTS, SYMBOLS, keys_for
-from mmtasks.symbols import init_symbol, send_command
 from mmtasks.tasks.beat import heal_fleet
 from mmtasks.trading.step import run_step
 from tests.integration.conftest import SYMBOLS as LISTED

@@ -14,8 +14,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.enqueue import wake
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import keys_for
-from mmtasks.symbols import init_symbol
 from tests.integration.conftest import GRID, SYMBOLS, ledger_rows, resting
 from tests.integration.test_trading_flow import position_qty
 from tests.kit.feed import OrderPump, set_price

@@ -10,8 +10,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.ledger import flush_buffer, summarize
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import keys_for
-from mmtasks.symbols import init_symbol
 from tests.integration.conftest import GRID, ledger_rows, redis_position, resting, worker_view
 from tests.kit.feed import set_price
 from tests.kit.poll import eventually, until_equal

@@ -21,8 +21,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.enqueue import wake
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
-from mmtasks.symbols import init_symbol
 from tests.kit.binance import BinanceSimControl
 from tests.kit.env import fleet_env
 from tests.kit.feed import publish_tick

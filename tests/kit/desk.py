@@ -19,10 +19,10 @@ from celery import Celery
 
 from bridge.writer import Batch, BatchWriter
 from mmtasks.messages import CommandEvent, dump_event
+from mmtasks.registry.symbol_commands import init_command
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import EVENTS, SYMBOLS, keys_for
 from mmtasks.state.store import SymbolStore
-from mmtasks.symbols import init_command
 from mmtasks.trading.step import StepResult, run_step
 from mmtasks.venue.types import OrderUpdate, PriceTick
 from tests.kit.feed import order_events, write

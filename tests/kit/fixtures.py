@@ -60,7 +60,7 @@ def exchange(exchange_addr: str) -> Iterator[Any]:
 @pytest.fixture
 def sim(exchange_addr: str) -> Iterator[Any]:
     """Return the test controls (SimControl) of the test's connector."""
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     client = SimControlClient(exchange_addr)
     yield client

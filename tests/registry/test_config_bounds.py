@@ -9,7 +9,7 @@ import pytest
 from mmtasks.errors import ValidationError
 from mmtasks.registry.configs import merge, parse_risk, parse_strategy
 from mmtasks.registry.requests import Halt, bind
-from mmtasks.symbols import checked_rules
+from mmtasks.registry.symbol_commands import checked_rules
 from mmtasks.venue import Venue
 from tests.kit.configs import sim_venue
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import redis as redis_lib
 
-from mmtasks.alerts.tasks import message
 from mmtasks.celery import app
 from mmtasks.observability import REDACTED, scrub
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import AlertKeys, keys_for
-from mmtasks.symbols import init_symbol
+from mmtasks.tasks.alerts import message
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, resting
 from tests.kit.poll import until_equal

@@ -14,8 +14,8 @@ import psycopg
 import redis as redis_lib
 
 from mmtasks.celery import app
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import FLEET, RISK, keys_for
-from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, resting
 from tests.kit.feed import publish_tick

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mmtasks.replay.series import candles
-from mmtasks.signal.backtest import backtest
+from mmtasks.replay.signal_backtest import backtest
 from tests.signal.kit import MINUTE, config, context
 
 

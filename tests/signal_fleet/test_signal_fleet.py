@@ -19,8 +19,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.ledger import summarize
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import EVENTS, keys_for
-from mmtasks.symbols import init_symbol
 from tests.helpers import eventually
 from tests.integration.conftest import GRID, ledger_rows, redis_position, resting, worker_view
 from tests.kit.feed import publish_tick

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mmtasks.alerts import fleet_state_key, more_severe
-from mmtasks.alerts.tasks import message
+from mmtasks.tasks.alerts import message
 
 # 2026-12-06 12:00:00 UTC and 40 s later, in ms.
 T0 = 1_796_558_400_000

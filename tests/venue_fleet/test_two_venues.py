@@ -57,7 +57,7 @@ def test_each_symbol_trades_on_the_venue_its_registry_row_names(
     ledger_url: str,
     redis_client: redis_lib.Redis,
 ) -> None:
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     sim_addr, binance_addr, base = venues
     env = fleet_env(redis_url, ledger_url, sim_addr, MMTASKS_VENUES=f"binanceusdm={binance_addr}")

@@ -18,8 +18,8 @@ import redis as redis_lib
 
 from mmtasks.celery import app
 from mmtasks.enqueue import wake
+from mmtasks.registry.symbol_commands import init_symbol
 from mmtasks.state.keys import keys_for
-from mmtasks.symbols import init_symbol
 from tests.integration.conftest import ledger_rows, resting
 from tests.kit.binance import BinanceSimControl
 from tests.kit.configs import GRID

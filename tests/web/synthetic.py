@@ -20,8 +20,8 @@ from mmtasks.grid.models import Candle, Position, Slot, SlotStatus, SymbolRules
 from mmtasks.ledger import FillRecord, write_fills
 from mmtasks.metrics import record_step
 from mmtasks.registry.store import insert_symbol
+from mmtasks.state.codec import candle_to_json, rules_to_dict
 from mmtasks.state.keys import SYMBOLS, keys_for
-from mmtasks.trading.snapshot import candle_to_json, rules_to_dict
 from tests.web.conftest import write_events
 
 BASES = [

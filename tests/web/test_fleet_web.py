@@ -263,7 +263,7 @@ def test_screenshots_of_the_fleet_and_a_symbol_page(fleet_tab: Tab, symbol_tab: 
 
 
 def test_once_trading_stops_metrics_equal_status_and_the_ledger(fleet: WebFleet) -> None:
-    from mmtasks.sim.control_client import SimControlClient
+    from mmtasks.connector.sim_client import SimControlClient
 
     def has_fills(symbol: str) -> bool:
         with psycopg.connect(fleet.pg_url) as conn:

@@ -31,7 +31,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import ccxt.pro
+import redis
 
+from mmtasks.alerts import alert
 from mmtasks.budget import Priority, RateBudget, limits_for
 from mmtasks.decimals import canon
 from mmtasks.domain import OrderStatus, Side, parse_symbol, trade_order
@@ -351,7 +353,14 @@ class CcxtVenue:
         with contextlib.suppress(Exception):
             await self.budget.pause(seconds, reason)
         loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, _alert_pause, self.config.exchange_id, seconds, reason)
+        loop.run_in_executor(
+            None,
+            _alert_pause,
+            self.config.budget_redis_url,
+            self.config.exchange_id,
+            seconds,
+            reason,
+        )
 
     async def _flush_stats(self) -> None:
         assert self.budget is not None
@@ -847,14 +856,11 @@ class CcxtVenue:
                 listener(kline)
 
 
-def _alert_pause(venue: str, seconds: float, reason: str) -> None:
+def _alert_pause(redis_url: str, venue: str, seconds: float, reason: str) -> None:
     """Tell the operators the venue paused everyone (from a thread: alert() is blocking)."""
-    with contextlib.suppress(Exception):
-        from mmtasks.alerts import alert
-        from mmtasks.runtime import get_runtime
-
+    with contextlib.suppress(Exception), redis.Redis.from_url(redis_url) as client:
         alert(
-            get_runtime().redis,
+            client,
             f"venue-paused:{venue}",
             f"{venue}: every request paused for {seconds:g}s",
             f"{reason}. No process of the fleet calls the venue until the pause ends; "

@@ -52,6 +52,10 @@ class SignalRun:
     marks: list[Mark] = field(default_factory=list)
     events: list[Output] = field(default_factory=list)
     evaluations: int = 0
+    # The grid engine's state fields and step events, for the report (a signal backtest has
+    # no circuit breaker: the pipeline's own events are in `events`).
+    meta: dict[str, str] = field(default_factory=dict)
+    step_events: list[dict[str, str]] = field(default_factory=list)
 
 
 def backtest(

@@ -20,9 +20,9 @@ from mmtasks.messages import CommandEvent, dump_event
 from mmtasks.registry.configs import StrategyConfig, parse_risk, parse_strategy_config
 from mmtasks.signal.config import SignalConfig
 from mmtasks.signal.execution import entry_qty
+from mmtasks.state.codec import rules_to_dict
 from mmtasks.state.keys import SYMBOLS
 from mmtasks.state.store import SymbolStore
-from mmtasks.trading.snapshot import rules_to_dict
 from mmtasks.venue import Venue
 from mmtasks.venue.adapter import grid_rules
 from mmtasks.venue.types import SymbolRules as VenueRules

@@ -1,0 +1,86 @@
+"""How a symbol's state is spelt in Redis: its lifecycle status and the JSON of its configs.
+
+One codec for everyone who reads or writes a symbol's keys (the worker's snapshot, the
+registry, status, beat, the web): `SymbolStatus`, the symbol rules, candles and the stored
+strategy (grid or signal, by its `kind`).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from enum import StrEnum
+
+from mmtasks.decimals import canon
+from mmtasks.grid.models import Candle, GridConfig, SymbolRules
+from mmtasks.signal.config import SignalConfig
+
+
+class SymbolStatus(StrEnum):
+    """Lifecycle states of a symbol (strings in the state hash).
+
+    DEGRADED is not stored here: it is a condition of an ACTIVE symbol (`degraded_since_ms`
+    set) that `status` shows in its place while a temporary fault lasts.
+    """
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    ERROR = "ERROR"
+    REMOVED = "REMOVED"
+    UNCONFIGURED = "UNCONFIGURED"
+
+
+def rules_from_dict(data: dict[str, str]) -> SymbolRules:
+    """Return SymbolRules from its JSON form."""
+    return SymbolRules(
+        tick_size=Decimal(data["tick_size"]),
+        step_size=Decimal(data["step_size"]),
+        min_qty=Decimal(data["min_qty"]),
+        min_notional=Decimal(data["min_notional"]),
+    )
+
+
+def rules_to_dict(rules: SymbolRules) -> dict[str, str]:
+    """Return the JSON form of SymbolRules."""
+    return {
+        "tick_size": canon(rules.tick_size),
+        "step_size": canon(rules.step_size),
+        "min_qty": canon(rules.min_qty),
+        "min_notional": canon(rules.min_notional),
+    }
+
+
+def candle_from_json(text: str) -> Candle:
+    d = json.loads(text)
+    return Candle(
+        open_ms=int(d["open_ms"]),
+        open=Decimal(d["open"]),
+        high=Decimal(d["high"]),
+        low=Decimal(d["low"]),
+        close=Decimal(d["close"]),
+        volume=Decimal(d["volume"]),
+        closed=bool(d["closed"]),
+    )
+
+
+def candle_to_json(c: Candle) -> str:
+    return json.dumps(
+        {
+            "open_ms": c.open_ms,
+            "open": canon(c.open),
+            "high": canon(c.high),
+            "low": canon(c.low),
+            "close": canon(c.close),
+            "volume": canon(c.volume),
+            "closed": c.closed,
+        },
+        separators=(",", ":"),
+    )
+
+
+def strategy_from_json(text: str) -> GridConfig | SignalConfig:
+    """Return a stored strategy config as the config of its kind."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("kind") == "signal":
+        return SignalConfig.model_validate(data)
+    return GridConfig.model_validate(data)
