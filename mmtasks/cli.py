@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from mmtasks.errors import ValidationError
-from mmtasks.ops import EXIT_UNREACHABLE, Unreachable
+from mmtasks.ops.transport import EXIT_UNREACHABLE, Unreachable
 
 EPILOG = """\
 examples:
@@ -99,12 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
     seed.set_defaults(run=cmd_seed)
-    from mmtasks.replay.cli import register
+    from mmtasks.ops.parser import register as register_ops
+    from mmtasks.replay.cli import register as register_replay
 
-    register(sub)
-    from mmtasks import ops
-
-    ops.register(sub)
+    register_replay(sub)
+    register_ops(sub)
     return parser
 
 

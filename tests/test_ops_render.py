@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mmtasks.ops import render_status, render_symbols
+from mmtasks.ops.render import render_status, render_symbols
 
 
 def test_status_shows_the_kind_and_a_signal_symbols_trade_and_stages() -> None:
@@ -44,7 +44,7 @@ def test_status_shows_the_kind_and_a_signal_symbols_trade_and_stages() -> None:
 
 
 def test_a_table_rounds_only_decimals_longer_than_eight_places() -> None:
-    from mmtasks.ops import shown
+    from mmtasks.ops.render import shown
 
     assert shown("-0.3688173083329999999999999614") == "-0.36881731"
     assert shown("30096.89278997993109388458226") == "30096.89278998"

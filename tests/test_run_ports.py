@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from mmtasks.run import DEFAULT_WEB_PORT, web_port
+from mmtasks.run.children import web_port
+from mmtasks.run.defaults import DEFAULT_WEB_PORT
 
 
 def hold(port: int) -> socket.socket:

@@ -14,7 +14,8 @@ from pathlib import Path
 from mmtasks.chaos.fleet import ChaosFleet
 from mmtasks.chaos.report import render, summarize
 from mmtasks.chaos.scenarios import SCENARIOS, Context, Options, TrialResult, run_trial
-from mmtasks.run import DEFAULT_CONFIG, load_config
+from mmtasks.run.defaults import DEFAULT_CONFIG
+from mmtasks.run.symbols import load_config
 
 EPILOG = """\
 scenarios:

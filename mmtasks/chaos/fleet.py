@@ -25,7 +25,8 @@ from typing import Any
 import redis
 
 from mmtasks.embedded import free_port, redis_reachable, start_embedded_postgres
-from mmtasks.run import Child, Fleet, init_symbols, load_config, seed_registry, start_connector
+from mmtasks.run.children import Child, Fleet, start_connector
+from mmtasks.run.symbols import init_symbols, load_config, seed_registry
 from mmtasks.settings import Settings, get_settings
 
 CELERY = (sys.executable, "-m", "celery", "-A", "mmtasks")

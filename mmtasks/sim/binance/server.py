@@ -17,10 +17,13 @@ from decimal import Decimal
 
 import uvicorn
 
-from mmtasks.sim.binance.app import BinanceSim, create_app
+from mmtasks.sim.binance.app import create_app
 from mmtasks.sim.binance.auth import Signer
 from mmtasks.sim.binance.limits import LimitConfig
-from mmtasks.sim.binance.markets import CLIENT_ID_PATTERN, SpotMarket, UsdmMarket
+from mmtasks.sim.binance.markets import CLIENT_ID_PATTERN
+from mmtasks.sim.binance.rest import BinanceSim
+from mmtasks.sim.binance.spot import SpotMarket
+from mmtasks.sim.binance.usdm import UsdmMarket
 from mmtasks.sim.engine import SimExchange, wall_clock_ms
 from mmtasks.sim.feeds import make_feed
 from mmtasks.sim.models import SimConfig

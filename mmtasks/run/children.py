@@ -1,0 +1,251 @@
+"""The fleet's processes: each child in its own process group, with its log, stopped as one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mmtasks.run.defaults import CELERY, DEFAULT_WEB_PORT, REMOVE_GRACE_S, STOP_GRACE_S
+
+
+@dataclass
+class Child:
+    """A child process of the runner, alone in its process group."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+class Fleet:
+    """Start children and stop them all, whatever happens."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.children: list[Child] = []
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def spawn(self, name: str, *cmd: str) -> Child:
+        """Start cmd as child `name` in a new process group, logging to logs/<name>.log."""
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("ab") as log:
+            # A new session: the terminal's Ctrl-C reaches the runner only, which then stops
+            # children in order (bridge first, so it can flush) instead of all at once.
+            proc = subprocess.Popen(
+                list(cmd),
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        child = Child(name, proc, log_path)
+        self.children.append(child)
+        return child
+
+    def stop(self) -> None:
+        """SIGTERM every child group (last started first), then SIGKILL what is left."""
+        for child in reversed(self.children):
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for child in reversed(self.children):
+            try:
+                child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"{child.name} did not stop in time: killing it", file=sys.stderr)
+        for child in self.children:
+            _signal_group(child, signal.SIGKILL)  # stragglers, pool children included
+            child.proc.wait()
+
+    def stop_child(self, child: Child) -> None:
+        """Stop one child (SIGTERM, then SIGKILL after the grace period) and forget it."""
+        _signal_group(child, signal.SIGTERM)
+        try:
+            child.proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            print(f"{child.name} did not stop in time: killing it", file=sys.stderr)
+        _signal_group(child, signal.SIGKILL)
+        child.proc.wait()
+        self.children.remove(child)
+
+    def failed(self) -> Child | None:
+        """Return a child that exited on its own, if any."""
+        return next((c for c in self.children if not c.alive()), None)
+
+
+class Workers:
+    """One worker per symbol the registry wants traded, following the registry as it changes.
+
+    A symbol added while the fleet runs (`mmtasks add`, `add_symbol`) gets a worker on the next
+    sync; a removed one keeps its worker until it has cancelled its orders (its Redis status says
+    REMOVED) or REMOVE_GRACE_S has passed, then the worker is stopped.
+    """
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.by_symbol: dict[str, Child] = {}
+        self.removing: dict[str, float] = {}
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.by_symbol)
+
+    def start(self, symbol: str) -> None:
+        queue = symbol.lower()
+        self.by_symbol[symbol] = self.fleet.spawn(
+            f"worker-{queue}",
+            *CELERY,
+            "worker",
+            "-Q",
+            queue,
+            "-n",
+            f"{queue}@%h",
+            "-c",
+            "1",
+            "--loglevel",
+            "INFO",
+        )
+        self.removing.pop(symbol, None)
+
+    def sync(self, wanted: set[str], done: set[str]) -> list[str]:
+        """Start workers for new symbols, stop those of removed ones; return what changed."""
+        changes = []
+        for symbol in sorted(wanted - set(self.by_symbol)):
+            self.start(symbol)
+            changes.append(f"started worker for {symbol}")
+        now = time.monotonic()
+        for symbol in sorted(set(self.by_symbol) - wanted):
+            since = self.removing.setdefault(symbol, now)
+            if symbol in done or now - since >= REMOVE_GRACE_S:
+                self.fleet.stop_child(self.by_symbol.pop(symbol))
+                self.removing.pop(symbol, None)
+                changes.append(f"stopped worker for {symbol} (removed)")
+        for symbol in set(self.removing) & wanted:
+            del self.removing[symbol]  # re-added before its worker stopped
+        return changes
+
+
+def _signal_group(child: Child, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(child.proc.pid, sig)
+
+
+def start_connector(
+    fleet: Fleet, symbols: list[str], tick_ms: int, data_dir: Path, venue: str | None = None
+) -> str:
+    """Start the connector on a free port; return its address once it serves.
+
+    venue None: the gRPC simulator. Else the Binance-speaking simulator on a free port, and the
+    real-venue connector (ccxt) on it, with the simulator's keys.
+    """
+    feed = ("--feed", "random", "--tick-ms", str(tick_ms), "--symbols", ",".join(symbols))
+    if venue is None:
+        backend: tuple[str, ...] = ("--sim", *feed)
+    else:
+        sim_port = _spawn_and_wait(
+            fleet, "binance-sim", data_dir, ("-m", "mmtasks.sim.binance", *feed)
+        )
+        base = f"http://127.0.0.1:{sim_port}"
+        print(f"binance  {base} (the Binance-speaking simulator)", flush=True)
+        fleet.env.setdefault("MMTASKS_VENUE_API_KEY", "mmtasks-sim-key")
+        fleet.env.setdefault("MMTASKS_VENUE_API_SECRET", "mmtasks-sim-secret")
+        backend = ("--venue", venue, "--base-url", base, "--symbols", ",".join(symbols))
+    port = _spawn_and_wait(fleet, "connector", data_dir, ("-m", "mmtasks.connector", *backend))
+    return f"127.0.0.1:{port}"
+
+
+def _spawn_and_wait(fleet: Fleet, name: str, data_dir: Path, args: tuple[str, ...]) -> str:
+    """Start `python ARGS --port 0 --port-file F`; return the port once it is written."""
+    port_file = data_dir / f"{name}.port"
+    port_file.unlink(missing_ok=True)
+    child = fleet.spawn(name, sys.executable, *args, "--port", "0", "--port-file", str(port_file))
+    deadline = time.monotonic() + 60
+    while not (port_file.exists() and port_file.read_text().strip()):
+        if not child.alive() or time.monotonic() > deadline:
+            raise SystemExit(f"the {name} did not start; see {child.log_path}")
+        time.sleep(0.05)
+    return port_file.read_text().strip()
+
+
+def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Path) -> None:
+    """Start one worker per symbol, the control worker, beat and the bridge.
+
+    The bridge reads the registry (and its NOTIFY channel), so it streams a symbol added later.
+    """
+    for symbol in symbols:
+        workers.start(symbol)
+    fleet.spawn(
+        "control",
+        *CELERY,
+        "worker",
+        "-Q",
+        "control",
+        "-n",
+        "control@%h",
+        "-c",
+        "2",
+        "--loglevel",
+        "INFO",
+    )
+    fleet.spawn(
+        "beat", *CELERY, "beat", "--loglevel", "INFO", "-s", str(data_dir / "celerybeat-schedule")
+    )
+    fleet.spawn("bridge", sys.executable, "-m", "bridge")
+
+
+def web_port(asked: int | None) -> int:
+    """Return the dashboard's port: the one asked for (0: any), else 8000 unless it is taken.
+
+    A port asked for explicitly and taken is refused here, before anything starts, rather than
+    by the web process dying a second later and taking the fleet with it.
+    """
+    from mmtasks.embedded import free_port
+
+    if asked == 0:
+        return free_port()
+    port = DEFAULT_WEB_PORT if asked is None else asked
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            pass
+    if asked is not None:
+        raise SystemExit(
+            f"--web-port {port}: the port is taken; pick another, or 0 for any free one"
+        )
+    fallback = free_port()
+    print(f"port {port} is taken: the dashboard uses {fallback}", flush=True)
+    return fallback
+
+
+def start_web(fleet: Fleet, port: int) -> tuple[str, str]:
+    """Start the read-only web process and Flower on loopback; return their URLs."""
+    from mmtasks.embedded import free_port
+
+    fleet.spawn(
+        "web", sys.executable, "-m", "mmtasks.web", "--host", "127.0.0.1", "--port", str(port)
+    )
+    flower_port = free_port()
+    fleet.spawn(
+        "flower",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "mmtasks",
+        "flower",
+        "--address=127.0.0.1",
+        f"--port={flower_port}",
+    )
+    return f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{flower_port}/"

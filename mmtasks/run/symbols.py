@@ -1,0 +1,112 @@
+"""The fleet's symbols: the config file (and `--symbols N`), the registry seed, each init."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+
+from mmtasks.domain import parse_symbol
+from mmtasks.run.defaults import EXTRA_BASES, EXTRA_ENTRY, WORKING_STATUSES
+from mmtasks.settings import Settings
+
+
+def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
+    """Return {symbol: entry} from the symbols file, restricted to `only` when given."""
+    entries = (yaml.safe_load(path.read_text()) or {}).get("symbols") or {}
+    config: dict[str, dict[str, Any]] = {
+        parse_symbol(name): dict(entry or {}) for name, entry in entries.items()
+    }
+    if only.strip().isdigit():
+        return with_count(config, int(only))
+    if only:
+        wanted = [parse_symbol(s) for s in only.split(",") if s.strip()]
+        missing = [s for s in wanted if s not in config]
+        if missing:
+            raise SystemExit(
+                f"{path} has no entry for {', '.join(missing)}; "
+                f"it lists {', '.join(config) or 'nothing'}"
+            )
+        config = {s: config[s] for s in wanted}
+    if not config:
+        raise SystemExit(f"{path} lists no symbols")
+    return config
+
+
+def with_count(config: dict[str, dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
+    """Return the config's first `count` symbols, plus generated ones when it has fewer."""
+    limit = len(config) + len(EXTRA_BASES)
+    if not 1 <= count <= limit:
+        raise SystemExit(f"--symbols {count}: expected 1 to {limit} symbols")
+    names = list(config)[:count]
+    extra = [f"{base}USDT" for base in EXTRA_BASES if f"{base}USDT" not in config]
+    chosen = {name: config[name] for name in names}
+    for name in extra[: count - len(chosen)]:
+        chosen[name] = EXTRA_ENTRY
+    return chosen
+
+
+def catalogue(symbols: list[str]) -> list[str]:
+    """Return the symbols the simulated exchange lists: the fleet's, then EXTRA_BASES in USDT."""
+    extra = [f"{base}USDT" for base in EXTRA_BASES]
+    return symbols + [s for s in extra if s not in symbols]
+
+
+def seed_registry(database_url: str, config: dict[str, dict[str, Any]]) -> None:
+    """Insert the run's symbols into the registry when missing (admin tasks act on rows)."""
+    import psycopg
+
+    from mmtasks.registry.seed import parse_seed, seed
+
+    rows = parse_seed({"symbols": config}, "the run's symbols")
+    with psycopg.connect(database_url) as conn:
+        seed(conn, rows)
+
+
+def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
+    """Return (symbols to trade, symbols removed) from the registry; None when it is down."""
+    import psycopg
+
+    from mmtasks.registry.store import list_symbols
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=2) as conn:
+            records = list_symbols(conn)
+    except psycopg.Error:
+        return None
+    working = {r.symbol for r in records if r.status in WORKING_STATUSES}
+    return working, {r.symbol for r in records} - working
+
+
+def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
+    """Return the symbols whose worker has processed their removal."""
+    from mmtasks.state.keys import keys_for
+
+    return {
+        s for s in symbols if client.hget(keys_for(s).state, "status") in ("REMOVED", b"REMOVED")
+    }
+
+
+def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
+    """Send every symbol its `init` (configs checked against the exchange's rules)."""
+    from mmtasks.celery import make_app
+    from mmtasks.connector.client import ExchangeClient
+    from mmtasks.registry.symbol_commands import init_symbol
+
+    app = make_app(settings)  # broker and result backend both from the resolved settings
+    client = redis.Redis.from_url(settings.redis_url)
+    with ExchangeClient(settings.connector_addr) as exchange:
+        exchange.wait_ready(30)
+        for symbol, entry in config.items():
+            init_symbol(
+                client,
+                app,
+                exchange,
+                symbol,
+                entry.get("strategy") or {},
+                entry.get("risk") or {},
+                issued_by="mmtasks.run",
+            )
+    client.close()

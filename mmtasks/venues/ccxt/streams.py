@@ -1,0 +1,148 @@
+"""The ccxt venue's streams: one watch loop per stream, listeners, and the downstream drop on a
+lost or regained socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+from urllib.parse import urlsplit
+
+from mmtasks.domain import parse_symbol
+from mmtasks.errors import (
+    ValidationError,
+)
+from mmtasks.venue.port import Listener
+from mmtasks.venue.types import (
+    STREAMS,
+    OrderUpdate,
+    Stream,
+)
+from mmtasks.venues.ccxt.core import RECONNECT_S
+from mmtasks.venues.ccxt.market import CcxtMarketData
+
+log = logging.getLogger(__name__)
+
+
+class CcxtStreams(CcxtMarketData):
+    """The venue's websocket streams (orders, trades as prices, candles)."""
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def add_stream_dropper(self, dropper: Callable[[], object]) -> None:
+        """Call dropper (end every downstream stream) whenever a venue socket is lost."""
+        self._droppers.append(dropper)
+
+    def subscribe(
+        self,
+        stream: Stream,
+        listener: Listener,
+        *,
+        symbols: Collection[str] = (),
+        interval: str = "1m",
+    ) -> None:
+        """Call listener with every event of a stream (see `Venue.subscribe`)."""
+        if stream not in STREAMS:
+            raise ValidationError(
+                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
+            )
+        wanted = frozenset(str(parse_symbol(s)) for s in symbols)
+        for symbol in wanted:
+            self.unified(symbol)
+        if stream == "price":
+            for symbol in sorted(wanted or set(self.served())):
+                listener(self.latest_price(symbol))
+        with self._lock:
+            self._listeners[(stream, listener)] = (wanted, interval)
+        self._loop.call_soon_threadsafe(self._ensure_watch, stream, interval)
+
+    def unsubscribe(self, stream: Stream, listener: Listener) -> None:
+        """Stop calling a listener given to subscribe."""
+        with self._lock:
+            self._listeners.pop((stream, listener), None)
+
+    def _targets(self, stream: Stream, symbol: str, interval: str = "") -> list[Listener]:
+        with self._lock:
+            return [
+                listener
+                for (kind, listener), (wanted, want_interval) in self._listeners.items()
+                if kind == stream
+                and (not wanted or symbol in wanted)
+                and (stream != "kline" or want_interval == interval)
+            ]
+
+    def _ensure_watch(self, stream: Stream, interval: str) -> None:
+        key = f"{stream}:{interval}" if stream == "kline" else stream
+        if key in self._tasks and not self._tasks[key].done():
+            return
+        self._tasks[key] = self._loop.create_task(self._watch(stream, interval))
+
+    async def _watch(self, stream: Stream, interval: str) -> None:
+        """Keep one ccxt watch loop open; on a lost socket, end the downstream streams."""
+        unified = [self.unified(s) for s in self.served()]
+        failures = 0
+        while True:
+            try:
+                if stream == "order":
+                    await self.exchange.watch_orders()
+                elif stream == "price":
+                    await self.exchange.watch_trades_for_symbols(unified)
+                else:
+                    await self.exchange.watch_ohlcv_for_symbols([[u, interval] for u in unified])
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                delay = RECONNECT_S[min(failures, len(RECONNECT_S) - 1)]
+                failures += 1
+                log.warning(
+                    "%s stream of %s lost (%s): downstream streams end; reconnecting in %.1fs",
+                    stream,
+                    self.config.exchange_id,
+                    exc,
+                    delay,
+                )
+                self._drop_downstream()
+                await asyncio.sleep(delay)
+
+    def _on_socket_connected(self, url: str) -> None:
+        # A socket that is (back) up: end the downstream streams once more, so the bridge's
+        # reconcile runs after it, not before. A fill made while it was down (or before it
+        # first connected) is then in the venue's trade list when the bridge asks, and every
+        # later one comes on the socket: between the two, nothing is missed.
+        log.info(
+            "%s socket connected (%s; the path, which may hold a listen key, is not logged): "
+            "downstream streams restart",
+            self.config.exchange_id,
+            urlsplit(url).netloc,
+        )
+        self._drop_downstream()
+
+    def _drop_downstream(self) -> None:
+        for dropper in list(self._droppers):
+            with contextlib.suppress(Exception):
+                dropper()
+
+    def _on_order_message(self, message: dict[str, Any]) -> None:
+        parsed = self.dialect.order_event(message)
+        if parsed is None:
+            return
+        order, trade, ts = parsed
+        self._client_ids[order.order_id] = order.client_order_id
+        update = OrderUpdate(order, trade, ts, next(self._seq))
+        for listener in self._targets("order", order.symbol):
+            listener(update)
+
+    def _on_trade_message(self, message: dict[str, Any]) -> None:
+        tick = self.dialect.trade_tick(message)
+        if tick is not None:
+            for listener in self._targets("price", tick.symbol):
+                listener(tick)
+
+    def _on_kline_message(self, message: dict[str, Any]) -> None:
+        kline = self.dialect.kline(message)
+        if kline is not None:
+            for listener in self._targets("kline", kline.symbol, kline.interval):
+                listener(kline)
