@@ -29,11 +29,11 @@ audit: lint types  ## lint, types, every pre-commit hook on all files, and a dep
 
 lint: install  ## ruff lint + format check, and the layers of the house (import-linter, pyproject.toml)
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check mmtasks bridge tests bench
+	.venv/bin/ruff format --check mmtasks bridge tests bench chaos scripts
 	.venv/bin/lint-imports --no-cache
 
 format: install  ## apply ruff formatting and safe fixes
-	.venv/bin/ruff format mmtasks bridge tests bench
+	.venv/bin/ruff format mmtasks bridge tests bench chaos scripts
 	.venv/bin/ruff check --fix .
 
 types: install  ## mypy on mmtasks and bridge (generated code excluded)
@@ -58,7 +58,7 @@ test-props: install  ## the grid core's Hypothesis properties, 2,000 examples ea
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -q tests/props
 
 chaos: install  ## the chaos suite on a private fleet (ARGS="--trials 10" etc.)
-	$(PY) -m mmtasks.chaos $(ARGS)
+	$(PY) -m chaos $(ARGS)
 
 bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_connector.py

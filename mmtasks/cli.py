@@ -99,11 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
     seed.set_defaults(run=cmd_seed)
+    from mmtasks.audit.cli import register as register_audit
     from mmtasks.ops.parser import register as register_ops
     from mmtasks.replay.cli import register as register_replay
 
     register_replay(sub)
     register_ops(sub)
+    register_audit(sub)
     return parser
 
 

@@ -16,7 +16,9 @@ import psycopg
 import pytest
 import redis as redis_lib
 
-from mmtasks.chaos.invariants import Fill, Folded, check, fold, trade_order_key, wait_settled
+from mmtasks.audit.invariants import check
+from mmtasks.audit.model import Fill, Folded, fold, trade_order_key
+from mmtasks.audit.settle import wait_settled
 from mmtasks.domain import Side
 from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.ids import client_order_id

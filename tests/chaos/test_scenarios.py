@@ -2,7 +2,7 @@
 
 Real connector, Redis, Postgres and Celery workers; the order pump stands in for the bridge's
 order path and `set_price` for its price path, as in tests/integration. After each fault the
-fleet settles and the one invariant checker (`mmtasks.chaos.invariants`) must find nothing.
+fleet settles and the one invariant checker (`mmtasks.audit.invariants`) must find nothing.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
+from mmtasks.audit.invariants import check
+from mmtasks.audit.settle import wait_settled
 from mmtasks.celery import app
-from mmtasks.chaos.invariants import check, wait_settled
 from mmtasks.errors import MMError
 from mmtasks.grid.ids import is_ours
 from mmtasks.state.keys import keys_for

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from mmtasks.chaos.scenarios import TrialResult
+from chaos.scenarios import TrialResult
 
 COLUMNS = [
     "scenario",

@@ -18,9 +18,11 @@ from typing import Any
 
 import redis
 
-from mmtasks.chaos.fleet import ChaosFleet, crash_points
-from mmtasks.chaos.hostile import admin_calls, inbox_garbage, symbol_task_garbage
-from mmtasks.chaos.invariants import SymbolReport, check, wait_settled
+from chaos.fleet import ChaosFleet, crash_points
+from chaos.hostile import admin_calls, inbox_garbage, symbol_task_garbage
+from mmtasks.audit.invariants import check
+from mmtasks.audit.model import SymbolReport
+from mmtasks.audit.settle import wait_settled
 from mmtasks.grid.ids import is_ours
 from mmtasks.state.keys import keys_for
 

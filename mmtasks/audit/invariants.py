@@ -1,7 +1,7 @@
 """The invariant checker: exchange, Redis, ledger and event stream must tell one story.
 
-One module, used by the chaos suite (`python -m mmtasks.chaos`) and by the tests. Given the
-exchange (an `ExchangeClient`), Redis and the Postgres ledger, `check` returns one
+Used by the chaos suite (`python -m chaos`), the operator's `mmtasks audit` and the tests.
+Given the exchange (an `ExchangeClient`), Redis and the Postgres ledger, `check` returns one
 `SymbolReport` per symbol:
 
 - duplicate client ids: two venue orders carrying one client order id (every order the
@@ -26,171 +26,18 @@ buffered fill, no price task pending, nothing changing) so the check sees a rest
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 import redis
 
+from mmtasks.audit.model import TRADES_PAGE, ZERO, Exchange, Fill, SymbolReport, fold
 from mmtasks.domain import trade_order
 from mmtasks.grid.ids import is_ours
-from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, keys_for
-
-ZERO = Decimal(0)
-PNL_TOLERANCE = Decimal("1e-8")  # the core rounds partial-close basis shares at 1e-12
-TRADES_PAGE = 1000
-
-
-class Exchange(Protocol):
-    """What the checker asks the exchange (ExchangeClient satisfies it)."""
-
-    def open_orders(self, symbol: str = "") -> Sequence[Any]: ...
-    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> Sequence[Any]: ...
-    def positions(self, symbol: str = "") -> Sequence[Any]: ...
-
-
-@dataclass(frozen=True)
-class Fill:
-    """One fill, as the ledger or the exchange records it."""
-
-    trade_id: str
-    side: str
-    price: Decimal
-    qty: Decimal
-    fee: Decimal
-    ts_ms: int
-    client_order_id: str = ""
-    order_id: str = ""
-
-
-@dataclass(frozen=True)
-class Folded:
-    """Position and PnL of an average-cost fold."""
-
-    qty: Decimal = ZERO
-    avg_cost: Decimal = ZERO
-    realized_pnl: Decimal = ZERO
-    fees: Decimal = ZERO
-
-
-@dataclass
-class SymbolReport:
-    """What the checker found for one symbol; `ok` when every invariant holds."""
-
-    symbol: str
-    duplicate_client_ids: dict[str, list[str]] = field(default_factory=dict)
-    missing_fills: list[str] = field(default_factory=list)
-    extra_fills: list[str] = field(default_factory=list)
-    redis_qty: Decimal | None = None
-    exchange_qty: Decimal = ZERO
-    redis_realized: Decimal | None = None
-    redis_fees: Decimal | None = None
-    ledger: Folded = field(default_factory=Folded)
-    orphan_orders: list[str] = field(default_factory=list)
-    stale_slots: list[str] = field(default_factory=list)
-    events_checked: bool = False
-    events_note: str = "not checked"
-    event_seq_missing: list[int] = field(default_factory=list)
-    event_seq_duplicated: list[int] = field(default_factory=list)
-    fills_without_event: list[str] = field(default_factory=list)
-    fills_with_duplicate_event: list[str] = field(default_factory=list)
-
-    @property
-    def position_mismatch(self) -> bool:
-        return (self.redis_qty or ZERO) != self.exchange_qty
-
-    @property
-    def pnl_mismatch(self) -> bool:
-        realized = self.redis_realized or ZERO
-        fees = self.redis_fees or ZERO
-        return (
-            abs(realized - self.ledger.realized_pnl) > PNL_TOLERANCE
-            or abs(fees - self.ledger.fees) > PNL_TOLERANCE
-        )
-
-    @property
-    def event_problems(self) -> int:
-        """Return missing plus duplicated events (seq gaps, seq repeats, fill events)."""
-        return (
-            len(self.event_seq_missing)
-            + len(self.event_seq_duplicated)
-            + len(self.fills_without_event)
-            + len(self.fills_with_duplicate_event)
-        )
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems()
-
-    def problems(self) -> list[str]:
-        """Return one line per broken invariant, naming the ids, keys and values involved."""
-        s, out = self.symbol, []
-        for cid, orders in sorted(self.duplicate_client_ids.items()):
-            out.append(f"{s}: client id {cid} has {len(orders)} venue orders {orders}")
-        if self.missing_fills:
-            out.append(f"{s}: exchange trades missing from the ledger: {self.missing_fills}")
-        if self.extra_fills:
-            out.append(f"{s}: ledger fills the exchange does not have: {self.extra_fills}")
-        if self.position_mismatch:
-            out.append(
-                f"{s}: position {keys_for(s).position} qty={self.redis_qty} "
-                f"!= exchange {self.exchange_qty} (ledger fold {self.ledger.qty})"
-            )
-        if self.pnl_mismatch:
-            out.append(
-                f"{s}: Redis realized_pnl={self.redis_realized} fees={self.redis_fees} != ledger "
-                f"fold realized_pnl={self.ledger.realized_pnl} fees={self.ledger.fees}"
-            )
-        if self.orphan_orders:
-            out.append(f"{s}: open orders of ours no slot holds: {self.orphan_orders}")
-        if self.stale_slots:
-            out.append(f"{s}: LOCKED slots whose order is not open: {self.stale_slots}")
-        if self.event_seq_missing:
-            out.append(f"{s}: event_seq missing on {EVENTS}: {_ranges(self.event_seq_missing)}")
-        if self.event_seq_duplicated:
-            out.append(f"{s}: event_seq repeated on {EVENTS}: {self.event_seq_duplicated}")
-        if self.fills_without_event:
-            out.append(f"{s}: ledger fills without ORDER_FILLED: {self.fills_without_event}")
-        if self.fills_with_duplicate_event:
-            out.append(f"{s}: fills with several ORDER_FILLED: {self.fills_with_duplicate_event}")
-        return out
-
-
-# -- the fold ---------------------------------------------------------------------------------
-
-
-def trade_order_key(fill: Fill) -> tuple[int, tuple[tuple[int, str], ...]]:
-    """Return the sort key of the venue's trade order for a fill (see `domain.trade_order`)."""
-    return trade_order(fill.ts_ms, fill.trade_id)
-
-
-def fold(fills: Iterable[Fill]) -> Folded:
-    """Return position, average cost, realized PnL and fees of fills applied in trade order."""
-    qty, avg, realized, fees = ZERO, ZERO, ZERO, ZERO
-    for f in sorted(fills, key=trade_order_key):
-        signed = f.qty if f.side == "BUY" else -f.qty
-        fees += f.fee
-        if qty == 0 or (qty > 0) == (signed > 0):
-            avg = (abs(qty) * avg + f.qty * f.price) / abs(qty + signed)
-            qty += signed
-            continue
-        closed = min(abs(qty), f.qty)
-        realized += (f.price - avg) * closed if qty > 0 else (avg - f.price) * closed
-        after = qty + signed
-        if after == 0:
-            avg = ZERO
-        elif (after > 0) != (qty > 0):
-            avg = f.price  # flipped through flat: the rest was opened at this price
-        qty = after
-    return Folded(qty, avg, realized, fees)
-
-
-# -- reading each source ----------------------------------------------------------------------
 
 
 def _text(value: Any) -> str:
@@ -415,107 +262,3 @@ def check(
 
 
 # -- settling ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Settled:
-    """Outcome of wait_settled: settled or not, how long it took, what was still moving."""
-
-    settled: bool
-    waited_s: float
-    unsettled: dict[str, str]
-
-
-def busy_reason(client: redis.Redis, symbol: str) -> str:
-    """Return why symbol is not quiet yet, or '' when it is."""
-    k = keys_for(symbol)
-    slots = redis_slots(client, symbol)
-    pending = [level for level, s in slots.items() if s.get("status") == "PENDING"]
-    if pending:
-        return f"PENDING slots {sorted(pending)}"
-    cursor = int(_text(client.hget(k.state, "last_seq") or 0))
-    seq = int(_text(client.get(k.seq) or 0))
-    if cursor != seq:
-        return f"inbox cursor {cursor} != seq {seq}"
-    buffered = int(client.llen(k.fills_out))
-    if buffered:
-        return f"{buffered} fills in {k.fills_out}"
-    if client.exists(k.price_pending):
-        return "price task pending"
-    return _unrelayed(client, symbol)
-
-
-def _unrelayed(client: redis.Redis, symbol: str) -> str:
-    """Return why the symbol's outbox is ahead of what was relayed to mm:events, or ''."""
-    relayed_key = getattr(key_schema, "EVENTS_RELAYED", None)
-    outbox = f"mm:{{{symbol.lower()}}}:outbox"
-    if relayed_key is None:  # no outbox in this version of the key schema
-        return ""
-    rows: Any = client.xrevrange(outbox, count=1)
-    last = int(_text(rows[0][0]).split("-")[0]) if rows else 0
-    relayed = int(_text(client.hget(relayed_key, symbol) or 0))
-    return f"outbox at event_seq {last}, relayed {relayed}" if last > relayed else ""
-
-
-def _fingerprint(client: redis.Redis, exchange: Exchange | None, symbols: list[str]) -> Any:
-    pipe = client.pipeline(transaction=False)
-    for s in symbols:
-        k = keys_for(s)
-        pipe.get(k.seq)
-        pipe.hget(k.position, "qty")
-        pipe.hget(k.state, "status")
-    stamp: list[Any] = list(pipe.execute())
-    if exchange is not None:  # fees grow with every fill: a trade changes the stamp
-        stamp += [(p.symbol, p.quantity, p.fees) for p in exchange.positions("")]
-    return stamp
-
-
-def wait_settled(
-    client: redis.Redis,
-    symbols: Iterable[str],
-    *,
-    exchange: Exchange | None = None,
-    timeout_s: float = 30.0,
-    quiet_s: float = 1.0,
-    poll_s: float = 0.1,
-) -> Settled:
-    """Poll until every symbol is quiet and nothing changes for quiet_s, or timeout_s passes.
-
-    Quiet: no PENDING slot, inbox cursor == seq, fills_out empty, no price task pending. Pause
-    the price feed first: a live feed keeps a healthy fleet busy forever.
-    """
-    symbols = list(symbols)
-    started = time.monotonic()
-    reasons: dict[str, str] = {}
-    quiet_since: float | None = None
-    last: Any = None
-    while True:
-        try:
-            reasons = {s: r for s in symbols if (r := busy_reason(client, s))}
-            stamp = _fingerprint(client, exchange, symbols)
-        except (redis.RedisError, OSError) as exc:
-            reasons, stamp = {"*": f"redis: {exc}"}, None
-        now = time.monotonic()
-        if reasons:
-            quiet_since = None
-        elif stamp != last or quiet_since is None:
-            quiet_since = now
-        elif now - quiet_since >= quiet_s:
-            return Settled(True, now - started, {})
-        last = stamp
-        if now - started > timeout_s:
-            return Settled(False, now - started, reasons or {"*": "still changing"})
-        time.sleep(poll_s)
-
-
-def _ranges(numbers: list[int]) -> str:
-    """Return sorted numbers as compact ranges: [1, 2, 3, 7] -> '1-3, 7'."""
-    out: list[str] = []
-    for n in sorted(numbers):
-        if out and "-" not in out[-1] and int(out[-1]) == n - 1:
-            out[-1] = f"{out[-1]}-{n}"
-        elif out and "-" in out[-1] and int(out[-1].split("-")[1]) == n - 1:
-            out[-1] = f"{out[-1].split('-')[0]}-{n}"
-        else:
-            out.append(str(n))
-    return ", ".join(out)

@@ -1,5 +1,5 @@
 """The chaos suite: a private fleet, faults injected on purpose, and the invariant checker.
 
-`python -m mmtasks.chaos --help` runs the scenarios; `mmtasks.chaos.invariants` is the checker
+`python -m chaos --help` runs the scenarios; `mmtasks.audit.invariants` is the checker
 the suite and the tests share. See docs/chaos.md.
 """

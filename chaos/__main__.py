@@ -1,4 +1,4 @@
-"""`python -m mmtasks.chaos`: break a private fleet on purpose and check every invariant after."""
+"""`python -m chaos`: break a private fleet on purpose and check every invariant after."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from mmtasks.chaos.fleet import ChaosFleet
-from mmtasks.chaos.report import render, summarize
-from mmtasks.chaos.scenarios import SCENARIOS, Context, Options, TrialResult, run_trial
+from chaos.fleet import ChaosFleet
+from chaos.report import render, summarize
+from chaos.scenarios import SCENARIOS, Context, Options, TrialResult, run_trial
 from mmtasks.run.defaults import DEFAULT_CONFIG
 from mmtasks.run.symbols import load_config
 
@@ -22,10 +22,10 @@ scenarios:
 {scenarios}
 
 examples:
-  python -m mmtasks.chaos --trials 2 --quick                    # every scenario, short faults
-  python -m mmtasks.chaos --scenarios kill-worker,kill-bridge --trials 10
-  python -m mmtasks.chaos --scenarios redis-restart --trials 3 --keep -v
-  python -m mmtasks.chaos --list
+  python -m chaos --trials 2 --quick                    # every scenario, short faults
+  python -m chaos --scenarios kill-worker,kill-bridge --trials 10
+  python -m chaos --scenarios redis-restart --trials 3 --keep -v
+  python -m chaos --list
 
 Each scenario gets a fresh private fleet: its own redis-server and Postgres (pgserver) under a
 temporary folder, the simulated connector, the bridge, one worker per symbol, the control worker
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     listing = "\n".join(f"  {name:<22} {fn.__doc__ or ''}" for name, fn in SCENARIOS.items())
     p = argparse.ArgumentParser(
-        prog="python -m mmtasks.chaos",
+        prog="python -m chaos",
         description="Run fault scenarios against a private mmtasks fleet and print, per "
         "scenario: duplicate client ids, missing and extra fills, position and PnL "
         "mismatches, orphan orders, missing or duplicated events, time to trading again.",
