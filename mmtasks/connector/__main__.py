@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _venue_options(p.add_argument_group("what to serve"))
+    _sim_options(p.add_argument_group("the simulated exchange (--sim)"))
+    _serving_options(p.add_argument_group("serving"))
+    _fault_options(p.add_argument_group("the simulator's behaviour"))
+    return p
+
+
+def _venue_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument("--sim", action="store_true", help="serve the simulated exchange")
     p.add_argument(
         "--venue",
@@ -86,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --venue: market data from the venue, orders filled by the simulator's "
         "matching engine (no keys needed)",
     )
+
+
+def _sim_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument("--seed", type=int, default=0, help="random-walk seed (default 0)")
     p.add_argument(
         "--symbols",
@@ -104,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=200,
         help="ms between feed rounds, one tick per symbol each (default 200; 0 = flat out)",
     )
+
+
+def _serving_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 = ephemeral)")
     p.add_argument("--port-file", type=Path, help="write the bound port here once serving")
@@ -114,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS")
     p.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, ... (default $LOG_LEVEL or INFO)"
+    )
+
+
+def _fault_options(p: argparse._ArgumentGroup) -> None:
     p.add_argument(
         "--liquidity", help="base qty a resting order may fill per price tick (default unlimited)"
     )
@@ -132,10 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="start price of a symbol (repeatable)",
     )
     p.add_argument("--starting-balance", default="1000000", help="quote balance (default 1000000)")
-    p.add_argument(
-        "--log-level", default=None, help="DEBUG, INFO, ... (default $LOG_LEVEL or INFO)"
-    )
-    return p
 
 
 def parse_start_prices(items: list[list[str]], symbols: tuple[str, ...]) -> dict[str, Decimal]:

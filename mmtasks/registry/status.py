@@ -89,29 +89,14 @@ def symbol_status(
     now_ms: int,
 ) -> dict[str, Any]:
     """Return one symbol's status entry."""
-    keys, queue = keys_for(record.symbol), queue_for(record.symbol)
-    pipe = client.pipeline(transaction=False)
-    pipe.hgetall(keys.state)
-    pipe.hgetall(keys.position)
-    pipe.hvals(keys.slots)
-    pipe.hgetall(keys.config)
-    pipe.hgetall(keys.health)
-    pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
-    pipe.hgetall(keys.recovery)
-    replies = pipe.execute()
-    state_raw, position_raw, slots, config_raw, health_raw, signal_raw = replies[:6]
-    meta, position, budget = _decode(state_raw), _decode(position_raw), _decode(replies[6])
-    if budget.get("resumes", "") != meta.get("resumes", ""):
-        budget = {}  # resumed since that budget began: beat starts a new one on its next error
+    queue = queue_for(record.symbol)
+    state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw = _read(
+        client, record.symbol
+    )
+    meta, position = _decode(state_raw), _decode(position_raw)
     last_price = _decimal(meta.get("last_price"))
     price_ts = meta.get("last_price_ts_ms")
     price_age_ms = now_ms - int(price_ts) if price_ts else None
-    qty, avg_cost = _decimal(position.get("qty")), _decimal(position.get("avg_cost"))
-    unrealized = (
-        qty * (last_price - avg_cost)
-        if qty and last_price is not None and avg_cost is not None
-        else Decimal(0)
-    )
     stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
     state = meta.get("status") or None
     mine = None if consumers is None else consumers.get(queue, [])
@@ -149,11 +134,7 @@ def symbol_status(
         "state": state,
         "condition": "DEGRADED" if degraded else (state or "UNKNOWN"),
         "degraded": degraded,
-        "recovery": {
-            "attempts": int(budget.get("attempts") or 0),
-            "exhausted": meta.get("give_up") == "1",
-            "next_attempt_ms": int(budget["next_ms"]) if budget.get("next_ms") else None,
-        },
+        "recovery": _recovery(meta, _decode(budget_raw)),
         "no_quote_reason": no_quote,
         "healthy": not problems and record.status != RegistryStatus.REMOVED,
         "problems": problems,
@@ -162,8 +143,7 @@ def symbol_status(
         "queue_depth": int(broker.llen(queue)) if broker is not None else None,
         "consumers": mine,
         "consumer_count": None if mine is None else len(mine),
-        "position": {f: position.get(f, "0") for f in POSITION_FIELDS}
-        | {"unrealized_pnl": canon(unrealized)},
+        "position": _position(position, last_price),
         "open_orders": _orders(slots),
         "risk": {
             "reduce_only": meta.get("reduce_only") == "1",
@@ -172,6 +152,45 @@ def symbol_status(
             "max_position": record.risk.get("max_position"),
             "stale_after_s": stale_after_s,
         },
+    }
+
+
+def _read(client: redis.Redis, symbol: str) -> list[Any]:
+    """Return, in one round trip: state, position, slot texts, config, health, the signal's
+    trade fields and beat's recovery budget."""
+    keys = keys_for(symbol)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.state)
+    pipe.hgetall(keys.position)
+    pipe.hvals(keys.slots)
+    pipe.hgetall(keys.config)
+    pipe.hgetall(keys.health)
+    pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
+    pipe.hgetall(keys.recovery)
+    return list(pipe.execute())
+
+
+def _position(position: dict[str, str], last_price: Decimal | None) -> dict[str, str]:
+    """Return the position's fields and its unrealized PnL at the last price."""
+    qty, avg_cost = _decimal(position.get("qty")), _decimal(position.get("avg_cost"))
+    unrealized = (
+        qty * (last_price - avg_cost)
+        if qty and last_price is not None and avg_cost is not None
+        else Decimal(0)
+    )
+    return {f: position.get(f, "0") for f in POSITION_FIELDS} | {
+        "unrealized_pnl": canon(unrealized)
+    }
+
+
+def _recovery(meta: dict[str, str], budget: dict[str, str]) -> dict[str, Any]:
+    """Return beat's recovery budget as status shows it (none since an operator resumed)."""
+    if budget.get("resumes", "") != meta.get("resumes", ""):
+        budget = {}  # resumed since that budget began: beat starts a new one on its next error
+    return {
+        "attempts": int(budget.get("attempts") or 0),
+        "exhausted": meta.get("give_up") == "1",
+        "next_attempt_ms": int(budget["next_ms"]) if budget.get("next_ms") else None,
     }
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from mmtasks.domain import Side
 from mmtasks.grid.logic import Frame, decide, frame
-from mmtasks.grid.models import GridState, Market, SlotStatus
+from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
 from mmtasks.replay.engine import Config
 
 MAX_SCAN = 1000
@@ -125,7 +125,7 @@ def quiet_band(
     if scale <= 0:
         return None, 0, fr
     cb, cs = min(scale, Decimal(1)), max(scale, Decimal(1))
-    i, a = fr.interval, fr.anchor
+    i = fr.interval
     wb, ws = st.buy_levels, st.sell_levels
     strict = cfg.fill == "strict"
     # The bounds as plain locals (Band.above / below spelled out: one Band built at the end);
@@ -173,32 +173,51 @@ def quiet_band(
             value = (price - (ws + 1) * i) / cs
             if lo is None or value > lo:
                 lo, lo_closed = value, True
-    band = Band(lo, lo_closed, hi, hi_closed)
-    if not fr.reduce_only:
-        lo_b, hi_b = _entry_bounds(fr.buy_ref, a, i, wb, taken, buy=True)
-        if lo_b is not None:
-            band = band.above(lo_b / cb, True)
-        if hi_b is not None:
-            band = band.below(hi_b / cb, False)
-        if st.mode == "neutral":
-            lo_s, hi_s = _entry_bounds(fr.sell_ref, a, i, ws, taken, buy=False)
-            if lo_s is not None:
-                band = band.above(lo_s / cs, False)
-            if hi_s is not None:
-                band = band.below(hi_s / cs, True)
-    calls = 0
-    if risk.max_open_orders is not None:
-        uncapped = risk.model_copy(update={"max_open_orders": None})
-        calls = 1
-        if decide(engine_grid, market, st, uncapped, cfg.rules, market.price_ts_ms):
-            # Entries wait for a seat: which order is nearer the price must not change.
-            if st.atr_scale > 0:
-                return None, calls, fr
-            half = i / 2
-            k = _floor_div(fr.price - a, half)
-            if a + k * half == fr.price:
-                return None, calls, fr
-            band = band.above(a + k * half, False).below(a + (k + 1) * half, False)
-    if not band.contains(fr.price):
+    band = _entry_band(Band(lo, lo_closed, hi, hi_closed), fr, st, taken, cb, cs)
+    seated, calls = _seat_band(band, engine_grid, market, cfg, fr)
+    if seated is None or not seated.contains(fr.price):
         return None, calls, fr
-    return band, calls, fr
+    return seated, calls, fr
+
+
+def _entry_band(
+    band: Band, fr: Frame, st: GridConfig, taken: set[Decimal], cb: Decimal, cs: Decimal
+) -> Band:
+    """Narrow band to where no entry would be placed (buys, and sells in neutral mode)."""
+    if fr.reduce_only:
+        return band
+    i, a = fr.interval, fr.anchor
+    lo_b, hi_b = _entry_bounds(fr.buy_ref, a, i, st.buy_levels, taken, buy=True)
+    if lo_b is not None:
+        band = band.above(lo_b / cb, True)
+    if hi_b is not None:
+        band = band.below(hi_b / cb, False)
+    if st.mode == "neutral":
+        lo_s, hi_s = _entry_bounds(fr.sell_ref, a, i, st.sell_levels, taken, buy=False)
+        if lo_s is not None:
+            band = band.above(lo_s / cs, False)
+        if hi_s is not None:
+            band = band.below(hi_s / cs, True)
+    return band
+
+
+def _seat_band(
+    band: Band, engine_grid: GridState, market: Market, cfg: Config, fr: Frame
+) -> tuple[Band | None, int]:
+    """With max_open_orders, keep band where the nearest orders keep their seats; return it
+    (None: no band) and the core calls it took."""
+    st, risk = cfg.strategy, cfg.risk
+    if risk.max_open_orders is None:
+        return band, 0
+    uncapped = risk.model_copy(update={"max_open_orders": None})
+    if not decide(engine_grid, market, st, uncapped, cfg.rules, market.price_ts_ms):
+        return band, 1
+    # Entries wait for a seat: which order is nearer the price must not change.
+    if st.atr_scale > 0:
+        return None, 1
+    i, a = fr.interval, fr.anchor
+    half = i / 2
+    k = _floor_div(fr.price - a, half)
+    if a + k * half == fr.price:
+        return None, 1
+    return band.above(a + k * half, False).below(a + (k + 1) * half, False), 1

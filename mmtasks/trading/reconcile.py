@@ -83,23 +83,8 @@ def reconcile(
         if is_ours(symbol, o.client_order_id)
     }
     venue_cids = list(open_ours)
-    orders: dict[str, Order] = {}
-    settled = adopted = 0
-    for slot in list(fx.grid.slots.values()):
-        cid = slot.client_order_id
-        if slot.status == core.SlotStatus.FREE or not cid:
-            continue
-        order = open_ours.pop(cid, None) or venue.get_order(symbol, client_order_id=cid)
-        if order is None:
-            # The intent never reached the exchange (crash before send): free the slot.
-            fx.grid, events = mark_rejected(fx.grid, cid, "not found at the exchange")
-            fill_effects(fx, events, order_id="", ts_ms=now_ms)
-            settled += 1
-            continue
-        if slot.status == core.SlotStatus.PENDING:
-            fx.grid = mark_acked(fx.grid, cid, order.order_id)
-        orders[cid] = order
-        settled += 1
+    orders, settled = _settle_slots(venue, fx, open_ours, now_ms)
+    adopted = 0
 
     since_ms = 0 if state_lost else int(snap.meta.get("trades_cursor_ms") or 0)
     # (after a loss, what the ledger lacks may be older than anything Redis remembers)
@@ -109,16 +94,7 @@ def reconcile(
         if is_ours(symbol, t.client_order_id)
     ]
     if state_lost:
-        # Ids from before the loss may still be known at the venue: never reuse one. The floor
-        # passes every generation the venue still shows (open orders, trades) and the clock.
-        fx.grid = dataclasses.replace(
-            fx.grid,
-            generation_floor=max(
-                fx.grid.generation_floor,
-                int(time.time()),
-                1 + max(_generations([*venue_cids, *(t.client_order_id for t in ours)])),
-            ),
-        )
+        _raise_generation_floor(fx, [*venue_cids, *(t.client_order_id for t in ours)])
     if state_lost and ours:  # a symbol that traded before: the ledger is what was counted
         position, _ = book.ledger()
         fx.grid = fx.grid.with_position(position)
@@ -145,16 +121,8 @@ def reconcile(
             {"position": canon(fx.grid.position.qty), "trades_from_exchange": missed},
         )
     _check_position(venue, snap, fx)
-    fx.event(
-        EventType.RECONCILED,
-        {
-            "settled": settled,
-            "adopted": adopted,
-            "cancelled_unknown": len(cancels),
-            "missed_trades": missed,
-            "state_lost": state_lost,
-        },
-    )
+    counts = {"settled": settled, "adopted": adopted, "cancelled_unknown": len(cancels)}
+    fx.event(EventType.RECONCILED, {**counts, "missed_trades": missed, "state_lost": state_lost})
     log.info(
         "reconciled symbol=%s settled=%d adopted=%d cancel_unknown=%d missed_trades=%d%s",
         symbol,
@@ -165,6 +133,43 @@ def reconcile(
         " state_rebuilt=1" if state_lost else "",
     )
     return cancels
+
+
+def _settle_slots(
+    venue: Venue, fx: Effects, open_ours: dict[str, Order], now_ms: int
+) -> tuple[dict[str, Order], int]:
+    """Ask the venue about every slot with an order; return those orders and how many.
+
+    A slot whose order the venue never saw (a crash before the send) is freed; a PENDING one
+    the venue has is acknowledged. The orders found are taken out of open_ours.
+    """
+    orders: dict[str, Order] = {}
+    settled = 0
+    for slot in list(fx.grid.slots.values()):
+        cid = slot.client_order_id
+        if slot.status == core.SlotStatus.FREE or not cid:
+            continue
+        order = open_ours.pop(cid, None) or venue.get_order(fx.grid.symbol, client_order_id=cid)
+        settled += 1
+        if order is None:
+            fx.grid, events = mark_rejected(fx.grid, cid, "not found at the exchange")
+            fill_effects(fx, events, order_id="", ts_ms=now_ms)
+            continue
+        if slot.status == core.SlotStatus.PENDING:
+            fx.grid = mark_acked(fx.grid, cid, order.order_id)
+        orders[cid] = order
+    return orders, settled
+
+
+def _raise_generation_floor(fx: Effects, venue_cids: list[str]) -> None:
+    """After a state loss, never reuse a client id the venue may still know: the floor passes
+    every generation the venue still shows (open orders, trades) and the clock."""
+    fx.grid = dataclasses.replace(
+        fx.grid,
+        generation_floor=max(
+            fx.grid.generation_floor, int(time.time()), 1 + max(_generations(venue_cids))
+        ),
+    )
 
 
 def _generations(cids: list[str]) -> list[int]:

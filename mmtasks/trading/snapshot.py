@@ -108,32 +108,8 @@ def load_snapshot(
     meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
     cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
 
-    strategy: GridConfig | SignalConfig | None = None
-    risk = RiskConfig()
-    rules: SymbolRules | None = None
-    config_error: str | None = None
-    try:
-        if "strategy" in cfg_raw:
-            strategy = strategy_from_json(cfg_raw["strategy"])
-        if cfg_raw.get("risk"):
-            risk = RiskConfig.model_validate(json.loads(cfg_raw["risk"]))
-        if "rules" in cfg_raw:
-            rules = rules_from_dict(json.loads(cfg_raw["rules"]))
-    except Exception as exc:  # a bad stored config must stop this symbol only, with the reason
-        config_error = f"stored config of {symbol} is invalid: {exc}"
-        strategy = None
-
-    slots = {key: Slot.from_dict(json.loads(text)) for key, text in slots_raw.items()}
-    position = Position.from_dict(pos_raw) if pos_raw else Position()
-    anchor = Decimal(meta["anchor"]) if meta.get("anchor") else None
-    grid = GridState(
-        symbol=symbol,
-        anchor=anchor,
-        slots=slots,
-        position=position,
-        reduce_only=meta.get("reduce_only") == "1",
-        generation_floor=int(meta.get("generation_floor") or 0),
-    )
+    strategy, risk, rules, config_error = _configs(symbol, cfg_raw)
+    grid = _grid(symbol, meta, slots_raw, pos_raw)
     tick = None
     if tick_raw.get("price"):
         tick = Tick(
@@ -225,4 +201,36 @@ def rebase(
         raw_slots={key: slot_json(slot) for key, slot in grid.slots.items()},
         raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
         raw_candles={str(ts): candle_to_json(c) for ts, c in candles.items()},
+    )
+
+
+def _configs(
+    symbol: str, cfg_raw: dict[str, str]
+) -> tuple[GridConfig | SignalConfig | None, RiskConfig, SymbolRules | None, str | None]:
+    """Return the stored (strategy, risk, rules) and, when one is unreadable, why."""
+    strategy: GridConfig | SignalConfig | None = None
+    risk, rules = RiskConfig(), None
+    try:
+        if "strategy" in cfg_raw:
+            strategy = strategy_from_json(cfg_raw["strategy"])
+        if cfg_raw.get("risk"):
+            risk = RiskConfig.model_validate(json.loads(cfg_raw["risk"]))
+        if "rules" in cfg_raw:
+            rules = rules_from_dict(json.loads(cfg_raw["rules"]))
+    except Exception as exc:  # a bad stored config must stop this symbol only, with the reason
+        return None, risk, rules, f"stored config of {symbol} is invalid: {exc}"
+    return strategy, risk, rules, None
+
+
+def _grid(
+    symbol: str, meta: dict[str, str], slots_raw: dict[str, str], pos_raw: dict[str, str]
+) -> GridState:
+    """Return the grid state of the state hash, the slots and the position as Redis holds them."""
+    return GridState(
+        symbol=symbol,
+        anchor=Decimal(meta["anchor"]) if meta.get("anchor") else None,
+        slots={key: Slot.from_dict(json.loads(text)) for key, text in slots_raw.items()},
+        position=Position.from_dict(pos_raw) if pos_raw else Position(),
+        reduce_only=meta.get("reduce_only") == "1",
+        generation_floor=int(meta.get("generation_floor") or 0),
     )
