@@ -19,8 +19,8 @@ from decimal import Decimal
 from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
 from mmtasks.replay.engine import Config
 from mmtasks.replay.generate import generate
+from mmtasks.replay.matcher import Fees
 from mmtasks.replay.session import replay
-from mmtasks.replay.venue import Fees
 
 RULES = SymbolRules(Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5))
 

@@ -9,9 +9,6 @@ from typing import NewType
 from mmtasks.errors import ValidationError
 
 Symbol = NewType("Symbol", str)  # upper case on the wire: "BTCUSDT"
-ClientOrderId = NewType("ClientOrderId", str)  # ours: <= 32 letters and digits
-VenueOrderId = NewType("VenueOrderId", str)  # the exchange's order id
-TradeId = NewType("TradeId", str)
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 

@@ -233,16 +233,15 @@ def _no_quote_reason(
     """Return why the symbol's grid would quote nothing at its last price, if that is so."""
     if price is None or not config.get("strategy") or not config.get("rules"):
         return None
-    from mmtasks.grid.models import GridConfig, RiskConfig
+    from mmtasks.grid.models import GridConfig, RiskConfig, SymbolRules
     from mmtasks.grid.quotable import no_quote_reason
-    from mmtasks.state.codec import rules_from_dict
 
     try:
         strategy = GridConfig.model_validate_json(config["strategy"])
         risk = (
             RiskConfig.model_validate_json(config["risk"]) if config.get("risk") else RiskConfig()
         )
-        rules = rules_from_dict(json.loads(config["rules"]))
+        rules = SymbolRules.from_dict(json.loads(config["rules"]))
     except ValueError as exc:
         return f"stored config unreadable: {exc}"
     anchor = _decimal(meta.get("anchor"))

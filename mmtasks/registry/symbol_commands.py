@@ -20,7 +20,6 @@ from mmtasks.messages import CommandEvent, dump_event
 from mmtasks.registry.configs import StrategyConfig, parse_risk, parse_strategy_config
 from mmtasks.signal.config import SignalConfig
 from mmtasks.signal.execution import entry_qty
-from mmtasks.state.codec import rules_to_dict
 from mmtasks.state.keys import SYMBOLS
 from mmtasks.state.store import SymbolStore
 from mmtasks.venue import Venue
@@ -59,7 +58,7 @@ def checked_rules(
     rules = grid_rules(venue_rules)
     if isinstance(strategy, SignalConfig):
         _check_signal(exchange, symbol, strategy, rules)
-        return rules_to_dict(rules)
+        return rules.to_dict()
     try:
         validate_config(strategy, rules)
     except ValidationError as exc:
@@ -69,7 +68,7 @@ def checked_rules(
         errors = trading_config_errors(strategy, risk or RiskConfig(), rules, price)
         if errors:
             raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
-    return rules_to_dict(rules)
+    return rules.to_dict()
 
 
 def check_venue(rules: VenueRules, venue: str) -> None:

@@ -30,9 +30,9 @@ from mmtasks.replay.inputs import (
     symbols_of,
     venue_value,
 )
+from mmtasks.replay.matcher import FILL_MODES, Fees
 from mmtasks.replay.parsers import FORMATS
 from mmtasks.replay.path import PATH_ORDERS
-from mmtasks.replay.venue import FILL_MODES, Fees
 
 SAMPLE = Path(__file__).parent / "data" / "sample-BTCUSDT-1m.csv"
 EXAMPLES = f"""\

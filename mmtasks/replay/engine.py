@@ -35,7 +35,7 @@ from mmtasks.grid.transitions import (
     mark_pending,
     mark_rejected,
 )
-from mmtasks.replay.venue import Fees, FillMode, ReplayVenue, VenueUpdate
+from mmtasks.replay.matcher import Fees, FillMode, ReplayMatcher, VenueUpdate
 from mmtasks.risk.breaker import losing_streak
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
@@ -103,7 +103,7 @@ class Engine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.grid = GridState(symbol=config.symbol)
-        self.venue = ReplayVenue(config.fees, config.fill)
+        self.venue = ReplayMatcher(config.fees, config.fill)
         self.fills: list[Fill] = []
         self.marks: list[Mark] = []
         self.evaluations = 0

@@ -60,7 +60,7 @@ from mmtasks.grid.models import Market, Slot, SlotStatus
 from mmtasks.grid.sizing import closing_qty_for
 from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Engine
-from mmtasks.replay.venue import reaches
+from mmtasks.replay.matcher import reaches
 
 PlaceKey = tuple[int, Decimal, str, Decimal]
 Survey = tuple[list[tuple[str, Slot]], set[Decimal]]  # S0's entries, closing orders' prices

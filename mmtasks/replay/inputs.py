@@ -19,9 +19,9 @@ from mmtasks.errors import ValidationError
 from mmtasks.grid.config import SymbolRules
 from mmtasks.registry.configs import merge, parse_risk, parse_strategy
 from mmtasks.replay.engine import Config
+from mmtasks.replay.matcher import Fees
 from mmtasks.replay.parsers import load
 from mmtasks.replay.series import Series
-from mmtasks.replay.venue import Fees
 
 SAMPLE_REL = "mmtasks/replay/data/sample-BTCUSDT-1m.csv"
 STRATEGY_FLAGS = ("mode", "interval", "buy_levels", "sell_levels", "order_qty", "order_notional")

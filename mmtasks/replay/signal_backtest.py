@@ -1,8 +1,8 @@
 """Backtest a signal config over a candle series in-process, with the grid replay's fill model.
 
 The candle's path (open, nearer extreme, farther extreme, close: `replay.path.candle_points`)
-is walked point by point on the replay venue (`replay.venue.ReplayVenue`): resting orders fill
-at their price, marketable ones at once as takers. Each point is a PriceTick for the pipeline
+is walked point by point on the replay venue (`replay.matcher.ReplayMatcher`): resting orders fill
+at their price, marketable ones at once as takers. Each point is a PriceSeen for the pipeline
 (the stop is watched on it); the candle's close is a CandleClosed (no look-ahead: the signal of
 candle j is acted on at j's close). The report is the grid replay's (`replay.report.summarize`).
 """
@@ -18,14 +18,14 @@ from mmtasks.domain import OrderStatus
 from mmtasks.grid.actions import Action, CancelOrder, PlaceOrder
 from mmtasks.grid.models import Candle, Position
 from mmtasks.replay.engine import Engine, Fill, Mark
+from mmtasks.replay.matcher import Fees, FillMode, ReplayMatcher, VenueUpdate
 from mmtasks.replay.path import PathOrder, candle_points
 from mmtasks.replay.report import summarize
 from mmtasks.replay.series import Series
 from mmtasks.replay.session import Outcome
-from mmtasks.replay.venue import Fees, FillMode, ReplayVenue, VenueUpdate
 from mmtasks.signal import events as ev
 from mmtasks.signal.config import SignalConfig
-from mmtasks.signal.pipeline import CandleClosed, InputEvent, OrderUpdate, Output, PriceTick, step
+from mmtasks.signal.pipeline import CandleClosed, InputEvent, OrderChanged, Output, PriceSeen, step
 from mmtasks.signal.state import SignalState
 from mmtasks.signal.validate import Context
 
@@ -46,7 +46,7 @@ class SignalRun:
 
     config: _Symbol
     grid: _Held
-    venue: ReplayVenue
+    venue: ReplayMatcher
     state: SignalState
     fills: list[Fill] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
@@ -71,7 +71,7 @@ def backtest(
     """Run config over the candles of data; return the replay report and the run."""
     state = SignalState(symbol=symbol)
     run = SignalRun(
-        _Symbol(symbol), _Held(state.position), ReplayVenue(fees or Fees(), fill), state
+        _Symbol(symbol), _Held(state.position), ReplayMatcher(fees or Fees(), fill), state
     )
     started = time.perf_counter()
     for j in range(len(data)):
@@ -80,7 +80,7 @@ def backtest(
         for price in candle_points(o, h, lo, c, order):
             for update in run.venue.cross(price):
                 _feed(run, _update(update, ts), price, j, ts, config, context)
-            _feed(run, PriceTick(price, ts), price, j, ts, config, context)
+            _feed(run, PriceSeen(price, ts), price, j, ts, config, context)
         candle = Candle(ts, o, h, lo, c, data.dec("volume", j), True)
         _feed(run, CandleClosed(candle), c, j, ts, config, context)
     # summarize reads the attributes Engine has; SignalRun has the same ones (see the report).
@@ -88,8 +88,8 @@ def backtest(
     return summarize(outcome), run
 
 
-def _update(update: VenueUpdate, ts: int) -> OrderUpdate:
-    return OrderUpdate(
+def _update(update: VenueUpdate, ts: int) -> OrderChanged:
+    return OrderChanged(
         update.client_order_id,
         update.status,
         update.cum_qty,
@@ -169,7 +169,7 @@ def _execute(run: SignalRun, actions: list[Action], price: Decimal, ts: int) -> 
             out += [_update(u, ts) for u in run.venue.take(place.client_order_id, price)]
         elif not updates:
             out.append(
-                OrderUpdate(
+                OrderChanged(
                     place.client_order_id, OrderStatus.NEW, Decimal(0), ts, venue_order_id=venue_id
                 )
             )

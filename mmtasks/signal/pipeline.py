@@ -42,7 +42,7 @@ class CandleClosed:
 
 
 @dataclass(frozen=True)
-class PriceTick:
+class PriceSeen:
     """The newest price."""
 
     price: Decimal
@@ -50,7 +50,7 @@ class PriceTick:
 
 
 @dataclass(frozen=True)
-class OrderUpdate:
+class OrderChanged:
     """The venue's news about one of our orders; `cum_qty` is cumulative."""
 
     client_order_id: str
@@ -71,16 +71,16 @@ class FetchFailed:
     ts_ms: int
 
 
-InputEvent: TypeAlias = CandleClosed | PriceTick | OrderUpdate | FetchFailed
+InputEvent: TypeAlias = CandleClosed | PriceSeen | OrderChanged | FetchFailed
 
 
 def step(state: SignalState, event: InputEvent, config: SignalConfig, context: Context) -> Result:
     """Return the state after event, the orders to place or cancel and the events to publish."""
     if isinstance(event, CandleClosed):
         return _on_candle(state, event.candle, config, context)
-    if isinstance(event, PriceTick):
+    if isinstance(event, PriceSeen):
         return _on_tick(state, event, config, context)
-    if isinstance(event, OrderUpdate):
+    if isinstance(event, OrderChanged):
         return _on_order(state, event, config, context)
     return state, [], [ev.DataFetchFailed(state.symbol, event.reason, event.ts_ms)]
 
@@ -182,7 +182,7 @@ def _on_candle(
     return state, actions, out
 
 
-def _on_tick(state: SignalState, tick: PriceTick, config: SignalConfig, context: Context) -> Result:
+def _on_tick(state: SignalState, tick: PriceSeen, config: SignalConfig, context: Context) -> Result:
     before = state.last_price
     state = replace(state, last_price=tick.price)
     state, actions, out = _watch_stop(state, tick.price, tick.price, tick.ts_ms, config, context)
@@ -312,7 +312,7 @@ def _exit(
 
 
 def _on_order(
-    state: SignalState, update: OrderUpdate, config: SignalConfig, context: Context
+    state: SignalState, update: OrderChanged, config: SignalConfig, context: Context
 ) -> Result:
     order = state.order_by_client_id(update.client_order_id)
     if order is None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from mmtasks.decimals import canon
-from mmtasks.grid.models import Candle, GridConfig, SymbolRules
+from mmtasks.grid.models import Candle, GridConfig
 from mmtasks.signal.config import SignalConfig
 
 
@@ -28,26 +28,6 @@ class SymbolStatus(StrEnum):
     ERROR = "ERROR"
     REMOVED = "REMOVED"
     UNCONFIGURED = "UNCONFIGURED"
-
-
-def rules_from_dict(data: dict[str, str]) -> SymbolRules:
-    """Return SymbolRules from its JSON form."""
-    return SymbolRules(
-        tick_size=Decimal(data["tick_size"]),
-        step_size=Decimal(data["step_size"]),
-        min_qty=Decimal(data["min_qty"]),
-        min_notional=Decimal(data["min_notional"]),
-    )
-
-
-def rules_to_dict(rules: SymbolRules) -> dict[str, str]:
-    """Return the JSON form of SymbolRules."""
-    return {
-        "tick_size": canon(rules.tick_size),
-        "step_size": canon(rules.step_size),
-        "min_qty": canon(rules.min_qty),
-        "min_notional": canon(rules.min_notional),
-    }
 
 
 def candle_from_json(text: str) -> Candle:

@@ -84,7 +84,7 @@ def inbox_input(fx: Effects, event: OrderEvent | CandleEvent) -> None:
         return
     trade = event.trade
     fx.signal_inputs.append(
-        pipeline.OrderUpdate(
+        pipeline.OrderChanged(
             client_order_id=event.client_order_id,
             status=event.status,
             cum_qty=event.executed_qty,

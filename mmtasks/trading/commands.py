@@ -9,7 +9,7 @@ from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.messages import CommandEvent
 from mmtasks.signal.config import SignalConfig, parse_signal_config
-from mmtasks.state.codec import SymbolStatus, rules_from_dict
+from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot
@@ -58,7 +58,7 @@ def apply_command(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
 def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     rules = fx.rules or snap.rules
     if "rules" in cmd.args:
-        rules = rules_from_dict(cmd.args["rules"])
+        rules = core.SymbolRules.from_dict(cmd.args["rules"])
     strategy = fx.strategy or snap.strategy
     risk = fx.risk or snap.risk
     if "strategy" in cmd.args:

@@ -11,7 +11,6 @@ from mmtasks.grid import models as core
 from mmtasks.grid.transitions import mark_pending
 from mmtasks.ledger import FillRecord
 from mmtasks.signal.config import SignalConfig
-from mmtasks.state.codec import rules_to_dict
 from mmtasks.state.keys import StateFields
 
 POSITION_EVENTS = {
@@ -54,7 +53,7 @@ class Effects:
         if self.risk is not None:
             out["risk"] = self.risk.model_dump_json()
         if self.rules is not None:
-            out["rules"] = json.dumps(rules_to_dict(self.rules))
+            out["rules"] = json.dumps(self.rules.to_dict())
         if self.exchange is not None:
             out["exchange"] = self.exchange
         return out

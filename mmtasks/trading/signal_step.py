@@ -60,8 +60,8 @@ FETCH_BACKOFF_BASE_MS = 500
 FETCH_BACKOFF_MAX_MS = 30_000
 STAGE_OF = {
     pipeline.CandleClosed: "indicators",
-    pipeline.PriceTick: "strategy",
-    pipeline.OrderUpdate: "execution",
+    pipeline.PriceSeen: "strategy",
+    pipeline.OrderChanged: "execution",
 }
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _INTERVAL_RE = re.compile(r"^([0-9]{1,4})([smhdw])$")
@@ -281,7 +281,7 @@ def decide_signal(
     if rejected:
         fx.meta["signal_rejected"] = ""
     for cid in rejected:
-        run.feed(pipeline.OrderUpdate(cid, OrderStatus.REJECTED, Decimal(0), now_ms), now_ms)
+        run.feed(pipeline.OrderChanged(cid, OrderStatus.REJECTED, Decimal(0), now_ms), now_ms)
     if (fx.meta.get("signal_history") or meta.get("signal_history")) == "1" and trading:
         run.fetch_history(now_ms)
     step_ms = interval_ms(snap.risk.kline_interval)
@@ -304,7 +304,7 @@ def decide_signal(
         fx.meta["signal_tick_seq"] = str(tick.seq)
         fx.meta["last_price"] = str(tick.price)
         fx.meta["last_price_ts_ms"] = str(tick.ts_event_ms)
-        run.feed(pipeline.PriceTick(tick.price, tick.ts_event_ms), now_ms)
+        run.feed(pipeline.PriceSeen(tick.price, tick.ts_event_ms), now_ms)
     actions = _settled(run, fx, now_ms)
     fields = run.state.to_dict()
     if fields != snap.raw_signal:
@@ -333,7 +333,7 @@ def _settled(run: _Run, fx: Effects, now_ms: int) -> list[core.Action]:
     }
     actions = [a for a in run.actions if a.client_order_id not in both]
     for never_sent in both:
-        update = pipeline.OrderUpdate(never_sent, OrderStatus.CANCELED, Decimal(0), now_ms)
+        update = pipeline.OrderChanged(never_sent, OrderStatus.CANCELED, Decimal(0), now_ms)
         run.feed(update, now_ms)
     asked = {a.client_order_id for a in actions if isinstance(a, core.CancelOrder)}
     known = {o.client_order_id: o for o in run.state.orders.values()}

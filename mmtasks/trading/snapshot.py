@@ -24,7 +24,6 @@ from mmtasks.state.codec import (
     SymbolStatus,
     candle_from_json,
     candle_to_json,
-    rules_from_dict,
     strategy_from_json,
 )
 from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
@@ -216,7 +215,7 @@ def _configs(
         if cfg_raw.get("risk"):
             risk = RiskConfig.model_validate(json.loads(cfg_raw["risk"]))
         if "rules" in cfg_raw:
-            rules = rules_from_dict(json.loads(cfg_raw["rules"]))
+            rules = SymbolRules.from_dict(json.loads(cfg_raw["rules"]))
     except Exception as exc:  # a bad stored config must stop this symbol only, with the reason
         return None, risk, rules, f"stored config of {symbol} is invalid: {exc}"
     return strategy, risk, rules, None

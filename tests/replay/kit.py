@@ -8,9 +8,9 @@ from typing import Any
 from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
 from mmtasks.replay import series
 from mmtasks.replay.engine import Config
+from mmtasks.replay.matcher import Fees, FillMode
 from mmtasks.replay.series import Series
 from mmtasks.replay.session import Outcome, replay
-from mmtasks.replay.venue import Fees, FillMode
 
 D = Decimal
 RULES = SymbolRules(D("0.01"), D("0.001"), D(0), D(0))

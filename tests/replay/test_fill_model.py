@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from mmtasks.replay.venue import Fees
+from mmtasks.replay.matcher import Fees
 from tests.replay.kit import D, candle_path, config, fills, resting, run, tick_path
 
 

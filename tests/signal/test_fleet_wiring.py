@@ -13,7 +13,7 @@ from mmtasks.grid.actions import PlaceOrder
 from mmtasks.registry.configs import kind_of, merge, parse_strategy, parse_strategy_config
 from mmtasks.signal.config import SignalConfig
 from mmtasks.signal.health import StageHealth, stage_from_json, stage_to_json
-from mmtasks.signal.pipeline import CandleClosed, OrderUpdate, step, warm
+from mmtasks.signal.pipeline import CandleClosed, OrderChanged, step, warm
 from mmtasks.signal.state import Phase, Role, SignalState
 from tests.signal.kit import candle, config, context
 
@@ -72,7 +72,7 @@ def _open_trade() -> SignalState:
     state, _ = warm(SignalState("ALTUSDT"), [candle(0, "100"), candle(1, "100")], cross())
     state, _, _ = step(state, CandleClosed(candle(2, "110")), cross(), context())
     entry = state.orders[Role.ENTRY].client_order_id
-    fill = OrderUpdate(entry, OrderStatus.FILLED, D(1), 3, last_fill_price=D(110))
+    fill = OrderChanged(entry, OrderStatus.FILLED, D(1), 3, last_fill_price=D(110))
     state, _, _ = step(state, fill, cross(), context())
     return state
 
@@ -84,7 +84,7 @@ def test_a_cancelled_take_profit_is_placed_again_on_the_next_candle_once_trading
     tp = state.orders[Role.TAKE_PROFIT]
     assert (state.stop_price, tp.price) == (D("104.5"), D(121))
     state, _, _ = step(
-        state, OrderUpdate(tp.client_order_id, OrderStatus.CANCELED, D(0), 4), cross(), context()
+        state, OrderChanged(tp.client_order_id, OrderStatus.CANCELED, D(0), 4), cross(), context()
     )
     assert Role.TAKE_PROFIT not in state.orders
 

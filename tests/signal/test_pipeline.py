@@ -7,7 +7,7 @@ from decimal import Decimal
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.grid.actions import CancelOrder, PlaceOrder
 from mmtasks.signal import events as ev
-from mmtasks.signal.pipeline import CandleClosed, OrderUpdate, PriceTick, step
+from mmtasks.signal.pipeline import CandleClosed, OrderChanged, PriceSeen, step
 from mmtasks.signal.state import Phase, Role, SignalState
 from tests.signal.kit import candle, config, context
 
@@ -76,7 +76,7 @@ def test_rsi_filter_rejects_the_cross_with_the_reason():
 
 def fill(state, role, price, cfg, ctx=None, status=OrderStatus.FILLED):
     order = state.orders[role]
-    update = OrderUpdate(order.client_order_id, status, order.qty, 300_000, Decimal(price))
+    update = OrderChanged(order.client_order_id, status, order.qty, 300_000, Decimal(price))
     return step(state, update, cfg, ctx or context())
 
 
@@ -114,7 +114,7 @@ def test_tick_through_the_stop_exits_and_cancels_the_take_profit():
     state, _, _ = fill(state, Role.ENTRY, "12", cfg)
     tp_id = state.orders[Role.TAKE_PROFIT].client_order_id
 
-    state, actions, events = step(state, PriceTick(Decimal("7.4"), 310_000), cfg, context())
+    state, actions, events = step(state, PriceSeen(Decimal("7.4"), 310_000), cfg, context())
 
     assert of(ev.StopLossHit, events) == [
         ev.StopLossHit("BTCUSDT", Side.BUY, Decimal("7.5"), Decimal("7.4"), 310_000)

@@ -20,7 +20,7 @@ from mmtasks.grid.models import Candle, Position, Slot, SlotStatus, SymbolRules
 from mmtasks.ledger import FillRecord, write_fills
 from mmtasks.metrics import record_step
 from mmtasks.registry.store import insert_symbol
-from mmtasks.state.codec import candle_to_json, rules_to_dict
+from mmtasks.state.codec import candle_to_json
 from mmtasks.state.keys import SYMBOLS, keys_for
 from tests.web.conftest import write_events
 
@@ -174,7 +174,7 @@ def _write_symbol(
         mapping={
             "strategy": json.dumps(strategy),
             "risk": json.dumps(risk),
-            "rules": json.dumps(rules_to_dict(rules)),
+            "rules": json.dumps(rules.to_dict()),
         },
     )
     pipe.hset(

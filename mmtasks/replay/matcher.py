@@ -1,4 +1,4 @@
-"""The replay venue: GRID.md's fill model, matching the simulated exchange order for order.
+"""The replay matcher: GRID.md's fill model, matching the simulated exchange order for order.
 
 - A resting order fills completely at its own price (maker fee) when the path reaches it:
   `strict` (default) needs the price to trade through it (a buy fills below its price),
@@ -67,7 +67,7 @@ def reaches(side: Side, order_price: Decimal, price: Decimal, mode: FillMode) ->
     return price > order_price or (mode == "touch" and price == order_price)
 
 
-class ReplayVenue:
+class ReplayMatcher:
     """Resting orders of one symbol, its net position, and the fills the path produces."""
 
     def __init__(self, fees: Fees, mode: FillMode = "strict") -> None:
