@@ -155,28 +155,12 @@ def strategy_summary(strategy: dict[str, Any] | None) -> str:
     """
     if not strategy:
         return "-"
-    size = (
-        f"qty {strategy['order_qty']}"
-        if strategy.get("order_qty") is not None
-        else f"notional {strategy.get('order_notional')}"
-    )
-    if strategy.get("kind", "grid") == "signal":
-        exits = ", ".join(
-            f"{label} {strategy[key]}{unit}"
-            for key, label, unit in (
-                ("stop_atr", "stop", "xATR"),
-                ("stop_pct", "stop", "%"),
-                ("take_profit_atr", "tp", "xATR"),
-                ("take_profit_pct", "tp", "%"),
-            )
-            if strategy.get(key) is not None
-        )
-        indicators = strategy.get("indicators") or []
-        return f"signal {len(indicators)} indicators, {size}" + (f", {exits}" if exits else "")
-    return (
-        f"grid {strategy.get('mode', 'long')} every {strategy.get('interval')}, "
-        f"{strategy.get('buy_levels', 10)}/{strategy.get('sell_levels', 10)} levels, {size}"
-    )
+    from mmtasks.kinds import kind_of_raw  # the CLI imports models only when needed
+
+    try:
+        return kind_of_raw(strategy).summary(strategy)
+    except ValueError:
+        return f"unknown kind {strategy.get('kind')!r}"
 
 
 @functools.cache

@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import Any
 
 from mmtasks.errors import ValidationError
-from mmtasks.grid.models import GridConfig, RiskConfig, parse_grid_config, parse_risk_config
-from mmtasks.signal.config import SignalConfig, parse_signal_config
+from mmtasks.grid.models import GridConfig, RiskConfig, parse_risk_config
+from mmtasks.kinds import StrategyConfig, kind_of_raw
+from mmtasks.kinds import kind_of as kind_of_config
 
 SIZE_KEYS = ("order_qty", "order_notional")
 # Keys of which a config holds exactly one: naming one in a patch replaces the other.
 EXCLUSIVE = (SIZE_KEYS, ("stop_atr", "stop_pct"), ("take_profit_atr", "take_profit_pct"))
-KINDS = ("grid", "signal")
-StrategyConfig: TypeAlias = GridConfig | SignalConfig
 
 
 def kind_of(raw: dict[str, Any]) -> str:
-    """Return the strategy kind of a raw config: `grid` (the default) or `signal`."""
-    kind = raw.get("kind", "grid")
-    if kind not in KINDS:
-        raise ValidationError(f"strategy: kind must be 'grid' or 'signal', received {kind!r}")
-    return str(kind)
+    """Return the strategy kind a raw config names (`grid` when it names none)."""
+    return kind_of_raw(raw).name
 
 
 def kind_name(config: StrategyConfig) -> str:
     """Return the strategy kind of a parsed config."""
-    return "signal" if isinstance(config, SignalConfig) else "grid"
+    return kind_of_config(config).name
 
 
 def parse_strategy_config(raw: dict[str, Any]) -> StrategyConfig:
-    """Return raw as the config of its kind (GridConfig or SignalConfig); errors say `strategy:`."""
-    if kind_of(raw) == "grid":
-        return parse_strategy(raw)
+    """Return raw as the config of its kind (mmtasks/kinds); errors say `strategy:`."""
+    kind = kind_of_raw(raw)
     refuse_nulls(raw, "strategy")
-    try:
-        return parse_signal_config(raw)
-    except ValidationError as exc:
-        raise ValidationError(f"strategy: {exc}") from None
+    return kind.parse(raw)
 
 
 def refuse_nulls(raw: dict[str, Any], section: str) -> None:
@@ -55,12 +47,9 @@ def parse_strategy(raw: dict[str, Any]) -> GridConfig:
         raise ValidationError(
             "strategy: kind 'signal' is not a grid config; read it with parse_strategy_config"
         )
-    raw = {key: value for key, value in raw.items() if key != "kind"}
-    refuse_nulls(raw, "strategy")
-    try:
-        return parse_grid_config(raw)
-    except ValidationError as exc:
-        raise ValidationError(f"strategy: {exc}") from None
+    config = parse_strategy_config(raw)
+    assert isinstance(config, GridConfig)
+    return config
 
 
 def parse_risk(raw: dict[str, Any]) -> RiskConfig:

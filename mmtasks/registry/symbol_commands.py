@@ -14,12 +14,10 @@ from celery import Celery
 
 from mmtasks.enqueue import TASK_FOR_KIND, wake
 from mmtasks.errors import OrderNotFoundError, ValidationError
-from mmtasks.grid.config import trading_config_errors
-from mmtasks.grid.models import RiskConfig, SymbolRules, validate_config
+from mmtasks.grid.models import RiskConfig, SymbolRules
+from mmtasks.kinds import StrategyConfig, kind_of
 from mmtasks.messages import CommandEvent, dump_event
-from mmtasks.registry.configs import StrategyConfig, parse_risk, parse_strategy_config
-from mmtasks.signal.config import SignalConfig
-from mmtasks.signal.execution import entry_qty
+from mmtasks.registry.configs import parse_risk, parse_strategy_config
 from mmtasks.state.keys import SYMBOLS
 from mmtasks.state.store import SymbolStore
 from mmtasks.venue import Venue
@@ -56,16 +54,14 @@ def checked_rules(
         check_venue(venue_rules, venue)
     check_capabilities(venue_rules, strategy)
     rules = grid_rules(venue_rules)
-    if isinstance(strategy, SignalConfig):
-        _check_signal(exchange, symbol, strategy, rules)
-        return rules.to_dict()
+    kind = kind_of(strategy)
     try:
-        validate_config(strategy, rules)
+        kind.validate(strategy, rules)
     except ValidationError as exc:
         raise ValidationError(f"strategy: {exc}") from None
     price = _current_price(exchange, symbol)
     if price is not None:
-        errors = trading_config_errors(strategy, risk or RiskConfig(), rules, price)
+        errors = kind.trading_errors(strategy, risk or RiskConfig(), rules, price)
         if errors:
             raise ValidationError(f"config cannot trade {symbol}: {'; '.join(errors)}")
     return rules.to_dict()
@@ -87,29 +83,9 @@ def check_capabilities(rules: VenueRules, strategy: StrategyConfig) -> None:
     if not rules.spot:
         return
     where = f"{rules.symbol} on {rules.venue} is a spot market (long only, no short position)"
-    if isinstance(strategy, SignalConfig):
-        if "short" in strategy.rules:
-            raise ValidationError(
-                f"strategy.rules.short: {where}; remove the short rule, or trade the symbol "
-                "on a perpetuals venue (binanceusdm)"
-            )
-        return
-    if strategy.mode != "long":
-        raise ValidationError(
-            f"strategy.mode: {strategy.mode} holds short inventory but {where}; use mode "
-            "long, or trade the symbol on a perpetuals venue (binanceusdm)"
-        )
-
-
-def _check_signal(exchange: Venue, symbol: str, config: SignalConfig, rules: SymbolRules) -> None:
-    price = _current_price(exchange, symbol)
-    if price is not None and entry_qty(config, rules, price) is None:
-        size = config.order_qty if config.order_qty is not None else config.order_notional
-        field = "order_qty" if config.order_qty is not None else "order_notional"
-        raise ValidationError(
-            f"strategy: {field} {size} is under the venue minimums of {symbol} at price {price} "
-            f"(min_qty {rules.min_qty}, min_notional {rules.min_notional}, step {rules.step_size})"
-        )
+    error = kind_of(strategy).spot_error(strategy, where)
+    if error:
+        raise ValidationError(error)
 
 
 def _current_price(exchange: Venue, symbol: str) -> Decimal | None:

@@ -12,8 +12,8 @@ from decimal import Decimal
 from enum import StrEnum
 
 from mmtasks.decimals import canon
-from mmtasks.grid.models import Candle, GridConfig
-from mmtasks.signal.config import SignalConfig
+from mmtasks.grid.models import Candle
+from mmtasks.kinds import StrategyConfig, kind_of_raw
 
 
 class SymbolStatus(StrEnum):
@@ -58,9 +58,9 @@ def candle_to_json(c: Candle) -> str:
     )
 
 
-def strategy_from_json(text: str) -> GridConfig | SignalConfig:
-    """Return a stored strategy config as the config of its kind."""
+def strategy_from_json(text: str) -> StrategyConfig:
+    """Return a stored strategy config as the config of its kind (mmtasks/kinds)."""
     data = json.loads(text)
-    if isinstance(data, dict) and data.get("kind") == "signal":
-        return SignalConfig.model_validate(data)
-    return GridConfig.model_validate(data)
+    if not isinstance(data, dict):
+        raise ValueError(f"a stored strategy must be an object, found {text[:80]!r}")
+    return kind_of_raw(data).load(data)

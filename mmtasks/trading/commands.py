@@ -7,8 +7,8 @@ import logging
 from mmtasks.errors import ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
+from mmtasks.kinds import kind_of, kind_of_raw
 from mmtasks.messages import CommandEvent
-from mmtasks.signal.config import SignalConfig, parse_signal_config
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
@@ -63,20 +63,20 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     risk = fx.risk or snap.risk
     if "strategy" in cmd.args:
         raw = cmd.args["strategy"]
-        if isinstance(raw, dict) and raw.get("kind") == "signal":
-            strategy = parse_signal_config(raw)
-        else:
-            strategy = core.parse_grid_config(raw)
+        if not isinstance(raw, dict):
+            raise ValidationError(f"strategy must be an object, received {raw!r}")
+        strategy = kind_of_raw(raw).parse(raw)
     if "risk" in cmd.args:
         risk = core.parse_risk_config(cmd.args["risk"])
     if strategy is None or rules is None:
         raise ValidationError(
             f"{cmd.command} needs a strategy and symbol rules, received {sorted(cmd.args)}"
         )
-    if isinstance(strategy, core.GridConfig):
-        core.validate_config(strategy, rules)
-    elif cmd.command == "init" or not isinstance(snap.strategy, SignalConfig):
-        fx.meta["signal_history"] = "1"  # a new signal symbol starts from the venue's history
+    kind = kind_of(strategy)
+    kind.validate(strategy, rules)
+    new_kind = snap.strategy is None or kind_of(snap.strategy) is not kind
+    if kind.starts_from_history and (cmd.command == "init" or new_kind):
+        fx.meta["signal_history"] = "1"  # a new symbol of this kind starts from the history
     fx.strategy, fx.risk, fx.rules = strategy, risk, rules
     if "exchange" in cmd.args:
         fx.exchange = str(cmd.args["exchange"])
