@@ -110,7 +110,7 @@ def reconcile(
     if fx.grid.anchor is None:
         fx.grid = with_anchor(fx.grid, _recovered_anchor(venue, snap, fx), rules.tick_size)
 
-    missed = _apply_missed_trades(fx, ours, orders, book, via_slots=not state_lost)
+    missed = _apply_missed_trades(venue, fx, ours, orders, book, via_slots=not state_lost)
     for order in orders.values():
         if not order.status.is_open:
             _settle_closed(fx, order, now_ms)
@@ -196,6 +196,7 @@ def trades_since(venue: Venue, symbol: str, since_ms: int) -> list[Trade]:
 
 
 def _apply_missed_trades(
+    venue: Venue,
     fx: Effects,
     ours: list[Trade],
     orders: dict[str, Order],
@@ -203,7 +204,12 @@ def _apply_missed_trades(
     *,
     via_slots: bool,
 ) -> int:
-    """Apply every trade in ours not counted yet, in trade order; return how many."""
+    """Apply every trade in ours not counted yet, in trade order; return how many.
+
+    The orders were read before the trades: an order that filled in between shows less
+    executed than its trades. Such an order is read again before a trade is taken for one the
+    slot already holds (counted without the trade's id), so a fresh fill is never skipped.
+    """
     symbol = fx.grid.symbol
     if not ours:
         return 0
@@ -219,6 +225,10 @@ def _apply_missed_trades(
         order = orders.get(trade.client_order_id)
         if slot is not None and slot.status != core.SlotStatus.FREE:
             cum = slot.filled_qty + trade.quantity
+            if order is not None and cum > order.executed_qty:
+                # Perhaps only newer than the order we read: ask the venue again.
+                order = venue.get_order(symbol, client_order_id=trade.client_order_id) or order
+                orders[trade.client_order_id] = order
             if order is not None and cum > order.executed_qty:
                 # The slot already holds this quantity (counted without this trade's id).
                 log.warning(
