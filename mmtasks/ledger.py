@@ -160,10 +160,10 @@ def fills_in_trade_order(
 
 def summarize(conn: psycopg.Connection[Any], symbol: str) -> LedgerSummary:
     """Recompute position and average-cost PnL of symbol from its ledger rows alone."""
-    position, _ = ledger_position(conn, symbol)
-    count = conn.execute("SELECT count(*) FROM fills WHERE symbol = %s", (symbol,)).fetchone()
+    rows = fills_in_trade_order(conn, symbol)
+    position = _fold(rows)
     return LedgerSummary(
-        int(count[0]) if count else 0,
+        len(rows),
         position.qty,
         position.avg_cost,
         position.realized_pnl,
@@ -174,11 +174,15 @@ def summarize(conn: psycopg.Connection[Any], symbol: str) -> LedgerSummary:
 
 def ledger_position(conn: psycopg.Connection[Any], symbol: str) -> tuple[Position, int]:
     """Return symbol's position folded from the ledger in trade order, and its newest trade ms."""
-    position, newest = Position(), 0
-    for side, price, qty, fee, ts_ms in fills_in_trade_order(conn, symbol):
+    rows = fills_in_trade_order(conn, symbol)
+    return _fold(rows), (rows[-1][4] if rows else 0)
+
+
+def _fold(rows: list[tuple[Side, Decimal, Decimal, Decimal, int]]) -> Position:
+    position = Position()
+    for side, price, qty, fee, _ in rows:
         position, _ = apply_fill(position, side, price, qty, fee)
-        newest = ts_ms
-    return position, newest
+    return position
 
 
 def known_trade_ids(conn: psycopg.Connection, trade_ids: list[str]) -> set[str]:

@@ -36,7 +36,6 @@ from mmtasks.grid.transitions import (
     mark_rejected,
 )
 from mmtasks.replay.matcher import Fees, FillMode, ReplayMatcher, VenueUpdate
-from mmtasks.risk.breaker import losing_streak
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading import advance
@@ -245,7 +244,7 @@ class Engine:
                         event.client_order_id,
                     )
                 )
-        if self.grid.position.realized_pnl != realized_before:
-            streak = int(self.meta.get("losing_streak") or 0)
-            streak = losing_streak(streak, realized_before, self.grid.position.realized_pnl)
-            self.meta = {**self.meta, "losing_streak": str(streak)}
+        realized_after = self.grid.position.realized_pnl
+        if realized_after != realized_before:
+            streak = advance.streak_after(self.meta, realized_before, realized_after)
+            self.meta = {**self.meta, "losing_streak": streak}

@@ -98,9 +98,14 @@ def inbox_input(fx: Effects, event: OrderEvent | CandleEvent) -> None:
 
 def count_close(snap: Snapshot, fx: Effects, realized_before: Decimal) -> None:
     """Update the losing streak after a fill (a losing close adds one, a winning one resets)."""
-    streak = int((snap.meta | fx.meta).get("losing_streak") or 0)
-    streak = losing_streak(streak, realized_before, fx.grid.position.realized_pnl)
-    fx.meta["losing_streak"] = str(streak)
+    meta = snap.meta | fx.meta
+    fx.meta["losing_streak"] = streak_after(meta, realized_before, fx.grid.position.realized_pnl)
+
+
+def streak_after(meta: StateFields, realized_before: Decimal, realized_after: Decimal) -> str:
+    """Return the state's losing streak after a fill moved realized PnL (replay counts so too)."""
+    streak = int(meta.get("losing_streak") or 0)
+    return str(losing_streak(streak, realized_before, realized_after))
 
 
 def apply_order(fx: Effects, event: OrderEvent) -> None:
