@@ -203,3 +203,18 @@ def test_an_operator_ban_answers_418_to_every_client_until_it_ends(
     assert banned.status_code == signed_call.status_code == 418
     assert banned.json()["code"] == -1003
     assert 29 <= int(banned.headers["retry-after"]) <= 30
+
+
+def test_the_user_socket_is_told_from_the_market_sockets_by_its_url() -> None:
+    from mmtasks.venues.ccxt.binance import DIALECTS
+
+    usdm, spot = DIALECTS["binanceusdm"], DIALECTS["binance"]
+    options = {"future": {"listenKey": "K123"}, "spot": {}, "defaultType": "future"}
+    # USDⓈ-M's user stream, as ccxt spells it (query or path), and spot's WebSocket API.
+    assert usdm.user_socket("wss://fstream.binance.com/private/ws?listenKey=K123", options)
+    assert usdm.user_socket("wss://fstream.binance.com/ws/K123", options)
+    assert spot.user_socket("wss://ws-api.binance.com:443/ws-api/v3", {})
+    # Market sockets: trades and candles.
+    assert not usdm.user_socket("wss://fstream.binance.com/market/ws/1", options)
+    assert not usdm.user_socket("wss://fstream.binance.com/public/ws/2", options)
+    assert not spot.user_socket("wss://stream.binance.com:9443/ws/3", options)

@@ -112,6 +112,17 @@ class Dialect:
 
     # -- streams -----------------------------------------------------------------------------
 
+    def user_socket(self, url: str, options: Mapping[str, Any]) -> bool:
+        """Return True when url is the socket of the user stream (orders and fills).
+
+        USDⓈ-M's carries the listen key (`?listenKey=K`, or `/K` at its end); spot's user stream
+        runs on the WebSocket API. Market sockets (trades, candles) are neither.
+        """
+        if "listenKey=" in url or "/ws-api/" in url:
+            return True
+        keys = [v.get("listenKey") for v in options.values() if isinstance(v, Mapping)]
+        return any(key and url.rstrip("/").endswith("/" + str(key)) for key in keys)
+
     def order_event(self, message: Mapping[str, Any]) -> tuple[Order, Trade | None, int] | None:
         """(order, fill or None, event time) of a user-stream order event; None for others."""
         if message.get("e") == "ORDER_TRADE_UPDATE":

@@ -108,13 +108,16 @@ class CcxtStreams(CcxtMarketData):
                 await asyncio.sleep(delay)
 
     def _on_socket_connected(self, url: str) -> None:
-        # A socket that is (back) up: end the downstream streams once more, so the bridge's
+        # The user socket is (back) up: end the downstream streams once more, so the bridge's
         # reconcile runs after it, not before. A fill made while it was down (or before it
         # first connected) is then in the venue's trade list when the bridge asks, and every
-        # later one comes on the socket: between the two, nothing is missed.
+        # later one comes on the socket: between the two, nothing is missed. A market socket
+        # (prices, candles) needs no reconcile: the next price or candle replaces what it lost.
+        if not self.dialect.user_socket(url, self.exchange.options):
+            return
         log.info(
-            "%s socket connected (%s; the path, which may hold a listen key, is not logged): "
-            "downstream streams restart",
+            "%s user socket connected (%s; the path, which may hold a listen key, is not "
+            "logged): downstream streams restart",
             self.config.exchange_id,
             urlsplit(url).netloc,
         )
