@@ -61,3 +61,20 @@ def trade_order(ts_ms: int, trade_id: str) -> tuple[int, tuple[tuple[int, str], 
     """
     parts = _DIGITS.split(trade_id)
     return ts_ms, tuple((int(p), "") if p.isdigit() else (-1, p) for p in parts if p)
+
+
+class FleetState(StrEnum):
+    """What the fleet may do: trade, only reduce exposure, or nothing."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+RANK = {FleetState.ACTIVE: 0, FleetState.REDUCING: 1, FleetState.HALTED: 2}
+
+
+def stricter(a: str, b: str) -> FleetState:
+    """Return the stricter of two fleet states (unknown text counts as HALTED: fail safe)."""
+    states = [FleetState(s) if s in FleetState.__members__ else FleetState.HALTED for s in (a, b)]
+    return max(states, key=lambda s: RANK[s])

@@ -13,6 +13,7 @@ from mmtasks.audit.invariants import _text, redis_slots
 from mmtasks.audit.model import Exchange
 from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import keys_for
+from mmtasks.state.record import SymbolState, read_record
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def busy_reason(client: redis.Redis, symbol: str) -> str:
     pending = [level for level, s in slots.items() if s.get("status") == "PENDING"]
     if pending:
         return f"PENDING slots {sorted(pending)}"
-    cursor = int(_text(client.hget(k.state, "last_seq") or 0))
+    cursor = read_record(client, symbol).last_seq
     seq = int(_text(client.get(k.seq) or 0))
     if cursor != seq:
         return f"inbox cursor {cursor} != seq {seq}"
@@ -61,8 +62,12 @@ def _fingerprint(client: redis.Redis, exchange: Exchange | None, symbols: list[s
         k = keys_for(s)
         pipe.get(k.seq)
         pipe.hget(k.position, "qty")
-        pipe.hget(k.state, "status")
-    stamp: list[Any] = list(pipe.execute())
+        pipe.hgetall(k.state)
+    replies = pipe.execute()
+    stamp: list[Any] = [
+        SymbolState.parse(symbols[i // 3], r).status if i % 3 == 2 else r
+        for i, r in enumerate(replies)
+    ]
     if exchange is not None:  # fees grow with every fill: a trade changes the stamp
         stamp += [(p.symbol, p.quantity, p.fees) for p in exchange.positions("")]
     return stamp

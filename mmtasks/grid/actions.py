@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side
@@ -56,11 +56,7 @@ class OrderCreated:
     venue_order_id: str | None
     closing: bool
     ts_event_ms: int = 0
-
-    @property
-    def event_type(self) -> str:
-        """Return the stream event type."""
-        return "ORDER_CREATED"
+    event_type: ClassVar[str] = "ORDER_CREATED"
 
 
 @dataclass(frozen=True)
@@ -80,11 +76,7 @@ class OrderFilled:
     realized_pnl_delta: Decimal
     venue_order_id: str | None = None
     ts_event_ms: int = 0
-
-    @property
-    def event_type(self) -> str:
-        """Return the stream event type."""
-        return "ORDER_FILLED"
+    event_type: ClassVar[str] = "ORDER_FILLED"
 
 
 @dataclass(frozen=True)
@@ -101,11 +93,7 @@ class OrderCanceled:
     venue_order_id: str | None
     reason: str
     ts_event_ms: int = 0
-
-    @property
-    def event_type(self) -> str:
-        """Return the stream event type."""
-        return "ORDER_CANCELLED"
+    event_type: ClassVar[str] = "ORDER_CANCELLED"
 
 
 @dataclass(frozen=True)
@@ -120,11 +108,7 @@ class OrderRejected:
     client_order_id: str
     reason: str
     ts_event_ms: int = 0
-
-    @property
-    def event_type(self) -> str:
-        """Return the stream event type."""
-        return "ORDER_REJECTED"
+    event_type: ClassVar[str] = "ORDER_REJECTED"
 
 
 @dataclass(frozen=True)
@@ -148,7 +132,8 @@ class PositionChanged:
 Event: TypeAlias = OrderCreated | OrderFilled | OrderCanceled | OrderRejected | PositionChanged
 
 
-def _field_text(value: object) -> str:
+def field_text(value: object) -> str:
+    """Return a field as Redis and the streams spell it ("" for None, "1"/"0", canon decimals)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -164,7 +149,7 @@ def message_to_dict(message: object) -> dict[str, str]:
     """Return a dataclass instance (an action or event) as flat string fields, with `type`."""
     if not is_dataclass(message) or isinstance(message, type):
         raise TypeError(f"message must be a dataclass instance, received {message!r}")
-    out = {f.name: _field_text(getattr(message, f.name)) for f in fields(message)}
+    out = {f.name: field_text(getattr(message, f.name)) for f in fields(message)}
     event_type = getattr(message, "event_type", None)
     out["type"] = event_type if isinstance(event_type, str) else type(message).__name__
     return out

@@ -25,6 +25,7 @@ from mmtasks.grid.actions import (
     PlaceOrder,
     PositionChanged,
     PositionChangeKind,
+    field_text,
     message_to_dict,
 )
 from mmtasks.grid.config import (
@@ -69,18 +70,6 @@ class SlotStatus(StrEnum):
     FREE = "FREE"  # no order of ours rests here
     PENDING = "PENDING"  # intent written, no ack yet: never place again until resolved
     LOCKED = "LOCKED"  # the venue acknowledged the order
-
-
-def _text(value: Decimal | str | int | bool | None) -> str:
-    # Redis hash fields are strings; "" stands for None so every slot has the same field set
-    # and an HSET of a slot overwrites every field of the previous one.
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, Decimal):
-        return canon(value)
-    return str(value)
 
 
 def _opt_decimal(data: Mapping[str, str], key: str) -> Decimal | None:
@@ -145,17 +134,17 @@ class Slot:
     def to_dict(self) -> dict[str, str]:
         """Return the slot as string fields ('' for None, '1'/'0' for flags)."""
         return {
-            "level": _text(self.level),
+            "level": field_text(self.level),
             "status": self.status.value,
             "side": "" if self.side is None else self.side.value,
-            "price": _text(self.price),
-            "qty": _text(self.qty),
-            "client_order_id": _text(self.client_order_id),
-            "venue_order_id": _text(self.venue_order_id),
-            "filled_qty": _text(self.filled_qty),
-            "closing": _text(self.closing),
-            "inventory": _text(self.inventory),
-            "generation": _text(self.generation),
+            "price": field_text(self.price),
+            "qty": field_text(self.qty),
+            "client_order_id": field_text(self.client_order_id),
+            "venue_order_id": field_text(self.venue_order_id),
+            "filled_qty": field_text(self.filled_qty),
+            "closing": field_text(self.closing),
+            "inventory": field_text(self.inventory),
+            "generation": field_text(self.generation),
         }
 
     @classmethod

@@ -6,7 +6,8 @@
 
 Adding a kind: write its pure core as a package (as `grid/` and `signal/` are), an adapter
 implementing `StrategyKind` in this package, and one line in `KINDS` below; then its decision
-in the worker (`trading/advance.py`'s `decide_step`). docs/strategy.md, "Adding a kind".
+in the worker (a line in `trading/advance.py`'s `DECISIONS`, and in `trading/step.py`'s `SHELLS`
+when the shell must build it). docs/strategy.md, "Adding a kind".
 """
 
 from __future__ import annotations

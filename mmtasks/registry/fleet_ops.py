@@ -19,13 +19,13 @@ from typing import Any
 import psycopg
 
 from mmtasks.alerts import alert, fleet_state_key, more_severe
+from mmtasks.domain import FleetState
 from mmtasks.enqueue import wake
 from mmtasks.events import EventType, emit, event_fields
 from mmtasks.registry import store
 from mmtasks.registry.context import AdminContext
 from mmtasks.risk import store as risk_store
 from mmtasks.risk.config import merged
-from mmtasks.risk.decide import FleetState
 from mmtasks.risk.figures import Peaks
 from mmtasks.state.keys import FLEET, RISK, SYMBOLS
 

@@ -20,15 +20,16 @@ import psycopg
 import redis
 from celery import Celery
 
+from mmtasks.domain import FleetState
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import parse_risk, parse_strategy_config
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.registry.symbol_commands import Command, init_command, send_commands
 from mmtasks.risk import store as risk_store
-from mmtasks.risk.decide import FleetState
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
+from mmtasks.state.record import SymbolState
 from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
@@ -38,30 +39,27 @@ log = logging.getLogger(__name__)
 class RedisView:
     """What Redis holds about one symbol: its status and stored configs (None when absent)."""
 
-    status: str | None
+    status: SymbolStatus | None
     strategy: dict[str, Any] | None
     risk: dict[str, Any] | None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def read_view(client: redis.Redis, symbol: str) -> RedisView:
     """Return the Redis view of symbol."""
     keys = keys_for(symbol)
     pipe = client.pipeline(transaction=False)
-    pipe.hget(keys.state, "status")
+    pipe.hgetall(keys.state)
     pipe.hmget(keys.config, ["strategy", "risk"])
-    status, (strategy, risk) = pipe.execute()
+    state, (strategy, risk) = pipe.execute()
+    status = SymbolState.parse(symbol, state).status
     try:
         return RedisView(
-            status=_text(status) if status else None,
+            status=status,
             strategy=json.loads(strategy) if strategy else None,
             risk=json.loads(risk) if risk else None,
         )
     except ValueError:  # unreadable config: treat as lost, init rewrites it
-        return RedisView(status=_text(status) if status else None, strategy=None, risk=None)
+        return RedisView(status=status, strategy=None, risk=None)
 
 
 def _same_configs(record: SymbolRecord, view: RedisView) -> bool:

@@ -16,6 +16,7 @@ from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
 from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.state.keys import FLEET, keys_for
+from mmtasks.state.record import SymbolState
 
 DEFAULT_STALE_AFTER_S = 60  # RiskConfig's default
 POSITION_FIELDS = ("qty", "avg_cost", "realized_pnl", "fees", "volume")
@@ -93,17 +94,14 @@ def symbol_status(
     state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw = _read(
         client, record.symbol
     )
-    meta, position = _decode(state_raw), _decode(position_raw)
-    last_price = _decimal(meta.get("last_price"))
-    price_ts = meta.get("last_price_ts_ms")
-    price_age_ms = now_ms - int(price_ts) if price_ts else None
+    live, position = SymbolState.parse(record.symbol, state_raw), _decode(position_raw)
+    last_price = live.last_price
+    price_age_ms = now_ms - live.last_price_ts_ms if live.last_price_ts_ms else None
     stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
-    state = meta.get("status") or None
+    state = live.status.value if live.status is not None else None
     mine = None if consumers is None else consumers.get(queue, [])
-    problems = problems_of(
-        record.status, state, mine, price_age_ms, stale_after_s, meta.get("last_error", "")
-    )
-    degraded = _degraded(meta, now_ms)
+    problems = problems_of(record.status, state, mine, price_age_ms, stale_after_s, live.last_error)
+    degraded = _degraded(live, now_ms)
     if degraded is not None:
         problems.append(
             f"DEGRADED for {degraded['for_s']}s ({degraded['dependency'] or 'a dependency'}), "
@@ -120,7 +118,7 @@ def symbol_status(
             if stage["state"] in ("ERROR", "RECOVERING")
         ]
     else:
-        no_quote = _no_quote_reason(_decode(config_raw), last_price, meta)
+        no_quote = _no_quote_reason(_decode(config_raw), last_price, live.anchor)
     if no_quote and state == "ACTIVE":
         problems.append(no_quote)
     return {
@@ -134,7 +132,7 @@ def symbol_status(
         "state": state,
         "condition": "DEGRADED" if degraded else (state or "UNKNOWN"),
         "degraded": degraded,
-        "recovery": _recovery(meta, _decode(budget_raw)),
+        "recovery": _recovery(live, _decode(budget_raw)),
         "no_quote_reason": no_quote,
         "healthy": not problems and record.status != RegistryStatus.REMOVED,
         "problems": problems,
@@ -146,9 +144,10 @@ def symbol_status(
         "position": _position(position, last_price),
         "open_orders": _orders(slots),
         "risk": {
-            "reduce_only": meta.get("reduce_only") == "1",
-            "error_count": int(meta.get("retry_count") or 0),  # failed steps in a row, retrying
-            "last_error": meta.get("last_error", ""),
+            "reduce_only": live.reduce_only,
+            # failed steps in a row, retrying
+            "error_count": live.degraded.retry_count if live.degraded else 0,
+            "last_error": live.last_error,
             "max_position": record.risk.get("max_position"),
             "stale_after_s": stale_after_s,
         },
@@ -183,13 +182,13 @@ def _position(position: dict[str, str], last_price: Decimal | None) -> dict[str,
     }
 
 
-def _recovery(meta: dict[str, str], budget: dict[str, str]) -> dict[str, Any]:
+def _recovery(live: SymbolState, budget: dict[str, str]) -> dict[str, Any]:
     """Return beat's recovery budget as status shows it (none since an operator resumed)."""
-    if budget.get("resumes", "") != meta.get("resumes", ""):
+    if int(budget.get("resumes") or 0) != live.recovery.resumes:
         budget = {}  # resumed since that budget began: beat starts a new one on its next error
     return {
         "attempts": int(budget.get("attempts") or 0),
-        "exhausted": meta.get("give_up") == "1",
+        "exhausted": live.recovery.give_up,
         "next_attempt_ms": int(budget["next_ms"]) if budget.get("next_ms") else None,
     }
 
@@ -212,23 +211,23 @@ def signal_health(health_raw: dict[str, str], trade: list[Any], now_ms: int) -> 
     return report
 
 
-def _degraded(meta: dict[str, str], now_ms: int) -> dict[str, Any] | None:
+def _degraded(live: SymbolState, now_ms: int) -> dict[str, Any] | None:
     """Return the DEGRADED condition of a symbol (a temporary fault being retried), or None."""
-    since = int(meta.get("degraded_since_ms") or 0)
-    if not since:
+    d = live.degraded
+    if d is None:
         return None
     return {
-        "since_ms": since,
-        "for_s": max(0, (now_ms - since) // 1000),
-        "last_error": meta.get("last_error", ""),
-        "dependency": meta.get("last_error_dependency", ""),
-        "retries": int(meta.get("retry_count") or 0),
-        "retry_at_ms": int(meta.get("retry_at_ms") or 0) or None,
+        "since_ms": d.since_ms,
+        "for_s": max(0, (now_ms - d.since_ms) // 1000),
+        "last_error": live.last_error,
+        "dependency": live.last_error_dependency,
+        "retries": d.retry_count,
+        "retry_at_ms": d.retry_at_ms,
     }
 
 
 def _no_quote_reason(
-    config: dict[str, str], price: Decimal | None, meta: dict[str, str]
+    config: dict[str, str], price: Decimal | None, anchor: Decimal | None
 ) -> str | None:
     """Return why the symbol's grid would quote nothing at its last price, if that is so."""
     if price is None or not config.get("strategy") or not config.get("rules"):
@@ -244,7 +243,6 @@ def _no_quote_reason(
         rules = SymbolRules.from_dict(json.loads(config["rules"]))
     except ValueError as exc:
         return f"stored config unreadable: {exc}"
-    anchor = _decimal(meta.get("anchor"))
     return no_quote_reason(strategy, risk, rules, price, anchor=anchor)
 
 

@@ -31,6 +31,7 @@ from mmtasks.registry.store import RegistryStatus, SymbolRecord
 from mmtasks.registry.symbol_commands import checked_rules, init_command, send_commands
 from mmtasks.registry.workers import attach, check_consumer
 from mmtasks.state.keys import SYMBOLS, keys_for
+from mmtasks.state.record import read_record
 from mmtasks.venue import Venue
 
 
@@ -169,7 +170,7 @@ def remove_symbol(ctx: AdminContext, req: RemoveSymbol) -> dict[str, Any]:
 def _set_status(
     ctx: AdminContext, symbol: str, status: RegistryStatus, command: str, action: str
 ) -> dict[str, Any]:
-    live = _text_or_none(ctx.redis.hget(keys_for(symbol).state, "status"))
+    live = read_record(ctx.redis, symbol).status
     with ctx.transaction() as conn:
         old = _require(store.get_symbol(conn, symbol, lock=True), symbol)
         if old.status != status:
@@ -187,13 +188,9 @@ def _set_status(
         "status": str(status),
         "changed": registry_changed or worker_changes,
         "registry_before": str(old.status),
-        "worker_before": live or "unknown",
+        "worker_before": str(live) if live else "unknown",
         "seq": seq,
     }
-
-
-def _text_or_none(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def pause_symbol(ctx: AdminContext, req: SymbolOnly) -> dict[str, Any]:

@@ -11,28 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from mmtasks.decimals import canon
+from mmtasks.domain import FleetState
 from mmtasks.risk.config import FleetRiskConfig
 from mmtasks.risk.figures import HUNDRED, FleetFigures
-
-
-class FleetState(StrEnum):
-    """What the fleet may do: trade, only reduce exposure, or nothing."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
-
-
-RANK = {FleetState.ACTIVE: 0, FleetState.REDUCING: 1, FleetState.HALTED: 2}
-
-
-def stricter(a: str, b: str) -> FleetState:
-    """Return the stricter of two fleet states (unknown text counts as HALTED: fail safe)."""
-    states = [FleetState(s) if s in FleetState.__members__ else FleetState.HALTED for s in (a, b)]
-    return max(states, key=lambda s: RANK[s])
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,18 @@ from celery import Celery
 
 from mmtasks.alerts import alert, fleet_state_key, more_severe
 from mmtasks.decimals import canon
+from mmtasks.domain import FleetState, stricter
 from mmtasks.enqueue import wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import EventType, emit, event_fields
 from mmtasks.grid.models import Position
 from mmtasks.risk import store
 from mmtasks.risk.config import FleetRiskConfig, parse_fleet_risk
-from mmtasks.risk.decide import FleetDecision, FleetState, decide_fleet_state, stricter
+from mmtasks.risk.decide import FleetDecision, decide_fleet_state
 from mmtasks.risk.figures import FleetFigures, Peaks, SymbolBook, compute_figures
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import FLEET, FLEET_OUTBOX_SUBJECT, RISK, RISK_LATENCY, SYMBOLS, keys_for
+from mmtasks.state.record import SymbolState
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +97,15 @@ def read_books(
         k = keys_for(symbol)
         pipe.hgetall(k.position)
         pipe.hget(k.tick, "price")
-        pipe.hget(k.state, "last_price")
+        pipe.hgetall(k.state)
         pipe.llen(k.fills_out)
     replies = pipe.execute()
     books, backlog = [], {}
     for i, symbol in enumerate(symbols):
-        raw, tick, last, waiting = replies[4 * i : 4 * i + 4]
+        raw, tick, state, waiting = replies[4 * i : 4 * i + 4]
         position = Position.from_dict(_decoded(raw)) if raw else Position()
-        mark_text = _text(tick) or _text(last)
+        mark_text = _text(tick)
+        last_price = SymbolState.parse(symbol, state).last_price
         books.append(
             SymbolBook(
                 symbol=symbol,
@@ -110,7 +113,7 @@ def read_books(
                 avg_cost=position.avg_cost,
                 realized_pnl=position.realized_pnl,
                 fees=position.fees,
-                mark=Decimal(mark_text) if mark_text else None,
+                mark=Decimal(mark_text) if mark_text else last_price,
             )
         )
         backlog[symbol] = int(waiting)

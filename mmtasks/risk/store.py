@@ -13,8 +13,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from mmtasks.domain import FleetState
 from mmtasks.risk.config import FleetRiskConfig, parse_fleet_risk
-from mmtasks.risk.decide import FleetState
 from mmtasks.risk.figures import Peaks
 
 

@@ -82,11 +82,11 @@ def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
 
 def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
     """Return the symbols whose worker has processed their removal."""
-    from mmtasks.state.keys import keys_for
+    from mmtasks.state.codec import SymbolStatus
+    from mmtasks.state.record import read_records
 
-    return {
-        s for s in symbols if client.hget(keys_for(s).state, "status") in ("REMOVED", b"REMOVED")
-    }
+    states = read_records(client, sorted(symbols))
+    return {s for s, live in states.items() if live.status is SymbolStatus.REMOVED}
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:

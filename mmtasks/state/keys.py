@@ -83,7 +83,8 @@ from typing import TypedDict, cast
 class StateFields(TypedDict, total=False):
     """The fields of `mm:{s}:state`, every value a string as Redis holds it.
 
-    The step reads and writes the hash through this type, so mypy refuses a misspelt field;
+    The step writes the hash through this type (its fenced diff), so mypy refuses a misspelt
+    field; everyone reads it typed through `state/record.py`'s SymbolState.
     tests/unit/test_state_keys.py checks that the header above lists exactly these.
     """
 

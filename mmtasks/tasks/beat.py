@@ -29,6 +29,7 @@ from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
+from mmtasks.state.record import SymbolState
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ SWEEP_EVERY_S = 2.0
 PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
-STATE_FIELDS = ("status", "resumes", "degraded_since_ms", "retry_at_ms")
 RECOVERY_FIELDS = ("attempts", "window_ms", "next_ms", "gave_up", "resumes")
 
 
@@ -56,7 +56,7 @@ def sweep_inboxes() -> dict[str, Any]:
     for symbol in symbols:  # one round trip for the whole fleet
         k = keys_for(symbol)
         pipe.get(k.seq)
-        pipe.hget(k.state, "last_seq")
+        pipe.hgetall(k.state)
         pipe.llen(queue_for(symbol))
         pipe.llen(k.fills_out)
         pipe.ttl(k.price_pending)
@@ -64,7 +64,7 @@ def sweep_inboxes() -> dict[str, Any]:
     replies = pipe.execute()
     woken = []
     for i, symbol in enumerate(symbols):
-        issued, cursor, depth, buffered, flag_ttl, locked = replies[6 * i : 6 * i + 6]
+        issued, state, depth, buffered, flag_ttl, locked = replies[6 * i : 6 * i + 6]
         if depth or locked:
             continue
         if 0 < flag_ttl < PRICE_PENDING_TTL_S - PRICE_TASK_LOST_AFTER_S:
@@ -73,7 +73,7 @@ def sweep_inboxes() -> dict[str, Any]:
             get_runtime().redis.delete(keys_for(symbol).price_pending)
             wake(app, symbol, PRICE_TASK)
             woken.append(symbol)
-        elif int(issued or 0) > int(cursor or 0) or buffered:
+        elif int(issued or 0) > SymbolState.parse(symbol, state).last_seq or buffered:
             wake(app, symbol)
             woken.append(symbol)
     if woken:
@@ -130,29 +130,29 @@ def _recover(rt: Runtime, symbols: list[str]) -> dict[str, Any]:
     now = int(time.time() * 1000)
     pipe = rt.redis.pipeline(transaction=False)
     for symbol in symbols:
-        pipe.hmget(keys_for(symbol).state, list(STATE_FIELDS))
+        pipe.hgetall(keys_for(symbol).state)
         pipe.hmget(keys_for(symbol).recovery, list(RECOVERY_FIELDS))
         pipe.llen(queue_for(symbol))
     replies = pipe.execute()
     attempted, exhausted, woken = [], [], []
     for i, symbol in enumerate(symbols):
-        state = dict(zip(STATE_FIELDS, (_text(v) for v in replies[3 * i]), strict=True))
+        live = SymbolState.parse(symbol, replies[3 * i])
         budget = dict(zip(RECOVERY_FIELDS, (_text(v) for v in replies[3 * i + 1]), strict=True))
         depth = int(replies[3 * i + 2])
-        if state["status"] == SymbolStatus.ERROR:
-            outcome = _recover_one(rt, symbol, state, budget, now)
+        if live.status is SymbolStatus.ERROR:
+            outcome = _recover_one(rt, symbol, live, budget, now)
             if outcome == "attempted":
                 attempted.append(symbol)
             elif outcome == "exhausted":
                 exhausted.append(symbol)
-        elif state["degraded_since_ms"] and now >= int(state["retry_at_ms"] or 0) and not depth:
+        elif live.degraded and now >= (live.degraded.retry_at_ms or 0) and not depth:
             wake(app, symbol)
             woken.append(symbol)
     return {"recovery_attempted": attempted, "recovery_exhausted": exhausted, "woken": woken}
 
 
 def _recover_one(
-    rt: Runtime, symbol: str, state: dict[str, str], budget: dict[str, str], now: int
+    rt: Runtime, symbol: str, live: SymbolState, budget: dict[str, str], now: int
 ) -> str:
     """Spend one attempt of symbol's recovery budget (`mm:{s}:recovery`, beat's own key).
 
@@ -164,10 +164,11 @@ def _recover_one(
     key = keys_for(symbol).recovery
     window_ms = int(settings.recovery_window_s * 1000)
     started = int(budget["window_ms"] or 0)
-    fresh = not started or now - started > window_ms or budget["resumes"] != state["resumes"]
+    resumes = live.recovery.resumes
+    fresh = not started or now - started > window_ms or int(budget["resumes"] or 0) != resumes
     if fresh:
         budget = {"attempts": "0", "window_ms": str(now), "next_ms": "", "gave_up": ""}
-        budget["resumes"] = state["resumes"]
+        budget["resumes"] = str(resumes)
     if now < int(budget["next_ms"] or 0):
         return "waiting"
     attempts = int(budget["attempts"] or 0)

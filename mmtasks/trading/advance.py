@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mmtasks.decimals import ZERO, canon
+from mmtasks.domain import FleetState, stricter
 from mmtasks.errors import RateLimitedError, Response, dependency_of
 from mmtasks.events import EventType, event_fields
 from mmtasks.grid.logic import decide, with_anchor
@@ -35,11 +36,10 @@ from mmtasks.grid.models import (
     SymbolRules,
 )
 from mmtasks.grid.transitions import apply_order_update
+from mmtasks.kinds import kind_of
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent
 from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
-from mmtasks.risk.decide import FleetState, stricter
 from mmtasks.signal import pipeline
-from mmtasks.signal.config import SignalConfig
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.commands import apply_command, cancel_everything
@@ -205,19 +205,55 @@ def decide_step(
         breaker(snap, fx, risk, now_ms)
     status = fx.meta.get("status", g.status)
     strategy = fx.strategy or snap.strategy
-    rules = fx.rules or snap.rules
-    if isinstance(strategy, SignalConfig):
-        return kind(fleet, status) if kind is not None and rules is not None else []
+    decision = DECISIONS[kind_of(strategy).name if strategy is not None else "grid"]
+    return decision(Turn(snap, fx, g, fleet, status, now_ms, market, kind))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a kind's decision is given: the step so far, the fleet state and the status."""
+
+    snap: Snapshot
+    fx: Effects
+    gate: Gate
+    fleet: FleetState
+    status: str
+    now_ms: int
+    market: Market | None  # replay hands it built; the worker's comes from the tick
+    pipeline: KindDecision | None  # a kind the shell builds with the venue (signal)
+
+
+def _grid_decision(t: Turn) -> list[Action]:
+    """The grid kind (and a symbol with no strategy yet): the grid core on the newest price."""
+    snap, fx = t.snap, t.fx
     if snap.tick is not None:  # the price this step saw, whatever it may do with it
         fx.meta["last_price"] = str(snap.tick.price)
         fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
-    if g.waiting:
+    if t.gate.waiting:
         return give_up_cancels(fx)
-    if status != SymbolStatus.ACTIVE or fleet is FleetState.HALTED:
+    if t.status != SymbolStatus.ACTIVE or t.fleet is FleetState.HALTED:
         return cancel_everything(fx.grid)
+    strategy, rules, risk = (
+        fx.strategy or snap.strategy,
+        fx.rules or snap.rules,
+        fx.risk or snap.risk,
+    )
     if isinstance(strategy, GridConfig) and rules is not None:
-        return decide_grid(snap, fx, strategy, risk, rules, fleet, now_ms, market)
+        return decide_grid(snap, fx, strategy, risk, rules, t.fleet, t.now_ms, t.market)
     return []
+
+
+def _pipeline_decision(t: Turn) -> list[Action]:
+    """The signal kind: its pipeline (built by the shell with the venue) decides in every case."""
+    rules = t.fx.rules or t.snap.rules
+    return t.pipeline(t.fleet, t.status) if t.pipeline is not None and rules is not None else []
+
+
+# Each strategy kind's decision, by the kind's name (mmtasks/kinds): a third kind adds its line.
+DECISIONS: dict[str, Callable[[Turn], list[Action]]] = {
+    "grid": _grid_decision,
+    "signal": _pipeline_decision,
+}
 
 
 def give_up_cancels(fx: Effects) -> list[Action]:
@@ -322,19 +358,20 @@ def latency_guard(snap: Snapshot, fx: Effects, tick_to_ack_ms: int, now_ms: int)
     limit = (fx.risk or snap.risk).max_tick_to_ack_ms
     if limit is None or tick_to_ack_ms <= limit:
         return False
-    retries = int(snap.meta.get("retry_count") or 0) + 1
+    was = snap.record.degraded
+    retries = (was.retry_count if was else 0) + 1
     backoff_ms = int(min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), LATENCY_BACKOFF_MAX_S) * 1000)
     message = f"slow: tick to ack {tick_to_ack_ms} ms > max_tick_to_ack_ms {limit}"
     fx.meta.update(
         {
-            "degraded_since_ms": snap.meta.get("degraded_since_ms") or str(now_ms),
+            "degraded_since_ms": str(was.since_ms if was else now_ms),
             "retry_count": str(retries),
             "retry_at_ms": str(now_ms + backoff_ms),
             "last_error": message,
             "last_error_dependency": "connector",
         }
     )
-    if not snap.meta.get("degraded_since_ms"):
+    if was is None:
         fx.event(EventType.SYMBOL_DEGRADED, {"error": message})
     log.warning("step degraded symbol=%s %s; pausing %d ms", snap.symbol, message, backoff_ms)
     return True
@@ -342,7 +379,8 @@ def latency_guard(snap: Snapshot, fx: Effects, tick_to_ack_ms: int, now_ms: int)
 
 def recovered(snap: Snapshot, fx: Effects, now_ms: int) -> None:
     """Clear the DEGRADED condition once a step talked to every dependency without a fault."""
-    since = int(snap.meta.get("degraded_since_ms") or snap.meta.get("error_since_ms") or 0)
+    rec = snap.record
+    since = rec.degraded.since_ms if rec.degraded else rec.error_since_ms
     fx.meta.update(
         {
             "degraded_since_ms": "",
@@ -355,9 +393,9 @@ def recovered(snap: Snapshot, fx: Effects, now_ms: int) -> None:
     fx.event(
         EventType.SYMBOL_RECOVERED,
         {
-            "from": "ERROR" if snap.meta.get("recovering") == "1" else "DEGRADED",
+            "from": "ERROR" if rec.recovery.recovering else "DEGRADED",
             "down_for_ms": now_ms - since if since else 0,
-            "last_error": snap.meta.get("last_error", ""),
+            "last_error": rec.last_error,
         },
     )
     log.info("symbol recovered symbol=%s degraded_for=%.1fs", snap.symbol, (now_ms - since) / 1000)

@@ -109,7 +109,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
             EventType.RECOVERY_ATTEMPTED,
             {
                 "attempt": attempt,
-                "error": snap.meta.get("last_error", ""),
+                "error": snap.record.last_error,
                 "issued_by": cmd.issued_by,
             },
         )
@@ -122,7 +122,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
             EventType.RECOVERY_EXHAUSTED,
             {
                 "attempts": cmd.args.get("attempts", 0),
-                "error": snap.meta.get("last_error", ""),
+                "error": snap.record.last_error,
                 "action": "entry orders cancelled, closing orders kept; resume_symbol to retry",
             },
         )

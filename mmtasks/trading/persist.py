@@ -41,7 +41,7 @@ def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snaps
     if counted:
         batch.zadd(k.trades, counted, TRADES_KEPT)
         newest = max(counted.values())
-        if newest > int(snap.meta.get("trades_cursor_ms") or 0):
+        if newest > snap.record.trades_cursor_ms:
             batch.hset(k.state, {"trades_cursor_ms": str(newest)})
             fx.meta["trades_cursor_ms"] = str(newest)
     if fx.signal is not None:

@@ -86,7 +86,7 @@ def reconcile(
     orders, settled = _settle_slots(venue, fx, open_ours, now_ms)
     adopted = 0
 
-    since_ms = 0 if state_lost else int(snap.meta.get("trades_cursor_ms") or 0)
+    since_ms = 0 if state_lost else snap.record.trades_cursor_ms
     # (after a loss, what the ledger lacks may be older than anything Redis remembers)
     ours = [
         t
@@ -364,7 +364,7 @@ def _check_position(venue: Venue, snap: Snapshot, fx: Effects) -> None:
         fx.meta["drift_count"] = "0"
         return
     # A fill may be on its way through the stream; only a drift that persists halts.
-    count = int(snap.meta.get("drift_count", "0") or 0) + 1
+    count = snap.record.drift_count + 1
     fx.meta["drift_count"] = str(count)
     fx.meta["needs_reconcile"] = "1"
     log.warning(

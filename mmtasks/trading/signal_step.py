@@ -28,13 +28,12 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from mmtasks.domain import OrderStatus
+from mmtasks.domain import FleetState, OrderStatus
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.grid.actions import message_to_dict
 from mmtasks.messages import CandleEvent
-from mmtasks.risk.decide import FleetState
 from mmtasks.signal import events as sev
 from mmtasks.signal import pipeline
 from mmtasks.signal.config import SignalConfig

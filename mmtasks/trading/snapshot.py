@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import redis
@@ -27,6 +28,7 @@ from mmtasks.state.codec import (
     strategy_from_json,
 )
 from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
+from mmtasks.state.record import SymbolState
 from mmtasks.state.store import WriteBatch
 
 
@@ -59,15 +61,22 @@ class Snapshot:
     raw_signal: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:signal
     raw_health: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:health
 
-    @property
-    def last_seq(self) -> int:
-        return int(self.meta.get("last_seq", "0") or 0)
+    @cached_property
+    def record(self) -> SymbolState:
+        """The state hash as read, typed (the one reader: state/record.py)."""
+        return SymbolState.parse(self.symbol, self.meta)
 
     @property
-    def status(self) -> str:
+    def last_seq(self) -> int:
+        return self.record.last_seq
+
+    @property
+    def status(self) -> SymbolStatus:
+        if self.record.status is not None:
+            return self.record.status
         if self.strategy is None and self.config_error is None:
-            return self.meta.get("status", SymbolStatus.UNCONFIGURED)
-        return self.meta.get("status", SymbolStatus.ACTIVE)
+            return SymbolStatus.UNCONFIGURED
+        return SymbolStatus.ACTIVE
 
 
 def _decode(raw: dict[Any, Any]) -> dict[str, str]:

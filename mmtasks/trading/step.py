@@ -10,37 +10,53 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pydantic
 
 from mmtasks.errors import LockLostError, OperationalError, Response, policy_for
 from mmtasks.grid.models import Action, GridConfig, PlaceOrder
+from mmtasks.kinds import StrategyConfig, kind_of
 from mmtasks.ledger import flush_buffer
 from mmtasks.messages import parse_inbox_event
 from mmtasks.runtime import Runtime
-from mmtasks.signal.config import SignalConfig
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import keys_for
 from mmtasks.state.store import InboxEntry, SymbolStore
-from mmtasks.trading import advance
+from mmtasks.trading import advance, persist
 from mmtasks.trading.admission import check_beat, in_fleet, well_formed
+from mmtasks.trading.advance import Gate, KindDecision
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.executor import execute
-from mmtasks.trading.persist import (
-    commit,
-    record_failure,
-    record_metrics,
-    record_round_trips,
-    trade_book,
-)
 from mmtasks.trading.reconcile import reconcile
 from mmtasks.trading.signal_step import rejected_ids, signal_decision
 from mmtasks.trading.snapshot import Snapshot, load_snapshot
+from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
 
 INBOX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class KindShell:
+    """What the shell does for a strategy kind beyond `advance.decide_step` (which dispatches
+    the decision itself): build a pipeline's decision with the venue, pass on refusals."""
+
+    pipeline: Callable[[Venue, Snapshot, Effects, Gate, int], KindDecision | None] | None = None
+    hears_refusals: bool = False  # the pipeline learns of the executor's refusals next step
+
+
+# By the kind's name (mmtasks/kinds); a symbol with no strategy yet steps as a grid.
+SHELLS: dict[str, KindShell] = {
+    "grid": KindShell(),
+    "signal": KindShell(signal_decision, hears_refusals=True),
+}
+
+
+def _shell(strategy: StrategyConfig | None) -> KindShell:
+    return SHELLS[kind_of(strategy).name if strategy is not None else "grid"]
 
 
 @dataclass
@@ -83,7 +99,7 @@ def run_step(
         started = time.perf_counter()
         result = _locked_step(rt, store, token, trigger, clear_price_pending)
         step_ms = (time.perf_counter() - started) * 1000
-        record_metrics(rt, symbol, step_ms, result.tick_to_order_ms, result.events)
+        persist.record_metrics(rt, symbol, step_ms, result.tick_to_order_ms, result.events)
         check_beat(rt)
         return result
     except LockLostError:
@@ -91,7 +107,7 @@ def run_step(
         raise
     except Exception as exc:
         response = policy_for(exc)
-        record_failure(rt, store, token, exc, response)
+        persist.record_failure(rt, store, token, exc, response)
         if response in (Response.RETRY, Response.AMBIGUOUS):
             return StepResult(symbol, trigger, status="DEGRADED", skipped=f"degraded: {exc}")
         raise
@@ -141,11 +157,12 @@ def _drain_once(
         grid_config = strategy if isinstance(strategy, GridConfig) else None
         venue = rt.exchange_for(fx.exchange or snap.exchange)
         assert rules is not None  # the gate asks for a reconcile only with rules
-        actions += reconcile(venue, snap, fx, grid_config, rules, now_ms(), trade_book(rt, store))
-    kind = None
-    if isinstance(fx.strategy or snap.strategy, SignalConfig):
-        venue = rt.exchange_for(fx.exchange or snap.exchange)
-        kind = signal_decision(venue, snap, fx, g, now_ms())
+        actions += reconcile(
+            venue, snap, fx, grid_config, rules, now_ms(), persist.trade_book(rt, store)
+        )
+    shell, kind = _shell(snap.strategy if fx.strategy is None else fx.strategy), None
+    if shell.pipeline is not None:
+        kind = shell.pipeline(rt.exchange_for(fx.exchange or snap.exchange), snap, fx, g, now_ms())
     actions += advance.decide_step(snap, fx, g, now_ms(), kind)
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     for place in places:
@@ -153,18 +170,18 @@ def _drain_once(
     fx.meta["last_step_ms"] = str(now_ms())
 
     # Commit #1: events applied, cursor advanced, intents written — before any order leaves.
-    snap = commit(store, token, snap, fx)
+    snap = persist.commit(store, token, snap, fx)
     result.events.extend(fx.events)
     fills = len(fx.fills)
     slow = False
     if actions:
         snap, slow, fills2 = _execute(rt, store, token, snap, actions, result, started_ms)
         fills += fills2
-    recovering = snap.meta.get("degraded_since_ms") or snap.meta.get("recovering") == "1"
+    recovering = snap.record.degraded is not None or snap.record.recovery.recovering
     if not g.waiting and not slow and recovering:
         fx3 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
         advance.recovered(snap, fx3, now_ms())
-        snap = commit(store, token, snap, fx3)
+        snap = persist.commit(store, token, snap, fx3)
     return snap, len(entries), fills, len(entries) == INBOX_BATCH
 
 
@@ -213,16 +230,16 @@ def _execute(
     acked_ms = now_ms()
     if places and snap.tick is not None:
         result.tick_to_order_ms = max(0, acked_ms - snap.tick.ts_event_ms)
-    record_round_trips(rt, (acked_ms - sent_ms) / len(actions), acked_ms)
+    persist.record_round_trips(rt, (acked_ms - sent_ms) / len(actions), acked_ms)
     slow = False
     if places and error is None:
         since = max(started_ms, snap.tick.ts_event_ms if snap.tick is not None else 0)
         slow = advance.latency_guard(snap, fx, acked_ms - since, acked_ms)
-    if isinstance(snap.strategy, SignalConfig):  # the pipeline hears of refusals next step
+    if _shell(snap.strategy).hears_refusals:  # the pipeline hears of refusals next step
         refused = rejected_ids(fx.events)
         if refused:
             fx.meta["signal_rejected"] = ",".join(refused)
-    snap = commit(store, token, snap, fx)
+    snap = persist.commit(store, token, snap, fx)
     result.events.extend(fx.events)
     result.actions.extend(actions)
     if error is not None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import redis
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -26,6 +27,7 @@ from mmtasks.budget import budget_status
 from mmtasks.budget.budget import WAIT_BUCKETS_MS
 from mmtasks.metrics import Histogram, read_metrics
 from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, EVENTS, FLEET, keys_for
+from mmtasks.state.record import SymbolState
 from mmtasks.web.fleet_view import quote_of
 from mmtasks.web.ledger_reads import fill_counts
 from mmtasks.web.sources import Sources, now_ms
@@ -196,13 +198,7 @@ class FleetCollector(Collector):
     def _symbols(self, entries: list[dict[str, Any]]) -> Iterator[Metric]:
         r = self.sources.redis
         symbols = [e["symbol"] for e in entries]
-        pipe = r.pipeline(transaction=False)
-        for symbol in symbols:
-            k = keys_for(symbol)
-            pipe.get(k.seq)
-            pipe.hget(k.state, "last_seq")
-            pipe.llen(k.fills_out)
-        raw = pipe.execute()
+        raw = _inbox_figures(r, symbols)
         recorded = read_metrics(r, symbols)
 
         g = {
@@ -260,7 +256,7 @@ class FleetCollector(Collector):
                 g[f"mm_{field}"].add_metric([symbol, quote], _f(position[field]))
             for side in ("buy", "sell", "pending"):
                 g["mm_open_orders"].add_metric([symbol, side], float(e["open_orders"][side]))
-            g["mm_inbox_lag"].add_metric([symbol], float(int(head or 0) - int(cursor or 0)))
+            g["mm_inbox_lag"].add_metric([symbol], float(head - cursor))
             g["mm_ledger_backlog"].add_metric([symbol], float(backlog))
             if e["queue_depth"] is not None:
                 g["mm_queue_depth"].add_metric([e["queue"]], float(e["queue_depth"]))
@@ -273,3 +269,19 @@ class FleetCollector(Collector):
             _add_histogram(step, symbol, figures.step)
         yield from g.values()
         yield from (orders, t2o, step)
+
+
+def _inbox_figures(r: redis.Redis, symbols: list[str]) -> list[int]:
+    """Return, per symbol in one round trip: its inbox head seq, its cursor, fills unflushed."""
+    pipe = r.pipeline(transaction=False)
+    for symbol in symbols:
+        k = keys_for(symbol)
+        pipe.get(k.seq)
+        pipe.hgetall(k.state)
+        pipe.llen(k.fills_out)
+    replies = pipe.execute()
+    out: list[int] = []
+    for i, symbol in enumerate(symbols):
+        head, state, backlog = replies[3 * i : 3 * i + 3]
+        out += [int(head or 0), SymbolState.parse(symbol, state).last_seq, int(backlog)]
+    return out

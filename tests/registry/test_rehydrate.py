@@ -12,13 +12,13 @@ import psycopg
 import pytest
 import redis as redis_lib
 
+from mmtasks.domain import FleetState
 from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.migrate import migrate
 from mmtasks.registry.rehydrate import RedisView, plan, rehydrate
 from mmtasks.registry.store import SymbolRecord
 from mmtasks.risk import store as risk_store
-from mmtasks.risk.decide import FleetState
 from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 
 GRID = {"interval": "10", "order_qty": "1"}

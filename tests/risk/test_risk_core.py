@@ -10,11 +10,12 @@ from decimal import Decimal
 
 import pytest
 
+from mmtasks.domain import FleetState, stricter
 from mmtasks.errors import ValidationError
 from mmtasks.grid.models import Position, RiskConfig
 from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
 from mmtasks.risk.config import FleetRiskConfig, merged, parse_fleet_risk
-from mmtasks.risk.decide import FleetState, decide_fleet_state, stricter
+from mmtasks.risk.decide import decide_fleet_state
 from mmtasks.risk.figures import Peaks, SymbolBook, compute_figures, p95
 
 D = Decimal

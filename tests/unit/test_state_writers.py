@@ -70,3 +70,40 @@ def test_only_the_fenced_commit_script_writes_the_state_hash() -> None:
     ]
     assert writers == []
     assert "LOCK_LOST" in (ROOT / "mmtasks/state/commit.lua").read_text()
+
+
+# A read of single fields of some symbol's state key (`hget(k.state, "status")`, `hmget(...`),
+# which bypasses the one parser; `hgetall` of it is fine when the file parses it with SymbolState.
+STATE_READ = re.compile(r"\.(?:hget|hmget)\(\s*(?:[\w.]+|keys_for\([^)]*\))\.state\b")
+# The step's own snapshot reads the hash (and keeps its text for the fenced diff), and
+# persist reads what the failure bookkeeping needs under the step's lock; everyone else parses
+# it through state/record.py.
+READERS = {"mmtasks/state/record.py", "mmtasks/trading/snapshot.py", "mmtasks/trading/persist.py"}
+
+
+def test_the_state_hash_is_parsed_in_one_place() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}"
+        for path in SOURCES
+        if str(path.relative_to(ROOT)) not in READERS
+        for text in [path.read_text()]
+        for m in STATE_READ.finditer(text)
+    ]
+    assert found == []
+    # ... and whoever pipelines `hgetall(k.state)` with other reads hands it to SymbolState.
+    for path in SOURCES:
+        text = path.read_text()
+        if str(path.relative_to(ROOT)) in READERS:
+            continue
+        if re.search(r"\.hgetall\(\s*(?:[\w.]+|keys_for\([^)]*\))\.state\b", text):
+            assert "SymbolState" in text, path
+
+
+def test_the_read_check_finds_the_reads_it_is_meant_to_find() -> None:
+    for line in (
+        'client.hget(keys_for(s).state, "status")',
+        'pipe.hget(k.state, "last_seq")',
+        "pipe.hmget(keys.state, FIELDS)",
+    ):
+        assert STATE_READ.search(line), line
+    assert not STATE_READ.search('pipe.hget(k.position, "qty")')
