@@ -8,6 +8,10 @@ one field), plus `<name>_count` and `<name>_sum`; readers cumulate. Fields:
   step_ms_le_<bound>, step_ms_count, step_ms_sum     step duration histogram (ms)
   t2o_ms_le_<bound>, t2o_ms_count, t2o_ms_sum        tick-to-order histogram (ms)
 
+The same fields go to `mm:{s}:metrics:<minute>` (unix time // 60, expiring after
+RECENT_KEPT_S): `read_recent` sums the last RECENT_WINDOW_S of them, so the dashboard and status
+show a recent p99, not one over the symbol's whole life (start-ups and earlier runs included).
+
 The writers take a Redis client or a pipeline, so a step adds them to a round trip it makes
 anyway. The key lives here until the key schema module (mmtasks/state/keys.py) adopts it.
 """
@@ -15,9 +19,11 @@ anyway. The key lives here until the key schema module (mmtasks/state/keys.py) a
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
 from typing import Any
 
 import redis
@@ -29,6 +35,9 @@ BUCKETS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 250
 STEP = "step_ms"
 TICK_TO_ORDER = "t2o_ms"
 HISTOGRAMS = (STEP, TICK_TO_ORDER)
+RECENT_WINDOW_S = 300  # what "recent" means on the dashboard and in status: the last 5 minutes
+RECENT_KEPT_S = RECENT_WINDOW_S + 120  # each minute's hash outlives the window, then expires
+METRICS_LUA = resources.files("mmtasks.state").joinpath("metrics.lua").read_text()
 
 
 class OrderCount(StrEnum):
@@ -64,22 +73,58 @@ def bucket_field(name: str, value_ms: float) -> str:
     return f"{name}_le_inf"
 
 
-def observe(pipe: redis.Redis, symbol: str, name: str, value_ms: float) -> None:
-    """Add one observation of histogram name."""
-    key = metrics_key(symbol)
+def recent_key(symbol: str, minute: int) -> str:
+    """Return the hash of symbol's observations in one minute (unix time // 60)."""
+    return f"{metrics_key(symbol)}:{minute}"
+
+
+def _observation(name: str, value_ms: float) -> list[str]:
+    """Return the (where, field, increment) triples of one observation, flat."""
     value_ms = max(0.0, float(value_ms))
-    pipe.hincrby(key, bucket_field(name, value_ms), 1)
-    pipe.hincrby(key, f"{name}_count", 1)
-    pipe.hincrbyfloat(key, f"{name}_sum", round(value_ms, 3))
+    total = f"{round(value_ms, 3):.3f}"
+    return [
+        "b",
+        bucket_field(name, value_ms),
+        "1",
+        "b",
+        f"{name}_count",
+        "1",
+        "b",
+        f"{name}_sum",
+        total,
+    ]
+
+
+def _add(pipe: redis.Redis, symbol: str, triples: list[str], now_s: float | None) -> None:
+    """Queue one command adding the triples to the all-time and the minute's hash."""
+    if triples:
+        minute = recent_key(symbol, int((time.time() if now_s is None else now_s) // 60))
+        pipe.eval(METRICS_LUA, 2, metrics_key(symbol), minute, RECENT_KEPT_S, *triples)
+
+
+def observe(
+    pipe: redis.Redis, symbol: str, name: str, value_ms: float, now_s: float | None = None
+) -> None:
+    """Add one observation of histogram name, to the all-time hash and to its minute's."""
+    _add(pipe, symbol, _observation(name, value_ms), now_s)
 
 
 def record_step(
-    pipe: redis.Redis, symbol: str, step_ms: float, tick_to_order_ms: float | None = None
+    pipe: redis.Redis,
+    symbol: str,
+    step_ms: float,
+    tick_to_order_ms: float | None = None,
+    events: Sequence[Mapping[str, str]] = (),
+    now_s: float | None = None,
 ) -> None:
-    """Record one step's duration and, when it sent orders for a tick, its tick-to-order time."""
-    observe(pipe, symbol, STEP, step_ms)
+    """Record one step in one command: its duration, its tick-to-order time when it sent
+    orders for a tick, and the orders its events placed, cancelled or rejected."""
+    triples = _observation(STEP, step_ms)
     if tick_to_order_ms is not None:
-        observe(pipe, symbol, TICK_TO_ORDER, tick_to_order_ms)
+        triples += _observation(TICK_TO_ORDER, tick_to_order_ms)
+    for kind, n in _order_counts(events).items():
+        triples += ["a", f"orders_{kind.value}", str(n)]
+    _add(pipe, symbol, triples, now_s)
 
 
 def count_orders(pipe: redis.Redis, symbol: str, kind: OrderCount | str, n: int = 1) -> None:
@@ -88,14 +133,18 @@ def count_orders(pipe: redis.Redis, symbol: str, kind: OrderCount | str, n: int 
         pipe.hincrby(metrics_key(symbol), f"orders_{OrderCount(kind).value}", n)
 
 
-def count_order_events(pipe: redis.Redis, symbol: str, events: Sequence[Mapping[str, str]]) -> None:
-    """Count the ORDER_CREATED / CANCELLED / REJECTED events a step publishes."""
+def _order_counts(events: Sequence[Mapping[str, str]]) -> dict[OrderCount, int]:
     counts: dict[OrderCount, int] = {}
     for event in events:
         kind = EVENT_COUNTS.get(event.get("type", ""))
         if kind is not None:
             counts[kind] = counts.get(kind, 0) + 1
-    for kind, n in counts.items():
+    return counts
+
+
+def count_order_events(pipe: redis.Redis, symbol: str, events: Sequence[Mapping[str, str]]) -> None:
+    """Count the ORDER_CREATED / CANCELLED / REJECTED events a step publishes."""
+    for kind, n in _order_counts(events).items():
         count_orders(pipe, symbol, kind, n)
 
 
@@ -163,3 +212,30 @@ def read_metrics(client: redis.Redis, symbols: list[str]) -> dict[str, SymbolMet
     for symbol in symbols:
         pipe.hgetall(metrics_key(symbol))
     return {symbol: parse_metrics(raw) for symbol, raw in zip(symbols, pipe.execute(), strict=True)}
+
+
+def read_recent(
+    client: redis.Redis, symbols: list[str], now_s: float | None = None
+) -> dict[str, SymbolMetrics]:
+    """Return each symbol's figures over the last RECENT_WINDOW_S (whole minutes, the current
+    one included), in one round trip: what the dashboard and status call "recent"."""
+    now_minute = int((time.time() if now_s is None else now_s) // 60)
+    minutes = range(now_minute - RECENT_WINDOW_S // 60, now_minute + 1)
+    pipe = client.pipeline(transaction=False)
+    for symbol in symbols:
+        for minute in minutes:
+            pipe.hgetall(recent_key(symbol, minute))
+    replies = iter(pipe.execute())
+    out = {}
+    for symbol in symbols:
+        summed: dict[str, float] = {}
+        for _ in minutes:
+            for k, v in next(replies).items():
+                name = k.decode() if isinstance(k, bytes) else k
+                summed[name] = summed.get(name, 0.0) + float(v)
+        out[symbol] = parse_metrics({k: _number_text(v) for k, v in summed.items()})
+    return out
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -4,6 +4,8 @@ Per-symbol keys share the hash tag `{<symbol lower>}` so a symbol's keys live in
 Cluster slot and one Lua script may touch them all.
 
   mm:{s}:lock          string  lock token of the worker that owns the symbol (PX ttl)
+  mm:{s}:again         string  a wake left while the lock was held ("1", or "price" for a
+                               price task): the holder drains again before it lets go
   mm:{s}:state         hash    status, anchor, last_seq (cursor), reduce_only,
                                generation_floor, needs_reconcile, drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
@@ -32,6 +34,8 @@ Cluster slot and one Lua script may touch them all.
                                TRADES_KEPT only: what reconcile has already counted
   mm:{s}:metrics       hash    step / tick-to-order histogram buckets, order counters
                                (mmtasks/metrics.py writes, the web process reads)
+  mm:{s}:metrics:<min> hash    the same histograms for one minute (unix time // 60), expiring
+                               after 7 minutes: the recent window the dashboard shows
   mm:{s}:signal        hash    kind signal only: the pipeline's state (signal/state.py to_dict:
                                candles, indicator rows, regime, phase, orders, stop,
                                take-profit, position)
@@ -190,6 +194,10 @@ class SymbolKeys:
     @property
     def lock(self) -> str:
         return self._k("lock")
+
+    @property
+    def again(self) -> str:
+        return self._k("again")
 
     @property
     def state(self) -> str:

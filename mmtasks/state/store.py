@@ -24,6 +24,10 @@ COMMIT_LUA = OUTBOX_LUA + _script("commit.lua")
 EMIT_LUA = OUTBOX_LUA + _script("emit.lua")
 APPEND_LUA = _script("append.lua")
 LOCK_LUA = _script("lock.lua")
+TAKE_LUA = _script("take.lua")
+INBOX_LUA = _script("inbox.lua")
+LET_GO_LUA = _script("let_go.lua")
+WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
 
 @dataclass
@@ -104,6 +108,8 @@ class SymbolStore:
         self._emit = client.register_script(EMIT_LUA)
         self._append = client.register_script(APPEND_LUA)
         self._lock = client.register_script(LOCK_LUA)
+        self._take = client.register_script(TAKE_LUA)
+        self._let_go = client.register_script(LET_GO_LUA)
 
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
@@ -116,6 +122,26 @@ class SymbolStore:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.02)
+
+    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> str | None:
+        """Take the lock and return its token, or leave a wake for the step holding it (None).
+
+        Never waits: the holder drains again before it lets go (`let_go`), so what woke this
+        call is handled by that step.
+        """
+        token = secrets.token_hex(8)
+        keys = [self.keys.lock, self.keys.again]
+        args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
+        return token if self._take(keys=keys, args=args) == 1 else None
+
+    def let_go(self, token: str, ttl_ms: int) -> int:
+        """Release the lock unless a wake was left meanwhile; return 0 when released, else 1
+        (drain again) or 2 (drain again reading the newest price), the lock kept for ttl_ms."""
+        return int(self._let_go(keys=[self.keys.lock, self.keys.again], args=[token, ttl_ms]))
+
+    def queue_let_go(self, pipe: Any, token: str, ttl_ms: int) -> None:
+        """Queue `let_go` on a pipeline (its reply is let_go's answer), after other writes."""
+        pipe.eval(LET_GO_LUA, 2, self.keys.lock, self.keys.again, token, ttl_ms)
 
     def renew(self, token: str, ttl_ms: int) -> None:
         """Extend our lock or raise LockLostError when another owner holds it now."""
@@ -177,10 +203,23 @@ class SymbolStore:
     def read_inbox(self, after_seq: int, count: int) -> list[InboxEntry]:
         """Return up to count inbox entries with seq > after_seq, in seq order."""
         rows: Any = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
-        return [
-            InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or ""))
-            for entry_id, fields in rows
-        ]
+        return inbox_entries(rows)
+
+
+def read_inbox_after_cursor(pipe: Any, keys: SymbolKeys, count: int) -> None:
+    """Queue, on a pipeline, the read of up to count inbox entries past the state's cursor
+    (its reply goes to `inbox_entries`): the step's snapshot and inbox in one round trip."""
+    pipe.eval(INBOX_LUA, 2, keys.state, keys.inbox, count)
+
+
+def inbox_entries(rows: Any) -> list[InboxEntry]:
+    """Return XRANGE rows of an inbox (as redis-py or a script gave them) as entries."""
+    out = []
+    for entry_id, raw in rows:
+        # a script's reply is [field, value, ...]; redis-py's XRANGE a dict
+        fields = dict(zip(raw[::2], raw[1::2], strict=True)) if isinstance(raw, list) else raw
+        out.append(InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or "")))
+    return out
 
 
 def _text(value: bytes | str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from celery.signals import worker_process_shutdown, worker_ready
 
 from mmtasks.celery import CONTROL_QUEUE, app
+from mmtasks.enqueue import wake
 from mmtasks.messages import CommandEvent
 from mmtasks.observability import tag_symbol
 from mmtasks.runtime import get_runtime, reset_runtime
@@ -25,6 +26,8 @@ def _step(symbol: str, trigger: str, *, clear_price_pending: bool = False) -> di
     result = run_step(
         get_runtime(), symbol.upper(), trigger, clear_price_pending=clear_price_pending
     )
+    if result.more:  # busy for MAX_ROUNDS drains: the thread goes back to the pool, a task on
+        wake(app, result.symbol)  # the symbol's queue carries on after its neighbours' tasks
     return {
         "symbol": result.symbol,
         "status": result.status,

@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 DROP_LOG_EVERY_S = 10.0
 BEAT_CHECK_EVERY_S = 30.0
 _last_drop_log = 0.0
+# Symbols found in the fleet, until when (monotonic): a busy symbol's steps skip the check for
+# a moment. A symbol leaves the fleet through its inbox (remove_symbol), which its step applies
+# whatever this says; only tasks for symbols never in the fleet must not create keys.
+KNOWN_FOR_S = 2.0
+_known: dict[str, float] = {}
 _last_beat_check = 0.0
 
 
@@ -41,11 +46,15 @@ def in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
     if not well_formed(symbol):
         _drop(rt, "malformed symbol", symbol, trigger)
         return False
+    now = time.monotonic()
+    if _known.get(symbol, 0.0) > now:
+        return True
     pipe = rt.redis.pipeline(transaction=False)
     pipe.sismember(SYMBOLS, symbol)
     pipe.exists(keys_for(symbol).state)  # a removed symbol's worker still settles its orders
     member, has_state = pipe.execute()
     if member or has_state:
+        _known[symbol] = now + KNOWN_FOR_S
         return True
     if rt.redis.set(REHYDRATE_ASKED, "1", nx=True, ex=5):
         from mmtasks.celery import CONTROL_QUEUE, app

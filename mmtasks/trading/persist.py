@@ -16,7 +16,7 @@ from mmtasks.errors import DependencyError, Response, policy_for
 from mmtasks.events import relay
 from mmtasks.grid.models import Position as CorePosition
 from mmtasks.ledger import known_trade_ids, ledger_position
-from mmtasks.metrics import count_order_events, record_step
+from mmtasks.metrics import record_step
 from mmtasks.risk.engine import record_latency
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import OUTBOX_MAXLEN, TRADES_KEPT, keys_for, state_fields, state_mapping
@@ -149,22 +149,25 @@ def from_ledger(rt: Runtime, read: Callable[[Any], T]) -> T:
         raise
 
 
-def record_metrics(
+def record_and_let_go(
     rt: Runtime,
-    symbol: str,
+    store: SymbolStore,
+    token: str,
+    ttl_ms: int,
     step_ms: float,
     tick_to_order_ms: float | None,
     events: list[dict[str, str]],
-) -> None:
-    """Add the step's duration, tick-to-order time and order counts to its metrics (one trip).
-
-    Best effort: a step that dies before this loses its figures, never counts them twice.
+) -> int:
+    """Record the step's metrics and let go of the lock, in one round trip; return let_go's
+    answer (0 released, else drain again). A metrics write that fails is not the step's fault.
     """
     pipe = rt.redis.pipeline(transaction=False)
-    record_step(pipe, symbol, step_ms, tick_to_order_ms)
-    count_order_events(pipe, symbol, events)
-    with contextlib.suppress(Exception):  # metrics never fail a step that traded
-        pipe.execute()
+    record_step(pipe, store.symbol, step_ms, tick_to_order_ms, events)
+    store.queue_let_go(pipe, token, ttl_ms)
+    answer = pipe.execute(raise_on_error=False)[-1]
+    if isinstance(answer, Exception):
+        raise answer
+    return int(answer)
 
 
 def record_round_trips(rt: Runtime, ms_per_call: float, at_ms: int) -> None:

@@ -29,7 +29,7 @@ from mmtasks.state.codec import (
 )
 from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
 from mmtasks.state.record import SymbolState
-from mmtasks.state.store import WriteBatch
+from mmtasks.state.store import InboxEntry, WriteBatch, inbox_entries, read_inbox_after_cursor
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Snapshot:
     raw_candles: dict[str, str] = field(default_factory=dict)
     raw_signal: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:signal
     raw_health: dict[str, str] = field(default_factory=dict)  # kind signal: mm:{s}:health
+    inbox: list[InboxEntry] | None = None  # the first entries past the cursor, read with it
 
     @cached_property
     def record(self) -> SymbolState:
@@ -87,12 +88,13 @@ def _decode(raw: dict[Any, Any]) -> dict[str, str]:
 
 
 def load_snapshot(
-    client: redis.Redis, symbol: str, *, clear_price_pending: bool = False
+    client: redis.Redis, symbol: str, *, clear_price_pending: bool = False, inbox_count: int = 0
 ) -> Snapshot:
     """Read a symbol's whole state in one pipelined round trip.
 
     With clear_price_pending (a price task), the conflation flag is dropped in the same round
     trip, before the newest tick is read: a tick landing after that sends a new task.
+    With inbox_count, the first inbox entries past the cursor come in the same trip.
     """
     k = keys_for(symbol)
     pipe = client.pipeline(transaction=False)
@@ -108,6 +110,8 @@ def load_snapshot(
     pipe.llen(k.fills_out)
     pipe.hgetall(k.signal)
     pipe.hgetall(k.health)
+    if inbox_count:
+        read_inbox_after_cursor(pipe, k, inbox_count)
     replies = pipe.execute()
     if clear_price_pending:
         replies = replies[1:]
@@ -145,6 +149,7 @@ def load_snapshot(
         raw_candles=candles_raw,
         raw_signal=signal_raw,
         raw_health=health_raw,
+        inbox=inbox_entries(replies[10]) if inbox_count else None,
     )
 
 
@@ -212,10 +217,33 @@ def rebase(
     )
 
 
-def _configs(
-    symbol: str, cfg_raw: dict[str, str]
-) -> tuple[GridConfig | SignalConfig | None, RiskConfig, SymbolRules | None, str | None]:
-    """Return the stored (strategy, risk, rules) and, when one is unreadable, why."""
+Configs = tuple[GridConfig | SignalConfig | None, RiskConfig, SymbolRules | None, str | None]
+_PARSED: dict[tuple[str, str, str, str, str], Configs] = {}
+PARSED_KEPT = 4096  # stored config texts kept parsed per process (a few per symbol)
+
+
+def _configs(symbol: str, cfg_raw: dict[str, str]) -> Configs:
+    """Return the stored (strategy, risk, rules) and, when one is unreadable, why.
+
+    Parsed once per stored text: configs are frozen and change only by a command, so a step
+    reuses what the last one parsed (the texts are the key, so a change is never missed).
+    """
+    key = (
+        symbol,
+        cfg_raw.get("strategy", "\0"),
+        cfg_raw.get("risk", ""),
+        cfg_raw.get("rules", "\0"),
+        cfg_raw.get("version", ""),
+    )
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= PARSED_KEPT:
+            _PARSED.clear()
+        found = _PARSED[key] = _parse_configs(symbol, cfg_raw)
+    return found
+
+
+def _parse_configs(symbol: str, cfg_raw: dict[str, str]) -> Configs:
     strategy: GridConfig | SignalConfig | None = None
     risk, rules = RiskConfig(), None
     try:
@@ -230,6 +258,20 @@ def _configs(
     return strategy, risk, rules, None
 
 
+_SLOTS: dict[str, Slot] = {}
+SLOTS_KEPT = 65_536  # slot texts kept parsed per process (slots are frozen)
+
+
+def _slot(text: str) -> Slot:
+    """Return the slot of a stored slot text, parsed once per text (most do not change)."""
+    slot = _SLOTS.get(text)
+    if slot is None:
+        if len(_SLOTS) >= SLOTS_KEPT:
+            _SLOTS.clear()
+        slot = _SLOTS[text] = Slot.from_dict(json.loads(text))
+    return slot
+
+
 def _grid(
     symbol: str, meta: dict[str, str], slots_raw: dict[str, str], pos_raw: dict[str, str]
 ) -> GridState:
@@ -237,7 +279,7 @@ def _grid(
     return GridState(
         symbol=symbol,
         anchor=Decimal(meta["anchor"]) if meta.get("anchor") else None,
-        slots={key: Slot.from_dict(json.loads(text)) for key, text in slots_raw.items()},
+        slots={key: _slot(text) for key, text in slots_raw.items()},
         position=Position.from_dict(pos_raw) if pos_raw else Position(),
         reduce_only=meta.get("reduce_only") == "1",
         generation_floor=int(meta.get("generation_floor") or 0),

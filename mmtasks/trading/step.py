@@ -37,6 +37,8 @@ from mmtasks.venue import Venue
 log = logging.getLogger(__name__)
 
 INBOX_BATCH = 500
+MAX_ROUNDS = 50  # drains in a row under one lock before the thread is given back
+LET_GO_PRICE = 2  # let_go's answer for a price wake left while the step ran
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class StepResult:
     skipped: str = ""
     tick_to_order_ms: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)
+    more: bool = False  # woken again after MAX_ROUNDS drains: a new task must carry on
 
 
 def now_ms() -> int:
@@ -90,17 +93,29 @@ def run_step(
         return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
-    token = store.acquire(ttl_ms, wait_s=ttl_ms / 1000 + 1)
+    token = store.take_or_wake(ttl_ms, price=clear_price_pending)
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires
             rt.redis.delete(store.keys.price_pending)
-        return StepResult(symbol, trigger, skipped="lock held by another worker")
+        return StepResult(
+            symbol, trigger, skipped="coalesced: the step holding the lock drains again"
+        )
+    held = True
     try:
-        started = time.perf_counter()
-        result = _locked_step(rt, store, token, trigger, clear_price_pending)
-        step_ms = (time.perf_counter() - started) * 1000
-        persist.record_metrics(rt, symbol, step_ms, result.tick_to_order_ms, result.events)
-        check_beat(rt)
+        result = StepResult(symbol, trigger)
+        for _ in range(MAX_ROUNDS):
+            started = time.perf_counter()
+            result = _locked_step(rt, store, token, trigger, clear_price_pending)
+            step_ms = (time.perf_counter() - started) * 1000
+            check_beat(rt)
+            again = persist.record_and_let_go(
+                rt, store, token, ttl_ms, step_ms, result.tick_to_order_ms, result.events
+            )
+            if not again:
+                held = False
+                return result
+            clear_price_pending = again == LET_GO_PRICE  # woken while stepping: drain again
+        result.more = True  # a busy symbol gives its thread back; the task layer requeues it
         return result
     except LockLostError:
         log.error("%s: lock lost mid-step; nothing more written by this step", symbol)
@@ -112,8 +127,9 @@ def run_step(
             return StepResult(symbol, trigger, status="DEGRADED", skipped=f"degraded: {exc}")
         raise
     finally:
-        with contextlib.suppress(Exception):  # Redis may be the fault; the lock then expires
-            store.release(token)
+        if held:
+            with contextlib.suppress(Exception):  # Redis may be the fault; the lock then expires
+                store.release(token)
 
 
 def _locked_step(
@@ -121,7 +137,9 @@ def _locked_step(
 ) -> StepResult:
     symbol = store.symbol
     result = StepResult(symbol, trigger)
-    snap = load_snapshot(rt.redis, symbol, clear_price_pending=clear_price_pending)
+    snap = load_snapshot(
+        rt.redis, symbol, clear_price_pending=clear_price_pending, inbox_count=INBOX_BATCH
+    )
     if snap.config_error and snap.status != SymbolStatus.ERROR:
         raise OperationalError(snap.config_error)
     buffered = snap.fills_buffered
@@ -147,7 +165,7 @@ def _drain_once(
     """Apply one batch of inbox events, then decide and execute; return the new snapshot."""
     started_ms = now_ms()
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
-    entries = store.read_inbox(snap.last_seq, INBOX_BATCH)
+    entries = snap.inbox if snap.inbox is not None else store.read_inbox(snap.last_seq, INBOX_BATCH)
     advance.absorb(snap, fx, _parse(snap, fx, entries))
     g = advance.gate(snap, fx, now_ms())
     actions: list[Action] = []

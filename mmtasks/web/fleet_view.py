@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from mmtasks.decimals import canon
-from mmtasks.metrics import SymbolMetrics, read_metrics
+from mmtasks.metrics import RECENT_WINDOW_S, SymbolMetrics, read_metrics, read_recent
 from mmtasks.state.keys import RISK, keys_for
 
 QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
@@ -71,9 +71,14 @@ def _usage(value: Decimal, limit: Any) -> float | None:
 
 
 def symbol_extras(
-    entry: dict[str, Any], rules: dict[str, str], metrics: SymbolMetrics, fills_today: int
+    entry: dict[str, Any],
+    rules: dict[str, str],
+    metrics: SymbolMetrics,
+    fills_today: int,
+    recent: SymbolMetrics | None = None,
 ) -> dict[str, Any]:
-    """Return the dashboard's figures of one status entry."""
+    """Return the dashboard's figures of one status entry (latency over the recent window)."""
+    recent = metrics if recent is None else recent
     qty = _dec(entry["position"]["qty"])
     price = _dec(entry["last_price"])
     exposure = abs(qty) * price
@@ -85,7 +90,7 @@ def symbol_extras(
         "open_orders": _usage(Decimal(open_orders), risk.get("max_open_orders")),
         "price_age": (age_ms / (risk["stale_after_s"] * 1000) if age_ms is not None else None),
     }
-    p99 = metrics.tick_to_order.quantile(0.99)
+    p99 = recent.tick_to_order.quantile(0.99)
     return {
         "quote": quote_of(entry["symbol"]),
         "price_decimals": decimals_of(rules.get("tick_size"), 2),
@@ -95,7 +100,8 @@ def symbol_extras(
         "fills_today": fills_today,
         "orders": metrics.orders,
         "tick_to_order_p99_ms": round(p99, 1) if p99 is not None else None,
-        "step_p99_ms": _round(metrics.step.quantile(0.99)),
+        "step_p99_ms": _round(recent.step.quantile(0.99)),
+        "latency_window_s": RECENT_WINDOW_S,
     }
 
 
@@ -138,10 +144,11 @@ def fleet_view(
     entries = status["symbols"]
     symbols = [e["symbol"] for e in entries]
     rules, metrics = _rules(client, symbols), read_metrics(client, symbols)
+    recent = read_recent(client, symbols, now_ms / 1000)
     for entry in entries:
         symbol = entry["symbol"]
         entry["extras"] = symbol_extras(
-            entry, rules[symbol], metrics[symbol], fills_today.get(symbol, 0)
+            entry, rules[symbol], metrics[symbol], fills_today.get(symbol, 0), recent[symbol]
         )
     status["summary"] = {
         "totals": fleet_totals(entries),

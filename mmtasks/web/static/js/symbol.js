@@ -144,7 +144,7 @@ export class SymbolPage {
       ["Fills today", String(x.fills_today), ""],
       ["Orders", `${entry.open_orders.buy} buy / ${entry.open_orders.sell} sell`, ""],
       ["Queue", `${entry.queue_depth ?? "–"} · ${entry.consumer_count ?? "?"} consumer`, ""],
-      ["T→O p99", x.tick_to_order_p99_ms == null ? "–" : `${x.tick_to_order_p99_ms} ms`, ""],
+      ["T→O p99 (last 5 min)", x.tick_to_order_p99_ms == null ? "–" : `${x.tick_to_order_p99_ms} ms`, ""],
     ];
     document.getElementById("sym-cards").replaceChildren(...cards.map(([k, v, cls]) =>
       el("div", { class: "card" }, el("div", { class: "k", text: k }), el("div", { class: "v " + cls, text: v }))));

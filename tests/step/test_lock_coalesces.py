@@ -1,0 +1,97 @@
+"""The symbol lock never parks a worker thread: a wake for a busy symbol is left for the holder.
+
+With many symbols in one worker process (a pool of threads over their queues), a task that
+waited for a symbol's lock would hold a thread another symbol needs. A task that finds the
+lock held leaves a wake instead and returns at once; the step holding the lock drains again
+before it lets go, so what woke the task (a fill, a newer price) is handled without a new task.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from mmtasks.state.store import SymbolStore
+from mmtasks.trading.step import StepResult, run_step
+from tests.kit.configs import GRID
+from tests.kit.desk import Desk
+
+D = Decimal
+
+
+class WokenMidStep:
+    """The desk's SimVenue; during the next order it sends, the market moves to `price`, the
+    fill's update reaches the inbox and a second task for the symbol runs (as another thread
+    of the pool would), while the first step still holds the lock."""
+
+    def __init__(self, desk: Desk, price: str) -> None:
+        self._desk, self._price = desk, price
+        self._venue = desk.venue
+        self.nested: list[tuple[StepResult, float]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    def _wake(self) -> None:
+        if self.nested:
+            return
+        self._desk.move(self._price)
+        self._desk.deliver()
+        started = time.monotonic()
+        result = run_step(self._desk.rt, self._desk.symbol, "order")
+        self.nested.append((result, time.monotonic() - started))
+
+    def cancel_order(self, *args: Any, **kwargs: Any) -> Any:
+        self._wake()
+        return self._venue.cancel_order(*args, **kwargs)
+
+    def batch_cancel(self, *args: Any, **kwargs: Any) -> Any:
+        self._wake()
+        return self._venue.batch_cancel(*args, **kwargs)
+
+
+def test_a_task_for_a_locked_symbol_returns_at_once_and_the_holder_drains_its_wake(
+    desk: Desk,
+) -> None:
+    # Arrange: GRID.md's long grid at 100 (BUY 90 and 80 rest). A command moves the anchor
+    # so the step cancels; while it cancels, the market falls to 89 (BUY 90 fills) and the
+    # fill's task arrives for the symbol whose lock the cancelling step holds.
+    desk.init(GRID)
+    desk.trade("100")
+    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+    woken = WokenMidStep(desk, "89")
+    desk.rt._exchange = woken
+    desk.command("pause")
+
+    # Act: one step, as its task runs it.
+    desk.step()
+
+    # Assert: the second task did not wait for the lock (the lock's ttl is 10 s; it returned
+    # in well under one) and handled nothing itself...
+    ((nested, waited_s),) = woken.nested
+    assert nested.skipped.startswith("coalesced") and nested.events_applied == 0
+    assert waited_s < 5
+    # ...and the first step drained again before letting go: the fill the second task was
+    # woken for is on the position (long 1 at 90), with no other step run.
+    position = desk.position()
+    assert (position["qty"], position["avg_cost"]) == (D(1), D(90))
+    assert desk.text.get(desk.keys.again) is None
+    assert desk.text.get(desk.keys.lock) is None
+
+
+def test_the_lock_script_leaves_a_wake_only_while_held(desk: Desk) -> None:
+    store = SymbolStore(desk.rt.redis, desk.symbol)
+    token = store.take_or_wake(5000)
+    assert token is not None
+    assert store.take_or_wake(5000) is None  # held: a plain wake is left
+    assert store.let_go(token, 5000) == 1  # the holder drains again, keeping the lock
+    assert store.take_or_wake(5000, price=True) is None  # a price wake this time
+    assert store.take_or_wake(5000) is None  # a plain one after it keeps "price"
+    assert store.let_go(token, 5000) == 2
+    assert store.let_go(token, 5000) == 0  # nothing left: released
+    assert desk.text.get(desk.keys.lock) is None
+    again = store.take_or_wake(5000)  # free again: taken, no wake left
+    assert again is not None and desk.text.get(desk.keys.again) is None
+    assert store.let_go(token, 5000) == 0  # a stale token releases nothing...
+    assert desk.text.get(desk.keys.lock) == again  # ...the new holder keeps its lock
