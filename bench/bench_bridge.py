@@ -18,11 +18,14 @@ The bridge's CPU per message is printed too (less noisy than wall time on a shar
 
 Tick-to-order latency (per symbol count): the simulated connector with a random-walk feed
 (every symbol ticks every 200 ms: background load), the bridge, and symbol workers
-(min(N, 8) worker processes, each consuming N/8 symbol queues when N > 8). Probes: one symbol
-at a time gets an injected price two grid intervals away (SimControl.InjectPrice), so its
-worker must place new orders. Latency = created_ms of the first order of that symbol created
-at or after the tick, minus the tick's ts_event_ms; both stamps come from the connector's
-clock, so this is connector -> bridge -> Redis/Celery -> worker step -> PlaceOrder -> connector.
+(--layout assign, the default: as `make run` starts them, ceil(N / 32) processes of 8 threads
+each, mmtasks/assign.py; --layout prefork: min(N, 8) one-task processes, as before). The
+workers' RSS and PSS (their pool children included) are printed beside the latency.
+Probes: one symbol at a time gets an injected price two grid intervals away
+(SimControl.InjectPrice), so its worker must place new orders. Latency = created_ms of the
+first order of that symbol created at or after the tick, minus the tick's ts_event_ms; both
+stamps come from the connector's clock, so this is connector -> bridge -> Redis/Celery ->
+worker step -> PlaceOrder -> connector.
 Prints figures, asserts nothing. Needs Redis and Postgres (REDIS_URL / DATABASE_URL, the local
 defaults, or embedded ones).
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -48,6 +52,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 import grpc  # noqa: E402
 import redis  # noqa: E402
 
+from mmtasks.assign import THREADS, buckets_for, queues_of  # noqa: E402
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb  # noqa: E402
 
 GRID_INTERVAL = Decimal("0.5")
@@ -396,11 +401,18 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         "WARNING",
     ) as addr:
         env = fleet_env(redis_url, database_url, addr, LOG_LEVEL="WARNING")
-        n_workers = min(n, 8)
-        groups = [symbols[i::n_workers] for i in range(n_workers)]
-        workers = [
-            Worker([s.lower() for s in g], env, name=f"bench{i}") for i, g in enumerate(groups)
-        ]
+        if args.layout == "assign":  # as `make run` starts them: mmtasks/assign.py
+            n_workers = buckets_for(n)
+            groups = [queues_of(symbols, b, n_workers) for b in range(n_workers)]
+            workers = [Worker(g, env, name=f"bench{i}") for i, g in enumerate(groups)]
+            layout = f"{n_workers} worker process(es) x {THREADS} threads, assign.py"
+        else:  # the layout before: min(N, 8) prefork processes, one task at a time each
+            n_workers = min(n, 8)
+            groups = [[s.lower() for s in symbols[i::n_workers]] for i in range(n_workers)]
+            workers = [
+                Worker(g, env, name=f"bench{i}", pool="prefork") for i, g in enumerate(groups)
+            ]
+            layout = f"{n_workers} prefork worker processes, {-(-n // n_workers)} queue(s) each"
         bridge = subprocess.Popen(
             [sys.executable, "-m", "bridge", "--symbols", ",".join(symbols)],
             env={**os.environ, **env},
@@ -412,6 +424,7 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         watch = NewOrders(addr)
         try:
             samples = probe(client, exchange, sim, watch, symbols, args.samples)
+            rss, pss = memory_of([w.proc.pid for w in workers])
         finally:
             watch.close()
             exchange.close()
@@ -424,10 +437,35 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         return
     q = statistics.quantiles(samples, n=100)
     print(
-        f"  {n:>2} symbols: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms  "
-        f"({len(samples)}/{args.samples} probes; {n_workers} worker processes, "
-        f"{-(-n // n_workers)} queue(s) each)"
+        f"  {n:>3} symbols: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms  "
+        f"workers RSS {rss:7.1f} MiB  PSS {pss:7.1f} MiB  "
+        f"({len(samples)}/{args.samples} probes; {layout})",
+        flush=True,
     )
+
+
+def memory_of(pids: list[int]) -> tuple[float, float]:
+    """Return the RSS and PSS (MiB) of processes and their children (Linux smaps_rollup)."""
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        with contextlib.suppress(OSError):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            todo += [int(c) for c in children]
+    rss = pss = 0
+    for pid in seen:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                name, _, value = line.partition(":")
+                if name == "Rss":
+                    rss += int(value.split()[0])
+                elif name == "Pss":
+                    pss += int(value.split()[0])
+    return rss / 1024, pss / 1024
 
 
 def main() -> None:
@@ -442,6 +480,13 @@ def main() -> None:
         "--batch", type=int, default=64, help="ticks per SubscribePriceBatches message (64)"
     )
     parser.add_argument("--samples", type=int, default=60, help="latency probes per count")
+    parser.add_argument(
+        "--layout",
+        choices=("assign", "prefork"),
+        default="assign",
+        help="symbol workers as `make run` starts them (assign: a few processes, each a pool "
+        "of threads over its symbols) or as before (prefork: min(N, 8) one-task processes)",
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()

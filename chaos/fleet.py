@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from mmtasks.assign import THREADS
 from mmtasks.embedded import free_port, redis_reachable, start_embedded_postgres
 from mmtasks.run.children import Child, Fleet, start_connector
 from mmtasks.run.symbols import init_symbols, load_config, seed_registry
@@ -211,7 +212,8 @@ class ChaosFleet:
             f"worker-{queue}",
             *CELERY,
             "worker",
-            *("-Q", queue, "-n", f"{queue}@%h", "-c", "1", "--loglevel", "INFO"),
+            *("-Q", queue, "-n", f"{queue}@%h", "-P", "threads", "-c", str(THREADS)),
+            *("--loglevel", "INFO"),
             env={"MMTASKS_CRASH_AT": crash_at} if crash_at else None,
         )
 

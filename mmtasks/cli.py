@@ -69,6 +69,32 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_queues(args: argparse.Namespace) -> int:
+    """Print the queues one worker process consumes (mmtasks/assign.py), comma-separated."""
+    from mmtasks.assign import bucket_of, idle_queue, queues_of
+    from mmtasks.registry.store import RegistryStatus, list_symbols
+
+    bucket, of = args.bucket
+    with psycopg.connect(_database_url(args), connect_timeout=5) as conn:
+        records = list_symbols(conn, [RegistryStatus.ACTIVE, RegistryStatus.PAUSED])
+    symbols = [r.symbol for r in records]
+    if args.list:
+        for symbol in sorted(symbols, key=lambda s: (bucket_of(s, of), s)):
+            print(f"{symbol}\tworker {bucket_of(symbol, of)} of {of}")
+        return 0
+    print(",".join(queues_of(symbols, bucket, of)) or idle_queue(bucket))
+    return 0
+
+
+def _bucket(text: str) -> tuple[int, int]:
+    b, _, n = text.partition("/")
+    if not (b.isdigit() and n.isdigit() and 0 <= int(b) < int(n)):
+        raise argparse.ArgumentTypeError(
+            f"expected B/N with 0 <= B < N (worker B of N), received {text!r}"
+        )
+    return int(b), int(n)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `mmtasks` command."""
     parser = argparse.ArgumentParser(
@@ -99,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
     seed.set_defaults(run=cmd_seed)
+    queues = sub.add_parser(
+        "queues",
+        parents=[common],
+        help="the symbol queues one worker process consumes",
+        description="Print, comma-separated, the queues of the registry's symbols that worker "
+        "B of N consumes (a stable hash of each symbol's name: adding a symbol moves no other), "
+        "for `celery -A mmtasks worker -P threads -c 8 -n symbolsB@%h -Q $(mmtasks queues "
+        "B/N)`. With no symbol for B, a placeholder queue, so the worker can start.",
+    )
+    queues.add_argument("bucket", metavar="B/N", type=_bucket, help="worker B of N, from 0")
+    queues.add_argument(
+        "--list", action="store_true", help="list every symbol with its worker instead"
+    )
+    queues.set_defaults(run=cmd_queues)
     from mmtasks.audit.cli import register as register_audit
     from mmtasks.ops.parser import register as register_ops
     from mmtasks.replay.cli import register as register_replay

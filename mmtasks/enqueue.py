@@ -20,6 +20,8 @@ PRICE_TASK = "mmtasks.symbol.on_price"
 PRICE_PENDING_TTL_S = 60  # a lost price task frees the flag after this, so prices resume
 
 
-def wake(app: Celery, symbol: str, task: str = "mmtasks.symbol.drain") -> None:
-    """Send a task naming symbol to the symbol's own queue."""
-    app.send_task(task, args=[symbol], queue=queue_for(symbol))
+def wake(
+    app: Celery, symbol: str, task: str = "mmtasks.symbol.drain", countdown_s: float = 0
+) -> None:
+    """Send a task naming symbol to the symbol's own queue (run countdown_s later, if given)."""
+    app.send_task(task, args=[symbol], queue=queue_for(symbol), countdown=countdown_s or None)

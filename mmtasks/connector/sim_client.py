@@ -53,9 +53,14 @@ class SimControlClient(ChannelClient):
         )
         return codec.order_from_pb(self._call("ExchangeCancel", request).order)
 
-    def fail_next_calls(self, count: int, code: str = "UNAVAILABLE", method: str = "") -> None:
-        """Fail the next `count` ExchangeService calls (of `method` when given) with code."""
-        self._call("FailNextCalls", pbc.FailNextCallsRequest(count=count, code=code, method=method))
+    def fail_next_calls(
+        self, count: int, code: str = "UNAVAILABLE", method: str = "", symbol: str = ""
+    ) -> None:
+        """Fail the next `count` ExchangeService calls (of `method`, or naming `symbol`)."""
+        self._call(
+            "FailNextCalls",
+            pbc.FailNextCallsRequest(count=count, code=code, method=method, symbol=symbol),
+        )
 
     def drop_streams(self) -> int:
         """End every open stream with UNAVAILABLE; return how many."""
@@ -65,6 +70,6 @@ class SimControlClient(ChannelClient):
         """Pause or resume the price feed; a non-zero interval_ms retimes it."""
         self._call("SetFeed", pbc.SetFeedRequest(paused=paused, interval_ms=interval_ms))
 
-    def set_latency(self, ms: int) -> None:
-        """Add ms of latency to every ExchangeService call."""
-        self._call("SetLatency", pbc.SetLatencyRequest(latency_ms=ms))
+    def set_latency(self, ms: int, symbol: str = "") -> None:
+        """Add ms of latency to every ExchangeService call (naming symbol, when given)."""
+        self._call("SetLatency", pbc.SetLatencyRequest(latency_ms=ms, symbol=symbol))

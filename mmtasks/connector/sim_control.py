@@ -59,7 +59,9 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused
             except Exception as exc:
                 return _refusal(handler, *status_for(exc))
         if unary and self.faults.latency_ms:
-            return _delayed(handler, self.faults.latency_ms)
+            handler = _delayed(handler, self.faults.latency_ms)
+        if unary and self.faults.per_symbol:
+            return _per_symbol(handler, method, self.faults)
         return handler
 
 
@@ -76,6 +78,40 @@ def _refusal(
     )
     return make(
         refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _symbols_of(request: Any) -> set[str]:
+    """Return the symbols a request names (its own, and those of its repeated items)."""
+    out: set[str] = set()
+    for fd, value in request.ListFields():
+        if fd.name == "symbol":
+            out.add(value)
+        elif fd.message_type is not None and fd.label == fd.LABEL_REPEATED:
+            out.update(s for s in (getattr(item, "symbol", "") for item in value) if s)
+    return out
+
+
+def _per_symbol(
+    handler: grpc.RpcMethodHandler, method: str, faults: FaultPlan
+) -> grpc.RpcMethodHandler:
+    """Wrap a unary handler with the faults set for the symbols its request names."""
+    inner = handler.unary_unary
+
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            latency_ms = faults.check_symbols(method, _symbols_of(request))
+        except Exception as exc:
+            await context.abort(*status_for(exc))
+        response = await inner(request, context)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
+        return response
+
+    return grpc.unary_unary_rpc_method_handler(
+        call,
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
@@ -155,7 +191,7 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
                     f"received {request.method!r}"
                 )
             self.controller.fail_next_calls(
-                request.count, request.code or "UNAVAILABLE", request.method
+                request.count, request.code or "UNAVAILABLE", request.method, request.symbol
             )
 
         await answer(context, "FailNextCalls", call)
@@ -177,7 +213,11 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
 
     async def SetLatency(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         """Add latency to every ExchangeService call."""
-        await answer(context, "SetLatency", lambda: self.controller.set_latency(request.latency_ms))
+        await answer(
+            context,
+            "SetLatency",
+            lambda: self.controller.set_latency(request.latency_ms, request.symbol),
+        )
         return pbc.SetLatencyResponse()
 
 

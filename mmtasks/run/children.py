@@ -11,8 +11,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from mmtasks.assign import THREADS, bucket_of, node_name, worker_argv
+from mmtasks.domain import queue_for
 from mmtasks.run.defaults import CELERY, DEFAULT_WEB_PORT, REMOVE_GRACE_S, STOP_GRACE_S
+from mmtasks.settings import Settings
 
 
 @dataclass
@@ -84,54 +88,84 @@ class Fleet:
 
 
 class Workers:
-    """One worker per symbol the registry wants traded, following the registry as it changes.
+    """The symbol workers: a few processes, each a pool of threads over its symbols' queues.
 
-    A symbol added while the fleet runs (`mmtasks add`, `add_symbol`) gets a worker on the next
-    sync; a removed one keeps its worker until it has cancelled its orders (its Redis status says
-    REMOVED) or REMOVE_GRACE_S has passed, then the worker is stopped.
+    Which process takes which symbol is `mmtasks/assign.py`'s (a stable hash over `buckets`
+    processes, fixed for the run). A symbol added while the fleet runs (`mmtasks add`) is
+    attached to its process's running worker (`add_consumer`, confirmed; the worker restarted
+    with its new queues when it does not confirm). A removed one is detached once it has
+    cancelled its orders (its Redis status says REMOVED) or REMOVE_GRACE_S has passed.
     """
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(
+        self, fleet: Fleet, settings: Settings, buckets: int, threads: int = THREADS
+    ) -> None:
         self.fleet = fleet
-        self.by_symbol: dict[str, Child] = {}
+        self.settings = settings
+        self.buckets = buckets
+        self.threads = threads
+        self.by_bucket: dict[int, Child] = {}
+        self.queues: dict[int, set[str]] = {b: set() for b in range(buckets)}
         self.removing: dict[str, float] = {}
+        self._app: Any = None
 
     @property
     def symbols(self) -> list[str]:
-        return sorted(self.by_symbol)
+        return sorted(q.upper() for queues in self.queues.values() for q in queues)
 
-    def start(self, symbol: str) -> None:
-        queue = symbol.lower()
-        self.by_symbol[symbol] = self.fleet.spawn(
-            f"worker-{queue}",
-            *CELERY,
-            "worker",
-            "-Q",
-            queue,
-            "-n",
-            f"{queue}@%h",
-            "-c",
-            "1",
-            "--loglevel",
-            "INFO",
-        )
-        self.removing.pop(symbol, None)
+    def processes(self) -> list[Child]:
+        return [self.by_bucket[b] for b in sorted(self.by_bucket)]
+
+    def start_all(self, symbols: list[str]) -> None:
+        """Start every bucket's worker with its symbols' queues."""
+        for symbol in symbols:
+            self.queues[bucket_of(symbol, self.buckets)].add(queue_for(symbol))
+        for bucket in range(self.buckets):
+            self._spawn(bucket)
+
+    def _spawn(self, bucket: int) -> None:
+        argv = worker_argv(bucket, sorted(self.queues[bucket]), self.threads)
+        self.by_bucket[bucket] = self.fleet.spawn(f"worker-{node_name(bucket)}", *CELERY, *argv)
+
+    def _restart(self, bucket: int) -> None:
+        self.fleet.stop_child(self.by_bucket.pop(bucket))
+        self._spawn(bucket)
+
+    def _control(self, action: str, bucket: int, queue: str) -> bool:
+        """Ask bucket's worker to start or stop consuming queue; True when it confirmed."""
+        if self._app is None:
+            from mmtasks.celery import make_app
+
+            self._app = make_app(self.settings)
+        node = f"{node_name(bucket)}@{socket.gethostname()}"
+        call = getattr(self._app.control, action)
+        replies = call(queue, destination=[node], reply=True, timeout=5.0) or []
+        return any(node in reply and "ok" in reply[node] for reply in replies)
 
     def sync(self, wanted: set[str], done: set[str]) -> list[str]:
-        """Start workers for new symbols, stop those of removed ones; return what changed."""
+        """Attach new symbols, detach removed ones; return what changed."""
         changes = []
-        for symbol in sorted(wanted - set(self.by_symbol)):
-            self.start(symbol)
-            changes.append(f"started worker for {symbol}")
+        for symbol in sorted(wanted - set(self.symbols)):
+            bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
+            self.queues[bucket].add(queue)
+            if self._control("add_consumer", bucket, queue):
+                changes.append(f"{symbol} attached to {node_name(bucket)}")
+            else:
+                self._restart(bucket)
+                changes.append(f"{symbol}: {node_name(bucket)} restarted with it")
+            self.removing.pop(symbol, None)
         now = time.monotonic()
-        for symbol in sorted(set(self.by_symbol) - wanted):
+        for symbol in sorted(set(self.symbols) - wanted):
             since = self.removing.setdefault(symbol, now)
             if symbol in done or now - since >= REMOVE_GRACE_S:
-                self.fleet.stop_child(self.by_symbol.pop(symbol))
+                bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
+                self.queues[bucket].discard(queue)
+                if not self._control("cancel_consumer", bucket, queue):
+                    self._restart(bucket)
                 self.removing.pop(symbol, None)
-                changes.append(f"stopped worker for {symbol} (removed)")
+                changes.append(f"{symbol} detached from {node_name(bucket)} (removed)")
         for symbol in set(self.removing) & wanted:
-            del self.removing[symbol]  # re-added before its worker stopped
+            del self.removing[symbol]  # re-added before it was detached
         return changes
 
 
@@ -178,12 +212,11 @@ def _spawn_and_wait(fleet: Fleet, name: str, data_dir: Path, args: tuple[str, ..
 
 
 def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Path) -> None:
-    """Start one worker per symbol, the control worker, beat and the bridge.
+    """Start the symbol workers, the control worker, beat and the bridge.
 
     The bridge reads the registry (and its NOTIFY channel), so it streams a symbol added later.
     """
-    for symbol in symbols:
-        workers.start(symbol)
+    workers.start_all(symbols)
     fleet.spawn(
         "control",
         *CELERY,

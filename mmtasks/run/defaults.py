@@ -12,6 +12,8 @@ STATUS_EVERY_S = 2.0
 STOP_GRACE_S = 15.0
 DEFAULT_WEB_PORT = 8000
 REMOVE_GRACE_S = 20.0
+TABLE_ROWS = 30  # symbols the terminal table shows; the dashboard shows every one
+MAX_SYMBOLS = 999  # `--symbols N` generates simulated symbols up to this many
 CELERY = (sys.executable, "-m", "celery", "-A", "mmtasks")
 WORKING_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # ERROR still drains fills and recovers
 # Extra simulated symbols for `--symbols N` beyond the config's: generic sim rules (tick 0.01,

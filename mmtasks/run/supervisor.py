@@ -12,8 +12,15 @@ from pathlib import Path
 
 import redis
 
+from mmtasks.assign import SYMBOLS_PER_WORKER, THREADS, buckets_for
 from mmtasks.run.children import Fleet, Workers, start_connector, start_fleet, start_web, web_port
-from mmtasks.run.defaults import DATA_DIR, DEFAULT_CONFIG, DEFAULT_WEB_PORT, STATUS_EVERY_S
+from mmtasks.run.defaults import (
+    DATA_DIR,
+    DEFAULT_CONFIG,
+    DEFAULT_WEB_PORT,
+    STATUS_EVERY_S,
+    TABLE_ROWS,
+)
 from mmtasks.run.symbols import (
     catalogue,
     init_symbols,
@@ -30,9 +37,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = argparse.ArgumentParser(
         prog="python -m mmtasks.run",
-        description="Run the whole fleet on the simulated exchange (connector, bridge, one "
-        "worker per symbol, control worker, beat) and print a status table. Uses REDIS_URL "
-        "and DATABASE_URL when set, else embedded servers under .data/run. Ctrl-C stops it.",
+        description="Run the whole fleet on the simulated exchange (connector, bridge, worker "
+        "processes holding many symbols each, control worker, beat) and print a status table. "
+        "Uses REDIS_URL and DATABASE_URL when set, else embedded servers under .data/run. "
+        "Ctrl-C stops it.",
     )
     parser.add_argument(
         "--config", type=Path, default=DEFAULT_CONFIG, help="symbols YAML (default %(default)s)"
@@ -76,6 +84,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="random-walk feed period in ms (default %(default)s)",
     )
     parser.add_argument(
+        "--symbols-per-worker",
+        type=_positive,
+        default=SYMBOLS_PER_WORKER,
+        help="symbols one worker process holds (a pool of threads over their queues); the run "
+        "starts ceil(symbols / this) worker processes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive,
+        default=THREADS,
+        help="threads per worker process: how many of its symbols step at once "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
         "--venue",
         choices=("binanceusdm", "binance"),
         help="trade through the real-venue connector (ccxt) against the Binance-speaking "
@@ -83,6 +105,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(spot: long grids only); the fleet-wide rate budget is on",
     )
     return parser.parse_args(argv)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of at least 1, received {text!r}"
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     registry = registry_symbols(settings.database_url)
     symbols = sorted(set(symbols) | (registry[0] if registry else set()))
     fleet = Fleet({**os.environ, **settings.service_env()}, data_dir / "logs")
-    workers = Workers(fleet)
+    buckets = buckets_for(len(symbols), args.symbols_per_worker)
+    workers = Workers(fleet, settings, buckets, args.threads)
+    print(
+        f"workers  {buckets} process(es) of {args.threads} threads for {len(symbols)} symbols "
+        f"(up to {args.symbols_per_worker} symbols each; mmtasks/assign.py)",
+        flush=True,
+    )
     services_file = data_dir / "services.json"
     code = 0
     try:
@@ -200,13 +240,16 @@ def watch(
                     changes = (
                         changes
                         + workers.sync(
-                            wanted, removed_in_redis(client, removed & set(workers.by_symbol))
+                            wanted, removed_in_redis(client, removed & set(workers.symbols))
                         )
                     )[-5:]
                 heartbeat = {str(k): str(v) for k, v in client.hgetall(BRIDGE_HEARTBEAT).items()}
                 fills = fill_counts(settings.database_url)
-                rows = status_rows(client, workers.symbols, fills)
-                text = "\n".join([render(rows, heartbeat, elapsed, urls), *changes])
+                everyone = workers.symbols
+                rows = status_rows(client, everyone[:TABLE_ROWS], fills)
+                more = len(everyone) - len(rows)
+                hidden = [f"... and {more} more symbols: see the dashboard"] if more > 0 else []
+                text = "\n".join([render(rows, heartbeat, elapsed, urls), *hidden, *changes])
             except redis.RedisError as exc:
                 text = f"redis unavailable: {exc}"
             show(sys.stdout, text)

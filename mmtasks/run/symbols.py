@@ -9,7 +9,7 @@ import redis
 import yaml
 
 from mmtasks.domain import parse_symbol
-from mmtasks.run.defaults import EXTRA_BASES, EXTRA_ENTRY, WORKING_STATUSES
+from mmtasks.run.defaults import EXTRA_BASES, EXTRA_ENTRY, MAX_SYMBOLS, WORKING_STATUSES
 from mmtasks.settings import Settings
 
 
@@ -36,16 +36,22 @@ def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
 
 
 def with_count(config: dict[str, dict[str, Any]], count: int) -> dict[str, dict[str, Any]]:
-    """Return the config's first `count` symbols, plus generated ones when it has fewer."""
-    limit = len(config) + len(EXTRA_BASES)
-    if not 1 <= count <= limit:
-        raise SystemExit(f"--symbols {count}: expected 1 to {limit} symbols")
-    names = list(config)[:count]
-    extra = [f"{base}USDT" for base in EXTRA_BASES if f"{base}USDT" not in config]
-    chosen = {name: config[name] for name in names}
-    for name in extra[: count - len(chosen)]:
+    """Return the config's first `count` symbols, plus generated ones when it has fewer:
+    EXTRA_BASES in USDT first (SOLUSDT, BNBUSDT, ...), then numbered ones (X001USDT, ...)."""
+    if not 1 <= count <= MAX_SYMBOLS:
+        raise SystemExit(f"--symbols {count}: expected 1 to {MAX_SYMBOLS} symbols")
+    chosen = {name: config[name] for name in list(config)[:count]}
+    for name in generated(count - len(chosen), set(config)):
         chosen[name] = EXTRA_ENTRY
     return chosen
+
+
+def generated(n: int, taken: set[str]) -> list[str]:
+    """Return n simulated symbol names not in taken."""
+    names = [f"{base}USDT" for base in EXTRA_BASES] + [
+        f"X{i:03d}USDT" for i in range(1, MAX_SYMBOLS + 1)
+    ]
+    return [name for name in names if name not in taken][: max(0, n)]
 
 
 def catalogue(symbols: list[str]) -> list[str]:

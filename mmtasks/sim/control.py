@@ -51,10 +51,22 @@ class SimController:
         """Cancel an open order from the exchange side."""
         return self.engine.exchange_cancel(symbol, order_id, client_order_id)
 
-    def fail_next_calls(self, count: int, code: str = "UNAVAILABLE", method: str = "") -> None:
-        """Fail the next `count` API calls (of one method when given) with a gRPC status."""
-        self.faults.fail_next(count, code, method)
-        log.info("test control: fail the next %d %s calls with %s", count, method or "API", code)
+    def fail_next_calls(
+        self, count: int, code: str = "UNAVAILABLE", method: str = "", symbol: str = ""
+    ) -> None:
+        """Fail the next `count` API calls (of one method, or naming one symbol, when given)."""
+        if symbol:
+            if method:
+                raise ValidationError("give a method or a symbol to fail, not both")
+            self.faults.fail_symbol(symbol, count, code)
+        else:
+            self.faults.fail_next(count, code, method)
+        log.info(
+            "test control: fail the next %d %s calls with %s",
+            count,
+            symbol or method or "API",
+            code,
+        )
 
     def drop_streams(self) -> int:
         """End every open stream with UNAVAILABLE so clients reconnect; return how many."""
@@ -77,7 +89,10 @@ class SimController:
             self.runner.interval_ms,
         )
 
-    def set_latency(self, latency_ms: int) -> None:
-        """Add latency to every API call from now on."""
-        self.faults.set_latency(latency_ms)
-        log.info("test control: %d ms latency added to every call", latency_ms)
+    def set_latency(self, latency_ms: int, symbol: str = "") -> None:
+        """Add latency to every API call (naming symbol, when given) from now on."""
+        if symbol:
+            self.faults.set_symbol_latency(symbol, latency_ms)
+        else:
+            self.faults.set_latency(latency_ms)
+        log.info("test control: %d ms latency added to %s calls", latency_ms, symbol or "every")

@@ -61,6 +61,47 @@ class FaultPlan:
         self._fail_method = ""
         self.latency_ms = 0
         self.set_latency(latency_ms)
+        self._symbol_fails: dict[str, tuple[int, str]] = {}  # symbol -> (calls left, code)
+        self._symbol_latency: dict[str, int] = {}  # symbol -> ms added to its calls
+
+    @property
+    def per_symbol(self) -> bool:
+        """Return True when a fault or latency is set for one symbol's calls."""
+        return bool(self._symbol_fails or self._symbol_latency)
+
+    def fail_symbol(self, symbol: str, count: int, code: str = "UNAVAILABLE") -> None:
+        """Fail the next `count` calls that name symbol (0: stop failing them)."""
+        code = _fault_code(code)
+        if count < 0:
+            raise ValidationError(f"count must be >= 0, received {count}")
+        with self._lock:
+            if count:
+                self._symbol_fails[symbol] = (count, code)
+            else:
+                self._symbol_fails.pop(symbol, None)
+
+    def set_symbol_latency(self, symbol: str, latency_ms: int) -> None:
+        """Add latency_ms to every call that names symbol (0: none)."""
+        if latency_ms < 0:
+            raise ValidationError(f"latency_ms must be >= 0, received {latency_ms}")
+        with self._lock:
+            if latency_ms:
+                self._symbol_latency[symbol] = latency_ms
+            else:
+                self._symbol_latency.pop(symbol, None)
+
+    def check_symbols(self, method: str, symbols: set[str]) -> int:
+        """Raise the failure scheduled for one of symbols' calls; else return the latency (ms)
+        to add to this call (the largest of its symbols')."""
+        with self._lock:
+            for symbol in sorted(symbols & set(self._symbol_fails)):
+                left, code = self._symbol_fails[symbol]
+                if left > 1:
+                    self._symbol_fails[symbol] = (left - 1, code)
+                else:
+                    del self._symbol_fails[symbol]
+                raise InjectedFaultError(code, f"{method} for {symbol} failed by test control")
+            return max((self._symbol_latency.get(s, 0) for s in symbols), default=0)
 
     @property
     def active(self) -> bool:
@@ -76,11 +117,7 @@ class FaultPlan:
 
     def fail_next(self, count: int, code: str = "UNAVAILABLE", method: str = "") -> None:
         """Fail the next `count` calls (of `method` only, when given) with a gRPC status code."""
-        code = (code or "UNAVAILABLE").upper()
-        if code not in FAULT_CODES:
-            raise ValidationError(
-                f"code must be a gRPC status name such as UNAVAILABLE, received {code!r}"
-            )
+        code = _fault_code(code)
         if count < 0:
             raise ValidationError(f"count must be >= 0, received {count}")
         with self._lock:
@@ -100,3 +137,12 @@ class FaultPlan:
                 raise RateLimitedError(
                     f"rate limit of {self._bucket.rate_per_s:g} calls/s exceeded, retry later"
                 )
+
+
+def _fault_code(code: str) -> str:
+    code = (code or "UNAVAILABLE").upper()
+    if code not in FAULT_CODES:
+        raise ValidationError(
+            f"code must be a gRPC status name such as UNAVAILABLE, received {code!r}"
+        )
+    return code

@@ -123,20 +123,26 @@ class SymbolStore:
                 return None
             time.sleep(0.02)
 
-    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> str | None:
-        """Take the lock and return its token, or leave a wake for the step holding it (None).
+    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> tuple[str | None, int]:
+        """Take the lock: return (its token, 0); or leave a wake for the step holding it and
+        return (None, ms): ms > 0 asks the caller to look again that much later (the lock's
+        remaining ttl: its holder may have died), 0 that a look is already due.
 
         Never waits: the holder drains again before it lets go (`let_go`), so what woke this
         call is handled by that step.
         """
         token = secrets.token_hex(8)
-        keys = [self.keys.lock, self.keys.again]
+        keys = [self.keys.lock, self.keys.again, self.keys.recheck]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
-        return token if self._take(keys=keys, args=args) == 1 else None
+        answer = self._take(keys=keys, args=args)
+        if int(answer[0]) == 1:
+            return token, 0
+        return None, int(answer[1])
 
     def let_go(self, token: str, ttl_ms: int) -> int:
         """Release the lock unless a wake was left meanwhile; return 0 when released, else 1
-        (drain again) or 2 (drain again reading the newest price), the lock kept for ttl_ms."""
+        (drain again) or 2 (drain again reading the newest price), the lock kept for ttl_ms.
+        ttl_ms 0 (a failed step): release in any case; nonzero says a wake was taken."""
         return int(self._let_go(keys=[self.keys.lock, self.keys.again], args=[token, ttl_ms]))
 
     def queue_let_go(self, pipe: Any, token: str, ttl_ms: int) -> None:

@@ -28,6 +28,8 @@ def _step(symbol: str, trigger: str, *, clear_price_pending: bool = False) -> di
     )
     if result.more:  # busy for MAX_ROUNDS drains: the thread goes back to the pool, a task on
         wake(app, result.symbol)  # the symbol's queue carries on after its neighbours' tasks
+    if result.recheck_ms:  # coalesced behind a lock whose holder may have died: look again
+        wake(app, result.symbol, countdown_s=result.recheck_ms / 1000 + 0.2)  # once it expired
     return {
         "symbol": result.symbol,
         "status": result.status,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import pydantic
 
+from mmtasks.celery import app
+from mmtasks.enqueue import wake
 from mmtasks.errors import LockLostError, OperationalError, Response, policy_for
 from mmtasks.grid.models import Action, GridConfig, PlaceOrder
 from mmtasks.kinds import StrategyConfig, kind_of
@@ -72,6 +74,7 @@ class StepResult:
     tick_to_order_ms: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)
     more: bool = False  # woken again after MAX_ROUNDS drains: a new task must carry on
+    recheck_ms: int = 0  # coalesced: look again this much later (the holder may have died)
 
 
 def now_ms() -> int:
@@ -93,13 +96,12 @@ def run_step(
         return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
-    token = store.take_or_wake(ttl_ms, price=clear_price_pending)
+    token, recheck_ms = store.take_or_wake(ttl_ms, price=clear_price_pending)
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires
             rt.redis.delete(store.keys.price_pending)
-        return StepResult(
-            symbol, trigger, skipped="coalesced: the step holding the lock drains again"
-        )
+        skipped = "coalesced: the lock's holder drains again"
+        return StepResult(symbol, trigger, skipped=skipped, recheck_ms=recheck_ms)
     held = True
     try:
         result = StepResult(symbol, trigger)
@@ -129,7 +131,8 @@ def run_step(
     finally:
         if held:
             with contextlib.suppress(Exception):  # Redis may be the fault; the lock then expires
-                store.release(token)
+                if store.let_go(token, 0):  # woken while failing: a task for that wake
+                    wake(app, symbol)
 
 
 def _locked_step(

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from mmtasks.assign import THREADS
 from tests.kit.poll import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,16 +187,19 @@ class Worker(Proc):
     """A real `celery -A mmtasks worker` process consuming the given queues."""
 
     def __init__(
-        self, queues: list[str], env: dict[str, str], name: str = "w", pool: str = "prefork"
+        self, queues: list[str], env: dict[str, str], name: str = "w", pool: str = "threads"
     ) -> None:
+        # The production layout by default (mmtasks/assign.py): a pool of threads over the
+        # queues; "prefork" and "solo" stay available to the tests that need one process a task.
         self.queues = queues
         self.name = f"{name}-{os.getpid()}-{time.monotonic_ns() % 100000}@test"
+        threads = str(THREADS) if pool == "threads" else "1"
         super().__init__(
             f"worker-{name}",
             [
                 *(sys.executable, "-m", "celery", "-A", "mmtasks", "worker"),
                 *("-Q", ",".join(queues), "-n", self.name, "--loglevel", "INFO"),
-                *("--pool", pool, "--without-gossip", "--without-mingle", "-c", "1"),
+                *("--pool", pool, "--without-gossip", "--without-mingle", "-c", threads),
             ],
             env,
         )

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from mmtasks.pb.mm.v1 import exchange_pb2 as mm_dot_v1_dot_exchange__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mm/v1/sim_control.proto\x12\x05mm.v1\x1a\x14mm/v1/exchange.proto\"C\n\x12InjectPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x0e\n\x06volume\x18\x03 \x01(\t\"5\n\x13InjectPriceResponse\x12\x1e\n\x04tick\x18\x01 \x01(\x0b\x32\x10.mm.v1.PriceTick\"_\n\x10\x46illOrderRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\t\"0\n\x11\x46illOrderResponse\x12\x1b\n\x05order\x18\x01 \x01(\x0b\x32\x0c.mm.v1.Order\"R\n\x15\x45xchangeCancelRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\"5\n\x16\x45xchangeCancelResponse\x12\x1b\n\x05order\x18\x01 \x01(\x0b\x32\x0c.mm.v1.Order\"C\n\x14\x46\x61ilNextCallsRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\"\x17\n\x15\x46\x61ilNextCallsResponse\"\x14\n\x12\x44ropStreamsRequest\"&\n\x13\x44ropStreamsResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x05\"5\n\x0eSetFeedRequest\x12\x0e\n\x06paused\x18\x01 \x01(\x08\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x05\"\x11\n\x0fSetFeedResponse\"\'\n\x11SetLatencyRequest\x12\x12\n\nlatency_ms\x18\x01 \x01(\x05\"\x14\n\x12SetLatencyResponse2\xf0\x03\n\nSimControl\x12\x44\n\x0bInjectPrice\x12\x19.mm.v1.InjectPriceRequest\x1a\x1a.mm.v1.InjectPriceResponse\x12>\n\tFillOrder\x12\x17.mm.v1.FillOrderRequest\x1a\x18.mm.v1.FillOrderResponse\x12M\n\x0e\x45xchangeCancel\x12\x1c.mm.v1.ExchangeCancelRequest\x1a\x1d.mm.v1.ExchangeCancelResponse\x12J\n\rFailNextCalls\x12\x1b.mm.v1.FailNextCallsRequest\x1a\x1c.mm.v1.FailNextCallsResponse\x12\x44\n\x0b\x44ropStreams\x12\x19.mm.v1.DropStreamsRequest\x1a\x1a.mm.v1.DropStreamsResponse\x12\x38\n\x07SetFeed\x12\x15.mm.v1.SetFeedRequest\x1a\x16.mm.v1.SetFeedResponse\x12\x41\n\nSetLatency\x12\x18.mm.v1.SetLatencyRequest\x1a\x19.mm.v1.SetLatencyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17mm/v1/sim_control.proto\x12\x05mm.v1\x1a\x14mm/v1/exchange.proto\"C\n\x12InjectPriceRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\x12\x0e\n\x06volume\x18\x03 \x01(\t\"5\n\x13InjectPriceResponse\x12\x1e\n\x04tick\x18\x01 \x01(\x0b\x32\x10.mm.v1.PriceTick\"_\n\x10\x46illOrderRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\t\"0\n\x11\x46illOrderResponse\x12\x1b\n\x05order\x18\x01 \x01(\x0b\x32\x0c.mm.v1.Order\"R\n\x15\x45xchangeCancelRequest\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x03 \x01(\t\"5\n\x16\x45xchangeCancelResponse\x12\x1b\n\x05order\x18\x01 \x01(\x0b\x32\x0c.mm.v1.Order\"S\n\x14\x46\x61ilNextCallsRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0e\n\x06symbol\x18\x04 \x01(\t\"\x17\n\x15\x46\x61ilNextCallsResponse\"\x14\n\x12\x44ropStreamsRequest\"&\n\x13\x44ropStreamsResponse\x12\x0f\n\x07\x64ropped\x18\x01 \x01(\x05\"5\n\x0eSetFeedRequest\x12\x0e\n\x06paused\x18\x01 \x01(\x08\x12\x13\n\x0binterval_ms\x18\x02 \x01(\x05\"\x11\n\x0fSetFeedResponse\"7\n\x11SetLatencyRequest\x12\x12\n\nlatency_ms\x18\x01 \x01(\x05\x12\x0e\n\x06symbol\x18\x02 \x01(\t\"\x14\n\x12SetLatencyResponse2\xf0\x03\n\nSimControl\x12\x44\n\x0bInjectPrice\x12\x19.mm.v1.InjectPriceRequest\x1a\x1a.mm.v1.InjectPriceResponse\x12>\n\tFillOrder\x12\x17.mm.v1.FillOrderRequest\x1a\x18.mm.v1.FillOrderResponse\x12M\n\x0e\x45xchangeCancel\x12\x1c.mm.v1.ExchangeCancelRequest\x1a\x1d.mm.v1.ExchangeCancelResponse\x12J\n\rFailNextCalls\x12\x1b.mm.v1.FailNextCallsRequest\x1a\x1c.mm.v1.FailNextCallsResponse\x12\x44\n\x0b\x44ropStreams\x12\x19.mm.v1.DropStreamsRequest\x1a\x1a.mm.v1.DropStreamsResponse\x12\x38\n\x07SetFeed\x12\x15.mm.v1.SetFeedRequest\x1a\x16.mm.v1.SetFeedResponse\x12\x41\n\nSetLatency\x12\x18.mm.v1.SetLatencyRequest\x1a\x19.mm.v1.SetLatencyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,21 +45,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXCHANGECANCELRESPONSE']._serialized_start=411
   _globals['_EXCHANGECANCELRESPONSE']._serialized_end=464
   _globals['_FAILNEXTCALLSREQUEST']._serialized_start=466
-  _globals['_FAILNEXTCALLSREQUEST']._serialized_end=533
-  _globals['_FAILNEXTCALLSRESPONSE']._serialized_start=535
-  _globals['_FAILNEXTCALLSRESPONSE']._serialized_end=558
-  _globals['_DROPSTREAMSREQUEST']._serialized_start=560
-  _globals['_DROPSTREAMSREQUEST']._serialized_end=580
-  _globals['_DROPSTREAMSRESPONSE']._serialized_start=582
-  _globals['_DROPSTREAMSRESPONSE']._serialized_end=620
-  _globals['_SETFEEDREQUEST']._serialized_start=622
-  _globals['_SETFEEDREQUEST']._serialized_end=675
-  _globals['_SETFEEDRESPONSE']._serialized_start=677
-  _globals['_SETFEEDRESPONSE']._serialized_end=694
-  _globals['_SETLATENCYREQUEST']._serialized_start=696
-  _globals['_SETLATENCYREQUEST']._serialized_end=735
-  _globals['_SETLATENCYRESPONSE']._serialized_start=737
-  _globals['_SETLATENCYRESPONSE']._serialized_end=757
-  _globals['_SIMCONTROL']._serialized_start=760
-  _globals['_SIMCONTROL']._serialized_end=1256
+  _globals['_FAILNEXTCALLSREQUEST']._serialized_end=549
+  _globals['_FAILNEXTCALLSRESPONSE']._serialized_start=551
+  _globals['_FAILNEXTCALLSRESPONSE']._serialized_end=574
+  _globals['_DROPSTREAMSREQUEST']._serialized_start=576
+  _globals['_DROPSTREAMSREQUEST']._serialized_end=596
+  _globals['_DROPSTREAMSRESPONSE']._serialized_start=598
+  _globals['_DROPSTREAMSRESPONSE']._serialized_end=636
+  _globals['_SETFEEDREQUEST']._serialized_start=638
+  _globals['_SETFEEDREQUEST']._serialized_end=691
+  _globals['_SETFEEDRESPONSE']._serialized_start=693
+  _globals['_SETFEEDRESPONSE']._serialized_end=710
+  _globals['_SETLATENCYREQUEST']._serialized_start=712
+  _globals['_SETLATENCYREQUEST']._serialized_end=767
+  _globals['_SETLATENCYRESPONSE']._serialized_start=769
+  _globals['_SETLATENCYRESPONSE']._serialized_end=789
+  _globals['_SIMCONTROL']._serialized_start=792
+  _globals['_SIMCONTROL']._serialized_end=1288
 # @@protoc_insertion_point(module_scope)

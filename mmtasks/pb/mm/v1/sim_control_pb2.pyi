@@ -57,14 +57,16 @@ class ExchangeCancelResponse(_message.Message):
     def __init__(self, order: _Optional[_Union[_exchange_pb2.Order, _Mapping]] = ...) -> None: ...
 
 class FailNextCallsRequest(_message.Message):
-    __slots__ = ("count", "code", "method")
+    __slots__ = ("count", "code", "method", "symbol")
     COUNT_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
     count: int
     code: str
     method: str
-    def __init__(self, count: _Optional[int] = ..., code: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
+    symbol: str
+    def __init__(self, count: _Optional[int] = ..., code: _Optional[str] = ..., method: _Optional[str] = ..., symbol: _Optional[str] = ...) -> None: ...
 
 class FailNextCallsResponse(_message.Message):
     __slots__ = ()
@@ -93,10 +95,12 @@ class SetFeedResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class SetLatencyRequest(_message.Message):
-    __slots__ = ("latency_ms",)
+    __slots__ = ("latency_ms", "symbol")
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
     latency_ms: int
-    def __init__(self, latency_ms: _Optional[int] = ...) -> None: ...
+    symbol: str
+    def __init__(self, latency_ms: _Optional[int] = ..., symbol: _Optional[str] = ...) -> None: ...
 
 class SetLatencyResponse(_message.Message):
     __slots__ = ()
