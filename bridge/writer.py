@@ -101,9 +101,10 @@ class BatchWriter:
             k = keys_for(tick.symbol)
             pipe.evalsha(
                 self._tick_sha,
-                2,
+                3,
                 k.tick,
                 k.price_pending,
+                k.band,
                 canon(tick.price),
                 tick.ts_event_ms,
                 tick.seq,

@@ -91,12 +91,12 @@ def symbol_status(
 ) -> dict[str, Any]:
     """Return one symbol's status entry."""
     queue = queue_for(record.symbol)
-    state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw = _read(
+    state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw, tick = _read(
         client, record.symbol
     )
     live, position = SymbolState.parse(record.symbol, state_raw), _decode(position_raw)
-    last_price = live.last_price
-    price_age_ms = now_ms - live.last_price_ts_ms if live.last_price_ts_ms else None
+    last_price, price_ts = _newest_price(live, _decode(tick))
+    price_age_ms = now_ms - price_ts if price_ts else None
     stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
     state = live.status.value if live.status is not None else None
     mine = None if consumers is None else consumers.get(queue, [])
@@ -166,7 +166,18 @@ def _read(client: redis.Redis, symbol: str) -> list[Any]:
     pipe.hgetall(keys.health)
     pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
     pipe.hgetall(keys.recovery)
+    pipe.hgetall(keys.tick)
     return list(pipe.execute())
+
+
+def _newest_price(live: SymbolState, tick: dict[str, str]) -> tuple[Decimal | None, int]:
+    """Return the newest price known and its time: the bridge's tick, or the one the last step
+    saw when that is newer (a tick inside the quiet band wakes no step, so the state's own
+    price may be older than the market's)."""
+    tick_ts = int(tick.get("ts_event_ms") or 0)
+    if tick.get("price") and tick_ts >= live.last_price_ts_ms:
+        return _decimal(tick["price"]), tick_ts
+    return live.last_price, live.last_price_ts_ms
 
 
 def _position(position: dict[str, str], last_price: Decimal | None) -> dict[str, str]:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
 from mmtasks.errors import OperationalError
+from mmtasks.grid.band import FillMode
 from mmtasks.grid.logic import with_anchor
 from mmtasks.grid.models import (
     Action,
@@ -35,7 +36,7 @@ from mmtasks.grid.transitions import (
     mark_pending,
     mark_rejected,
 )
-from mmtasks.replay.matcher import Fees, FillMode, ReplayMatcher, VenueUpdate
+from mmtasks.replay.matcher import Fees, ReplayMatcher, VenueUpdate
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading import advance

@@ -15,8 +15,8 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
+from mmtasks.grid.band import Band, quiet_band
 from mmtasks.grid.logic import Frame
-from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Config, Engine
 from mmtasks.replay.firing import FiringRun, applies, skip_firing
 from mmtasks.replay.loop import Walk

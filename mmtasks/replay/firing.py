@@ -54,11 +54,11 @@ from functools import lru_cache
 from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
 from mmtasks.errors import ValidationError
+from mmtasks.grid.band import Band, quiet_band
 from mmtasks.grid.ids import client_order_id
 from mmtasks.grid.logic import Frame, buy_levels, reference_price, sell_levels
 from mmtasks.grid.models import Market, Slot, SlotStatus
 from mmtasks.grid.sizing import closing_qty_for
-from mmtasks.replay.band import Band, quiet_band
 from mmtasks.replay.engine import Engine
 from mmtasks.replay.matcher import reaches
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
 
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.grid.actions import PlaceOrder
+from mmtasks.grid.band import FillMode
 
-FillMode = Literal["strict", "touch"]
 FILL_MODES: tuple[str, ...] = ("strict", "touch")
 
 

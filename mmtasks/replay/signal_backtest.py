@@ -16,9 +16,10 @@ from typing import Any, cast
 
 from mmtasks.domain import OrderStatus
 from mmtasks.grid.actions import Action, CancelOrder, PlaceOrder
+from mmtasks.grid.band import FillMode
 from mmtasks.grid.models import Candle, Position
 from mmtasks.replay.engine import Engine, Fill, Mark
-from mmtasks.replay.matcher import Fees, FillMode, ReplayMatcher, VenueUpdate
+from mmtasks.replay.matcher import Fees, ReplayMatcher, VenueUpdate
 from mmtasks.replay.path import PathOrder, candle_points
 from mmtasks.replay.report import summarize
 from mmtasks.replay.series import Series

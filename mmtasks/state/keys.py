@@ -31,6 +31,9 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:seq           string  last seq handed out for the inbox (INCR; survives restarts)
   mm:{s}:tick          hash    newest price: price, ts_event_ms, seq (conflated, bridge-owned)
   mm:{s}:price_pending string  set while a price task is queued (conflation flag)
+  mm:{s}:band          hash    lo, hi ("" unbounded): the settled grid's quiet band, written by
+                               the step's fenced commit; the bridge sends no price task for a
+                               tick strictly inside it (bridge/tick.lua)
   mm:{s}:fills_out     list    fills committed with state, waiting for the Postgres ledger
   mm:{s}:trades        zset    trade ids applied to the state (score: trade time ms), newest
                                TRADES_KEPT only: what reconcile has already counted
@@ -196,6 +199,10 @@ class SymbolKeys:
     @property
     def lock(self) -> str:
         return self._k("lock")
+
+    @property
+    def band(self) -> str:
+        return self._k("band")
 
     @property
     def again(self) -> str:

@@ -25,12 +25,14 @@ from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import FleetState, stricter
 from mmtasks.errors import RateLimitedError, Response, dependency_of
 from mmtasks.events import EventType, event_fields
+from mmtasks.grid.band import LiveSetup, quiet_band
 from mmtasks.grid.logic import decide, with_anchor
 from mmtasks.grid.models import (
     Action,
     CancelOrder,
     Candle,
     GridConfig,
+    GridState,
     Market,
     RiskConfig,
     SymbolRules,
@@ -205,6 +207,7 @@ def decide_step(
         breaker(snap, fx, risk, now_ms)
     status = fx.meta.get("status", g.status)
     strategy = fx.strategy or snap.strategy
+    fx.band_decided = True  # no band unless the grid settles with one (decide_grid)
     decision = DECISIONS[kind_of(strategy).name if strategy is not None else "grid"]
     return decision(Turn(snap, fx, g, fleet, status, now_ms, market, kind))
 
@@ -285,6 +288,7 @@ def decide_grid(
     grid = fx.grid
     if (snap.meta | fx.meta).get("breaker") == "REDUCING" and not grid.reduce_only:
         grid = dataclasses.replace(grid, reduce_only=True)
+    live = market is None
     if market is None:
         market = Market(
             price=snap.tick.price,
@@ -292,7 +296,30 @@ def decide_grid(
             candles=tuple(fx.candles[ts] for ts in sorted(fx.candles)),
         )
     reducing = fleet is FleetState.REDUCING
-    return decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
+    actions = decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
+    if live and not actions and not reducing:
+        fx.band = band_text(grid, market, LiveSetup(strategy, risk, rules))
+    return actions
+
+
+def band_text(grid: GridState, market: Market, setup: LiveSetup) -> tuple[str, str] | None:
+    """Return the settled grid's quiet band as (lo, hi) text ("": unbounded), or None.
+
+    The worker stores it (mm:{s}:band) and the bridge sends no price task for a tick strictly
+    inside it: the grid would decide the same there (grid/band.py, proven against the plain
+    loop by replay's equivalence tests). None while the circuit breaker is armed (its drawdown
+    moves with every price) or the band models nothing safe.
+    """
+    risk = setup.risk
+    if risk.max_drawdown_quote is not None or risk.max_losing_closes is not None:
+        return None
+    band, _, _ = quiet_band(grid, market, setup)
+    if band is None:
+        return None
+    return (
+        canon(band.lo) if band.lo is not None else "",
+        canon(band.hi) if band.hi is not None else "",
+    )
 
 
 def fleet_state(snap: Snapshot, fx: Effects) -> FleetState:

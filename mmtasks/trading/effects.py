@@ -38,6 +38,10 @@ class Effects:
     signal_inputs: list[Any] = field(default_factory=list)
     signal: dict[str, str] | None = None
     health: dict[str, str] | None = None
+    # The decision's quiet band (lo, hi) as stored in mm:{s}:band, when this step decided:
+    # band_decided says whether to write it (None: delete it, every tick wakes the symbol).
+    band: tuple[str, str] | None = None
+    band_decided: bool = False
 
     def intend(self, place: core.PlaceOrder) -> None:
         """Record the write-ahead intent of place: its slot becomes PENDING with the client id."""

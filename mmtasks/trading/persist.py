@@ -49,6 +49,11 @@ def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snaps
         batch.hdel(k.signal, [f for f in snap.raw_signal if f not in fx.signal])
     if fx.health is not None:
         batch.hset(k.health, fx.health)
+    if fx.band_decided:
+        if fx.band is None:
+            batch.delete(k.band)
+        else:
+            batch.hset(k.band, {"lo": fx.band[0], "hi": fx.band[1]})
     batch.events(k.outbox, k.event_seq, fx.events, OUTBOX_MAXLEN)
     first = store.commit(token, batch)
     for fill in fx.fills:
@@ -115,6 +120,7 @@ def record_failure(
     )
     batch = WriteBatch()
     batch.hset(k.state, state_mapping(outcome.fields))
+    batch.delete(k.band)  # a failed step settled nothing: every tick wakes it again
     batch.events(k.outbox, k.event_seq, outcome.events, OUTBOX_MAXLEN)
     with contextlib.suppress(Exception):  # Redis may be the fault itself; or the lock is gone
         first = store.commit(token, batch)

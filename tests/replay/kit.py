@@ -5,10 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from mmtasks.grid.band import FillMode
 from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
 from mmtasks.replay import series
 from mmtasks.replay.engine import Config
-from mmtasks.replay.matcher import Fees, FillMode
+from mmtasks.replay.matcher import Fees
 from mmtasks.replay.series import Series
 from mmtasks.replay.session import Outcome, replay
 

@@ -12,17 +12,21 @@ thresholds from the state with exact Decimals (GRID.md "Decisions"):
 
 Anything the band does not model (an order in flight, reduce-only with an entry resting, a skew
 that turns the reference price non-positive) gives no band: the next point is simply visited.
+
+Replay skips the candles inside a band (replay/fastforward.py); the worker stores its band so
+the bridge sends no price task for a tick inside it (trading/advance.py, bridge/tick.lua).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, Protocol
 
 from mmtasks.domain import Side
+from mmtasks.grid.config import RiskConfig, SymbolRules
 from mmtasks.grid.logic import Frame, decide, frame
 from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
-from mmtasks.replay.engine import Config
 
 MAX_SCAN = 1000
 
@@ -105,8 +109,40 @@ def _entry_bounds(
     return lo, hi
 
 
+FillMode = Literal["strict", "touch"]
+
+
+class Setup(Protocol):
+    """What a band depends on besides the state and the market: the symbol's configs, and how
+    a resting order fills ("strict": the price must pass it; "touch": reaching it fills).
+    Replay's `Config` is one; the worker builds a `LiveSetup`."""
+
+    @property
+    def strategy(self) -> GridConfig: ...
+
+    @property
+    def risk(self) -> RiskConfig: ...
+
+    @property
+    def rules(self) -> SymbolRules: ...
+
+    @property
+    def fill(self) -> FillMode: ...
+
+
+@dataclass(frozen=True)
+class LiveSetup:
+    """A Setup for the worker: the venue fills, so a price reaching an order changes nothing
+    by itself; "strict" keeps the band short of every resting order all the same."""
+
+    strategy: GridConfig
+    risk: RiskConfig
+    rules: SymbolRules
+    fill: FillMode = "strict"
+
+
 def quiet_band(
-    engine_grid: GridState, market: Market, cfg: Config, known: Frame | None = None
+    engine_grid: GridState, market: Market, cfg: Setup, known: Frame | None = None
 ) -> tuple[Band | None, int, Frame]:
     """Return the band around market.price where nothing changes, the core calls it took and
     the frame (derived inputs) of the decision it is the band of.
@@ -202,7 +238,7 @@ def _entry_band(
 
 
 def _seat_band(
-    band: Band, engine_grid: GridState, market: Market, cfg: Config, fr: Frame
+    band: Band, engine_grid: GridState, market: Market, cfg: Setup, fr: Frame
 ) -> tuple[Band | None, int]:
     """With max_open_orders, keep band where the nearest orders keep their seats; return it
     (None: no band) and the core calls it took."""

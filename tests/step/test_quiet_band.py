@@ -1,0 +1,75 @@
+"""The quiet band: a settled grid stores the prices at which it would decide the same, and the
+bridge sends no price task for a tick strictly inside them (the tick is stored all the same).
+
+Worked out from GRID.md for the long grid at 100 (interval 10, 2 levels, BUY 90 and 80 rest):
+entries go to the 2 levels at or below price - interval/2.
+- below: under 95 those are 80 and 70, and 70 is free: a new BUY 70 would be placed; at 95
+  they are still 90 and 80. The band starts at 95 (closed);
+- above: from 105 on they are 100 and 90, and 100 is free: a new BUY 100 would be placed, so
+  the band ends at 105 (open). BUY 90 is reached only lower, and BUY 80's cancel window ends
+  higher (80 + 3 x 10 = 110).
+The bridge compares with both ends open: a tick on a bound always sends its task.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from mmtasks.celery import app
+from mmtasks.errors import OperationalError
+from tests.kit.configs import GRID
+from tests.kit.desk import Desk
+from tests.kit.feed import publish_tick
+
+D = Decimal
+
+
+def test_a_settled_grid_stores_its_band_and_ticks_inside_it_send_no_task(desk: Desk) -> None:
+    # Arrange: the long grid settled at 100.
+    desk.init(GRID)
+    desk.trade("100")
+    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+
+    # Assert: the band the step stored.
+    assert desk.text.hgetall(desk.keys.band) == {"lo": "95", "hi": "105"}
+
+    # Act / Assert: ticks strictly inside send no task but are stored; a tick on a bound or
+    # outside claims the price task as before.
+    client = desk.rt.redis
+    assert publish_tick(client, app, desk.symbol, D("104.9"), 1, 101) is False
+    assert desk.text.hget(desk.keys.tick, "price") == "104.9"
+    assert desk.text.get(desk.keys.price_pending) is None
+    assert publish_tick(client, app, desk.symbol, D("95.01"), 2, 102) is False
+    assert publish_tick(client, app, desk.symbol, D("105"), 3, 103) is True
+    desk.text.delete(desk.keys.price_pending)
+    assert publish_tick(client, app, desk.symbol, D("95"), 4, 104) is True
+
+
+def test_a_step_that_acts_or_fails_leaves_no_band(desk: Desk) -> None:
+    # Arrange: settled at 100 with its band.
+    desk.init(GRID)
+    desk.trade("100")
+    assert desk.text.exists(desk.keys.band)
+
+    # Act: at 89 BUY 90 fills; the step that learns it acts (places SELL 100 and BUY 70), so
+    # its commit removes the band until a step settles again.
+    desk.move("89")
+    desk.deliver()
+    result = desk.step("price")
+
+    # Assert
+    assert result.actions
+    assert not desk.text.exists(desk.keys.band)
+    desk.settle()
+    assert desk.text.hgetall(desk.keys.band) != {}
+
+    # Act: a step that fails (its stored config became unreadable) records its failure fenced.
+    desk.text.hset(desk.keys.config, "strategy", "{not json")
+    with pytest.raises(OperationalError):
+        desk.step()
+
+    # Assert: no band: every tick wakes the symbol again.
+    assert desk.state()["status"] == "ERROR"
+    assert not desk.text.exists(desk.keys.band)
