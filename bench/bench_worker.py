@@ -6,7 +6,7 @@ then measures in the same run:
   * price steps/s: one on_price task per tick, each a full step (lock, load, decide, commit);
   * inbox events/s: a burst of order events drained by one wake (how bursts are absorbed);
   * tick-to-order latency p50/p99: tick published -> order created at the exchange;
-  * worker RSS.
+  * worker RSS and PSS.
 Usage: python bench/bench_worker.py [--n 2000] [--latency-samples 200]
 Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
 """
@@ -23,8 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
+from bench_bridge import memory_of  # noqa: E402
 
 from mmtasks.embedded import resolve_services  # noqa: E402
 from mmtasks.registry.migrate import migrate  # noqa: E402
@@ -49,20 +51,6 @@ def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float: 
             raise SystemExit("benchmark timed out waiting for the worker")
         time.sleep(interval_s)
     return time.monotonic()
-
-
-def rss_mb(pid: int) -> float:
-    """Return the resident memory of pid and its children in MiB."""
-    total = 0
-    pids = [pid] + [int(p) for p in os.popen(f"pgrep -P {pid}").read().split()]
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            pass
-    return total / 1024
 
 
 def main() -> None:
@@ -98,7 +86,10 @@ def main() -> None:
         from mmtasks.connector.sim_client import SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        worker = Worker([QUEUE], fleet_env(redis_url, services.database_url, addr), name="bench")
+        # One thread of the production layout (mmtasks/assign.py): with one symbol, more threads
+        # would only coalesce its tasks, and this measures what one full step costs.
+        env = fleet_env(redis_url, services.database_url, addr)
+        worker = Worker([QUEUE], env, name="bench", pool="threads", concurrency=1)
         try:
             init_symbol(r, app, exchange, SYMBOL, GRID)
             tick = sim.inject_price(SYMBOL, "100")
@@ -201,11 +192,11 @@ def main() -> None:
                     continue
                 new = [o for o in exchange.open_orders(SYMBOL) if o.order_id not in before]
                 latencies.append(min(o.created_ms for o in new) - sent_ms)
-            rss = rss_mb(worker.proc.pid)
+            rss, pss = memory_of([worker.proc.pid])
         finally:
             worker.stop()
         q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
-        print(f"worker benchmark ({SYMBOL}, 1 worker, prefork -c 1, {os.cpu_count()} cores)")
+        print(f"worker benchmark ({SYMBOL}, 1 worker, threads -c 1, {os.cpu_count()} cores)")
         print(f"  no-op Celery task (ping):      {noop_rate:8.0f} tasks/s")
         print(
             f"  price step per task:          {step_rate:8.0f} steps/s "
@@ -220,7 +211,7 @@ def main() -> None:
             f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
             f"({len(latencies)} samples)"
         )
-        print(f"  worker RSS (parent + child):   {rss:.0f} MiB")
+        print(f"  worker RSS / PSS:              {rss:.0f} / {pss:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -75,15 +75,20 @@ class ChannelClient:
         self._pid = 0
         self._channel: grpc.Channel | None = None
         self._stub_obj: Any = None
+        self._lock = threading.Lock()
 
     @property
     def _stub(self) -> Any:
         # A gRPC channel does not survive fork(): a Celery prefork child that inherited a client
         # from its parent opens its own channel on first use instead of hanging on the old one.
+        # Opened under a lock: threads racing here would each open one, and the dropped
+        # channel closes under the thread still calling on it.
         if self._pid != os.getpid():
-            self._channel = make_channel(self.addr, self._tls_ca)
-            self._stub_obj = self._stub_class(self._channel)
-            self._pid = os.getpid()
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._channel = make_channel(self.addr, self._tls_ca)
+                    self._stub_obj = self._stub_class(self._channel)
+                    self._pid = os.getpid()
         return self._stub_obj
 
     def _call(self, method: str, request: Any) -> Any:

@@ -187,13 +187,18 @@ class Worker(Proc):
     """A real `celery -A mmtasks worker` process consuming the given queues."""
 
     def __init__(
-        self, queues: list[str], env: dict[str, str], name: str = "w", pool: str = "threads"
+        self,
+        queues: list[str],
+        env: dict[str, str],
+        name: str = "w",
+        pool: str = "threads",
+        concurrency: int = 0,
     ) -> None:
         # The production layout by default (mmtasks/assign.py): a pool of threads over the
         # queues; "prefork" and "solo" stay available to the tests that need one process a task.
         self.queues = queues
         self.name = f"{name}-{os.getpid()}-{time.monotonic_ns() % 100000}@test"
-        threads = str(THREADS) if pool == "threads" else "1"
+        threads = str(concurrency or (THREADS if pool == "threads" else 1))
         super().__init__(
             f"worker-{name}",
             [
