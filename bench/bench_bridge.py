@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent import futures
 from decimal import Decimal
 from pathlib import Path
@@ -377,14 +378,39 @@ def probe(
     return got
 
 
+@contextlib.contextmanager
+def probe_fleet(
+    addr: str, env: dict[str, str], symbols: list[str]
+) -> Iterator[tuple[Any, Any, NewOrders]]:
+    """Run the bridge on symbols; yield (venue client, sim control, new-order watch)."""
+    from mmtasks.connector.client import ExchangeClient
+    from mmtasks.connector.sim_client import SimControlClient
+    from tests.kit.procs import stop
+
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--symbols", ",".join(symbols)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    exchange, sim = ExchangeClient(addr), SimControlClient(addr)
+    watch = NewOrders(addr)
+    try:
+        yield exchange, sim, watch
+    finally:
+        watch.close()
+        exchange.close()
+        sim.close()
+        stop(bridge)
+
+
 def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str) -> None:
     """Print tick-to-order p50/p99 for n symbols trading on a random walk."""
     from mmtasks.celery import app, use_services
-    from mmtasks.connector.client import ExchangeClient
-    from mmtasks.connector.sim_client import SimControlClient
     from mmtasks.settings import settings_for
     from tests.kit.env import fleet_env
-    from tests.kit.procs import Worker, connector, stop
+    from tests.kit.procs import Worker, connector
 
     redis.Redis.from_url(redis_url).flushdb()
     use_services(app, settings_for(redis_url, database_url))
@@ -413,23 +439,11 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
                 Worker(g, env, name=f"bench{i}", pool="prefork") for i, g in enumerate(groups)
             ]
             layout = f"{n_workers} prefork worker processes, {-(-n // n_workers)} queue(s) each"
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--symbols", ",".join(symbols)],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        watch = NewOrders(addr)
         try:
-            samples = probe(client, exchange, sim, watch, symbols, args.samples)
-            rss, pss = memory_of([w.proc.pid for w in workers])
+            with probe_fleet(addr, env, symbols) as (exchange, sim, watch):
+                samples = probe(client, exchange, sim, watch, symbols, args.samples)
+                rss, pss = memory_of([w.proc.pid for w in workers])
         finally:
-            watch.close()
-            exchange.close()
-            sim.close()
-            stop(bridge)
             for worker in workers:
                 worker.stop()
     if len(samples) < 3:

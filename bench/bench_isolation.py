@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import GRID, NewOrders, probe, reserve_redis_db  # noqa: E402
+from bench_bridge import GRID, probe, probe_fleet, reserve_redis_db  # noqa: E402
 
 BAD, SLOW = "BADUSDT", "SLOWUSDT"
 HEALTHY = [f"OK{i}USDT" for i in range(6)]
@@ -35,12 +34,10 @@ SYMBOLS = [BAD, SLOW, *HEALTHY]
 def run(faulted: bool, args: argparse.Namespace, redis_url: str, database_url: str) -> list[float]:
     """Return the six healthy symbols' tick -> order samples (ms), with or without the faults."""
     from mmtasks.celery import app, use_services
-    from mmtasks.connector.client import ExchangeClient
-    from mmtasks.connector.sim_client import SimControlClient
     from mmtasks.registry.symbol_commands import init_symbol
     from mmtasks.settings import settings_for
     from tests.kit.env import fleet_env
-    from tests.kit.procs import Worker, connector, stop
+    from tests.kit.procs import Worker, connector
 
     redis.Redis.from_url(redis_url).flushdb()
     use_services(app, settings_for(redis_url, database_url))
@@ -49,32 +46,20 @@ def run(faulted: bool, args: argparse.Namespace, redis_url: str, database_url: s
     with connector(*feed, "--log-level", "WARNING") as addr:
         env = fleet_env(redis_url, database_url, addr, LOG_LEVEL="WARNING")
         worker = Worker([s.lower() for s in SYMBOLS], env, name="isolation")
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--symbols", ",".join(SYMBOLS)],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        watch = NewOrders(addr)
         try:
-            for symbol in (BAD, SLOW):
-                init_symbol(client, app, exchange, symbol, GRID)
-            deadline = time.monotonic() + 120
-            while any(len(exchange.open_orders(s)) < 6 for s in (BAD, SLOW)):
-                if time.monotonic() > deadline:
-                    raise SystemExit("the worker did not place BADUSDT's and SLOWUSDT's grids")
-                time.sleep(0.2)
-            if faulted:
-                sim.fail_next_calls(1_000_000, "UNAVAILABLE", symbol=BAD)
-                sim.set_latency(args.slow_ms, symbol=SLOW)
-            return probe(client, exchange, sim, watch, HEALTHY, args.samples)
+            with probe_fleet(addr, env, SYMBOLS) as (exchange, sim, watch):
+                for symbol in (BAD, SLOW):
+                    init_symbol(client, app, exchange, symbol, GRID)
+                deadline = time.monotonic() + 120
+                while any(len(exchange.open_orders(s)) < 6 for s in (BAD, SLOW)):
+                    if time.monotonic() > deadline:
+                        raise SystemExit("the worker did not place BADUSDT's and SLOWUSDT's grids")
+                    time.sleep(0.2)
+                if faulted:
+                    sim.fail_next_calls(1_000_000, "UNAVAILABLE", symbol=BAD)
+                    sim.set_latency(args.slow_ms, symbol=SLOW)
+                return probe(client, exchange, sim, watch, HEALTHY, args.samples)
         finally:
-            watch.close()
-            exchange.close()
-            sim.close()
-            stop(bridge)
             worker.stop()
 
 

@@ -6,8 +6,6 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:lock          string  lock token of the worker that owns the symbol (PX ttl)
   mm:{s}:again         string  a wake left while the lock was held ("1", or "price" for a
                                price task): the holder drains again before it lets go
-  mm:{s}:recheck       string  set (PX the lock's ttl + 1 s) while a delayed look at a held
-                               lock is scheduled (its holder may have died)
   mm:{s}:state         hash    status, anchor, last_seq (cursor), reduce_only,
                                generation_floor, needs_reconcile, drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
@@ -207,10 +205,6 @@ class SymbolKeys:
     @property
     def again(self) -> str:
         return self._k("again")
-
-    @property
-    def recheck(self) -> str:
-        return self._k("recheck")
 
     @property
     def state(self) -> str:

@@ -92,6 +92,15 @@ class WriteBatch:
 
 
 @dataclass(frozen=True)
+class Taken:
+    """take_or_wake's answer: our token, or the holder's and how long its lock has left."""
+
+    token: str | None
+    holder: str = ""
+    left_ms: int = 0
+
+
+@dataclass(frozen=True)
 class InboxEntry:
     seq: int
     payload: str
@@ -123,21 +132,20 @@ class SymbolStore:
                 return None
             time.sleep(0.02)
 
-    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> tuple[str | None, int]:
-        """Take the lock: return (its token, 0); or leave a wake for the step holding it and
-        return (None, ms): ms > 0 asks the caller to look again that much later (the lock's
-        remaining ttl: its holder may have died), 0 that a look is already due.
+    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> Taken:
+        """Take the lock (`Taken.token`), or leave a wake for the step holding it (token None,
+        with the holder's token and the lock's remaining ttl: the holder may have died).
 
         Never waits: the holder drains again before it lets go (`let_go`), so what woke this
         call is handled by that step.
         """
         token = secrets.token_hex(8)
-        keys = [self.keys.lock, self.keys.again, self.keys.recheck]
+        keys = [self.keys.lock, self.keys.again]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
         answer = self._take(keys=keys, args=args)
         if int(answer[0]) == 1:
-            return token, 0
-        return None, int(answer[1])
+            return Taken(token)
+        return Taken(None, _text(answer[2]), int(answer[1]))
 
     def let_go(self, token: str, ttl_ms: int) -> int:
         """Release the lock unless a wake was left meanwhile; return 0 when released, else 1

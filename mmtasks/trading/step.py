@@ -25,7 +25,7 @@ from mmtasks.messages import parse_inbox_event
 from mmtasks.runtime import Runtime
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import keys_for
-from mmtasks.state.store import InboxEntry, SymbolStore
+from mmtasks.state.store import InboxEntry, SymbolStore, Taken
 from mmtasks.trading import advance, persist
 from mmtasks.trading.admission import check_beat, in_fleet, well_formed
 from mmtasks.trading.advance import Gate, KindDecision
@@ -77,6 +77,25 @@ class StepResult:
     recheck_ms: int = 0  # coalesced: look again this much later (the holder may have died)
 
 
+# Looks again scheduled by this process, by (symbol, holder token): when each is due
+# (monotonic). One per holder and process: a busy symbol's wakes do not multiply them, and a
+# process that starts after a holder died schedules its own.
+_rechecks: dict[tuple[str, str], float] = {}
+RECHECKS_KEPT = 10_000
+
+
+def _recheck(symbol: str, taken: Taken) -> int:
+    """Return in how many ms to look at a held lock again (0: a look is already due)."""
+    now = time.monotonic()
+    key = (symbol, taken.holder)
+    if _rechecks.get(key, 0.0) > now:
+        return 0
+    if len(_rechecks) >= RECHECKS_KEPT:
+        _rechecks.clear()
+    _rechecks[key] = now + taken.left_ms / 1000
+    return max(taken.left_ms, 1)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -96,12 +115,13 @@ def run_step(
         return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
-    token, recheck_ms = store.take_or_wake(ttl_ms, price=clear_price_pending)
+    taken = store.take_or_wake(ttl_ms, price=clear_price_pending)
+    token = taken.token
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires
             rt.redis.delete(store.keys.price_pending)
         skipped = "coalesced: the lock's holder drains again"
-        return StepResult(symbol, trigger, skipped=skipped, recheck_ms=recheck_ms)
+        return StepResult(symbol, trigger, skipped=skipped, recheck_ms=_recheck(symbol, taken))
     held = True
     try:
         result = StepResult(symbol, trigger)

@@ -82,20 +82,19 @@ def test_a_task_for_a_locked_symbol_returns_at_once_and_the_holder_drains_its_wa
 
 def test_the_lock_script_leaves_a_wake_only_while_held(desk: Desk) -> None:
     store = SymbolStore(desk.rt.redis, desk.symbol)
-    token, _ = store.take_or_wake(5000)
+    token = store.take_or_wake(5000).token
     assert token is not None
-    # Held: a plain wake is left, and the first such caller is asked to look again once the
-    # lock's ttl has passed (its holder may have died); later ones are not (a look is due).
-    none, recheck_ms = store.take_or_wake(5000)
-    assert none is None and 4000 < recheck_ms <= 5000
-    assert store.take_or_wake(5000) == (None, 0)
+    # Held: a plain wake is left, and the caller learns who holds the lock and for how long
+    # (the holder may have died: it looks again once that has passed).
+    held = store.take_or_wake(5000)
+    assert (held.token, held.holder) == (None, token) and 4000 < held.left_ms <= 5000
     assert store.let_go(token, 5000) == 1  # the holder drains again, keeping the lock
-    assert store.take_or_wake(5000, price=True) == (None, 0)  # a price wake this time
-    assert store.take_or_wake(5000) == (None, 0)  # a plain one after it keeps "price"
+    assert store.take_or_wake(5000, price=True).token is None  # a price wake this time
+    assert store.take_or_wake(5000).token is None  # a plain one after it keeps "price"
     assert store.let_go(token, 5000) == 2
     assert store.let_go(token, 5000) == 0  # nothing left: released
     assert desk.text.get(desk.keys.lock) is None
-    again, _ = store.take_or_wake(5000)  # free again: taken, no wake left
+    again = store.take_or_wake(5000).token  # free again: taken, no wake left
     assert again is not None and desk.text.get(desk.keys.again) is None
     assert store.let_go(token, 5000) == 0  # a stale token releases nothing...
     assert desk.text.get(desk.keys.lock) == again  # ...the new holder keeps its lock
