@@ -1,8 +1,9 @@
-"""The local fleet follows the registry: `mmtasks add` gets a worker that trades, `remove` stops it.
+"""The local fleet follows the registry: `mmtasks add` attaches the symbol to a worker process
+that trades it, `remove` detaches it.
 
 `python -m mmtasks.run` on the test servers with one config symbol; an operator adds SOLUSDT (a
 symbol the simulated exchange lists but the run did not start with) through the CLI, exactly as
-the README says, sees it trade, then removes it and its worker goes away.
+the README says, sees it trade, then removes it and its worker stops consuming it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from mmtasks.assign import bucket_of, node_name
+from mmtasks.celery import make_app
+from mmtasks.registry.workers import consumers_by_queue
+from mmtasks.settings import settings_for
 from tests.bridge.test_run_smoke import processes_with, runner_env
 from tests.helpers import eventually
 from tests.procs import ROOT
@@ -26,14 +31,15 @@ ADDED = "SOLUSDT"
 
 
 def worker_pids(marker: str, queue: str) -> list[int]:
-    """Return the pids of this run's Celery workers consuming queue."""
+    """Return the pids of this run's Celery workers started with queue among their -Q."""
     found = []
     for pid in processes_with(marker):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"worker" in argv and queue.encode() in argv:
+        queues = argv[argv.index(b"-Q") + 1].split(b",") if b"-Q" in argv else []
+        if b"worker" in argv and queue.encode() in queues:
             found.append(pid)
     return found
 
@@ -87,9 +93,14 @@ def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops
             timeout=60,
         )
 
+    app = make_app(settings_for(redis_url, pg_url))
+
+    def consumers(queue: str) -> list[str]:
+        return consumers_by_queue(app).get(queue, [])
+
     try:
         eventually(lambda: ledger_fills(pg_url, "BTCUSDT") > 0, 90, 0.5)
-        assert worker_pids(marker, ADDED.lower()) == []
+        assert consumers(ADDED.lower()) == []
 
         added = mmtasks(
             "add", ADDED, "--mode", "neutral", "--interval", "0.2", "--order-notional", "10",
@@ -98,22 +109,28 @@ def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops
         assert added.returncode == 0, added.stdout + added.stderr
         assert json.loads(added.stdout)["ok"] is True
 
-        eventually(lambda: worker_pids(marker, ADDED.lower()), 30, 0.5)
+        # It is attached to the symbol worker process the assignment names (one process
+        # holds many symbols: mmtasks/assign.py), and trades.
+        eventually(lambda: consumers(ADDED.lower()), 30, 0.5)
         eventually(lambda: ledger_fills(pg_url, ADDED) > 0, 90, 0.5)
-        assert (tmp_path / "logs" / f"worker-{ADDED.lower()}.log").exists()
+        node = node_name(bucket_of(ADDED, 1))
+        assert any(f"{ADDED} attached to {node}" in line for line in output), output[-20:]
+        assert consumers(ADDED.lower()) == consumers("btcusdt")  # the same process
+        pids = worker_pids(marker, "btcusdt")
 
         removed = mmtasks("remove", ADDED, "--force", "--json")
         assert removed.returncode == 0, removed.stdout + removed.stderr
-        eventually(lambda: not worker_pids(marker, ADDED.lower()), 60, 0.5)
-        # The runner says so once the worker has exited, a moment after its pid is gone.
-        said = f"stopped worker for {ADDED} (removed)"
+        eventually(lambda: not consumers(ADDED.lower()), 60, 0.5)
+        said = f"{ADDED} detached from {node} (removed)"
 
         def stop_said() -> bool:
             assert any(said in line for line in output), output[-20:]
             return True
 
         eventually(stop_said, 10, 0.2)
-        assert worker_pids(marker, "btcusdt"), "the other symbol's worker must keep running"
+        # The other symbol's process kept running all along: attached and detached, not
+        # restarted.
+        assert worker_pids(marker, "btcusdt") == pids
     finally:
         run.send_signal(signal.SIGINT)
         code = run.wait(60)
