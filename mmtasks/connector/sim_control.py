@@ -98,31 +98,37 @@ def _per_symbol(
     handler: grpc.RpcMethodHandler, method: str, faults: FaultPlan
 ) -> grpc.RpcMethodHandler:
     """Wrap a unary handler with the faults set for the symbols its request names."""
-    inner = handler.unary_unary
 
-    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def before(request: Any, context: grpc.aio.ServicerContext) -> int:
         try:
-            latency_ms = faults.check_symbols(method, _symbols_of(request))
+            return faults.check_symbols(method, _symbols_of(request))
         except Exception as exc:
             await context.abort(*status_for(exc))
-        response = await inner(request, context)
-        if latency_ms:
-            await asyncio.sleep(latency_ms / 1000)
-        return response
+            raise  # abort raises; this line is never reached
 
-    return grpc.unary_unary_rpc_method_handler(
-        call,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    return _wrapped(handler, before)
 
 
 def _delayed(handler: grpc.RpcMethodHandler, latency_ms: int) -> grpc.RpcMethodHandler:
+    async def before(request: Any, context: grpc.aio.ServicerContext) -> int:
+        return latency_ms
+
+    return _wrapped(handler, before)
+
+
+def _wrapped(
+    handler: grpc.RpcMethodHandler,
+    before: Callable[[Any, grpc.aio.ServicerContext], Awaitable[int]],
+) -> grpc.RpcMethodHandler:
+    """Return handler run after `before` (which may refuse the call), its answer delayed by
+    the milliseconds `before` returned."""
     inner = handler.unary_unary
 
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        latency_ms = await before(request, context)
         response = await inner(request, context)
-        await asyncio.sleep(latency_ms / 1000)
+        if latency_ms:
+            await asyncio.sleep(latency_ms / 1000)
         return response
 
     return grpc.unary_unary_rpc_method_handler(
