@@ -83,7 +83,8 @@ class SymbolState:
     @classmethod
     def parse(cls, symbol: str, raw: Mapping[Any, Any]) -> SymbolState:
         """Return the record of a state hash as Redis gave it (bytes or text)."""
-        f = cast(StateFields, {_text(k): _text(v) for k, v in raw.items()})
+        texts = all(type(k) is str and type(v) is str for k, v in raw.items())  # the snapshot's
+        f = cast(StateFields, raw if texts else {_text(k): _text(v) for k, v in raw.items()})
         since = _int(f.get("degraded_since_ms"))
         return cls(
             symbol=symbol,
