@@ -1,8 +1,9 @@
 """`python -m mmtasks.run`: the whole fleet on the simulated exchange, with a live status table.
 
 Starts (in order) Redis and Postgres (embedded under .data/run when REDIS_URL / DATABASE_URL
-are unset), the registry migrations and seed, the simulated connector on a random walk, one
-Celery worker per symbol, the control worker, beat and the bridge, then sends each symbol its
+are unset), the registry migrations and seed, the simulated connector on a random walk, the
+symbol workers (ceil(symbols / 32) processes of 8 threads, mmtasks/assign.py), the control
+worker, beat and the bridge, then sends each symbol its
 `init`. Every child runs in its own process group with its log under .data/run/logs/;
 Ctrl-C, SIGTERM or the end of --seconds stops them all (SIGTERM, then SIGKILL for stragglers).
 
