@@ -1,0 +1,84 @@
+"""Profile one price step that changes no order, in process: CPU per step and where it goes.
+
+    python bench/profile_step.py [--steps 400] [--top 30]
+
+The step runs as its task would (`run_step`) on real Redis and Postgres, with the venue in
+process (SimVenue): GRID.md's long grid settled at 100, then prices inside its quiet band, so
+every step decides on a new price and changes no order. Prints the CPU time per step (p50,
+p90: `time.process_time`, so the machine's other load counts less than in wall time), then a
+cProfile of the same steps sorted by cumulative time. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_bridge import reserve_redis_db  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=400, help="steps measured (default 400)")
+    parser.add_argument("--top", type=int, default=30, help="profile lines shown (default 30)")
+    args = parser.parse_args()
+
+    from mmtasks.celery import app
+    from mmtasks.embedded import resolve_services
+    from mmtasks.settings import settings_for
+    from mmtasks.state.keys import BEAT_LOCK
+    from tests.kit.configs import GRID, sim_venue
+    from tests.kit.desk import desk_for, desk_runtime
+    from tests.kit.env import point_app_at
+
+    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
+    redis_url, admin, lock = reserve_redis_db(services.redis_url)
+    try:
+        point_app_at(redis_url)
+        settings = settings_for(redis_url, services.database_url)
+        desk = desk_for(
+            desk_runtime(settings, redis_url, sim_venue("GRIDUSDT"), None), app, "GRIDUSDT"
+        )
+        desk.rt.redis.set(BEAT_LOCK, "bench")  # no beat-down alert from the step
+        desk.init(GRID)
+        desk.trade("100")
+        prices = ["100.1", "100.2", "100.3", "100.2"]  # inside [95, 105): nothing changes
+
+        def step(i: int) -> float:
+            desk.move(prices[i % len(prices)])
+            started = time.process_time()
+            result = desk.step("price")
+            spent = (time.process_time() - started) * 1000
+            if result.actions:
+                raise SystemExit(f"a step changed orders: {result.actions}")
+            return spent
+
+        for i in range(50):  # warm caches
+            step(i)
+        cpu = sorted(step(i) for i in range(args.steps))
+        print(
+            f"price step that changes no order, {args.steps} steps: CPU p50 "
+            f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
+        )
+        profile = cProfile.Profile()
+        profile.enable()
+        for i in range(args.steps):
+            step(i)
+        profile.disable()
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        desk.close()
+    finally:
+        admin.delete(lock)
+
+
+if __name__ == "__main__":
+    main()
