@@ -48,7 +48,7 @@ class OrderCount(StrEnum):
     REJECTED = "rejected"
 
 
-# Stream event types (mmtasks.events.EventType values) counted by count_order_events.
+# Stream event types (mmtasks.events.EventType values) counted by record_step.
 EVENT_COUNTS = {
     "ORDER_CREATED": OrderCount.PLACED,
     "ORDER_CANCELLED": OrderCount.CANCELLED,
@@ -140,12 +140,6 @@ def _order_counts(events: Sequence[Mapping[str, str]]) -> dict[OrderCount, int]:
         if kind is not None:
             counts[kind] = counts.get(kind, 0) + 1
     return counts
-
-
-def count_order_events(pipe: redis.Redis, symbol: str, events: Sequence[Mapping[str, str]]) -> None:
-    """Count the ORDER_CREATED / CANCELLED / REJECTED events a step publishes."""
-    for kind, n in _order_counts(events).items():
-        count_orders(pipe, symbol, kind, n)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from typing import Any
 from celery.signals import worker_process_shutdown, worker_ready
 
 from mmtasks.celery import CONTROL_QUEUE, app
-from mmtasks.enqueue import wake
 from mmtasks.messages import CommandEvent
 from mmtasks.observability import tag_symbol
 from mmtasks.runtime import get_runtime, reset_runtime
@@ -26,10 +25,6 @@ def _step(symbol: str, trigger: str, *, clear_price_pending: bool = False) -> di
     result = run_step(
         get_runtime(), symbol.upper(), trigger, clear_price_pending=clear_price_pending
     )
-    if result.more:  # busy for MAX_ROUNDS drains: the thread goes back to the pool, a task on
-        wake(app, result.symbol)  # the symbol's queue carries on after its neighbours' tasks
-    if result.recheck_ms:  # coalesced behind a lock whose holder may have died: look again
-        wake(app, result.symbol, countdown_s=result.recheck_ms / 1000 + 0.2)  # once it expired
     return {
         "symbol": result.symbol,
         "status": result.status,

@@ -73,8 +73,6 @@ class StepResult:
     skipped: str = ""
     tick_to_order_ms: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)
-    more: bool = False  # woken again after MAX_ROUNDS drains: a new task must carry on
-    recheck_ms: int = 0  # coalesced: look again this much later (the holder may have died)
 
 
 # Looks again scheduled by this process, by (symbol, holder token): when each is due
@@ -120,8 +118,10 @@ def run_step(
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires
             rt.redis.delete(store.keys.price_pending)
-        skipped = "coalesced: the lock's holder drains again"
-        return StepResult(symbol, trigger, skipped=skipped, recheck_ms=_recheck(symbol, taken))
+        recheck_ms = _recheck(symbol, taken)
+        if recheck_ms:  # the holder may have died: look again once its lock has expired
+            wake(app, symbol, countdown_s=recheck_ms / 1000 + 0.2)
+        return StepResult(symbol, trigger, skipped="coalesced: the lock's holder drains again")
     held = True
     try:
         result = StepResult(symbol, trigger)
@@ -137,7 +137,7 @@ def run_step(
                 held = False
                 return result
             clear_price_pending = again == LET_GO_PRICE  # woken while stepping: drain again
-        result.more = True  # a busy symbol gives its thread back; the task layer requeues it
+        wake(app, symbol)  # busy all along: the thread goes back to the pool, a task carries on
         return result
     except LockLostError:
         log.error("%s: lock lost mid-step; nothing more written by this step", symbol)

@@ -13,7 +13,6 @@ from mmtasks.metrics import (
     Histogram,
     OrderCount,
     bucket_field,
-    count_order_events,
     count_orders,
     metrics_key,
     read_metrics,
@@ -75,7 +74,7 @@ def test_order_events_of_a_step_are_counted_by_kind(redis_client: redis_lib.Redi
         event_fields(EventType.ORDER_REJECTED, SYMBOL, {}),
     ]
 
-    count_order_events(redis_client, SYMBOL, events)
+    record_step(redis_client, SYMBOL, step_ms=1.0, events=events)
 
     assert read_metrics(redis_client, [SYMBOL])[SYMBOL].orders == {
         "placed": 2,
