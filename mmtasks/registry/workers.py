@@ -50,13 +50,29 @@ def check_consumer(app: Celery, queue: str, worker: str) -> None:
 
 def attach(app: Celery, queue: str, worker: str, timeout_s: float = 5.0) -> None:
     """Tell the one worker named worker to consume queue (never broadcast to all workers)."""
-    replies = (
-        app.control.add_consumer(queue, destination=[worker], reply=True, timeout=timeout_s) or []
-    )
-    answer = next((reply[worker] for reply in replies if worker in reply), None)
+    answer = _control(app, "add_consumer", queue, worker, timeout_s)
     if answer is None or "ok" not in answer:
         raise TemporaryError(
             f"worker {worker!r} did not confirm consuming {queue!r} (reply {answer!r}); "
             "the symbol is registered: attach it with "
             f"`celery -A mmtasks control add_consumer {queue} -d {worker}`"
         )
+
+
+def detach(app: Celery, queue: str, worker: str, timeout_s: float = 5.0) -> None:
+    """Tell the one worker named worker to stop consuming queue; TemporaryError unconfirmed."""
+    answer = _control(app, "cancel_consumer", queue, worker, timeout_s)
+    if answer is None or "ok" not in answer:
+        raise TemporaryError(
+            f"worker {worker!r} did not confirm it stopped consuming {queue!r} (reply {answer!r})"
+        )
+
+
+def _control(
+    app: Celery, action: str, queue: str, worker: str, timeout_s: float
+) -> dict[str, Any] | None:
+    """Send one remote-control action about queue to worker; return its answer, or None."""
+    call = getattr(app.control, action)
+    replies = call(queue, destination=[worker], reply=True, timeout=timeout_s) or []
+    answer: dict[str, Any] | None = next((r[worker] for r in replies if worker in r), None)
+    return answer

@@ -113,9 +113,6 @@ class Workers:
     def symbols(self) -> list[str]:
         return sorted(q.upper() for queues in self.queues.values() for q in queues)
 
-    def processes(self) -> list[Child]:
-        return [self.by_bucket[b] for b in sorted(self.by_bucket)]
-
     def start_all(self, symbols: list[str]) -> None:
         """Start every bucket's worker with its symbols' queues."""
         for symbol in symbols:
@@ -131,16 +128,21 @@ class Workers:
         self.fleet.stop_child(self.by_bucket.pop(bucket))
         self._spawn(bucket)
 
-    def _control(self, action: str, bucket: int, queue: str) -> bool:
-        """Ask bucket's worker to start or stop consuming queue; True when it confirmed."""
+    def _confirmed(self, attach: bool, bucket: int, queue: str) -> bool:
+        """Ask bucket's worker to start (attach) or stop consuming queue; True if it confirmed."""
+        from mmtasks.errors import TemporaryError
+        from mmtasks.registry import workers
+
         if self._app is None:
             from mmtasks.celery import make_app
 
             self._app = make_app(self.settings)
         node = f"{node_name(bucket)}@{socket.gethostname()}"
-        call = getattr(self._app.control, action)
-        replies = call(queue, destination=[node], reply=True, timeout=5.0) or []
-        return any(node in reply and "ok" in reply[node] for reply in replies)
+        try:
+            (workers.attach if attach else workers.detach)(self._app, queue, node)
+        except TemporaryError:
+            return False
+        return True
 
     def sync(self, wanted: set[str], done: set[str]) -> list[str]:
         """Attach new symbols, detach removed ones; return what changed."""
@@ -148,7 +150,7 @@ class Workers:
         for symbol in sorted(wanted - set(self.symbols)):
             bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
             self.queues[bucket].add(queue)
-            if self._control("add_consumer", bucket, queue):
+            if self._confirmed(True, bucket, queue):
                 changes.append(f"{symbol} attached to {node_name(bucket)}")
             else:
                 self._restart(bucket)
@@ -160,7 +162,7 @@ class Workers:
             if symbol in done or now - since >= REMOVE_GRACE_S:
                 bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
                 self.queues[bucket].discard(queue)
-                if not self._control("cancel_consumer", bucket, queue):
+                if not self._confirmed(False, bucket, queue):
                     self._restart(bucket)
                 self.removing.pop(symbol, None)
                 changes.append(f"{symbol} detached from {node_name(bucket)} (removed)")
