@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mmtasks.audit.model import PNL_TOLERANCE
 from mmtasks.embedded import Services
 from mmtasks.ledger import summarize
 from mmtasks.state.keys import EVENTS, keys_for
@@ -298,9 +299,12 @@ def test_once_trading_stops_metrics_equal_status_and_the_ledger(fleet: WebFleet)
             if name == "mm_fills_total" and ("symbol", symbol) in labels
         )
         assert fills == ledger.fills > 0
-        assert D(position["realized_pnl"]) == ledger.realized_pnl
+        # The books' PnL is the ledger's to the audit's tolerance: a fill the step learns of
+        # after a newer one (reconcile) is folded later than its trade order, and the core
+        # rounds a partial close's basis share at 1e-12 (see `audit.model.PNL_TOLERANCE`).
+        assert abs(D(position["realized_pnl"]) - ledger.realized_pnl) <= PNL_TOLERANCE
         assert sample(samples, "mm_realized_pnl", symbol=symbol, quote="USDT") == float(
-            ledger.realized_pnl
+            D(position["realized_pnl"])
         )
         assert sample(samples, "mm_position", symbol=symbol) == float(D(position["qty"]))
         assert sample(samples, "mm_fees", symbol=symbol, quote="USDT") == float(D(position["fees"]))
