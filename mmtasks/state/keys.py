@@ -55,6 +55,10 @@ Cluster slot and one Lua script may touch them all.
                                gave_up ("1" once the give_up command was sent), resumes (the
                                state's count when this budget began)
 
+Bounded at steady state (state/retention.py): inbox, outbox and trades are trimmed behind
+their cursors by beat's retention sweep, and every key of a symbol removed from the fleet
+(its tag, `mm:{s}:*`) is deleted once its grace period has passed.
+
 Fleet-wide keys:
 
   mm:events            stream  typed events for other systems (capped), relayed from the
@@ -273,6 +277,18 @@ class SymbolKeys:
     @property
     def health(self) -> str:
         return self._k("health")
+
+    @property
+    def per_symbol(self) -> tuple[str, ...]:
+        """Every fixed key of the symbol (its per-minute metrics keys expire by themselves)."""
+        return tuple(getattr(self, name) for name in _KEY_NAMES)
+
+
+_KEY_NAMES = tuple(
+    name
+    for name, value in vars(SymbolKeys).items()
+    if isinstance(value, property) and name != "per_symbol"
+)
 
 
 def keys_for(symbol: str) -> SymbolKeys:

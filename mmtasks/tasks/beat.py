@@ -11,6 +11,11 @@ The healer is what makes the fleet mend itself without an operator:
   exponential backoff; when the attempts are used up it stays in ERROR, its entry orders are
   cancelled (closing orders kept) and RECOVERY_EXHAUSTED is published;
 - a DEGRADED symbol whose retry is due and that nothing else woke is woken.
+
+The retention sweep keeps each symbol's Redis bounded (`state/retention.py`): inboxes, outboxes
+and trade sets trimmed behind their cursors, the event stream by count and age, and a removed
+symbol's keys deleted once its grace period has passed, its fills in the ledger and its
+events relayed.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
-from mmtasks.state.record import SymbolState
+from mmtasks.state.record import SymbolState, read_record
+from mmtasks.state.retention import RETENTION_EVERY_S, Retention, purge, trim
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +232,60 @@ def reconcile_all() -> dict[str, Any]:
     return {"reconciled": symbols}
 
 
+@app.task(name="mmtasks.beat.keep_bounded", ignore_result=True)
+def keep_bounded() -> dict[str, Any]:
+    """Trim every symbol's Redis behind its cursors; purge removed symbols past their grace."""
+    rt = get_runtime()
+    now = int(time.time() * 1000)
+    trimmed = trim(rt.redis, _symbols(), Retention.of(rt.settings), now)
+    return {"trimmed": trimmed.to_dict(), "purged": _purge_removed(rt, now)}
+
+
+def _purge_removed(rt: Runtime, now_ms: int) -> dict[str, int]:
+    """Delete the keys of registry-REMOVED symbols removed more than removed_grace_s ago."""
+    from mmtasks.ledger import flush_buffer
+    from mmtasks.registry import store
+    from mmtasks.registry.store import RegistryStatus
+
+    grace_ms = int(rt.settings.removed_grace_s * 1000)
+    try:
+        with rt.pg.connection() as conn:
+            removed = store.list_symbols(conn, [RegistryStatus.REMOVED])
+    except Exception as exc:
+        if policy_for(exc) is not Response.RETRY:
+            raise
+        log.warning("retention: cannot read the registry now: %s", exc)
+        return {}
+    r, purged = rt.redis, {}
+    for record in removed:
+        k = keys_for(record.symbol)
+        due = record.updated_at.timestamp() * 1000 + grace_ms <= now_ms
+        if not due or not r.exists(*k.per_symbol):
+            continue
+
+        def ready(symbol: str = record.symbol) -> bool:
+            live = read_record(r, symbol)
+            if r.sismember(SYMBOLS, symbol) or live.status not in (None, SymbolStatus.REMOVED):
+                return False  # added again, or its remove command is not applied yet
+            flush_buffer(r, rt.pg, symbol)
+            done = relay(r, symbol)
+            return not r.llen(keys_for(symbol).fills_out) and done >= int(
+                r.get(keys_for(symbol).event_seq) or 0
+            )
+
+        count = purge(r, record.symbol, ready)
+        if count is not None:
+            purged[record.symbol] = count
+            log.info("purged removed symbol=%s: %d keys deleted", record.symbol, count)
+    return purged
+
+
 app.conf.beat_schedule = {
+    "keep-bounded": {
+        "task": "mmtasks.beat.keep_bounded",
+        "schedule": RETENTION_EVERY_S,
+        "options": {"queue": CONTROL_QUEUE, "expires": RETENTION_EVERY_S * 2},
+    },
     "sweep-inboxes": {"task": "mmtasks.beat.sweep_inboxes", "schedule": SWEEP_EVERY_S},
     "heal-fleet": {
         "task": "mmtasks.beat.heal_fleet",

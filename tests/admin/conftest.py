@@ -102,7 +102,8 @@ def _drop_schema(services: Services, schema: str) -> None:
 def running_fleet(redis_url: str, pg_url: str, client: redis_lib.Redis) -> Iterator[Fleet]:
     """Run a connector listing LISTED and a control worker; stop them afterwards."""
     with connector("--feed", "none", "--symbols", ",".join(LISTED)) as addr:
-        env = fleet_env(redis_url, pg_url, addr)
+        # No beat runs here: a test that wants removed symbols purged sends keep_bounded.
+        env = fleet_env(redis_url, pg_url, addr, MMTASKS_REMOVED_GRACE_S="0")
         fleet = Fleet(env, addr, pg_url, client, Admin(env))
         try:
             fleet.start(["control"], "control")

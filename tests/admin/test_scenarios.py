@@ -12,9 +12,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 
+from mmtasks.celery import app
+from mmtasks.ledger import summarize
 from mmtasks.state.keys import SYMBOLS, keys_for
+from mmtasks.state.retention import tag_keys
 from tests.admin.conftest import GRID, LISTED, Fleet, audit, registry, resting
 from tests.kit.feed import OrderPump, set_price
 from tests.kit.poll import eventually
@@ -165,6 +169,14 @@ def test_remove_with_an_open_position_is_refused_and_a_forced_remove_cancels_ord
     assert [a for a, _ in audit(fleet.pg_url, A)] == ["add_symbol", "remove_symbol"]
     assert state(fleet, A)["status"] == "REMOVED"
     assert exchange_qty(exchange, A) == 1  # the position is the operator's to close
+
+    # Act + Assert: past its grace period (0 s in this fleet) the retention sweep leaves no key
+    # of A's tag; the ledger keeps A's history.
+    assert tag_keys(fleet.redis, A) != []
+    app.send_task("mmtasks.beat.keep_bounded", queue="control")
+    eventually(lambda: tag_keys(fleet.redis, A) == [], timeout_s=30)
+    with psycopg.connect(fleet.pg_url) as conn:
+        assert summarize(conn, A).position == 1
 
 
 def test_full_restart_on_an_empty_redis_brings_symbols_statuses_and_positions_back(
