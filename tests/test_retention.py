@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis as redis_lib
 
-from mmtasks.state.keys import EVENTS, EVENTS_RELAYED, keys_for
+from mmtasks.state.keys import EVENTS, EVENTS_RELAYED, EVENTS_TRIMMED, keys_for
 from mmtasks.state.retention import Retention, purge, tag_keys, trim
 from mmtasks.state.store import SymbolStore
 
@@ -91,6 +91,7 @@ def test_the_event_stream_is_kept_by_count_and_by_age(redis_client: redis_lib.Re
     # of the old ones but for the node they share with the first recent one.
     assert 200 <= len(left) <= 200 + NODE
     assert all(int(i.split("-")[0]) >= old for i, _ in left)
+    assert redis_client.get(EVENTS_TRIMMED) == left[0][0]  # whole from here: the checker's start
 
 
 def _seed_symbol(r: redis_lib.Redis, symbol: str) -> None:

@@ -8,7 +8,8 @@ Given the exchange (an `ExchangeClient`), Redis and the Postgres ledger, `check`
   exchange shows: open orders, plus every order its trades reference);
 - missing fills: exchange trades of our orders (client-id prefix, `grid.ids.is_ours`) absent
   from the `fills` ledger; extra fills: ledger rows the exchange has no trade for, or whose side,
-  price, quantity or fee differ from the exchange's trade;
+  price, quantity or fee differ from the exchange's trade (a ledger fill older than the oldest
+  trade the exchange still keeps is counted as not compared instead);
 - position mismatch: Redis `mm:{s}:position` qty against the exchange position;
 - PnL mismatch: Redis realized PnL and fees against an average-cost fold of the ledger's fills
   in trade order (ts_ms, then trade id compared as the venue numbers them), written here and
@@ -18,6 +19,7 @@ Given the exchange (an `ExchangeClient`), Redis and the Postgres ledger, `check`
 - events: on `mm:events`, per symbol `event_seq` contiguous (from 1 unless the stream lost its
   history) with no duplicate, and exactly one ORDER_FILLED per ledger fill (by `trade_id`).
   While no event carries `event_seq` the event checks report "not checked" instead of failing.
+  A stream trimmed by its cap or the retention sweep is checked from its oldest kept event.
 
 `wait_settled` polls until the fleet is quiet (no PENDING slot, inbox cursor == seq, no
 buffered fill, no price task pending, nothing changing) so the check sees a resting state.
@@ -37,7 +39,7 @@ import redis
 from mmtasks.audit.model import TRADES_PAGE, ZERO, Exchange, Fill, SymbolReport, fold
 from mmtasks.domain import trade_order
 from mmtasks.grid.ids import is_ours
-from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, keys_for
+from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, EVENTS_TRIMMED, keys_for
 
 
 def _text(value: Any) -> str:
@@ -104,8 +106,13 @@ def check_symbol(
     events: dict[str, list[tuple[int | None, str, dict[str, Any]]]] | None = None,
     events_from_start: bool = True,
     events_since_ms: int = 0,
+    exchange_since_ms: int = 0,
 ) -> SymbolReport:
-    """Return the invariant report of one symbol (see the module docstring)."""
+    """Return the invariant report of one symbol (see the module docstring).
+
+    exchange_since_ms: the oldest trade the exchange still keeps, when it has forgotten older
+    ones; ledger fills older than it are counted in `not_compared`, not reported as extra.
+    """
     report = SymbolReport(symbol)
     trades = exchange_trades(exchange, symbol)
     open_orders = [o for o in exchange.open_orders(symbol) if o.symbol == symbol]
@@ -129,7 +136,9 @@ def check_symbol(
     )
     for f in ledger:
         t = by_trade.get(f.trade_id)
-        if t is None:
+        if t is None and f.ts_ms < exchange_since_ms:
+            report.not_compared += 1  # the exchange has forgotten trades this old
+        elif t is None:
             report.extra_fills.append(f.trade_id)
         elif (f.side, f.price, f.qty, f.fee) != (t.side.value, t.price, t.quantity, t.fee):
             report.extra_fills.append(
@@ -236,17 +245,23 @@ def check(
     *,
     events_from_start: bool | None = None,
     events_since_ms: int = 0,
+    exchange_since_ms: int = 0,
 ) -> list[SymbolReport]:
     """Return one report per symbol.
 
     events_from_start: event_seq must start at 1 (default: unless mm:events was trimmed near
     its cap); pass False after Redis lost the stream. events_since_ms: only ledger fills at or
     after this trade time need their ORDER_FILLED (older events died with a wiped Redis).
+    exchange_since_ms: the exchange keeps no trade older than this (a long run outlived its
+    history; `oldest_trade_ms` tells); 0, the default, compares every ledger fill.
     """
     symbols = list(symbols)
     events = read_events(client, symbols)
+    trimmed_at = events_trimmed_ms(client)
     if events_from_start is None:
-        events_from_start = int(client.xlen(EVENTS)) < EVENTS_MAXLEN * 9 // 10
+        events_from_start = trimmed_at is None
+    if trimmed_at is not None:  # a fill older than the oldest event kept lost its event
+        events_since_ms = max(events_since_ms, trimmed_at)
     return [
         check_symbol(
             exchange,
@@ -256,9 +271,28 @@ def check(
             events=events,
             events_from_start=events_from_start,
             events_since_ms=events_since_ms,
+            exchange_since_ms=exchange_since_ms,
         )
         for s in symbols
     ]
+
+
+def oldest_trade_ms(exchange: Exchange) -> int:
+    """Return the time of the oldest trade the exchange still keeps, of any symbol (0: none)."""
+    oldest = list(exchange.trades("", since_ms=0, limit=1))
+    return int(oldest[0].ts_ms) if oldest else 0
+
+
+def events_trimmed_ms(client: redis.Redis) -> int | None:
+    """Return the time from which mm:events is whole when it was trimmed on purpose (by the
+    retention sweep, `EVENTS_TRIMMED`, or by its cap: near EVENTS_MAXLEN), else None."""
+    kept_from = client.get(EVENTS_TRIMMED)
+    if kept_from is not None:
+        return int(_text(kept_from).split("-")[0])
+    if int(client.xlen(EVENTS)) >= EVENTS_MAXLEN * 9 // 10:
+        first: Any = client.xrange(EVENTS, count=1)
+        return int(_text(first[0][0]).split("-")[0]) if first else None
+    return None
 
 
 # -- settling ---------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ class SymbolReport:
     duplicate_client_ids: dict[str, list[str]] = field(default_factory=dict)
     missing_fills: list[str] = field(default_factory=list)
     extra_fills: list[str] = field(default_factory=list)
+    not_compared: int = 0  # ledger fills older than the exchange's kept history
     redis_qty: Decimal | None = None
     exchange_qty: Decimal = ZERO
     redis_realized: Decimal | None = None

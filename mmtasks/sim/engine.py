@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -107,6 +108,7 @@ class SimExchange:
         self._market = MarketData(self._rules, self.config.kline_intervals, now)
         self._orders: dict[str, OrderState] = {}
         self._by_client_id: dict[tuple[str, str], OrderState] = {}
+        self._closed: deque[OrderState] = deque()  # closed orders, oldest first (to forget)
         self._update_seq = 0
         self._order_listeners: list[Callable[[Any], None]] = []
         self._client_id_re = (
@@ -374,6 +376,16 @@ class SimExchange:
         # Whole steps only, so a fill never leaves a quantity the venue could not have traded.
         return min(order.remaining, snap_down(cap, self._rules[order.symbol].step_size))
 
+    def _forget_beyond(self, closed: OrderState) -> None:
+        """Keep closed (done for good); forget the oldest closed orders past max_orders_kept."""
+        self._closed.append(closed)
+        while len(self._closed) > self.config.max_orders_kept:
+            old = self._closed.popleft()
+            if self._orders.get(old.order_id) is old:
+                del self._orders[old.order_id]
+            if self._by_client_id.get((old.symbol, old.client_order_id)) is old:
+                del self._by_client_id[(old.symbol, old.client_order_id)]
+
     def _find(self, symbol: str, order_id: str, client_order_id: str) -> OrderState:
         name = self.rules(symbol).symbol
         if not order_id and not client_order_id:
@@ -446,6 +458,8 @@ class SimExchange:
 
     def _emit(self, order: OrderState, trade: Trade | None) -> None:
         self._update_seq += 1
+        if not order.status.is_open:
+            self._forget_beyond(order)
         if self._order_listeners:
             update = OrderUpdate(order.snapshot(), trade, order.updated_ms, self._update_seq)
             for listener in self._order_listeners:

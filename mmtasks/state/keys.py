@@ -64,6 +64,8 @@ Fleet-wide keys:
   mm:events            stream  typed events for other systems (capped), relayed from the
                                outboxes once each, in event_seq order per symbol
   {mm:events}:relayed  hash    symbol -> last event_seq relayed (same slot as mm:events)
+  {mm:events}:trimmed  string  id of the oldest entry mm:events kept when the retention sweep
+                               last trimmed it (older events are gone on purpose)
   mm:dropped           hash    reason -> count of symbol-queue tasks dropped (unknown symbol)
   mm:rehydrate:asked   string  set (EX) while a rehydrate asked for by a worker is pending
   mm:fleet             hash    state ACTIVE|REDUCING|HALTED, reason, changed_ms, changed_by,
@@ -147,6 +149,7 @@ def state_mapping(fields: StateFields) -> dict[str, str]:
 
 EVENTS = "mm:events"
 EVENTS_RELAYED = "{mm:events}:relayed"  # the braces put it in mm:events' cluster slot
+EVENTS_TRIMMED = "{mm:events}:trimmed"
 DROPPED = "mm:dropped"
 REHYDRATE_ASKED = "mm:rehydrate:asked"
 FLEET_OUTBOX_SUBJECT = "_fleet"  # fleet-wide events use this outbox (symbols are [A-Z0-9])

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 
 from mmtasks.settings import Settings
-from mmtasks.state.keys import EVENTS, EVENTS_RELAYED, keys_for
+from mmtasks.state.keys import EVENTS, EVENTS_RELAYED, EVENTS_TRIMMED, keys_for
 from mmtasks.state.record import read_records
 
 RETENTION_EVERY_S = 30.0
@@ -106,6 +106,10 @@ def trim(client: redis.Redis, symbols: Iterable[str], keep: Retention, now_ms: i
     totals = dict.fromkeys(("inbox", "outbox", "trades", "events"), 0)
     for what, removed in zip(counted, pipe.execute(), strict=True):
         totals[what] += int(removed or 0)
+    if totals["events"]:  # say from where the stream is whole (the invariant checker reads it)
+        first: Any = client.xrange(EVENTS, count=1)
+        if first:
+            client.set(EVENTS_TRIMMED, _text(first[0][0]))
     return Trimmed(**totals)
 
 

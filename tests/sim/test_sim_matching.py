@@ -219,3 +219,22 @@ def test_exchange_cancel_cancels_with_a_reason(exchange: SimExchange) -> None:
     assert order.status is OrderStatus.CANCELED
     assert "exchange" in order.reject_reason
     assert exchange.open_orders() == []
+
+
+def test_a_long_running_exchange_forgets_its_oldest_closed_orders_never_an_open_one() -> None:
+    from mmtasks.errors import OrderNotFoundError
+    from mmtasks.sim import SimConfig
+
+    exchange = SimExchange(SimConfig(symbols=("BTCUSDT",), id_prefix="", max_orders_kept=3))
+    exchange.place_order(limit(Side.BUY, "29000", "0.1", "rest"))
+    for n in range(5):  # five orders placed and cancelled: closed, oldest first
+        exchange.place_order(limit(Side.BUY, "29100", "0.1", f"c{n}"))
+        exchange.cancel_order("BTCUSDT", client_order_id=f"c{n}")
+
+    for gone in ("c0", "c1"):
+        with pytest.raises(OrderNotFoundError):
+            exchange.get_order("BTCUSDT", client_order_id=gone)
+    kept = [exchange.get_order("BTCUSDT", client_order_id=f"c{n}").status for n in (2, 3, 4)]
+    assert kept == [OrderStatus.CANCELED] * 3
+    assert exchange.get_order("BTCUSDT", client_order_id="rest").status is OrderStatus.NEW
+    assert [o.client_order_id for o in exchange.open_orders("BTCUSDT")] == ["rest"]
