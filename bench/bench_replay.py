@@ -1,13 +1,17 @@
-"""Replay speed: candles/s and core evaluations/s on a generated year of 1-minute candles.
+"""Replay speed: candles/s and core evaluations/s, on a generated year and on the shipped sample.
 
-    .venv/bin/python bench/bench_replay.py [--days 365] [--seed 1] [--repeat 3] [--intervals 1000]
+    .venv/bin/python bench/bench_replay.py [--days 365] [--seed 1] [--repeat 3]
+        [--intervals 1000,300,100] [--sample-intervals 10] [--modes long,neutral]
 
 One line per configuration: long and neutral; a wide grid (interval 1000, ~3% of the price)
-and a tighter one (300); the default risk config (volume monitor on) and the same with the
-monitor off. Each runs --repeat times: the best figure and the spread (slowest/best) are
-printed, the machine being shared, for wall-clock time and for CPU time (`time.process_time`,
-far steadier on a shared machine). Generating the year is not timed; the replay (fast path,
-from the float columns to the report's inputs) is.
+and the busy ones (300 and 100, where the grid trades and the core itself is the cost); the
+default risk config (volume monitor on) and the same with the monitor off. Then the tight grid
+on the shipped sample (2,880 real 1-minute candles, interval 10, `--fill touch`: ~11,000
+fills). Each runs --repeat times: the best figure and the spread (slowest/best) are printed,
+the machine being shared, for wall-clock time and for CPU time (`time.process_time`, far
+steadier on a shared machine); core evaluations/s is beside candles/s (CPU). Generating or
+parsing the data is not timed; the replay (fast path, from the float columns to the report's
+inputs) is.
 """
 
 from __future__ import annotations
@@ -15,14 +19,54 @@ from __future__ import annotations
 import argparse
 import time
 from decimal import Decimal
+from pathlib import Path
 
+from mmtasks.grid.band import FillMode
 from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
 from mmtasks.replay.engine import Config
 from mmtasks.replay.generate import generate
 from mmtasks.replay.matcher import Fees
+from mmtasks.replay.parsers import load
+from mmtasks.replay.series import Series
 from mmtasks.replay.session import replay
 
 RULES = SymbolRules(Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5))
+SAMPLE = Path(__file__).parent.parent / "mmtasks" / "replay" / "data" / "sample-BTCUSDT-1m.csv"
+
+
+def _floats(data: Series) -> None:
+    for column in ("low", "high", "close", "volume"):
+        data.floats(column)  # the float columns, parsed once with the data (as a sweep does)
+
+
+def _measure(
+    data: Series,
+    label: str,
+    strategy: dict[str, object],
+    monitor: bool,
+    fill: FillMode,
+    repeat: int,
+) -> None:
+    risk = {} if monitor else {"enable_volume_monitor": False}
+    cfg = Config(
+        "BTCUSDT", parse_grid_config(strategy), parse_risk_config(risk), RULES, Fees(), fill
+    )
+    runs, cpu = [], []
+    for _ in range(repeat):
+        started = time.process_time()
+        runs.append(replay(cfg, data))
+        cpu.append(time.process_time() - started)
+    times = [r.elapsed_s for r in runs]
+    e, best, best_cpu = runs[0].engine, min(times), min(cpu)
+    risk_label = "default risk" if monitor else "monitor off "
+    print(
+        f"{label} {risk_label}: {len(data) / best:>10,.0f} candles/s wall (spread "
+        f"{max(times) / best:.2f}x), {len(data) / best_cpu:>10,.0f} candles/s CPU (spread "
+        f"{max(cpu) / best_cpu:.2f}x)  {e.evaluations / best_cpu:>8,.0f} core evaluations/s "
+        f"CPU  ({e.steps:,} points visited, {e.evaluations:,} evaluations, "
+        f"{e.venue.placed:,} orders placed, {len(e.fills):,} fills, {best_cpu:.2f}s CPU)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -30,52 +74,42 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--intervals", default="1000,300", help="comma-separated grid intervals")
-    args = parser.parse_args()
-    data = generate(args.days * 1440, seed=args.seed)
-    for column in ("low", "high", "close", "volume"):
-        data.floats(column)  # the float columns, parsed once with the data (as a sweep does)
-    close = data.floats("close")
-    print(
-        f"{len(data):,} generated 1m candles (seed {args.seed}), {data.close_text[0]} -> "
-        f"{data.close_text[-1]}, range {close.min():,.0f} .. {close.max():,.0f}; best of "
-        f"{args.repeat}"
+    parser.add_argument(
+        "--intervals", default="1000,300,100", help="grid intervals on the generated year"
     )
-    for interval in args.intervals.split(","):
-        for mode in ("long", "neutral"):
-            for monitor in (True, False):
-                strategy = {
-                    "mode": mode,
-                    "interval": interval,
-                    "buy_levels": 10,
-                    "sell_levels": 10,
-                    "order_qty": "0.01",
-                }
-                risk = {} if monitor else {"enable_volume_monitor": False}
-                cfg = Config(
-                    "BTCUSDT",
-                    parse_grid_config(strategy),
-                    parse_risk_config(risk),
-                    RULES,
-                    Fees(),
-                )
-                runs, cpu = [], []
-                for _ in range(args.repeat):
-                    started = time.process_time()
-                    runs.append(replay(cfg, data))
-                    cpu.append(time.process_time() - started)
-                times = [r.elapsed_s for r in runs]
-                e, best, best_cpu = runs[0].engine, min(times), min(cpu)
-                label = "default risk" if monitor else "monitor off "
-                print(
-                    f"{mode:8} interval {interval:>5} {label}: {len(data) / best:>10,.0f} "
-                    f"candles/s wall (spread {max(times) / best:.2f}x), "
-                    f"{len(data) / best_cpu:>10,.0f} candles/s CPU (spread "
-                    f"{max(cpu) / best_cpu:.2f}x)  {e.evaluations / best_cpu:>8,.0f} core "
-                    f"evaluations/s CPU  ({e.steps:,} points visited, "
-                    f"{e.evaluations:,} evaluations, {e.venue.placed:,} orders placed, "
-                    f"{len(e.fills):,} fills, {best_cpu:.2f}s CPU)"
-                )
+    parser.add_argument(
+        "--sample-intervals", default="10", help="grid intervals on the shipped sample"
+    )
+    parser.add_argument("--modes", default="long,neutral")
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    intervals = [i for i in args.intervals.split(",") if i]
+    if intervals:
+        data = generate(args.days * 1440, seed=args.seed)
+        _floats(data)
+        close = data.floats("close")
+        print(
+            f"{len(data):,} generated 1m candles (seed {args.seed}), {data.close_text[0]} -> "
+            f"{data.close_text[-1]}, range {close.min():,.0f} .. {close.max():,.0f}; best of "
+            f"{args.repeat}"
+        )
+        for interval in intervals:
+            for mode in modes:
+                for monitor in (True, False):
+                    strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
+                    label = f"{mode:8} interval {interval:>5}"
+                    _measure(data, label, strategy, monitor, "strict", args.repeat)
+    sample_intervals = [i for i in args.sample_intervals.split(",") if i]
+    if sample_intervals:
+        sample = load(SAMPLE)
+        _floats(sample)
+        print(f"{len(sample):,} 1m candles of {SAMPLE.name}, --fill touch; best of {args.repeat}")
+        for interval in sample_intervals:
+            for mode in modes:
+                for monitor in (True, False):
+                    strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
+                    label = f"sample {mode:8} interval {interval:>3}"
+                    _measure(sample, label, strategy, monitor, "touch", args.repeat)
 
 
 if __name__ == "__main__":
