@@ -161,9 +161,23 @@ def quiet_band(
     if scale <= 0:
         return None, 0, fr
     cb, cs = min(scale, Decimal(1)), max(scale, Decimal(1))
+    found = _order_band(engine_grid, fr, st, cfg.fill == "strict", cb, cs)
+    if found is None:
+        return None, 0, fr
+    band = _entry_band(found[0], fr, st, found[1], cb, cs)
+    seated, calls = _seat_band(band, engine_grid, market, cfg, fr)
+    if seated is None or not seated.contains(fr.price):
+        return None, calls, fr
+    return seated, calls, fr
+
+
+def _order_band(
+    engine_grid: GridState, fr: Frame, st: GridConfig, strict: bool, cb: Decimal, cs: Decimal
+) -> tuple[Band, set[Decimal]] | None:
+    """Return the band where no resting order fills or leaves its cancel window and no free
+    slot's closing order enters its window, and the levels taken (None: no band)."""
     i = fr.interval
     wb, ws = st.buy_levels, st.sell_levels
-    strict = cfg.fill == "strict"
     # The bounds as plain locals (Band.above / below spelled out: one Band built at the end);
     # taken (levels where no entry can be placed: the slot has an order, or one of our orders
     # rests at that price) gathered in the same pass.
@@ -171,49 +185,60 @@ def quiet_band(
     hi: Decimal | None = None
     lo_closed = hi_closed = False
     taken: set[Decimal] = set()
-    for slot in engine_grid.slots.values():
+    # A free slot's closing order comes into its window when the reference moves to it: the
+    # nearest such slot of each side bounds the band (its value divided by cs or cb below).
+    ws_i, wb_i = ws * i, wb * i
+    ws1_i, wb1_i = (ws + 1) * i, (wb + 1) * i  # the cancel window
+    sell_top, buy_bottom = fr.sell_ref + ws_i, fr.buy_ref - wb_i
+    near_long: Decimal | None = None  # the lowest close_at - ws_i above the sell window
+    near_short: Decimal | None = None  # the highest close_at + wb_i below the buy window
+    for slot in engine_grid.live.values():  # the others neither rest nor hold inventory
         status = slot.status
         if status is SlotStatus.FREE:
             inventory = slot.inventory
             if inventory > 0:
                 close_at = slot.level + i
-                if close_at > fr.sell_ref + ws * i:
-                    value = (close_at - ws * i) / cs
-                    if hi is None or value <= hi:
-                        hi, hi_closed = value, False
+                if close_at > sell_top:
+                    value = close_at - ws_i
+                    if near_long is None or value < near_long:
+                        near_long = value
             elif inventory < 0:
                 close_at = slot.level - i
-                if close_at < fr.buy_ref - wb * i:
-                    value = (close_at + wb * i) / cb
-                    if lo is None or value >= lo:
-                        lo, lo_closed = value, False
+                if close_at < buy_bottom:
+                    value = close_at + wb_i
+                    if near_short is None or value > near_short:
+                        near_short = value
             continue
         if status is SlotStatus.PENDING:
-            return None, 0, fr
+            return None
         price = slot.price
         taken.add(slot.level)
         if price is None:
             continue
         taken.add(price)
         if fr.reduce_only and not slot.closing:
-            return None, 0, fr
+            return None
         if slot.side is Side.BUY:
             if lo is None or price > lo or (price == lo and not strict):
                 lo, lo_closed = price, strict
-            value = (price + (wb + 1) * i) / cb
+            value = (price + wb1_i) / cb
             if hi is None or value < hi:
                 hi, hi_closed = value, True
         else:
             if hi is None or price < hi or (price == hi and not strict):
                 hi, hi_closed = price, strict
-            value = (price - (ws + 1) * i) / cs
+            value = (price - ws1_i) / cs
             if lo is None or value > lo:
                 lo, lo_closed = value, True
-    band = _entry_band(Band(lo, lo_closed, hi, hi_closed), fr, st, taken, cb, cs)
-    seated, calls = _seat_band(band, engine_grid, market, cfg, fr)
-    if seated is None or not seated.contains(fr.price):
-        return None, calls, fr
-    return seated, calls, fr
+    if near_long is not None:
+        value = near_long / cs
+        if hi is None or value <= hi:
+            hi, hi_closed = value, False
+    if near_short is not None:
+        value = near_short / cb
+        if lo is None or value >= lo:
+            lo, lo_closed = value, False
+    return Band(lo, lo_closed, hi, hi_closed), taken
 
 
 def _entry_band(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 import pydantic
@@ -254,7 +255,13 @@ class SymbolRules:
 
 def snapped_interval(config: GridConfig, rules: SymbolRules) -> Decimal:
     """Return the configured interval snapped to the tick size (never below one tick)."""
-    return max(snap_nearest(config.interval, rules.tick_size), rules.tick_size)
+    return _snapped(config.interval, rules.tick_size)
+
+
+# Value-keyed (the result depends on the two values only): every decision asks for it.
+@lru_cache(maxsize=1024)
+def _snapped(interval: Decimal, tick_size: Decimal) -> Decimal:
+    return max(snap_nearest(interval, tick_size), tick_size)
 
 
 def validate_config(config: GridConfig, rules: SymbolRules) -> None:

@@ -136,14 +136,6 @@ def _passed(slot: Slot, price: Decimal) -> bool:
     return slot.price >= price if slot.side is Side.BUY else slot.price <= price
 
 
-def _outside_cancel_window(slot: Slot, fr: Frame, config: GridConfig) -> bool:
-    # One interval wider than the placement window, so a fresh order is never cancelled at once.
-    assert slot.price is not None
-    if slot.side is Side.BUY:
-        return slot.price < fr.buy_ref - (config.buy_levels + 1) * fr.interval
-    return slot.price > fr.sell_ref + (config.sell_levels + 1) * fr.interval
-
-
 def _cancel(state: GridState, slot: Slot, reason: str) -> CancelOrder:
     assert slot.client_order_id is not None
     return CancelOrder(
@@ -181,78 +173,95 @@ def _place(
     )
 
 
-def _live_slots(state: GridState) -> dict[str, Slot]:
-    # The slots a decision can act on besides the entry candidates: an order in flight or
-    # resting, or inventory to close. The others only keep their generation, and the history of
-    # every level ever quoted grows with time, so each pass below looks at these alone.
-    return {
-        key: slot
-        for key, slot in state.slots.items()
-        if slot.status is not SlotStatus.FREE or slot.inventory != 0
-    }
+@dataclass
+class _Survey:
+    """One pass over the live slots: what rests where, the exposure, the trailing cancels."""
+
+    cancels: dict[str, CancelOrder]
+    occupied: set[Decimal]  # prices of our orders: in flight, resting, or being cancelled
+    busy: set[Decimal]  # levels whose slot holds an order
+    holding: list[Slot]  # free slots with inventory to close
+    exposure: dict[Side, Decimal]  # per side: the position plus every order of ours filling
+    orders: int  # orders with a price (more than len(occupied): two share a price)
 
 
-def _trailing_cancels(
-    state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridConfig
-) -> dict[str, CancelOrder]:
+def _survey(state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridConfig) -> _Survey:
+    # GRID.md "Cancelling": a resting order more than one interval beyond its window (the cancel
+    # window is one interval wider than the placement window, so a fresh order is never
+    # cancelled at once), and entries while stale or reduce-only. An order the price has
+    # already passed is left alone: its fill is on the way, and a cancel would race it.
+    price, stale, reduce_only = fr.price, fr.stale, fr.reduce_only
+    buy_cut = fr.buy_ref - (config.buy_levels + 1) * fr.interval
+    sell_cut = fr.sell_ref + (config.sell_levels + 1) * fr.interval
+    qty0 = state.position.qty
+    exposure = {Side.BUY: qty0, Side.SELL: -qty0}
     cancels: dict[str, CancelOrder] = {}
+    occupied: set[Decimal] = set()
+    busy: set[Decimal] = set()
+    holding: list[Slot] = []
+    orders = 0
+    free, locked, buy = SlotStatus.FREE, SlotStatus.LOCKED, Side.BUY
     for key, slot in live.items():
-        if slot.status is not SlotStatus.LOCKED or slot.price is None or slot.side is None:
+        status = slot.status
+        if status is free:
+            holding.append(slot)  # live and free: it holds inventory
             continue
-        if _passed(slot, fr.price):
+        busy.add(slot.level)
+        side, at = slot.side, slot.price
+        if at is not None:
+            occupied.add(at)
+            orders += 1
+        if side is not None and slot.qty is not None:
+            exposure[side] += slot.qty - slot.filled_qty
+        if status is not locked or at is None or side is None:
             continue
-        if not slot.closing and fr.stale:
+        if (at >= price) if side is buy else (at <= price):
+            continue  # passed
+        if not slot.closing and stale:
             cancels[key] = _cancel(state, slot, REASON_STALE)
-        elif not slot.closing and fr.reduce_only:
+        elif not slot.closing and reduce_only:
             cancels[key] = _cancel(state, slot, REASON_REDUCE_ONLY)
-        elif not fr.stale and _outside_cancel_window(slot, fr, config):
+        elif not stale and ((at < buy_cut) if side is buy else (at > sell_cut)):
             cancels[key] = _cancel(state, slot, REASON_WINDOW)
-    return cancels
-
-
-def _exposure(state: GridState, live: Mapping[str, Slot]) -> dict[Side, Decimal]:
-    # Worst case per side: the position plus every order of ours on that side filling.
-    exposure = {Side.BUY: state.position.qty, Side.SELL: -state.position.qty}
-    for slot in live.values():
-        if slot.has_order and slot.side is not None and slot.qty is not None:
-            exposure[slot.side] += slot.qty - slot.filled_qty
-    return exposure
-
-
-def _exceeds_max_position(
-    limit: Decimal | None, exposure: dict[Side, Decimal], side: Side, qty: Decimal
-) -> bool:
-    return limit is not None and exposure[side] + qty > limit
+    return _Survey(cancels, occupied, busy, holding, exposure, orders)
 
 
 def _closing_orders(
     state: GridState,
-    live: Mapping[str, Slot],
     fr: Frame,
+    sv: _Survey,
     *,
     config: GridConfig,
     limit: Decimal | None,
     rules: SymbolRules,
-    occupied: set[Decimal],
-    exposure: dict[Side, Decimal],
 ) -> list[PlaceOrder]:
-    places = []
-    # Lower slots first: when a long slot's SELL and a short slot's BUY aim at one free price,
-    # the lower slot takes it and the other waits for a later evaluation.
-    holding = [slot for slot in live.values() if not slot.has_order and slot.inventory != 0]
-    for slot in sorted(holding, key=lambda s: s.level):
+    places: list[PlaceOrder] = []
+    occupied, exposure = sv.occupied, sv.exposure
+    i = fr.interval
+    sell_top = fr.sell_ref + config.sell_levels * i
+    buy_bottom = fr.buy_ref - config.buy_levels * i
+    # Only a closing order inside its window may be placed (the others are left out before
+    # sorting: most inventory waits far from the price). Lower slots first: when a long slot's
+    # SELL and a short slot's BUY aim at one free price, the lower slot takes it and the other
+    # waits for a later evaluation.
+    holding = [
+        slot
+        for slot in sv.holding
+        if (slot.level + i <= sell_top if slot.inventory > 0 else slot.level - i >= buy_bottom)
+    ]
+    if len(holding) > 1:
+        holding.sort(key=_level)
+    for slot in holding:
         if slot.inventory > 0:
-            side, price = Side.SELL, slot.level + fr.interval
-            in_window = price <= fr.sell_ref + config.sell_levels * fr.interval
+            side, price = Side.SELL, slot.level + i
         else:
-            side, price = Side.BUY, slot.level - fr.interval
-            in_window = price >= fr.buy_ref - config.buy_levels * fr.interval
-        if not in_window or price <= 0 or price in occupied:
+            side, price = Side.BUY, slot.level - i
+        if price <= 0 or price in occupied:
             continue
         qty = closing_qty_for(slot.inventory, rules, price)
         # A closing order reduces its slot's inventory, but in neutral mode slots can hold
         # opposite inventory, so it may still grow the net position: the limit applies to it too.
-        if qty is None or _exceeds_max_position(limit, exposure, side, qty):
+        if qty is None or (limit is not None and exposure[side] + qty > limit):
             continue
         # Long mode: the closing SELL is reduce-only (the net position is this inventory).
         # Neutral mode: long and short slots net out at the venue, which would refuse or cancel
@@ -275,50 +284,74 @@ def _closing_orders(
     return places
 
 
+def _level(slot: Slot) -> Decimal:
+    return slot.level
+
+
 def _entry_orders(
     state: GridState,
     fr: Frame,
+    sv: _Survey,
     *,
     config: GridConfig,
     risk: RiskConfig,
     rules: SymbolRules,
-    occupied: set[Decimal],
-    exposure: dict[Side, Decimal],
 ) -> list[PlaceOrder]:
-    candidates = [
-        (Side.BUY, level)
-        for level in buy_levels(fr.anchor, fr.interval, fr.buy_ref, config.buy_levels)
-    ]
+    # The candidates of buy_levels (then sell_levels in neutral mode), nearest first, each
+    # looked at as it comes: a level a slot's order or one of our prices holds is skipped
+    # without looking its slot up (the common case: most candidates rest already).
+    a, i = fr.anchor, fr.interval
+    places: list[PlaceOrder] = []
+    top = _floor_div(fr.buy_ref - i / 2 - a, i)
+    for n in range(config.buy_levels):
+        level = a + (top - n) * i
+        if level <= 0:
+            break  # nearest first: every later level is lower still
+        _entry(state, Side.BUY, level, sv, places, config=config, risk=risk, rules=rules)
     if config.mode == "neutral":
-        candidates += [
-            (Side.SELL, level)
-            for level in sell_levels(fr.anchor, fr.interval, fr.sell_ref, config.sell_levels)
-        ]
-    places = []
-    for side, level in candidates:
-        slot = state.slot_at(level)
-        if slot.has_order or level in occupied or not _entry_allowed(slot, side, rules):
-            continue
-        qty = order_qty_for(config, rules, level)
-        if qty is None:
-            continue
-        if _exceeds_max_position(risk.max_position, exposure, side, qty):
-            continue
-        places.append(
-            _place(
-                state,
-                slot,
-                side,
-                level,
-                qty,
-                post_only=config.post_only,
-                reduce_only=False,
-                closing=False,
-            )
-        )
-        occupied.add(level)
-        exposure[side] += qty
+        bottom = -_floor_div(a - (fr.sell_ref + i / 2), i)  # ceil
+        for n in range(config.sell_levels):
+            level = a + (bottom + n) * i
+            _entry(state, Side.SELL, level, sv, places, config=config, risk=risk, rules=rules)
     return places
+
+
+def _entry(
+    state: GridState,
+    side: Side,
+    level: Decimal,
+    sv: _Survey,
+    places: list[PlaceOrder],
+    *,
+    config: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+) -> None:
+    if level in sv.occupied or level in sv.busy:
+        return
+    slot = state.slot_at(level)  # free: a slot holding an order is in busy
+    if slot.inventory != 0 and not _entry_allowed(slot, side, rules):
+        return
+    qty = order_qty_for(config, rules, level)
+    if qty is None:
+        return
+    limit = risk.max_position
+    if limit is not None and sv.exposure[side] + qty > limit:
+        return
+    places.append(
+        _place(
+            state,
+            slot,
+            side,
+            level,
+            qty,
+            post_only=config.post_only,
+            reduce_only=False,
+            closing=False,
+        )
+    )
+    sv.occupied.add(level)
+    sv.exposure[side] += qty
 
 
 def _entry_allowed(slot: Slot, side: Side, rules: SymbolRules) -> bool:
@@ -407,44 +440,30 @@ def decide(
     fr = frame(state, market, config, risk, rules, now_ms)
     if no_new_exposure and not fr.reduce_only:
         fr = replace(fr, reduce_only=True)
-    live = _live_slots(state)
-    cancels = _trailing_cancels(state, live, fr, config)
+    live = state.live
+    sv = _survey(state, live, fr, config)
+    if sv.orders != len(sv.occupied):
+        # Two of our orders share a price (never by this decision; an adopted state may):
+        # the sorts below could then tie, and ties keep the slots' order.
+        live = {key: live[key] for key in state.slots if key in live}
+        sv = _survey(state, live, fr, config)
+    cancels = sv.cancels
     places: list[PlaceOrder] = []
     if not fr.stale:
-        # A price never carries two of our orders: in-flight and resting orders (even those
-        # being cancelled, until the venue confirms) occupy their price.
-        occupied = {
-            slot.price for slot in live.values() if slot.has_order and slot.price is not None
-        }
-        exposure = _exposure(state, live)
         limit = ZERO if no_new_exposure else risk.max_position
-        places = _closing_orders(
-            state,
-            live,
-            fr,
-            config=config,
-            limit=limit,
-            rules=rules,
-            occupied=occupied,
-            exposure=exposure,
-        )
+        if sv.holding:
+            places = _closing_orders(state, fr, sv, config=config, limit=limit, rules=rules)
         if not fr.reduce_only:
-            places += _entry_orders(
-                state,
-                fr,
-                config=config,
-                risk=risk,
-                rules=rules,
-                occupied=occupied,
-                exposure=exposure,
-            )
+            places += _entry_orders(state, fr, sv, config=config, risk=risk, rules=rules)
         if risk.max_open_orders is not None:
             places = _cap_open_orders(state, live, fr, risk.max_open_orders, cancels, places)
+    if not cancels and len(places) < 2:
+        return [*places]
     ordered_cancels = [
         cancel
         for _, cancel in sorted(
             cancels.items(),
-            key=lambda item: _sort_key(state.slots[item[0]].price, state.slots[item[0]].side, fr),
+            key=lambda item: _sort_key(live[item[0]].price, live[item[0]].side, fr),
         )
     ]
     ordered_places = sorted(places, key=lambda p: _place_key(p, fr))

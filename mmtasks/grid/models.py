@@ -6,10 +6,11 @@ callers can take every grid type from one module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from mmtasks.decimals import ZERO, canon, parse_decimal
 from mmtasks.domain import Side
@@ -259,27 +260,43 @@ class GridState:
         """Return the slot of level, or a fresh FREE one when none is stored."""
         return self.slots.get(canon(level)) or Slot(level=level)
 
+    @cached_property
+    def live(self) -> Mapping[str, Slot]:
+        """The slots a decision can act on: an order in flight or resting, or inventory.
+
+        The others only keep their generation, and the history of every level ever quoted grows
+        with time, so the decision and the quiet band look at these alone. Derived once per
+        state and carried through with_slot / with_slots (not a field: equality, repr and the
+        stored text are the slots'). Its order is not the slots' once carried: nothing may
+        depend on it (logic.decide falls back to the slots' order where a tie could).
+        """
+        return {key: slot for key, slot in self.slots.items() if _is_live(slot)}
+
     def with_slot(self, slot: Slot) -> GridState:
         """Return this state with slot stored under its key."""
         slots = dict(self.slots)
         slots[slot.key] = slot
-        return self._with(slots, self.position)
+        return self._with(slots, self.position, (slot,))
 
     def with_slots(self, changed: Iterable[Slot]) -> GridState:
         """Return this state with each slot stored under its key, in order (one copy)."""
         slots = dict(self.slots)
+        stored: list[Slot] = []
         for slot in changed:
             slots[slot.key] = slot
-        return self._with(slots, self.position)
+            stored.append(slot)
+        return self._with(slots, self.position, stored)
 
     def with_position(self, position: Position) -> GridState:
         """Return this state with position replaced."""
-        return self._with(self.slots, position)
+        return self._with(self.slots, position, ())
 
-    def _with(self, slots: Mapping[str, Slot], position: Position) -> GridState:
+    def _with(
+        self, slots: Mapping[str, Slot], position: Position, changed: Sequence[Slot]
+    ) -> GridState:
         # Every order update builds a new state: the constructor is several times cheaper than
         # dataclasses.replace. A field added to GridState must be passed on here too.
-        return GridState(
+        state = GridState(
             symbol=self.symbol,
             anchor=self.anchor,
             slots=slots,
@@ -287,3 +304,20 @@ class GridState:
             reduce_only=self.reduce_only,
             generation_floor=self.generation_floor,
         )
+        live: dict[str, Slot] | None = self.__dict__.get("live")
+        if live is not None and not changed:
+            state.__dict__["live"] = live  # never changed in place: shared
+        elif live is not None:
+            # The live slots follow the changed ones (cached_property stores in __dict__).
+            carried = dict(live)
+            for slot in changed:
+                if _is_live(slot):
+                    carried[slot.key] = slot
+                else:
+                    carried.pop(slot.key, None)
+            state.__dict__["live"] = carried
+        return state
+
+
+def _is_live(slot: Slot) -> bool:
+    return slot.status is not SlotStatus.FREE or slot.inventory != 0

@@ -109,6 +109,23 @@ def _locked(slot: Slot, venue_order_id: str | None) -> Slot:
     )
 
 
+def _filled(slot: Slot, filled_qty: Decimal, inventory: Decimal) -> Slot:
+    # dataclasses.replace(slot, filled_qty=..., inventory=...) spelled out, as _locked is.
+    return Slot(
+        level=slot.level,
+        status=slot.status,
+        side=slot.side,
+        price=slot.price,
+        qty=slot.qty,
+        client_order_id=slot.client_order_id,
+        venue_order_id=slot.venue_order_id,
+        filled_qty=filled_qty,
+        closing=slot.closing,
+        inventory=inventory,
+        generation=slot.generation,
+    )
+
+
 def order_created(
     state: GridState, client_order_id: str, ts_event_ms: int = 0
 ) -> OrderCreated | None:
@@ -200,7 +217,7 @@ def apply_order_update(
         )
         events.extend(position_events(state.symbol, state.position, position, now_ms))
         signed = delta if side is Side.BUY else -delta
-        slot = replace(slot, filled_qty=cum_qty, inventory=slot.inventory + signed)
+        slot = _filled(slot, cum_qty, slot.inventory + signed)
         state = state.with_position(position)
     if status.is_open:
         return state.with_slot(_locked(slot, venue_id)), events

@@ -121,6 +121,19 @@ class Engine:
         self.step_events: list[dict[str, str]] = []
         self._index = 0
         self._ts = 0
+        # What the worker would have read, kept between decisions: decide_step only reads it,
+        # so only the grid, the state fields and the tick move (record is derived from meta).
+        self._snap = Snapshot(
+            symbol=config.symbol,
+            meta=self.meta,
+            grid=self.grid,
+            strategy=config.strategy,
+            risk=config.risk,
+            rules=config.rules,
+            candles={},
+            tick=None,
+            fleet_state="ACTIVE",
+        )
 
     def step(self, index: int, ts_ms: int, price: Decimal, candles: tuple[Candle, ...]) -> None:
         """Fill what the price reaches, then decide at price until a decision changes nothing."""
@@ -154,18 +167,14 @@ class Engine:
 
     def decide(self, market: Market) -> list[Action]:
         """Return the worker's decision at market: `advance.decide_step`, as a step runs it."""
-        cfg = self.config
-        snap = Snapshot(
-            symbol=cfg.symbol,
-            meta=self.meta,
-            grid=self.grid,
-            strategy=cfg.strategy,
-            risk=cfg.risk,
-            rules=cfg.rules,
-            candles={},
-            tick=Tick(market.price, market.price_ts_ms, 0),
-            fleet_state="ACTIVE",
-        )
+        snap = self._snap
+        snap.grid = self.grid
+        if snap.meta is not self.meta:
+            snap.meta = self.meta
+            snap.__dict__.pop("record", None)  # the cached_property read from the old meta
+        tick = snap.tick
+        if tick is None or tick.price is not market.price or tick.ts_event_ms != market.price_ts_ms:
+            snap.tick = Tick(market.price, market.price_ts_ms, 0)
         fx = Effects(grid=self.grid, meta={}, candles={})
         status = self.meta.get("status", SymbolStatus.ACTIVE)
         gate = advance.Gate(status, waiting=False, needs_reconcile=False)

@@ -106,7 +106,7 @@ def _survey(engine: Engine, fr: Frame) -> Survey | None:
         return None
     entries: list[tuple[str, Slot]] = []
     closing_prices: set[Decimal] = set()
-    for key, slot in grid.slots.items():
+    for key, slot in grid.live.items():  # the others neither rest nor hold inventory
         if slot.status is SlotStatus.PENDING:
             return None
         if slot.status is SlotStatus.LOCKED:
