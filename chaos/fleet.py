@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from mmtasks.assign import THREADS
+from mmtasks.assign import THREADS, worker_argv
 from mmtasks.embedded import free_port, redis_reachable, start_embedded_postgres
 from mmtasks.run.children import Child, Fleet, start_connector
 from mmtasks.run.symbols import init_symbols, load_config, seed_registry
@@ -131,6 +131,12 @@ class ChaosFleet:
     symbols: list[str]
     tick_ms: int
     keep: bool = False
+    # The symbols' entries when they are not all in config_path (generated ones, `--symbols 8`).
+    config: dict[str, dict[str, Any]] | None = None
+    # One threaded worker for every symbol (the production layout, mmtasks/assign.py) instead
+    # of one per symbol; and variables every child gets besides the services'.
+    one_worker: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
     redis_server: RedisServer | None = None
     postgres: PostgresServer | None = None
     settings: Settings | None = None
@@ -144,7 +150,7 @@ class ChaosFleet:
         from mmtasks.celery import make_app
         from mmtasks.registry.migrate import migrate
 
-        config = load_config(self.config_path, ",".join(self.symbols))
+        config = self.config or load_config(self.config_path, ",".join(self.symbols))
         self.redis_server = RedisServer(self.data_dir / "redis")
         self.redis_server.start()
         self.postgres = PostgresServer(self.data_dir / "postgres")
@@ -161,6 +167,7 @@ class ChaosFleet:
             "MMTASKS_DATA_DIR": str(self.data_dir),
             "MMTASKS_LOCK_TTL_MS": LOCK_TTL_MS,
             "MMTASKS_SERVICES_FILE": str(self.data_dir / "services.json"),
+            **self.extra_env,
         }
         env.pop("MMTASKS_CRASH_AT", None)
         self.fleet = Fleet(env, self.data_dir / "logs")
@@ -168,8 +175,12 @@ class ChaosFleet:
         self.children["connector"] = self.fleet.children[-1]
         self.settings = settings.with_services(CONNECTOR_ADDR=addr)
         self.fleet.env.update(self.settings.service_env())
-        for symbol in self.symbols:
-            self.spawn_worker(symbol)
+        if self.one_worker:
+            queues = [s.lower() for s in self.symbols]
+            self.spawn("worker-symbols0", *CELERY, *worker_argv(0, queues))
+        else:
+            for symbol in self.symbols:
+                self.spawn_worker(symbol)
         self.spawn("control", *CELERY, "worker", "-Q", "control", "-n", "control@%h", "-c", "2")
         schedule = str(self.data_dir / "celerybeat-schedule")
         self.spawn("beat", *CELERY, "beat", "--loglevel", "INFO", "-s", schedule)
@@ -218,7 +229,10 @@ class ChaosFleet:
         )
 
     def spawn_bridge(self) -> Child:
-        """Start the bridge on the fleet's symbols (as `mmtasks.run` does)."""
+        """Start the bridge on the fleet's symbols (as `mmtasks.run` does); with one_worker,
+        on the registry's, so a symbol removed stops streaming as in production."""
+        if self.one_worker:
+            return self.spawn("bridge", sys.executable, "-m", "bridge")
         return self.spawn(
             "bridge", sys.executable, "-m", "bridge", "--symbols", ",".join(self.symbols)
         )

@@ -85,10 +85,10 @@ class Settings(BaseSettings):
     # cursors, counted trades kept behind the newest (at least twice reconcile's 5-minute
     # look-back), the fleet event stream by count and age, and how long a removed symbol's
     # keys stay before they are deleted.
-    inbox_keep: int = Field(default=1000, ge=100, alias="MMTASKS_INBOX_KEEP")
+    inbox_keep: int = Field(default=500, ge=100, alias="MMTASKS_INBOX_KEEP")
     outbox_keep: int = Field(default=200, ge=10, alias="MMTASKS_OUTBOX_KEEP")
-    trades_keep_s: float = Field(default=900.0, ge=600, alias="MMTASKS_TRADES_KEEP_S")
-    events_max_len: int = Field(default=20_000, ge=100, alias="MMTASKS_EVENTS_MAX_LEN")
+    trades_keep_s: float = Field(default=600.0, ge=600, alias="MMTASKS_TRADES_KEEP_S")
+    events_max_len: int = Field(default=10_000, ge=100, alias="MMTASKS_EVENTS_MAX_LEN")
     events_max_age_s: float = Field(default=3600.0, ge=60, alias="MMTASKS_EVENTS_MAX_AGE_S")
     removed_grace_s: float = Field(default=3600.0, ge=0, alias="MMTASKS_REMOVED_GRACE_S")
 

@@ -39,10 +39,10 @@ DELETE_BATCH = 500
 class Retention:
     """What the sweep keeps; `Settings.retention` builds it from the environment."""
 
-    inbox_keep: int = 1000
+    inbox_keep: int = 500
     outbox_keep: int = 200
-    trades_keep_s: float = 900.0
-    events_max_len: int = 20_000
+    trades_keep_s: float = 600.0
+    events_max_len: int = 10_000
     events_max_age_s: float = 3600.0
 
     @classmethod
