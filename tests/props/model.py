@@ -10,6 +10,7 @@ same price until a decision returns nothing (docs/strategy.md, "Worked examples"
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -84,6 +85,8 @@ class GridModel:
     cancelled: list[str] = field(default_factory=list)
     evaluations: list[Evaluation] = field(default_factory=list)
     now_ms: int = 0
+    # The decision under test: the core's, or the reference it is compared with.
+    decide: Callable[..., list[Action]] = decide
 
     def __post_init__(self) -> None:
         self.state = GridState(symbol=SYMBOL, reduce_only=self.reduce_only)
@@ -101,7 +104,7 @@ class GridModel:
     def settle(self, price: Decimal) -> None:
         """Decide and execute on price until a decision returns nothing."""
         for _ in range(MAX_ROUNDS):
-            actions = decide(
+            actions = self.decide(
                 self.state,
                 Market(price, self.now_ms),
                 self.config,
