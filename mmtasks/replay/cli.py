@@ -102,6 +102,12 @@ def build_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     out.add_argument("--sweep", nargs="+", metavar="KEY=V1,V2", help="strategy/risk grid")
     out.add_argument("--sweep-csv", type=Path, default=Path("sweep.csv"))
     out.add_argument("--jobs", type=int, default=0, help="sweep processes (default: CPUs)")
+    out.add_argument(
+        "--rank",
+        choices=("pnl", "pnl_drawdown", "fills"),
+        default="pnl",
+        help="sweep ranking: net PnL (default), net PnL / max drawdown, or fills",
+    )
     return parser
 
 

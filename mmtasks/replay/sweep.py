@@ -1,4 +1,5 @@
-"""Parameter sweeps: every combination in parallel processes, ranked by net PnL, as CSV too."""
+"""Parameter sweeps: every combination in parallel processes (`--jobs`, a progress bar), ranked
+by the metric `--rank` names (net PnL, net PnL / max drawdown, fills), as a table and as CSV."""
 
 from __future__ import annotations
 
@@ -28,6 +29,22 @@ COLUMNS = (
     "round_trips",
     "sharpe_daily",
 )
+
+
+RANKS = ("pnl", "pnl_drawdown", "fills")
+
+
+def rank_value(report: dict[str, Any], rank: str) -> Decimal:
+    """Return a run's figure for rank: net PnL, net PnL / max drawdown, or its fills."""
+    if rank == "fills":
+        return Decimal(report["fills"])
+    net = Decimal(report["net_pnl"])
+    if rank == "pnl":
+        return net
+    drawdown = Decimal(report["max_drawdown"])
+    if drawdown == 0:  # never below its peak: ahead of every run that was, by its PnL
+        return Decimal("Infinity") if net > 0 else net
+    return net / drawdown
 
 
 def parse_axes(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -74,9 +91,15 @@ def run_sweep(
             futures[pool.submit(_one, args, source, s, r)] = combo
         for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", unit="run"):
             results.append((futures[future], future.result()))
-    results.sort(key=lambda item: Decimal(item[1]["net_pnl"]), reverse=True)
-    header = [*keys, *COLUMNS]
-    rows = [[combo[k] for k in keys] + [str(rep[c]) for c in COLUMNS] for combo, rep in results]
+    rank = getattr(args, "rank", "pnl")
+    results.sort(key=lambda item: rank_value(item[1], rank), reverse=True)
+    header = [*keys, *COLUMNS, "pnl_drawdown"]
+    rows = [
+        [combo[k] for k in keys]
+        + [str(rep[c]) for c in COLUMNS]
+        + [_ratio_text(rank_value(rep, "pnl_drawdown"))]
+        for combo, rep in results
+    ]
     widths = [max(len(h), *(len(r[n]) for r in rows)) for n, h in enumerate(header)]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
@@ -85,5 +108,10 @@ def run_sweep(
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
-    print(f"{len(rows)} runs ranked by net PnL; table written to {args.sweep_csv}")
+    what = {"pnl": "net PnL", "pnl_drawdown": "net PnL / max drawdown", "fills": "fills"}[rank]
+    print(f"{len(rows)} runs ranked by {what}; table written to {args.sweep_csv}")
     return 0
+
+
+def _ratio_text(value: Decimal) -> str:
+    return str(value) if not value.is_finite() else str(value.quantize(Decimal("0.0001")))
