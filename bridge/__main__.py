@@ -14,6 +14,7 @@ from pathlib import Path
 
 import redis
 
+from bridge.leader import Leadership
 from bridge.rejects import RejectCounter
 from bridge.service import Bridge, BridgeConfig
 from bridge.sink import Sink
@@ -57,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--kline-interval", default="1m", help="candle interval (default 1m)")
     parser.add_argument(
+        "--no-leader",
+        action="store_true",
+        help="stream without taking the leader lock mm:bridge:leader (by default a second "
+        "bridge stands by and takes over within about 3.5 s of the leader's death)",
+    )
+    parser.add_argument(
         "--backoff-cap-s",
         type=float,
         default=10.0,
@@ -94,7 +101,8 @@ def build(args: argparse.Namespace, settings: Settings) -> Bridge:
         backoff_cap_s=args.backoff_cap_s,
         stats_interval_s=args.stats_s,
     )
-    return Bridge(config, Sink(client, app, rejects), rejects, source)
+    leadership = None if args.no_leader else Leadership(client)
+    return Bridge(config, Sink(client, app, rejects), rejects, source, leadership)
 
 
 def tune_gc() -> None:

@@ -29,6 +29,7 @@ from bridge.convert import (
     order_event_from_pb,
     tick_from_pb,
 )
+from bridge.leader import Leadership
 from bridge.rejects import RejectCounter
 from bridge.sink import Sink, now_ms
 from bridge.symbols import SymbolSource, SymbolSourceUnavailable
@@ -88,9 +89,15 @@ class Bridge:
     """Streams from one connector into the symbols' inboxes and price slots."""
 
     def __init__(
-        self, config: BridgeConfig, sink: Sink, rejects: RejectCounter, source: SymbolSource
+        self,
+        config: BridgeConfig,
+        sink: Sink,
+        rejects: RejectCounter,
+        source: SymbolSource,
+        leadership: Leadership | None = None,
     ) -> None:
         self.config = config
+        self.leadership = leadership  # None: stream without asking (one bridge, or tests)
         self.sink = sink
         self.rejects = rejects
         self.source = source
@@ -117,6 +124,9 @@ class Bridge:
             asyncio.create_task(self.source.listen(self._resync), name="registry-listen"),
             asyncio.create_task(self._log_stats(), name="stats"),
         ]
+        if self.leadership is not None:
+            self.sink.leading = False  # a standby writes no heartbeat over the leader's
+            tasks.append(asyncio.create_task(self.leadership.run(), name="leader"))
         stop = asyncio.create_task(self._stop.wait())
         done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
         code = 0
@@ -126,6 +136,8 @@ class Bridge:
                 code = 1
         await cancel_all([stop, *tasks])
         flushed = await asyncio.to_thread(self.sink.stop, FLUSH_TIMEOUT_S)
+        if self.leadership is not None:
+            await asyncio.to_thread(self.leadership.release)
         log.info(
             "bridge stopped (%s); received %s; rejected %s",
             "flushed" if flushed else "flush timed out",
@@ -167,6 +179,10 @@ class Bridge:
     async def _connect_forever(self) -> None:
         backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s)
         while True:
+            if self.leadership is not None and not self.leadership.leading.is_set():
+                self.sink.leading = False
+                await self.leadership.leading.wait()
+                self.sink.leading = True
             started = time.monotonic()
             try:
                 await self._session()
@@ -205,6 +221,8 @@ class Bridge:
                 )
             )
             tasks.append(asyncio.create_task(self._market_streams(stub), name="market"))
+            if self.leadership is not None:
+                tasks.append(asyncio.create_task(self._while_leading(), name="leading"))
             self.sessions += 1
             self.connected = True
             self.sink.set_state("connected")
@@ -223,6 +241,11 @@ class Bridge:
         finally:
             await cancel_all(tasks)
             await channel.close(grace=None)
+
+    async def _while_leading(self) -> None:
+        assert self.leadership is not None
+        await self.leadership.lost.wait()
+        raise StreamEnded("the leader lock went to another bridge")
 
     async def _market_streams(self, stub: pb_grpc.ExchangeServiceStub) -> None:
         current: list[asyncio.Task[None]] = []

@@ -60,6 +60,7 @@ class Sink:
         self._state = "starting"
         self._stopping = False
         self._last_heartbeat = 0.0
+        self.leading = True  # False while this bridge stands by (bridge/leader.py)
         self._thread = threading.Thread(target=self._run, name="bridge-sink", daemon=True)
 
     @property
@@ -184,6 +185,8 @@ class Sink:
             time.sleep(min(2.0, 0.05 * 2**failures))
 
     def _heartbeat(self, final: bool) -> dict[FieldT, EncodableT]:
+        if not self.leading:
+            return {}  # the heartbeat is the streaming bridge's (bridge/leader.py)
         now = time.monotonic()
         if not final and now - self._last_heartbeat < self._heartbeat_interval_s:
             return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +59,12 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(default=None, alias="SENTRY_DSN")
     data_dir: Path = Field(default=Path(".data"), alias="MMTASKS_DATA_DIR")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    # This host's name in lock tokens and status (Celery's %h in node names is the hostname
+    # too); set it where hosts share a hostname (containers, network namespaces).
+    host: str = Field(default_factory=socket.gethostname, alias="MMTASKS_HOST")
+    # Distinct hosts that must consume every symbol queue: 2 or more in production (a standby
+    # host takes over a symbol when its host dies); a symbol consumed on fewer is flagged.
+    min_hosts: int = Field(default=1, ge=1, alias="MMTASKS_MIN_HOSTS")
     # A crashed worker's symbol lock blocks its successor for at most this long.
     lock_ttl_ms: int = Field(default=10_000, ge=1000, alias="MMTASKS_LOCK_TTL_MS")
     # Self-healing: a temporary fault (connector, Redis, Postgres) makes a symbol DEGRADED and

@@ -84,6 +84,9 @@ Fleet-wide keys:
   mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
                                <stream>_count, events_appended, price_tasks
   mm:bridge:rejects    hash    reason -> count of bad messages
+  mm:bridge:leader     string  the streaming bridge's token `<host>:<pid>/<hex>` (PX 3 s,
+                               renewed each second; bridge/leader.py)
+  mm:bridge:standby    hash    standby bridge `<host>:<pid>` -> last seen ms
   mm:beat:lock         string  owner of the one running beat (EX 30, renewed each tick)
 """
 
@@ -157,6 +160,8 @@ FLEET = "mm:fleet"
 SYMBOLS = "mm:symbols"
 BRIDGE_HEARTBEAT = "mm:bridge:heartbeat"
 BRIDGE_REJECTS = "mm:bridge:rejects"
+BRIDGE_LEADER = "mm:bridge:leader"
+BRIDGE_STANDBY = "mm:bridge:standby"
 BEAT_LOCK = "mm:beat:lock"
 RISK = "mm:risk"
 RISK_LATENCY = "mm:risk:latency"
