@@ -43,6 +43,7 @@ def problems_of(
     price_age_ms: int | None,
     stale_after_s: int,
     last_error: str,
+    min_hosts: int = 1,
 ) -> list[str]:
     """Return why a symbol is unhealthy (empty when healthy)."""
     problems: list[str] = []
@@ -51,13 +52,9 @@ def problems_of(
     elif state != registry_status:
         detail = f": {last_error}" if last_error else ""
         problems.append(f"state {state} but the registry says {registry_status}{detail}")
-    if consumers is None:
-        problems.append("consumer count unknown: no worker answered")
-    elif len(consumers) != 1:
-        problems.append(
-            f"{len(consumers)} workers consume its queue, expected exactly one"
-            + (f": {', '.join(consumers)}" if consumers else "")
-        )
+    problem = consumer_problem(consumers, min_hosts)
+    if problem:
+        problems.append(problem)
     if registry_status == RegistryStatus.ACTIVE:
         if price_age_ms is None:
             problems.append("no price received yet")
@@ -66,6 +63,42 @@ def problems_of(
                 f"last price is {price_age_ms // 1000}s old (stale after {stale_after_s}s)"
             )
     return problems
+
+
+def host_of(node: str) -> str:
+    """Return the host of a Celery node name (`symbols0@host-b` -> `host-b`)."""
+    return node.rpartition("@")[2] or node
+
+
+def by_host(nodes: list[str]) -> dict[str, list[str]]:
+    """Return the nodes grouped by host, hosts and nodes sorted."""
+    out: dict[str, list[str]] = {}
+    for node in sorted(nodes):
+        out.setdefault(host_of(node), []).append(node)
+    return dict(sorted(out.items()))
+
+
+def consumer_problem(consumers: list[str] | None, min_hosts: int = 1) -> str | None:
+    """Return what is wrong with a queue's consumers, or None: nobody consumes it, or all of
+    them are on fewer hosts than MMTASKS_MIN_HOSTS asks (no standby elsewhere)."""
+    if consumers is None:
+        return "consumer count unknown: no worker answered"
+    if not consumers:
+        return "nobody consumes its queue: start a worker for it (`mmtasks queues`)"
+    hosts = by_host(consumers)
+    if len(hosts) < min_hosts:
+        return (
+            f"consumed on {len(hosts)} host{'s' if len(hosts) > 1 else ''} "
+            f"({', '.join(hosts)}) but MMTASKS_MIN_HOSTS is {min_hosts}: start a standby "
+            "worker for its queue on another host (docs/deploy.md)"
+        )
+    return None
+
+
+def lock_holder(token: bytes | str | None) -> str | None:
+    """Return who holds a symbol's lock (`<host>:<pid>`) from its token, None when free."""
+    text = token.decode() if isinstance(token, bytes) else token
+    return text.rpartition("/")[0] or None if text else None
 
 
 def _orders(slot_texts: list[Any]) -> dict[str, int]:
@@ -88,11 +121,12 @@ def symbol_status(
     broker: redis.Redis | None,
     consumers: dict[str, list[str]] | None,
     now_ms: int,
+    min_hosts: int = 1,
 ) -> dict[str, Any]:
     """Return one symbol's status entry."""
     queue = queue_for(record.symbol)
-    state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw, tick = _read(
-        client, record.symbol
+    (state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw, tick, lock) = (
+        _read(client, record.symbol)
     )
     live, position = SymbolState.parse(record.symbol, state_raw), _decode(position_raw)
     last_price, price_ts = _newest_price(live, _decode(tick))
@@ -100,7 +134,9 @@ def symbol_status(
     stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
     state = live.status.value if live.status is not None else None
     mine = None if consumers is None else consumers.get(queue, [])
-    problems = problems_of(record.status, state, mine, price_age_ms, stale_after_s, live.last_error)
+    problems = problems_of(
+        record.status, state, mine, price_age_ms, stale_after_s, live.last_error, min_hosts
+    )
     degraded = _degraded(live, now_ms)
     if degraded is not None:
         problems.append(
@@ -141,6 +177,8 @@ def symbol_status(
         "queue_depth": int(broker.llen(queue)) if broker is not None else None,
         "consumers": mine,
         "consumer_count": None if mine is None else len(mine),
+        "consumers_by_host": None if mine is None else by_host(mine),
+        "lock_holder": lock_holder(lock),
         "position": _position(position, last_price),
         "open_orders": _orders(slots),
         "risk": {
@@ -156,7 +194,7 @@ def symbol_status(
 
 def _read(client: redis.Redis, symbol: str) -> list[Any]:
     """Return, in one round trip: state, position, slot texts, config, health, the signal's
-    trade fields and beat's recovery budget."""
+    trade fields, beat's recovery budget, the newest tick and the lock's token."""
     keys = keys_for(symbol)
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.state)
@@ -167,6 +205,7 @@ def _read(client: redis.Redis, symbol: str) -> list[Any]:
     pipe.hmget(keys.signal, ["phase", "regime", "stop_price", "take_profit_price"])
     pipe.hgetall(keys.recovery)
     pipe.hgetall(keys.tick)
+    pipe.get(keys.lock)
     return list(pipe.execute())
 
 
@@ -263,10 +302,11 @@ def collect_status(
     broker: redis.Redis | None,
     consumers: dict[str, list[str]] | None,
     now_ms: int,
+    min_hosts: int = 1,
 ) -> dict[str, Any]:
     """Return the fleet's status and one entry per symbol."""
     fleet = _decode(client.hgetall(FLEET))
-    symbols = [symbol_status(r, client, broker, consumers, now_ms) for r in records]
+    symbols = [symbol_status(r, client, broker, consumers, now_ms, min_hosts) for r in records]
     trading = [s for s in symbols if s["registry_status"] != RegistryStatus.REMOVED]
     state = fleet.get("state", "ACTIVE")
     workers = sorted({w for ws in (consumers or {}).values() for w in ws})
@@ -279,6 +319,8 @@ def collect_status(
             "symbols": len(trading),
             "unhealthy": [s["symbol"] for s in trading if not s["healthy"]],
             "workers": workers,
+            "hosts": sorted({host_of(w) for w in workers}),
+            "min_hosts": min_hosts,
         },
         "venues": venues_status(client),
         "symbols": symbols,

@@ -19,7 +19,6 @@ when (`tasks/beat.py`). docs/operations.md ("Redis memory") gives the sizes thes
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ import redis
 from mmtasks.settings import Settings
 from mmtasks.state.keys import EVENTS, EVENTS_RELAYED, EVENTS_TRIMMED, keys_for
 from mmtasks.state.record import read_records
+from mmtasks.state.store import new_token
 
 RETENTION_EVERY_S = 30.0
 PURGE_LOCK_MS = 30_000
@@ -131,7 +131,7 @@ def purge(client: redis.Redis, symbol: str, ready: Callable[[], bool]) -> int | 
     events relayed. None when a step holds the lock or ready() says no: try again later.
     """
     k = keys_for(symbol)
-    token = secrets.token_hex(8)
+    token = new_token()
     if not client.set(k.lock, token, nx=True, px=PURGE_LOCK_MS):
         return None
     deleted = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 import redis
 
 from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.settings import get_settings
 from mmtasks.state.keys import INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
 
 
@@ -28,6 +30,12 @@ TAKE_LUA = _script("take.lua")
 INBOX_LUA = _script("inbox.lua")
 LET_GO_LUA = _script("let_go.lua")
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
+
+
+def new_token() -> str:
+    """Return a fresh lock token that names its holder, `<host>:<pid>/<random>` (the host is
+    MMTASKS_HOST, else the hostname): status shows which host holds each symbol."""
+    return f"{get_settings().host}:{os.getpid()}/{secrets.token_hex(6)}"
 
 
 @dataclass
@@ -123,7 +131,7 @@ class SymbolStore:
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
         """Take the symbol lock and return its token, waiting up to wait_s; None if held."""
-        token = secrets.token_hex(8)
+        token = new_token()
         deadline = time.monotonic() + wait_s
         while True:
             if self.r.set(self.keys.lock, token, nx=True, px=ttl_ms):
@@ -139,7 +147,7 @@ class SymbolStore:
         Never waits: the holder drains again before it lets go (`let_go`), so what woke this
         call is handled by that step.
         """
-        token = secrets.token_hex(8)
+        token = new_token()
         keys = [self.keys.lock, self.keys.again]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
         answer = self._take(keys=keys, args=args)

@@ -191,7 +191,14 @@ def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:
         raise ValidationError(f"symbol {req.symbol} is not registered")
     consumers = consumers_by_queue(ctx.app)
     with ctx.broker() as broker:
-        return collect_status(records, ctx.redis, broker, consumers, int(time.time() * 1000))
+        return collect_status(
+            records,
+            ctx.redis,
+            broker,
+            consumers,
+            int(time.time() * 1000),
+            ctx.rt.settings.min_hosts,
+        )
 
 
 @app.task(name="mmtasks.admin.status", **ADMIN)

@@ -43,6 +43,7 @@ SWEEP_EVERY_S = 2.0
 PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
+CONSUMERS_EVERY_S = 30.0
 RECOVERY_FIELDS = ("attempts", "window_ms", "next_ms", "gave_up", "resumes")
 
 
@@ -280,7 +281,34 @@ def _purge_removed(rt: Runtime, now_ms: int) -> dict[str, int]:
     return purged
 
 
+@app.task(name="mmtasks.beat.watch_consumers", ignore_result=True)
+def watch_consumers() -> dict[str, Any]:
+    """Alert on each symbol nobody consumes, or consumed on fewer hosts than MMTASKS_MIN_HOSTS
+    asks (its host dies and nobody takes over): the same rule `status` flags."""
+    from mmtasks.alerts import alert
+    from mmtasks.registry.status import consumer_problem
+    from mmtasks.registry.workers import consumers_by_queue
+
+    rt = get_runtime()
+    by_queue = consumers_by_queue(app)
+    flagged = {}
+    for symbol in _symbols():
+        mine = by_queue.get(queue_for(symbol), [])
+        problem = consumer_problem(mine, rt.settings.min_hosts)
+        if problem:
+            flagged[symbol] = problem
+            title = f"{symbol}: {problem.split(':')[0]}"
+            body = f"{symbol}: {problem}"
+            alert(rt.redis, f"consumers:{symbol}", title, body, settings=rt.settings)
+    return {"flagged": flagged}
+
+
 app.conf.beat_schedule = {
+    "watch-consumers": {
+        "task": "mmtasks.beat.watch_consumers",
+        "schedule": CONSUMERS_EVERY_S,
+        "options": {"queue": CONTROL_QUEUE, "expires": CONSUMERS_EVERY_S * 2},
+    },
     "keep-bounded": {
         "task": "mmtasks.beat.keep_bounded",
         "schedule": RETENTION_EVERY_S,

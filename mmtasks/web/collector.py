@@ -223,7 +223,18 @@ class FleetCollector(Collector):
                 ("mm_inbox_lag", "Inbox events not applied yet (head seq - cursor)", ["symbol"]),
                 ("mm_ledger_backlog", "Fills waiting in Redis for the ledger", ["symbol"]),
                 ("mm_queue_depth", "Task messages waiting in the symbol's queue", ["queue"]),
-                ("mm_queue_consumers", "Workers consuming the queue (want 1)", ["queue"]),
+                ("mm_queue_consumers", "Workers consuming the queue", ["queue"]),
+                (
+                    "mm_symbol_consumers",
+                    "Workers consuming the symbol's queue, per host (a standby on another host "
+                    "takes over when one dies)",
+                    ["symbol", "host"],
+                ),
+                (
+                    "mm_symbol_lock_held",
+                    "1 for the host whose worker holds the lock",
+                    ["symbol", "host"],
+                ),
             )
         }
         orders = CounterMetricFamily(
@@ -262,6 +273,11 @@ class FleetCollector(Collector):
                 g["mm_queue_depth"].add_metric([e["queue"]], float(e["queue_depth"]))
             if e["consumer_count"] is not None:
                 g["mm_queue_consumers"].add_metric([e["queue"]], float(e["consumer_count"]))
+            for host, nodes in (e["consumers_by_host"] or {}).items():
+                g["mm_symbol_consumers"].add_metric([symbol, host], float(len(nodes)))
+            if e["lock_holder"]:
+                host = e["lock_holder"].rpartition(":")[0]
+                g["mm_symbol_lock_held"].add_metric([symbol, host], 1.0)
             figures = recorded[symbol]
             for kind, n in figures.orders.items():
                 orders.add_metric([symbol, kind], float(n))

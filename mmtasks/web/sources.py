@@ -84,7 +84,12 @@ class Sources:
     def status(self) -> dict[str, Any]:
         """Return the fleet and per-symbol status, as the `status` admin task does."""
         result = collect_status(
-            self.records(), self.redis, self.broker, self.consumers.consumers, now_ms()
+            self.records(),
+            self.redis,
+            self.broker,
+            self.consumers.consumers,
+            now_ms(),
+            self.settings.min_hosts,
         )
         result["consumers_checked_ms"] = self.consumers.checked_ms
         return result

@@ -304,7 +304,9 @@ def test_status_reports_each_symbol_and_flags_a_queue_nobody_consumes(control: F
     [entry] = one["symbols"]
     assert entry["symbol"] == "IIIUSDT" and entry["registry_status"] == "ACTIVE"
     assert entry["consumer_count"] == 0 and entry["healthy"] is False
-    assert "0 workers consume its queue, expected exactly one" in entry["problems"]
+    assert (
+        "nobody consumes its queue: start a worker for it (`mmtasks queues`)" in entry["problems"]
+    )
     assert entry["queue_depth"] >= 1  # the init wake waits for a worker
     assert entry["position"]["qty"] == "0" and entry["open_orders"]["open"] == 0
     assert one["fleet"]["healthy"] is False and "IIIUSDT" in one["fleet"]["unhealthy"]

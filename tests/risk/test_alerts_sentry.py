@@ -187,3 +187,33 @@ def test_reducing_then_active_then_halted_in_one_window_are_three_messages_the_h
     halted = json.loads(receiver.bodies("/hook")[2])
     assert halted["type"] == "failure"
     assert "drawdown" in halted["message"]
+
+
+def test_a_symbol_consumed_on_one_host_when_two_are_wanted_is_alerted(
+    procs: Procs, receiver: Receiver, exchange: Any, redis_client: redis_lib.Redis
+) -> None:
+    # Arrange: GRIDUSDT is consumed by one worker, on host `test` (its node name ends in
+    # @test); the fleet wants two hosts.
+    env = {
+        "ALERT_URLS": f"json://127.0.0.1:{receiver.port}/hook?{JSON_AS}",
+        "ALERT_GATHER_S": "0",
+        "MMTASKS_MIN_HOSTS": "2",
+    }
+    procs.worker(["control"], name="control", env=env)
+    procs.worker(["gridusdt"], name="grid", env=env)
+    init_symbol(redis_client, app, exchange, "GRIDUSDT", GRID)
+
+    # Act: beat's consumer watch runs.
+    app.send_task("mmtasks.beat.watch_consumers", queue="control")
+
+    # Assert: one alert names the symbol, its one host and what to do (beside the alert of a
+    # fleet without beat, which this one is).
+    expected = {
+        "text": "GRIDUSDT: consumed on 1 host (test) but MMTASKS_MIN_HOSTS is 2: start a "
+        "standby worker for its queue on another host (docs/deploy.md)"
+    }
+
+    def about_consumers() -> list[Any]:
+        return [b for b in map(json.loads, receiver.bodies("/hook")) if "GRIDUSDT" in b["text"]]
+
+    assert eventually(about_consumers, timeout_s=60) == [expected]

@@ -115,8 +115,13 @@ export class FleetPage {
     const oo = e.open_orders;
     c.orders.textContent = `${oo.buy}/${oo.sell}${oo.pending ? ` +${oo.pending}` : ""}`;
     c.orders.title = "buy / sell resting (+ sent, not acknowledged)";
-    c.queue.textContent = e.queue_depth ?? "–";
-    c.queue.title = `consumers: ${(e.consumers || []).join(", ") || "unknown"}`;
+    const hosts = Object.keys(e.consumers_by_host || {});
+    const lockHost = (e.lock_holder || "").split(":")[0];
+    c.queue.textContent = `${e.queue_depth ?? "–"} · ${hosts.length}h`;
+    c.queue.title = "queue depth · hosts consuming it\n" + (hosts.length
+      ? hosts.map((h) => `${h}${h === lockHost ? " (holds the lock)" : ""}: ` +
+          e.consumers_by_host[h].join(", ")).join("\n")
+      : "consumers: " + (e.consumers ? "none" : "unknown"));
     c.t2o.textContent = x.tick_to_order_p99_ms == null ? "–" : `${x.tick_to_order_p99_ms} ms`;
     const error = e.risk.last_error || "";
     c.error.replaceChildren(el("span", { class: "err", text: error, title: error }));

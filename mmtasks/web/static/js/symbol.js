@@ -144,6 +144,7 @@ export class SymbolPage {
       ["Fills today", String(x.fills_today), ""],
       ["Orders", `${entry.open_orders.buy} buy / ${entry.open_orders.sell} sell`, ""],
       ["Queue", `${entry.queue_depth ?? "–"} · ${entry.consumer_count ?? "?"} consumer`, ""],
+      ["Hosts (★ holds the lock)", hostsText(entry), ""],
       ["T→O p99 (last 5 min)", x.tick_to_order_p99_ms == null ? "–" : `${x.tick_to_order_p99_ms} ms`, ""],
     ];
     document.getElementById("sym-cards").replaceChildren(...cards.map(([k, v, cls]) =>
@@ -252,4 +253,12 @@ export class SymbolPage {
     const entry = view.symbols.find((s) => s.symbol === this.symbol);
     if (entry && this.charts) this.renderHead(entry);
   }
+}
+
+// The hosts consuming the symbol's queue, the one whose worker holds its lock starred.
+function hostsText(entry) {
+  const hosts = Object.keys(entry.consumers_by_host || {});
+  const lockHost = (entry.lock_holder || "").split(":")[0];
+  if (!hosts.length) return entry.consumers ? "none" : "unknown";
+  return hosts.map((h) => (h === lockHost ? `${h} ★` : h)).join(" · ");
 }
