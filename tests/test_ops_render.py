@@ -145,3 +145,15 @@ def test_status_shows_each_venues_budget_and_a_pause_in_force() -> None:
         "(limit 2400 per 60s)  waits 3, refused 1  PAUSED 8.5s more: HTTP 418 from "
         "binanceusdm, Retry-After 10s"
     )
+
+
+def test_the_hosts_cell_stars_the_host_whose_worker_holds_the_lock() -> None:
+    from mmtasks.ops.render import hosts_cell
+
+    entry = {
+        "consumers_by_host": {"host-a": ["symbols0@host-a"], "host-b": ["symbols0@host-b"]},
+        "lock_holder": "host-b:4242",
+    }
+
+    assert hosts_cell(entry) == "host-a,host-b*"
+    assert hosts_cell({"consumers_by_host": None, "lock_holder": None}) == "-"

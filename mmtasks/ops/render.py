@@ -74,7 +74,7 @@ def render_status(answer: dict[str, Any]) -> str:
                 position.get("unrealized_pnl"),
                 len(s.get("open_orders") or []),
                 s.get("queue_depth"),
-                ",".join(s.get("consumers") or []) or "-",
+                hosts_cell(s),
                 "; ".join(s.get("problems") or []) or s.get("no_quote_reason") or "",
             )
         )
@@ -90,7 +90,7 @@ def render_status(answer: dict[str, Any]) -> str:
         "unrealized",
         "orders",
         "queued",
-        "worker",
+        "hosts (*lock)",
         "problems",
     )
     return "\n".join(
@@ -217,3 +217,10 @@ def render_risk(answer: dict[str, Any]) -> str:
     for name, value in (answer.get("limits") or {}).items():
         lines.append(f"  {name:<26} {'-' if value is None else value}")
     return "\n".join(lines)
+
+
+def hosts_cell(entry: dict[str, Any]) -> str:
+    """Return the hosts consuming a symbol's queue, the lock holder's starred: `a*,b`."""
+    hosts = entry.get("consumers_by_host") or {}
+    holder = (entry.get("lock_holder") or "").rpartition(":")[0]
+    return ",".join(f"{h}*" if h == holder else h for h in hosts) or "-"
