@@ -25,7 +25,7 @@ from typing import Literal, Protocol
 
 from mmtasks.domain import Side
 from mmtasks.grid.config import RiskConfig, SymbolRules
-from mmtasks.grid.logic import Frame, decide, frame
+from mmtasks.grid.logic import Frame, decide, frame, window_runs
 from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
 
 MAX_SCAN = 1000
@@ -190,25 +190,13 @@ def _order_band(
     ws_i, wb_i = ws * i, wb * i
     ws1_i, wb1_i = (ws + 1) * i, (wb + 1) * i  # the cancel window
     sell_top, buy_bottom = fr.sell_ref + ws_i, fr.buy_ref - wb_i
-    near_long: Decimal | None = None  # the lowest close_at - ws_i above the sell window
-    near_short: Decimal | None = None  # the highest close_at + wb_i below the buy window
-    for slot in engine_grid.live.values():  # the others neither rest nor hold inventory
+    # The nearest such slot of each side: just past the run its window admits (window_runs).
+    index = engine_grid.index
+    k, m = window_runs(index, i, sell_top, buy_bottom)
+    near_long = index.longs[k].level + i - ws_i if k < len(index.longs) else None
+    near_short = index.shorts[m - 1].level - i + wb_i if m > 0 else None
+    for slot in index.orders.values():  # the others neither rest nor hold inventory
         status = slot.status
-        if status is SlotStatus.FREE:
-            inventory = slot.inventory
-            if inventory > 0:
-                close_at = slot.level + i
-                if close_at > sell_top:
-                    value = close_at - ws_i
-                    if near_long is None or value < near_long:
-                        near_long = value
-            elif inventory < 0:
-                close_at = slot.level - i
-                if close_at < buy_bottom:
-                    value = close_at + wb_i
-                    if near_short is None or value > near_short:
-                        near_short = value
-            continue
         if status is SlotStatus.PENDING:
             return None
         price = slot.price

@@ -1,20 +1,29 @@
 """The grid decision: a pure function of (state, market, config, risk, rules, now) to actions.
 
 docs/strategy.md describes the strategy; the comments name the rule each step implements.
+The decision's derived inputs (Frame, the levels) live in frame.py and are re-exported here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from mmtasks.decimals import ZERO, snap_nearest
+from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
-from mmtasks.errors import ValidationError
-from mmtasks.grid.config import GridConfig, RiskConfig, SymbolRules, snapped_interval
+from mmtasks.grid.config import GridConfig, RiskConfig, SymbolRules
+from mmtasks.grid.frame import (
+    Frame,
+    buy_levels,
+    effective_interval,
+    floor_div,
+    frame,
+    reference_price,
+    sell_levels,
+    with_anchor,
+)
 from mmtasks.grid.ids import client_order_id
-from mmtasks.grid.indicators import atr, volume_spike
 from mmtasks.grid.models import (
     Action,
     CancelOrder,
@@ -22,112 +31,31 @@ from mmtasks.grid.models import (
     Market,
     PlaceOrder,
     Slot,
+    SlotIndex,
     SlotStatus,
 )
-from mmtasks.grid.sizing import closing_qty_for, order_qty_for, snap_price
+from mmtasks.grid.sizing import closing_qty_for, order_qty_for
+
+__all__ = [
+    "REASON_MAX_OPEN",
+    "REASON_REDUCE_ONLY",
+    "REASON_STALE",
+    "REASON_WINDOW",
+    "Frame",
+    "buy_levels",
+    "decide",
+    "effective_interval",
+    "frame",
+    "reference_price",
+    "sell_levels",
+    "window_runs",
+    "with_anchor",
+]
 
 REASON_WINDOW = "out_of_window"
 REASON_REDUCE_ONLY = "reduce_only"
 REASON_STALE = "stale_price"
 REASON_MAX_OPEN = "max_open_orders"
-
-
-@dataclass(frozen=True)
-class Frame:
-    """The derived inputs of one decision: prices, interval and the risk switches."""
-
-    price: Decimal
-    anchor: Decimal
-    interval: Decimal
-    ref: Decimal
-    buy_ref: Decimal
-    sell_ref: Decimal
-    stale: bool
-    volume_spike: bool
-    reduce_only: bool
-
-
-def with_anchor(state: GridState, price: Decimal, tick_size: Decimal | None = None) -> GridState:
-    """Return state anchored at price (snapped to tick_size when given) unless already anchored."""
-    if state.anchor is not None:
-        return state
-    # Levels are anchor + k x interval; an anchor on the tick keeps every level on the tick.
-    anchor = price if tick_size is None else max(snap_nearest(price, tick_size), tick_size)
-    return replace(state, anchor=anchor)
-
-
-def effective_interval(
-    config: GridConfig, rules: SymbolRules, market: Market, risk: RiskConfig
-) -> Decimal:
-    """Return max(interval, ATR x atr_scale) snapped to the tick (ATR off when scale is 0)."""
-    base = snapped_interval(config, rules)
-    if config.atr_scale <= 0:
-        return base
-    range_ = atr(market.candles, risk.average_window)
-    if range_ is None:
-        return base
-    return max(base, snap_price(range_ * config.atr_scale, rules))
-
-
-def reference_price(price: Decimal, position_qty: Decimal, inventory_skew: Decimal) -> Decimal:
-    """Return price x (1 - inventory_skew x position): the skewed centre of the grid."""
-    if inventory_skew == 0:
-        return price
-    return price * (1 - inventory_skew * position_qty)
-
-
-def _floor_div(value: Decimal, step: Decimal) -> Decimal:
-    # divmod on Decimals is exact and truncates toward zero; turn it into a floor.
-    quotient, rest = divmod(value, step)
-    return quotient - 1 if rest < 0 else quotient
-
-
-def buy_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
-    """Return the `count` highest positive levels at or below ref - interval/2, nearest first."""
-    top = _floor_div(ref - interval / 2 - anchor, interval)
-    levels = (anchor + (top - n) * interval for n in range(count))
-    return [level for level in levels if level > 0]
-
-
-def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
-    """Return the `count` lowest levels at or above ref + interval/2, nearest first."""
-    bottom = -_floor_div(anchor - (ref + interval / 2), interval)  # ceil
-    return [anchor + (bottom + n) * interval for n in range(count)]
-
-
-def frame(
-    state: GridState,
-    market: Market,
-    config: GridConfig,
-    risk: RiskConfig,
-    rules: SymbolRules,
-    now_ms: int,
-) -> Frame:
-    """Return the derived inputs of a decision on market at now_ms."""
-    price = market.price
-    if price <= 0:
-        raise ValidationError(f"price must be > 0, received {price}")
-    anchor = state.anchor
-    if anchor is None:
-        anchor = max(snap_price(price, rules), rules.tick_size)
-    ref = reference_price(price, state.position.qty, config.inventory_skew)
-    spike = risk.enable_volume_monitor and volume_spike(
-        market.candles, risk.average_window, risk.volume_multiplier
-    )
-    return Frame(
-        price=price,
-        anchor=anchor,
-        interval=effective_interval(config, rules, market, risk),
-        ref=ref,
-        # Skew may move the centre but never lets an entry sit within half an interval of the
-        # real price (it would cross or be rejected as post-only), so each side's window is
-        # measured from whichever of ref and price is farther out on that side.
-        buy_ref=min(ref, price),
-        sell_ref=max(ref, price),
-        stale=now_ms - market.price_ts_ms > risk.stale_after_s * 1000,
-        volume_spike=spike,
-        reduce_only=state.reduce_only or spike,
-    )
 
 
 def _passed(slot: Slot, price: Decimal) -> bool:
@@ -180,12 +108,14 @@ class _Survey:
     cancels: dict[str, CancelOrder]
     occupied: set[Decimal]  # prices of our orders: in flight, resting, or being cancelled
     busy: set[Decimal]  # levels whose slot holds an order
-    holding: list[Slot]  # free slots with inventory to close
+    holding: list[Slot] | None  # free slots with inventory (None: the state's index has them)
     exposure: dict[Side, Decimal]  # per side: the position plus every order of ours filling
     orders: int  # orders with a price (more than len(occupied): two share a price)
 
 
-def _survey(state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridConfig) -> _Survey:
+def _survey(
+    state: GridState, live: Iterable[tuple[str, Slot]], fr: Frame, config: GridConfig
+) -> _Survey:
     # GRID.md "Cancelling": a resting order more than one interval beyond its window (the cancel
     # window is one interval wider than the placement window, so a fresh order is never
     # cancelled at once), and entries while stale or reduce-only. An order the price has
@@ -201,7 +131,7 @@ def _survey(state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridC
     holding: list[Slot] = []
     orders = 0
     free, locked, buy = SlotStatus.FREE, SlotStatus.LOCKED, Side.BUY
-    for key, slot in live.items():
+    for key, slot in live:
         status = slot.status
         if status is free:
             holding.append(slot)  # live and free: it holds inventory
@@ -226,6 +156,31 @@ def _survey(state: GridState, live: Mapping[str, Slot], fr: Frame, config: GridC
     return _Survey(cancels, occupied, busy, holding, exposure, orders)
 
 
+def window_runs(
+    index: SlotIndex, interval: Decimal, sell_top: Decimal, buy_bottom: Decimal
+) -> tuple[int, int]:
+    """Return (k, m): index.longs[:k] are the long slots whose closing SELL (level + interval)
+    is at or below sell_top, index.shorts[m:] the short ones whose closing BUY (level -
+    interval) is at or above buy_bottom. Each is a run of the slots sorted by level (the sums
+    grow with the level), found by bisection on the exact comparison."""
+    longs, lo, hi = index.longs, 0, len(index.longs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if longs[mid].level + interval <= sell_top:
+            lo = mid + 1
+        else:
+            hi = mid
+    k = lo
+    shorts, lo, hi = index.shorts, 0, len(index.shorts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if shorts[mid].level - interval < buy_bottom:
+            lo = mid + 1
+        else:
+            hi = mid
+    return k, lo
+
+
 def _closing_orders(
     state: GridState,
     fr: Frame,
@@ -244,11 +199,16 @@ def _closing_orders(
     # sorting: most inventory waits far from the price). Lower slots first: when a long slot's
     # SELL and a short slot's BUY aim at one free price, the lower slot takes it and the other
     # waits for a later evaluation.
-    holding = [
-        slot
-        for slot in sv.holding
-        if (slot.level + i <= sell_top if slot.inventory > 0 else slot.level - i >= buy_bottom)
-    ]
+    if sv.holding is None:
+        index = state.index
+        k, m = window_runs(index, i, sell_top, buy_bottom)
+        holding = [*index.longs[:k], *index.shorts[m:]]
+    else:
+        holding = [
+            slot
+            for slot in sv.holding
+            if (slot.level + i <= sell_top if slot.inventory > 0 else slot.level - i >= buy_bottom)
+        ]
     if len(holding) > 1:
         holding.sort(key=_level)
     for slot in holding:
@@ -288,6 +248,10 @@ def _level(slot: Slot) -> Decimal:
     return slot.level
 
 
+def _is_live(slot: Slot) -> bool:
+    return slot.status is not SlotStatus.FREE or slot.inventory != 0
+
+
 def _entry_orders(
     state: GridState,
     fr: Frame,
@@ -302,14 +266,14 @@ def _entry_orders(
     # without looking its slot up (the common case: most candidates rest already).
     a, i = fr.anchor, fr.interval
     places: list[PlaceOrder] = []
-    top = _floor_div(fr.buy_ref - i / 2 - a, i)
+    top = floor_div(fr.buy_ref - i / 2 - a, i)
     for n in range(config.buy_levels):
         level = a + (top - n) * i
         if level <= 0:
             break  # nearest first: every later level is lower still
         _entry(state, Side.BUY, level, sv, places, config=config, risk=risk, rules=rules)
     if config.mode == "neutral":
-        bottom = -_floor_div(a - (fr.sell_ref + i / 2), i)  # ceil
+        bottom = -floor_div(a - (fr.sell_ref + i / 2), i)  # ceil
         for n in range(config.sell_levels):
             level = a + (bottom + n) * i
             _entry(state, Side.SELL, level, sv, places, config=config, risk=risk, rules=rules)
@@ -440,18 +404,19 @@ def decide(
     fr = frame(state, market, config, risk, rules, now_ms)
     if no_new_exposure and not fr.reduce_only:
         fr = replace(fr, reduce_only=True)
-    live = state.live
-    sv = _survey(state, live, fr, config)
+    live: Mapping[str, Slot] = state.index.orders
+    sv = _survey(state, live.items(), fr, config)
+    sv.holding = None  # the index's longs and shorts
     if sv.orders != len(sv.occupied):
         # Two of our orders share a price (never by this decision; an adopted state may):
         # the sorts below could then tie, and ties keep the slots' order.
-        live = {key: live[key] for key in state.slots if key in live}
-        sv = _survey(state, live, fr, config)
+        live = {key: slot for key, slot in state.slots.items() if _is_live(slot)}
+        sv = _survey(state, live.items(), fr, config)
     cancels = sv.cancels
     places: list[PlaceOrder] = []
     if not fr.stale:
         limit = ZERO if no_new_exposure else risk.max_position
-        if sv.holding:
+        if sv.holding is None or sv.holding:
             places = _closing_orders(state, fr, sv, config=config, limit=limit, rules=rules)
         if not fr.reduce_only:
             places += _entry_orders(state, fr, sv, config=config, risk=risk, rules=rules)

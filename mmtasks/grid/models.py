@@ -6,6 +6,7 @@ callers can take every grid type from one module.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,6 +57,7 @@ __all__ = [
     "PositionChanged",
     "RiskConfig",
     "Slot",
+    "SlotIndex",
     "SlotStatus",
     "SymbolRules",
     "message_to_dict",
@@ -261,16 +263,18 @@ class GridState:
         return self.slots.get(canon(level)) or Slot(level=level)
 
     @cached_property
-    def live(self) -> Mapping[str, Slot]:
-        """The slots a decision can act on: an order in flight or resting, or inventory.
+    def index(self) -> SlotIndex:
+        """The slots a decision can act on, by what they hold (see SlotIndex)."""
+        return SlotIndex.of(self.slots.values())
 
-        The others only keep their generation, and the history of every level ever quoted grows
-        with time, so the decision and the quiet band look at these alone. Derived once per
-        state and carried through with_slot / with_slots (not a field: equality, repr and the
-        stored text are the slots'). Its order is not the slots' once carried: nothing may
-        depend on it (logic.decide falls back to the slots' order where a tie could).
-        """
-        return {key: slot for key, slot in self.slots.items() if _is_live(slot)}
+    @property
+    def live(self) -> Mapping[str, Slot]:
+        """The slots with an order or inventory (the others only keep their generation)."""
+        index = self.index
+        out = dict(index.orders)
+        for slot in (*index.longs, *index.shorts):
+            out[slot.key] = slot
+        return out
 
     def with_slot(self, slot: Slot) -> GridState:
         """Return this state with slot stored under its key."""
@@ -304,20 +308,94 @@ class GridState:
             reduce_only=self.reduce_only,
             generation_floor=self.generation_floor,
         )
-        live: dict[str, Slot] | None = self.__dict__.get("live")
-        if live is not None and not changed:
-            state.__dict__["live"] = live  # never changed in place: shared
-        elif live is not None:
-            # The live slots follow the changed ones (cached_property stores in __dict__).
-            carried = dict(live)
-            for slot in changed:
-                if _is_live(slot):
-                    carried[slot.key] = slot
-                else:
-                    carried.pop(slot.key, None)
-            state.__dict__["live"] = carried
+        index: SlotIndex | None = self.__dict__.get("index")
+        if index is not None:
+            # The index follows the changed slots (cached_property stores in __dict__); an
+            # index that cannot follow is derived again when next asked for.
+            carried = index if not changed else index.changed(self.slots, changed)
+            if carried is not None:
+                state.__dict__["index"] = carried
         return state
 
 
-def _is_live(slot: Slot) -> bool:
-    return slot.status is not SlotStatus.FREE or slot.inventory != 0
+@dataclass(frozen=True, slots=True)
+class SlotIndex:
+    """The slots a decision can act on, derived from a state's slots and carried through its
+    changes: every level ever quoted stays a slot (its generation), so a grid that trades keeps
+    many more slots than it acts on.
+
+    `orders`: the slots with an order in flight or resting (any order: nothing may depend on
+    it; logic.decide falls back to the slots' order where a tie could). `longs` / `shorts`:
+    the free slots holding long / short inventory, by level (lowest first), so the closing
+    orders a window admits are a run of them, found by bisection.
+    """
+
+    orders: Mapping[str, Slot]
+    longs: tuple[Slot, ...]
+    shorts: tuple[Slot, ...]
+
+    @classmethod
+    def of(cls, slots: Iterable[Slot]) -> SlotIndex:
+        """Return the index of slots."""
+        orders: dict[str, Slot] = {}
+        longs: list[Slot] = []
+        shorts: list[Slot] = []
+        for slot in slots:
+            if slot.status is not SlotStatus.FREE:
+                orders[slot.key] = slot
+            elif slot.inventory > 0:
+                longs.append(slot)
+            elif slot.inventory < 0:
+                shorts.append(slot)
+        longs.sort(key=_level)
+        shorts.sort(key=_level)
+        return cls(orders, tuple(longs), tuple(shorts))
+
+    def changed(self, before: Mapping[str, Slot], changed: Sequence[Slot]) -> SlotIndex | None:
+        """Return the index after changed replaced the slots under their keys in before (None:
+        before does not agree with this index)."""
+        orders: dict[str, Slot] | None = None
+        longs, shorts = self.longs, self.shorts
+        seen: dict[str, Slot] = {}
+        for slot in changed:
+            key = slot.key
+            old = seen.get(key) or before.get(key)
+            seen[key] = slot
+            if old is not None and old.status is SlotStatus.FREE and old.inventory != 0:
+                found = _without(longs if old.inventory > 0 else shorts, old)
+                if found is None:
+                    return None
+                if old.inventory > 0:
+                    longs = found
+                else:
+                    shorts = found
+            if slot.status is not SlotStatus.FREE:
+                if orders is None:
+                    orders = dict(self.orders)
+                orders[key] = slot
+                continue
+            if key in (orders if orders is not None else self.orders):
+                if orders is None:
+                    orders = dict(self.orders)
+                del orders[key]
+            if slot.inventory > 0:
+                longs = _with_slot(longs, slot)
+            elif slot.inventory < 0:
+                shorts = _with_slot(shorts, slot)
+        return SlotIndex(self.orders if orders is None else orders, longs, shorts)
+
+
+def _level(slot: Slot) -> Decimal:
+    return slot.level
+
+
+def _without(run: tuple[Slot, ...], slot: Slot) -> tuple[Slot, ...] | None:
+    at = bisect_left(run, slot.level, key=_level)
+    if at == len(run) or run[at] is not slot:
+        return None
+    return run[:at] + run[at + 1 :]
+
+
+def _with_slot(run: tuple[Slot, ...], slot: Slot) -> tuple[Slot, ...]:
+    at = bisect_left(run, slot.level, key=_level)
+    return (*run[:at], slot, *run[at:])

@@ -1,0 +1,115 @@
+"""The derived inputs of a decision (`Frame`): the anchor, the interval, the reference price and
+the risk switches, and the entry candidates they imply (GRID.md "Levels").
+
+Split from logic.py, which re-exports every name here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from mmtasks.decimals import snap_nearest
+from mmtasks.errors import ValidationError
+from mmtasks.grid.config import GridConfig, RiskConfig, SymbolRules, snapped_interval
+from mmtasks.grid.indicators import atr, volume_spike
+from mmtasks.grid.models import GridState, Market
+from mmtasks.grid.sizing import snap_price
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The derived inputs of one decision: prices, interval and the risk switches."""
+
+    price: Decimal
+    anchor: Decimal
+    interval: Decimal
+    ref: Decimal
+    buy_ref: Decimal
+    sell_ref: Decimal
+    stale: bool
+    volume_spike: bool
+    reduce_only: bool
+
+
+def with_anchor(state: GridState, price: Decimal, tick_size: Decimal | None = None) -> GridState:
+    """Return state anchored at price (snapped to tick_size when given) unless already anchored."""
+    if state.anchor is not None:
+        return state
+    # Levels are anchor + k x interval; an anchor on the tick keeps every level on the tick.
+    anchor = price if tick_size is None else max(snap_nearest(price, tick_size), tick_size)
+    return replace(state, anchor=anchor)
+
+
+def effective_interval(
+    config: GridConfig, rules: SymbolRules, market: Market, risk: RiskConfig
+) -> Decimal:
+    """Return max(interval, ATR x atr_scale) snapped to the tick (ATR off when scale is 0)."""
+    base = snapped_interval(config, rules)
+    if config.atr_scale <= 0:
+        return base
+    range_ = atr(market.candles, risk.average_window)
+    if range_ is None:
+        return base
+    return max(base, snap_price(range_ * config.atr_scale, rules))
+
+
+def reference_price(price: Decimal, position_qty: Decimal, inventory_skew: Decimal) -> Decimal:
+    """Return price x (1 - inventory_skew x position): the skewed centre of the grid."""
+    if inventory_skew == 0:
+        return price
+    return price * (1 - inventory_skew * position_qty)
+
+
+def floor_div(value: Decimal, step: Decimal) -> Decimal:
+    # divmod on Decimals is exact and truncates toward zero; turn it into a floor.
+    quotient, rest = divmod(value, step)
+    return quotient - 1 if rest < 0 else quotient
+
+
+def buy_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
+    """Return the `count` highest positive levels at or below ref - interval/2, nearest first."""
+    top = floor_div(ref - interval / 2 - anchor, interval)
+    levels = (anchor + (top - n) * interval for n in range(count))
+    return [level for level in levels if level > 0]
+
+
+def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
+    """Return the `count` lowest levels at or above ref + interval/2, nearest first."""
+    bottom = -floor_div(anchor - (ref + interval / 2), interval)  # ceil
+    return [anchor + (bottom + n) * interval for n in range(count)]
+
+
+def frame(
+    state: GridState,
+    market: Market,
+    config: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    now_ms: int,
+) -> Frame:
+    """Return the derived inputs of a decision on market at now_ms."""
+    price = market.price
+    if price <= 0:
+        raise ValidationError(f"price must be > 0, received {price}")
+    anchor = state.anchor
+    if anchor is None:
+        anchor = max(snap_price(price, rules), rules.tick_size)
+    ref = reference_price(price, state.position.qty, config.inventory_skew)
+    spike = risk.enable_volume_monitor and volume_spike(
+        market.candles, risk.average_window, risk.volume_multiplier
+    )
+    return Frame(
+        price=price,
+        anchor=anchor,
+        interval=effective_interval(config, rules, market, risk),
+        ref=ref,
+        # Skew may move the centre but never lets an entry sit within half an interval of the
+        # real price (it would cross or be rejected as post-only), so each side's window is
+        # measured from whichever of ref and price is farther out on that side.
+        buy_ref=min(ref, price),
+        sell_ref=max(ref, price),
+        stale=now_ms - market.price_ts_ms > risk.stale_after_s * 1000,
+        volume_spike=spike,
+        reduce_only=state.reduce_only or spike,
+    )
