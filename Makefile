@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lock budget-fleet hooks audit lint format types test test-fast test-step test-props chaos soak proto proto-check bench run clean
+.PHONY: help install lock budget-fleet hooks audit lint format types test test-fast test-step test-props chaos multihost soak proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -59,6 +59,9 @@ test-props: install  ## the grid core's Hypothesis properties, 2,000 examples ea
 
 chaos: install  ## the chaos suite on a private fleet (ARGS="--trials 10" etc.)
 	$(PY) -m chaos $(ARGS)
+
+multihost: install  ## (root) the fleet on three network-namespace hosts: a host killed, cut off, workers frozen, the bridge killed
+	$(PY) -m chaos.multihost $(ARGS)
 
 soak: install  ## a long run under an accelerated feed: memory growth, Redis per symbol, invariants (ARGS="--minutes 60 --speed 10 --symbols 8")
 	$(PY) -m chaos.soak $(ARGS)

@@ -103,7 +103,9 @@ def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
 
     app = make_app(settings)  # broker and result backend both from the resolved settings
     client = redis.Redis.from_url(settings.redis_url)
-    with ExchangeClient(settings.connector_addr) as exchange:
+    with ExchangeClient(
+        settings.connector_addr, settings.connector_token, tls_ca=settings.connector_tls_ca
+    ) as exchange:
         exchange.wait_ready(30)
         for symbol, entry in config.items():
             init_symbol(
