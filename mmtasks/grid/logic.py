@@ -264,19 +264,28 @@ def _entry_orders(
     # The candidates of buy_levels (then sell_levels in neutral mode), nearest first, each
     # looked at as it comes: a level a slot's order or one of our prices holds is skipped
     # without looking its slot up (the common case: most candidates rest already).
+    # Placing adds only its own level to occupied, and no two candidates share a level (buys
+    # lie below ref - i/2, sells above), so the levels held before any placement are the ones
+    # to skip; exposure, which placing does change, is checked one candidate at a time.
     a, i = fr.anchor, fr.interval
-    places: list[PlaceOrder] = []
+    occupied, busy = sv.occupied, sv.busy
+    todo: list[tuple[Side, Decimal]] = []
     top = floor_div(fr.buy_ref - i / 2 - a, i)
     for n in range(config.buy_levels):
         level = a + (top - n) * i
         if level <= 0:
             break  # nearest first: every later level is lower still
-        _entry(state, Side.BUY, level, sv, places, config=config, risk=risk, rules=rules)
+        if level not in occupied and level not in busy:
+            todo.append((Side.BUY, level))
     if config.mode == "neutral":
         bottom = -floor_div(a - (fr.sell_ref + i / 2), i)  # ceil
         for n in range(config.sell_levels):
             level = a + (bottom + n) * i
-            _entry(state, Side.SELL, level, sv, places, config=config, risk=risk, rules=rules)
+            if level not in occupied and level not in busy:
+                todo.append((Side.SELL, level))
+    places: list[PlaceOrder] = []
+    for side, level in todo:
+        _entry(state, side, level, sv, places, config=config, risk=risk, rules=rules)
     return places
 
 
@@ -291,8 +300,6 @@ def _entry(
     risk: RiskConfig,
     rules: SymbolRules,
 ) -> None:
-    if level in sv.occupied or level in sv.busy:
-        return
     slot = state.slot_at(level)  # free: a slot holding an order is in busy
     if slot.inventory != 0 and not _entry_allowed(slot, side, rules):
         return

@@ -278,25 +278,34 @@ class GridState:
 
     def with_slot(self, slot: Slot) -> GridState:
         """Return this state with slot stored under its key."""
+        key = slot.key
         slots = dict(self.slots)
-        slots[slot.key] = slot
-        return self._with(slots, self.position, (slot,))
+        slots[key] = slot
+        return self._with(slots, self.position, ((key, slot),))
 
     def with_slots(self, changed: Iterable[Slot]) -> GridState:
         """Return this state with each slot stored under its key, in order (one copy)."""
         slots = dict(self.slots)
-        stored: list[Slot] = []
+        stored: list[tuple[str, Slot]] = []
         for slot in changed:
-            slots[slot.key] = slot
-            stored.append(slot)
+            key = slot.key
+            slots[key] = slot
+            stored.append((key, slot))
         return self._with(slots, self.position, stored)
 
     def with_position(self, position: Position) -> GridState:
         """Return this state with position replaced."""
         return self._with(self.slots, position, ())
 
+    def with_slot_and_position(self, slot: Slot, position: Position) -> GridState:
+        """Return this state with slot stored under its key and position replaced (one copy)."""
+        key = slot.key
+        slots = dict(self.slots)
+        slots[key] = slot
+        return self._with(slots, position, ((key, slot),))
+
     def _with(
-        self, slots: Mapping[str, Slot], position: Position, changed: Sequence[Slot]
+        self, slots: Mapping[str, Slot], position: Position, changed: Sequence[tuple[str, Slot]]
     ) -> GridState:
         # Every order update builds a new state: the constructor is several times cheaper than
         # dataclasses.replace. A field added to GridState must be passed on here too.
@@ -351,14 +360,15 @@ class SlotIndex:
         shorts.sort(key=_level)
         return cls(orders, tuple(longs), tuple(shorts))
 
-    def changed(self, before: Mapping[str, Slot], changed: Sequence[Slot]) -> SlotIndex | None:
-        """Return the index after changed replaced the slots under their keys in before (None:
-        before does not agree with this index)."""
+    def changed(
+        self, before: Mapping[str, Slot], changed: Sequence[tuple[str, Slot]]
+    ) -> SlotIndex | None:
+        """Return the index after the (key, slot) pairs of changed replaced the slots under
+        those keys in before (None: before does not agree with this index)."""
         orders: dict[str, Slot] | None = None
         longs, shorts = self.longs, self.shorts
         seen: dict[str, Slot] = {}
-        for slot in changed:
-            key = slot.key
+        for key, slot in changed:
             old = seen.get(key) or before.get(key)
             seen[key] = slot
             if old is not None and old.status is SlotStatus.FREE and old.inventory != 0:

@@ -218,9 +218,10 @@ def apply_order_update(
         events.extend(position_events(state.symbol, state.position, position, now_ms))
         signed = delta if side is Side.BUY else -delta
         slot = _filled(slot, cum_qty, slot.inventory + signed)
-        state = state.with_position(position)
+    else:
+        position = state.position
     if status.is_open:
-        return state.with_slot(_locked(slot, venue_id)), events
+        return state.with_slot_and_position(_locked(slot, venue_id), position), events
     if status is OrderStatus.REJECTED:
         events.append(_rejected(state, slot, "rejected by venue", now_ms))
     elif status is not OrderStatus.FILLED:
@@ -240,7 +241,7 @@ def apply_order_update(
             )
         )
     # Done: the slot is free for its next order; inventory from any fill stays on it.
-    return state.with_slot(slot.freed()), events
+    return state.with_slot_and_position(slot.freed(), position), events
 
 
 def adopt_order(

@@ -14,7 +14,7 @@ from mmtasks.errors import ValidationError
 from mmtasks.grid import ids
 from mmtasks.grid.ids import client_order_id, encode_level, parse_client_order_id
 from mmtasks.grid.indicators import atr, volume_spike
-from mmtasks.grid.models import Candle, GridState, Position, Slot, SlotStatus
+from mmtasks.grid.models import Candle, GridState, Position, Slot, SlotIndex, SlotStatus
 
 SYMBOL = "BTCUSDT"
 
@@ -144,3 +144,41 @@ def test_cached_client_order_id_is_the_spelled_out_one(seed: int) -> None:
 def test_client_order_id_refuses_non_levels_with_a_validation_error(level: D) -> None:
     with pytest.raises(ValidationError):
         client_order_id(SYMBOL, level, Side.BUY, 1)
+
+
+def _random_slot(rng: random.Random, level: D) -> Slot:
+    status = rng.choice([SlotStatus.FREE, SlotStatus.FREE, SlotStatus.PENDING, SlotStatus.LOCKED])
+    inventory = rng.choice([D(0), D(0), D(1), D("-0.5")])
+    if status is SlotStatus.FREE:
+        return Slot(level=level, inventory=inventory, generation=rng.randint(0, 3))
+    side = rng.choice([Side.BUY, Side.SELL])
+    return Slot(level, status, side, level, D(1), f"c{rng.random()}", None, inventory=inventory)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_slot_index_carried_through_changes_equals_one_derived_afresh(seed: int) -> None:
+    # Arrange: a state whose index is derived, then changed slot by slot, in batches and with
+    # the position, as the transitions change it.
+    rng = random.Random(seed)
+    levels = [D(k) / 2 for k in range(1, 30)]
+    state = GridState(symbol=SYMBOL, slots={canon(v): _random_slot(rng, v) for v in levels})
+    assert state.index == SlotIndex.of(state.slots.values())
+
+    for _ in range(200):
+        # Act
+        pick = rng.random()
+        if pick < 0.5:
+            state = state.with_slot(_random_slot(rng, rng.choice(levels)))
+        elif pick < 0.8:
+            batch = [_random_slot(rng, rng.choice(levels)) for _ in range(rng.randint(0, 4))]
+            state = state.with_slots(batch)
+        else:
+            slot = _random_slot(rng, rng.choice(levels))
+            state = state.with_slot_and_position(slot, Position(qty=D(rng.randint(-3, 3))))
+
+        # Assert: carried (not derived again), the same orders and inventory runs by level.
+        assert "index" in state.__dict__
+        carried, fresh = state.index, SlotIndex.of(state.slots.values())
+        assert dict(carried.orders) == dict(fresh.orders)
+        assert carried.longs == fresh.longs
+        assert carried.shorts == fresh.shorts
