@@ -63,6 +63,41 @@ def _add_histogram(family: HistogramMetricFamily, symbol: str, hist: Histogram) 
     family.add_metric([symbol], buckets, hist.sum_ms / 1000)
 
 
+SYMBOL_GAUGES: tuple[tuple[str, str, list[str]], ...] = (
+    ("mm_symbol_state", "1 for the symbol's current state", ["symbol", "state"]),
+    ("mm_symbol_venue", "1 for the venue the symbol trades on", ["symbol", "venue"]),
+    ("mm_symbol_healthy", "1 when the symbol is healthy", ["symbol"]),
+    ("mm_symbol_reduce_only", "1 while the symbol only reduces", ["symbol"]),
+    ("mm_symbol_errors", "Failed steps in a row", ["symbol"]),
+    ("mm_last_price", "Newest price the worker traded on", ["symbol"]),
+    ("mm_price_age_seconds", "Age of that price", ["symbol"]),
+    ("mm_position", "Signed position (base)", ["symbol"]),
+    ("mm_avg_cost", "Average entry price", ["symbol"]),
+    ("mm_max_position", "Position limit (base)", ["symbol"]),
+    ("mm_exposure", "|position| x last price (quote)", ["symbol", "quote"]),
+    ("mm_realized_pnl", "Realized PnL (quote)", ["symbol", "quote"]),
+    ("mm_unrealized_pnl", "Unrealized PnL at the last price", ["symbol", "quote"]),
+    ("mm_fees", "Fees paid (quote)", ["symbol", "quote"]),
+    ("mm_volume", "Notional traded (quote)", ["symbol", "quote"]),
+    ("mm_open_orders", "Grid orders (pending: not acked)", ["symbol", "side"]),
+    ("mm_inbox_lag", "Inbox events not applied yet (head seq - cursor)", ["symbol"]),
+    ("mm_ledger_backlog", "Fills waiting in Redis for the ledger", ["symbol"]),
+    ("mm_queue_depth", "Task messages waiting in the symbol's queue", ["queue"]),
+    ("mm_queue_consumers", "Workers consuming the queue", ["queue"]),
+    (
+        "mm_symbol_consumers",
+        "Workers consuming the symbol's queue, per host (a standby on another host "
+        "takes over when one dies)",
+        ["symbol", "host"],
+    ),
+    (
+        "mm_symbol_lock_held",
+        "1 for the host whose worker holds the lock",
+        ["symbol", "host"],
+    ),
+)
+
+
 class FleetCollector(Collector):
     """Yield the fleet's figures on every scrape."""
 
@@ -201,42 +236,7 @@ class FleetCollector(Collector):
         raw = _inbox_figures(r, symbols)
         recorded = read_metrics(r, symbols)
 
-        g = {
-            name: _gauge(name, doc, labels)
-            for name, doc, labels in (
-                ("mm_symbol_state", "1 for the symbol's current state", ["symbol", "state"]),
-                ("mm_symbol_venue", "1 for the venue the symbol trades on", ["symbol", "venue"]),
-                ("mm_symbol_healthy", "1 when the symbol is healthy", ["symbol"]),
-                ("mm_symbol_reduce_only", "1 while the symbol only reduces", ["symbol"]),
-                ("mm_symbol_errors", "Failed steps in a row", ["symbol"]),
-                ("mm_last_price", "Newest price the worker traded on", ["symbol"]),
-                ("mm_price_age_seconds", "Age of that price", ["symbol"]),
-                ("mm_position", "Signed position (base)", ["symbol"]),
-                ("mm_avg_cost", "Average entry price", ["symbol"]),
-                ("mm_max_position", "Position limit (base)", ["symbol"]),
-                ("mm_exposure", "|position| x last price (quote)", ["symbol", "quote"]),
-                ("mm_realized_pnl", "Realized PnL (quote)", ["symbol", "quote"]),
-                ("mm_unrealized_pnl", "Unrealized PnL at the last price", ["symbol", "quote"]),
-                ("mm_fees", "Fees paid (quote)", ["symbol", "quote"]),
-                ("mm_volume", "Notional traded (quote)", ["symbol", "quote"]),
-                ("mm_open_orders", "Grid orders (pending: not acked)", ["symbol", "side"]),
-                ("mm_inbox_lag", "Inbox events not applied yet (head seq - cursor)", ["symbol"]),
-                ("mm_ledger_backlog", "Fills waiting in Redis for the ledger", ["symbol"]),
-                ("mm_queue_depth", "Task messages waiting in the symbol's queue", ["queue"]),
-                ("mm_queue_consumers", "Workers consuming the queue", ["queue"]),
-                (
-                    "mm_symbol_consumers",
-                    "Workers consuming the symbol's queue, per host (a standby on another host "
-                    "takes over when one dies)",
-                    ["symbol", "host"],
-                ),
-                (
-                    "mm_symbol_lock_held",
-                    "1 for the host whose worker holds the lock",
-                    ["symbol", "host"],
-                ),
-            )
-        }
+        g = {name: _gauge(name, doc, labels) for name, doc, labels in SYMBOL_GAUGES}
         orders = CounterMetricFamily(
             "mm_orders", "Orders placed, cancelled, rejected", labels=["symbol", "kind"]
         )
