@@ -267,15 +267,6 @@ class GridState:
         """The slots a decision can act on, by what they hold (see SlotIndex)."""
         return SlotIndex.of(self.slots.values())
 
-    @property
-    def live(self) -> Mapping[str, Slot]:
-        """The slots with an order or inventory (the others only keep their generation)."""
-        index = self.index
-        out = dict(index.orders)
-        for slot in (*index.longs, *index.shorts):
-            out[slot.key] = slot
-        return out
-
     def with_slot(self, slot: Slot) -> GridState:
         """Return this state with slot stored under its key."""
         key = slot.key

@@ -47,7 +47,6 @@ with frequent firings.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
 
@@ -106,18 +105,19 @@ def _survey(engine: Engine, fr: Frame) -> Survey | None:
         return None
     entries: list[tuple[str, Slot]] = []
     closing_prices: set[Decimal] = set()
-    for key, slot in grid.live.items():  # the others neither rest nor hold inventory
+    index = grid.index  # the other slots neither rest nor hold inventory
+    for key, slot in index.orders.items():
         if slot.status is SlotStatus.PENDING:
             return None
-        if slot.status is SlotStatus.LOCKED:
-            assert slot.price is not None
-            if slot.closing:
-                closing_prices.add(slot.price)
-                continue
-            if slot.inventory != 0 or slot.filled_qty != 0:
-                return None
-            entries.append((key, slot))
-        elif slot.inventory != 0 and not _closing_blocked(slot, fr, engine):
+        assert slot.price is not None
+        if slot.closing:
+            closing_prices.add(slot.price)
+            continue
+        if slot.inventory != 0 or slot.filled_qty != 0:
+            return None
+        entries.append((key, slot))
+    for slot in (*index.longs, *index.shorts):
+        if not _closing_blocked(slot, fr, engine):
             return None
     return entries, closing_prices
 
@@ -307,7 +307,8 @@ def _apply(engine: Engine, entries: list[str], back: list[str], firings: int) ->
     # Cancel the entries (the reduce-only decision at p1), place back those in back (at p2, in
     # the order decide sends them); firings > 1 writes that many firings in a row at once.
     venue, grid, symbol = engine.venue, engine.grid, engine.config.symbol
-    slots = dict(grid.slots)
+    slots = dict(grid.slots)  # read as changed below; stored at the end in that order
+    changed: list[Slot] = []
     placed: list[tuple[str, Slot, int, str]] = []
     for key in back:  # every id first: a ValidationError leaves everything unchanged
         slot = slots[key]
@@ -325,6 +326,7 @@ def _apply(engine: Engine, entries: list[str], back: list[str], firings: int) ->
         venue.withdraw(slot.client_order_id)
         if key not in coming_back:
             slots[key] = slot.freed()
+            changed.append(slots[key])
     for key, slot, generation, cid in placed:
         assert slot.side is not None and slot.qty is not None
         venue_id = venue.rest(cid, slot.side, slot.level, slot.qty, False)
@@ -342,6 +344,7 @@ def _apply(engine: Engine, entries: list[str], back: list[str], firings: int) ->
             slot.inventory,
             generation,
         )
-    engine.grid = replace(grid, slots=slots)
+        changed.append(slots[key])
+    engine.grid = grid.with_slots(changed)  # the slot index follows
     engine.firings += firings
     engine.chained += firings - 1
