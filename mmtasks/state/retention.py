@@ -20,7 +20,7 @@ when (`tasks/beat.py`). docs/operations.md ("Redis memory") gives the sizes thes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import redis
@@ -67,12 +67,7 @@ class Trimmed:
     events: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "inbox": self.inbox,
-            "outbox": self.outbox,
-            "trades": self.trades,
-            "events": self.events,
-        }
+        return asdict(self)
 
 
 def trim(client: redis.Redis, symbols: Iterable[str], keep: Retention, now_ms: int) -> Trimmed:
