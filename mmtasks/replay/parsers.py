@@ -18,6 +18,7 @@ from typing import Literal
 
 from mmtasks.errors import ValidationError
 from mmtasks.replay import series
+from mmtasks.replay.bulk import read_plain
 from mmtasks.replay.series import Series
 
 Format = Literal["auto", "ticks", "binance", "freqtrade"]
@@ -193,6 +194,12 @@ def load(path: Path, fmt: Format = "auto", *, skip_bad: bool = False) -> Series:
     text = _open_text(path)
     kind = detect_format(path, text) if fmt == "auto" else fmt
     source = str(path)
+    if kind in ("ticks", "binance"):
+        # The common case, a plain file whose every row is good, in bulk; at the first doubt
+        # (None) the rows are read one by one below, which names the bad row.
+        plain = read_plain(text, kind, _is_header, MICROSECONDS_AFTER)
+        if plain is not None:
+            return plain
     if kind == "freqtrade":
         return parse_freqtrade(text, source, skip_bad)
     if kind == "ticks":
