@@ -457,6 +457,8 @@ def _summary(outcomes: list[Outcome], bound_s: float) -> int:
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(raw)
+    # SIGTERM unwinds like Ctrl-C: the fleet is stopped and the namespaces removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.pg_front:
         host, port = args.pg_front[0].rsplit(":", 1)
         asyncio.run(serve_pg_front(host, int(port), args.pg_front[1]))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import signal
 import sys
 import tempfile
 import time
@@ -315,6 +316,8 @@ def _remove_one(fleet: ChaosFleet) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so the private fleet is stopped, not orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run(build_parser().parse_args(argv))
 
 

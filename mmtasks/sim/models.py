@@ -26,11 +26,11 @@ class SimConfig:
     starting_balance: Decimal = Decimal(1_000_000)
     kline_intervals: tuple[str, ...] = ("1s", "1m", "5m", "15m", "1h")
     # History kept for GetTrades and GetOrder (a long-running simulator stays bounded): the
-    # newest trades, and the newest closed orders beside every open one. Reconcile looks back
-    # 5 minutes from its newest counted trade; at the default feed a fleet of 64 symbols makes
-    # ~3,500 trades an hour, so these keep hours of it.
-    max_trades_kept: int = 50_000
-    max_orders_kept: int = 50_000
+    # newest trades (the oldest half goes when full), and the newest closed orders beside every
+    # open one. Reconcile looks back 5 minutes from its newest counted trade; at the default
+    # feed 8 symbols make ~50 trades a minute (~500 at 10x), so these keep hours of it.
+    max_trades_kept: int = 10_000
+    max_orders_kept: int = 10_000
     id_prefix: str | None = None  # None: derived from the start time, unique per run
     numeric_ids: bool = False  # ids as decimal integers (Binance's), unique per run
     # Client order ids the venue accepts: ours (letters and digits) unless a venue's own rule.

@@ -259,7 +259,11 @@ def _parse_configs(symbol: str, cfg_raw: dict[str, str]) -> Configs:
 
 
 _SLOTS: dict[str, Slot] = {}
-SLOTS_KEPT = 65_536  # slot texts kept parsed per process (slots are frozen)
+# Slot texts kept parsed per process (slots are frozen): about a grid's worth for each of 64
+# symbols. Every order changes its slot's text, so a busy fleet fills this quickly; then it
+# starts again (each slot parsed once more). A parsed slot costs ~1 KB: this bounds a long-
+# running worker (a soak found 65,536 of them, ~70 MB, made its memory climb for half an hour).
+SLOTS_KEPT = 8192
 
 
 def _slot(text: str) -> Slot:
