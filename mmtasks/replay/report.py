@@ -111,14 +111,12 @@ def summarize(outcome: Outcome) -> dict[str, Any]:
     max_dd = _net_at(outcome, peak) - _net_at(outcome, trough) if dd[trough] > 0 else ZERO
     # longest time under water (ms), from a peak to the next new high (or the end)
     under = dd > 0
-    longest, start = 0, None
-    for k in np.flatnonzero(np.diff(np.concatenate(([0], under.astype(np.int8), [0])))):
-        if start is None:
-            start = int(k)
-        else:
-            end_ts = int(data.ts_ms[min(int(k), n - 1)])
-            longest = max(longest, end_ts - int(data.ts_ms[max(start - 1, 0)]))
-            start = None
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], under.astype(np.int8), [0]))))
+    starts, ends = edges[0::2], edges[1::2]  # each spell under water: [start, end)
+    longest = 0
+    if len(starts):
+        spans = data.ts_ms[np.minimum(ends, n - 1)] - data.ts_ms[np.maximum(starts - 1, 0)]
+        longest = max(0, int(spans.max()))
     basis = [m.cost_basis for m in engine.marks]
     capital = max(basis, default=ZERO)
     exposure_row = int(np.argmax(np.abs(c.qty) * data.floats("close"))) if n else 0
