@@ -99,7 +99,7 @@ def run_sweep(
             s, r = dict(strategy), dict(risk)
             for key, value in combo.items():
                 target = s if key in GridConfig.model_fields else r
-                target[key] = int(value) if value.isdigit() and "levels" in key else value
+                target[key] = _value(key, value)
             futures[pool.submit(_one, args, s, r)] = combo
         for future in tqdm(as_completed(futures), total=len(futures), desc="sweep", unit="run"):
             results.append((futures[future], future.result()))
@@ -127,6 +127,13 @@ def run_sweep(
         f"processes, ranked by {what}; table written to {args.sweep_csv}"
     )
     return 0
+
+
+def _value(key: str, text: str) -> object:
+    # Decimals stay text (exact); levels are ints and switches bools, as a config file spells them.
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text) if text.isdigit() and "levels" in key else text
 
 
 def _ratio_text(value: Decimal) -> str:
