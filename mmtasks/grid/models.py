@@ -265,7 +265,7 @@ class GridState:
     @cached_property
     def index(self) -> SlotIndex:
         """The slots a decision can act on, by what they hold (see SlotIndex)."""
-        return SlotIndex.of(self.slots.values())
+        return SlotIndex.of(self.slots)
 
     def with_slot(self, slot: Slot) -> GridState:
         """Return this state with slot stored under its key."""
@@ -335,14 +335,14 @@ class SlotIndex:
     shorts: tuple[Slot, ...]
 
     @classmethod
-    def of(cls, slots: Iterable[Slot]) -> SlotIndex:
-        """Return the index of slots."""
+    def of(cls, slots: Mapping[str, Slot]) -> SlotIndex:
+        """Return the index of slots (by key)."""
         orders: dict[str, Slot] = {}
         longs: list[Slot] = []
         shorts: list[Slot] = []
-        for slot in slots:
+        for key, slot in slots.items():
             if slot.status is not SlotStatus.FREE:
-                orders[slot.key] = slot
+                orders[key] = slot
             elif slot.inventory > 0:
                 longs.append(slot)
             elif slot.inventory < 0:

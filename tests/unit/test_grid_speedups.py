@@ -162,7 +162,7 @@ def test_the_slot_index_carried_through_changes_equals_one_derived_afresh(seed: 
     rng = random.Random(seed)
     levels = [D(k) / 2 for k in range(1, 30)]
     state = GridState(symbol=SYMBOL, slots={canon(v): _random_slot(rng, v) for v in levels})
-    assert state.index == SlotIndex.of(state.slots.values())
+    assert state.index == SlotIndex.of(state.slots)
 
     for _ in range(200):
         # Act
@@ -178,7 +178,7 @@ def test_the_slot_index_carried_through_changes_equals_one_derived_afresh(seed: 
 
         # Assert: carried (not derived again), the same orders and inventory runs by level.
         assert "index" in state.__dict__
-        carried, fresh = state.index, SlotIndex.of(state.slots.values())
+        carried, fresh = state.index, SlotIndex.of(state.slots)
         assert dict(carried.orders) == dict(fresh.orders)
         assert carried.longs == fresh.longs
         assert carried.shorts == fresh.shorts
