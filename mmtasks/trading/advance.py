@@ -35,6 +35,7 @@ from mmtasks.grid.models import (
     GridState,
     Market,
     RiskConfig,
+    SlotStatus,
     SymbolRules,
 )
 from mmtasks.grid.transitions import apply_order_update
@@ -174,7 +175,10 @@ def gate(snap: Snapshot, fx: Effects, now_ms: int) -> Gate:
     waiting = status == SymbolStatus.ERROR or (
         bool(meta.get("degraded_since_ms")) and now_ms < int(meta.get("retry_at_ms") or 0)
     )
-    needs = meta.get("needs_reconcile") == "1"
+    # A step leaves no intent PENDING unless it also asked for a reconcile: one found here was
+    # left by a step that died between its write-ahead commit and the venue's answer.
+    stranded = any(s.status is SlotStatus.PENDING for s in fx.grid.slots.values())
+    needs = meta.get("needs_reconcile") == "1" or stranded
     rules = fx.rules or snap.rules
     return Gate(status, waiting, needs and rules is not None and status != SymbolStatus.REMOVED)
 

@@ -146,6 +146,53 @@ def test_a_step_that_lost_its_lock_writes_nothing_more_and_reconcile_settles_it(
     assert {s["status"] for s in slots.values()} == {"LOCKED"}
 
 
+class Died(BaseException):
+    """The worker process dies: nothing after this runs, no failure is recorded."""
+
+
+class DiesBeforeSending:
+    """The venue, seen by a step whose worker dies after committing its intents (a host cut
+    off or killed between the write-ahead commit and the send)."""
+
+    def __init__(self, venue: Any) -> None:
+        self._venue = venue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    def place_order(self, *args: Any, **kwargs: Any) -> Any:
+        raise Died
+
+
+def test_intents_a_dead_step_left_pending_are_reconciled_by_the_next_step_on_its_own(
+    desk: Desk,
+) -> None:
+    # Arrange: the first price; the worker dies once its intents (BUY 90, 80) are committed.
+    desk.init(GRID)
+    desk.step()
+    venue = desk.rt._exchange
+    desk.rt._exchange = DiesBeforeSending(venue)
+    desk.move("100")
+    with pytest.raises(Died):
+        desk.step("price")
+    assert sorted(s["status"] for s in desk.slots().values()) == ["PENDING", "PENDING"]
+    assert desk.resting() == []  # nothing reached the venue
+    desk.text.delete(desk.keys.lock)  # its lock expires
+
+    # Act: another worker's next step, on the next tick; nobody asked for a reconcile.
+    desk.rt._exchange = venue
+    desk.move("100")
+    desk.settle()
+
+    # Assert: the stranded intents were looked up (the venue never saw them), freed and placed
+    # once each: GRID.md "long 100", BUY 90 and 80, every slot LOCKED to its own order.
+    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+    orders = {o.client_order_id for o in desk.venue.open_orders("GRIDUSDT")}
+    slots = [s for s in desk.slots().values() if s["status"] != "FREE"]
+    assert {s["status"] for s in slots} == {"LOCKED"}
+    assert {s["client_order_id"] for s in slots} == orders
+
+
 def lose_state_and_trade_on(desk: Desk) -> None:
     """Long 100 -> 89, Redis restarts empty, SELL 100 fills at 101, the symbol comes back.
 
