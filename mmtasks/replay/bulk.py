@@ -34,7 +34,8 @@ def read_plain(
     microseconds_after: int,
 ) -> Series | None:
     """Return the series of a plain file whose every row is good, else None."""
-    text = text.replace("\r\n", "\n")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     if '"' in text or "\r" in text:
         return None
     lines = text.split("\n")

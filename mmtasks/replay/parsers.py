@@ -23,6 +23,7 @@ from mmtasks.replay.series import Series
 
 Format = Literal["auto", "ticks", "binance", "freqtrade"]
 FORMATS: tuple[str, ...] = ("auto", "ticks", "binance", "freqtrade")
+HEAD_CHARS = 65_536  # where detect_format looks first
 MICROSECONDS_AFTER = 10**14  # Binance spot files from 2025 carry open times in microseconds
 
 
@@ -182,11 +183,26 @@ def detect_format(path: Path, text: str) -> Format:
     name = path.name.removesuffix(".gz")
     if name.endswith(".json") or text.lstrip().startswith("["):
         return "freqtrade"
+    # The first rows decide: read them from the head of the text (whole lines), not a copy of
+    # all of it, and the whole text only when the head holds no data row.
+    cut = text.rfind("\n", 0, HEAD_CHARS) + 1
+    if 0 < cut < len(text):
+        try:
+            return _first_data_row_format(text[:cut])
+        except (LookupError, csv.Error):  # no data row in the head, or a quote open at its end
+            pass
+    try:
+        return _first_data_row_format(text)
+    except LookupError:
+        raise ValidationError(f"{path}: empty file") from None
+
+
+def _first_data_row_format(text: str) -> Format:
     for _, row in _csv_rows(text):
         if _is_header(row) and "price" not in ",".join(row).lower():
             continue
         return "ticks" if len(row) <= 3 else "binance"
-    raise ValidationError(f"{path}: empty file")
+    raise LookupError("no data row")
 
 
 def load(path: Path, fmt: Format = "auto", *, skip_bad: bool = False) -> Series:
