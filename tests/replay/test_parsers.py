@@ -57,3 +57,12 @@ def test_skip_bad_drops_and_counts_the_bad_rows(tmp_path: Path) -> None:
     data = load(path, skip_bad=True)
 
     assert (data.close_text, data.skipped) == (["100", "101"], 2)
+
+
+def test_the_format_is_told_past_a_long_head_without_data(tmp_path: Path) -> None:
+    # 70,000 blank lines: the head detect_format reads first holds no data row.
+    ticks = load(write(tmp_path, "t.csv", "\n" * 70_000 + "1000,100.10\n2000,99.5\n"))
+    big = load(write(tmp_path, "b.csv", "".join(f"{k},1,2,1,2,0\n" for k in range(1, 20_000))))
+
+    assert (ticks.kind, ticks.close_text) == ("ticks", ["100.10", "99.5"])
+    assert (big.kind, len(big)) == ("candles", 19_999)
