@@ -202,7 +202,9 @@ class BatchWriter:
 
     def _send(self, producer: Any, task: str, args: list[str], symbol: str) -> bool:
         try:
-            self._app.send_task(task, args=args, queue=queue_for(symbol), producer=producer)
+            self._app.send_task(
+                task, args=args, queue=queue_for(symbol), producer=producer, ignore_result=True
+            )
             return True
         except Exception as exc:  # kombu raises many types; the caller decides what to redo
             log.warning("could not send %s for %s: %s", task, symbol, exc)

@@ -24,4 +24,10 @@ def wake(
     app: Celery, symbol: str, task: str = "mmtasks.symbol.drain", countdown_s: float = 0
 ) -> None:
     """Send a task naming symbol to the symbol's own queue (run countdown_s later, if given)."""
-    app.send_task(task, args=[symbol], queue=queue_for(symbol), countdown=countdown_s or None)
+    app.send_task(
+        task,
+        args=[symbol],
+        queue=queue_for(symbol),
+        countdown=countdown_s or None,
+        ignore_result=True,
+    )

@@ -85,7 +85,13 @@ def alert(
     delay_ms, token = int(answer[0]), _text(answer[1])
     from mmtasks.celery import CONTROL_QUEUE, app
 
-    app.send_task(FLUSH_TASK, args=[key, token], queue=CONTROL_QUEUE, countdown=delay_ms / 1000)
+    app.send_task(
+        FLUSH_TASK,
+        args=[key, token],
+        queue=CONTROL_QUEUE,
+        countdown=delay_ms / 1000,
+        ignore_result=True,
+    )
     return True
 
 

@@ -273,6 +273,9 @@ def rehydrate_on_control_start(sender: Any = None, **_: Any) -> None:
     for level, note in _start_notes:
         log.log(level, note)
     app.send_task(
-        "mmtasks.admin.rehydrate", kwargs={"reason": "control worker start"}, queue=CONTROL_QUEUE
+        "mmtasks.admin.rehydrate",
+        kwargs={"reason": "control worker start"},
+        queue=CONTROL_QUEUE,
+        ignore_result=True,
     )
     log.info("control worker ready: rehydrate queued")

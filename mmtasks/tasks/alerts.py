@@ -85,7 +85,9 @@ def flush(key: str, token: str = "") -> dict[str, Any]:
     title, body, severity = message(items, count, settings.alert_window_s)
     for index in range(len(settings.alert_targets)):
         # The index, not the URL: webhook URLs hold secrets and task arguments are visible.
-        deliver.apply_async(args=[index, title, body, severity], queue=CONTROL_QUEUE)
+        deliver.apply_async(
+            args=[index, title, body, severity], queue=CONTROL_QUEUE, ignore_result=True
+        )
     return {"key": key, "count": count, "targets": len(settings.alert_targets)}
 
 

@@ -228,7 +228,10 @@ def reconcile_all() -> dict[str, Any]:
     symbols = _symbols()
     for symbol in symbols:
         app.send_task(
-            "mmtasks.symbol.reconcile", args=[symbol, "schedule"], queue=queue_for(symbol)
+            "mmtasks.symbol.reconcile",
+            args=[symbol, "schedule"],
+            queue=queue_for(symbol),
+            ignore_result=True,
         )
     return {"reconciled": symbols}
 

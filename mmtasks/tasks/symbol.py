@@ -94,7 +94,12 @@ def reconcile_on_start(sender: Any = None, **_: Any) -> None:
     for name in queues:
         if name in (CONTROL_QUEUE, "celery") or name.startswith("celery"):
             continue
-        app.send_task("mmtasks.symbol.reconcile", args=[name.upper(), "worker start"], queue=name)
+        app.send_task(
+            "mmtasks.symbol.reconcile",
+            args=[name.upper(), "worker start"],
+            queue=name,
+            ignore_result=True,
+        )
         log.info("worker start: reconcile enqueued for %s", name.upper())
 
 

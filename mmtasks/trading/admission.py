@@ -59,7 +59,7 @@ def in_fleet(rt: Runtime, symbol: str, trigger: str) -> bool:
     if rt.redis.set(REHYDRATE_ASKED, "1", nx=True, ex=5):
         from mmtasks.celery import CONTROL_QUEUE, app
 
-        app.send_task("mmtasks.beat.heal_fleet", queue=CONTROL_QUEUE)
+        app.send_task("mmtasks.beat.heal_fleet", queue=CONTROL_QUEUE, ignore_result=True)
     _drop(rt, "unknown symbol", symbol, trigger)
     return False
 
