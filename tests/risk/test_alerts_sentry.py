@@ -199,11 +199,11 @@ def test_a_symbol_consumed_on_one_host_when_two_are_wanted_is_alerted(
         "ALERT_GATHER_S": "0",
         "MMTASKS_MIN_HOSTS": "2",
     }
-    procs.worker(["control"], name="control", env=env)
-    procs.worker(["gridusdt"], name="grid", env=env)
+    procs.worker(["control"], name="control", env=env).wait_ready()
+    procs.worker(["gridusdt"], name="grid", env=env).wait_ready()
     init_symbol(redis_client, app, exchange, "GRIDUSDT", GRID)
 
-    # Act: beat's consumer watch runs.
+    # Act: beat's consumer watch runs (both workers answer its inspect).
     app.send_task("mmtasks.beat.watch_consumers", queue="control")
 
     # Assert: one alert names the symbol, its one host and what to do (beside the alert of a
