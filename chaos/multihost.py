@@ -1,22 +1,26 @@
 """`make multihost` (root): a fleet on three hosts, and what it does when one of them fails.
 
 Three network namespaces joined by a Linux bridge stand for three hosts; every address lives
-inside them (the machine's own network is not touched):
+inside them (the machine's own network is not touched). The fleet is docs/deploy.md's: its
+environment block and Procfile are read and each line runs as written on its host (the
+services section on mm-svc, the worker section on mm-w1 and mm-w2, each with its own
+MMTASKS_HOST). This program adds what the document leaves to the operator: Redis and Postgres
+(behind a TCP front) on mm-svc, and the release step (migrate, seed, init).
 
-  mm-svc  10.77.0.1  services: Redis, Postgres (behind a TCP front on 10.77.0.1:5432), the
-                     connector (token required off loopback), the leading bridge, beat and
-                     the control worker; this program runs here too
-  mm-w1   10.77.0.2  worker host 1: one worker for every symbol queue, and a standby bridge
-  mm-w2   10.77.0.3  worker host 2: a second worker for every symbol queue (the standby host)
+  mm-svc  10.77.0.1  services: Redis, Postgres, the connector, the leading bridge, beat, the
+                     control worker; this program runs here too
+  mm-w1   10.77.0.2  worker host 1: a worker for every symbol queue, a standby bridge
+  mm-w2   10.77.0.3  worker host 2: the same (each worker host is the other's standby)
 
 Scenarios, in order; after each the feed is paused, the fleet settles and the invariant
 checker runs (no duplicate order, no lost fill, Redis, ledger and exchange agreeing on
 position and PnL):
 
-  kill-worker-host   SIGKILL every process of the worker host holding most symbol locks
+  kill-worker-host   SIGKILL every process of a worker host holding a symbol lock; `status`
+                     must flag every symbol (one host of 2) until the host is back
   cut-off-host       that host's link down for --cut-s (30) seconds, then up again
   freeze-workers     SIGSTOP every symbol worker on both hosts for --freeze-s (15), SIGCONT
-  kill-bridge        SIGKILL the leading bridge; the standby bridge on mm-w1 takes over
+  kill-bridge        SIGKILL the leading bridge; a standby bridge takes over
 
 Time to trading is printed per scenario (from the kill or cut, or from the thaw): every
 symbol ACTIVE, stepped since, and an order of ours resting. Exit 1 when one takes longer than
@@ -42,7 +46,6 @@ from chaos.netns import (
     ADDRESS,
     HOST_NAME,
     SVC,
-    TOKEN,
     W1,
     W2,
     link,
@@ -54,48 +57,65 @@ from chaos.netns import (
     wait_for,
 )
 
-LOCK_TTL_MS = "5000"
-
-
 # -- the fleet ---------------------------------------------------------------------------------
+
+
+DEPLOY_MD = Path(__file__).resolve().parent.parent / "docs" / "deploy.md"
+
+
+def deploy_doc(path: Path = DEPLOY_MD) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]]]:
+    """Return the environment and the Procfile sections ("services", "worker") that
+    docs/deploy.md gives: the test bed runs what the document says, not a recipe of its own."""
+    text = path.read_text()
+    env_block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    env = dict(line.split("=", 1) for line in env_block.splitlines() if "=" in line)
+    procfile = text.split("```procfile\n", 1)[1].split("```", 1)[0]
+    sections: dict[str, list[tuple[str, str]]] = {"services": [], "worker": []}
+    current = "services"
+    for line in procfile.splitlines():
+        if line.startswith("#"):
+            current = "worker" if "worker" in line else "services"
+        elif ":" in line:
+            name, cmd = line.split(":", 1)
+            sections[current].append((name.strip(), cmd.strip()))
+    return env, sections
 
 
 @dataclass
 class Bed:
-    """The processes of the fleet on its three hosts, and how to reach its services."""
+    """The processes of the fleet on its three hosts, started from docs/deploy.md."""
 
     data_dir: Path
     symbols: list[str]
-    tick_ms: int
     fleet: Any = None
     env: dict[str, str] = field(default_factory=dict)
+    procfile: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     children: dict[str, Any] = field(default_factory=dict)
     host_of: dict[str, str] = field(default_factory=dict)  # child name -> namespace
-    connector_addr: str = ""
     app: Any = None  # a Celery app on the fleet's broker, for admin calls (`status`)
 
-    def spawn(self, ns: str, name: str, *cmd: str, env: dict[str, str] | None = None) -> Any:
-        """Start cmd on host ns (`ip netns exec`), with the fleet's environment and the host's
-        own name (MMTASKS_HOST, and Celery node names built from it)."""
-        saved = self.fleet.env
-        self.fleet.env = {**saved, "MMTASKS_HOST": HOST_NAME[ns], **(env or {})}
-        try:
-            child = self.fleet.spawn(name, "ip", "netns", "exec", ns, *cmd)
-        finally:
-            self.fleet.env = saved
-        self.children[name], self.host_of[name] = child, ns
+    def start(self, ns: str, name: str, cmd: str) -> Any:
+        """Run one Procfile line on host ns (`ip netns exec ... sh -c`), in the fleet's folder,
+        with the document's environment and the host's own MMTASKS_HOST."""
+        env = {**self.env, "MMTASKS_HOST": HOST_NAME[ns]}
+        self.fleet.env = env
+        child = self.fleet.spawn(
+            f"{name}@{ns}",
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "sh",
+            "-c",
+            f"cd {self.data_dir} && exec {cmd}",
+        )
+        self.children[f"{name}@{ns}"], self.host_of[f"{name}@{ns}"] = child, ns
         return child
 
-    def start_workers(self, ns: str) -> None:
-        from mmtasks.assign import worker_argv
-
-        queues = [s.lower() for s in self.symbols]
-        argv = worker_argv(0, queues)
-        argv[argv.index("-n") + 1] = f"symbols0@{HOST_NAME[ns]}"
-        self.spawn(ns, f"worker-{ns}", sys.executable, "-m", "celery", "-A", "mmtasks", *argv)
-
-    def start_bridge(self, ns: str) -> None:
-        self.spawn(ns, f"bridge-{ns}", sys.executable, "-m", "bridge")
+    def start_section(self, ns: str, section: str, only: str = "") -> None:
+        for name, cmd in self.procfile[section]:
+            if not only or name == only:
+                self.start(ns, name, cmd)
 
     def group(self, names: list[str], sig: signal.Signals) -> None:
         for name in names:
@@ -107,74 +127,46 @@ class Bed:
 
 
 def start_bed(bed: Bed) -> None:
-    """Start the services and the fleet across the hosts; initialise every symbol."""
+    """Start Redis and Postgres on the services host, run the release step, then every
+    process of docs/deploy.md's Procfile on its host; initialise every symbol."""
     from mmtasks.celery import make_app
     from mmtasks.embedded import start_embedded_postgres
     from mmtasks.registry.migrate import migrate
     from mmtasks.run.children import Fleet
     from mmtasks.run.defaults import DEFAULT_CONFIG
     from mmtasks.run.symbols import init_symbols, load_config, seed_registry
-    from mmtasks.settings import get_settings
+    from mmtasks.settings import build_settings
 
     svc = ADDRESS[SVC]
-    config = load_config(DEFAULT_CONFIG, str(len(bed.symbols)))
+    doc_env, bed.procfile = deploy_doc()
+    connector = dict(bed.procfile["services"])["connector"]
+    config = load_config(DEFAULT_CONFIG, connector.split("--symbols ", 1)[1].split()[0])
     bed.symbols[:] = list(config)
     pg_uri = start_embedded_postgres(bed.data_dir / "postgres")
     socket_dir = pg_uri.split("host=")[1].split("&")[0]
     socket_path = str(next(Path(socket_dir).glob(".s.PGSQL.*")))
     bed.fleet = Fleet(dict(os.environ), bed.data_dir / "logs")
-    redis_bin = redis_server()
     bed.fleet.spawn(
-        "redis", redis_bin, "--bind", svc, "--port", "6379", "--save", "", "--appendonly", "no"
+        "redis", redis_server(), "--bind", svc, "--port", "6379", "--save", "", "--appendonly", "no"
     )
-    bed.fleet.spawn(
-        "pg-front",
-        sys.executable,
-        "-m",
-        "chaos.multihost",
-        "--pg-front",
-        f"{svc}:5432",
-        socket_path,
-    )
-    redis_url = f"redis://{svc}:6379/0"
-    database_url = f"postgresql://postgres@{svc}:5432/postgres"
+    front = (sys.executable, "-m", "chaos.multihost", "--pg-front", f"{svc}:5432", socket_path)
+    bed.fleet.spawn("pg-front", *front)
     wait_for(lambda: reachable(svc, 6379) and reachable(svc, 5432), "Redis and Postgres")
-    settings = get_settings().with_services(
-        REDIS_URL=redis_url, CELERY_BROKER_URL=redis_url, DATABASE_URL=database_url
-    )
-    migrate(database_url)
-    seed_registry(database_url, config)
-    port_file = bed.data_dir / "connector.port"
-    feed = ("--feed", "random", "--tick-ms", str(bed.tick_ms), "--symbols", ",".join(bed.symbols))
     bed.env = {
         **os.environ,
-        **settings.service_env(),
-        "CONNECTOR_TOKEN": TOKEN,
-        "MMTASKS_LOCK_TTL_MS": LOCK_TTL_MS,
-        "MMTASKS_MIN_HOSTS": "2",
-        "MMTASKS_DATA_DIR": str(bed.data_dir),
+        **doc_env,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         "MMTASKS_SERVICES_FILE": str(bed.data_dir / "services.json"),
     }
-    bed.fleet.env = bed.env
-    bed.spawn(
-        SVC, "connector", sys.executable, "-m", "mmtasks.connector", "--sim", *feed,
-        "--host", svc, "--port", "0", "--port-file", str(port_file),
-    )  # fmt: skip
-    wait_for(lambda: port_file.exists() and port_file.read_text().strip() != "", "the connector")
-    bed.connector_addr = f"{svc}:{port_file.read_text().strip()}"
-    bed.env["CONNECTOR_ADDR"] = bed.connector_addr
-    bed.fleet.env = bed.env
-    celery = (sys.executable, "-m", "celery", "-A", "mmtasks")
-    bed.spawn(
-        SVC, "control", *celery, "worker", "-Q", "control", "-n", "control@host-svc", "-c", "2"
-    )
-    schedule = str(bed.data_dir / "celerybeat-schedule")
-    bed.spawn(SVC, "beat", *celery, "beat", "-s", schedule)
-    bed.start_bridge(SVC)
-    bed.start_workers(W1)
-    bed.start_workers(W2)
-    bed.start_bridge(W1)  # the standby
-    init_symbols(settings.with_services(CONNECTOR_ADDR=bed.connector_addr), config)
+    settings = build_settings({**doc_env, "MMTASKS_HOST": HOST_NAME[SVC]})
+    migrate(settings.database_url)  # the release step
+    seed_registry(settings.database_url, config)
+    bed.start_section(SVC, "services")
+    host, port = settings.connector_addr.rsplit(":", 1)
+    wait_for(lambda: reachable(host, int(port)), "the connector")
+    bed.start_section(W1, "worker")
+    bed.start_section(W2, "worker")
+    init_symbols(settings, config)
     bed.app = make_app(settings)
 
 
@@ -301,9 +293,7 @@ def kill_worker_host(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
         print(f"     {symbol} flagged: {found or 'NOT FLAGGED'}")
         if not found:
             problems.append(f"{symbol} not flagged while {HOST_NAME[victim]} was down")
-    bed.start_workers(victim)
-    if victim == W1:
-        bed.start_bridge(W1)
+    bed.start_section(victim, "worker")
     deadline = time.monotonic() + 60
     while any(flagged.values()) and time.monotonic() < deadline:
         time.sleep(2)
@@ -336,7 +326,7 @@ def cut_off_host(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
 
 
 def freeze_workers(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
-    names = [n for n in bed.on_host(W1) + bed.on_host(W2) if n.startswith("worker-")]
+    names = [n for n in bed.on_host(W1) + bed.on_host(W2) if n.startswith("symbols")]
     bed.group(names, signal.SIGSTOP)
     time.sleep(args.freeze_s)
     bed.group(names, signal.SIGCONT)
@@ -353,10 +343,10 @@ def kill_bridge(bed: Bed, c: Clients, args: argparse.Namespace) -> Outcome:
     by_name = {name: ns for ns, name in HOST_NAME.items()}
     ns = by_name.get(leader.rpartition(":")[0], SVC)
     started = now_ms()
-    bed.group([f"bridge-{ns}"], signal.SIGKILL)
+    bed.group([f"bridge@{ns}"], signal.SIGKILL)
     times = time_to_trading(c, bed.symbols, started)
-    bed.children[f"bridge-{ns}"].proc.wait()
-    bed.start_bridge(ns)  # back as the standby
+    bed.children[f"bridge@{ns}"].proc.wait()
+    bed.start_section(ns, "services" if ns == SVC else "worker", only="bridge")  # a standby
     new = leader_of(c.r)["leader"]
     note = f"killed the leading bridge on {HOST_NAME[ns]}; {new} leads now"
     return Outcome("kill-bridge", times, settle_and_check(bed, c), note)
@@ -381,8 +371,6 @@ def build_parser() -> argparse.ArgumentParser:
         "Prints time to trading per scenario and checks every invariant after each.",
         epilog="scenarios: " + ", ".join(SCENARIOS),
     )
-    p.add_argument("--symbols", type=int, default=2, help="symbols traded (default 2)")
-    p.add_argument("--tick-ms", type=int, default=200, help="price feed period (default 200)")
     p.add_argument("--cut-s", type=float, default=30, help="how long a host is cut off (30)")
     p.add_argument("--freeze-s", type=float, default=15, help="how long workers freeze (15)")
     p.add_argument("--bound-s", type=float, default=10, help="longest time to trading (10)")
@@ -399,20 +387,18 @@ def run_inside(args: argparse.Namespace) -> int:
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.connector.sim_client import SimControlClient
 
-    os.environ.update({"CONNECTOR_TOKEN": TOKEN, "MMTASKS_HOST": HOST_NAME[SVC]})
-    from mmtasks.settings import get_settings
-
-    get_settings.cache_clear()
+    os.environ["MMTASKS_HOST"] = HOST_NAME[SVC]
     data_dir = Path(tempfile.mkdtemp(prefix="mmtasks-multihost-"))
-    bed = Bed(data_dir, [""] * args.symbols, args.tick_ms)
+    bed = Bed(data_dir, [])
     outcomes: list[Outcome] = []
     try:
         print(f"multihost: starting the fleet on 3 hosts (logs in {data_dir / 'logs'})", flush=True)
         start_bed(bed)
+        addr = bed.env["CONNECTOR_ADDR"]
         c = Clients(
             redis.Redis.from_url(bed.env["REDIS_URL"], decode_responses=True, socket_timeout=10),
-            ExchangeClient(bed.connector_addr, token=TOKEN, timeout_s=10),
-            SimControlClient(bed.connector_addr, token=TOKEN),
+            ExchangeClient(addr, token=bed.env["CONNECTOR_TOKEN"], timeout_s=10),
+            SimControlClient(addr, token=bed.env["CONNECTOR_TOKEN"]),
             bed.env["DATABASE_URL"],
         )
         warm = time_to_trading(c, bed.symbols, 0, timeout_s=120)

@@ -14,7 +14,6 @@ SVC, W1, W2 = "mm-svc", "mm-w1", "mm-w2"
 ADDRESS = {SVC: "10.77.0.1", W1: "10.77.0.2", W2: "10.77.0.3"}
 HOST_NAME = {SVC: "host-svc", W1: "host-w1", W2: "host-w2"}
 BRIDGE = "mmbr0"
-TOKEN = "multihost-token"
 
 
 def sh(*cmd: str, check: bool = True) -> None:
