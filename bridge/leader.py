@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from mmtasks.registry.status import lock_holder
 from mmtasks.settings import get_settings
 from mmtasks.state.keys import BRIDGE_LEADER, BRIDGE_STANDBY
 
@@ -56,7 +57,6 @@ class Leadership:
         self.token = f"{self.name}/{secrets.token_hex(4)}"
         self.leading = asyncio.Event()
         self.lost = asyncio.Event()
-        self.took_over = 0  # how many times this bridge became the leader
         self._renewed = 0.0
 
     async def run(self) -> None:
@@ -84,7 +84,6 @@ class Leadership:
         if held:
             self._renewed = now
             if not self.leading.is_set():
-                self.took_over += 1
                 self.lost.clear()
                 self.leading.set()
                 log.info("bridge %s leads: streaming", self.name)
@@ -113,8 +112,7 @@ def leader_of(client: redis.Redis) -> dict[str, Any]:
         for name, seen in client.hgetall(BRIDGE_STANDBY).items()
         if now - int(seen) < 10_000
     }
-    leader = _text(token).rsplit("/", 1)[0] if token else None
-    return {"leader": leader, "standby": sorted(standby)}
+    return {"leader": lock_holder(token), "standby": sorted(standby)}
 
 
 def _text(value: bytes | str) -> str:

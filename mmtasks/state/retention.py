@@ -37,7 +37,7 @@ DELETE_BATCH = 500
 
 @dataclass(frozen=True)
 class Retention:
-    """What the sweep keeps; `Settings.retention` builds it from the environment."""
+    """What the sweep keeps; `Retention.of(settings)` reads it from the environment."""
 
     inbox_keep: int = 500
     outbox_keep: int = 200
