@@ -8,13 +8,19 @@ import pytest
 import redis as redis_lib
 
 from bridge.leader import LEADER_TTL_MS, leader_of
-from mmtasks.state.keys import BRIDGE_HEARTBEAT, keys_for
-from tests.bridge.conftest import inbox, wait_connected
+from mmtasks.state.keys import keys_for
+from tests.bridge.conftest import inbox, queued_tasks, wait_connected
 from tests.kit.poll import eventually
 from tests.kit.procs import connector
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 A = "AAAUSDT"
+
+
+def started_reconciles(client: redis_lib.Redis) -> int:
+    """Return how many bridges have opened their streams (each asks A for a reconcile)."""
+    wanted = ("mmtasks.symbol.reconcile", [A, "bridge start"])
+    return sum(task == wanted for task in queued_tasks(client, A.lower()))
 
 
 def test_a_second_bridge_stands_by_appends_nothing_and_takes_over_when_the_leader_dies(
@@ -44,7 +50,9 @@ def test_a_second_bridge_stands_by_appends_nothing_and_takes_over_when_the_leade
             lambda: leader_of(redis_client)["leader"] == f"host-b:{second.proc.pid}",
             timeout_s=LEADER_TTL_MS / 1000 * 5,
         )
-        eventually(lambda: redis_client.hget(BRIDGE_HEARTBEAT, "state") == "connected")
+        # Its order stream is open once it has asked for its start-up reconcile (the first
+        # bridge asked for one too; the heartbeat still says what the dead leader wrote).
+        eventually(lambda: started_reconciles(redis_client) == 2)
         sim.fill_order(A, order_id=order.order_id)
         eventually(lambda: [e["executed_qty"] for _, e in inbox(redis_client, A)][-1] == "2")
         # Each order update reached the inbox once: a standby that streamed too would have
