@@ -20,27 +20,22 @@ from typing import Any, Self, cast
 import grpc
 
 from mmtasks.connector.errors import error_for
-from mmtasks.domain import Side
-from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 from mmtasks.venue import codec
-from mmtasks.venue.port import Listener, Number, order_request
+from mmtasks.venue.port import Listener, Venue
 from mmtasks.venue.types import (
-    STREAMS,
     Account,
     CancelRequest,
     CancelResult,
     Kline,
     Order,
     OrderRequest,
-    OrderType,
     PlaceResult,
     Position,
     PriceTick,
     Stream,
     SymbolRules,
-    TimeInForce,
     Trade,
 )
 
@@ -76,6 +71,9 @@ class ChannelClient:
         self._channel: grpc.Channel | None = None
         self._stub_obj: Any = None
         self._lock = threading.Lock()
+        # The streams open on the channel, by what they call; close cancels them.
+        self._streams: dict[tuple[Stream, Listener], grpc.Future] = {}
+        self._streams_lock = threading.Lock()
 
     @property
     def _stub(self) -> Any:
@@ -109,7 +107,12 @@ class ChannelClient:
             raise TimeoutError(f"connector at {self.addr} not reachable") from None
 
     def close(self) -> None:
-        """Close the channel (a later call opens a new one)."""
+        """Cancel every stream and close the channel (a later call opens a new one)."""
+        with self._streams_lock:
+            calls = list(self._streams.values())
+            self._streams.clear()
+        for call in calls:
+            call.cancel()
         if self._channel is not None and self._pid == os.getpid():
             self._channel.close()
         self._channel = None
@@ -131,47 +134,13 @@ def _optional(value: str | None) -> str:
     return value or ""
 
 
-class ExchangeClient(ChannelClient):
+class ExchangeClient(ChannelClient, Venue):
     """The `Venue` of a connector, over gRPC: venue types with Decimal fields both ways."""
 
     _stub_class = pb_grpc.ExchangeServiceStub
 
-    def __init__(
-        self,
-        addr: str,
-        token: str | None = None,
-        timeout_s: float = 5.0,
-        tls_ca: Path | None = None,
-    ) -> None:
-        super().__init__(addr, token, timeout_s, tls_ca)
-        self._streams: dict[tuple[Stream, Listener], grpc.Future] = {}
-        self._streams_lock = threading.Lock()
-
-    def place_order(
-        self,
-        symbol: str,
-        side: Side | str,
-        price: Number | None,
-        quantity: Number,
-        client_order_id: str = "",
-        *,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
-        order_type: OrderType | str = OrderType.LIMIT,
-    ) -> tuple[Order, bool]:
-        """Place an order; return (order, duplicate). A REJECTED order is returned, not raised."""
-        request = order_request(
-            symbol,
-            side,
-            price,
-            quantity,
-            client_order_id,
-            post_only,
-            reduce_only,
-            time_in_force,
-            order_type,
-        )
+    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+        """Place one validated order; return (order, duplicate). A REJECTED order is returned."""
         response = self._call("PlaceOrder", codec.request_to_pb(request))
         return codec.order_from_pb(response.order), response.duplicate
 
@@ -282,19 +251,10 @@ class ExchangeClient(ChannelClient):
     # For tools and tests; the bridge reads the same streams with grpc.aio and validates each
     # message itself. A stream that ends (connector gone, too slow) is logged and not reopened.
 
-    def subscribe(
-        self,
-        stream: Stream,
-        listener: Listener,
-        *,
-        symbols: Collection[str] = (),
-        interval: str = "1m",
+    def listen(
+        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
         """Call listener with every event of a stream, from a reader thread."""
-        if stream not in STREAMS:
-            raise ValidationError(
-                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
-            )
         call: Any
         decode: Callable[[Any], Any]
         if stream == "price":
@@ -339,15 +299,6 @@ class ExchangeClient(ChannelClient):
             call = self._streams.pop((stream, listener), None)
         if call is not None:
             call.cancel()
-
-    def close(self) -> None:
-        """Cancel every stream and close the channel (a later call opens a new one)."""
-        with self._streams_lock:
-            calls = list(self._streams.values())
-            self._streams.clear()
-        for call in calls:
-            call.cancel()
-        super().close()
 
 
 def _read(

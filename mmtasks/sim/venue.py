@@ -12,32 +12,28 @@ import threading
 from collections.abc import Collection, Sequence
 
 from mmtasks.decimals import parse_decimal
-from mmtasks.domain import Side
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.klines import interval_ms
-from mmtasks.venue.port import Listener, Number, order_request
+from mmtasks.venue.port import Listener, Number, Venue
 from mmtasks.venue.types import (
-    STREAMS,
     Account,
     CancelRequest,
     CancelResult,
     Kline,
     Order,
     OrderRequest,
-    OrderType,
     OrderUpdate,
     PlaceResult,
     Position,
     PriceTick,
     Stream,
     SymbolRules,
-    TimeInForce,
     Trade,
 )
 
 
-class SimVenue:
+class SimVenue(Venue):
     """The `Venue` of one SimExchange; every method is thread-safe."""
 
     def __init__(self, engine: SimExchange | None = None) -> None:
@@ -47,31 +43,8 @@ class SimVenue:
 
     # -- orders ------------------------------------------------------------------------------
 
-    def place_order(
-        self,
-        symbol: str,
-        side: Side | str,
-        price: Number | None,
-        quantity: Number,
-        client_order_id: str = "",
-        *,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
-        order_type: OrderType | str = OrderType.LIMIT,
-    ) -> tuple[Order, bool]:
-        """Place an order; return (order, duplicate). A known client order id returns its order."""
-        request = order_request(
-            symbol,
-            side,
-            price,
-            quantity,
-            client_order_id,
-            post_only,
-            reduce_only,
-            time_in_force,
-            order_type,
-        )
+    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+        """Place one validated order; return (order, duplicate)."""
         return self.engine.place_order(request)
 
     def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
@@ -151,19 +124,10 @@ class SimVenue:
 
     # -- streams -----------------------------------------------------------------------------
 
-    def subscribe(
-        self,
-        stream: Stream,
-        listener: Listener,
-        *,
-        symbols: Collection[str] = (),
-        interval: str = "1m",
+    def listen(
+        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
         """Call listener with every event of a stream (see `Venue.subscribe`)."""
-        if stream not in STREAMS:
-            raise ValidationError(
-                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
-            )
         wanted = frozenset(self.engine.rules(s).symbol for s in symbols)
         if stream == "kline":
             self._check_interval(interval)

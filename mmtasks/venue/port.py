@@ -16,7 +16,9 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from mmtasks.domain import Side
+from mmtasks.errors import ValidationError
 from mmtasks.venue.types import (
+    STREAMS,
     Account,
     CancelRequest,
     CancelResult,
@@ -38,33 +40,12 @@ Number = Decimal | str | int
 Listener = Callable[[Any], None]
 
 
-def order_request(
-    symbol: str,
-    side: Side | str,
-    price: Number | None,
-    quantity: Number,
-    client_order_id: str,
-    post_only: bool,
-    reduce_only: bool,
-    time_in_force: TimeInForce | str,
-    order_type: OrderType | str,
-) -> OrderRequest:
-    """Return the validated request of Venue.place_order's arguments, for its implementations."""
-    return OrderRequest(
-        symbol=symbol,
-        side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
-        quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
-        price=price,  # type: ignore[arg-type]
-        client_order_id=client_order_id,
-        order_type=order_type,  # type: ignore[arg-type]
-        time_in_force=time_in_force,  # type: ignore[arg-type]
-        post_only=post_only,
-        reduce_only=reduce_only,
-    )
-
-
 class Venue(Protocol):
-    """An exchange as the worker and the connector see it; every method is synchronous."""
+    """An exchange as the worker and the connector see it; every method is synchronous.
+
+    An implementation subclasses it and inherits `place_order` and `subscribe`, written here once
+    over its own `place` (a validated request) and `listen` (a stream whose name is checked).
+    """
 
     def place_order(
         self,
@@ -80,6 +61,22 @@ class Venue(Protocol):
         order_type: OrderType | str = OrderType.LIMIT,
     ) -> tuple[Order, bool]:
         """Place an order; return (order, duplicate). A known client order id returns its order."""
+        return self.place(
+            OrderRequest(
+                symbol=symbol,
+                side=side,  # type: ignore[arg-type]  # OrderRequest parses "BUY" into Side.BUY
+                quantity=quantity,  # type: ignore[arg-type]  # and decimal strings into Decimal
+                price=price,  # type: ignore[arg-type]
+                client_order_id=client_order_id,
+                order_type=order_type,  # type: ignore[arg-type]
+                time_in_force=time_in_force,  # type: ignore[arg-type]
+                post_only=post_only,
+                reduce_only=reduce_only,
+            )
+        )
+
+    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+        """Place one validated order; return (order, duplicate). A REJECTED order is returned."""
         ...
 
     def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
@@ -150,6 +147,16 @@ class Venue(Protocol):
         order update, none dropped; "kline" the forming and closed candles of one interval.
         Raise ValidationError for an unknown symbol or interval.
         """
+        if stream not in STREAMS:
+            raise ValidationError(
+                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
+            )
+        self.listen(stream, listener, symbols, interval)
+
+    def listen(
+        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
+    ) -> None:
+        """Subscribe listener to a stream whose name `subscribe` has checked."""
         ...
 
     def unsubscribe(self, stream: Stream, listener: Listener) -> None:

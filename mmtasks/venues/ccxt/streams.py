@@ -11,12 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mmtasks.domain import parse_symbol
-from mmtasks.errors import (
-    ValidationError,
-)
 from mmtasks.venue.port import Listener
 from mmtasks.venue.types import (
-    STREAMS,
     OrderUpdate,
     Stream,
 )
@@ -35,19 +31,10 @@ class CcxtStreams(CcxtMarketData):
         """Call dropper (end every downstream stream) whenever a venue socket is lost."""
         self._droppers.append(dropper)
 
-    def subscribe(
-        self,
-        stream: Stream,
-        listener: Listener,
-        *,
-        symbols: Collection[str] = (),
-        interval: str = "1m",
+    def listen(
+        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
         """Call listener with every event of a stream (see `Venue.subscribe`)."""
-        if stream not in STREAMS:
-            raise ValidationError(
-                f"stream must be one of {', '.join(STREAMS)}, received {stream!r}"
-            )
         wanted = frozenset(str(parse_symbol(s)) for s in symbols)
         for symbol in wanted:
             self.unified(symbol)

@@ -29,12 +29,12 @@ from typing import Any
 
 from mmtasks.budget import Priority, RateBudget, limits_for
 from mmtasks.decimals import canon
-from mmtasks.domain import OrderStatus, Side
+from mmtasks.domain import OrderStatus
 from mmtasks.errors import (
     AmbiguousOutcomeError,
     ValidationError,
 )
-from mmtasks.venue.port import Listener, Number, order_request
+from mmtasks.venue.port import Listener, Venue
 from mmtasks.venue.types import (
     CancelRequest,
     CancelResult,
@@ -43,7 +43,6 @@ from mmtasks.venue.types import (
     OrderType,
     PlaceResult,
     Stream,
-    TimeInForce,
 )
 from mmtasks.venues.ccxt.binance import DIALECTS, ZERO, Dialect
 from mmtasks.venues.ccxt.config import CcxtConfig, check_base_url, rebase_urls
@@ -55,7 +54,7 @@ from mmtasks.venues.ccxt.streams import CcxtStreams
 log = logging.getLogger(__name__)
 
 
-class CcxtVenue(CcxtStreams):
+class CcxtVenue(CcxtStreams, Venue):
     """The `Venue` of one ccxt exchange (Binance USDⓈ-M perpetuals and spot)."""
 
     blocking = True  # each call waits for the network: callers run it off their event loop
@@ -136,31 +135,8 @@ class CcxtVenue(CcxtStreams):
 
     # -- orders --------------------------------------------------------------------------------
 
-    def place_order(
-        self,
-        symbol: str,
-        side: Side | str,
-        price: Number | None,
-        quantity: Number,
-        client_order_id: str = "",
-        *,
-        post_only: bool = False,
-        reduce_only: bool = False,
-        time_in_force: TimeInForce | str = TimeInForce.GTC,
-        order_type: OrderType | str = OrderType.LIMIT,
-    ) -> tuple[Order, bool]:
-        """Place an order; return (order, duplicate). A known client order id returns its order."""
-        request = order_request(
-            symbol,
-            side,
-            price,
-            quantity,
-            client_order_id,
-            post_only,
-            reduce_only,
-            time_in_force,
-            order_type,
-        )
+    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+        """Place one validated order as a batch of one; return (order, duplicate)."""
         [result] = self.batch_place([request])
         if result.error is not None:
             raise result.error
