@@ -164,12 +164,9 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
         """Fill an open order from the exchange side."""
 
         def call() -> Any:
-            symbol = rq.require_symbol(request.symbol)
-            rq.require_order_ref(request.order_id, request.client_order_id)
+            symbol, order_id, client_order_id = _order_ref(request)
             quantity = rq.optional_decimal(request.quantity, "quantity")
-            return self.controller.fill_order(
-                symbol, request.order_id, request.client_order_id, quantity
-            )
+            return self.controller.engine.fill_order(symbol, order_id, client_order_id, quantity)
 
         order = await answer(context, "FillOrder", call)
         return pbc.FillOrderResponse(order=order_to_pb(order))
@@ -178,11 +175,7 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
         """Cancel an open order from the exchange side."""
 
         def call() -> Any:
-            symbol = rq.require_symbol(request.symbol)
-            rq.require_order_ref(request.order_id, request.client_order_id)
-            return self.controller.exchange_cancel(
-                symbol, request.order_id, request.client_order_id
-            )
+            return self.controller.engine.exchange_cancel(*_order_ref(request))
 
         order = await answer(context, "ExchangeCancel", call)
         return pbc.ExchangeCancelResponse(order=order_to_pb(order))
@@ -225,6 +218,13 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
             lambda: self.controller.set_latency(request.latency_ms, request.symbol),
         )
         return pbc.SetLatencyResponse()
+
+
+def _order_ref(request: Any) -> tuple[str, str, str]:
+    """Return the symbol, order id and client order id of a request naming one order."""
+    symbol = rq.require_symbol(request.symbol)
+    rq.require_order_ref(request.order_id, request.client_order_id)
+    return symbol, request.order_id, request.client_order_id
 
 
 def sim_control_service(controller: SimController) -> ExtraService:

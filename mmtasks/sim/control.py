@@ -10,13 +10,17 @@ from mmtasks.errors import ValidationError
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.faults import FaultPlan
 from mmtasks.sim.runner import FeedRunner
-from mmtasks.venue.types import Order, PriceTick
+from mmtasks.venue.types import PriceTick
 
 log = logging.getLogger(__name__)
 
 
 class SimController:
-    """Inject prices, force fills and cancels, schedule failures, drop streams, steer the feed."""
+    """Inject prices, schedule failures, drop streams, steer the feed.
+
+    Fills and cancels from the exchange side are the engine's own (`engine.fill_order`,
+    `engine.exchange_cancel`).
+    """
 
     def __init__(
         self,
@@ -36,20 +40,6 @@ class SimController:
     def inject_price(self, symbol: str, price: Decimal, volume: Decimal | None = None) -> PriceTick:
         """Trade the market at a price now (fills every resting order it crosses)."""
         return self.engine.apply_price(symbol, price, volume)
-
-    def fill_order(
-        self,
-        symbol: str,
-        order_id: str = "",
-        client_order_id: str = "",
-        quantity: Decimal | None = None,
-    ) -> Order:
-        """Fill an open order from the exchange side, the remainder when quantity is None."""
-        return self.engine.fill_order(symbol, order_id, client_order_id, quantity)
-
-    def exchange_cancel(self, symbol: str, order_id: str = "", client_order_id: str = "") -> Order:
-        """Cancel an open order from the exchange side."""
-        return self.engine.exchange_cancel(symbol, order_id, client_order_id)
 
     def fail_next_calls(
         self, count: int, code: str = "UNAVAILABLE", method: str = "", symbol: str = ""

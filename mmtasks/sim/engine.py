@@ -236,12 +236,7 @@ class SimExchange:
     def cancel_order(self, symbol: str, order_id: str = "", client_order_id: str = "") -> Order:
         """Cancel an open order; raise OrderNotFoundError, or OrderNotOpenError when it is done."""
         with self.lock:
-            order = self._find(symbol, order_id, client_order_id)
-            if not order.status.is_open:
-                raise OrderNotOpenError(
-                    f"order {order.order_id} (client id {order.client_order_id}) of "
-                    f"{order.symbol} is already {order.status}, cannot cancel"
-                )
+            order = self._find_open(symbol, order_id, client_order_id, "cancel")
             self._close(order, OrderStatus.CANCELED, "")
             return order.snapshot()
 
@@ -339,11 +334,7 @@ class SimExchange:
     ) -> Order:
         """Fill an open order at its price as maker, the remainder when quantity is None."""
         with self.lock:
-            order = self._find(symbol, order_id, client_order_id)
-            if not order.status.is_open:
-                raise OrderNotOpenError(
-                    f"order {order.order_id} of {order.symbol} is already {order.status}"
-                )
+            order = self._find_open(symbol, order_id, client_order_id, "fill")
             qty = order.remaining if quantity is None else quantity
             if qty <= 0 or qty > order.remaining:
                 raise ValidationError(
@@ -358,11 +349,7 @@ class SimExchange:
     def exchange_cancel(self, symbol: str, order_id: str = "", client_order_id: str = "") -> Order:
         """Cancel an open order from the exchange side (as a venue does on maintenance)."""
         with self.lock:
-            order = self._find(symbol, order_id, client_order_id)
-            if not order.status.is_open:
-                raise OrderNotOpenError(
-                    f"order {order.order_id} of {order.symbol} is already {order.status}"
-                )
+            order = self._find_open(symbol, order_id, client_order_id, "cancel")
             self._close(order, OrderStatus.CANCELED, "canceled by the exchange")
             return order.snapshot()
 
@@ -402,6 +389,15 @@ class SimExchange:
         ):
             key = f"order_id {order_id!r}" if order_id else f"client_order_id {client_order_id!r}"
             raise OrderNotFoundError(f"order with {key} not found for {name}")
+        return order
+
+    def _find_open(self, symbol: str, order_id: str, client_order_id: str, verb: str) -> OrderState:
+        order = self._find(symbol, order_id, client_order_id)
+        if not order.status.is_open:
+            raise OrderNotOpenError(
+                f"order {order.order_id} (client id {order.client_order_id}) of "
+                f"{order.symbol} is already {order.status}, cannot {verb}"
+            )
         return order
 
     def _fill(self, order: OrderState, qty: Decimal, price: Decimal, *, is_maker: bool) -> None:
