@@ -17,29 +17,6 @@ D = Decimal
 QUOTE_ASSETS = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "BTC", "ETH", "BNB")
 DEFAULT_QUOTE = "USDT"
 
-BUILTIN_RULES: dict[str, SimSymbolRules] = {
-    "BTCUSDT": SimSymbolRules(
-        symbol="BTCUSDT",
-        base_asset="BTC",
-        quote_asset="USDT",
-        tick_size=D("0.01"),
-        step_size=D("0.00001"),
-        min_qty=D("0.00001"),
-        min_notional=D(5),
-        start_price=D(30000),
-    ),
-    "ETHUSDT": SimSymbolRules(
-        symbol="ETHUSDT",
-        base_asset="ETH",
-        quote_asset="USDT",
-        tick_size=D("0.01"),
-        step_size=D("0.0001"),
-        min_qty=D("0.0001"),
-        min_notional=D(5),
-        start_price=D(2000),
-    ),
-}
-
 
 def split_symbol(symbol: str) -> tuple[str, str]:
     """Return (base, quote) of a symbol; a symbol with no known quote suffix is quoted in USDT."""
@@ -49,22 +26,33 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     return symbol, DEFAULT_QUOTE
 
 
+def _cent_ticked(symbol: str, step: str, min_notional: int, start_price: int) -> SimSymbolRules:
+    """Return the rules of a symbol priced in cents whose least quantity is one step."""
+    base, quote = split_symbol(symbol)
+    return SimSymbolRules(
+        symbol=symbol,
+        base_asset=base,
+        quote_asset=quote,
+        tick_size=D("0.01"),
+        step_size=D(step),
+        min_qty=D(step),
+        min_notional=D(min_notional),
+        start_price=D(start_price),
+    )
+
+
+BUILTIN_RULES: dict[str, SimSymbolRules] = {
+    "BTCUSDT": _cent_ticked("BTCUSDT", "0.00001", min_notional=5, start_price=30000),
+    "ETHUSDT": _cent_ticked("ETHUSDT", "0.0001", min_notional=5, start_price=2000),
+}
+
+
 def rules_for(symbol: str, start_price: Decimal | None = None) -> SimSymbolRules:
     """Return the built-in rules of a symbol, generic ones for any other valid name."""
     name = parse_symbol(symbol)
     rules = BUILTIN_RULES.get(name)
     if rules is None:
-        base, quote = split_symbol(name)
-        rules = SimSymbolRules(
-            symbol=name,
-            base_asset=base,
-            quote_asset=quote,
-            tick_size=D("0.01"),
-            step_size=D("0.001"),
-            min_qty=D("0.001"),
-            min_notional=D(1),
-            start_price=D(100),
-        )
+        rules = _cent_ticked(name, "0.001", min_notional=1, start_price=100)
     if start_price is not None:
         check_price(rules, start_price, "start price")
         rules = replace(rules, start_price=start_price)
