@@ -59,26 +59,24 @@ def rules_for(symbol: str, start_price: Decimal | None = None) -> SimSymbolRules
     return rules
 
 
+def _check_multiple(value: Decimal, unit: Decimal, field: str, unit_name: str, symbol: str) -> None:
+    """Raise ValidationError unless value is > 0 and a multiple of unit."""
+    if value <= 0:
+        raise ValidationError(f"{field} must be > 0, received {canon(value)}")
+    if not is_multiple(value, unit):
+        raise ValidationError(
+            f"{field} {canon(value)} is not a multiple of {unit_name} {canon(unit)} for {symbol}"
+        )
+
+
 def check_price(rules: SymbolRules, price: Decimal, field: str = "price") -> None:
     """Raise ValidationError unless price is > 0 and a multiple of the tick size."""
-    if price <= 0:
-        raise ValidationError(f"{field} must be > 0, received {canon(price)}")
-    if not is_multiple(price, rules.tick_size):
-        raise ValidationError(
-            f"{field} {canon(price)} is not a multiple of tick size "
-            f"{canon(rules.tick_size)} for {rules.symbol}"
-        )
+    _check_multiple(price, rules.tick_size, field, "tick size", rules.symbol)
 
 
 def check_quantity(rules: SymbolRules, quantity: Decimal) -> None:
     """Raise ValidationError unless quantity is >= min qty and a multiple of the step size."""
-    if quantity <= 0:
-        raise ValidationError(f"quantity must be > 0, received {canon(quantity)}")
-    if not is_multiple(quantity, rules.step_size):
-        raise ValidationError(
-            f"quantity {canon(quantity)} is not a multiple of step size "
-            f"{canon(rules.step_size)} for {rules.symbol}"
-        )
+    _check_multiple(quantity, rules.step_size, "quantity", "step size", rules.symbol)
     if quantity < rules.min_qty:
         raise ValidationError(
             f"quantity {canon(quantity)} is below min qty {canon(rules.min_qty)} for {rules.symbol}"
