@@ -20,7 +20,7 @@ when (`tasks/beat.py`). docs/operations.md ("Redis memory") gives the sizes thes
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import redis
@@ -37,24 +37,21 @@ DELETE_BATCH = 500
 
 @dataclass(frozen=True)
 class Retention:
-    """What the sweep keeps; `Retention.of(settings)` reads it from the environment."""
+    """What the sweep keeps; `Retention.of(settings)` reads it from the environment.
 
-    inbox_keep: int = 500
-    outbox_keep: int = 200
-    trades_keep_s: float = 600.0
-    events_max_len: int = 10_000
-    events_max_age_s: float = 3600.0
+    The fields are the settings' own names, and their defaults live there (`Settings`).
+    """
+
+    inbox_keep: int
+    outbox_keep: int
+    trades_keep_s: float
+    events_max_len: int
+    events_max_age_s: float
 
     @classmethod
     def of(cls, settings: Settings) -> Retention:
         """Return the retention the settings ask for (MMTASKS_INBOX_KEEP and the rest)."""
-        return cls(
-            inbox_keep=settings.inbox_keep,
-            outbox_keep=settings.outbox_keep,
-            trades_keep_s=settings.trades_keep_s,
-            events_max_len=settings.events_max_len,
-            events_max_age_s=settings.events_max_age_s,
-        )
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
