@@ -7,7 +7,7 @@ registry change and its audit row commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,9 +17,10 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 FLEET_SUBJECT = "*"  # the audit's `symbol` for fleet-wide actions (halt, resume)
+# Read as the fields of SymbolRecord, by name.
 COLUMNS = (
-    "symbol, exchange, strategy_config, risk_config, status, consumer, version,"
-    " created_at, updated_at"
+    "symbol, exchange, strategy_config AS strategy, risk_config AS risk, status, consumer,"
+    " version, created_at, updated_at"
 )
 
 
@@ -49,36 +50,16 @@ class SymbolRecord:
     def to_json(self) -> dict[str, Any]:
         """Return the row as a JSON-ready dict."""
         return {
-            "symbol": self.symbol,
-            "exchange": self.exchange,
-            "strategy": self.strategy,
-            "risk": self.risk,
-            "status": self.status,
-            "consumer": self.consumer,
-            "version": self.version,
+            **asdict(self),
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
 
 
-def _record(row: dict[str, Any]) -> SymbolRecord:
-    return SymbolRecord(
-        symbol=row["symbol"],
-        exchange=row["exchange"],
-        strategy=row["strategy_config"],
-        risk=row["risk_config"],
-        status=row["status"],
-        consumer=row["consumer"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 def _one(conn: psycopg.Connection[Any], sql: str, params: tuple[Any, ...]) -> SymbolRecord | None:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(sql, params).fetchone()
-    return _record(row) if row else None
+    return SymbolRecord(**row) if row else None
 
 
 def get_symbol(
@@ -100,7 +81,7 @@ def list_symbols(
         params = (list(statuses),)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql + " ORDER BY symbol", params).fetchall()
-    return [_record(row) for row in rows]
+    return [SymbolRecord(**row) for row in rows]
 
 
 def insert_symbol(
