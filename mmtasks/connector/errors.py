@@ -28,6 +28,18 @@ Code = grpc.StatusCode
 RETRY_AFTER_RE = re.compile(r"\(retry after ([0-9.]+)s\)")
 
 
+# The code a server answers for each error class, the first that matches (OrderNotOpenError is
+# an OrderNotFoundError, so it comes first).
+STATUS_OF: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+    (VenueAuthError, Code.PERMISSION_DENIED),
+    (OrderNotOpenError, Code.FAILED_PRECONDITION),
+    (OrderNotFoundError, Code.NOT_FOUND),
+    (ValidationError, Code.INVALID_ARGUMENT),
+    (OrderRejectedError, Code.FAILED_PRECONDITION),
+    (TemporaryError, Code.UNAVAILABLE),
+)
+
+
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     """Return the status code and message a server answers for an exception."""
     if isinstance(exc, InjectedFaultError):
@@ -35,18 +47,9 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, RateLimitedError):
         wait = f" (retry after {exc.retry_after_s:g}s)" if exc.retry_after_s > 0 else ""
         return Code.RESOURCE_EXHAUSTED, f"{exc}{wait}"
-    if isinstance(exc, VenueAuthError):
-        return Code.PERMISSION_DENIED, str(exc)
-    if isinstance(exc, OrderNotOpenError):
-        return Code.FAILED_PRECONDITION, str(exc)
-    if isinstance(exc, OrderNotFoundError):
-        return Code.NOT_FOUND, str(exc)
-    if isinstance(exc, ValidationError):
-        return Code.INVALID_ARGUMENT, str(exc)
-    if isinstance(exc, OrderRejectedError):
-        return Code.FAILED_PRECONDITION, str(exc)
-    if isinstance(exc, TemporaryError):
-        return Code.UNAVAILABLE, str(exc)
+    for kind, code in STATUS_OF:
+        if isinstance(exc, kind):
+            return code, str(exc)
     return Code.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
 
 
