@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,19 +137,37 @@ def resolve_services(data_dir: Path, *, allow_local: bool) -> Services:
     REDIS_URL / DATABASE_URL win when set. With allow_local (tests), the machine's standard
     ports are tried next. Otherwise embedded servers are started under data_dir.
     """
-    redis_url = os.environ.get("REDIS_URL")
-    redis_source = "env"
-    if not redis_url:
-        if allow_local and redis_reachable(LOCAL_REDIS_URL):
-            redis_url, redis_source = LOCAL_REDIS_URL, "local"
-        else:
-            redis_url, redis_source = start_embedded_redis(data_dir / "redis"), "embedded"
-    database_url = os.environ.get("DATABASE_URL")
-    database_source = "env"
-    if not database_url:
-        if allow_local and postgres_reachable(LOCAL_DATABASE_URL):
-            database_url, database_source = LOCAL_DATABASE_URL, "local"
-        else:
-            database_url = start_embedded_postgres(data_dir / "postgres")
-            database_source = "embedded"
+    redis_url, redis_source = _resolve(
+        "REDIS_URL",
+        LOCAL_REDIS_URL,
+        redis_reachable,
+        start_embedded_redis,
+        data_dir / "redis",
+        allow_local,
+    )
+    database_url, database_source = _resolve(
+        "DATABASE_URL",
+        LOCAL_DATABASE_URL,
+        postgres_reachable,
+        start_embedded_postgres,
+        data_dir / "postgres",
+        allow_local,
+    )
     return Services(redis_url, database_url, redis_source, database_source)
+
+
+def _resolve(
+    env: str,
+    local_url: str,
+    reachable: Callable[[str], bool],
+    start: Callable[[Path], str],
+    data_dir: Path,
+    allow_local: bool,
+) -> tuple[str, str]:
+    """Return a service's URL and whence it came: env, local (allow_local) or embedded."""
+    url = os.environ.get(env)
+    if url:
+        return url, "env"
+    if allow_local and reachable(local_url):
+        return local_url, "local"
+    return start(data_dir), "embedded"
