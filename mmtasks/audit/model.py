@@ -103,10 +103,11 @@ class SymbolReport:
         s, out = self.symbol, []
         for cid, orders in sorted(self.duplicate_client_ids.items()):
             out.append(f"{s}: client id {cid} has {len(orders)} venue orders {orders}")
-        if self.missing_fills:
-            out.append(f"{s}: exchange trades missing from the ledger: {self.missing_fills}")
-        if self.extra_fills:
-            out.append(f"{s}: ledger fills the exchange does not have: {self.extra_fills}")
+        out += _listed(
+            s,
+            (self.missing_fills, "exchange trades missing from the ledger"),
+            (self.extra_fills, "ledger fills the exchange does not have"),
+        )
         if self.position_mismatch:
             out.append(
                 f"{s}: position {keys_for(s).position} qty={self.redis_qty} "
@@ -117,18 +118,15 @@ class SymbolReport:
                 f"{s}: Redis realized_pnl={self.redis_realized} fees={self.redis_fees} != ledger "
                 f"fold realized_pnl={self.ledger.realized_pnl} fees={self.ledger.fees}"
             )
-        if self.orphan_orders:
-            out.append(f"{s}: open orders of ours no slot holds: {self.orphan_orders}")
-        if self.stale_slots:
-            out.append(f"{s}: LOCKED slots whose order is not open: {self.stale_slots}")
-        if self.event_seq_missing:
-            out.append(f"{s}: event_seq missing on {EVENTS}: {_ranges(self.event_seq_missing)}")
-        if self.event_seq_duplicated:
-            out.append(f"{s}: event_seq repeated on {EVENTS}: {self.event_seq_duplicated}")
-        if self.fills_without_event:
-            out.append(f"{s}: ledger fills without ORDER_FILLED: {self.fills_without_event}")
-        if self.fills_with_duplicate_event:
-            out.append(f"{s}: fills with several ORDER_FILLED: {self.fills_with_duplicate_event}")
+        out += _listed(
+            s,
+            (self.orphan_orders, "open orders of ours no slot holds"),
+            (self.stale_slots, "LOCKED slots whose order is not open"),
+            (_ranges(self.event_seq_missing), f"event_seq missing on {EVENTS}"),
+            (self.event_seq_duplicated, f"event_seq repeated on {EVENTS}"),
+            (self.fills_without_event, "ledger fills without ORDER_FILLED"),
+            (self.fills_with_duplicate_event, "fills with several ORDER_FILLED"),
+        )
         return out
 
 
@@ -162,6 +160,11 @@ def fold(fills: Iterable[Fill]) -> Folded:
 
 
 # -- reading each source ----------------------------------------------------------------------
+
+
+def _listed(symbol: str, *found: tuple[object, str]) -> list[str]:
+    """Return "symbol: what: value" for each (value, what) whose value is not empty."""
+    return [f"{symbol}: {what}: {value}" for value, what in found if value]
 
 
 def _ranges(numbers: list[int]) -> str:
