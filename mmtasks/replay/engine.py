@@ -178,13 +178,15 @@ class Engine:
         fx = Effects(grid=self.grid, meta={}, candles={})
         status = self.meta.get("status", SymbolStatus.ACTIVE)
         gate = advance.Gate(status, waiting=False, needs_reconcile=False)
-        actions = advance.decide_step(snap, fx, gate, market.price_ts_ms, market=market)
+        # Without the worker's display fields (last_price): they are no state here.
+        actions = advance.decide_step(
+            snap, fx, gate, market.price_ts_ms, market=market, display=False
+        )
         self.grid = fx.grid
         if fx.meta:
-            fx.meta.pop("last_price", None)  # the worker's display fields, not state here
-            fx.meta.pop("last_price_ts_ms", None)
             self.meta = {**self.meta, **fx.meta}
-        self.step_events += fx.events
+        if fx.events:
+            self.step_events += fx.events
         return actions
 
     def _execute(self, actions: list[Action], price: Decimal) -> bool:

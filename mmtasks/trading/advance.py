@@ -8,23 +8,24 @@ caller commits. The worker's shell (`trading/step.py`) runs, in order:
   -> latency_guard -> commit -> recovered
 
 and `replay/engine.py` runs absorb-like fills, `decide_step` and the same breaker on a replay
-venue. A policy lives here once: the circuit breaker, the fleet state, the latency guard, the
-give-up filter, cancelling everything while a symbol may not trade, and what a failed step
-records (`failure`).
+venue. A policy lives here once: the circuit breaker, the fleet state, the give-up filter,
+cancelling everything while a symbol may not trade; and, in `health.py` (re-exported here), the
+latency guard, recovery and what a failed step records (`failure`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal
 
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import FleetState, stricter
-from mmtasks.errors import RateLimitedError, Response, dependency_of
-from mmtasks.events import EventType, event_fields
+from mmtasks.events import EventType
 from mmtasks.grid.band import LiveSetup, quiet_band
 from mmtasks.grid.logic import decide, with_anchor
 from mmtasks.grid.models import (
@@ -45,6 +46,7 @@ from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
 from mmtasks.signal import pipeline
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
+from mmtasks.trading import health
 from mmtasks.trading.commands import apply_command, cancel_everything
 from mmtasks.trading.effects import Effects, fill_effects
 from mmtasks.trading.snapshot import Snapshot
@@ -52,8 +54,12 @@ from mmtasks.trading.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 CANDLES_KEPT_EXTRA = 5
-RETRY_BACKOFF_BASE_S = 0.5
-LATENCY_BACKOFF_MAX_S = 10.0
+
+# After the venue answered (trading/health.py): the worker's shell calls them from here.
+Failure = health.Failure
+failure = health.failure
+latency_guard = health.latency_guard
+recovered = health.recovered
 
 InboxEvent = OrderEvent | CandleEvent | CommandEvent
 # The signal kind's decision (it may read the venue's history): (fleet, status) -> actions.
@@ -194,6 +200,7 @@ def decide_step(
     kind: KindDecision | None = None,
     *,
     market: Market | None = None,
+    display: bool = True,
 ) -> list[Action]:
     """Return the step's orders: the fleet state and breaker first, then the kind's decision.
 
@@ -203,7 +210,9 @@ def decide_step(
     says REDUCING, no new exposure while the fleet is REDUCING). A signal symbol's pipeline
     (`kind`) decides in every case: it follows fills and candles whatever the status.
     `market` is the newest price with its candles when the caller has it built (replay);
-    the worker's is built from the snapshot's tick and the step's candles.
+    the worker's is built from the snapshot's tick and the step's candles. Without `display`
+    the price seen is not written as the display fields (`last_price`): replay keeps no such
+    fields, and a decision is the same without them.
     """
     risk = fx.risk or snap.risk
     fleet = fleet_state(snap, fx)
@@ -213,7 +222,7 @@ def decide_step(
     strategy = fx.strategy or snap.strategy
     fx.band_decided = True  # no band unless the grid settles with one (decide_grid)
     decision = DECISIONS[kind_of(strategy).name if strategy is not None else "grid"]
-    return decision(Turn(snap, fx, g, fleet, status, now_ms, market, kind))
+    return decision(Turn(snap, fx, g, fleet, status, now_ms, market, kind, display))
 
 
 @dataclass(frozen=True)
@@ -228,12 +237,13 @@ class Turn:
     now_ms: int
     market: Market | None  # replay hands it built; the worker's comes from the tick
     pipeline: KindDecision | None  # a kind the shell builds with the venue (signal)
+    display: bool = True  # write the price seen as the state's display fields
 
 
 def _grid_decision(t: Turn) -> list[Action]:
     """The grid kind (and a symbol with no strategy yet): the grid core on the newest price."""
     snap, fx = t.snap, t.fx
-    if snap.tick is not None:  # the price this step saw, whatever it may do with it
+    if t.display and snap.tick is not None:  # the price this step saw, whatever it does
         fx.meta["last_price"] = str(snap.tick.price)
         fx.meta["last_price_ts_ms"] = str(snap.tick.ts_event_ms)
     if t.gate.waiting:
@@ -290,7 +300,7 @@ def decide_grid(
     if fx.grid.anchor is None:
         fx.grid = with_anchor(fx.grid, snap.tick.price, rules.tick_size)
     grid = fx.grid
-    if (snap.meta | fx.meta).get("breaker") == "REDUCING" and not grid.reduce_only:
+    if field_of(snap, fx, "breaker") == "REDUCING" and not grid.reduce_only:
         grid = dataclasses.replace(grid, reduce_only=True)
     live = market is None
     if market is None:
@@ -331,12 +341,24 @@ def fleet_state(snap: Snapshot, fx: Effects) -> FleetState:
 
     Unknown text in mm:fleet counts as HALTED: a fleet state nobody can read must not trade.
     """
-    fleet = stricter(snap.fleet_state, FleetState.ACTIVE.value)
-    if fleet.value != ((snap.meta | fx.meta).get("fleet_state") or FleetState.ACTIVE.value):
+    fleet = _fleet(snap.fleet_state)
+    if fleet.value != (field_of(snap, fx, "fleet_state") or FleetState.ACTIVE.value):
         fx.meta["fleet_state"] = fleet.value
         fx.event(EventType.SYMBOL_STATE_CHANGED, {"fleet_state": fleet.value})
         log.warning("fleet state seen symbol=%s fleet=%s", snap.symbol, fleet.value)
     return fleet
+
+
+@functools.lru_cache(maxsize=16)
+def _fleet(text: str) -> FleetState:
+    # A pure function of the text of mm:fleet, asked at every decision.
+    return stricter(text, FleetState.ACTIVE.value)
+
+
+def field_of(snap: Snapshot, fx: Effects, key: Literal["breaker", "fleet_state"]) -> str | None:
+    """Return the state field as this step leaves it: (snap.meta | fx.meta).get(key)."""
+    meta = fx.meta
+    return meta[key] if key in meta else snap.meta.get(key)
 
 
 def breaker(snap: Snapshot, fx: Effects, risk: RiskConfig, now_ms: int) -> None:
@@ -379,121 +401,3 @@ def breaker(snap: Snapshot, fx: Effects, risk: RiskConfig, now_ms: int) -> None:
         action,
         now_ms,
     )
-
-
-# -- after the venue answered -----------------------------------------------------------------
-
-
-def latency_guard(snap: Snapshot, fx: Effects, tick_to_ack_ms: int, now_ms: int) -> bool:
-    """Make the symbol DEGRADED (backing off) when tick to ack exceeded its limit."""
-    limit = (fx.risk or snap.risk).max_tick_to_ack_ms
-    if limit is None or tick_to_ack_ms <= limit:
-        return False
-    was = snap.record.degraded
-    retries = (was.retry_count if was else 0) + 1
-    backoff_ms = int(min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), LATENCY_BACKOFF_MAX_S) * 1000)
-    message = f"slow: tick to ack {tick_to_ack_ms} ms > max_tick_to_ack_ms {limit}"
-    fx.meta.update(
-        {
-            "degraded_since_ms": str(was.since_ms if was else now_ms),
-            "retry_count": str(retries),
-            "retry_at_ms": str(now_ms + backoff_ms),
-            "last_error": message,
-            "last_error_dependency": "connector",
-        }
-    )
-    if was is None:
-        fx.event(EventType.SYMBOL_DEGRADED, {"error": message})
-    log.warning("step degraded symbol=%s %s; pausing %d ms", snap.symbol, message, backoff_ms)
-    return True
-
-
-def recovered(snap: Snapshot, fx: Effects, now_ms: int) -> None:
-    """Clear the DEGRADED condition once a step talked to every dependency without a fault."""
-    rec = snap.record
-    since = rec.degraded.since_ms if rec.degraded else rec.error_since_ms
-    fx.meta.update(
-        {
-            "degraded_since_ms": "",
-            "retry_count": "0",
-            "retry_at_ms": "",
-            "last_error_dependency": "",
-            "recovering": "0",
-        }
-    )
-    fx.event(
-        EventType.SYMBOL_RECOVERED,
-        {
-            "from": "ERROR" if rec.recovery.recovering else "DEGRADED",
-            "down_for_ms": now_ms - since if since else 0,
-            "last_error": rec.last_error,
-        },
-    )
-    log.info("symbol recovered symbol=%s degraded_for=%.1fs", snap.symbol, (now_ms - since) / 1000)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """What a failed step records: state fields and events (written fenced by the shell)."""
-
-    fields: StateFields
-    events: list[dict[str, str]]
-    to_error: bool
-
-
-def failure(
-    symbol: str,
-    meta: StateFields,
-    exc: BaseException,
-    response: Response,
-    now_ms: int,
-    *,
-    backoff_max_s: float,
-    degraded_to_error_s: float,
-) -> Failure:
-    """Return what a failed step records: DEGRADED with a backoff for a temporary fault, else
-    ERROR (a temporary fault that outlasts degraded_to_error_s becomes ERROR too)."""
-    message = f"{type(exc).__name__}: {exc}"[:500]
-    fields: StateFields = {"last_error": message, "needs_reconcile": "1"}
-    events: list[dict[str, str]] = []
-    if response in (Response.RETRY, Response.AMBIGUOUS):
-        since = int(meta.get("degraded_since_ms") or 0) or now_ms
-        retries = int(meta.get("retry_count") or 0) + 1
-        backoff_s = min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), backoff_max_s)
-        # A venue that said how long to wait (429 / 418 Retry-After) is not asked sooner.
-        backoff_s = max(backoff_s, float(getattr(exc, "retry_after_s", 0) or 0))
-        fields |= {
-            "degraded_since_ms": str(since),
-            "retry_count": str(retries),
-            "retry_at_ms": str(now_ms + int(backoff_s * 1000)),
-            "last_error_dependency": dependency_of(exc) or "",
-        }
-        if since == now_ms:
-            events.append(event_fields(EventType.SYMBOL_DEGRADED, symbol, {"error": message}))
-        lasted_s = (now_ms - since) / 1000
-        # A rate limit never escalates: the budget or the venue paces the fleet on purpose,
-        # and a symbol in ERROR would wait for beat's recovery long after the limit has passed.
-        paced = isinstance(exc, RateLimitedError)
-        if paced or lasted_s < degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
-            log.warning(
-                "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
-                symbol,
-                retries,
-                backoff_s,
-                lasted_s,
-                message,
-            )
-            return Failure(fields, events, to_error=False)
-        message = f"temporary fault lasted {lasted_s:.0f}s: {message}"[:500]
-        fields["last_error"] = message
-    fields["status"] = SymbolStatus.ERROR
-    fields["error_since_ms"] = str(now_ms)
-    events.append(
-        event_fields(
-            EventType.SYMBOL_STATE_CHANGED,
-            symbol,
-            {"status": SymbolStatus.ERROR, "error": message},
-        )
-    )
-    log.error("symbol moved to ERROR symbol=%s error=%s", symbol, message)
-    return Failure(fields, events, to_error=True)
