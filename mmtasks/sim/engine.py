@@ -47,6 +47,7 @@ from mmtasks.sim.rules import (
     check_order,
     check_price,
     check_quantity,
+    is_marketable,
     rejection_reason,
     rules_for,
 )
@@ -199,19 +200,9 @@ class SimExchange:
             )
             self._orders[order.order_id] = order
             self._by_client_id[(symbol, order.client_order_id)] = order
-            marketable = cmd.order_type is OrderType.MARKET or (
-                price >= last if cmd.side is Side.BUY else price <= last
-            )
+            marketable = is_marketable(cmd, price, last)
             reason = rejection_reason(
-                symbol,
-                cmd.side,
-                price,
-                cmd.quantity,
-                post_only=cmd.post_only,
-                reduce_only=cmd.reduce_only,
-                marketable=marketable,
-                last=last,
-                position=self._positions[symbol].quantity,
+                symbol, cmd, price, last=last, position=self._positions[symbol].quantity
             )
             if reason:
                 order.status = OrderStatus.REJECTED

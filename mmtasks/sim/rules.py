@@ -108,25 +108,24 @@ def check_order(rules: SymbolRules, cmd: OrderRequest, last: Decimal) -> Decimal
     return cmd.price
 
 
+def is_marketable(request: OrderRequest, price: Decimal, last: Decimal) -> bool:
+    """Return whether an order at price trades at once against the last price."""
+    return request.order_type is OrderType.MARKET or (
+        price >= last if request.side is Side.BUY else price <= last
+    )
+
+
 def rejection_reason(
-    symbol: str,
-    side: Side,
-    price: Decimal,
-    quantity: Decimal,
-    *,
-    post_only: bool,
-    reduce_only: bool,
-    marketable: bool,
-    last: Decimal,
-    position: Decimal,
+    symbol: str, request: OrderRequest, price: Decimal, *, last: Decimal, position: Decimal
 ) -> str:
     """Return why the venue rejects a well-formed order, or "" when it accepts it."""
-    if post_only and marketable:
+    side, quantity = request.side, request.quantity
+    if request.post_only and is_marketable(request, price, last):
         relation = ">=" if side is Side.BUY else "<="
         return (
             f"post-only {side} at {canon(price)} would cross: {relation} last price {canon(last)}"
         )
-    if reduce_only:
+    if request.reduce_only:
         reduces = (position > 0 and side is Side.SELL) or (position < 0 and side is Side.BUY)
         if not reduces:
             return f"reduce-only {side} would increase the position ({canon(position)} {symbol})"

@@ -243,20 +243,7 @@ class Market:
             last = self.engine.latest_price(rules.symbol).price
             position = self.engine.positions(rules.symbol)[0].quantity
             price = request.price if request.price is not None else last
-            marketable = request.order_type is OrderType.MARKET or (
-                price >= last if request.side is Side.BUY else price <= last
-            )
-            reason = rejection_reason(
-                rules.symbol,
-                request.side,
-                price,
-                request.quantity,
-                post_only=request.post_only,
-                reduce_only=request.reduce_only,
-                marketable=marketable,
-                last=last,
-                position=position,
-            )
+            reason = rejection_reason(rules.symbol, request, price, last=last, position=position)
             if reason.startswith("post-only"):
                 raise bad_request(*self.post_only_reject)
             if reason:
