@@ -3,20 +3,20 @@ spot's WebSocket API for its user data stream."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from mmtasks.sim.binance.errors import BinanceError
 from mmtasks.sim.binance.rest import BinanceSim
 from mmtasks.sim.binance.streams import (
     MarketStreams,
     Outbox,
-    pump,
     serve_market,
+    serve_requests,
     serve_user,
     wait_until_accepted,
 )
@@ -49,47 +49,35 @@ def spot_ws_api(sim: BinanceSim) -> Callable[[WebSocket], Awaitable[None]]:
 
     async def endpoint(ws: WebSocket) -> None:
         await wait_until_accepted(sim.spot_users)
-        await ws.accept()
-        outbox = Outbox(asyncio.get_running_loop())
-        writer = asyncio.create_task(pump(ws, outbox))
-        try:
-            while True:
-                request = json.loads(await ws.receive_text())
-                ident, method = request.get("id"), request.get("method")
-                params = request.get("params") or {}
-                if method == "userDataStream.subscribe.signature":
-                    try:
-                        _check_ws_signature(sim, params)
-                    except BinanceError as exc:
-                        outbox.push(
-                            json.dumps({"id": ident, "status": exc.status, "error": exc.body()})
-                        )
-                        continue
-                    sim.spot_users.outboxes.add(outbox)
-                    outbox.push(
-                        json.dumps({"id": ident, "status": 200, "result": {"subscriptionId": 0}})
-                    )
-                elif method in ("ping", "time"):
-                    result = {"serverTime": sim.spot.engine.clock()} if method == "time" else {}
-                    outbox.push(json.dumps({"id": ident, "status": 200, "result": result}))
-                else:
-                    outbox.push(
-                        json.dumps(
-                            {
-                                "id": ident,
-                                "status": 400,
-                                "error": {"code": -1020, "msg": "This operation is not supported."},
-                            }
-                        )
-                    )
-        except (WebSocketDisconnect, ValueError, RuntimeError):
-            pass
-        finally:
-            sim.spot_users.outboxes.discard(outbox)
-            outbox.close()
-            writer.cancel()
+        await serve_requests(ws, partial(_ws_api_request, sim), sim.spot_users.outboxes.discard)
 
     return endpoint
+
+
+def _ws_api_request(sim: BinanceSim, request: dict[str, Any], outbox: Outbox) -> None:
+    ident, method = request.get("id"), request.get("method")
+    params = request.get("params") or {}
+    if method == "userDataStream.subscribe.signature":
+        try:
+            _check_ws_signature(sim, params)
+        except BinanceError as exc:
+            outbox.push(json.dumps({"id": ident, "status": exc.status, "error": exc.body()}))
+            return
+        sim.spot_users.outboxes.add(outbox)
+        outbox.push(json.dumps({"id": ident, "status": 200, "result": {"subscriptionId": 0}}))
+    elif method in ("ping", "time"):
+        result = {"serverTime": sim.spot.engine.clock()} if method == "time" else {}
+        outbox.push(json.dumps({"id": ident, "status": 200, "result": result}))
+    else:
+        outbox.push(
+            json.dumps(
+                {
+                    "id": ident,
+                    "status": 400,
+                    "error": {"code": -1020, "msg": "This operation is not supported."},
+                }
+            )
+        )
 
 
 def _check_ws_signature(sim: BinanceSim, params: dict[str, Any]) -> None:

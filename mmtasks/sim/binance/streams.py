@@ -346,38 +346,49 @@ class MarketStreams:
                 outbox.push(json.dumps(kline_event(k, now)))
 
 
-async def serve_market(ws: WebSocket, streams: MarketStreams) -> None:
-    """A market-data socket: SUBSCRIBE / UNSUBSCRIBE requests, then events."""
+async def serve_requests(
+    ws: WebSocket,
+    handle: Callable[[dict[str, Any], Outbox], None],
+    on_close: Callable[[Outbox], object],
+) -> None:
+    """Accept a socket and hand each JSON request to handle with the socket's outbox, until the
+    client leaves or sends what is not JSON; then on_close, and flush what the outbox holds."""
     await ws.accept()
     outbox = Outbox(asyncio.get_running_loop())
     writer = asyncio.create_task(pump(ws, outbox))
     try:
         while True:
-            request = json.loads(await ws.receive_text())
-            method, params, ident = (
-                request.get("method"),
-                request.get("params") or [],
-                request.get("id"),
-            )
-            if method == "SUBSCRIBE":
-                streams.subscribe(outbox, [str(p) for p in params])
-            elif method == "UNSUBSCRIBE":
-                streams.unsubscribe(outbox, [str(p) for p in params])
-            elif method != "LIST_SUBSCRIPTIONS":
-                outbox.push(
-                    json.dumps(
-                        {"error": {"code": 1, "msg": f"unknown method {method!r}"}, "id": ident}
-                    )
-                )
-                continue
-            outbox.push(json.dumps({"result": None, "id": ident}))
+            handle(json.loads(await ws.receive_text()), outbox)
     except (WebSocketDisconnect, ValueError, RuntimeError):
         pass
     finally:
-        streams.unsubscribe(outbox)
+        on_close(outbox)
         outbox.close()
         with contextlib.suppress(Exception):
             await writer
+
+
+async def serve_market(ws: WebSocket, streams: MarketStreams) -> None:
+    """A market-data socket: SUBSCRIBE / UNSUBSCRIBE requests, then events."""
+
+    def handle(request: dict[str, Any], outbox: Outbox) -> None:
+        method, params, ident = (
+            request.get("method"),
+            request.get("params") or [],
+            request.get("id"),
+        )
+        if method == "SUBSCRIBE":
+            streams.subscribe(outbox, [str(p) for p in params])
+        elif method == "UNSUBSCRIBE":
+            streams.unsubscribe(outbox, [str(p) for p in params])
+        elif method != "LIST_SUBSCRIPTIONS":
+            outbox.push(
+                json.dumps({"error": {"code": 1, "msg": f"unknown method {method!r}"}, "id": ident})
+            )
+            return
+        outbox.push(json.dumps({"result": None, "id": ident}))
+
+    await serve_requests(ws, handle, streams.unsubscribe)
 
 
 async def serve_user(ws: WebSocket, users: UserStreams) -> None:
