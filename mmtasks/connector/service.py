@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -261,29 +262,21 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         """Stream price ticks (the last known ones first), oldest dropped for a slow reader."""
-        sub = await self._open(context, "SubscribePrice", "price", self._price_subscriber(request))
-        try:
+        make = self._price_subscriber(request)
+        async with self._subscribed(context, "SubscribePrice", "price", make) as sub:
             while batch := await sub.take():
                 for message in batch:
                     yield message
-        finally:
-            self.hub.unsubscribe("price", sub)
-        await self._end(context, sub)
 
     async def SubscribePriceBatches(
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         """Stream the ticks of SubscribePrice, as many per message as are ready, in seq order."""
-        sub = await self._open(
-            context, "SubscribePriceBatches", "price", self._price_subscriber(request)
-        )
-        try:
+        make = self._price_subscriber(request)
+        async with self._subscribed(context, "SubscribePriceBatches", "price", make) as sub:
             # The queue is in the venue's order, so every symbol's ticks stay in seq order.
             while batch := await sub.take():
                 yield pb.PriceTicks(ticks=batch)
-        finally:
-            self.hub.unsubscribe("price", sub)
-        await self._end(context, sub)
 
     async def SubscribeOrders(
         self, request: Any, context: grpc.aio.ServicerContext
@@ -293,14 +286,10 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         def subscriber() -> Subscriber:
             return Subscriber(asyncio.get_running_loop())
 
-        sub = await self._open(context, "SubscribeOrders", "order", subscriber)
-        try:
+        async with self._subscribed(context, "SubscribeOrders", "order", subscriber) as sub:
             while batch := await sub.take():
                 for message in batch:
                     yield message
-        finally:
-            self.hub.unsubscribe("order", sub)
-        await self._end(context, sub)
 
     async def SubscribeKlines(
         self, request: Any, context: grpc.aio.ServicerContext
@@ -312,30 +301,29 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
             symbols = self._symbols(request.symbols)
             return Subscriber(asyncio.get_running_loop(), symbols=symbols, interval=interval)
 
-        sub = await self._open(context, "SubscribeKlines", "kline", subscriber)
-        try:
+        async with self._subscribed(context, "SubscribeKlines", "kline", subscriber) as sub:
             while batch := await sub.take():
                 for message in batch:
                     yield message
-        finally:
-            self.hub.unsubscribe("kline", sub)
-        await self._end(context, sub)
 
-    async def _open(
+    @contextlib.asynccontextmanager
+    async def _subscribed(
         self,
         context: grpc.aio.ServicerContext,
         method: str,
         kind: Stream,
         make: Callable[[], Subscriber],
-    ) -> Subscriber:
+    ) -> AsyncIterator[Subscriber]:
+        """Subscribe to the hub for the stream's life; when the hub ends it, abort saying why."""
         sub = await answer(context, method, make)  # on this loop: the queue belongs to it
         await self.answer(context, method, lambda: self.hub.subscribe(kind, sub))
         # Headers now, not with the first message: they tell the client the stream is open
         # (subscribed, so nothing from here on is missed) even when nothing happens for a while.
         await context.send_initial_metadata(())
-        return sub
-
-    async def _end(self, context: grpc.aio.ServicerContext, sub: Subscriber) -> None:
+        try:
+            yield sub
+        finally:
+            self.hub.unsubscribe(kind, sub)
         # An empty batch means the hub ended the stream (drop, shutdown, too slow): say why.
         if sub.end is not None:
             await context.abort(*sub.end)
