@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_bridge import reserve_redis_db  # noqa: E402
+from reserved import reserved_services  # noqa: E402
 
 
 def main() -> int:
@@ -41,19 +41,12 @@ def main() -> int:
 
     from mmtasks.budget import budget_status
     from mmtasks.celery import app, use_services
-    from mmtasks.embedded import resolve_services
-    from mmtasks.registry.migrate import migrate
     from mmtasks.settings import settings_for
     from tests.integration.conftest import ledger_rows
     from tests.kit.budget_fleet import budget_fleet
     from tests.kit.poll import eventually
 
-    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
-    redis_url, admin, lock = reserve_redis_db(services.redis_url)
-    import redis
-
-    redis.Redis.from_url(redis_url).flushdb()
-    migrate(services.database_url)
+    services, redis_url, admin, lock = reserved_services()  # a flushed database
     use_services(app, settings_for(redis_url, services.database_url))
     print(
         f"budget fleet: {args.symbols} symbols, 2 connector replicas, {args.workers} workers; "

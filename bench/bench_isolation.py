@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import GRID, probe, probe_fleet, reserve_redis_db  # noqa: E402
+from bench_bridge import GRID, probe, probe_fleet  # noqa: E402
+from reserved import reserved_services  # noqa: E402
 
 BAD, SLOW = "BADUSDT", "SLOWUSDT"
 HEALTHY = [f"OK{i}USDT" for i in range(6)]
@@ -76,12 +77,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from mmtasks.embedded import resolve_services
-    from mmtasks.registry.migrate import migrate
-
-    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
-    redis_url, admin, lock = reserve_redis_db(services.redis_url)
-    migrate(services.database_url)
+    services, redis_url, admin, lock = reserved_services()
     print(
         f"isolation benchmark ({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}); "
         "8 symbols in one worker process, 6 probed"

@@ -30,7 +30,8 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import NewOrders, probe, reserve_redis_db  # noqa: E402
+from bench_bridge import NewOrders, probe  # noqa: E402
+from reserved import reserved_services  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -116,12 +117,7 @@ def main() -> None:
     parser.add_argument("--venues", default="sim,binanceusdm", help="sim and/or ccxt ids")
     args = parser.parse_args()
 
-    from mmtasks.embedded import resolve_services
-    from mmtasks.registry.migrate import migrate
-
-    services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
-    redis_url, admin, lock = reserve_redis_db(services.redis_url)
-    migrate(services.database_url)
+    services, redis_url, admin, lock = reserved_services()
     print(
         f"venue benchmark ({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at "
         "start): exchange tick ts_event_ms -> order created_ms, every symbol ticking every 200 ms"

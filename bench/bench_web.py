@@ -23,10 +23,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import redis  # noqa: E402
+from bench_bridge import reserve_redis_db  # noqa: E402
 
 from mmtasks.embedded import resolve_services  # noqa: E402
 from mmtasks.registry.migrate import migrate  # noqa: E402
@@ -38,16 +40,6 @@ def cpu_s(pid: int) -> float:
     """Return the user + system CPU seconds pid has used."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def private_db(base_url: str) -> tuple[str, redis.Redis, str]:
-    """Reserve a Redis database index the tests are not using; return its URL and lock key."""
-    admin = redis.Redis.from_url(base_url.rsplit("/", 1)[0] + "/0")
-    for index in range(15, 0, -1):
-        key = f"mmtasks:test-db-lock:{index}"
-        if admin.set(key, "bench_web", nx=True, ex=3600):
-            return base_url.rsplit("/", 1)[0] + f"/{index}", admin, key
-    raise SystemExit("every Redis database 1..15 is reserved; try again later")
 
 
 def measure(client: httpx.Client, pid: int, path: str, n: int) -> str:
@@ -114,7 +106,7 @@ def main() -> None:
     from tests.web.synthetic import populate
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
-    redis_url, admin, lock = private_db(services.redis_url)
+    redis_url, admin, lock = reserve_redis_db(services.redis_url)
     schema = f"bench_web_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(services.database_url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
