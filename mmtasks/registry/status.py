@@ -7,6 +7,7 @@ queue has, the time), so the web `/status` endpoint can call it with its own con
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -115,27 +116,31 @@ def _orders(slot_texts: list[Any]) -> dict[str, int]:
     return counts
 
 
-def symbol_status(
-    record: SymbolRecord,
-    client: redis.Redis,
-    broker: redis.Redis | None,
-    consumers: dict[str, list[str]] | None,
-    now_ms: int,
-    min_hosts: int = 1,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StatusReads:
+    """What a status entry is read from, and when."""
+
+    client: redis.Redis
+    broker: redis.Redis | None  # the Celery broker, for queue depths (None: not known)
+    consumers: dict[str, list[str]] | None  # workers by queue (None: not known)
+    now_ms: int
+    min_hosts: int = 1  # hosts the fleet should span
+
+
+def symbol_status(record: SymbolRecord, reads: StatusReads) -> dict[str, Any]:
     """Return one symbol's status entry."""
-    queue = queue_for(record.symbol)
+    queue, now_ms = queue_for(record.symbol), reads.now_ms
     (state_raw, position_raw, slots, config_raw, health_raw, signal_raw, budget_raw, tick, lock) = (
-        _read(client, record.symbol)
+        _read(reads.client, record.symbol)
     )
     live, position = SymbolState.parse(record.symbol, state_raw), _decode(position_raw)
     last_price, price_ts = _newest_price(live, _decode(tick))
     price_age_ms = now_ms - price_ts if price_ts else None
     stale_after_s = int(record.risk.get("stale_after_s", DEFAULT_STALE_AFTER_S))
     state = live.status.value if live.status is not None else None
-    mine = None if consumers is None else consumers.get(queue, [])
+    mine = None if reads.consumers is None else reads.consumers.get(queue, [])
     problems = problems_of(
-        record.status, state, mine, price_age_ms, stale_after_s, live.last_error, min_hosts
+        record.status, state, mine, price_age_ms, stale_after_s, live.last_error, reads.min_hosts
     )
     degraded = _degraded(live, now_ms)
     if degraded is not None:
@@ -174,7 +179,7 @@ def symbol_status(
         "problems": problems,
         "last_price": canon(last_price) if last_price is not None else None,
         "last_price_age_ms": price_age_ms,
-        "queue_depth": int(broker.llen(queue)) if broker is not None else None,
+        "queue_depth": int(reads.broker.llen(queue)) if reads.broker is not None else None,
         "consumers": mine,
         "consumer_count": None if mine is None else len(mine),
         "consumers_by_host": None if mine is None else by_host(mine),
@@ -296,20 +301,13 @@ def _no_quote_reason(
     return no_quote_reason(strategy, risk, rules, price, anchor=anchor)
 
 
-def collect_status(
-    records: list[SymbolRecord],
-    client: redis.Redis,
-    broker: redis.Redis | None,
-    consumers: dict[str, list[str]] | None,
-    now_ms: int,
-    min_hosts: int = 1,
-) -> dict[str, Any]:
+def collect_status(records: list[SymbolRecord], reads: StatusReads) -> dict[str, Any]:
     """Return the fleet's status and one entry per symbol."""
-    fleet = _decode(client.hgetall(FLEET))
-    symbols = [symbol_status(r, client, broker, consumers, now_ms, min_hosts) for r in records]
+    fleet = _decode(reads.client.hgetall(FLEET))
+    symbols = [symbol_status(r, reads) for r in records]
     trading = [s for s in symbols if s["registry_status"] != RegistryStatus.REMOVED]
     state = fleet.get("state", "ACTIVE")
-    workers = sorted({w for ws in (consumers or {}).values() for w in ws})
+    workers = sorted({w for ws in (reads.consumers or {}).values() for w in ws})
     return {
         "fleet": {
             "state": state,
@@ -320,9 +318,9 @@ def collect_status(
             "unhealthy": [s["symbol"] for s in trading if not s["healthy"]],
             "workers": workers,
             "hosts": sorted({host_of(w) for w in workers}),
-            "min_hosts": min_hosts,
+            "min_hosts": reads.min_hosts,
         },
-        "venues": venues_status(client),
+        "venues": venues_status(reads.client),
         "symbols": symbols,
     }
 

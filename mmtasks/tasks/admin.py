@@ -51,7 +51,7 @@ from mmtasks.registry.requests import (
     UpdateSymbol,
     bind,
 )
-from mmtasks.registry.status import collect_status
+from mmtasks.registry.status import StatusReads, collect_status
 from mmtasks.registry.store import list_symbols as registry_rows
 from mmtasks.registry.workers import consumers_by_queue
 from mmtasks.runtime import get_runtime
@@ -191,14 +191,9 @@ def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:
         raise ValidationError(f"symbol {req.symbol} is not registered")
     consumers = consumers_by_queue(ctx.app)
     with ctx.broker() as broker:
-        return collect_status(
-            records,
-            ctx.redis,
-            broker,
-            consumers,
-            int(time.time() * 1000),
-            ctx.rt.settings.min_hosts,
-        )
+        now_ms = int(time.time() * 1000)
+        reads = StatusReads(ctx.redis, broker, consumers, now_ms, ctx.rt.settings.min_hosts)
+        return collect_status(records, reads)
 
 
 @app.task(name="mmtasks.admin.status", **ADMIN)

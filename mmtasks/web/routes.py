@@ -74,14 +74,7 @@ def _symbol_page(sources: Sources, symbol: str) -> dict[str, object] | None:
     if record is None:
         return None
     now = now_ms()
-    entry = symbol_status(
-        record,
-        sources.redis,
-        sources.broker,
-        sources.consumers.consumers,
-        now,
-        sources.settings.min_hosts,
-    )
+    entry = symbol_status(record, sources.reads(now))
     with sources.pg.connection() as conn:
         fills, curve = recent_fills(conn, symbol, FILLS_SHOWN), curves(conn, symbol)
     fills_today = sum(1 for f in fills if f["ts_ms"] >= now - now % 86_400_000)

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from celery import Celery
 from psycopg_pool import ConnectionPool
 
-from mmtasks.registry.status import collect_status
+from mmtasks.registry.status import StatusReads, collect_status
 from mmtasks.registry.store import SymbolRecord, list_symbols
 from mmtasks.settings import Settings
 from mmtasks.web.config import WebSettings
@@ -81,15 +81,13 @@ class Sources:
         with self.pg.connection() as conn:
             return list_symbols(conn, LISTED_STATUSES)
 
+    def reads(self, now: int) -> StatusReads:
+        """Return what a status entry reads, at now (ms)."""
+        consumers = self.consumers.consumers
+        return StatusReads(self.redis, self.broker, consumers, now, self.settings.min_hosts)
+
     def status(self) -> dict[str, Any]:
         """Return the fleet and per-symbol status, as the `status` admin task does."""
-        result = collect_status(
-            self.records(),
-            self.redis,
-            self.broker,
-            self.consumers.consumers,
-            now_ms(),
-            self.settings.min_hosts,
-        )
+        result = collect_status(self.records(), self.reads(now_ms()))
         result["consumers_checked_ms"] = self.consumers.checked_ms
         return result
