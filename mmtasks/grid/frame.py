@@ -80,6 +80,35 @@ def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) ->
     return [anchor + (bottom + n) * interval for n in range(count)]
 
 
+_Key = tuple[Market, GridConfig, RiskConfig, SymbolRules, Decimal | None, Decimal]
+
+
+class _LastFrame:
+    """The last frame derived and what it was derived from.
+
+    A step decides at one price until nothing changes, then derives its quiet band there: the
+    same market, configs and time, and a state whose anchor, position and reduce-only switch
+    (all a frame reads of it) placing and cancelling orders leave alone. Every input is held
+    here and compared by identity (all frozen; a held object's id is not reused), so a frame
+    returned again is the one derived from those very objects. Key and frame are one tuple
+    replaced in one assignment: a reader never pairs one call's key with another's frame.
+    """
+
+    def __init__(self) -> None:
+        self.entry: tuple[_Key, int, Frame] | None = None
+
+    def get(self, key: _Key, now_ms: int) -> Frame | None:
+        entry = self.entry
+        if entry is None or entry[1] != now_ms:
+            return None
+        k = entry[0]
+        same = k[0] is key[0] and k[1] is key[1] and k[2] is key[2] and k[3] is key[3]
+        return entry[2] if same and k[4] is key[4] and k[5] is key[5] else None
+
+
+_last_frame = _LastFrame()
+
+
 def frame(
     state: GridState,
     market: Market,
@@ -89,6 +118,23 @@ def frame(
     now_ms: int,
 ) -> Frame:
     """Return the derived inputs of a decision on market at now_ms."""
+    key = (market, config, risk, rules, state.anchor, state.position.qty)
+    known = _last_frame.get(key, now_ms)
+    if known is not None and known.reduce_only == (state.reduce_only or known.volume_spike):
+        return known
+    fr = _derive(state, market, config, risk, rules, now_ms)
+    _last_frame.entry = (key, now_ms, fr)
+    return fr
+
+
+def _derive(
+    state: GridState,
+    market: Market,
+    config: GridConfig,
+    risk: RiskConfig,
+    rules: SymbolRules,
+    now_ms: int,
+) -> Frame:
     price = market.price
     if price <= 0:
         raise ValidationError(f"price must be > 0, received {price}")
