@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+from mmtasks.decimals import ZERO
+from mmtasks.domain import OrderStatus
 from mmtasks.events import EventType, event_fields
 from mmtasks.grid import models as core
-from mmtasks.grid.transitions import mark_pending
+from mmtasks.grid.transitions import apply_order_update, mark_pending
 from mmtasks.ledger import FillRecord
 from mmtasks.signal.config import SignalConfig
 from mmtasks.state.keys import StateFields
+from mmtasks.venue import Order
 
 POSITION_EVENTS = {
     "OPENED": EventType.POSITION_OPENED,
@@ -61,6 +65,31 @@ class Effects:
         if self.exchange is not None:
             out["exchange"] = self.exchange
         return out
+
+
+def settle_order(
+    fx: Effects,
+    order: Order,
+    status: OrderStatus,
+    now_ms: int,
+    *,
+    client_order_id: str = "",
+    last_fill_price: Decimal | None = None,
+) -> None:
+    """Settle the slot of an order from the venue's word on the whole order (no trade of its
+    own: its executed quantity, no fee), and record what follows."""
+    fx.grid, events = apply_order_update(
+        fx.grid,
+        client_order_id=client_order_id or order.client_order_id,
+        venue_order_id=order.order_id,
+        status=status,
+        cum_qty=order.executed_qty,
+        last_fill_price=last_fill_price,
+        fee=ZERO,
+        trade_id=None,
+        now_ms=now_ms,
+    )
+    fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
 def fill_effects(fx: Effects, core_events: list[Any], *, order_id: str, ts_ms: int) -> None:

@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import logging
 
-from mmtasks.decimals import ZERO
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OrderNotFoundError, Response, policy_for
 from mmtasks.events import EventType
 from mmtasks.faults import crash_point
 from mmtasks.grid import models as core
 from mmtasks.grid.transitions import (
-    apply_order_update,
     find_slot_by_client_id,
     mark_acked,
     mark_rejected,
 )
-from mmtasks.trading.effects import Effects, fill_effects
+from mmtasks.trading.effects import Effects, fill_effects, settle_order
 from mmtasks.venue import Venue
 
 log = logging.getLogger(__name__)
@@ -78,18 +76,9 @@ def _cancel(venue: Venue, symbol: str, action: core.CancelOrder, fx: Effects, no
     # Settle now only when the exchange saw no fill we have not applied yet; otherwise the
     # order update (carrying the trade) settles it and the fill reaches the ledger with its id.
     if slot is not None and order.executed_qty == slot.filled_qty:
-        fx.grid, events = apply_order_update(
-            fx.grid,
-            client_order_id=action.client_order_id,
-            venue_order_id=order.order_id,
-            status=OrderStatus.CANCELED,
-            cum_qty=order.executed_qty,
-            last_fill_price=None,
-            fee=ZERO,
-            trade_id=None,
-            now_ms=now_ms,
+        settle_order(
+            fx, order, OrderStatus.CANCELED, now_ms, client_order_id=action.client_order_id
         )
-        fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
 
 
 def _place(venue: Venue, symbol: str, action: core.PlaceOrder, fx: Effects, now_ms: int) -> None:

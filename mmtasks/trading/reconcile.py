@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mmtasks.decimals import ZERO, canon
+from mmtasks.decimals import canon
 from mmtasks.domain import OrderStatus, trade_order
 from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.events import EventType
@@ -38,7 +38,7 @@ from mmtasks.grid.transitions import (
 )
 from mmtasks.ledger import FillRecord
 from mmtasks.state.codec import SymbolStatus
-from mmtasks.trading.effects import Effects, fill_effects
+from mmtasks.trading.effects import Effects, fill_effects, settle_order
 from mmtasks.trading.snapshot import Snapshot
 from mmtasks.venue import Order, Trade, Venue
 
@@ -306,18 +306,7 @@ def _settle_closed(fx: Effects, order: Order, now_ms: int) -> None:
     slot = find_slot_by_client_id(fx.grid, order.client_order_id)
     if slot is None or slot.status == core.SlotStatus.FREE:
         return
-    fx.grid, events = apply_order_update(
-        fx.grid,
-        client_order_id=order.client_order_id,
-        venue_order_id=order.order_id,
-        status=order.status,
-        cum_qty=order.executed_qty,
-        last_fill_price=order.avg_price or None,
-        fee=ZERO,
-        trade_id=None,
-        now_ms=now_ms,
-    )
-    fill_effects(fx, events, order_id=order.order_id, ts_ms=now_ms)
+    settle_order(fx, order, order.status, now_ms, last_fill_price=order.avg_price or None)
 
 
 def _recovered_anchor(venue: Venue, snap: Snapshot, fx: Effects) -> Decimal:
