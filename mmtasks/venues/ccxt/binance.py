@@ -45,6 +45,42 @@ def _kind(order_type: str, tif: str) -> tuple[OrderType, TimeInForce, bool]:
 
 
 @dataclass(frozen=True)
+class _Keys:
+    """Where an order's fields stand in a message: REST answers spell Binance's names out, the
+    user stream abbreviates them."""
+
+    symbol: str
+    order_id: str
+    side: str
+    order_type: str
+    time_in_force: str
+    price: str
+    quantity: str
+    executed_qty: str
+    status: str
+    reduce_only: str
+    avg_price: str  # USDⓈ-M
+    quote_total: str  # spot, for the average price
+
+
+REST = _Keys(
+    "symbol",
+    "orderId",
+    "side",
+    "type",
+    "timeInForce",
+    "price",
+    "origQty",
+    "executedQty",
+    "status",
+    "reduceOnly",
+    "avgPrice",
+    "cummulativeQuoteQty",
+)
+STREAM = _Keys("s", "i", "S", "o", "f", "p", "q", "z", "X", "R", "ap", "Z")
+
+
+@dataclass(frozen=True)
 class Dialect:
     """How one Binance market kind writes orders, trades, positions and balances."""
 
@@ -56,13 +92,6 @@ class Dialect:
 
     def order(self, raw: Mapping[str, Any]) -> Order:
         """An order as GET/POST/DELETE /order answers it."""
-        kind, tif, post_only = _kind(str(raw.get("type", "")), str(raw.get("timeInForce", "")))
-        executed = d(raw.get("executedQty"))
-        if self.spot:
-            cum_quote = d(raw.get("cummulativeQuoteQty"))
-            avg = cum_quote / executed if executed else ZERO
-        else:
-            avg = d(raw.get("avgPrice"))
         created = int(
             raw.get("time")
             or raw.get("workingTime")
@@ -71,23 +100,7 @@ class Dialect:
             or 0
         )
         updated = int(raw.get("updateTime") or raw.get("transactTime") or created)
-        return Order(
-            symbol=str(raw["symbol"]),
-            order_id=str(raw["orderId"]),
-            client_order_id=str(raw.get("clientOrderId", "")),
-            side=Side(str(raw["side"])),
-            order_type=kind,
-            time_in_force=tif,
-            price=d(raw.get("price")),
-            quantity=d(raw.get("origQty")),
-            executed_qty=executed,
-            avg_price=avg,
-            status=STATUS.get(str(raw.get("status")), OrderStatus.NEW),
-            post_only=post_only,
-            reduce_only=bool(raw.get("reduceOnly", False)),
-            created_ms=created,
-            updated_ms=updated,
-        )
+        return self._order(raw, REST, str(raw.get("clientOrderId", "")), created, updated)
 
     def trade(self, raw: Mapping[str, Any], client_ids: Mapping[str, str]) -> Trade:
         """A fill as /userTrades (perpetuals) or /myTrades (spot) answers it."""
@@ -131,31 +144,9 @@ class Dialect:
             o = message
         else:
             return None
-        kind, tif, post_only = _kind(str(o.get("o", "")), str(o.get("f", "")))
-        executed = d(o.get("z"))
-        if self.spot:
-            avg = d(o.get("Z")) / executed if executed else ZERO
-            client_id = str(o.get("C") or o.get("c") or "")
-        else:
-            avg, client_id = d(o.get("ap")), str(o.get("c", ""))
+        client_id = str(o.get("C") or o.get("c") or "") if self.spot else str(o.get("c", ""))
         ts = int(o.get("T") or message.get("E") or 0)
-        order = Order(
-            symbol=str(o["s"]),
-            order_id=str(o["i"]),
-            client_order_id=client_id,
-            side=Side(str(o["S"])),
-            order_type=kind,
-            time_in_force=tif,
-            price=d(o.get("p")),
-            quantity=d(o.get("q")),
-            executed_qty=executed,
-            avg_price=avg,
-            status=STATUS.get(str(o.get("X")), OrderStatus.NEW),
-            post_only=post_only,
-            reduce_only=bool(o.get("R", False)),
-            created_ms=int(o.get("O") or ts),
-            updated_ms=ts,
-        )
+        order = self._order(o, STREAM, client_id, int(o.get("O") or ts), ts)
         trade = None
         if o.get("x") == "TRADE":
             trade = Trade(
@@ -172,6 +163,36 @@ class Dialect:
                 ts_ms=ts,
             )
         return order, trade, ts
+
+    def _order(
+        self, raw: Mapping[str, Any], keys: _Keys, client_id: str, created_ms: int, updated_ms: int
+    ) -> Order:
+        """The order a message describes, its fields found under keys."""
+        kind, tif, post_only = _kind(
+            str(raw.get(keys.order_type, "")), str(raw.get(keys.time_in_force, ""))
+        )
+        executed = d(raw.get(keys.executed_qty))
+        if self.spot:
+            avg = d(raw.get(keys.quote_total)) / executed if executed else ZERO
+        else:
+            avg = d(raw.get(keys.avg_price))
+        return Order(
+            symbol=str(raw[keys.symbol]),
+            order_id=str(raw[keys.order_id]),
+            client_order_id=client_id,
+            side=Side(str(raw[keys.side])),
+            order_type=kind,
+            time_in_force=tif,
+            price=d(raw.get(keys.price)),
+            quantity=d(raw.get(keys.quantity)),
+            executed_qty=executed,
+            avg_price=avg,
+            status=STATUS.get(str(raw.get(keys.status)), OrderStatus.NEW),
+            post_only=post_only,
+            reduce_only=bool(raw.get(keys.reduce_only, False)),
+            created_ms=created_ms,
+            updated_ms=updated_ms,
+        )
 
     def trade_tick(self, message: Mapping[str, Any]) -> PriceTick | None:
         """A market trade (`@trade` / `@aggTrade`) as a price tick."""
