@@ -43,26 +43,30 @@ class BearerTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, 
                 given = value if isinstance(value, bytes) else str(value).encode()
                 if hmac.compare_digest(given, self._expected):
                     return handler
-        return _deny(handler)
+        return refusing(
+            handler,
+            grpc.StatusCode.UNAUTHENTICATED,
+            "missing or wrong token: send metadata 'authorization: Bearer <token>'",
+        )
 
 
-async def _abort(request: Any, context: grpc.aio.ServicerContext) -> None:
-    await context.abort(
-        grpc.StatusCode.UNAUTHENTICATED,
-        "missing or wrong token: send metadata 'authorization: Bearer <token>'",
-    )
+def refusing(
+    handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str
+) -> grpc.RpcMethodHandler:
+    """Return a handler that answers every call of handler's method with code and message."""
 
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(code, message)
 
-def _deny(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
     # The refusing handler must have the same shape as the real one for the call to decode.
     kwargs: dict[str, Any] = {
         "request_deserializer": handler.request_deserializer,
         "response_serializer": handler.response_serializer,
     }
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(_abort, **kwargs)
+        return grpc.stream_stream_rpc_method_handler(refuse, **kwargs)
     if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(_abort, **kwargs)
+        return grpc.stream_unary_rpc_method_handler(refuse, **kwargs)
     if handler.response_streaming:
-        return grpc.unary_stream_rpc_method_handler(_abort, **kwargs)
-    return grpc.unary_unary_rpc_method_handler(_abort, **kwargs)
+        return grpc.unary_stream_rpc_method_handler(refuse, **kwargs)
+    return grpc.unary_unary_rpc_method_handler(refuse, **kwargs)

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 
 from mmtasks.connector import requests as rq
+from mmtasks.connector.auth import refusing
 from mmtasks.connector.errors import status_for
 from mmtasks.connector.server import ExtraService
 from mmtasks.connector.service import answer
@@ -57,30 +58,12 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused
             try:
                 self.faults.check(method, rate_limited=unary)
             except Exception as exc:
-                return _refusal(handler, *status_for(exc))
+                return refusing(handler, *status_for(exc))
         if unary and self.faults.latency_ms:
             handler = _delayed(handler, self.faults.latency_ms)
         if unary and self.faults.per_symbol:
             return _per_symbol(handler, method, self.faults)
         return handler
-
-
-def _refusal(
-    handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str
-) -> grpc.RpcMethodHandler:
-    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        await context.abort(code, message)
-
-    make = (
-        grpc.unary_unary_rpc_method_handler
-        if handler.unary_unary is not None
-        else grpc.unary_stream_rpc_method_handler
-    )
-    return make(
-        refuse,
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
 
 
 def _symbols_of(request: Any) -> set[str]:
