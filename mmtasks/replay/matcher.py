@@ -159,7 +159,12 @@ class ReplayMatcher:
 
     def cross(self, price: Decimal) -> list[VenueUpdate]:
         """Fill every resting order the market at price reaches: buys high to low, then sells."""
-        hit = [o for o in self.book.values() if reaches(o.side, o.price, price, self.mode)]
+        # reaches() spelled out for the whole book (every visited point asks it of each order).
+        buy, orders = Side.BUY, self.book.values()
+        if self.mode == "touch":
+            hit = [o for o in orders if (price <= o.price if o.side is buy else price >= o.price)]
+        else:
+            hit = [o for o in orders if (price < o.price if o.side is buy else price > o.price)]
         if not hit:
             return []
         buys = sorted((o for o in hit if o.side is Side.BUY), key=lambda o: -o.price)
