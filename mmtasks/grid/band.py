@@ -178,17 +178,20 @@ def _order_band(
     slot's closing order enters its window, and the levels taken (None: no band)."""
     i = fr.interval
     wb, ws = st.buy_levels, st.sell_levels
-    # The bounds as plain locals (Band.above / below spelled out: one Band built at the end);
-    # taken (levels where no entry can be placed: the slot has an order, or one of our orders
-    # rests at that price) gathered in the same pass.
-    lo: Decimal | None = None
-    hi: Decimal | None = None
-    lo_closed = hi_closed = False
+    # One pass gathers each side's extreme prices and the levels taken (levels where no entry
+    # can be placed: the slot has an order, or one of our orders rests at that price); the
+    # bounds follow from the extremes. A buy bounds the band below at its price (reached:
+    # filled) and above where it leaves its cancel window, (price + (wb + 1) i) / cb, a sell
+    # the other way round: the nearest buy and the farthest one are all that matter, and the
+    # division (rounded, so monotonic) is done once per side instead of once per order.
     taken: set[Decimal] = set()
+    top_buy: Decimal | None = None
+    low_buy: Decimal | None = None
+    top_sell: Decimal | None = None
+    low_sell: Decimal | None = None
     # A free slot's closing order comes into its window when the reference moves to it: the
     # nearest such slot of each side bounds the band (its value divided by cs or cb below).
     ws_i, wb_i = ws * i, wb * i
-    ws1_i, wb1_i = (ws + 1) * i, (wb + 1) * i  # the cancel window
     sell_top, buy_bottom = fr.sell_ref + ws_i, fr.buy_ref - wb_i
     # The nearest such slot of each side: just past the run its window admits (window_runs).
     index = engine_grid.index
@@ -196,8 +199,7 @@ def _order_band(
     near_long = index.longs[k].level + i - ws_i if k < len(index.longs) else None
     near_short = index.shorts[m - 1].level - i + wb_i if m > 0 else None
     for slot in index.orders.values():  # the others neither rest nor hold inventory
-        status = slot.status
-        if status is SlotStatus.PENDING:
+        if slot.status is SlotStatus.PENDING:
             return None
         price = slot.price
         taken.add(slot.level)
@@ -207,17 +209,17 @@ def _order_band(
         if fr.reduce_only and not slot.closing:
             return None
         if slot.side is Side.BUY:
-            if lo is None or price > lo or (price == lo and not strict):
-                lo, lo_closed = price, strict
-            value = (price + wb1_i) / cb
-            if hi is None or value < hi:
-                hi, hi_closed = value, True
+            if top_buy is None or price > top_buy:
+                top_buy = price
+            if low_buy is None or price < low_buy:
+                low_buy = price
         else:
-            if hi is None or price < hi or (price == hi and not strict):
-                hi, hi_closed = price, strict
-            value = (price - ws1_i) / cs
-            if lo is None or value > lo:
-                lo, lo_closed = value, True
+            if top_sell is None or price > top_sell:
+                top_sell = price
+            if low_sell is None or price < low_sell:
+                low_sell = price
+    lo, lo_closed = _side_bounds(top_buy, top_sell, -(ws + 1) * i, cs, strict, lower=True)
+    hi, hi_closed = _side_bounds(low_sell, low_buy, (wb + 1) * i, cb, strict, lower=False)
     if near_long is not None:
         value = near_long / cs
         if hi is None or value <= hi:
@@ -227,6 +229,28 @@ def _order_band(
         if lo is None or value >= lo:
             lo, lo_closed = value, False
     return Band(lo, lo_closed, hi, hi_closed), taken
+
+
+def _side_bounds(
+    reached: Decimal | None,
+    leaving: Decimal | None,
+    shift: Decimal,
+    scale: Decimal,
+    strict: bool,
+    *,
+    lower: bool,
+) -> tuple[Decimal | None, bool]:
+    """Return one end of the order band and whether it is closed: the nearest order price the
+    market reaches (closed when strict) or where the farthest order of the other side leaves
+    its cancel window, (leaving + shift) / scale (closed), whichever is nearer; a tie counts
+    as the reached order's (it fills there)."""
+    other = None if leaving is None else (leaving + shift) / scale
+    if reached is None:
+        return other, other is not None
+    if other is None:
+        return reached, strict
+    nearer = reached >= other if lower else reached <= other
+    return (reached, strict) if nearer else (other, True)
 
 
 def _entry_band(
