@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_bridge import reserve_redis_db  # noqa: E402
+from reserved import machine  # noqa: E402
 
 from mmtasks.budget import Priority, RateBudget, VenueLimits  # noqa: E402
 
@@ -85,10 +85,7 @@ def main() -> None:
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
     redis_url, admin, lock = reserve_redis_db(services.redis_url)
-    print(
-        f"rate budget benchmark ({os.cpu_count()} cores; load average "
-        f"{os.getloadavg()[0]:.1f}); Redis {redis_url}"
-    )
+    print(f"rate budget benchmark ({machine()}); Redis {redis_url}")
     try:
         asyncio.run(run(redis_url, args.draws, [int(t) for t in args.tasks.split(",")]))
     finally:

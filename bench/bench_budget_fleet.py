@@ -16,7 +16,6 @@ time to settle) and exits 1 if the venue ever answered 429 or a fill is missing.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from decimal import Decimal
@@ -26,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from reserved import reserved_services  # noqa: E402
+from reserved import machine, reserved_services  # noqa: E402
 
 
 def main() -> int:
@@ -51,7 +50,7 @@ def main() -> int:
     print(
         f"budget fleet: {args.symbols} symbols, 2 connector replicas, {args.workers} workers; "
         f"venue limits {args.weight} weight/min, {args.orders_per_10s} orders/10s "
-        f"({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})",
+        f"({machine()})",
         flush=True,
     )
     failed = False

@@ -13,7 +13,6 @@ SLOWUSDT delayed by --slow-ms. Prints p50/p99 of both and the ratio; asserts not
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
 from bench_bridge import GRID, probe, probe_fleet  # noqa: E402
-from reserved import reserved_services  # noqa: E402
+from reserved import machine, reserved_services  # noqa: E402
 
 BAD, SLOW = "BADUSDT", "SLOWUSDT"
 HEALTHY = [f"OK{i}USDT" for i in range(6)]
@@ -78,10 +77,7 @@ def main() -> None:
     args = parser.parse_args()
 
     services, redis_url, admin, lock = reserved_services()
-    print(
-        f"isolation benchmark ({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}); "
-        "8 symbols in one worker process, 6 probed"
-    )
+    print(f"isolation benchmark ({machine()}); 8 symbols in one worker process, 6 probed")
     try:
         calm = run(False, args, redis_url, services.database_url)
         p50, p99 = figures(calm)

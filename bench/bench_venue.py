@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
 from bench_bridge import NewOrders, probe  # noqa: E402
-from reserved import reserved_services  # noqa: E402
+from reserved import machine, reserved_services  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -119,8 +119,8 @@ def main() -> None:
 
     services, redis_url, admin, lock = reserved_services()
     print(
-        f"venue benchmark ({os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at "
-        "start): exchange tick ts_event_ms -> order created_ms, every symbol ticking every 200 ms"
+        f"venue benchmark ({machine()} at start): exchange tick ts_event_ms -> order created_ms, "
+        "every symbol ticking every 200 ms"
     )
     try:
         for n in (int(x) for x in args.symbols.split(",")):

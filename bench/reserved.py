@@ -5,6 +5,7 @@ Run from a benchmark script (its directory is on sys.path, beside `bench_bridge`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import redis
@@ -14,6 +15,11 @@ from mmtasks.embedded import Services, resolve_services
 from mmtasks.registry.migrate import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    """Return the machine's cores and load average, for a benchmark's first line."""
+    return f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}"
 
 
 def reserved_services() -> tuple[Services, str, redis.Redis, str]:
