@@ -7,10 +7,12 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from mmtasks.errors import LockLostError, OperationalError
 from mmtasks.settings import get_settings
@@ -101,11 +103,13 @@ class WriteBatch:
 
 @dataclass(frozen=True)
 class Taken:
-    """take_or_wake's answer: our token, or the holder's and how long its lock has left."""
+    """take_or_wake's answer: our token, or the holder's and how long its lock has left, or
+    `quiet`: a price wake whose tick changes nothing (no lock taken, no step to run)."""
 
     token: str | None
     holder: str = ""
     left_ms: int = 0
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,12 +125,32 @@ class SymbolStore:
         self.r = client
         self.symbol = symbol
         self.keys: SymbolKeys = keys_for(symbol)
-        self._commit = client.register_script(COMMIT_LUA)
-        self._emit = client.register_script(EMIT_LUA)
-        self._append = client.register_script(APPEND_LUA)
-        self._lock = client.register_script(LOCK_LUA)
-        self._take = client.register_script(TAKE_LUA)
-        self._let_go = client.register_script(LET_GO_LUA)
+
+    # Each script is registered on first use: a store lives for one step, and a price task
+    # that finds its price quiet uses only `take` (registering hashes the script's text).
+    @cached_property
+    def _commit(self) -> Script:
+        return self.r.register_script(COMMIT_LUA)
+
+    @cached_property
+    def _emit(self) -> Script:
+        return self.r.register_script(EMIT_LUA)
+
+    @cached_property
+    def _append(self) -> Script:
+        return self.r.register_script(APPEND_LUA)
+
+    @cached_property
+    def _lock(self) -> Script:
+        return self.r.register_script(LOCK_LUA)
+
+    @cached_property
+    def _take(self) -> Script:
+        return self.r.register_script(TAKE_LUA)
+
+    @cached_property
+    def _let_go(self) -> Script:
+        return self.r.register_script(LET_GO_LUA)
 
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
@@ -145,14 +169,21 @@ class SymbolStore:
         with the holder's token and the lock's remaining ttl: the holder may have died).
 
         Never waits: the holder drains again before it lets go (`let_go`), so what woke this
-        call is handled by that step.
+        call is handled by that step. A price wake (`price`) whose newest tick is inside the
+        settled quiet band, with nothing else to do, takes nothing and answers `quiet`, its
+        price flag cleared, in the same round trip (state/take.lua says when exactly).
         """
         token = new_token()
-        keys = [self.keys.lock, self.keys.again]
+        k = self.keys
+        keys = [k.lock, k.again]
+        if price:
+            keys += [k.price_pending, k.tick, k.band, k.seq, k.state, k.fills_out]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
         answer = self._take(keys=keys, args=args)
         if int(answer[0]) == 1:
             return Taken(token)
+        if int(answer[0]) == 2:
+            return Taken(None, quiet=True)
         return Taken(None, _text(answer[2]), int(answer[1]))
 
     def let_go(self, token: str, ttl_ms: int) -> int:

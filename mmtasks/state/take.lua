@@ -5,6 +5,33 @@
 -- ARGV[4] is how long a wake is kept (ms).
 -- Returns {1} when taken; else {0, the lock's remaining ttl in ms, the holder's token}: the
 -- holder may have died, so the caller looks again once that ttl has passed (once per holder).
+--
+-- A price wake also passes KEYS[3..8] = price_pending, tick, band, seq, state, fills_out. When
+-- nobody holds the lock and nothing but the price could change the step's decision, the step
+-- is not run at all: returns {2} after clearing the price flag (a later tick sends a task
+-- again). "Nothing but the price": the newest tick is strictly inside the quiet band the last
+-- settled step stored (the grid decides the same anywhere in it; bridge/tick.lua sends no task
+-- for such a tick, this catches the ones sent before the band was stored), the inbox holds
+-- nothing past the cursor, no wake is waiting, the symbol is ACTIVE, not DEGRADED and owes no
+-- reconcile, and no fill waits for the ledger. Bounds compare as numbers as in tick.lua.
+if ARGV[3] == "price" and #KEYS >= 8 and redis.call("EXISTS", KEYS[1], KEYS[2]) == 0 then
+  local band = redis.call("HMGET", KEYS[5], "lo", "hi")
+  local price = tonumber(redis.call("HGET", KEYS[4], "price") or "")
+  if price ~= nil and (band[1] or band[2]) then
+    local lo, hi = tonumber(band[1] or ""), tonumber(band[2] or "")
+    local above = band[1] == "" or (lo ~= nil and price > lo)
+    local below = band[2] == "" or (hi ~= nil and price < hi)
+    local st = redis.call(
+      "HMGET", KEYS[7], "last_seq", "status", "needs_reconcile", "degraded_since_ms"
+    )
+    local caught_up = tonumber(st[1] or "0") >= tonumber(redis.call("GET", KEYS[6]) or "0")
+    local healthy = st[2] == "ACTIVE" and st[3] ~= "1" and (not st[4] or st[4] == "")
+    if above and below and caught_up and healthy and redis.call("LLEN", KEYS[8]) == 0 then
+      redis.call("DEL", KEYS[3])
+      return {2}
+    end
+  end
+end
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
   return {1}
 end

@@ -114,6 +114,8 @@ def run_step(
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
     taken = store.take_or_wake(ttl_ms, price=clear_price_pending)
+    if taken.quiet:  # the newest price is inside the settled band: the grid decides the same
+        return StepResult(symbol, trigger, skipped="quiet: the price is inside the quiet band")
     token = taken.token
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires

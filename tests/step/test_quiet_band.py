@@ -14,11 +14,14 @@ The bridge compares with both ends open: a tick on a bound always sends its task
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from mmtasks.celery import app
 from mmtasks.errors import OperationalError
+from mmtasks.ledger import FillRecord
+from mmtasks.trading.step import run_step
 from tests.kit.configs import GRID
 from tests.kit.desk import Desk
 from tests.kit.feed import publish_tick
@@ -73,3 +76,71 @@ def test_a_step_that_acts_or_fails_leaves_no_band(desk: Desk) -> None:
     # Assert: no band: every tick wakes the symbol again.
     assert desk.state()["status"] == "ERROR"
     assert not desk.text.exists(desk.keys.band)
+
+
+def test_a_price_task_for_a_tick_inside_the_band_runs_no_step(desk: Desk) -> None:
+    # Arrange: settled at 100 (band 95..105). A tick at 104 reaches Redis after its price task
+    # was sent (the task was claimed by an earlier tick, before the band was stored): the
+    # price flag is set, as the bridge leaves it.
+    desk.init(GRID)
+    desk.trade("100")
+    before = desk.state()
+    desk.venue.inject_price(desk.symbol, "104")
+    desk.text.hset(desk.keys.tick, mapping={"price": "104", "ts_event_ms": "1", "seq": "900"})
+    desk.text.set(desk.keys.price_pending, "1")
+
+    # Act
+    result = desk.step("price")
+
+    # Assert: no step ran (no lock taken, nothing written, no order sent) and the price flag
+    # is cleared, so the next tick outside the band sends a task again.
+    assert result.skipped.startswith("quiet") and result.events_applied == 0
+    assert not result.actions
+    assert desk.state() == before
+    assert desk.text.get(desk.keys.price_pending) is None
+    assert desk.text.get(desk.keys.lock) is None
+    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+
+
+def _fill_unflushed(desk: Desk) -> None:
+    # A fill committed with the state while Postgres was down: the next step flushes it.
+    fill = FillRecord(
+        "QUIET-T1", desk.symbol, "o1", "c1", "BUY", D(90), D(1), D(0), D(90), False, 1
+    )
+    desk.text.rpush(desk.keys.fills_out, fill.to_json())
+
+
+def _inbox_ahead(desk: Desk) -> None:
+    desk.text.incr(desk.keys.seq)  # an event past the cursor (the step reads and reconciles)
+
+
+@pytest.mark.parametrize(
+    ("why", "arrange"),
+    [
+        ("a tick on the band's bound", lambda d: d.text.hset(d.keys.tick, "price", "95")),
+        ("a tick outside the band", lambda d: d.text.hset(d.keys.tick, "price", "94")),
+        ("an inbox entry past the cursor", _inbox_ahead),
+        ("a wake left for the symbol", lambda d: d.text.set(d.keys.again, "1")),
+        ("a reconcile owed", lambda d: d.text.hset(d.keys.state, "needs_reconcile", "1")),
+        ("DEGRADED", lambda d: d.text.hset(d.keys.state, "degraded_since_ms", "1")),
+        ("not ACTIVE", lambda d: d.text.hset(d.keys.state, "status", "PAUSED")),
+        ("a fill waiting for the ledger", _fill_unflushed),
+    ],
+)
+def test_a_price_task_steps_when_anything_but_the_price_may_change_the_decision(
+    desk: Desk, why: str, arrange: Any
+) -> None:
+    # Arrange: settled at 100 (band 95..105), the newest tick at 104 (inside), then one thing
+    # the band does not model.
+    desk.init(GRID)
+    desk.trade("100")
+    desk.text.hset(desk.keys.tick, mapping={"price": "104", "ts_event_ms": "1", "seq": "900"})
+    desk.text.set(desk.keys.price_pending, "1")
+    arrange(desk)
+
+    # Act
+    result = run_step(desk.rt, desk.symbol, "price", clear_price_pending=True)
+
+    # Assert: the task ran the step (or left its wake for the holder), never skipped it.
+    assert not result.skipped.startswith("quiet"), why
+    assert desk.text.get(desk.keys.price_pending) is None
