@@ -3,8 +3,11 @@
     python bench/profile_step.py [--steps 400] [--top 30]
 
 The step runs as its task would (`run_step`) on real Redis and Postgres, with the venue in
-process (SimVenue): GRID.md's long grid settled at 100, then prices inside its quiet band, so
-every step decides on a new price and changes no order. Prints the CPU time per step (p50,
+process (SimVenue): GRID.md's long grid settled at 100 (with `--history`, after a walk down
+and up through 2 x N levels, so it holds the slots a long-running symbol accumulates), then
+prices inside its quiet band with the band removed before each step, so every task runs the
+whole step (a stored band would let it end in one round trip: take.lua) and decides on a new
+price that changes no order. Prints the CPU time per step (p50,
 p90: `time.process_time`, so the machine's other load counts less than in wall time), then a
 cProfile of the same steps sorted by cumulative time. Asserts nothing.
 """
@@ -30,6 +33,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=400, help="steps measured (default 400)")
     parser.add_argument("--top", type=int, default=30, help="profile lines shown (default 30)")
+    parser.add_argument(
+        "--history", type=int, default=0, help="walk N levels up and down first (default 0)"
+    )
     args = parser.parse_args()
 
     from mmtasks.celery import app
@@ -52,9 +58,14 @@ def main() -> None:
         desk.init(GRID)
         desk.trade("100")
         prices = ["100.1", "100.2", "100.3", "100.2"]  # inside [95, 105): nothing changes
+        if args.history:  # GRID's interval is 10: every level walked leaves its slot behind
+            up = [str(100 + 10 * n) for n in range(1, args.history + 1)]
+            desk.trade(*up, *reversed(up[:-1]), "100", *prices)  # settled at those prices
+        slots = len(desk.text.hkeys(desk.keys.slots))
 
         def step(i: int) -> float:
             desk.move(prices[i % len(prices)])
+            desk.text.delete(desk.keys.band)
             started = time.process_time()
             result = desk.step("price")
             spent = (time.process_time() - started) * 1000
@@ -66,7 +77,7 @@ def main() -> None:
             step(i)
         cpu = sorted(step(i) for i in range(args.steps))
         print(
-            f"price step that changes no order, {args.steps} steps: CPU p50 "
+            f"price step that changes no order ({slots} slots), {args.steps} steps: CPU p50 "
             f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
         )
         profile = cProfile.Profile()

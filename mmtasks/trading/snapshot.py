@@ -166,6 +166,28 @@ def slot_json(slot: Slot) -> str:
     return json.dumps(slot.to_dict(), separators=(",", ":"), sort_keys=True)
 
 
+def slots_text(before: Snapshot, grid: GridState) -> dict[str, str]:
+    """Return grid's slots as stored text; a slot the step left alone keeps the text it was read
+    from (slots are frozen: an unchanged slot is the very object the snapshot parsed), so a
+    commit serializes only the slots the step changed, however many the symbol holds."""
+    old, raw = before.grid.slots, before.raw_slots
+    out = {}
+    for key, slot in grid.slots.items():
+        text = raw.get(key) if old.get(key) is slot else None
+        out[key] = text if text is not None else slot_json(slot)
+    return out
+
+
+def candles_text(before: Snapshot, candles: dict[int, Candle]) -> dict[str, str]:
+    """Return candles as stored text, reusing the text of each candle read unchanged."""
+    old, raw = before.candles, before.raw_candles
+    out = {}
+    for ts, candle in candles.items():
+        text = raw.get(str(ts)) if old.get(ts) is candle else None
+        out[str(ts)] = text if text is not None else candle_to_json(candle)
+    return out
+
+
 def diff_batch(
     before: Snapshot,
     grid: GridState,
@@ -177,7 +199,7 @@ def diff_batch(
     batch = WriteBatch()
     # The cursor doubles as a compare-and-set guard: nobody else advanced it since we read it.
     batch.cas(k.state, "last_seq", before.meta.get("last_seq", ""))
-    new_slots = {key: slot_json(slot) for key, slot in grid.slots.items()}
+    new_slots = slots_text(before, grid)
     changed = {key: v for key, v in new_slots.items() if before.raw_slots.get(key) != v}
     batch.hset(k.slots, changed)
     batch.hdel(k.slots, [key for key in before.raw_slots if key not in new_slots])
@@ -187,7 +209,7 @@ def diff_batch(
     old = state_mapping(before.meta)
     new = state_mapping(meta) | state_mapping(grid_meta(grid))
     batch.hset(k.state, {f: v for f, v in new.items() if old.get(f) != v})
-    new_candles = {str(ts): candle_to_json(c) for ts, c in candles.items()}
+    new_candles = candles_text(before, candles)
     batch.hset(
         k.candles, {ts: v for ts, v in new_candles.items() if before.raw_candles.get(ts) != v}
     )
@@ -211,9 +233,9 @@ def rebase(
         fleet_state=before.fleet_state,
         config_error=before.config_error,
         exchange=before.exchange,
-        raw_slots={key: slot_json(slot) for key, slot in grid.slots.items()},
+        raw_slots=slots_text(before, grid),
         raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
-        raw_candles={str(ts): candle_to_json(c) for ts, c in candles.items()},
+        raw_candles=candles_text(before, candles),
     )
 
 
