@@ -6,6 +6,7 @@ event is caught where it is read, named, and skipped without touching state.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -90,6 +91,18 @@ _INBOX_ADAPTER: TypeAdapter[OrderEvent | CandleEvent | CommandEvent] = TypeAdapt
 def parse_inbox_event(payload: str | bytes) -> OrderEvent | CandleEvent | CommandEvent:
     """Return the typed event in payload or raise pydantic.ValidationError saying what is wrong."""
     return _INBOX_ADAPTER.validate_json(payload)
+
+
+def is_forming_candle(payload: str | bytes | None) -> bool:
+    """Return True when an inbox payload is a candle still forming: the one event that wakes
+    nobody (its symbol's next step applies it; beat's sweeper drains a quiet symbol's)."""
+    if payload is None:
+        return False
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and event.get("kind") == "candle" and not event.get("closed")
 
 
 def dump_event(event: OrderEvent | CandleEvent | CommandEvent) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import redis
 
 from mmtasks.audit.invariants import _text, redis_slots
 from mmtasks.audit.model import Exchange
+from mmtasks.messages import is_forming_candle
 from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import keys_for
 from mmtasks.state.record import SymbolState, read_record
@@ -25,6 +26,13 @@ class Settled:
     unsettled: dict[str, str]
 
 
+def _forming_only(client: redis.Redis, symbol: str, cursor: int) -> bool:
+    """Return True when every unread inbox entry is a forming candle: nothing that moves an
+    order, a fill or a command is waiting (a quiet symbol applies those at its next step)."""
+    rows: Any = client.xrange(keys_for(symbol).inbox, f"({cursor}-0", "+", count=64)
+    return 0 < len(rows) < 64 and all(is_forming_candle(f.get(b"e", f.get("e"))) for _, f in rows)
+
+
 def busy_reason(client: redis.Redis, symbol: str) -> str:
     """Return why symbol is not quiet yet, or '' when it is."""
     k = keys_for(symbol)
@@ -34,7 +42,7 @@ def busy_reason(client: redis.Redis, symbol: str) -> str:
         return f"PENDING slots {sorted(pending)}"
     cursor = read_record(client, symbol).last_seq
     seq = int(_text(client.get(k.seq) or 0))
-    if cursor != seq:
+    if cursor != seq and not _forming_only(client, symbol, cursor):
         return f"inbox cursor {cursor} != seq {seq}"
     buffered = int(client.llen(k.fills_out))
     if buffered:

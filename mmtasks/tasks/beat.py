@@ -29,6 +29,7 @@ from mmtasks.domain import queue_for
 from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import relay
+from mmtasks.messages import is_forming_candle
 from mmtasks.registry.symbol_commands import send_command
 from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
@@ -40,6 +41,8 @@ from mmtasks.state.retention import RETENTION_EVERY_S, Retention, purge, trim
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 2.0
+SWEEP_PEEK = 64  # unread entries the sweeper reads of a symbol behind its inbox
+FORMING_DRAIN_S = 10  # a quiet symbol's forming candles wait this long at most for a step
 PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
 RECONCILE_EVERY_S = 300.0
@@ -55,8 +58,12 @@ def _symbols() -> list[str]:
 
 @app.task(name="mmtasks.beat.sweep_inboxes", ignore_result=True)
 def sweep_inboxes() -> dict[str, Any]:
-    """Wake every symbol with an empty queue whose inbox is ahead of its cursor or whose
-    committed fills still wait in Redis for the ledger (a quiet symbol has no next step)."""
+    """Wake every symbol with an empty queue whose inbox holds an event past its cursor that
+    should have woken it (lost-message cover), or whose committed fills still wait in Redis for
+    the ledger (a quiet symbol has no next step). Forming candles wake nobody (their symbol's
+    next step applies them); a symbol with only those unread is woken once its last step is
+    FORMING_DRAIN_S old, so a quiet symbol's volume monitor sees the forming candle that late
+    at most."""
     r = get_runtime().redis
     symbols = _symbols()
     pipe = r.pipeline(transaction=False)
@@ -69,7 +76,7 @@ def sweep_inboxes() -> dict[str, Any]:
         pipe.ttl(k.price_pending)
         pipe.exists(k.lock)
     replies = pipe.execute()
-    woken = []
+    woken, behind = [], {}
     for i, symbol in enumerate(symbols):
         issued, state, depth, buffered, flag_ttl, locked = replies[6 * i : 6 * i + 6]
         if depth or locked:
@@ -80,14 +87,42 @@ def sweep_inboxes() -> dict[str, Any]:
             get_runtime().redis.delete(keys_for(symbol).price_pending)
             wake(app, symbol, PRICE_TASK)
             woken.append(symbol)
-        elif int(issued or 0) > SymbolState.parse(symbol, state).last_seq or buffered:
+        elif buffered:
             wake(app, symbol)
             woken.append(symbol)
+        else:
+            record = SymbolState.parse(symbol, state)
+            if int(issued or 0) > record.last_seq:
+                behind[symbol] = record
+    for symbol in _owed_a_drain(r, behind):
+        wake(app, symbol)
+        woken.append(symbol)
     if woken:
         log.warning(
             "sweeper woke %s: inbox ahead of cursor or fills unflushed, nothing queued", woken
         )
     return {"woken": woken}
+
+
+def _owed_a_drain(r: Any, behind: dict[str, SymbolState]) -> list[str]:
+    """Return the symbols behind their inbox that must be woken: any unread event but a
+    forming candle (its task was lost), a long backlog, or a last step FORMING_DRAIN_S old."""
+    pipe = r.pipeline(transaction=False)
+    for symbol, record in behind.items():
+        pipe.xrange(keys_for(symbol).inbox, f"({record.last_seq}-0", "+", count=SWEEP_PEEK)
+    now_ms = int(time.time() * 1000)
+    owed = []
+    for (symbol, record), entries in zip(behind.items(), pipe.execute(), strict=True):
+        forming = all(is_forming_candle(_payload(e)) for e in entries)
+        forming_only = 0 < len(entries) < SWEEP_PEEK and forming
+        if not forming_only or now_ms - record.last_step_ms >= FORMING_DRAIN_S * 1000:
+            owed.append(symbol)
+    return owed
+
+
+def _payload(entry: tuple[Any, dict[Any, Any]]) -> Any:
+    fields = entry[1]
+    return fields.get(b"e", fields.get("e"))
 
 
 @app.task(name="mmtasks.beat.heal_fleet", ignore_result=True)
