@@ -15,12 +15,12 @@ import json
 import time
 from enum import StrEnum
 from importlib import resources
-from typing import Any
-
-import redis
+from typing import TYPE_CHECKING, Any
 
 from mmtasks.state.keys import EVENTS, EVENTS_MAXLEN, EVENTS_RELAYED, FLEET_OUTBOX_SUBJECT, keys_for
-from mmtasks.state.store import SymbolStore
+
+if TYPE_CHECKING:  # only annotations: replay builds event fields without a Redis client
+    import redis
 
 RELAY_BATCH = 1000
 RELAY_LUA = resources.files("mmtasks.state").joinpath("relay.lua").read_text()
@@ -122,6 +122,8 @@ def emit(client: redis.Redis, symbol: str, events: list[dict[str, str]]) -> None
     """Write events outside a step (admin, failures) to the symbol's outbox, then relay them."""
     if not events:
         return
+    from mmtasks.state.store import SymbolStore  # with redis: not on replay's import path
+
     first = SymbolStore(client, _subject(symbol)).emit(events)
     relay(client, symbol, first, events)
 

@@ -12,17 +12,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any
-
-import psycopg
-import redis
-from psycopg_pool import ConnectionPool
+from typing import TYPE_CHECKING, Any
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side, trade_order
 from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.models import Position
 from mmtasks.state.keys import keys_for
+
+if TYPE_CHECKING:  # only annotations: replay imports FillRecord without a database driver
+    import psycopg
+    import redis
+    from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
