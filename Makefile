@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lock budget-fleet hooks audit lint format types test test-fast test-step test-props chaos multihost soak proto proto-check bench run clean
+.PHONY: help install lock bench-run budget-fleet hooks audit lint format types test test-fast test-step test-props chaos multihost soak proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -74,6 +74,9 @@ bench: install  ## benchmarks that print figures
 	$(PY) bench/bench_web.py
 	$(PY) bench/bench_budget.py
 	$(PY) bench/bench_venue.py
+
+bench-run: install  ## make run as a user starts it, measured: tick->order p50/p99 over a window, workers' PSS (ARGS="--symbols 64")
+	$(PY) bench/bench_run.py $(ARGS)
 
 budget-fleet: install  ## the rate budget at scale: 64 symbols, 2 connector replicas, a minute of moves, a ban
 	$(PY) bench/bench_budget_fleet.py $(ARGS)
