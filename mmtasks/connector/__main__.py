@@ -113,7 +113,13 @@ def _sim_options(p: argparse._ArgumentGroup) -> None:
         "--tick-ms",
         type=int,
         default=200,
-        help="ms between feed rounds, one tick per symbol each (default 200; 0 = flat out)",
+        help="ms between feed rounds, one tick per symbol each (default 200; 0 = flat out); "
+        "a round's ticks are spread over the interval, one symbol after another",
+    )
+    p.add_argument(
+        "--feed-burst",
+        action="store_true",
+        help="play each round's ticks at the same instant instead (every symbol at once)",
     )
 
 
@@ -194,7 +200,8 @@ def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
     )
     engine = SimExchange(config)
     rules = {s: engine.rules(s) for s in engine.symbols}
-    runner = FeedRunner(engine, make_feed(args.feed, rules, args.seed), args.tick_ms)
+    feed = make_feed(args.feed, rules, args.seed)
+    runner = FeedRunner(engine, feed, args.tick_ms, spread=not args.feed_burst)
     faults = FaultPlan(rate_limit_per_s=args.rate_limit, latency_ms=args.latency_ms)
     return SimController(engine, runner, faults), server_options(args)
 

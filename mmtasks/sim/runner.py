@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
+from collections import deque
 
 from mmtasks.errors import ValidationError
 from mmtasks.sim.engine import SimExchange
-from mmtasks.sim.feeds import PriceFeed
+from mmtasks.sim.feeds import FeedTick, PriceFeed
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +25,23 @@ HOUSEKEEPING_S = 0.05  # candles close within this of their end, even with the f
 
 
 class FeedRunner:
-    """Play one feed round every interval_ms; pause, resume and retime while running."""
+    """Play one feed round every interval_ms; pause, resume and retime while running.
 
-    def __init__(self, engine: SimExchange, feed: PriceFeed, interval_ms: int = 200) -> None:
+    A round's ticks are spread over the interval, one symbol after the other (the k-th of n at
+    k/n of it), as a venue's per-symbol streams arrive, instead of every symbol at the same
+    instant; `spread=False` plays a round at once (a burst of n ticks: the harder case).
+    """
+
+    def __init__(
+        self, engine: SimExchange, feed: PriceFeed, interval_ms: int = 200, spread: bool = True
+    ) -> None:
         if interval_ms < 0:
             raise ValidationError(f"feed interval_ms must be >= 0, received {interval_ms}")
         self.engine = engine
         self.feed = feed
+        self.spread = spread
         self.rounds = 0
+        self._due: deque[tuple[float, FeedTick]] = deque()  # this round's ticks not yet played
         self._interval_s = interval_ms / 1000
         self._paused = False
         self._stopped = False
@@ -52,6 +63,7 @@ class FeedRunner:
     def set_paused(self, paused: bool) -> None:
         """Pause or resume the automatic feed (injected prices still trade)."""
         self._paused = paused
+        self._due.clear()  # a paused feed plays nothing more of its round
         self._next_round = time.monotonic()
         self._notify()
 
@@ -72,22 +84,40 @@ class FeedRunner:
         self.rounds += 1
         return len(ticks)
 
+    def _start_round(self, now: float) -> None:
+        """Draw the next round and give each tick its time inside the interval."""
+        last = {t.symbol: t.price for t in self.engine.latest_prices()}
+        ticks = self.feed.next_round(last)
+        gap = self._interval_s / len(ticks) if self.spread and ticks else 0.0
+        self._due.extend((now + k * gap, tick) for k, tick in enumerate(ticks))
+        self.rounds += 1
+
+    def _play_due(self, now: float) -> None:
+        while self._due and self._due[0][0] <= now:
+            _, tick = self._due.popleft()
+            self.engine.apply_price(tick.symbol, tick.price, tick.volume)
+
     def step(self) -> float:
         """Do what is due now; return the seconds until something is due again."""
         now = time.monotonic()
         try:
             if not self._paused and now >= self._next_round:
-                self.play_round()
+                self._play_due(math.inf)  # the last round's stragglers first, in order
+                self._start_round(now)
                 # A round late by more than one interval is skipped, not replayed in a burst.
                 self._next_round = max(self._next_round + self._interval_s, now)
+            self._play_due(now)
             if now >= self._next_housekeeping:
                 self.engine.close_due_klines()
                 self._next_housekeeping = now + HOUSEKEEPING_S
         except Exception:
             # One bad tick (say, a CSV row off the rules) must not stop the market.
             log.exception("feed round failed")
+            self._due.clear()
             self._next_round = now + self._interval_s
         due = self._next_housekeeping if self._paused else self._next_round
+        if self._due:
+            due = min(due, self._due[0][0])
         return max(0.0, min(due, self._next_housekeeping) - time.monotonic())
 
     # -- thread driver -----------------------------------------------------------------------

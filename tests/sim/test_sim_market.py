@@ -144,3 +144,37 @@ def test_make_exchange_with_liquidity_must_be_positive(
 ) -> None:
     with pytest.raises(ValidationError, match="liquidity must be > 0"):
         make_exchange(liquidity="-1")
+
+
+def test_a_round_is_spread_over_the_interval_one_symbol_after_the_other(
+    exchange: SimExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: two symbols (BTCUSDT, ETHUSDT), a round every 200 ms on a clock the test moves.
+    import mmtasks.sim.runner as runner_module
+
+    now = [1000.0]
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
+    rules = {s: exchange.rules(s) for s in exchange.symbols}
+    runner = FeedRunner(exchange, make_feed("scripted:100,101", rules), 200)
+
+    def seqs() -> dict[str, int]:
+        return {s: exchange.latest_price(s).seq for s in exchange.symbols}
+
+    # Act / Assert: the first tick of the round now, the second half an interval later
+    # (2 ticks: the k-th at k x 200 / 2 ms), the next round 200 ms after the first.
+    runner.step()
+    assert sorted(seqs().values()) == [0, 1]
+    now[0] += 0.099
+    runner.step()
+    assert sorted(seqs().values()) == [0, 1]
+    now[0] += 0.001
+    runner.step()
+    assert sorted(seqs().values()) == [1, 1]
+    now[0] += 0.1
+    runner.step()
+    assert sorted(seqs().values()) == [1, 2]
+
+    # And with spread off, a round plays every symbol at once.
+    burst = FeedRunner(exchange, make_feed("scripted:102", rules), 200, spread=False)
+    burst.step()
+    assert {exchange.latest_price(s).price for s in exchange.symbols} == {D(102)}
