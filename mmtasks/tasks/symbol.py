@@ -85,6 +85,15 @@ def ping(symbol: str, stamp: float = 0.0) -> float:
 
 
 @worker_ready.connect
+def freeze_on_start(**_: Any) -> None:
+    """Take start-up objects out of every later full collection (see docs/operations.md)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
+@worker_ready.connect
 def reconcile_on_start(sender: Any = None, **_: Any) -> None:
     """Enqueue a reconcile for every symbol queue this worker consumes."""
     try:
