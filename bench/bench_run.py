@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import subprocess
@@ -33,30 +32,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import redis  # noqa: E402
 from bench_bridge import memory_of  # noqa: E402
 
-from mmtasks.metrics import BUCKETS_MS, STEP, TICK_TO_ORDER, metrics_key  # noqa: E402
+from mmtasks.metrics import SymbolMetrics, metrics_key, parse_metrics  # noqa: E402
 
 SYMBOLS_KEY = "mm:symbols"
-
-
-def _counts(fields: dict[str, str], name: str) -> list[float]:
-    """Return the per-bucket (not cumulative) counts of histogram name, +Inf last."""
-    bounds = [f"{b:g}" for b in BUCKETS_MS] + ["inf"]
-    return [float(fields.get(f"{name}_le_{b}", 0) or 0) for b in bounds]
-
-
-def quantile(counts: list[float], q: float) -> float | None:
-    """Return the q-quantile of bucket counts, linear inside a bucket (histogram_quantile)."""
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank, lower, below = q * total, 0.0, 0.0
-    for bound, n in zip((*BUCKETS_MS, math.inf), counts, strict=True):
-        if below + n >= rank:
-            if math.isinf(bound):
-                return lower
-            return lower + (bound - lower) * ((rank - below) / n if n else 1.0)
-        lower, below = bound, below + n
-    return lower
 
 
 def snapshot(r: redis.Redis) -> dict[str, dict[str, str]]:
@@ -68,18 +46,27 @@ def snapshot(r: redis.Redis) -> dict[str, dict[str, str]]:
     return dict(zip(symbols, pipe.execute(), strict=True))
 
 
-def window(before: dict[str, dict[str, str]], after: dict[str, dict[str, str]], name: str):  # type: ignore[no-untyped-def]
-    """Return (merged bucket counts, per-symbol p99 list) of what happened between the two."""
-    merged = [0.0] * (len(BUCKETS_MS) + 1)
+def window(
+    before: dict[str, dict[str, str]], after: dict[str, dict[str, str]]
+) -> tuple[SymbolMetrics, list[float]]:
+    """Return what happened between the two snapshots (all symbols' hashes, field by field
+    after minus before, summed: metrics.parse_metrics reads it) and each symbol's t->o p99."""
+    merged: dict[str, float] = {}
     p99s = []
     for symbol, fields in after.items():
-        old = _counts(before.get(symbol, {}), name)
-        new = [a - b for a, b in zip(_counts(fields, name), old, strict=True)]
-        merged = [m + n for m, n in zip(merged, new, strict=True)]
-        p = quantile(new, 0.99)
+        old = before.get(symbol, {})
+        diff = {k: float(v) - float(old.get(k, 0) or 0) for k, v in fields.items()}
+        for k, v in diff.items():
+            merged[k] = merged.get(k, 0.0) + v
+        p = parse_metrics(_as_text(diff)).tick_to_order.quantile(0.99)
         if p is not None:
             p99s.append(p)
-    return merged, sorted(p99s)
+    return parse_metrics(_as_text(merged)), sorted(p99s)
+
+
+def _as_text(values: dict[str, float]) -> dict[str, str]:
+    """Return figures as a metrics hash holds them (counters whole: parse_metrics int()s them)."""
+    return {k: str(int(v)) if v.is_integer() else f"{v:.3f}" for k, v in values.items()}
 
 
 def workers(run_pid: int) -> list[int]:
@@ -134,23 +121,23 @@ def main() -> None:
             run.wait(timeout=120)
         except subprocess.TimeoutExpired:
             run.kill()
-    t2o, p99s = window(before, after, TICK_TO_ORDER)
-    step, _ = window(before, after, STEP)
-    n = sum(t2o)
+    figures, p99s = window(before, after)
+    t2o, step = figures.tick_to_order, figures.step
+    within_100 = next(n for bound, n in t2o.buckets if bound == 100)
     print(
         f"make run --symbols {args.symbols} ({os.cpu_count()} cores), "
         f"window {t1 - t0:.0f} s after {args.warmup_s:.0f} s warm-up; load {load0:.1f}->{load1:.1f}"
     )
     print(
-        f"  tick -> order (steps that placed): {n:.0f} observations, "
-        f"p50 {quantile(t2o, 0.5) or 0:.1f} ms, p99 {quantile(t2o, 0.99) or 0:.1f} ms; "
-        f"over 100 ms: {sum(t2o[BUCKETS_MS.index(100) + 1 :]):.0f}"
+        f"  tick -> order (steps that placed): {t2o.count} observations, "
+        f"p50 {t2o.quantile(0.5) or 0:.1f} ms, p99 {t2o.quantile(0.99) or 0:.1f} ms; "
+        f"over 100 ms: {t2o.count - within_100}"
     )
     if p99s:
         print(f"  per-symbol p99: median {p99s[len(p99s) // 2]:.1f} ms, worst {p99s[-1]:.1f} ms")
     print(
-        f"  step duration: {sum(step):.0f} steps, p50 {quantile(step, 0.5) or 0:.1f} ms, "
-        f"p99 {quantile(step, 0.99) or 0:.1f} ms"
+        f"  step duration: {step.count} steps, p50 {step.quantile(0.5) or 0:.1f} ms, "
+        f"p99 {step.quantile(0.99) or 0:.1f} ms"
     )
     print(f"  symbol worker processes: {len(pids)}; RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
     print(f"  clean exit: {run.returncode == 0} (code {run.returncode}); log {data_dir}/run.out")

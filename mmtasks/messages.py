@@ -93,16 +93,24 @@ def parse_inbox_event(payload: str | bytes) -> OrderEvent | CandleEvent | Comman
     return _INBOX_ADAPTER.validate_json(payload)
 
 
-def is_forming_candle(payload: str | bytes | None) -> bool:
+def is_forming_candle(payload: str | bytes) -> bool:
     """Return True when an inbox payload is a candle still forming: the one event that wakes
     nobody (its symbol's next step applies it; beat's sweeper drains a quiet symbol's)."""
-    if payload is None:
-        return False
     try:
         event = json.loads(payload)
     except ValueError:
         return False
     return isinstance(event, dict) and event.get("kind") == "candle" and not event.get("closed")
+
+
+UNREAD_PEEK = 64  # unread inbox entries read to tell whether they are forming candles only
+
+
+def only_forming_candles(payloads: list[str]) -> bool:
+    """Return True when the unread entries read (at most UNREAD_PEEK: fewer means all of
+    them) are forming candles alone: nothing that moves an order, a fill or a command waits,
+    so nothing was lost and nothing is owed a step at once."""
+    return 0 < len(payloads) < UNREAD_PEEK and all(map(is_forming_candle, payloads))
 
 
 def dump_event(event: OrderEvent | CandleEvent | CommandEvent) -> dict[str, Any]:

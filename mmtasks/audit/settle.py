@@ -11,10 +11,11 @@ import redis
 
 from mmtasks.audit.invariants import _text, redis_slots
 from mmtasks.audit.model import Exchange
-from mmtasks.messages import is_forming_candle
+from mmtasks.messages import UNREAD_PEEK, only_forming_candles
 from mmtasks.state import keys as key_schema
 from mmtasks.state.keys import keys_for
 from mmtasks.state.record import SymbolState, read_record
+from mmtasks.state.store import SymbolStore
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class Settled:
 def _forming_only(client: redis.Redis, symbol: str, cursor: int) -> bool:
     """Return True when every unread inbox entry is a forming candle: nothing that moves an
     order, a fill or a command is waiting (a quiet symbol applies those at its next step)."""
-    rows: Any = client.xrange(keys_for(symbol).inbox, f"({cursor}-0", "+", count=64)
-    return 0 < len(rows) < 64 and all(is_forming_candle(f.get(b"e", f.get("e"))) for _, f in rows)
+    entries = SymbolStore(client, symbol).read_inbox(cursor, UNREAD_PEEK)
+    return only_forming_candles([e.payload for e in entries])
 
 
 def busy_reason(client: redis.Redis, symbol: str) -> str:

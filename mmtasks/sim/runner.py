@@ -76,21 +76,23 @@ class FeedRunner:
         self._notify()
 
     def play_round(self) -> int:
-        """Play one round now; return the number of ticks applied."""
-        last = {t.symbol: t.price for t in self.engine.latest_prices()}
-        ticks = self.feed.next_round(last)
+        """Play one round now, every tick at once; return the number of ticks applied."""
+        ticks = self._draw()
         for tick in ticks:
             self.engine.apply_price(tick.symbol, tick.price, tick.volume)
-        self.rounds += 1
         return len(ticks)
+
+    def _draw(self) -> list[FeedTick]:
+        """Return the feed's next round from the engine's latest prices."""
+        last = {t.symbol: t.price for t in self.engine.latest_prices()}
+        self.rounds += 1
+        return self.feed.next_round(last)
 
     def _start_round(self, now: float) -> None:
         """Draw the next round and give each tick its time inside the interval."""
-        last = {t.symbol: t.price for t in self.engine.latest_prices()}
-        ticks = self.feed.next_round(last)
+        ticks = self._draw()
         gap = self._interval_s / len(ticks) if self.spread and ticks else 0.0
         self._due.extend((now + k * gap, tick) for k, tick in enumerate(ticks))
-        self.rounds += 1
 
     def _play_due(self, now: float) -> None:
         while self._due and self._due[0][0] <= now:

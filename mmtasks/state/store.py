@@ -7,7 +7,6 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from importlib import resources
 from typing import Any
 
@@ -125,32 +124,16 @@ class SymbolStore:
         self.r = client
         self.symbol = symbol
         self.keys: SymbolKeys = keys_for(symbol)
+        self._scripts: dict[str, Script] = {}
 
-    # Each script is registered on first use: a store lives for one step, and a price task
-    # that finds its price quiet uses only `take` (registering hashes the script's text).
-    @cached_property
-    def _commit(self) -> Script:
-        return self.r.register_script(COMMIT_LUA)
-
-    @cached_property
-    def _emit(self) -> Script:
-        return self.r.register_script(EMIT_LUA)
-
-    @cached_property
-    def _append(self) -> Script:
-        return self.r.register_script(APPEND_LUA)
-
-    @cached_property
-    def _lock(self) -> Script:
-        return self.r.register_script(LOCK_LUA)
-
-    @cached_property
-    def _take(self) -> Script:
-        return self.r.register_script(TAKE_LUA)
-
-    @cached_property
-    def _let_go(self) -> Script:
-        return self.r.register_script(LET_GO_LUA)
+    def _script(self, text: str) -> Script:
+        """Return the script of text, registered on this store's first use of it: a store
+        lives for one step, and a price task that finds its price quiet uses only `take`
+        (registering hashes the script's text)."""
+        script = self._scripts.get(text)
+        if script is None:
+            script = self._scripts[text] = self.r.register_script(text)
+        return script
 
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
@@ -179,7 +162,7 @@ class SymbolStore:
         if price:
             keys += [k.price_pending, k.tick, k.band, k.seq, k.state, k.fills_out]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
-        answer = self._take(keys=keys, args=args)
+        answer = self._script(TAKE_LUA)(keys=keys, args=args)
         if int(answer[0]) == 1:
             return Taken(token)
         if int(answer[0]) == 2:
@@ -190,7 +173,9 @@ class SymbolStore:
         """Release the lock unless a wake was left meanwhile; return 0 when released, else 1
         (drain again) or 2 (drain again reading the newest price), the lock kept for ttl_ms.
         ttl_ms 0 (a failed step): release in any case; nonzero says a wake was taken."""
-        return int(self._let_go(keys=[self.keys.lock, self.keys.again], args=[token, ttl_ms]))
+        return int(
+            self._script(LET_GO_LUA)(keys=[self.keys.lock, self.keys.again], args=[token, ttl_ms])
+        )
 
     def queue_let_go(self, pipe: Any, token: str, ttl_ms: int) -> None:
         """Queue `let_go` on a pipeline (its reply is let_go's answer), after other writes."""
@@ -198,12 +183,12 @@ class SymbolStore:
 
     def renew(self, token: str, ttl_ms: int) -> None:
         """Extend our lock or raise LockLostError when another owner holds it now."""
-        if not self._lock(keys=[self.keys.lock], args=[token, ttl_ms]):
+        if not self._script(LOCK_LUA)(keys=[self.keys.lock], args=[token, ttl_ms]):
             raise LockLostError(f"lock of {self.symbol} expired or was taken over")
 
     def release(self, token: str) -> None:
         """Release the lock if we still own it."""
-        self._lock(keys=[self.keys.lock], args=[token, "0"])
+        self._script(LOCK_LUA)(keys=[self.keys.lock], args=[token, "0"])
 
     # -- writes -----------------------------------------------------------------------------
     def commit(self, token: str, batch: WriteBatch) -> int:
@@ -215,7 +200,7 @@ class SymbolStore:
             return 0
         try:
             return int(
-                self._commit(
+                self._script(COMMIT_LUA)(
                     keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)]
                 )
             )
@@ -237,7 +222,7 @@ class SymbolStore:
             return 0
         flat = [[x for item in e.items() for x in item] for e in events]
         return int(
-            self._emit(
+            self._script(EMIT_LUA)(
                 keys=[self.keys.outbox, self.keys.event_seq],
                 args=[OUTBOX_MAXLEN, json.dumps(flat, separators=(",", ":"))],
             )
@@ -246,7 +231,7 @@ class SymbolStore:
     def append(self, event: dict[str, Any]) -> int:
         """Append an event to the symbol's inbox and return its seq."""
         return int(
-            self._append(
+            self._script(APPEND_LUA)(
                 keys=[self.keys.seq, self.keys.inbox],
                 args=[INBOX_MAXLEN, json.dumps(event, separators=(",", ":"))],
             )

@@ -29,7 +29,7 @@ from mmtasks.domain import queue_for
 from mmtasks.enqueue import PRICE_PENDING_TTL_S, PRICE_TASK, wake
 from mmtasks.errors import Response, policy_for
 from mmtasks.events import relay
-from mmtasks.messages import is_forming_candle
+from mmtasks.messages import UNREAD_PEEK, only_forming_candles
 from mmtasks.registry.symbol_commands import send_command
 from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
@@ -37,11 +37,11 @@ from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
 from mmtasks.state.record import SymbolState, read_record
 from mmtasks.state.retention import RETENTION_EVERY_S, Retention, purge, trim
+from mmtasks.state.store import inbox_entries
 
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 2.0
-SWEEP_PEEK = 64  # unread entries the sweeper reads of a symbol behind its inbox
 FORMING_DRAIN_S = 10  # a quiet symbol's forming candles wait this long at most for a step
 PRICE_TASK_LOST_AFTER_S = 5
 HEAL_EVERY_S = 2.0
@@ -109,20 +109,14 @@ def _owed_a_drain(r: Any, behind: dict[str, SymbolState]) -> list[str]:
     forming candle (its task was lost), a long backlog, or a last step FORMING_DRAIN_S old."""
     pipe = r.pipeline(transaction=False)
     for symbol, record in behind.items():
-        pipe.xrange(keys_for(symbol).inbox, f"({record.last_seq}-0", "+", count=SWEEP_PEEK)
+        pipe.xrange(keys_for(symbol).inbox, f"({record.last_seq}-0", "+", count=UNREAD_PEEK)
     now_ms = int(time.time() * 1000)
     owed = []
-    for (symbol, record), entries in zip(behind.items(), pipe.execute(), strict=True):
-        forming = all(is_forming_candle(_payload(e)) for e in entries)
-        forming_only = 0 < len(entries) < SWEEP_PEEK and forming
+    for (symbol, record), rows in zip(behind.items(), pipe.execute(), strict=True):
+        forming_only = only_forming_candles([e.payload for e in inbox_entries(rows)])
         if not forming_only or now_ms - record.last_step_ms >= FORMING_DRAIN_S * 1000:
             owed.append(symbol)
     return owed
-
-
-def _payload(entry: tuple[Any, dict[Any, Any]]) -> Any:
-    fields = entry[1]
-    return fields.get(b"e", fields.get("e"))
 
 
 @app.task(name="mmtasks.beat.heal_fleet", ignore_result=True)
