@@ -28,7 +28,6 @@ EMIT_LUA = OUTBOX_LUA + _script("emit.lua")
 APPEND_LUA = _script("append.lua")
 LOCK_LUA = _script("lock.lua")
 TAKE_LUA = _script("take.lua")
-INBOX_LUA = _script("inbox.lua")
 LET_GO_LUA = _script("let_go.lua")
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
@@ -242,12 +241,6 @@ class SymbolStore:
         """Return up to count inbox entries with seq > after_seq, in seq order."""
         rows: Any = self.r.xrange(self.keys.inbox, min=f"({after_seq}-0", max="+", count=count)
         return inbox_entries(rows)
-
-
-def read_inbox_after_cursor(pipe: Any, keys: SymbolKeys, count: int) -> None:
-    """Queue, on a pipeline, the read of up to count inbox entries past the state's cursor
-    (its reply goes to `inbox_entries`): the step's snapshot and inbox in one round trip."""
-    pipe.eval(INBOX_LUA, 2, keys.state, keys.inbox, count)
 
 
 def inbox_entries(rows: Any) -> list[InboxEntry]:

@@ -6,9 +6,11 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from importlib import resources
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from mmtasks.decimals import canon
 from mmtasks.grid.models import (
@@ -29,7 +31,7 @@ from mmtasks.state.codec import (
 )
 from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
 from mmtasks.state.record import SymbolState
-from mmtasks.state.store import InboxEntry, WriteBatch, inbox_entries, read_inbox_after_cursor
+from mmtasks.state.store import InboxEntry, WriteBatch, inbox_entries
 
 
 @dataclass
@@ -80,45 +82,45 @@ class Snapshot:
         return SymbolStatus.ACTIVE
 
 
-def _decode(raw: dict[Any, Any]) -> dict[str, str]:
-    return {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in raw.items()
-    }
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """Return a script's HGETALL reply, [field, value, ...], as a dict of text."""
+    it = iter(flat)
+    return {_text(k): _text(v) for k, v in zip(it, it, strict=True)}
+
+
+_SNAPSHOT_LUA = resources.files("mmtasks.state").joinpath("snapshot.lua").read_text()
+_snapshot_script: Script | None = None  # registered on first use; called on any client
+
+
+def _read(client: redis.Redis, symbol: str, clear_price_pending: bool, inbox_count: int) -> Any:
+    global _snapshot_script  # noqa: PLW0603 - one registration per process, like a constant
+    if _snapshot_script is None:
+        _snapshot_script = client.register_script(_SNAPSHOT_LUA)
+    k = keys_for(symbol)
+    keys = [k.state, k.slots, k.position, k.config, k.candles, k.tick, FLEET, k.fills_out]
+    keys += [k.signal, k.health, k.inbox, k.price_pending]
+    flag = "1" if clear_price_pending else "0"
+    return _snapshot_script(keys=keys, args=[flag, inbox_count], client=client)
 
 
 def load_snapshot(
     client: redis.Redis, symbol: str, *, clear_price_pending: bool = False, inbox_count: int = 0
 ) -> Snapshot:
-    """Read a symbol's whole state in one pipelined round trip.
+    """Read a symbol's whole state in one round trip (state/snapshot.lua).
 
-    With clear_price_pending (a price task), the conflation flag is dropped in the same round
-    trip, before the newest tick is read: a tick landing after that sends a new task.
-    With inbox_count, the first inbox entries past the cursor come in the same trip.
+    With clear_price_pending (a price task), the conflation flag is dropped in the same call,
+    before the newest tick is read: a tick landing after that sends a new task.
+    With inbox_count, the first inbox entries past the cursor come in the same call.
     """
-    k = keys_for(symbol)
-    pipe = client.pipeline(transaction=False)
-    if clear_price_pending:
-        pipe.delete(k.price_pending)
-    pipe.hgetall(k.state)
-    pipe.hgetall(k.slots)
-    pipe.hgetall(k.position)
-    pipe.hgetall(k.config)
-    pipe.hgetall(k.candles)
-    pipe.hgetall(k.tick)
-    pipe.hget(FLEET, "state")
-    pipe.llen(k.fills_out)
-    pipe.hgetall(k.signal)
-    pipe.hgetall(k.health)
-    if inbox_count:
-        read_inbox_after_cursor(pipe, k, inbox_count)
-    replies = pipe.execute()
-    if clear_price_pending:
-        replies = replies[1:]
-    meta, slots_raw, pos_raw, cfg_raw, candles_raw, tick_raw, fleet, buffered = replies[:8]
-    signal_raw, health_raw = _decode(replies[8]), _decode(replies[9])
-    meta, slots_raw, pos_raw = _decode(meta), _decode(slots_raw), _decode(pos_raw)
-    cfg_raw, candles_raw, tick_raw = _decode(cfg_raw), _decode(candles_raw), _decode(tick_raw)
+    replies = _read(client, symbol, clear_price_pending, inbox_count)
+    meta, slots_raw, pos_raw = _pairs(replies[0]), _pairs(replies[1]), _pairs(replies[2])
+    cfg_raw, candles_raw, tick_raw = _pairs(replies[3]), _pairs(replies[4]), _pairs(replies[5])
+    fleet, buffered = _text(replies[6]), replies[7]
+    signal_raw, health_raw = _pairs(replies[8]), _pairs(replies[9])
 
     strategy, risk, rules, config_error = _configs(symbol, cfg_raw)
     grid = _grid(symbol, meta, slots_raw, pos_raw)
@@ -130,7 +132,7 @@ def load_snapshot(
             int(tick_raw.get("seq", 0)),
         )
     candles = {int(ts): candle_from_json(text) for ts, text in candles_raw.items()}
-    fleet_state = fleet.decode() if isinstance(fleet, bytes) else (fleet or "ACTIVE")
+    fleet_state = fleet or "ACTIVE"
     return Snapshot(
         symbol=symbol,
         meta=state_fields(meta),
