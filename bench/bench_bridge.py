@@ -365,7 +365,8 @@ def probe(
     for i in range(samples):
         symbol = symbols[i % len(symbols)]
         last = exchange.latest_price(symbol).price
-        jump = 2 * GRID_INTERVAL * (1 if i % 4 < 2 else -1)
+        nth = i // len(symbols)  # this symbol's own probe count: up, up, down, down, ...
+        jump = 2 * GRID_INTERVAL * (1 if nth % 4 < 2 else -1)
         tick = control.inject_price(symbol, last + jump)
         t_end = time.monotonic() + 5
         created = None

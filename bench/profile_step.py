@@ -34,12 +34,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400, help="steps measured (default 400)")
     parser.add_argument("--top", type=int, default=30, help="profile lines shown (default 30)")
     parser.add_argument(
+        "--sort",
+        default="cumulative",
+        help="profile order: cumulative or tottime (default cumulative)",
+    )
+    parser.add_argument(
         "--history", type=int, default=0, help="walk N levels up and down first (default 0)"
     )
     args = parser.parse_args()
 
     from mmtasks.celery import app
     from mmtasks.embedded import resolve_services
+    from mmtasks.registry.migrate import migrate
     from mmtasks.settings import settings_for
     from mmtasks.state.keys import BEAT_LOCK
     from tests.kit.configs import GRID, sim_venue
@@ -50,6 +56,7 @@ def main() -> None:
     redis_url, admin, lock = reserve_redis_db(services.redis_url)
     try:
         point_app_at(redis_url)
+        migrate(services.database_url)  # the ledger takes the walk's fills
         settings = settings_for(redis_url, services.database_url)
         desk = desk_for(
             desk_runtime(settings, redis_url, sim_venue("GRIDUSDT"), None), app, "GRIDUSDT"
@@ -85,7 +92,7 @@ def main() -> None:
         for i in range(args.steps):
             step(i)
         profile.disable()
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
         desk.close()
     finally:
         admin.delete(lock)
