@@ -41,6 +41,11 @@ def main() -> None:
     parser.add_argument(
         "--history", type=int, default=0, help="walk N levels up and down first (default 0)"
     )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="keep the quiet band: measure the price task that takes no lock (take.lua)",
+    )
     args = parser.parse_args()
 
     from mmtasks.celery import app
@@ -69,22 +74,26 @@ def main() -> None:
             up = [str(100 + 10 * n) for n in range(1, args.history + 1)]
             desk.trade(*up, *reversed(up[:-1]), "100", *prices)  # settled at those prices
         slots = len(desk.text.hkeys(desk.keys.slots))
+        what = "price task inside the quiet band" if args.quiet else "price step, no order changed"
 
         def step(i: int) -> float:
             desk.move(prices[i % len(prices)])
-            desk.text.delete(desk.keys.band)
+            if not args.quiet:
+                desk.text.delete(desk.keys.band)
             started = time.process_time()
             result = desk.step("price")
             spent = (time.process_time() - started) * 1000
             if result.actions:
                 raise SystemExit(f"a step changed orders: {result.actions}")
+            if args.quiet != result.skipped.startswith("quiet"):
+                raise SystemExit(f"expected a {what}, the task answered {result.skipped!r}")
             return spent
 
         for i in range(50):  # warm caches
             step(i)
         cpu = sorted(step(i) for i in range(args.steps))
         print(
-            f"price step that changes no order ({slots} slots), {args.steps} steps: CPU p50 "
+            f"{what} ({slots} slots), {args.steps} tasks: CPU p50 "
             f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
         )
         profile = cProfile.Profile()
