@@ -78,9 +78,10 @@ def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
     return _step(symbol, "reconcile")
 
 
-@app.task(name="mmtasks.symbol.ping", ignore_result=True)
+@app.task(name="mmtasks.symbol.ping", **SYMBOL_TASK)
 def ping(symbol: str, stamp: float = 0.0) -> float:
-    """Do nothing and return stamp: the baseline cost of one task on a symbol queue."""
+    """Do nothing and return stamp: the baseline cost of one task on a symbol queue, delivered
+    as the symbol's own tasks are (acknowledged late, never retried)."""
     return stamp
 
 
