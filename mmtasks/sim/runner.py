@@ -30,6 +30,9 @@ class FeedRunner:
     A round's ticks are spread over the interval, one symbol after the other (the k-th of n at
     k/n of it), as a venue's per-symbol streams arrive, instead of every symbol at the same
     instant; `spread=False` plays a round at once (a burst of n ticks: the harder case).
+    A price injected while a round is being played (`SimControl.inject_price`) stands: the
+    symbol's tick of that round, drawn from the price before, is dropped, and the next round
+    walks on from the injected price, as it would after a burst.
     """
 
     def __init__(
@@ -41,7 +44,8 @@ class FeedRunner:
         self.feed = feed
         self.spread = spread
         self.rounds = 0
-        self._due: deque[tuple[float, FeedTick]] = deque()  # this round's ticks not yet played
+        # This round's ticks not yet played: when, the tick, the seq of the price it was drawn from.
+        self._due: deque[tuple[float, FeedTick, int]] = deque()
         self._interval_s = interval_ms / 1000
         self._paused = False
         self._stopped = False
@@ -77,26 +81,32 @@ class FeedRunner:
 
     def play_round(self) -> int:
         """Play one round now, every tick at once; return the number of ticks applied."""
-        ticks = self._draw()
+        ticks, _ = self._draw()
         for tick in ticks:
             self.engine.apply_price(tick.symbol, tick.price, tick.volume)
         return len(ticks)
 
-    def _draw(self) -> list[FeedTick]:
-        """Return the feed's next round from the engine's latest prices."""
-        last = {t.symbol: t.price for t in self.engine.latest_prices()}
+    def _draw(self) -> tuple[list[FeedTick], dict[str, int]]:
+        """Return the feed's next round from the engine's latest prices, and the seq of each
+        symbol's price it was drawn from."""
+        latest = self.engine.latest_prices()
         self.rounds += 1
-        return self.feed.next_round(last)
+        ticks = self.feed.next_round({t.symbol: t.price for t in latest})
+        return ticks, {t.symbol: t.seq for t in latest}
 
     def _start_round(self, now: float) -> None:
         """Draw the next round and give each tick its time inside the interval."""
-        ticks = self._draw()
+        ticks, drawn_from = self._draw()
         gap = self._interval_s / len(ticks) if self.spread and ticks else 0.0
-        self._due.extend((now + k * gap, tick) for k, tick in enumerate(ticks))
+        self._due.extend(
+            (now + k * gap, tick, drawn_from.get(tick.symbol, -1)) for k, tick in enumerate(ticks)
+        )
 
     def _play_due(self, now: float) -> None:
         while self._due and self._due[0][0] <= now:
-            _, tick = self._due.popleft()
+            _, tick, drawn_from = self._due.popleft()
+            if self.engine.latest_price(tick.symbol).seq != drawn_from:
+                continue  # a price was injected since the draw: it stands (see the class)
             self.engine.apply_price(tick.symbol, tick.price, tick.volume)
 
     def step(self) -> float:

@@ -178,3 +178,32 @@ def test_a_round_is_spread_over_the_interval_one_symbol_after_the_other(
     burst = FeedRunner(exchange, make_feed("scripted:102", rules), 200, spread=False)
     burst.step()
     assert {exchange.latest_price(s).price for s in exchange.symbols} == {D(102)}
+
+
+def test_a_price_injected_mid_round_stands_and_the_walk_goes_on_from_it(
+    exchange: SimExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: a spread round drawn at 100 for both symbols; its second tick is due at 100 ms.
+    import mmtasks.sim.runner as runner_module
+
+    now = [1000.0]
+    monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
+    rules = {s: exchange.rules(s) for s in exchange.symbols}
+    runner = FeedRunner(exchange, make_feed("scripted:101,102", rules), 200)
+    runner.step()  # the first symbol's tick of the round (101) plays now
+    second = next(s for s in exchange.symbols if exchange.latest_price(s).seq == 0)
+
+    # Act: a price injected for the second symbol before its tick of the round is due.
+    exchange.apply_price(second, D(95))
+    now[0] += 0.1
+    runner.step()
+
+    # Assert: the injected price stands (the round's 101 for it, drawn from 100, is dropped).
+    assert exchange.latest_price(second).price == D(95)
+    assert exchange.latest_price(second).seq == 1
+    # And the next round plays for both symbols (drawn after the injection: nothing dropped).
+    now[0] += 0.1
+    runner.step()
+    now[0] += 0.1
+    runner.step()
+    assert {exchange.latest_price(s).price for s in exchange.symbols} == {D(102)}
