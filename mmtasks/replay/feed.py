@@ -44,7 +44,12 @@ class CandleFeed:
             self.bucket = bucket
             starts = np.flatnonzero(np.diff(bucket)) + 1
             self.starts = np.concatenate(([0], starts)).astype(np.int64)
-            self.has_volume = any(v not in ("0", "") for v in data.volume_text)
+            # A volume's float is 0 only if its text is (or is too small for a float): the
+            # texts are read only when every float is 0.
+            volume = data.floats("volume")
+            self.has_volume = bool(np.any(volume != 0)) or any(
+                v not in ("0", "") for v in data.volume_text
+            )
 
     def at(self, index: int, closed_through: bool) -> tuple[Candle, ...]:
         """Return the candles seen at row index (candles: with row index itself if closed)."""
@@ -66,15 +71,8 @@ class CandleFeed:
         candle = self._cache.get(j)
         if candle is None:
             d = self.data
-            candle = Candle(
-                int(d.ts_ms[j]),
-                Decimal(d.open_text[j]),
-                Decimal(d.high_text[j]),
-                Decimal(d.low_text[j]),
-                Decimal(d.close_text[j]),
-                Decimal(d.volume_text[j]),
-                True,
-            )
+            o, h, low, c, v = map(Decimal, d.texts(j))
+            candle = Candle(int(d.ts_ms[j]), o, h, low, c, v, True)
             if len(self._cache) > CACHED_CANDLES:
                 self._cache.clear()
             self._cache[j] = candle

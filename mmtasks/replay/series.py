@@ -6,9 +6,10 @@ parsed from the text of the input file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -18,23 +19,95 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+class Lines:
+    """A plain CSV's lines; the row read last is kept split (a row's cells are read together)."""
+
+    __slots__ = ("_at", "_cells", "text")
+
+    def __init__(self, text: list[str]) -> None:
+        self.text = text
+        self._at: int | None = None
+        self._cells: list[str] = []
+
+    def cells(self, j: int) -> list[str]:
+        """Return row j's cells."""
+        if j != self._at:
+            self._cells = self.text[j].split(",")
+            self._at = j
+        return self._cells
+
+
+class TextColumn(Sequence[str]):
+    """Column k of a plain CSV's lines, each cell split out only when read.
+
+    A replay reads the text of the few rows it visits (the fast path finds them in the float
+    columns); splitting every row of a year up front cost more than the replay itself.
+    """
+
+    __slots__ = ("_k", "_lines")
+
+    def __init__(self, lines: Lines, k: int) -> None:
+        self._lines, self._k = lines, k
+
+    def __len__(self) -> int:
+        return len(self._lines.text)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            k = self._k
+            return [line.split(",", k + 1)[k] for line in self._lines.text[index]]
+        return self._lines.cells(index)[self._k]
+
+    def __iter__(self) -> Iterator[str]:
+        k = self._k
+        return (line.split(",", k + 1)[k] for line in self._lines.text)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal to any sequence of the same texts (a list from the row-by-row reader).
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-equal, as a list
+
+
 @dataclass
 class Series:
     """One symbol's prices: ticks (open = high = low = close) or candles, oldest first."""
 
     kind: Kind
     ts_ms: IntArray
-    open_text: list[str]
-    high_text: list[str]
-    low_text: list[str]
-    close_text: list[str]
-    volume_text: list[str]
+    open_text: Sequence[str]
+    high_text: Sequence[str]
+    low_text: Sequence[str]
+    close_text: Sequence[str]
+    volume_text: Sequence[str]
     skipped: int = 0  # bad rows dropped with --skip-bad
     _floats: dict[str, FloatArray] = field(default_factory=dict, repr=False)
     _decimals: dict[str, dict[int, Decimal]] = field(default_factory=dict, repr=False)
+    # A candle file read in bulk: its lines, so a row's five texts come from one split.
+    _lines: Lines | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.close_text)
+
+    def texts(self, j: int) -> Sequence[str]:
+        """Return row j's open, high, low, close and volume texts."""
+        if self._lines is not None:
+            return self._lines.cells(j)[1:6]
+        return (
+            self.open_text[j],
+            self.high_text[j],
+            self.low_text[j],
+            self.close_text[j],
+            self.volume_text[j],
+        )
 
     def floats(self, column: str) -> FloatArray:
         """Return a column as float64 (cached): for searching only, never for money."""
@@ -44,8 +117,8 @@ class Series:
             self._floats[column] = cached
         return cached
 
-    def _text(self, column: str) -> list[str]:
-        texts: list[str] = getattr(self, f"{column}_text")
+    def _text(self, column: str) -> Sequence[str]:
+        texts: Sequence[str] = getattr(self, f"{column}_text")
         return texts
 
     def dec(self, column: str, index: int) -> Decimal:
@@ -75,15 +148,9 @@ class Series:
 
 def ticks(ts_ms: list[int], prices: list[str], volumes: list[str] | None = None) -> Series:
     """Return a tick series: every tick is a point of the path."""
-    return Series(
-        kind="ticks",
-        ts_ms=np.array(ts_ms, dtype=np.int64),
-        open_text=prices,
-        high_text=prices,
-        low_text=prices,
-        close_text=prices,
-        volume_text=volumes if volumes is not None else ["0"] * len(prices),
-    )
+    volume_text = volumes if volumes is not None else ["0"] * len(prices)
+    ts = np.array(ts_ms, dtype=np.int64)
+    return Series("ticks", ts, prices, prices, prices, prices, volume_text)
 
 
 def candles(
@@ -95,12 +162,5 @@ def candles(
     volumes: list[str],
 ) -> Series:
     """Return a candle series (open time in ms)."""
-    return Series(
-        kind="candles",
-        ts_ms=np.array(ts_ms, dtype=np.int64),
-        open_text=opens,
-        high_text=highs,
-        low_text=lows,
-        close_text=closes,
-        volume_text=volumes,
-    )
+    ts = np.array(ts_ms, dtype=np.int64)
+    return Series("candles", ts, opens, highs, lows, closes, volumes)

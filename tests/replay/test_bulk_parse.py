@@ -76,7 +76,11 @@ class _Lines:
     ("text", "kind", "bulk"),
     [
         ("ts,price\n1000,100.10\n2000,99.5\n", "ticks", True),
-        ("1000,100\n2000,101,3\n3000,1.\n", "ticks", True),
+        ("1000,100\n2000,101\n3000,1.\n", "ticks", True),
+        ("1000,100,2\n2000,101,3\n", "ticks", True),
+        # Rows of different widths are read row by row (a volume in one row only is real).
+        ("1000,100\n2000,101,3\n3000,1.\n", "ticks", False),
+        ("1000,100,3\n2000,101\n", "ticks", False),
         ("open_time,open,high,low,close,volume\n1,1,2,1,2,0\n", "binance", True),
         (f"{MICRO},1,2,1,2,0\n{MICRO + 1000},1,2,1,2,0\n", "binance", True),
         ("1,.5,0.50,0.5,.50,0\n", "binance", True),
