@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import psycopg
-
 from mmtasks.errors import ValidationError
-from mmtasks.ops.transport import EXIT_UNREACHABLE, Unreachable
 
 EPILOG = """\
 examples:
@@ -47,6 +44,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Insert the file's symbols that are missing from the registry; report what happened."""
+    import psycopg
+
     from mmtasks.registry.migrate import migrate
     from mmtasks.registry.seed import load_seed_file, seed
 
@@ -71,6 +70,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_queues(args: argparse.Namespace) -> int:
     """Print the queues one worker process consumes (mmtasks/assign.py), comma-separated."""
+    import psycopg
+
     from mmtasks.assign import bucket_of, idle_queue, queues_of
     from mmtasks.registry.store import RegistryStatus, list_symbols
 
@@ -108,37 +109,43 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--database-url", metavar="URL", help="Postgres URL (default: $DATABASE_URL)"
     )
-    migrate = sub.add_parser(
+
+    def command(
+        name: str, run: Callable[[argparse.Namespace], int], help_: str, text: str
+    ) -> argparse.ArgumentParser:
+        # The registry's commands: each takes --database-url.
+        registry_command = sub.add_parser(name, parents=[common], help=help_, description=text)
+        registry_command.set_defaults(run=run)
+        return registry_command
+
+    command(
         "migrate",
-        parents=[common],
-        help="apply pending registry migrations",
-        description="Apply the registry's pending SQL migrations, in order, "
-        "once each (safe to run any number of times).",
+        cmd_migrate,
+        "apply pending registry migrations",
+        "Apply the registry's pending SQL migrations, in order, once each (safe to run any "
+        "number of times).",
     )
-    migrate.set_defaults(run=cmd_migrate)
-    seed = sub.add_parser(
+    seed = command(
         "seed",
-        parents=[common],
-        help="seed the registry from a YAML file",
-        description="Insert the file's symbols that the registry lacks; rows "
-        "already there are left alone. Migrates first.",
+        cmd_seed,
+        "seed the registry from a YAML file",
+        "Insert the file's symbols that the registry lacks; rows already there are left alone. "
+        "Migrates first.",
     )
     seed.add_argument("file", metavar="FILE", help="YAML like configs/symbols.yaml")
-    seed.set_defaults(run=cmd_seed)
-    queues = sub.add_parser(
+    queues = command(
         "queues",
-        parents=[common],
-        help="the symbol queues one worker process consumes",
-        description="Print, comma-separated, the queues of the registry's symbols that worker "
-        "B of N consumes (a stable hash of each symbol's name: adding a symbol moves no other), "
-        "for `celery -A mmtasks worker -P threads -c 8 -n symbolsB@%h -Q $(mmtasks queues "
-        "B/N)`. With no symbol for B, a placeholder queue, so the worker can start.",
+        cmd_queues,
+        "the symbol queues one worker process consumes",
+        "Print, comma-separated, the queues of the registry's symbols that worker B of N "
+        "consumes (a stable hash of each symbol's name: adding a symbol moves no other), for "
+        "`celery -A mmtasks worker -P threads -c 8 -n symbolsB@%h -Q $(mmtasks queues B/N)`. "
+        "With no symbol for B, a placeholder queue, so the worker can start.",
     )
     queues.add_argument("bucket", metavar="B/N", type=_bucket, help="worker B of N, from 0")
     queues.add_argument(
         "--list", action="store_true", help="list every symbol with its worker instead"
     )
-    queues.set_defaults(run=cmd_queues)
     from mmtasks.audit.cli import register as register_audit
     from mmtasks.ops.parser import register as register_ops
     from mmtasks.replay.cli import register as register_replay
@@ -151,6 +158,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `mmtasks` command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["replay"]:
+        # A backtest needs none of what the other commands import (psycopg, redis, the
+        # settings, the operator's and the audit's parsers): its own parser alone starts the
+        # replay about half a second sooner. The same parser as `register` adds below.
+        from mmtasks.replay.cli import main as replay_main
+
+        return replay_main(argv[1:])
+    import psycopg
+
+    from mmtasks.ops.transport import EXIT_UNREACHABLE, Unreachable
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

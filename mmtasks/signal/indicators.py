@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from talipp.indicators import ATR, BB, EMA, MACD, RSI, SMA
-from talipp.ohlcv import OHLCV
-
 from mmtasks.errors import ValidationError
 from mmtasks.grid.models import Candle
 
@@ -110,6 +107,9 @@ def parse_indicator(name: object, where: str = "indicators") -> IndicatorSpec:
 
 
 def _talipp(spec: IndicatorSpec) -> Any:
+    # Imported here: only a signal strategy's bank needs talipp, and a grid replay starts sooner.
+    from talipp.indicators import ATR, BB, EMA, MACD, RSI, SMA
+
     n = spec.periods[0]
     if spec.kind == "ema":
         return EMA(n)
@@ -164,6 +164,8 @@ class IndicatorBank:
 
     def add(self, candle: Candle) -> None:
         """Feed one closed candle (in place: a deep copy per candle would cost ~20 ms)."""
+        from talipp.ohlcv import OHLCV
+
         close = float(candle.close)
         for spec, ind in zip(self.specs, self._live, strict=True):
             if spec.kind == "atr":
