@@ -145,11 +145,16 @@ def field_text(value: object) -> str:
     return str(value)
 
 
+def fields_text(record: object) -> dict[str, str]:
+    """Return a dataclass instance's fields as flat strings, each spelled by field_text."""
+    if not is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"expected a dataclass instance, received {record!r}")
+    return {f.name: field_text(getattr(record, f.name)) for f in fields(record)}
+
+
 def message_to_dict(message: object) -> dict[str, str]:
     """Return a dataclass instance (an action or event) as flat string fields, with `type`."""
-    if not is_dataclass(message) or isinstance(message, type):
-        raise TypeError(f"message must be a dataclass instance, received {message!r}")
-    out = {f.name: field_text(getattr(message, f.name)) for f in fields(message)}
+    out = fields_text(message)
     event_type = getattr(message, "event_type", None)
     out["type"] = event_type if isinstance(event_type, str) else type(message).__name__
     return out

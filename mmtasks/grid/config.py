@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, mod
 
 from mmtasks.decimals import ZERO, canon, parse_decimal, snap_down, snap_nearest
 from mmtasks.errors import ValidationError
+from mmtasks.grid.actions import fields_text
 from mmtasks.grid.ids import MAX_GENERATION, MAX_ID_LEN, max_client_id_length
 
 MAX_LEVELS = 200
@@ -41,6 +42,21 @@ def int_in_range(value: object, field: str, low: int, high: int | None = None) -
     return number
 
 
+def one_of(value: object, field: str, choices: tuple[str, ...]) -> str:
+    """Return value when it is one of choices, else raise ValidationError naming them."""
+    if not isinstance(value, str) or value not in choices:
+        names = " or ".join(repr(choice) for choice in choices)
+        raise ValidationError(f"{field} must be {names}, received {value!r}")
+    return value
+
+
+def true_or_false(value: object, field: str) -> bool:
+    """Return value when it is a bool (not 0 or 1, not "yes"), else raise ValidationError."""
+    if not isinstance(value, bool):
+        raise ValidationError(f"{field} must be true or false, received {value!r}")
+    return value
+
+
 class GridConfig(BaseModel):
     """Strategy configuration of one symbol (`strategy_config`), see docs/strategy.md."""
 
@@ -58,10 +74,8 @@ class GridConfig(BaseModel):
 
     @field_validator("mode", mode="before")
     @classmethod
-    def _mode(cls, value: object) -> object:
-        if value not in ("long", "neutral"):
-            raise ValidationError(f"mode must be 'long' or 'neutral', received {value!r}")
-        return value
+    def _mode(cls, value: object) -> str:
+        return one_of(value, "mode", ("long", "neutral"))
 
     @field_validator(
         "interval", "order_qty", "order_notional", "atr_scale", "inventory_skew", mode="before"
@@ -88,9 +102,7 @@ class GridConfig(BaseModel):
     @field_validator("post_only", mode="before")
     @classmethod
     def _bool(cls, value: object, info: ValidationInfo) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError(f"{info.field_name} must be true or false, received {value!r}")
-        return value
+        return true_or_false(value, info.field_name or "value")
 
     @model_validator(mode="after")
     def _one_size(self) -> GridConfig:
@@ -161,21 +173,13 @@ class RiskConfig(BaseModel):
 
     @field_validator("breaker_action", mode="before")
     @classmethod
-    def _breaker_action(cls, value: object) -> object:
-        if value not in ("REDUCING", "PAUSED"):
-            raise ValidationError(
-                f"breaker_action must be 'REDUCING' or 'PAUSED', received {value!r}"
-            )
-        return value
+    def _breaker_action(cls, value: object) -> str:
+        return one_of(value, "breaker_action", ("REDUCING", "PAUSED"))
 
     @field_validator("enable_volume_monitor", mode="before")
     @classmethod
     def _bool(cls, value: object) -> bool:
-        if not isinstance(value, bool):
-            raise ValidationError(
-                f"enable_volume_monitor must be true or false, received {value!r}"
-            )
-        return value
+        return true_or_false(value, "enable_volume_monitor")
 
 
 def clean_errors(exc: pydantic.ValidationError) -> str:
@@ -245,12 +249,7 @@ class SymbolRules:
 
     def to_dict(self) -> dict[str, str]:
         """Return the rules as canonical decimal strings."""
-        return {
-            "tick_size": canon(self.tick_size),
-            "step_size": canon(self.step_size),
-            "min_qty": canon(self.min_qty),
-            "min_notional": canon(self.min_notional),
-        }
+        return fields_text(self)
 
 
 def snapped_interval(config: GridConfig, rules: SymbolRules) -> Decimal:

@@ -24,7 +24,7 @@ from pydantic import (
 
 from mmtasks.decimals import canon, parse_decimal
 from mmtasks.errors import ValidationError
-from mmtasks.grid.config import clean_errors, int_in_range
+from mmtasks.grid.config import clean_errors, int_in_range, one_of
 from mmtasks.signal.indicators import IndicatorSpec, parse_indicator
 from mmtasks.signal.rules import Condition, parse_conditions
 
@@ -88,12 +88,8 @@ class SignalConfig(BaseModel):
 
     @field_validator("evaluation", mode="before")
     @classmethod
-    def _evaluation(cls, value: object) -> object:
-        if value not in ("on_new_candle", "on_tick"):
-            raise ValidationError(
-                f"evaluation must be 'on_new_candle' or 'on_tick', received {value!r}"
-            )
-        return value
+    def _evaluation(cls, value: object) -> str:
+        return one_of(value, "evaluation", ("on_new_candle", "on_tick"))
 
     @field_validator("indicators", mode="before")
     @classmethod
