@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
@@ -28,6 +28,7 @@ from mmtasks.grid.actions import (
     PositionChanged,
     PositionChangeKind,
     field_text,
+    fields_text,
     message_to_dict,
 )
 from mmtasks.grid.config import (
@@ -130,9 +131,36 @@ class Slot:
         """Return True while an order of ours is in flight or resting on this slot."""
         return self.status is not SlotStatus.FREE
 
-    def freed(self) -> Slot:
-        """Return this slot with no order, keeping inventory and generation."""
-        return Slot(level=self.level, inventory=self.inventory, generation=self.generation)
+    def freed(self, inventory: Decimal | None = None) -> Slot:
+        """Return this slot with no order, keeping its generation and its inventory (or holding
+        inventory, when given: what the order's last fills left)."""
+        held = self.inventory if inventory is None else inventory
+        return Slot(level=self.level, inventory=held, generation=self.generation)
+
+    def updated(
+        self,
+        status: SlotStatus,
+        venue_order_id: str | None,
+        filled_qty: Decimal,
+        inventory: Decimal,
+    ) -> Slot:
+        """Return this slot's order at status under venue_order_id, filled_qty done, holding
+        inventory: what an ack or an order update changes (the rest is the order's own)."""
+        # dataclasses.replace spelled out: every ack and order update comes here, and
+        # replace() costs several times more.
+        return Slot(
+            self.level,
+            status,
+            self.side,
+            self.price,
+            self.qty,
+            self.client_order_id,
+            venue_order_id,
+            filled_qty,
+            self.closing,
+            inventory,
+            self.generation,
+        )
 
     def to_dict(self) -> dict[str, str]:
         """Return the slot as string fields ('' for None, '1'/'0' for flags)."""
@@ -198,26 +226,12 @@ class Position:
 
     def to_dict(self) -> dict[str, str]:
         """Return the position as canonical decimal strings."""
-        return {
-            "qty": canon(self.qty),
-            "avg_cost": canon(self.avg_cost),
-            "realized_pnl": canon(self.realized_pnl),
-            "fees": canon(self.fees),
-            "volume": canon(self.volume),
-            "cost_basis": canon(self.cost_basis),
-        }
+        return fields_text(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, str]) -> Position:
         """Return a position from the fields written by to_dict (missing fields are 0)."""
-        return cls(
-            qty=_decimal(data, "qty"),
-            avg_cost=_decimal(data, "avg_cost"),
-            realized_pnl=_decimal(data, "realized_pnl"),
-            fees=_decimal(data, "fees"),
-            volume=_decimal(data, "volume"),
-            cost_basis=_decimal(data, "cost_basis"),
-        )
+        return cls(*(_decimal(data, f.name) for f in fields(cls)))
 
 
 @dataclass(frozen=True)

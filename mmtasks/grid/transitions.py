@@ -7,16 +7,17 @@ as a matter of course.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import lru_cache
 
 from mmtasks.decimals import ZERO, canon, snap_nearest
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.grid.accounting import apply_fill, position_events
 from mmtasks.grid.config import GridConfig, SymbolRules, snapped_interval
-from mmtasks.grid.ids import parse_client_order_id, symbol_tag
+from mmtasks.grid.ids import decode_level, parse_client_order_id, symbol_tag
 from mmtasks.grid.models import (
     Event,
     GridState,
@@ -35,37 +36,60 @@ MAX_REBUILD_LEVELS = 100_000
 
 def find_slot_by_client_id(state: GridState, client_order_id: str) -> Slot | None:
     """Return the slot whose current order has client_order_id, or None."""
-    try:
-        level = parse_client_order_id(client_order_id).level
-    except ValidationError:
-        candidates: Iterable[Slot] = state.slots.values()
-    else:
-        # Our ids name their level, so the lookup is direct.
-        found = state.slots.get(canon(level))
-        candidates = () if found is None else (found,)
-    for slot in candidates:
+    # Our ids name their level, so the lookup is direct: the slot the id names holds it, or
+    # no slot does. Any other id is looked for in every slot.
+    key = _key_named(client_order_id)
+    found = state.slots.get(key) if key is not None else None
+    if found is not None and found.has_order and found.client_order_id == client_order_id:
+        return found
+    if key is not None and _is_our_id(client_order_id):
+        return None
+    for slot in state.slots.values():
         if slot.has_order and slot.client_order_id == client_order_id:
             return slot
     return None
 
 
-def mark_pending(state: GridState, place: PlaceOrder) -> GridState:
-    """Return state with the intent of place written: its slot PENDING with the order fields."""
-    slot = state.slot_at(place.level)
+def _key_named(client_order_id: str) -> str | None:
+    # The level's text in an id of ours (after "mm", the tag and the side, up to the first 'g':
+    # ids.py) as a slot key; an order's ack, fills and cancel come back under its id, and the
+    # same levels come back in every generation, so the key is cached by the level's text.
+    end = client_order_id.find("g", 9)
+    return _slot_key(client_order_id[9:end]) if end > 9 else None
+
+
+@lru_cache(maxsize=8192)
+def _slot_key(level_text: str) -> str | None:
+    try:
+        return canon(decode_level(level_text))
+    except ValidationError:
+        return None
+
+
+def _is_our_id(client_order_id: str) -> bool:
+    try:
+        parse_client_order_id(client_order_id)
+    except ValidationError:
+        return False
+    return True
+
+
+def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
+    """Return slot holding place PENDING (None: that very intent is written already)."""
     if slot.has_order:
         if slot.client_order_id == place.client_order_id:
-            return state  # the same step replayed: the intent is already written
+            return None  # the same step replayed: the intent is already written
         raise OperationalError(
-            f"slot {slot.key} of {state.symbol} already holds order {slot.client_order_id}, "
+            f"slot {slot.key} of {symbol} already holds order {slot.client_order_id}, "
             f"received a second intent {place.client_order_id}"
         )
     if place.generation <= slot.generation:
         # Reusing a generation would reuse a client id the venue already knows.
         raise OperationalError(
-            f"slot {slot.key} of {state.symbol} is at generation {slot.generation}, "
+            f"slot {slot.key} of {symbol} is at generation {slot.generation}, "
             f"received an intent with generation {place.generation}"
         )
-    pending = Slot(
+    return Slot(
         level=slot.level,
         status=SlotStatus.PENDING,
         side=place.side,
@@ -78,52 +102,50 @@ def mark_pending(state: GridState, place: PlaceOrder) -> GridState:
         inventory=slot.inventory,
         generation=place.generation,
     )
-    return state.with_slot(pending)
+
+
+def _acked(slot: Slot, venue_order_id: str) -> Slot | None:
+    """Return slot's order LOCKED under venue_order_id (None: it is already)."""
+    if slot.status is SlotStatus.PENDING or slot.venue_order_id is None:
+        return slot.updated(SlotStatus.LOCKED, venue_order_id, slot.filled_qty, slot.inventory)
+    return None
+
+
+def mark_pending(state: GridState, place: PlaceOrder) -> GridState:
+    """Return state with the intent of place written: its slot PENDING with the order fields."""
+    pending = _intent(state.symbol, state.slot_at(place.level), place)
+    return state if pending is None else state.with_slot(pending)
 
 
 def mark_acked(state: GridState, client_order_id: str, venue_order_id: str) -> GridState:
     """Return state with the PENDING order of client_order_id LOCKED under venue_order_id."""
     slot = find_slot_by_client_id(state, client_order_id)
-    if slot is None:
-        return state
-    if slot.status is SlotStatus.PENDING or slot.venue_order_id is None:
-        return state.with_slot(_locked(slot, venue_order_id))
-    return state
+    acked = None if slot is None else _acked(slot, venue_order_id)
+    return state if acked is None else state.with_slot(acked)
 
 
-def _locked(slot: Slot, venue_order_id: str | None) -> Slot:
-    # The same as dataclasses.replace(slot, status=LOCKED, venue_order_id=...), spelled out:
-    # every order ack and update goes through here and replace() costs several times more.
-    return Slot(
-        level=slot.level,
-        status=SlotStatus.LOCKED,
-        side=slot.side,
-        price=slot.price,
-        qty=slot.qty,
-        client_order_id=slot.client_order_id,
-        venue_order_id=venue_order_id,
-        filled_qty=slot.filled_qty,
-        closing=slot.closing,
-        inventory=slot.inventory,
-        generation=slot.generation,
-    )
+def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None]]) -> GridState:
+    """Return state after mark_pending of every place, then mark_acked of each under the venue
+    id its venue answered (None: rejected, as mark_rejected): the same slots, in one copy.
 
-
-def _filled(slot: Slot, filled_qty: Decimal, inventory: Decimal) -> Slot:
-    # dataclasses.replace(slot, filled_qty=..., inventory=...) spelled out, as _locked is.
-    return Slot(
-        level=slot.level,
-        status=slot.status,
-        side=slot.side,
-        price=slot.price,
-        qty=slot.qty,
-        client_order_id=slot.client_order_id,
-        venue_order_id=slot.venue_order_id,
-        filled_qty=filled_qty,
-        closing=slot.closing,
-        inventory=inventory,
-        generation=slot.generation,
-    )
+    A venue that answers at once (replay's) lets the intents and their answers be written
+    together; the live executor writes the intents, sends, then writes each answer.
+    """
+    slots: dict[str, Slot] = {}
+    for place, _ in answers:
+        key = canon(place.level)
+        slot = slots.get(key) or state.slot_at(place.level)
+        slots[key] = _intent(state.symbol, slot, place) or slot
+    for place, venue_order_id in answers:
+        key = canon(place.level)
+        slot = slots[key]
+        if not slot.has_order or slot.client_order_id != place.client_order_id:
+            continue  # the slot holds another order: that ack finds nothing
+        if venue_order_id is None:
+            slots[key] = slot.freed()
+        else:
+            slots[key] = _acked(slot, venue_order_id) or slot
+    return state.with_slots(slots.values())
 
 
 def order_created(
@@ -192,6 +214,7 @@ def apply_order_update(
         return state, []  # older than what was applied: the stream delivered it late
     events: list[Event] = []
     venue_id = venue_order_id or slot.venue_order_id
+    filled, inventory = slot.filled_qty, slot.inventory
     if delta > 0:
         # A missing (or "0") fill price falls back to the order's own limit price.
         price = order_price if not last_fill_price or last_fill_price <= 0 else last_fill_price
@@ -216,12 +239,13 @@ def apply_order_update(
             )
         )
         events.extend(position_events(state.symbol, state.position, position, now_ms))
-        signed = delta if side is Side.BUY else -delta
-        slot = _filled(slot, cum_qty, slot.inventory + signed)
+        filled = cum_qty
+        inventory += delta if side is Side.BUY else -delta
     else:
         position = state.position
     if status.is_open:
-        return state.with_slot_and_position(_locked(slot, venue_id), position), events
+        locked = slot.updated(SlotStatus.LOCKED, venue_id, filled, inventory)
+        return state.with_slot_and_position(locked, position), events
     if status is OrderStatus.REJECTED:
         events.append(_rejected(state, slot, "rejected by venue", now_ms))
     elif status is not OrderStatus.FILLED:
@@ -233,7 +257,7 @@ def apply_order_update(
                 side=side,
                 price=order_price,
                 qty=slot.qty,
-                filled_qty=slot.filled_qty,
+                filled_qty=filled,
                 client_order_id=slot.client_order_id,
                 venue_order_id=venue_id,
                 reason=status.value,
@@ -241,7 +265,7 @@ def apply_order_update(
             )
         )
     # Done: the slot is free for its next order; inventory from any fill stays on it.
-    return state.with_slot_and_position(slot.freed(), position), events
+    return state.with_slot_and_position(slot.freed(inventory), position), events
 
 
 def adopt_order(

@@ -2,10 +2,11 @@
 
 The decision is the worker's own (`trading.advance.decide_step`): the circuit breaker, the
 kind's decision, cancelling everything once the breaker pauses the symbol. Order updates go
-through `apply_order_update` (with the losing streak `advance` counts live), intents through
-`mark_pending`, acks through `mark_acked`, rejections through `mark_rejected` - the functions
-the live fleet calls. Replay's venue answers at once, so `max_tick_to_ack_ms` (the latency
-guard) never trips here, and the fleet is ACTIVE throughout (one symbol, no fleet risk).
+through `apply_order_update` (with the losing streak `advance` counts live), intents and the
+venue's answers through `mark_placed` - `mark_pending`, then `mark_acked` or `mark_rejected`,
+the transitions the live fleet makes, written in one copy of the slots. Replay's venue answers
+at once, so `max_tick_to_ack_ms` (the latency guard) never trips here, and the fleet is ACTIVE
+throughout (one symbol, no fleet risk).
 """
 
 from __future__ import annotations
@@ -30,12 +31,7 @@ from mmtasks.grid.models import (
     RiskConfig,
     SymbolRules,
 )
-from mmtasks.grid.transitions import (
-    apply_order_update,
-    mark_acked,
-    mark_pending,
-    mark_rejected,
-)
+from mmtasks.grid.transitions import apply_order_update, mark_placed
 from mmtasks.replay.matcher import Fees, ReplayMatcher, VenueUpdate
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
@@ -206,19 +202,20 @@ class Engine:
                 if update is not None:
                     self._apply(update)
         places = [a for a in actions if isinstance(a, PlaceOrder)]
-        for place in places:
-            self.grid = mark_pending(self.grid, place)
+        answers: list[tuple[PlaceOrder, str | None]] = []
         taken: list[PlaceOrder] = []
         settled = len(places) == len(actions) and self.config.risk.max_open_orders is None
         for place in places:
             venue_id, updates = self.venue.place(place, price)
             if updates:  # rejected
-                self.grid, _ = mark_rejected(self.grid, place.client_order_id, "rejected")
+                answers.append((place, None))
                 settled = False
                 continue
-            self.grid = mark_acked(self.grid, place.client_order_id, venue_id)
+            answers.append((place, venue_id))
             if self.venue.marketable(place.client_order_id, price):
                 taken.append(place)
+        # The intents, then the venue's answers (it answers at once, whatever the grid holds).
+        self.grid = mark_placed(self.grid, answers)
         # Orders the market has passed fill at once as takers: buys highest first, then sells
         # lowest first (GRID.md "Cases").
         taken.sort(key=lambda p: (p.side is Side.SELL, -p.price if p.side is Side.BUY else p.price))
