@@ -6,9 +6,10 @@ tables here are the only ones: the server, the client and the bridge all read th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
 from mmtasks.decimals import canon, parse_decimal
 from mmtasks.domain import OrderStatus, Side, parse_symbol
@@ -29,8 +30,13 @@ from mmtasks.venue.types import (
     Trade,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T", bound="DataclassInstance")  # a venue type
+M = TypeVar("M")  # its message
 
 ZERO = Decimal(0)
 
@@ -51,45 +57,97 @@ STATUS_TO_PB = {
 STATUS_FROM_PB = {v: k for k, v in STATUS_TO_PB.items()}
 
 
-# -- venue types to the wire ---------------------------------------------------------------
+# -- the field tables -----------------------------------------------------------------------
+# A venue type and its message share field names (but order_type, `type` on the wire); a
+# Decimal travels as canonical text, an enum through its table. Answers from a venue are trusted
+# to be well formed: a side or status outside the tables is a broken venue (OperationalError),
+# a missing type or time in force the default. Requests from clients are not: request_from_pb
+# names the bad field.
 
 
-def order_to_pb(order: Order) -> pb.Order:
-    """Return the wire form of an order snapshot."""
-    return pb.Order(
-        symbol=order.symbol,
-        order_id=order.order_id,
-        client_order_id=order.client_order_id,
-        side=SIDE_TO_PB[order.side],
-        type=TYPE_TO_PB[order.order_type],
-        time_in_force=TIF_TO_PB[order.time_in_force],
-        price=canon(order.price),
-        quantity=canon(order.quantity),
-        executed_qty=canon(order.executed_qty),
-        avg_price=canon(order.avg_price),
-        status=STATUS_TO_PB[order.status],
-        post_only=order.post_only,
-        reduce_only=order.reduce_only,
-        created_ms=order.created_ms,
-        updated_ms=order.updated_ms,
-        reject_reason=order.reject_reason,
+def _d(text: str) -> Decimal:
+    return Decimal(text) if text else ZERO
+
+
+def _enum(table: Mapping[K, V], value: K, what: str) -> V:
+    try:
+        return table[value]
+    except KeyError:
+        raise OperationalError(f"venue sent an unknown {what} {value}") from None
+
+
+WIRE_NAMES = {"order_type": "type"}
+ENCODERS: dict[object, Callable[[Any], Any]] = {
+    Decimal: canon,
+    Side: SIDE_TO_PB.__getitem__,
+    OrderType: TYPE_TO_PB.__getitem__,
+    TimeInForce: TIF_TO_PB.__getitem__,
+    OrderStatus: STATUS_TO_PB.__getitem__,
+}
+DECODERS: dict[object, Callable[[Any], Any]] = {
+    Decimal: _d,
+    Side: lambda v: _enum(SIDE_FROM_PB, v, "side"),
+    OrderType: lambda v: TYPE_FROM_PB.get(v, OrderType.LIMIT),
+    TimeInForce: lambda v: TIF_FROM_PB.get(v, TimeInForce.GTC),
+    OrderStatus: lambda v: _enum(STATUS_FROM_PB, v, "order status"),
+}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Wire(Generic[T, M]):
+    """How one venue type crosses the wire, field by field, from the tables above."""
+
+    def __init__(self, cls: type[T], message: Callable[..., M]) -> None:
+        hints = get_type_hints(cls)
+        names = [(f.name, WIRE_NAMES.get(f.name, f.name), hints[f.name]) for f in fields(cls)]
+        self._cls = cls
+        self._message = message
+        self._encode = [(name, wire, ENCODERS.get(hint, _same)) for name, wire, hint in names]
+        self._decode = [(name, wire, DECODERS.get(hint, _same)) for name, wire, hint in names]
+
+    def to_pb(self, value: T, **given: Any) -> M:
+        """Return the message of value; `given` sets wire fields as they are."""
+        wire = {w: encode(getattr(value, name)) for name, w, encode in self._encode}
+        return self._message(**{**wire, **given})
+
+    def from_pb(self, message: Any, **given: Any) -> T:
+        """Return the value of message; `given` sets fields as they are."""
+        value = {name: decode(getattr(message, w)) for name, w, decode in self._decode}
+        return self._cls(**{**value, **given})
+
+
+# The types that cross as they are: order_to_pb(order) -> pb.Order, order_from_pb(m) -> Order, ...
+_ORDER = _Wire(Order, pb.Order)
+order_to_pb, order_from_pb = _ORDER.to_pb, _ORDER.from_pb
+_TRADE = _Wire(Trade, pb.Trade)
+trade_to_pb, trade_from_pb = _TRADE.to_pb, _TRADE.from_pb
+_KLINE = _Wire(Kline, pb.Kline)
+kline_to_pb, kline_from_pb = _KLINE.to_pb, _KLINE.from_pb
+_POSITION = _Wire(Position, pb.Position)
+position_to_pb, position_from_pb = _POSITION.to_pb, _POSITION.from_pb
+_RULES = _Wire(SymbolRules, pb.SymbolInfo)
+_REQUEST = _Wire(OrderRequest, pb.PlaceOrderRequest)
+
+
+def rules_to_pb(rules: SymbolRules) -> pb.SymbolInfo:
+    """Return the wire form of a symbol's rules."""
+    return _RULES.to_pb(
+        rules, price_precision=rules.price_precision, qty_precision=rules.qty_precision
     )
 
 
-def trade_to_pb(trade: Trade) -> pb.Trade:
-    """Return the wire form of a trade."""
-    return pb.Trade(
-        trade_id=trade.trade_id,
-        order_id=trade.order_id,
-        client_order_id=trade.client_order_id,
-        symbol=trade.symbol,
-        side=SIDE_TO_PB[trade.side],
-        price=canon(trade.price),
-        quantity=canon(trade.quantity),
-        fee=canon(trade.fee),
-        fee_asset=trade.fee_asset,
-        is_maker=trade.is_maker,
-        ts_ms=trade.ts_ms,
+def rules_from_pb(m: pb.SymbolInfo) -> SymbolRules:
+    """Return the rules of a pb SymbolInfo (precisions follow from tick and step sizes)."""
+    # A connector from before capabilities sends none: it served the simulator.
+    return _RULES.from_pb(
+        m,
+        venue=m.venue or "sim",
+        post_only=m.post_only or not m.venue,
+        reduce_only=m.reduce_only or not m.venue,
+        client_id_max_len=m.client_id_max_len or 32,
     )
 
 
@@ -103,6 +161,16 @@ def update_to_pb(update: OrderUpdate) -> pb.OrderUpdate:
     return message
 
 
+def update_from_pb(m: pb.OrderUpdate) -> OrderUpdate:
+    """Return the order update of a pb OrderUpdate."""
+    return OrderUpdate(
+        order=order_from_pb(m.order),
+        last_trade=trade_from_pb(m.last_trade) if m.HasField("last_trade") else None,
+        ts_event_ms=m.ts_event_ms,
+        seq=m.seq,
+    )
+
+
 def tick_to_pb(tick: PriceTick) -> pb.PriceTick:
     """Return the wire form of a price tick (the wire has no volume)."""
     return pb.PriceTick(
@@ -110,33 +178,9 @@ def tick_to_pb(tick: PriceTick) -> pb.PriceTick:
     )
 
 
-def kline_to_pb(kline: Kline) -> pb.Kline:
-    """Return the wire form of a candle."""
-    return pb.Kline(
-        symbol=kline.symbol,
-        interval=kline.interval,
-        open_ms=kline.open_ms,
-        close_ms=kline.close_ms,
-        open=canon(kline.open),
-        high=canon(kline.high),
-        low=canon(kline.low),
-        close=canon(kline.close),
-        volume=canon(kline.volume),
-        closed=kline.closed,
-    )
-
-
-def position_to_pb(position: Position) -> pb.Position:
-    """Return the wire form of a position."""
-    return pb.Position(
-        symbol=position.symbol,
-        quantity=canon(position.quantity),
-        entry_price=canon(position.entry_price),
-        realized_pnl=canon(position.realized_pnl),
-        unrealized_pnl=canon(position.unrealized_pnl),
-        mark_price=canon(position.mark_price),
-        fees=canon(position.fees),
-    )
+def tick_from_pb(m: pb.PriceTick) -> PriceTick:
+    """Return the tick of a pb PriceTick."""
+    return PriceTick(symbol=m.symbol, price=_d(m.price), ts_event_ms=m.ts_event_ms, seq=m.seq)
 
 
 def account_to_pb(account: Account) -> pb.GetAccountResponse:
@@ -151,143 +195,6 @@ def account_to_pb(account: Account) -> pb.GetAccountResponse:
     )
 
 
-def rules_to_pb(rules: SymbolRules) -> pb.SymbolInfo:
-    """Return the wire form of a symbol's rules."""
-    return pb.SymbolInfo(
-        symbol=rules.symbol,
-        base_asset=rules.base_asset,
-        quote_asset=rules.quote_asset,
-        tick_size=canon(rules.tick_size),
-        step_size=canon(rules.step_size),
-        min_qty=canon(rules.min_qty),
-        min_notional=canon(rules.min_notional),
-        price_precision=rules.price_precision,
-        qty_precision=rules.qty_precision,
-        maker_fee_rate=canon(rules.maker_fee_rate),
-        taker_fee_rate=canon(rules.taker_fee_rate),
-        venue=rules.venue,
-        spot=rules.spot,
-        post_only=rules.post_only,
-        reduce_only=rules.reduce_only,
-        client_id_max_len=rules.client_id_max_len,
-    )
-
-
-def request_to_pb(request: OrderRequest) -> pb.PlaceOrderRequest:
-    """Return the wire request of an order (a MARKET order sends no price)."""
-    market = request.order_type is OrderType.MARKET
-    return pb.PlaceOrderRequest(
-        symbol=request.symbol,
-        side=SIDE_TO_PB[request.side],
-        type=TYPE_TO_PB[request.order_type],
-        time_in_force=TIF_TO_PB[request.time_in_force],
-        price="" if market or request.price is None else canon(request.price),
-        quantity=canon(request.quantity),
-        client_order_id=request.client_order_id,
-        post_only=request.post_only,
-        reduce_only=request.reduce_only,
-    )
-
-
-# -- the wire to venue types ---------------------------------------------------------------
-# Answers from a venue are trusted to be well formed; a value outside the tables is a broken
-# venue (OperationalError). Requests from clients are not: request_from_pb names the bad field.
-
-
-def _d(text: str) -> Decimal:
-    return Decimal(text) if text else ZERO
-
-
-def _enum(table: Mapping[K, V], value: K, what: str) -> V:
-    try:
-        return table[value]
-    except KeyError:
-        raise OperationalError(f"venue sent an unknown {what} {value}") from None
-
-
-def order_from_pb(m: pb.Order) -> Order:
-    """Return the order of a pb Order."""
-    return Order(
-        symbol=m.symbol,
-        order_id=m.order_id,
-        client_order_id=m.client_order_id,
-        side=_enum(SIDE_FROM_PB, m.side, "side"),
-        order_type=TYPE_FROM_PB.get(m.type, OrderType.LIMIT),
-        time_in_force=TIF_FROM_PB.get(m.time_in_force, TimeInForce.GTC),
-        price=_d(m.price),
-        quantity=_d(m.quantity),
-        executed_qty=_d(m.executed_qty),
-        avg_price=_d(m.avg_price),
-        status=_enum(STATUS_FROM_PB, m.status, "order status"),
-        post_only=m.post_only,
-        reduce_only=m.reduce_only,
-        created_ms=m.created_ms,
-        updated_ms=m.updated_ms,
-        reject_reason=m.reject_reason,
-    )
-
-
-def trade_from_pb(m: pb.Trade) -> Trade:
-    """Return the trade of a pb Trade."""
-    return Trade(
-        trade_id=m.trade_id,
-        order_id=m.order_id,
-        client_order_id=m.client_order_id,
-        symbol=m.symbol,
-        side=_enum(SIDE_FROM_PB, m.side, "side"),
-        price=_d(m.price),
-        quantity=_d(m.quantity),
-        fee=_d(m.fee),
-        fee_asset=m.fee_asset,
-        is_maker=m.is_maker,
-        ts_ms=m.ts_ms,
-    )
-
-
-def update_from_pb(m: pb.OrderUpdate) -> OrderUpdate:
-    """Return the order update of a pb OrderUpdate."""
-    return OrderUpdate(
-        order=order_from_pb(m.order),
-        last_trade=trade_from_pb(m.last_trade) if m.HasField("last_trade") else None,
-        ts_event_ms=m.ts_event_ms,
-        seq=m.seq,
-    )
-
-
-def tick_from_pb(m: pb.PriceTick) -> PriceTick:
-    """Return the tick of a pb PriceTick."""
-    return PriceTick(symbol=m.symbol, price=_d(m.price), ts_event_ms=m.ts_event_ms, seq=m.seq)
-
-
-def kline_from_pb(m: pb.Kline) -> Kline:
-    """Return the candle of a pb Kline."""
-    return Kline(
-        symbol=m.symbol,
-        interval=m.interval,
-        open_ms=m.open_ms,
-        close_ms=m.close_ms,
-        open=_d(m.open),
-        high=_d(m.high),
-        low=_d(m.low),
-        close=_d(m.close),
-        volume=_d(m.volume),
-        closed=m.closed,
-    )
-
-
-def position_from_pb(m: pb.Position) -> Position:
-    """Return the position of a pb Position."""
-    return Position(
-        symbol=m.symbol,
-        quantity=_d(m.quantity),
-        entry_price=_d(m.entry_price),
-        realized_pnl=_d(m.realized_pnl),
-        unrealized_pnl=_d(m.unrealized_pnl),
-        mark_price=_d(m.mark_price),
-        fees=_d(m.fees),
-    )
-
-
 def account_from_pb(m: pb.GetAccountResponse) -> Account:
     """Return the account of a pb GetAccountResponse."""
     return Account(
@@ -297,25 +204,14 @@ def account_from_pb(m: pb.GetAccountResponse) -> Account:
     )
 
 
-def rules_from_pb(m: pb.SymbolInfo) -> SymbolRules:
-    """Return the rules of a pb SymbolInfo (precisions follow from tick and step sizes)."""
-    return SymbolRules(
-        symbol=m.symbol,
-        base_asset=m.base_asset,
-        quote_asset=m.quote_asset,
-        tick_size=_d(m.tick_size),
-        step_size=_d(m.step_size),
-        min_qty=_d(m.min_qty),
-        min_notional=_d(m.min_notional),
-        maker_fee_rate=_d(m.maker_fee_rate),
-        taker_fee_rate=_d(m.taker_fee_rate),
-        # A connector from before capabilities sends none: it served the simulator.
-        venue=m.venue or "sim",
-        spot=m.spot,
-        post_only=m.post_only or not m.venue,
-        reduce_only=m.reduce_only or not m.venue,
-        client_id_max_len=m.client_id_max_len or 32,
-    )
+# -- order requests: to the wire as they are, from it checked field by field ---------------
+
+
+def request_to_pb(request: OrderRequest) -> pb.PlaceOrderRequest:
+    """Return the wire request of an order (a MARKET order sends no price)."""
+    market = request.order_type is OrderType.MARKET
+    price = "" if market or request.price is None else canon(request.price)
+    return _REQUEST.to_pb(request, price=price)
 
 
 def _enum_name(enum: Any, value: object) -> str:
