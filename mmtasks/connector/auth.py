@@ -23,22 +23,39 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class BearerTokenInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # untyped base
-    """Refuse every call without metadata `authorization: Bearer <token>` (UNAUTHENTICATED)."""
-
-    def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+class HandlerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # untyped base
+    """A server interceptor that decides on each call once its method's handler is resolved."""
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        """Pass authorised calls (and health probes) on; answer the rest UNAUTHENTICATED."""
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(HEALTH_PREFIX):
+        if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED
             return handler
-        for key, value in handler_call_details.invocation_metadata or ():
+        return self.intercept(handler, handler_call_details)
+
+    def intercept(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        """Return the handler to run: handler itself, or one that wraps or refuses it."""
+        raise NotImplementedError
+
+
+class BearerTokenInterceptor(HandlerInterceptor):
+    """Refuse every call without metadata `authorization: Bearer <token>` (UNAUTHENTICATED)."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+    def intercept(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler:
+        """Pass authorised calls (and health probes) on; answer the rest UNAUTHENTICATED."""
+        if details.method.startswith(HEALTH_PREFIX):
+            return handler
+        for key, value in details.invocation_metadata or ():
             if key == "authorization":
                 given = value if isinstance(value, bytes) else str(value).encode()
                 if hmac.compare_digest(given, self._expected):

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from mmtasks.connector import requests as rq
-from mmtasks.connector.auth import refusing
+from mmtasks.connector.auth import HandlerInterceptor, refusing
 from mmtasks.connector.errors import status_for
 from mmtasks.connector.server import ExtraService
 from mmtasks.connector.service import answer
@@ -31,7 +31,7 @@ EXCHANGE_PREFIX = f"/{EXCHANGE_SERVICE.full_name}/"
 SERVICE_NAME = pbc.DESCRIPTOR.services_by_name["SimControl"].full_name
 
 
-class FaultInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused-ignore]  # untyped base
+class FaultInterceptor(HandlerInterceptor):
     """Apply a FaultPlan to ExchangeService calls: scheduled failures, rate limit, latency.
 
     Scheduled failures hit streams too (reconnect tests); the rate limit counts unary calls.
@@ -43,14 +43,11 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc, unused
     def __init__(self, faults: FaultPlan) -> None:
         self.faults = faults
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
+    def intercept(
+        self, handler: grpc.RpcMethodHandler, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        path: str = handler_call_details.method
-        if handler is None or not path.startswith(EXCHANGE_PREFIX):
+        path: str = details.method
+        if not path.startswith(EXCHANGE_PREFIX):
             return handler
         method = path[len(EXCHANGE_PREFIX) :]
         unary = handler.unary_unary is not None
