@@ -107,77 +107,11 @@ def run_admin(
     return {"ok": True, "task": name, **result}
 
 
-@app.task(name="mmtasks.admin.add_symbol", **ADMIN)
-def add_symbol(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Register a symbol and start it: (symbol, exchange="sim", strategy, risk={}, consumer)."""
-    return run_admin(self, AddSymbol, symbol_ops.add_symbol, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.remove_symbol", **ADMIN)
-def remove_symbol(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Remove a symbol and cancel its orders; refused with a position open: (symbol, force)."""
-    return run_admin(self, RemoveSymbol, symbol_ops.remove_symbol, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.pause_symbol", **ADMIN)
-def pause_symbol(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Pause a symbol: cancel its resting orders, place nothing: (symbol)."""
-    return run_admin(self, SymbolOnly, symbol_ops.pause_symbol, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.resume_symbol", **ADMIN)
-def resume_symbol(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Resume a paused or ERROR symbol: reconcile, then trade: (symbol)."""
-    return run_admin(self, SymbolOnly, symbol_ops.resume_symbol, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.update_symbol", **ADMIN)
-def update_symbol(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Merge new strategy and/or risk keys into a symbol's config: (symbol, strategy, risk)."""
-    return run_admin(self, UpdateSymbol, symbol_ops.update_symbol, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.halt", **ADMIN)
-def halt(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Halt the whole fleet: every symbol cancels its orders and places nothing: (reason)."""
-    return run_admin(self, Halt, lambda ctx, req: fleet_ops.halt(ctx, req.reason), args, kwargs)
-
-
-@app.task(name="mmtasks.admin.resume", **ADMIN)
-def resume(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Let the whole fleet trade again, the only way out of HALTED (audited): (reason)."""
-    return run_admin(self, Resume, lambda ctx, req: fleet_ops.resume(ctx, req.reason), args, kwargs)
-
-
-@app.task(name="mmtasks.admin.fleet_risk", **ADMIN)
-def fleet_risk(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Report the fleet state, its risk limits and the figures of the last risk run."""
-    return run_admin(self, NoArgs, lambda ctx, req: fleet_ops.fleet_risk(ctx), args, kwargs)
-
-
-@app.task(name="mmtasks.admin.set_fleet_risk", **ADMIN)
-def set_fleet_risk(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Set fleet risk limits by name, null removes one: (max_exposure_quote=..., ...)."""
-    return run_admin(
-        self,
-        SetFleetRisk,
-        lambda ctx, req: fleet_ops.set_fleet_risk(ctx, req.changes),
-        args,
-        kwargs,
-    )
-
-
 def _test_alert(ctx: AdminContext, req: SendTestAlert) -> dict[str, Any]:
     from mmtasks.alerts import alert
 
     scheduled = alert(ctx.redis, "test", "test alert", req.message, settings=ctx.rt.settings)
     return {"targets": len(ctx.rt.settings.alert_targets), "scheduled": scheduled}
-
-
-@app.task(name="mmtasks.admin.test_alert", **ADMIN)
-def test_alert(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Send a test alert through ALERT_URLS (gathered and rate limited like any): (message)."""
-    return run_admin(self, SendTestAlert, _test_alert, args, kwargs)
 
 
 def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:
@@ -196,24 +130,6 @@ def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:
         return collect_status(records, reads)
 
 
-@app.task(name="mmtasks.admin.status", **ADMIN)
-def status(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Report the fleet and each symbol: state, health, prices, queues, consumers, PnL: (symbol)."""
-    return run_admin(self, Status, _status, args, kwargs)
-
-
-@app.task(name="mmtasks.admin.list_symbols", **ADMIN)
-def list_symbols(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """List the registry's symbols: (include_removed=false)."""
-    return run_admin(
-        self,
-        ListSymbols,
-        lambda ctx, req: symbol_ops.list_symbols(ctx, req.include_removed),
-        args,
-        kwargs,
-    )
-
-
 def _rehydrate(ctx: AdminContext, req: Rehydrate) -> dict[str, Any]:
     applied = migrate(ctx.rt.settings.database_url)
     with ctx.transaction() as conn:
@@ -223,16 +139,96 @@ def _rehydrate(ctx: AdminContext, req: Rehydrate) -> dict[str, Any]:
     return {"migrations": applied, **report}
 
 
-@app.task(
-    name="mmtasks.admin.rehydrate",
-    **{**ADMIN, "max_retries": 8},
+def admin_task(
+    name: str, model: type[AdminRequest], handler: Handler, doc: str, **options: Any
+) -> Task:
+    """Register mmtasks.admin.<name>: bind the call to model, run handler, answer in JSON."""
+
+    def task(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return run_admin(self, model, handler, args, kwargs)
+
+    task.__name__ = task.__qualname__ = name
+    task.__doc__ = doc
+    registered: Task = app.task(name=f"mmtasks.admin.{name}", **{**ADMIN, **options})(task)
+    return registered
+
+
+# Every admin task but rehydrate: its request model, its handler, what it does (its arguments).
+SPECS: dict[str, tuple[type[AdminRequest], Handler, str]] = {
+    "add_symbol": (
+        AddSymbol,
+        symbol_ops.add_symbol,
+        'Register a symbol and start it: (symbol, exchange="sim", strategy, risk={}, consumer).',
+    ),
+    "remove_symbol": (
+        RemoveSymbol,
+        symbol_ops.remove_symbol,
+        "Remove a symbol and cancel its orders; refused with a position open: (symbol, force).",
+    ),
+    "pause_symbol": (
+        SymbolOnly,
+        symbol_ops.pause_symbol,
+        "Pause a symbol: cancel its resting orders, place nothing: (symbol).",
+    ),
+    "resume_symbol": (
+        SymbolOnly,
+        symbol_ops.resume_symbol,
+        "Resume a paused or ERROR symbol: reconcile, then trade: (symbol).",
+    ),
+    "update_symbol": (
+        UpdateSymbol,
+        symbol_ops.update_symbol,
+        "Merge new strategy and/or risk keys into a symbol's config: (symbol, strategy, risk).",
+    ),
+    "list_symbols": (
+        ListSymbols,
+        lambda ctx, req: symbol_ops.list_symbols(ctx, req.include_removed),
+        "List the registry's symbols: (include_removed=false).",
+    ),
+    "halt": (
+        Halt,
+        lambda ctx, req: fleet_ops.halt(ctx, req.reason),
+        "Halt the whole fleet: every symbol cancels its orders and places nothing: (reason).",
+    ),
+    "resume": (
+        Resume,
+        lambda ctx, req: fleet_ops.resume(ctx, req.reason),
+        "Let the whole fleet trade again, the only way out of HALTED (audited): (reason).",
+    ),
+    "fleet_risk": (
+        NoArgs,
+        lambda ctx, req: fleet_ops.fleet_risk(ctx),
+        "Report the fleet state, its risk limits and the figures of the last risk run.",
+    ),
+    "set_fleet_risk": (
+        SetFleetRisk,
+        lambda ctx, req: fleet_ops.set_fleet_risk(ctx, req.changes),
+        "Set fleet risk limits by name, null removes one: (max_exposure_quote=..., ...).",
+    ),
+    "test_alert": (
+        SendTestAlert,
+        _test_alert,
+        "Send a test alert through ALERT_URLS (gathered and rate limited like any): (message).",
+    ),
+    "status": (
+        Status,
+        _status,
+        "Report the fleet and each symbol: state, health, prices, queues, consumers, PnL: "
+        "(symbol).",
+    ),
+}
+TASKS: dict[str, Task] = {name: admin_task(name, *spec) for name, spec in SPECS.items()}
+# Rehydrate retries while a dependency is down: the control worker queues it as it starts.
+TASKS["rehydrate"] = admin_task(
+    "rehydrate",
+    Rehydrate,
+    _rehydrate,
+    "Bring Redis in line with the registry: init lost symbols, re-send lost commands: (reason).",
+    max_retries=8,
     autoretry_for=(TemporaryError, psycopg.OperationalError, redis.ConnectionError),
     retry_backoff=2,
     retry_backoff_max=60,
 )
-def rehydrate(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Bring Redis in line with the registry: init lost symbols, re-send lost commands: (reason)."""
-    return run_admin(self, Rehydrate, _rehydrate, args, kwargs)
 
 
 def consumes_control(celery_app: Celery) -> bool:
