@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from mmtasks.domain import OrderStatus, Side
@@ -42,24 +42,12 @@ class OrderState:
     def snapshot(self) -> Order:
         """Return an immutable copy of the current state."""
         avg = self.cum_quote / self.executed_qty if self.executed_qty else ZERO
-        return Order(
-            symbol=self.symbol,
-            order_id=self.order_id,
-            client_order_id=self.client_order_id,
-            side=self.side,
-            order_type=self.order_type,
-            time_in_force=self.time_in_force,
-            price=self.price,
-            quantity=self.quantity,
-            executed_qty=self.executed_qty,
-            avg_price=avg,
-            status=self.status,
-            post_only=self.post_only,
-            reduce_only=self.reduce_only,
-            created_ms=self.created_ms,
-            updated_ms=self.updated_ms,
-            reject_reason=self.reject_reason,
-        )
+        return Order(avg_price=avg, **{name: getattr(self, name) for name in _HELD})
+
+
+# The order's fields the state holds as they are, by their (shared) names; the average price is
+# derived from cum_quote.
+_HELD = tuple(f.name for f in fields(Order) if f.name != "avg_price")
 
 
 class _Ladder:

@@ -114,12 +114,11 @@ class KlineSeries:
         return Kline(
             symbol=self.symbol,
             interval=self.interval,
-            open_ms=candle.open_ms,
             close_ms=candle.open_ms + self.length_ms - 1,
-            open=candle.open,
-            high=candle.high,
-            low=candle.low,
-            close=candle.close,
-            volume=candle.volume,
             closed=closed,
+            **{name: getattr(candle, name) for name in _PRICED},
         )
+
+
+# A candle's open time, prices and volume, as a Kline names them.
+_PRICED = ("open_ms", "open", "high", "low", "close", "volume")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from mmtasks.domain import Side
@@ -52,15 +52,12 @@ class PositionState:
     def snapshot(self, mark_price: Decimal) -> Position:
         """Return the position marked at mark_price."""
         unrealized = (mark_price - self.entry_price) * self.quantity if self.quantity else ZERO
-        return Position(
-            symbol=self.symbol,
-            quantity=self.quantity,
-            entry_price=self.entry_price,
-            realized_pnl=self.realized_pnl,
-            unrealized_pnl=unrealized,
-            mark_price=mark_price,
-            fees=self.fees,
-        )
+        held = {name: getattr(self, name) for name in _HELD}
+        return Position(unrealized_pnl=unrealized, mark_price=mark_price, **held)
+
+
+# A position's fields the state holds as they are, by their (shared) names.
+_HELD = tuple(f.name for f in fields(PositionState))
 
 
 class Portfolio:

@@ -138,16 +138,11 @@ def apply_order(fx: Effects, event: OrderEvent) -> None:
 
 
 def event_to_candle(event: CandleEvent) -> Candle:
-    """Return the core Candle of a candle event."""
-    return Candle(
-        open_ms=event.open_ms,
-        open=event.open,
-        high=event.high,
-        low=event.low,
-        close=event.close,
-        volume=event.volume,
-        closed=event.closed,
-    )
+    """Return the core Candle of a candle event (its fields of the same names)."""
+    return Candle(**{name: getattr(event, name) for name in _CANDLE_FIELDS})
+
+
+_CANDLE_FIELDS = tuple(f.name for f in dataclasses.fields(Candle))
 
 
 def trim_candles(fx: Effects, snap: Snapshot) -> None:
