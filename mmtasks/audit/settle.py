@@ -13,8 +13,8 @@ from mmtasks.audit.invariants import _text, redis_slots
 from mmtasks.audit.model import Exchange
 from mmtasks.messages import UNREAD_PEEK, only_forming_candles
 from mmtasks.state import keys as key_schema
-from mmtasks.state.keys import keys_for
-from mmtasks.state.record import SymbolState, read_record
+from mmtasks.state.keys import SymbolKeys, keys_for
+from mmtasks.state.record import SymbolState, read_each, read_record
 from mmtasks.state.store import SymbolStore
 
 
@@ -66,16 +66,15 @@ def _unrelayed(client: redis.Redis, symbol: str) -> str:
 
 
 def _fingerprint(client: redis.Redis, exchange: Exchange | None, symbols: list[str]) -> Any:
-    pipe = client.pipeline(transaction=False)
-    for s in symbols:
-        k = keys_for(s)
+
+    def reads(pipe: Any, k: SymbolKeys) -> None:
         pipe.get(k.seq)
         pipe.hget(k.position, "qty")
         pipe.hgetall(k.state)
-    replies = pipe.execute()
+
     stamp: list[Any] = [
-        SymbolState.parse(symbols[i // 3], r).status if i % 3 == 2 else r
-        for i, r in enumerate(replies)
+        (seq, qty, SymbolState.parse(s, state).status)
+        for s, (seq, qty, state) in zip(symbols, read_each(client, symbols, reads), strict=True)
     ]
     if exchange is not None:  # fees grow with every fill: a trade changes the stamp
         stamp += [(p.symbol, p.quantity, p.fees) for p in exchange.positions("")]

@@ -35,8 +35,15 @@ from mmtasks.risk.config import FleetRiskConfig, parse_fleet_risk
 from mmtasks.risk.decide import FleetDecision, decide_fleet_state
 from mmtasks.risk.figures import FleetFigures, Peaks, SymbolBook, compute_figures
 from mmtasks.runtime import Runtime
-from mmtasks.state.keys import FLEET, FLEET_OUTBOX_SUBJECT, RISK, RISK_LATENCY, SYMBOLS, keys_for
-from mmtasks.state.record import SymbolState
+from mmtasks.state.keys import (
+    FLEET,
+    FLEET_OUTBOX_SUBJECT,
+    RISK,
+    RISK_LATENCY,
+    SYMBOLS,
+    SymbolKeys,
+)
+from mmtasks.state.record import SymbolState, read_each
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +99,17 @@ def read_books(
     client: redis.Redis, symbols: Sequence[str]
 ) -> tuple[list[SymbolBook], dict[str, int]]:
     """Return each symbol's position and mark, and its fills waiting for the ledger."""
-    pipe = client.pipeline(transaction=False)
-    for symbol in symbols:
-        k = keys_for(symbol)
+
+    def reads(pipe: Any, k: SymbolKeys) -> None:
         pipe.hgetall(k.position)
         pipe.hget(k.tick, "price")
         pipe.hgetall(k.state)
         pipe.llen(k.fills_out)
-    replies = pipe.execute()
+
     books, backlog = [], {}
-    for i, symbol in enumerate(symbols):
-        raw, tick, state, waiting = replies[4 * i : 4 * i + 4]
+    for symbol, (raw, tick, state, waiting) in zip(
+        symbols, read_each(client, symbols, reads), strict=True
+    ):
         position = Position.from_dict(_decoded(raw)) if raw else Position()
         mark_text = _text(tick)
         last_price = SymbolState.parse(symbol, state).last_price

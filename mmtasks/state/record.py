@@ -10,7 +10,7 @@ step's fenced commit (`state/commit.lua`): this module only reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -19,7 +19,7 @@ import redis
 
 from mmtasks.domain import FleetState
 from mmtasks.state.codec import SymbolStatus
-from mmtasks.state.keys import StateFields, keys_for
+from mmtasks.state.keys import StateFields, SymbolKeys, keys_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +135,21 @@ def read_records(client: redis.Redis, symbols: Iterable[str]) -> dict[str, Symbo
     for symbol in names:
         pipe.hgetall(keys_for(symbol).state)
     return {s: SymbolState.parse(s, raw) for s, raw in zip(names, pipe.execute(), strict=True)}
+
+
+def read_each(
+    client: redis.Redis, symbols: Sequence[str], reads: Callable[[Any, SymbolKeys], object]
+) -> list[list[Any]]:
+    """Return each symbol's answers to `reads`, in one round trip for all symbols.
+
+    reads(pipe, keys) queues the same reads on the pipeline for every symbol, in one order.
+    """
+    pipe = client.pipeline(transaction=False)
+    for symbol in symbols:
+        reads(pipe, keys_for(symbol))
+    replies = pipe.execute()
+    n = len(replies) // len(symbols) if symbols else 0
+    return [replies[i * n : i * n + n] for i in range(len(symbols))]
 
 
 def _text(value: bytes | str | None) -> str:

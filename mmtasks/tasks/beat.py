@@ -34,8 +34,8 @@ from mmtasks.registry.symbol_commands import send_command
 from mmtasks.runtime import Runtime, get_runtime
 from mmtasks.settings import get_settings
 from mmtasks.state.codec import SymbolStatus
-from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, keys_for
-from mmtasks.state.record import SymbolState, read_record
+from mmtasks.state.keys import FLEET_OUTBOX_SUBJECT, SYMBOLS, SymbolKeys, keys_for
+from mmtasks.state.record import SymbolState, read_each, read_record
 from mmtasks.state.retention import RETENTION_EVERY_S, Retention, purge, trim
 from mmtasks.state.store import inbox_entries
 
@@ -66,19 +66,18 @@ def sweep_inboxes() -> dict[str, Any]:
     at most."""
     r = get_runtime().redis
     symbols = _symbols()
-    pipe = r.pipeline(transaction=False)
-    for symbol in symbols:  # one round trip for the whole fleet
-        k = keys_for(symbol)
+
+    def reads(pipe: Any, k: SymbolKeys) -> None:
         pipe.get(k.seq)
         pipe.hgetall(k.state)
-        pipe.llen(queue_for(symbol))
+        pipe.llen(queue_for(k.symbol))
         pipe.llen(k.fills_out)
         pipe.ttl(k.price_pending)
         pipe.exists(k.lock)
-    replies = pipe.execute()
+
     woken, behind = [], {}
-    for i, symbol in enumerate(symbols):
-        issued, state, depth, buffered, flag_ttl, locked = replies[6 * i : 6 * i + 6]
+    for symbol, answers in zip(symbols, read_each(r, symbols, reads), strict=True):
+        issued, state, depth, buffered, flag_ttl, locked = answers
         if depth or locked:
             continue
         if 0 < flag_ttl < PRICE_PENDING_TTL_S - PRICE_TASK_LOST_AFTER_S:

@@ -26,8 +26,8 @@ from prometheus_client.registry import Collector
 from mmtasks.budget import budget_status
 from mmtasks.budget.budget import WAIT_BUCKETS_MS
 from mmtasks.metrics import Histogram, read_metrics
-from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, EVENTS, FLEET, keys_for
-from mmtasks.state.record import SymbolState
+from mmtasks.state.keys import BRIDGE_HEARTBEAT, BRIDGE_REJECTS, EVENTS, FLEET, SymbolKeys
+from mmtasks.state.record import SymbolState, read_each
 from mmtasks.web.fleet_view import quote_of
 from mmtasks.web.ledger_reads import fill_counts
 from mmtasks.web.sources import Sources, now_ms
@@ -289,15 +289,13 @@ class FleetCollector(Collector):
 
 def _inbox_figures(r: redis.Redis, symbols: list[str]) -> list[int]:
     """Return, per symbol in one round trip: its inbox head seq, its cursor, fills unflushed."""
-    pipe = r.pipeline(transaction=False)
-    for symbol in symbols:
-        k = keys_for(symbol)
+
+    def reads(pipe: Any, k: SymbolKeys) -> None:
         pipe.get(k.seq)
         pipe.hgetall(k.state)
         pipe.llen(k.fills_out)
-    replies = pipe.execute()
+
     out: list[int] = []
-    for i, symbol in enumerate(symbols):
-        head, state, backlog = replies[3 * i : 3 * i + 3]
+    for symbol, (head, state, backlog) in zip(symbols, read_each(r, symbols, reads), strict=True):
         out += [int(head or 0), SymbolState.parse(symbol, state).last_seq, int(backlog)]
     return out

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from mmtasks.domain import FleetState
 from mmtasks.state.codec import SymbolStatus
-from mmtasks.state.record import Breaker, Degraded, Recovery, SymbolState
+from mmtasks.state.keys import SymbolKeys
+from mmtasks.state.record import Breaker, Degraded, Recovery, SymbolState, read_each
 
 
 def test_a_missing_hash_is_a_symbol_with_no_state() -> None:
@@ -78,3 +80,47 @@ def test_cleared_fields_are_unset_and_unreadable_ones_fail_safe() -> None:
     # A status or fleet state nobody knows must not trade.
     odd = SymbolState.parse("ETHUSDT", {"status": "SLEEPING", "fleet_state": "MAYBE"})
     assert odd.status is SymbolStatus.ERROR and odd.fleet_state is FleetState.HALTED
+
+
+class _Pipeline:
+    """Answers each read with what was asked (the key, and the field of a hash)."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def get(self, key: str) -> None:
+        self.asked.append(key)
+
+    def hget(self, key: str, field: str) -> None:
+        self.asked.append(f"{key} {field}")
+
+    def execute(self) -> list[str]:
+        return self.asked
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.round_trips = 0
+
+    def pipeline(self, transaction: bool) -> _Pipeline:
+        self.round_trips += 1
+        return _Pipeline()
+
+
+def _seq_and_qty(pipe: Any, k: SymbolKeys) -> None:
+    pipe.get(k.seq)
+    pipe.hget(k.position, "qty")
+
+
+def test_read_each_gives_every_symbol_its_own_answers_in_one_round_trip() -> None:
+    client = _Client()
+    rows = read_each(client, ["BTCUSDT", "ETHUSDT"], _seq_and_qty)
+    assert rows == [
+        ["mm:{btcusdt}:seq", "mm:{btcusdt}:position qty"],
+        ["mm:{ethusdt}:seq", "mm:{ethusdt}:position qty"],
+    ]
+    assert client.round_trips == 1
+
+
+def test_read_each_of_no_symbols_is_empty() -> None:
+    assert read_each(_Client(), [], _seq_and_qty) == []
