@@ -44,6 +44,11 @@ def parse_symbol(value: object) -> Symbol:
     return Symbol(value.upper())
 
 
+def parse_symbols(text: str) -> tuple[Symbol, ...]:
+    """Return the symbols of a comma-separated list, each once, in the order given."""
+    return tuple(dict.fromkeys(parse_symbol(s.strip()) for s in text.split(",") if s.strip()))
+
+
 def queue_for(symbol: str) -> str:
     """Return the Celery queue that carries a symbol's tasks: the symbol in lower case."""
     return symbol.lower()

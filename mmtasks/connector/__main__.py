@@ -15,7 +15,7 @@ from typing import Any
 from mmtasks.connector.server import ConnectorServer, ServerOptions, bind_address, check_options
 from mmtasks.connector.sim_control import FaultInterceptor, sim_control_service
 from mmtasks.decimals import parse_decimal
-from mmtasks.domain import parse_symbol
+from mmtasks.domain import parse_symbol, parse_symbols
 from mmtasks.errors import ValidationError
 from mmtasks.observability import init_sentry
 from mmtasks.settings import get_settings
@@ -179,15 +179,9 @@ def server_options(args: argparse.Namespace) -> ServerOptions:
     return ServerOptions(args.host, args.port, token, args.tls_cert, args.tls_key)
 
 
-def symbols_of(args: argparse.Namespace) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(parse_symbol(s.strip()) for s in args.symbols.split(",") if s.strip())
-    )
-
-
 def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
     """Return the simulated exchange (with feed and faults) and server options of the CLI args."""
-    symbols = symbols_of(args)
+    symbols = parse_symbols(args.symbols)
     config = SimConfig(
         symbols=symbols,
         start_prices=parse_start_prices(args.start_price, symbols),
@@ -313,7 +307,7 @@ def run_venue(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         settings = get_settings()
         config = CcxtConfig(
             args.venue,
-            symbols=symbols_of(args),
+            symbols=parse_symbols(args.symbols),
             testnet=args.testnet,
             base_url=args.base_url or "",
             api_key=key,

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from mmtasks.decimals import parse_decimal
-from mmtasks.domain import parse_symbol
+from mmtasks.domain import parse_symbols
 from mmtasks.errors import ValidationError
 from mmtasks.sim.binance.limits import LimitConfig
 from mmtasks.sim.binance.server import DEFAULT_KEYS, SimOptions, SimServer
@@ -97,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         options = SimOptions(
-            symbols=tuple(
-                dict.fromkeys(parse_symbol(s.strip()) for s in args.symbols.split(",") if s.strip())
-            ),
+            symbols=parse_symbols(args.symbols),
             feed=args.feed,
             tick_ms=args.tick_ms,
             seed=args.seed,
