@@ -8,7 +8,8 @@ dashboard and `mmtasks status` show) at the start and the end of a measuring win
 difference is what the fleet did inside the window only (start-up excluded), merged over all
 symbols; p50/p99 are interpolated inside the histogram's buckets, as Prometheus's
 histogram_quantile does, so they are bounded by the buckets (…, 25, 50, 100, 250 ms, …).
-Also prints the symbol workers' RSS and PSS, orders placed and the machine's load.
+Also prints the symbol workers' RSS and PSS, the machine's load, and where the CPU went in
+the window: each part of the fleet (its processes and their children) in % of one core.
 
 Usage: python bench/bench_run.py [--symbols 64] [--warmup-s 90] [--window-s 180]
 """
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import memory_of  # noqa: E402
+from bench_bridge import cpu_seconds, memory_of  # noqa: E402
 
 from mmtasks.metrics import SymbolMetrics, metrics_key, parse_metrics  # noqa: E402
 
@@ -67,6 +68,46 @@ def window(
 def _as_text(values: dict[str, float]) -> dict[str, str]:
     """Return figures as a metrics hash holds them (counters whole: parse_metrics int()s them)."""
     return {k: str(int(v)) if v.is_integer() else f"{v:.3f}" for k, v in values.items()}
+
+
+PARTS = (  # (what a process's command line holds, the part it is), first match wins
+    (b"-n symbols", "symbol workers"),
+    (b"-Q control", "control worker"),
+    (b"mmtasks beat", "beat"),
+    (b"mmtasks flower", "flower"),
+    (b"-m bridge", "bridge"),
+    (b"-m mmtasks.connector", "connector"),
+    (b"-m mmtasks.web", "web"),
+    (b"redis-server", "redis"),
+    (b"postgres", "postgres"),  # when embedded; a server outside the run is not counted
+)
+
+
+def tree(run_pid: int) -> dict[int, str]:
+    """Return every process under run_pid (itself included) with the part it belongs to."""
+    parts, todo = {}, [(run_pid, "runner")]
+    while todo:
+        pid, parent_part = todo.pop()
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            continue
+        part = next((name for key, name in PARTS if key in cmd), parent_part)
+        parts[pid] = part
+        todo += [(int(c), part) for c in children]
+    return parts
+
+
+def cpu_by_part(parts: dict[int, str]) -> dict[str, float]:
+    """Return CPU seconds used so far by each part (processes gone meanwhile count 0)."""
+    out: dict[str, float] = {}
+    for pid, part in parts.items():
+        try:
+            out[part] = out.get(part, 0.0) + cpu_seconds(pid)
+        except OSError:
+            continue
+    return out
 
 
 def workers(run_pid: int) -> list[int]:
@@ -110,9 +151,12 @@ def main() -> None:
         r = redis.Redis.from_url(url, decode_responses=True)
         print(f"fleet up ({args.symbols} symbols); warming up {args.warmup_s:.0f} s", flush=True)
         time.sleep(args.warmup_s)
+        parts = tree(run.pid)
+        cpu0 = cpu_by_part(parts)
         before, t0, load0 = snapshot(r), time.monotonic(), os.getloadavg()[0]
         time.sleep(args.window_s)
         after, t1, load1 = snapshot(r), time.monotonic(), os.getloadavg()[0]
+        cpu1 = cpu_by_part(parts)
         pids = workers(run.pid)
         rss, pss = memory_of(pids)
     finally:
@@ -140,6 +184,12 @@ def main() -> None:
         f"p99 {step.quantile(0.99) or 0:.1f} ms"
     )
     print(f"  symbol worker processes: {len(pids)}; RSS {rss:.0f} MiB, PSS {pss:.0f} MiB")
+    used = {part: (cpu1[part] - cpu0.get(part, 0.0)) / (t1 - t0) * 100 for part in cpu1}
+    print(
+        f"  CPU in the window, % of one core (all: {sum(used.values()):.0f} of "
+        f"{100 * (os.cpu_count() or 1)}): "
+        + ", ".join(f"{part} {pct:.0f}" for part, pct in sorted(used.items(), key=lambda x: -x[1]))
+    )
     print(f"  clean exit: {run.returncode == 0} (code {run.returncode}); log {data_dir}/run.out")
 
 
