@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_replay.py [--days 365] [--seed 1] [--repeat 3]
         [--intervals 1000,300,100] [--sample-intervals 10] [--modes long,neutral]
+    .venv/bin/python bench/bench_replay.py --end-to-end year.csv [--repeat 5]
 
 One line per configuration: long and neutral; a wide grid (interval 1000, ~3% of the price)
 and the busy ones (300 and 100, where the grid trades and the core itself is the cost); the
@@ -12,11 +13,18 @@ the machine being shared, for wall-clock time and for CPU time (`time.process_ti
 steadier on a shared machine); core evaluations/s is beside candles/s (CPU). Generating or
 parsing the data is not timed; the replay (fast path, from the float columns to the report's
 inputs) is.
+
+--end-to-end FILE times `mmtasks replay --data FILE --interval 1000 --order-qty 0.01` (the
+default config of issue #28) as a user runs it, from process start to exit (wall clock; user
+and system CPU of the process), --repeat times; nothing else runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -69,6 +77,36 @@ def _measure(
     )
 
 
+def _cases(
+    data: Series, where: str, intervals: list[str], modes: list[str], fill: FillMode, repeat: int
+) -> None:
+    for interval in intervals:
+        for mode in modes:
+            for monitor in (True, False):
+                strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
+                label = f"{where}{mode:8} interval {interval:>5}"
+                _measure(data, label, strategy, monitor, fill, repeat)
+
+
+def _end_to_end(path: str, repeat: int) -> None:
+    command = [sys.executable, "-m", "mmtasks.cli", "replay", "--data", path]
+    command += ["--interval", "1000", "--order-qty", "0.01"]
+    print(" ".join(command[1:]))
+    walls = []
+    for _ in range(repeat):
+        before = os.times()
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - started)
+        after = os.times()
+        user, system = (
+            after.children_user - before.children_user,
+            after.children_system - before.children_system,
+        )
+        print(f"{walls[-1]:.2f} s wall, {user:.2f} s user, {system:.2f} s system", flush=True)
+    print(f"best {min(walls):.2f} s, median {sorted(walls)[len(walls) // 2]:.2f} s wall")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--days", type=int, default=365)
@@ -81,7 +119,13 @@ def main() -> None:
         "--sample-intervals", default="10", help="grid intervals on the shipped sample"
     )
     parser.add_argument("--modes", default="long,neutral")
+    parser.add_argument(
+        "--end-to-end", metavar="FILE", help="time `mmtasks replay` on FILE from process start"
+    )
     args = parser.parse_args()
+    if args.end_to_end:
+        _end_to_end(args.end_to_end, args.repeat)
+        return
     modes = args.modes.split(",")
     intervals = [i for i in args.intervals.split(",") if i]
     if intervals:
@@ -93,23 +137,13 @@ def main() -> None:
             f"{data.close_text[-1]}, range {close.min():,.0f} .. {close.max():,.0f}; best of "
             f"{args.repeat}"
         )
-        for interval in intervals:
-            for mode in modes:
-                for monitor in (True, False):
-                    strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
-                    label = f"{mode:8} interval {interval:>5}"
-                    _measure(data, label, strategy, monitor, "strict", args.repeat)
+        _cases(data, "", intervals, modes, "strict", args.repeat)
     sample_intervals = [i for i in args.sample_intervals.split(",") if i]
     if sample_intervals:
         sample = load(SAMPLE)
         _floats(sample)
         print(f"{len(sample):,} 1m candles of {SAMPLE.name}, --fill touch; best of {args.repeat}")
-        for interval in sample_intervals:
-            for mode in modes:
-                for monitor in (True, False):
-                    strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
-                    label = f"sample {mode:8} interval {interval:>3}"
-                    _measure(sample, label, strategy, monitor, "touch", args.repeat)
+        _cases(sample, "sample ", sample_intervals, modes, "touch", args.repeat)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ identical to the plain loop (tests/replay/test_fastforward.py checks it on rando
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import numpy as np
@@ -149,10 +150,10 @@ class Screen:
         last = self._last_bounds
         if last is not None and last[0] is band:
             return last[1]
-        lo = -np.inf if band.lo is None else float(band.lo)
-        hi = np.inf if band.hi is None else float(band.hi)
-        lo += abs(lo) * MARGIN if np.isfinite(lo) else 0.0
-        hi -= abs(hi) * MARGIN if np.isfinite(hi) else 0.0
+        lo = -math.inf if band.lo is None else float(band.lo)
+        hi = math.inf if band.hi is None else float(band.hi)
+        lo += abs(lo) * MARGIN if math.isfinite(lo) else 0.0
+        hi -= abs(hi) * MARGIN if math.isfinite(hi) else 0.0
         self._last_bounds = (band, (lo, hi))  # the band is frozen: same object, same bounds
         return lo, hi
 
