@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
@@ -18,6 +18,7 @@ from mmtasks.grid.actions import fields_text
 from mmtasks.grid.ids import MAX_GENERATION, MAX_ID_LEN, max_client_id_length
 
 MAX_LEVELS = 200
+ModelT = TypeVar("ModelT", bound=BaseModel)
 KLINE_INTERVAL_RE = re.compile(r"^[1-9][0-9]*[smhdwM]$")
 
 
@@ -200,24 +201,24 @@ def clean_errors(exc: pydantic.ValidationError) -> str:
     return "; ".join(messages)
 
 
-def parse_grid_config(raw: Mapping[str, object]) -> GridConfig:
-    """Return raw (JSON-like) as a GridConfig or raise mmtasks ValidationError."""
+def validated(model: type[ModelT], raw: Mapping[str, object], what: str) -> ModelT:
+    """Return raw (JSON-like) as a model, or raise mmtasks ValidationError (what names it)."""
     if not isinstance(raw, Mapping):
-        raise ValidationError(f"strategy_config must be an object, received {raw!r}")
+        raise ValidationError(f"{what} must be an object, received {raw!r}")
     try:
-        return GridConfig.model_validate(dict(raw))
+        return model.model_validate(dict(raw))
     except pydantic.ValidationError as exc:
         raise ValidationError(clean_errors(exc)) from None
+
+
+def parse_grid_config(raw: Mapping[str, object]) -> GridConfig:
+    """Return raw (JSON-like) as a GridConfig or raise mmtasks ValidationError."""
+    return validated(GridConfig, raw, "strategy_config")
 
 
 def parse_risk_config(raw: Mapping[str, object]) -> RiskConfig:
     """Return raw (JSON-like) as a RiskConfig or raise mmtasks ValidationError."""
-    if not isinstance(raw, Mapping):
-        raise ValidationError(f"risk_config must be an object, received {raw!r}")
-    try:
-        return RiskConfig.model_validate(dict(raw))
-    except pydantic.ValidationError as exc:
-        raise ValidationError(clean_errors(exc)) from None
+    return validated(RiskConfig, raw, "risk_config")
 
 
 @dataclass(frozen=True)

@@ -146,20 +146,32 @@ class Slot:
     ) -> Slot:
         """Return this slot's order at status under venue_order_id, filled_qty done, holding
         inventory: what an ack or an order update changes (the rest is the order's own)."""
-        # dataclasses.replace spelled out: every ack and order update comes here, and
+        return self.holding(self, status, venue_order_id, filled_qty, inventory)
+
+    def holding(
+        self,
+        order: PlaceOrder | Slot,
+        status: SlotStatus,
+        venue_order_id: str | None,
+        filled_qty: Decimal,
+        inventory: Decimal,
+    ) -> Slot:
+        """Return this slot's level holding order (an intent, or the order a slot holds: side,
+        price, qty, client id, closing, generation) at status, with the rest given."""
+        # dataclasses.replace spelled out: every intent, ack and order update comes here, and
         # replace() costs several times more.
         return Slot(
             self.level,
             status,
-            self.side,
-            self.price,
-            self.qty,
-            self.client_order_id,
+            order.side,
+            order.price,
+            order.qty,
+            order.client_order_id,
             venue_order_id,
             filled_qty,
-            self.closing,
+            order.closing,
             inventory,
-            self.generation,
+            order.generation,
         )
 
     def to_dict(self) -> dict[str, str]:

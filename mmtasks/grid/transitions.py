@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from mmtasks.decimals import ZERO, canon, snap_nearest
 from mmtasks.domain import OrderStatus, Side
@@ -89,19 +90,7 @@ def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
             f"slot {slot.key} of {symbol} is at generation {slot.generation}, "
             f"received an intent with generation {place.generation}"
         )
-    return Slot(
-        level=slot.level,
-        status=SlotStatus.PENDING,
-        side=place.side,
-        price=place.price,
-        qty=place.qty,
-        client_order_id=place.client_order_id,
-        venue_order_id=None,
-        filled_qty=ZERO,
-        closing=place.closing,
-        inventory=slot.inventory,
-        generation=place.generation,
-    )
+    return slot.holding(place, SlotStatus.PENDING, None, ZERO, slot.inventory)
 
 
 def _acked(slot: Slot, venue_order_id: str) -> Slot | None:
@@ -155,32 +144,37 @@ def order_created(
     slot = find_slot_by_client_id(state, client_order_id)
     if slot is None or slot.side is None or slot.price is None or slot.qty is None:
         return None
-    return OrderCreated(
-        symbol=state.symbol,
-        level=slot.level,
-        side=slot.side,
-        price=slot.price,
-        qty=slot.qty,
-        client_order_id=client_order_id,
+    return _order_event(
+        OrderCreated,
+        state,
+        slot,
         venue_order_id=slot.venue_order_id,
         closing=slot.closing,
         ts_event_ms=ts_event_ms,
     )
 
 
-def _rejected(state: GridState, slot: Slot, reason: str, ts_event_ms: int) -> OrderRejected:
+OrderNews = TypeVar("OrderNews", OrderCreated, OrderRejected, OrderCanceled)
+
+
+def _order_event(kind: type[OrderNews], state: GridState, slot: Slot, **rest: Any) -> OrderNews:
+    """Return the event of kind about slot's order: symbol, level, side, price, qty and client
+    id from the slot, the rest as given."""
     assert slot.side is not None and slot.price is not None and slot.qty is not None
     assert slot.client_order_id is not None
-    return OrderRejected(
+    return kind(
         symbol=state.symbol,
         level=slot.level,
         side=slot.side,
         price=slot.price,
         qty=slot.qty,
         client_order_id=slot.client_order_id,
-        reason=reason,
-        ts_event_ms=ts_event_ms,
+        **rest,
     )
+
+
+def _rejected(state: GridState, slot: Slot, reason: str, ts_event_ms: int) -> OrderRejected:
+    return _order_event(OrderRejected, state, slot, reason=reason, ts_event_ms=ts_event_ms)
 
 
 def mark_rejected(
@@ -249,21 +243,16 @@ def apply_order_update(
     if status is OrderStatus.REJECTED:
         events.append(_rejected(state, slot, "rejected by venue", now_ms))
     elif status is not OrderStatus.FILLED:
-        assert slot.client_order_id is not None and slot.qty is not None
-        events.append(
-            OrderCanceled(
-                symbol=state.symbol,
-                level=slot.level,
-                side=side,
-                price=order_price,
-                qty=slot.qty,
-                filled_qty=filled,
-                client_order_id=slot.client_order_id,
-                venue_order_id=venue_id,
-                reason=status.value,
-                ts_event_ms=now_ms,
-            )
+        canceled = _order_event(
+            OrderCanceled,
+            state,
+            slot,
+            filled_qty=filled,
+            venue_order_id=venue_id,
+            reason=status.value,
+            ts_event_ms=now_ms,
         )
+        events.append(canceled)
     # Done: the slot is free for its next order; inventory from any fill stays on it.
     return state.with_slot_and_position(slot.freed(inventory), position), events
 

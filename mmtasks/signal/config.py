@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-import pydantic
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +23,7 @@ from pydantic import (
 
 from mmtasks.decimals import canon, parse_decimal
 from mmtasks.errors import ValidationError
-from mmtasks.grid.config import clean_errors, int_in_range, one_of
+from mmtasks.grid.config import int_in_range, one_of, validated
 from mmtasks.signal.indicators import IndicatorSpec, parse_indicator
 from mmtasks.signal.rules import Condition, parse_conditions
 
@@ -232,9 +231,4 @@ def _exactly_one(config: SignalConfig, first: str, second: str) -> None:
 
 def parse_signal_config(raw: Mapping[str, object]) -> SignalConfig:
     """Return raw (JSON-like) as a SignalConfig or raise mmtasks ValidationError."""
-    if not isinstance(raw, Mapping):
-        raise ValidationError(f"strategy_config must be an object, received {raw!r}")
-    try:
-        return SignalConfig.model_validate(dict(raw))
-    except pydantic.ValidationError as exc:
-        raise ValidationError(clean_errors(exc)) from None
+    return validated(SignalConfig, raw, "strategy_config")
