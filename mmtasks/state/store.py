@@ -15,7 +15,7 @@ from redis.commands.core import Script
 
 from mmtasks.errors import LockLostError, OperationalError
 from mmtasks.settings import get_settings
-from mmtasks.state.keys import INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
+from mmtasks.state.keys import FLEET, INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
 
 
 def _script(name: str) -> str:
@@ -27,7 +27,9 @@ COMMIT_LUA = OUTBOX_LUA + _script("commit.lua")
 EMIT_LUA = OUTBOX_LUA + _script("emit.lua")
 APPEND_LUA = _script("append.lua")
 LOCK_LUA = _script("lock.lua")
-TAKE_LUA = _script("take.lua")
+SNAPSHOT_LIB = _script("snapshot.lua")  # defines read_snapshot; two scripts call it
+SNAPSHOT_LUA = SNAPSHOT_LIB + "return read_snapshot(KEYS, ARGV[1], tonumber(ARGV[2]))\n"
+TAKE_LUA = SNAPSHOT_LIB + _script("take.lua")
 LET_GO_LUA = _script("let_go.lua")
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
@@ -108,6 +110,13 @@ class Taken:
     holder: str = ""
     left_ms: int = 0
     quiet: bool = False
+    snapshot: Any = None  # with `inbox`: the step's snapshot, read as the lock was taken
+
+
+def snapshot_keys(k: SymbolKeys) -> list[str]:
+    """Return the keys snapshot.lua's read_snapshot reads, in its order."""
+    first = [k.state, k.slots, k.position, k.config, k.candles, k.tick, FLEET, k.fills_out]
+    return [*first, k.signal, k.health, k.inbox, k.price_pending]
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,7 @@ class SymbolStore:
                 return None
             time.sleep(0.02)
 
-    def take_or_wake(self, ttl_ms: int, *, price: bool = False) -> Taken:
+    def take_or_wake(self, ttl_ms: int, *, price: bool = False, inbox: int | None = None) -> Taken:
         """Take the lock (`Taken.token`), or leave a wake for the step holding it (token None,
         with the holder's token and the lock's remaining ttl: the holder may have died).
 
@@ -154,16 +163,22 @@ class SymbolStore:
         call is handled by that step. A price wake (`price`) whose newest tick is inside the
         settled quiet band, with nothing else to do, takes nothing and answers `quiet`, its
         price flag cleared, in the same round trip (state/take.lua says when exactly).
+        With `inbox` (a count of entries), a taken lock comes with the step's snapshot
+        (`Taken.snapshot`, as load_snapshot reads it: the price flag cleared for a price wake),
+        read in that same call.
         """
         token = new_token()
         k = self.keys
         keys = [k.lock, k.again]
-        if price:
+        if price or inbox is not None:
             keys += [k.price_pending, k.tick, k.band, k.seq, k.state, k.fills_out]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
+        if inbox is not None:
+            keys += [k.slots, k.position, k.config, k.candles, FLEET, k.signal, k.health, k.inbox]
+            args.append(inbox)
         answer = self._script(TAKE_LUA)(keys=keys, args=args)
         if int(answer[0]) == 1:
-            return Taken(token)
+            return Taken(token, snapshot=answer[1] if inbox is not None else None)
         if int(answer[0]) == 2:
             return Taken(None, quiet=True)
         return Taken(None, _text(answer[2]), int(answer[1]))

@@ -6,6 +6,11 @@
 -- Returns {1} when taken; else {0, the lock's remaining ttl in ms, the holder's token}: the
 -- holder may have died, so the caller looks again once that ttl has passed (once per holder).
 --
+-- With ARGV[5], an inbox count, the caller passes KEYS[3..8] as a price wake does and then
+-- slots, position, config, candles, fleet, signal, health, inbox (KEYS[9..16]), and a taken
+-- lock answers {1, snapshot} (snapshot.lua), read in the same call: the step's first round
+-- trip is this one.
+--
 -- A price wake also passes KEYS[3..8] = price_pending, tick, band, seq, state, fills_out. When
 -- nobody holds the lock and nothing but the price could change the step's decision, the step
 -- is not run at all: returns {2} after clearing the price flag (a later tick sends a task
@@ -33,6 +38,11 @@ if ARGV[3] == "price" and #KEYS >= 8 and redis.call("EXISTS", KEYS[1], KEYS[2]) 
   end
 end
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  if ARGV[5] then
+    local k = {KEYS[7], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[4], KEYS[13], KEYS[8],
+               KEYS[14], KEYS[15], KEYS[16], KEYS[3]}
+    return {1, read_snapshot(k, ARGV[3] == "price" and "1" or "0", tonumber(ARGV[5]))}
+  end
   return {1}
 end
 if ARGV[3] == "price" then

@@ -6,7 +6,6 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from importlib import resources
 from typing import Any
 
 import redis
@@ -29,9 +28,15 @@ from mmtasks.state.codec import (
     candle_to_json,
     strategy_from_json,
 )
-from mmtasks.state.keys import FLEET, StateFields, keys_for, state_fields, state_mapping
+from mmtasks.state.keys import StateFields, keys_for, state_fields, state_mapping
 from mmtasks.state.record import SymbolState
-from mmtasks.state.store import InboxEntry, WriteBatch, inbox_entries
+from mmtasks.state.store import (
+    SNAPSHOT_LUA,
+    InboxEntry,
+    WriteBatch,
+    inbox_entries,
+    snapshot_keys,
+)
 
 
 @dataclass
@@ -92,31 +97,34 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
     return {_text(k): _text(v) for k, v in zip(it, it, strict=True)}
 
 
-_SNAPSHOT_LUA = resources.files("mmtasks.state").joinpath("snapshot.lua").read_text()
 _snapshot_script: Script | None = None  # registered on first use; called on any client
 
 
 def _read(client: redis.Redis, symbol: str, clear_price_pending: bool, inbox_count: int) -> Any:
     global _snapshot_script  # noqa: PLW0603 - one registration per process, like a constant
     if _snapshot_script is None:
-        _snapshot_script = client.register_script(_SNAPSHOT_LUA)
-    k = keys_for(symbol)
-    keys = [k.state, k.slots, k.position, k.config, k.candles, k.tick, FLEET, k.fills_out]
-    keys += [k.signal, k.health, k.inbox, k.price_pending]
+        _snapshot_script = client.register_script(SNAPSHOT_LUA)
+    keys = snapshot_keys(keys_for(symbol))
     flag = "1" if clear_price_pending else "0"
     return _snapshot_script(keys=keys, args=[flag, inbox_count], client=client)
 
 
 def load_snapshot(
-    client: redis.Redis, symbol: str, *, clear_price_pending: bool = False, inbox_count: int = 0
+    client: redis.Redis,
+    symbol: str,
+    *,
+    clear_price_pending: bool = False,
+    inbox_count: int = 0,
+    read: Any = None,
 ) -> Snapshot:
     """Read a symbol's whole state in one round trip (state/snapshot.lua).
 
     With clear_price_pending (a price task), the conflation flag is dropped in the same call,
     before the newest tick is read: a tick landing after that sends a new task.
     With inbox_count, the first inbox entries past the cursor come in the same call.
+    read: that call's answer when it was made already (store.take_or_wake with `inbox`).
     """
-    replies = _read(client, symbol, clear_price_pending, inbox_count)
+    replies = read if read is not None else _read(client, symbol, clear_price_pending, inbox_count)
     meta, slots_raw, pos_raw = _pairs(replies[0]), _pairs(replies[1]), _pairs(replies[2])
     cfg_raw, candles_raw, tick_raw = _pairs(replies[3]), _pairs(replies[4]), _pairs(replies[5])
     fleet, buffered = _text(replies[6]), replies[7]

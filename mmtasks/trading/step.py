@@ -113,7 +113,7 @@ def run_step(
         return StepResult(symbol, trigger, skipped="symbol not in the fleet")
     store = SymbolStore(rt.redis, symbol)
     ttl_ms = rt.settings.lock_ttl_ms
-    taken = store.take_or_wake(ttl_ms, price=clear_price_pending)
+    taken = store.take_or_wake(ttl_ms, price=clear_price_pending, inbox=INBOX_BATCH)
     if taken.quiet:  # the newest price is inside the settled band: the grid decides the same
         return StepResult(symbol, trigger, skipped="quiet: the price is inside the quiet band")
     token = taken.token
@@ -127,9 +127,11 @@ def run_step(
     held = True
     try:
         result = StepResult(symbol, trigger)
+        read = taken.snapshot  # the first round's snapshot came with the lock
         for _ in range(MAX_ROUNDS):
             started = time.perf_counter()
-            result = _locked_step(rt, store, token, trigger, clear_price_pending)
+            result = _locked_step(rt, store, token, trigger, clear_price_pending, read)
+            read = None
             step_ms = (time.perf_counter() - started) * 1000
             check_beat(rt)
             again = persist.record_and_let_go(
@@ -158,12 +160,12 @@ def run_step(
 
 
 def _locked_step(
-    rt: Runtime, store: SymbolStore, token: str, trigger: str, clear_price_pending: bool
+    rt: Runtime, store: SymbolStore, token: str, trigger: str, price: bool, read: object
 ) -> StepResult:
     symbol = store.symbol
     result = StepResult(symbol, trigger)
     snap = load_snapshot(
-        rt.redis, symbol, clear_price_pending=clear_price_pending, inbox_count=INBOX_BATCH
+        rt.redis, symbol, clear_price_pending=price, inbox_count=INBOX_BATCH, read=read
     )
     if snap.config_error and snap.status != SymbolStatus.ERROR:
         raise OperationalError(snap.config_error)
