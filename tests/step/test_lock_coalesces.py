@@ -98,3 +98,29 @@ def test_the_lock_script_leaves_a_wake_only_while_held(desk: Desk) -> None:
     assert again is not None and desk.text.get(desk.keys.again) is None
     assert store.let_go(token, 5000) == 0  # a stale token releases nothing...
     assert desk.text.get(desk.keys.lock) == again  # ...the new holder keeps its lock
+
+
+def test_a_taken_lock_comes_with_the_snapshot_a_separate_read_would_give(desk: Desk) -> None:
+    # Arrange: GRID.md's long grid at 100 (slots, position, config, tick), an order update
+    # waiting past the cursor, and a price task's conflation flag set.
+    from mmtasks.trading.snapshot import load_snapshot
+
+    desk.init(GRID)
+    desk.trade("100")
+    store = SymbolStore(desk.rt.redis, desk.symbol)
+    store.append({"type": "ORDER_UPDATE"})  # past the cursor: the quiet path may not take it
+    desk.text.set(desk.keys.price_pending, "1")
+
+    # Act: a price task takes the lock with its snapshot (inbox entries up to 10).
+    taken = store.take_or_wake(5000, price=True, inbox=10)
+
+    # Assert: the flag is cleared as load_snapshot clears it, and the snapshot read with the lock
+    # is what load_snapshot reads now, field for field, the waiting entry included.
+    assert taken.token is not None
+    assert desk.text.get(desk.keys.price_pending) is None
+    with_lock = load_snapshot(desk.rt.redis, desk.symbol, inbox_count=10, read=taken.snapshot)
+    alone = load_snapshot(desk.rt.redis, desk.symbol, inbox_count=10)
+    assert with_lock == alone
+    assert with_lock.inbox is not None and len(with_lock.inbox) == 1
+    assert with_lock.grid.slots and with_lock.tick is not None
+    store.let_go(taken.token, 0)
