@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
-
-import redis
+from typing import TYPE_CHECKING, Any, cast
 
 from mmtasks.domain import FleetState
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields, SymbolKeys, keys_for
+
+if TYPE_CHECKING:
+    import redis
 
 
 @dataclass(frozen=True, slots=True)

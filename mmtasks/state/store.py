@@ -8,14 +8,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
-
-import redis
-from redis.commands.core import Script
+from typing import TYPE_CHECKING, Any
 
 from mmtasks.errors import LockLostError, OperationalError
-from mmtasks.settings import get_settings
 from mmtasks.state.keys import FLEET, INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
+
+if TYPE_CHECKING:  # redis and the settings load when a store is used: replay needs neither
+    import redis
+    from redis.commands.core import Script
 
 
 def _script(name: str) -> str:
@@ -37,6 +37,8 @@ WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (b
 def new_token() -> str:
     """Return a fresh lock token that names its holder, `<host>:<pid>/<random>` (the host is
     MMTASKS_HOST, else the hostname): status shows which host holds each symbol."""
+    from mmtasks.settings import get_settings
+
     return f"{get_settings().host}:{os.getpid()}/{secrets.token_hex(6)}"
 
 
@@ -212,13 +214,15 @@ class SymbolStore:
         """
         if not batch:
             return 0
+        from redis.exceptions import ResponseError
+
         try:
             return int(
                 self._script(COMMIT_LUA)(
                     keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)]
                 )
             )
-        except redis.ResponseError as exc:
+        except ResponseError as exc:
             text = str(exc)
             if "LOCK_LOST" in text:
                 raise LockLostError(

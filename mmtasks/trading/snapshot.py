@@ -6,10 +6,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
-
-import redis
-from redis.commands.core import Script
+from typing import TYPE_CHECKING, Any
 
 from mmtasks.decimals import canon
 from mmtasks.grid.models import (
@@ -37,6 +34,10 @@ from mmtasks.state.store import (
     inbox_entries,
     snapshot_keys,
 )
+
+if TYPE_CHECKING:  # replay imports this module for its types and needs no client
+    import redis
+    from redis.commands.core import Script
 
 
 @dataclass
