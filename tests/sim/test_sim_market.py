@@ -146,16 +146,33 @@ def test_make_exchange_with_liquidity_must_be_positive(
         make_exchange(liquidity="-1")
 
 
+class Clock:
+    """time.monotonic of the feed runner, moved by the test."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import mmtasks.sim.runner as runner_module
+
+        self.now = 1000.0
+        monkeypatch.setattr(runner_module.time, "monotonic", lambda: self.now)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def clocked_runner(
+    exchange: SimExchange, monkeypatch: pytest.MonkeyPatch, path: str, **kw: bool
+) -> tuple[Clock, FeedRunner]:
+    """Return a clock the test moves and a runner playing path every 200 ms on it."""
+    clock = Clock(monkeypatch)
+    rules = {s: exchange.rules(s) for s in exchange.symbols}
+    return clock, FeedRunner(exchange, make_feed(f"scripted:{path}", rules), 200, **kw)
+
+
 def test_a_round_is_spread_over_the_interval_one_symbol_after_the_other(
     exchange: SimExchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Arrange: two symbols (BTCUSDT, ETHUSDT), a round every 200 ms on a clock the test moves.
-    import mmtasks.sim.runner as runner_module
-
-    now = [1000.0]
-    monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
-    rules = {s: exchange.rules(s) for s in exchange.symbols}
-    runner = FeedRunner(exchange, make_feed("scripted:100,101", rules), 200)
+    clock, runner = clocked_runner(exchange, monkeypatch, "100,101")
 
     def seqs() -> dict[str, int]:
         return {s: exchange.latest_price(s).seq for s in exchange.symbols}
@@ -164,18 +181,18 @@ def test_a_round_is_spread_over_the_interval_one_symbol_after_the_other(
     # (2 ticks: the k-th at k x 200 / 2 ms), the next round 200 ms after the first.
     runner.step()
     assert sorted(seqs().values()) == [0, 1]
-    now[0] += 0.099
+    clock.advance(0.099)
     runner.step()
     assert sorted(seqs().values()) == [0, 1]
-    now[0] += 0.001
+    clock.advance(0.001)
     runner.step()
     assert sorted(seqs().values()) == [1, 1]
-    now[0] += 0.1
+    clock.advance(0.1)
     runner.step()
     assert sorted(seqs().values()) == [1, 2]
 
     # And with spread off, a round plays every symbol at once.
-    burst = FeedRunner(exchange, make_feed("scripted:102", rules), 200, spread=False)
+    _, burst = clocked_runner(exchange, monkeypatch, "102", spread=False)
     burst.step()
     assert {exchange.latest_price(s).price for s in exchange.symbols} == {D(102)}
 
@@ -184,26 +201,21 @@ def test_a_price_injected_mid_round_stands_and_the_walk_goes_on_from_it(
     exchange: SimExchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Arrange: a spread round drawn at 100 for both symbols; its second tick is due at 100 ms.
-    import mmtasks.sim.runner as runner_module
-
-    now = [1000.0]
-    monkeypatch.setattr(runner_module.time, "monotonic", lambda: now[0])
-    rules = {s: exchange.rules(s) for s in exchange.symbols}
-    runner = FeedRunner(exchange, make_feed("scripted:101,102", rules), 200)
+    clock, runner = clocked_runner(exchange, monkeypatch, "101,102")
     runner.step()  # the first symbol's tick of the round (101) plays now
     second = next(s for s in exchange.symbols if exchange.latest_price(s).seq == 0)
 
     # Act: a price injected for the second symbol before its tick of the round is due.
     exchange.apply_price(second, D(95))
-    now[0] += 0.1
+    clock.advance(0.1)
     runner.step()
 
     # Assert: the injected price stands (the round's 101 for it, drawn from 100, is dropped).
     assert exchange.latest_price(second).price == D(95)
     assert exchange.latest_price(second).seq == 1
     # And the next round plays for both symbols (drawn after the injection: nothing dropped).
-    now[0] += 0.1
+    clock.advance(0.1)
     runner.step()
-    now[0] += 0.1
+    clock.advance(0.1)
     runner.step()
     assert {exchange.latest_price(s).price for s in exchange.symbols} == {D(102)}
