@@ -61,8 +61,10 @@ def make_app(settings: Settings | None = None) -> Celery:
         task_queues=[Queue(CONTROL_QUEUE)],  # type: ignore[no-untyped-call]  # (kombu)
         task_create_missing_queues=True,
         task_routes=(route_task,),
-        worker_send_task_events=True,
-        task_send_sent_event=True,
+        # Task events only where a worker asks for them (`-E`: the control worker): a symbol
+        # worker's per-tick tasks would each publish three (docs/operations.md).
+        worker_send_task_events=False,
+        task_send_sent_event=False,
         worker_hijack_root_logger=False,
         beat_scheduler="mmtasks.beatlock:LockedScheduler",
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),

@@ -229,6 +229,7 @@ def start_fleet(fleet: Fleet, workers: Workers, symbols: list[str], data_dir: Pa
         "control@%h",
         "-c",
         "2",
+        "-E",
         "--loglevel",
         "INFO",
     )
@@ -282,5 +283,6 @@ def start_web(fleet: Fleet, port: int) -> tuple[str, str]:
         "flower",
         "--address=127.0.0.1",
         f"--port={flower_port}",
+        "--enable_events=False",  # symbol workers send none (docs/operations.md)
     )
     return f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{flower_port}/"
