@@ -176,14 +176,14 @@ class SymbolStore:
             keys += [k.price_pending, k.tick, k.band, k.seq, k.state, k.fills_out]
         args: list[str | int] = [token, ttl_ms, "price" if price else "", WAKE_KEPT_MS]
         if inbox is not None:
-            keys += [k.slots, k.position, k.config, k.candles, FLEET, k.signal, k.health, k.inbox]
+            keys += snapshot_keys(k)
             args.append(inbox)
         answer = self._script(TAKE_LUA)(keys=keys, args=args)
         if int(answer[0]) == 1:
             return Taken(token, snapshot=answer[1] if inbox is not None else None)
         if int(answer[0]) == 2:
             return Taken(None, quiet=True)
-        return Taken(None, _text(answer[2]), int(answer[1]))
+        return Taken(None, text_of(answer[2]), int(answer[1]))
 
     def let_go(self, token: str, ttl_ms: int) -> int:
         """Release the lock unless a wake was left meanwhile; return 0 when released, else 1
@@ -268,14 +268,16 @@ def inbox_entries(rows: Any) -> list[InboxEntry]:
     for entry_id, raw in rows:
         # a script's reply is [field, value, ...]; redis-py's XRANGE a dict
         fields = dict(zip(raw[::2], raw[1::2], strict=True)) if isinstance(raw, list) else raw
-        out.append(InboxEntry(_seq_of(entry_id), _text(fields.get(b"e") or fields.get("e") or "")))
+        payload = fields.get(b"e") or fields.get("e") or ""
+        out.append(InboxEntry(_seq_of(entry_id), text_of(payload)))
     return out
 
 
-def _text(value: bytes | str) -> str:
+def text_of(value: bytes | str) -> str:
+    """Return a Redis reply's value as text, whichever client (bytes or decoded) read it."""
     return value.decode() if isinstance(value, bytes) else value
 
 
 def _seq_of(entry_id: bytes | str) -> int:
     """Return the seq of an inbox entry id `<seq>-0`."""
-    return int(_text(entry_id).split("-", 1)[0])
+    return int(text_of(entry_id).split("-", 1)[0])

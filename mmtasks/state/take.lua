@@ -7,9 +7,8 @@
 -- holder may have died, so the caller looks again once that ttl has passed (once per holder).
 --
 -- With ARGV[5], an inbox count, the caller passes KEYS[3..8] as a price wake does and then
--- slots, position, config, candles, fleet, signal, health, inbox (KEYS[9..16]), and a taken
--- lock answers {1, snapshot} (snapshot.lua), read in the same call: the step's first round
--- trip is this one.
+-- read_snapshot's keys (KEYS[9..20], store.snapshot_keys), and a taken lock answers
+-- {1, snapshot} (snapshot.lua), read in the same call: the step's first round trip is this one.
 --
 -- A price wake also passes KEYS[3..8] = price_pending, tick, band, seq, state, fills_out. When
 -- nobody holds the lock and nothing but the price could change the step's decision, the step
@@ -39,8 +38,10 @@ if ARGV[3] == "price" and #KEYS >= 8 and redis.call("EXISTS", KEYS[1], KEYS[2]) 
 end
 if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
   if ARGV[5] then
-    local k = {KEYS[7], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[4], KEYS[13], KEYS[8],
-               KEYS[14], KEYS[15], KEYS[16], KEYS[3]}
+    local k = {}
+    for i = 9, #KEYS do
+      k[i - 8] = KEYS[i]
+    end
     return {1, read_snapshot(k, ARGV[3] == "price" and "1" or "0", tonumber(ARGV[5]))}
   end
   return {1}

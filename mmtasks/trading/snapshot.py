@@ -33,6 +33,7 @@ from mmtasks.state.store import (
     WriteBatch,
     inbox_entries,
     snapshot_keys,
+    text_of,
 )
 
 if TYPE_CHECKING:  # replay imports this module for its types and needs no client
@@ -88,14 +89,10 @@ class Snapshot:
         return SymbolStatus.ACTIVE
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _pairs(flat: list[Any]) -> dict[str, str]:
     """Return a script's HGETALL reply, [field, value, ...], as a dict of text."""
     it = iter(flat)
-    return {_text(k): _text(v) for k, v in zip(it, it, strict=True)}
+    return {text_of(k): text_of(v) for k, v in zip(it, it, strict=True)}
 
 
 _snapshot_script: Script | None = None  # registered on first use; called on any client
@@ -128,7 +125,7 @@ def load_snapshot(
     replies = read if read is not None else _read(client, symbol, clear_price_pending, inbox_count)
     meta, slots_raw, pos_raw = _pairs(replies[0]), _pairs(replies[1]), _pairs(replies[2])
     cfg_raw, candles_raw, tick_raw = _pairs(replies[3]), _pairs(replies[4]), _pairs(replies[5])
-    fleet, buffered = _text(replies[6]), replies[7]
+    fleet, buffered = text_of(replies[6]), replies[7]
     signal_raw, health_raw = _pairs(replies[8]), _pairs(replies[9])
 
     strategy, risk, rules, config_error = _configs(symbol, cfg_raw)
