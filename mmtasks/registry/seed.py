@@ -21,6 +21,7 @@ from mmtasks.errors import ValidationError
 from mmtasks.registry import store
 from mmtasks.registry.configs import config_json, parse_risk, parse_strategy_config
 from mmtasks.registry.requests import ExchangeArg, describe
+from mmtasks.registry.store import SymbolRow
 
 ENTRY_TAKES = "an entry takes (exchange, strategy, risk, status)"
 
@@ -36,22 +37,13 @@ class SeedSymbol(BaseModel):
     status: Literal["ACTIVE", "PAUSED"] = "ACTIVE"
 
 
-@dataclass(frozen=True)
-class SeedRow:
-    symbol: str
-    exchange: str
-    strategy: dict[str, Any]
-    risk: dict[str, Any]
-    status: str
-
-
 @dataclass
 class SeedReport:
     inserted: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
 
 
-def parse_seed(data: object, source: str) -> list[SeedRow]:
+def parse_seed(data: object, source: str) -> list[SymbolRow]:
     """Return the rows a seed document describes, or raise ValidationError naming the entry."""
     if not isinstance(data, dict) or not isinstance(data.get("symbols"), dict):
         raise ValidationError(f"{source}: expected a mapping with a 'symbols' mapping at the top")
@@ -67,12 +59,12 @@ def parse_seed(data: object, source: str) -> list[SeedRow]:
         except ValidationError as exc:
             raise ValidationError(f"{where}: {exc}") from None
         rows.append(
-            SeedRow(symbol, spec.exchange, config_json(strategy), config_json(risk), spec.status)
+            SymbolRow(symbol, spec.exchange, config_json(strategy), config_json(risk), spec.status)
         )
     return rows
 
 
-def load_seed_file(path: Path) -> list[SeedRow]:
+def load_seed_file(path: Path) -> list[SymbolRow]:
     """Return the rows of a seed YAML file."""
     try:
         data = yaml.safe_load(path.read_text())
@@ -83,14 +75,12 @@ def load_seed_file(path: Path) -> list[SeedRow]:
     return parse_seed(data, str(path))
 
 
-def seed(conn: psycopg.Connection[Any], rows: list[SeedRow]) -> SeedReport:
+def seed(conn: psycopg.Connection[Any], rows: list[SymbolRow]) -> SeedReport:
     """Insert the rows whose symbol has no registry row yet, with audit rows, in one transaction."""
     report = SeedReport()
     with conn.transaction():
         for row in rows:
-            record = store.insert_symbol(
-                conn, row.symbol, row.exchange, row.strategy, row.risk, row.status
-            )
+            record = store.insert_symbol(conn, row)
             if record is None:
                 report.existing.append(row.symbol)
                 continue

@@ -34,15 +34,21 @@ class RegistryStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class SymbolRecord:
-    """One registry row."""
+class SymbolRow:
+    """What a writer gives a registry row; the database adds the version and the times."""
 
     symbol: str
     exchange: str
     strategy: dict[str, Any]
     risk: dict[str, Any]
-    status: str
-    consumer: str | None
+    status: str = RegistryStatus.ACTIVE
+    consumer: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SymbolRecord(SymbolRow):
+    """One registry row."""
+
     version: int
     created_at: datetime
     updated_at: datetime
@@ -84,41 +90,31 @@ def list_symbols(
     return [SymbolRecord(**row) for row in rows]
 
 
-def insert_symbol(
-    conn: psycopg.Connection[Any],
-    symbol: str,
-    exchange: str,
-    strategy: dict[str, Any],
-    risk: dict[str, Any],
-    status: str = RegistryStatus.ACTIVE,
-    consumer: str | None = None,
-) -> SymbolRecord | None:
+def insert_symbol(conn: psycopg.Connection[Any], row: SymbolRow) -> SymbolRecord | None:
     """Insert a new row; return it, or None when the symbol already has one (left alone)."""
     return _one(
         conn,
         "INSERT INTO symbol_registry (symbol, exchange, strategy_config, risk_config, status,"
         " consumer) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (symbol) DO NOTHING"
         f" RETURNING {COLUMNS}",
-        (symbol, exchange, Jsonb(strategy), Jsonb(risk), str(status), consumer),
+        (row.symbol, *_written(row)),
     )
 
 
-def readd_symbol(
-    conn: psycopg.Connection[Any],
-    symbol: str,
-    exchange: str,
-    strategy: dict[str, Any],
-    risk: dict[str, Any],
-    consumer: str | None,
-) -> SymbolRecord | None:
-    """Bring a REMOVED row back as ACTIVE with new configs; None unless it was REMOVED."""
+def readd_symbol(conn: psycopg.Connection[Any], row: SymbolRow) -> SymbolRecord | None:
+    """Bring a REMOVED row back (with row's status) and new configs; None unless it was REMOVED."""
     return _one(
         conn,
         "UPDATE symbol_registry SET exchange = %s, strategy_config = %s, risk_config = %s,"
-        " status = 'ACTIVE', consumer = %s, version = version + 1, updated_at = now()"
+        " status = %s, consumer = %s, version = version + 1, updated_at = now()"
         f" WHERE symbol = %s AND status = 'REMOVED' RETURNING {COLUMNS}",
-        (exchange, Jsonb(strategy), Jsonb(risk), consumer, symbol),
+        (*_written(row), row.symbol),
     )
+
+
+def _written(row: SymbolRow) -> tuple[Any, ...]:
+    """Return the values of row that both writers set: exchange, configs, status, consumer."""
+    return (row.exchange, Jsonb(row.strategy), Jsonb(row.risk), str(row.status), row.consumer)
 
 
 def set_status(conn: psycopg.Connection[Any], symbol: str, status: str) -> SymbolRecord:

@@ -27,7 +27,7 @@ from mmtasks.registry.configs import (
 )
 from mmtasks.registry.context import AdminContext
 from mmtasks.registry.requests import AddSymbol, RemoveSymbol, SymbolOnly, UpdateSymbol
-from mmtasks.registry.store import RegistryStatus, SymbolRecord
+from mmtasks.registry.store import RegistryStatus, SymbolRecord, SymbolRow
 from mmtasks.registry.symbol_commands import checked_rules, init_command, send_commands
 from mmtasks.registry.workers import attach, check_consumer
 from mmtasks.state.keys import SYMBOLS, keys_for
@@ -66,12 +66,9 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
     with ctx.transaction() as conn:
         old = store.get_symbol(conn, req.symbol, lock=True)
         _refuse_registered(old, req.symbol)
-        args = (conn, req.symbol, req.exchange, strategy_json, risk_json)
-        record = (
-            store.readd_symbol(*args, req.consumer)
-            if old is not None
-            else store.insert_symbol(*args, consumer=req.consumer)
-        )
+        row = SymbolRow(req.symbol, req.exchange, strategy_json, risk_json, consumer=req.consumer)
+        write = store.insert_symbol if old is None else store.readd_symbol
+        record = write(conn, row)
         if record is None:  # a concurrent add won the race between our read and write
             raise ValidationError(f"symbol {req.symbol} is already registered")
         store.append_audit(

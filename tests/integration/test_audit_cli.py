@@ -50,7 +50,7 @@ def test_audit_agrees_on_a_trading_fleet_and_names_a_fill_deleted_from_the_ledge
 ) -> None:
     # Arrange: GRIDUSDT registered and trading; at 89 its BUY 90 fills (long 1).
     with psycopg.connect(ledger_url) as conn:
-        store.insert_symbol(conn, SYMBOL, "sim", GRID, {})
+        store.insert_symbol(conn, store.SymbolRow(SYMBOL, "sim", GRID, {}))
     workers([SYMBOL.lower()])
     init_symbol(redis_client, app, exchange, SYMBOL, GRID)
     set_price(sim, redis_client, SYMBOL, "100")

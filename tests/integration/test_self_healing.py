@@ -237,7 +237,7 @@ def test_redis_restarted_empty_is_rebuilt_by_beat_and_the_ledger_gets_the_missed
     # Arrange: the symbol is in the registry; BUY 90 filled and reached the ledger; the
     # closing SELL 100 rests.
     with psycopg.connect(rt.settings.database_url, autocommit=True) as conn:
-        registry.insert_symbol(conn, A, "sim", LONG, {})
+        registry.insert_symbol(conn, registry.SymbolRow(A, "sim", LONG, {}))
     start(rt, exchange, sim, LONG)
     price(sim, rt, "89")
     reconcile_now(rt)

@@ -36,7 +36,9 @@ FULL_GRID = {
 
 def record(status: str, strategy: dict[str, Any] | None = None) -> SymbolRecord:
     now = datetime.now(UTC)
-    return SymbolRecord("BTCUSDT", "sim", strategy or GRID, {}, status, None, 1, now, now)
+    return SymbolRecord(
+        "BTCUSDT", "sim", strategy or GRID, {}, status, version=1, created_at=now, updated_at=now
+    )
 
 
 def view(status: str | None, strategy: dict[str, Any] | None = FULL_GRID) -> RedisView:
@@ -122,7 +124,7 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
             ("SOLUSDT", "REMOVED"),
             ("XRPUSDT", "ACTIVE"),
         ]:
-            store.insert_symbol(conn, symbol, "sim", GRID, {}, status)
+            store.insert_symbol(conn, store.SymbolRow(symbol, "sim", GRID, {}, status))
         risk_store.save_state(conn, FleetState.HALTED, True, "drill")  # as fleet_ops.halt does
     redis_client.hset(keys_for("SOLUSDT").state, "status", "ACTIVE")
     redis_client.sadd(SYMBOLS, "SOLUSDT")

@@ -34,7 +34,9 @@ def mmtasks_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[st
 def test_seed_inserts_missing_symbols_and_leaves_existing_ones_alone(pg_url: str) -> None:
     migrate(pg_url)
     with psycopg.connect(pg_url) as conn:
-        store.insert_symbol(conn, "BTCUSDT", "sim", {**GRID, "interval": "99"}, {}, "PAUSED")
+        store.insert_symbol(
+            conn, store.SymbolRow("BTCUSDT", "sim", {**GRID, "interval": "99"}, {}, "PAUSED")
+        )
 
     first = mmtasks_cli("seed", "configs/symbols.yaml", database_url=pg_url)
     second = mmtasks_cli("seed", "configs/symbols.yaml", database_url=pg_url)

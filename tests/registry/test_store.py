@@ -41,7 +41,7 @@ def test_insert_and_status_change_notify_the_bridge_but_a_config_change_does_not
         [(schema,)] = listener.execute("SELECT current_schema()").fetchall()
         listener.execute("LISTEN mm_registry")
         with psycopg.connect(registry_url) as conn:
-            store.insert_symbol(conn, symbol, "sim", GRID, {})
+            store.insert_symbol(conn, store.SymbolRow(symbol, "sim", GRID, {}))
         with psycopg.connect(registry_url) as conn:
             store.set_config(conn, symbol, {**GRID, "interval": "20"}, {}, expected_version=1)
             store.set_status(conn, symbol, store.RegistryStatus.PAUSED)
@@ -65,7 +65,7 @@ def test_rolled_back_change_notifies_nobody(registry_url: str) -> None:
     with psycopg.connect(registry_url, autocommit=True) as listener:
         listener.execute("LISTEN mm_registry")
         with psycopg.connect(registry_url) as conn:
-            store.insert_symbol(conn, symbol, "sim", GRID, {})
+            store.insert_symbol(conn, store.SymbolRow(symbol, "sim", GRID, {}))
             conn.rollback()
 
         payloads = [json.loads(n.payload) for n in listener.notifies(timeout=0.5)]
@@ -75,8 +75,10 @@ def test_rolled_back_change_notifies_nobody(registry_url: str) -> None:
 
 def test_insert_leaves_an_existing_row_alone(registry_url: str) -> None:
     with psycopg.connect(registry_url) as conn:
-        first = store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
-        second = store.insert_symbol(conn, "BTCUSDT", "sim", {**GRID, "interval": "99"}, {})
+        first = store.insert_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
+        second = store.insert_symbol(
+            conn, store.SymbolRow("BTCUSDT", "sim", {**GRID, "interval": "99"}, {})
+        )
         row = store.get_symbol(conn, "BTCUSDT")
 
     assert first is not None and second is None
@@ -85,7 +87,7 @@ def test_insert_leaves_an_existing_row_alone(registry_url: str) -> None:
 
 def test_set_config_bumps_the_version_and_refuses_a_stale_one(registry_url: str) -> None:
     with psycopg.connect(registry_url) as conn:
-        store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
+        store.insert_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
         updated = store.set_config(conn, "BTCUSDT", {**GRID, "interval": "20"}, {}, 1)
         stale = store.set_config(conn, "BTCUSDT", {**GRID, "interval": "30"}, {}, 1)
 
@@ -96,10 +98,12 @@ def test_set_config_bumps_the_version_and_refuses_a_stale_one(registry_url: str)
 
 def test_readd_only_brings_back_a_removed_row(registry_url: str) -> None:
     with psycopg.connect(registry_url) as conn:
-        store.insert_symbol(conn, "BTCUSDT", "sim", GRID, {})
-        while_active = store.readd_symbol(conn, "BTCUSDT", "sim", GRID, {}, None)
+        store.insert_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
+        while_active = store.readd_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
         store.set_status(conn, "BTCUSDT", store.RegistryStatus.REMOVED)
-        readded = store.readd_symbol(conn, "BTCUSDT", "sim", GRID, {"max_position": "1"}, None)
+        readded = store.readd_symbol(
+            conn, store.SymbolRow("BTCUSDT", "sim", GRID, {"max_position": "1"})
+        )
 
     assert while_active is None
     assert readded is not None

@@ -19,7 +19,7 @@ from mmtasks.grid.accounting import apply_fill
 from mmtasks.grid.models import Candle, Position, Slot, SlotStatus, SymbolRules
 from mmtasks.ledger import FillRecord, write_fills
 from mmtasks.metrics import record_step
-from mmtasks.registry.store import insert_symbol
+from mmtasks.registry.store import SymbolRow, insert_symbol
 from mmtasks.state.codec import candle_to_json
 from mmtasks.state.keys import SYMBOLS, keys_for
 from tests.web.conftest import write_events
@@ -96,7 +96,7 @@ def populate(client: redis_lib.Redis, pg_url: str, n: int, seed: int = 1) -> lis
             qty = (D(100) / price).quantize(D("0.001")) or D("0.001")
             strategy = {"mode": "neutral", "interval": canon(interval), "order_qty": canon(qty)}
             risk = {"max_position": canon(qty * 6), "kline_interval": "1m"}
-            insert_symbol(conn, symbol, "sim", strategy, risk)
+            insert_symbol(conn, SymbolRow(symbol, "sim", strategy, risk))
             fills = _write_symbol(client, rng, symbol, price, interval, qty, strategy, risk, now_ms)
             write_fills(conn, fills)
         conn.commit()
