@@ -6,46 +6,9 @@ Implementations: the simulator's `SimVenue` (in process) and the connector's `Ex
 
 from __future__ import annotations
 
+from mmtasks.venue import types
 from mmtasks.venue.port import Listener, Number, Venue
-from mmtasks.venue.types import (
-    STREAMS,
-    Account,
-    Balance,
-    CancelRequest,
-    CancelResult,
-    Kline,
-    Order,
-    OrderRequest,
-    OrderType,
-    OrderUpdate,
-    PlaceResult,
-    Position,
-    PriceTick,
-    Stream,
-    SymbolRules,
-    TimeInForce,
-    Trade,
-)
+from mmtasks.venue.types import *  # noqa: F403  # its __all__ lists the venue's words once
 
-__all__ = [
-    "STREAMS",
-    "Account",
-    "Balance",
-    "CancelRequest",
-    "CancelResult",
-    "Kline",
-    "Listener",
-    "Number",
-    "Order",
-    "OrderRequest",
-    "OrderType",
-    "OrderUpdate",
-    "PlaceResult",
-    "Position",
-    "PriceTick",
-    "Stream",
-    "SymbolRules",
-    "TimeInForce",
-    "Trade",
-    "Venue",
-]
+__all__ = ["Listener", "Number", "Venue"]
+__all__ += types.__all__

@@ -16,6 +16,27 @@ from mmtasks.decimals import parse_decimal
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.errors import ValidationError
 
+# The venue's words, which `mmtasks.venue` re-exports as they are.
+__all__ = [
+    "STREAMS",
+    "Account",
+    "Balance",
+    "CancelRequest",
+    "CancelResult",
+    "Kline",
+    "Order",
+    "OrderRequest",
+    "OrderType",
+    "OrderUpdate",
+    "PlaceResult",
+    "Position",
+    "PriceTick",
+    "Stream",
+    "SymbolRules",
+    "TimeInForce",
+    "Trade",
+]
+
 ZERO = Decimal(0)
 
 Stream = Literal["price", "order", "kline"]
