@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from decimal import Decimal
@@ -19,6 +18,13 @@ from mmtasks.domain import parse_symbol, parse_symbols
 from mmtasks.errors import ValidationError
 from mmtasks.observability import init_sentry
 from mmtasks.settings import get_settings
+from mmtasks.sim.cli import (
+    feed_options,
+    liquidity_of,
+    liquidity_option,
+    listen_options,
+    write_port_file,
+)
 from mmtasks.sim.control import SimController
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.faults import FaultPlan
@@ -97,25 +103,7 @@ def _venue_options(p: argparse._ArgumentGroup) -> None:
 
 
 def _sim_options(p: argparse._ArgumentGroup) -> None:
-    p.add_argument("--seed", type=int, default=0, help="random-walk seed (default 0)")
-    p.add_argument(
-        "--symbols",
-        default="BTCUSDT,ETHUSDT",
-        help="comma-separated symbols to trade (default BTCUSDT,ETHUSDT); names other "
-        "than the built-in ones get generic rules (tick 0.01, step 0.001, start 100)",
-    )
-    p.add_argument(
-        "--feed",
-        default="random",
-        help="random | none | scripted:P1,P2,... | csv:PATH (default random)",
-    )
-    p.add_argument(
-        "--tick-ms",
-        type=int,
-        default=200,
-        help="ms between feed rounds, one tick per symbol each (default 200; 0 = flat out); "
-        "a round's ticks are spread over the interval, one symbol after another",
-    )
+    feed_options(p)
     p.add_argument(
         "--feed-burst",
         action="store_true",
@@ -124,9 +112,7 @@ def _sim_options(p: argparse._ArgumentGroup) -> None:
 
 
 def _serving_options(p: argparse._ArgumentGroup) -> None:
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=50051, help="port (default 50051; 0 = ephemeral)")
-    p.add_argument("--port-file", type=Path, help="write the bound port here once serving")
+    listen_options(p, port=50051)
     p.add_argument(
         "--token",
         help="require 'authorization: Bearer TOKEN' (default: "
@@ -140,9 +126,7 @@ def _serving_options(p: argparse._ArgumentGroup) -> None:
 
 
 def _fault_options(p: argparse._ArgumentGroup) -> None:
-    p.add_argument(
-        "--liquidity", help="base qty a resting order may fill per price tick (default unlimited)"
-    )
+    liquidity_option(p)
     p.add_argument(
         "--rate-limit",
         type=float,
@@ -185,9 +169,7 @@ def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
     config = SimConfig(
         symbols=symbols,
         start_prices=parse_start_prices(args.start_price, symbols),
-        liquidity=parse_decimal(args.liquidity, "liquidity", positive=True)
-        if args.liquidity
-        else None,
+        liquidity=liquidity_of(args),
         starting_balance=parse_decimal(
             args.starting_balance, "starting balance", non_negative=True
         ),
@@ -198,14 +180,6 @@ def build(args: argparse.Namespace) -> tuple[SimController, ServerOptions]:
     runner = FeedRunner(engine, feed, args.tick_ms, spread=not args.feed_burst)
     faults = FaultPlan(rate_limit_per_s=args.rate_limit, latency_ms=args.latency_ms)
     return SimController(engine, runner, faults), server_options(args)
-
-
-def _write_port_file(path: Path, port: int) -> None:
-    # Write then rename, so a reader polling for the file never sees it half written.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{port}\n")
-    tmp.replace(path)
 
 
 async def serve(controller: SimController, options: ServerOptions, port_file: Path | None) -> int:
@@ -249,7 +223,7 @@ async def run_server(
     feed = asyncio.create_task(runner.run_async()) if runner is not None else None
     print(f"mmtasks connector listening on {bind_address(options.host, port)}", flush=True)
     if port_file is not None:
-        _write_port_file(port_file, port)
+        write_port_file(port_file, port)
     await stop.wait()
     log.info("signal received, shutting down")
     if runner is not None and feed is not None:

@@ -10,11 +10,17 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from mmtasks.decimals import parse_decimal
 from mmtasks.domain import parse_symbols
 from mmtasks.errors import ValidationError
 from mmtasks.sim.binance.limits import LimitConfig
 from mmtasks.sim.binance.server import DEFAULT_KEYS, SimOptions, SimServer
+from mmtasks.sim.cli import (
+    feed_options,
+    liquidity_of,
+    liquidity_option,
+    listen_options,
+    write_port_file,
+)
 
 log = logging.getLogger("mmtasks.sim.binance")
 
@@ -43,13 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free)")
-    p.add_argument("--port-file", type=Path, help="write the bound port here once serving")
-    p.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated symbols")
-    p.add_argument("--feed", default="random", help="random | none | scripted:P1,P2 | csv:PATH")
-    p.add_argument("--tick-ms", type=int, default=200, help="ms between feed rounds (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="random-walk seed")
+    listen_options(p, port=8765)
+    feed_options(p)
     p.add_argument(
         "--weight-limit",
         type=int,
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests sent while told to wait (429) before the IP is banned (418)",
     )
     p.add_argument("--ban-s", type=int, default=120, help="seconds a ban lasts (default 120)")
-    p.add_argument("--liquidity", help="base qty a resting order may fill per tick (default all)")
+    liquidity_option(p)
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -109,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.ban_after,
                 args.ban_s,
             ),
-            liquidity=parse_decimal(args.liquidity, "liquidity", positive=True)
-            if args.liquidity
-            else None,
+            liquidity=liquidity_of(args),
             starting_balance=Decimal(1_000_000),
         )
         server = SimServer(options, args.host, args.port)
@@ -129,10 +128,7 @@ async def _serve(server: SimServer, port_file: Path | None) -> None:
     if server.server.started:  # say where only once it answers
         print(f"mmtasks binance simulator listening on {server.base_url}", flush=True)
         if port_file is not None:
-            port_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = port_file.with_name(f".{port_file.name}.{os.getpid()}.tmp")
-            tmp.write_text(f"{server.port}\n")
-            tmp.replace(port_file)
+            write_port_file(port_file, server.port)
     await serving
 
 
