@@ -42,6 +42,21 @@ Once serving it prints one line to stdout:
 """
 
 
+# The request limits as options: (flag, LimitConfig field, what it limits); the defaults are
+# LimitConfig's (Binance USDⓈ-M's).
+LIMITS = (
+    ("--weight-limit", "weight_per_minute", "request weight per IP per minute"),
+    ("--orders-per-10s", "orders_per_10s", "orders per account per 10 s"),
+    ("--orders-per-minute", "orders_per_minute", "orders per account per minute"),
+    (
+        "--ban-after",
+        "ban_after",
+        "requests sent while told to wait (429) before the IP is banned (418)",
+    ),
+    ("--ban-s", "ban_s", "seconds a ban lasts"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m mmtasks.sim.binance",
@@ -51,23 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen_options(p, port=8765)
     feed_options(p)
-    p.add_argument(
-        "--weight-limit",
-        type=int,
-        default=2400,
-        help="request weight per IP per minute (default 2400, Binance USDⓈ-M's)",
-    )
-    p.add_argument("--orders-per-10s", type=int, default=300, help="orders per account per 10 s")
-    p.add_argument(
-        "--orders-per-minute", type=int, default=1200, help="orders per account per minute"
-    )
-    p.add_argument(
-        "--ban-after",
-        type=int,
-        default=3,
-        help="requests sent while told to wait (429) before the IP is banned (418)",
-    )
-    p.add_argument("--ban-s", type=int, default=120, help="seconds a ban lasts (default 120)")
+    defaults = LimitConfig()
+    for flag, name, text in LIMITS:
+        p.add_argument(
+            flag,
+            dest=name,
+            type=int,
+            metavar="N",
+            default=getattr(defaults, name),
+            help=f"{text} (default %(default)s)",
+        )
     liquidity_option(p)
     p.add_argument("--log-level", default="INFO")
     return p
@@ -103,13 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             tick_ms=args.tick_ms,
             seed=args.seed,
             keys=keys_from_env(),
-            limits=LimitConfig(
-                args.weight_limit,
-                args.orders_per_10s,
-                args.orders_per_minute,
-                args.ban_after,
-                args.ban_s,
-            ),
+            limits=LimitConfig(**{name: getattr(args, name) for _, name, _ in LIMITS}),
             liquidity=liquidity_of(args),
             starting_balance=Decimal(1_000_000),
         )
