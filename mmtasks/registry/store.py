@@ -90,31 +90,35 @@ def list_symbols(
     return [SymbolRecord(**row) for row in rows]
 
 
-def insert_symbol(conn: psycopg.Connection[Any], row: SymbolRow) -> SymbolRecord | None:
-    """Insert a new row; return it, or None when the symbol already has one (left alone)."""
+# What an insert does to a REMOVED row when told to bring it back: the new configs, status and
+# consumer, the next version. A row in any other status is left alone.
+_READD = (
+    " DO UPDATE SET exchange = EXCLUDED.exchange, strategy_config = EXCLUDED.strategy_config,"
+    " risk_config = EXCLUDED.risk_config, status = EXCLUDED.status, consumer = EXCLUDED.consumer,"
+    " version = symbol_registry.version + 1, updated_at = now()"
+    " WHERE symbol_registry.status = 'REMOVED'"
+)
+
+
+def insert_symbol(
+    conn: psycopg.Connection[Any], row: SymbolRow, *, readd: bool = False
+) -> SymbolRecord | None:
+    """Insert a new row and return it; with readd, bring a REMOVED row back instead. None when
+    the symbol already has a row that stays as it is."""
     return _one(
         conn,
         "INSERT INTO symbol_registry (symbol, exchange, strategy_config, risk_config, status,"
-        " consumer) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (symbol) DO NOTHING"
-        f" RETURNING {COLUMNS}",
-        (row.symbol, *_written(row)),
+        " consumer) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (symbol)"
+        f"{_READD if readd else ' DO NOTHING'} RETURNING {COLUMNS}",
+        (
+            row.symbol,
+            row.exchange,
+            Jsonb(row.strategy),
+            Jsonb(row.risk),
+            str(row.status),
+            row.consumer,
+        ),
     )
-
-
-def readd_symbol(conn: psycopg.Connection[Any], row: SymbolRow) -> SymbolRecord | None:
-    """Bring a REMOVED row back (with row's status) and new configs; None unless it was REMOVED."""
-    return _one(
-        conn,
-        "UPDATE symbol_registry SET exchange = %s, strategy_config = %s, risk_config = %s,"
-        " status = %s, consumer = %s, version = version + 1, updated_at = now()"
-        f" WHERE symbol = %s AND status = 'REMOVED' RETURNING {COLUMNS}",
-        (*_written(row), row.symbol),
-    )
-
-
-def _written(row: SymbolRow) -> tuple[Any, ...]:
-    """Return the values of row that both writers set: exchange, configs, status, consumer."""
-    return (row.exchange, Jsonb(row.strategy), Jsonb(row.risk), str(row.status), row.consumer)
 
 
 def set_status(conn: psycopg.Connection[Any], symbol: str, status: str) -> SymbolRecord:

@@ -67,8 +67,7 @@ def add_symbol(ctx: AdminContext, req: AddSymbol) -> dict[str, Any]:
         old = store.get_symbol(conn, req.symbol, lock=True)
         _refuse_registered(old, req.symbol)
         row = SymbolRow(req.symbol, req.exchange, strategy_json, risk_json, consumer=req.consumer)
-        write = store.insert_symbol if old is None else store.readd_symbol
-        record = write(conn, row)
+        record = store.insert_symbol(conn, row, readd=True)
         if record is None:  # a concurrent add won the race between our read and write
             raise ValidationError(f"symbol {req.symbol} is already registered")
         store.append_audit(

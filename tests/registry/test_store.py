@@ -99,10 +99,12 @@ def test_set_config_bumps_the_version_and_refuses_a_stale_one(registry_url: str)
 def test_readd_only_brings_back_a_removed_row(registry_url: str) -> None:
     with psycopg.connect(registry_url) as conn:
         store.insert_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
-        while_active = store.readd_symbol(conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}))
+        while_active = store.insert_symbol(
+            conn, store.SymbolRow("BTCUSDT", "sim", GRID, {}), readd=True
+        )
         store.set_status(conn, "BTCUSDT", store.RegistryStatus.REMOVED)
-        readded = store.readd_symbol(
-            conn, store.SymbolRow("BTCUSDT", "sim", GRID, {"max_position": "1"})
+        readded = store.insert_symbol(
+            conn, store.SymbolRow("BTCUSDT", "sim", GRID, {"max_position": "1"}), readd=True
         )
 
     assert while_active is None
