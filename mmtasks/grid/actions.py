@@ -9,10 +9,12 @@ from typing import ClassVar, Literal, TypeAlias
 
 from mmtasks.decimals import canon
 from mmtasks.domain import Side
+from mmtasks.grid.quickinit import quick_init
 
 PositionChangeKind = Literal["OPENED", "MODIFIED", "CLOSED"]
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlaceOrder:
     """Place a limit order for a slot; `level` is the slot key, `price` the order price."""
@@ -29,6 +31,7 @@ class PlaceOrder:
     generation: int
 
 
+@quick_init
 @dataclass(frozen=True)
 class CancelOrder:
     """Cancel the resting order of a slot."""
@@ -43,6 +46,7 @@ class CancelOrder:
 Action: TypeAlias = PlaceOrder | CancelOrder
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderCreated:
     """The venue accepted one of our orders (ORDER_CREATED)."""
@@ -59,6 +63,7 @@ class OrderCreated:
     event_type: ClassVar[str] = "ORDER_CREATED"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderFilled:
     """A (partial) fill of one of our orders was applied (ORDER_FILLED)."""
@@ -79,6 +84,7 @@ class OrderFilled:
     event_type: ClassVar[str] = "ORDER_FILLED"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderCanceled:
     """One of our orders left the book unfilled or partly filled (ORDER_CANCELLED)."""
@@ -96,6 +102,7 @@ class OrderCanceled:
     event_type: ClassVar[str] = "ORDER_CANCELLED"
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderRejected:
     """The venue refused one of our orders (ORDER_REJECTED)."""
@@ -111,6 +118,7 @@ class OrderRejected:
     event_type: ClassVar[str] = "ORDER_REJECTED"
 
 
+@quick_init
 @dataclass(frozen=True)
 class PositionChanged:
     """The symbol's signed position changed (POSITION_OPENED / MODIFIED / CLOSED)."""

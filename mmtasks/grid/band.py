@@ -27,10 +27,12 @@ from mmtasks.domain import Side
 from mmtasks.grid.config import RiskConfig, SymbolRules
 from mmtasks.grid.logic import Frame, decide, frame, window_runs
 from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
+from mmtasks.grid.quickinit import quick_init
 
 MAX_SCAN = 1000
 
 
+@quick_init
 @dataclass(frozen=True)
 class Band:
     """An interval of prices; each end may be open or closed, None means unbounded."""
@@ -130,6 +132,7 @@ class Setup(Protocol):
     def fill(self) -> FillMode: ...
 
 
+@quick_init
 @dataclass(frozen=True)
 class LiveSetup:
     """A Setup for the worker: the venue fills, so a price reaching an order changes nothing

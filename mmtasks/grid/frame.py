@@ -14,9 +14,11 @@ from mmtasks.errors import ValidationError
 from mmtasks.grid.config import GridConfig, RiskConfig, SymbolRules, snapped_interval
 from mmtasks.grid.indicators import atr, volume_spike
 from mmtasks.grid.models import GridState, Market
+from mmtasks.grid.quickinit import quick_init
 from mmtasks.grid.sizing import snap_price
 
 
+@quick_init
 @dataclass(frozen=True)
 class Frame:
     """The derived inputs of one decision: prices, interval and the risk switches."""

@@ -39,6 +39,7 @@ from mmtasks.grid.config import (
     parse_risk_config,
     validate_config,
 )
+from mmtasks.grid.quickinit import quick_init
 
 __all__ = [
     "Action",
@@ -105,6 +106,7 @@ def _int(data: Mapping[str, str], key: str) -> int:
     return int(text)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Slot:
     """One grid level: its order (if any) and the inventory its fills left."""
@@ -214,6 +216,7 @@ class Slot:
         )
 
 
+@quick_init
 @dataclass(frozen=True)
 class Position:
     """Signed position of one symbol with average-cost accounting.
@@ -246,6 +249,7 @@ class Position:
         return cls(*(_decimal(data, f.name) for f in fields(cls)))
 
 
+@quick_init
 @dataclass(frozen=True)
 class Candle:
     """One kline; `closed` is False while it is still forming."""
@@ -259,6 +263,7 @@ class Candle:
     closed: bool
 
 
+@quick_init
 @dataclass(frozen=True)
 class Market:
     """What the grid knows of the market: newest price and recent candles (oldest first)."""
@@ -268,6 +273,7 @@ class Market:
     candles: tuple[Candle, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class GridState:
     """Persisted grid state of one symbol; every change returns a new GridState.
@@ -344,6 +350,7 @@ class GridState:
         return state
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class SlotIndex:
     """The slots a decision can act on, derived from a state's slots and carried through its

@@ -31,6 +31,7 @@ from mmtasks.grid.models import (
     RiskConfig,
     SymbolRules,
 )
+from mmtasks.grid.quickinit import quick_init
 from mmtasks.grid.transitions import apply_order_update, mark_placed
 from mmtasks.replay.matcher import Fees, ReplayMatcher, VenueUpdate
 from mmtasks.state.codec import SymbolStatus
@@ -42,6 +43,7 @@ from mmtasks.trading.snapshot import Snapshot, Tick
 MAX_ROUNDS = 1000  # decisions at one price; the core converges in a few, more is a bug
 
 
+@quick_init
 @dataclass(frozen=True)
 class Fill:
     """One fill as the ledger would record it."""
@@ -58,6 +60,7 @@ class Fill:
     client_order_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Mark:
     """The position after a change, from input row `index` on."""

@@ -19,10 +19,12 @@ from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import OrderStatus, Side
 from mmtasks.grid.actions import PlaceOrder
 from mmtasks.grid.band import FillMode
+from mmtasks.grid.quickinit import quick_init
 
 FILL_MODES: tuple[str, ...] = ("strict", "touch")
 
 
+@quick_init
 @dataclass(frozen=True)
 class Fees:
     """Fee rates as fractions of the notional."""
@@ -44,6 +46,7 @@ class Resting:
     executed: Decimal = ZERO
 
 
+@quick_init
 @dataclass(frozen=True)
 class VenueUpdate:
     """What the venue reports about an order: a fill (with its trade) or a close."""

@@ -39,6 +39,7 @@ from mmtasks.grid.models import (
     SlotStatus,
     SymbolRules,
 )
+from mmtasks.grid.quickinit import quick_init
 from mmtasks.grid.transitions import apply_order_update
 from mmtasks.kinds import kind_of
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent
@@ -156,6 +157,7 @@ def trim_candles(fx: Effects, snap: Snapshot) -> None:
 # -- the gate: may this step call the venue? --------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True)
 class Gate:
     """What the step may do: its status, whether it backs off, whether it must reconcile."""
@@ -220,6 +222,7 @@ def decide_step(
     return decision(Turn(snap, fx, g, fleet, status, now_ms, market, kind, display))
 
 
+@quick_init
 @dataclass(frozen=True)
 class Turn:
     """What a kind's decision is given: the step so far, the fleet state and the status."""
