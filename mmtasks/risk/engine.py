@@ -113,16 +113,8 @@ def read_books(
         position = Position.from_dict(_decoded(raw)) if raw else Position()
         mark_text = _text(tick)
         last_price = SymbolState.parse(symbol, state).last_price
-        books.append(
-            SymbolBook(
-                symbol=symbol,
-                qty=position.qty,
-                avg_cost=position.avg_cost,
-                realized_pnl=position.realized_pnl,
-                fees=position.fees,
-                mark=Decimal(mark_text) if mark_text else last_price,
-            )
-        )
+        mark = Decimal(mark_text) if mark_text else last_price
+        books.append(SymbolBook(symbol, position, mark))
         backlog[symbol] = int(waiting)
     return books, backlog
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from mmtasks.decimals import ZERO, canon
+from mmtasks.grid.models import Position
+from mmtasks.risk.breaker import symbol_equity
 
 HUNDRED = Decimal(100)
 
@@ -21,28 +23,19 @@ class SymbolBook:
     """What the risk engine needs of one symbol: its position and the last price (the mark)."""
 
     symbol: str
-    qty: Decimal = ZERO
-    avg_cost: Decimal = ZERO
-    realized_pnl: Decimal = ZERO
-    fees: Decimal = ZERO
+    position: Position = field(default_factory=Position)
     mark: Decimal | None = None
 
     @property
     def exposure(self) -> Decimal:
         """Return |qty| x mark (the average cost stands in before the first price)."""
-        return abs(self.qty) * (self.mark if self.mark is not None else self.avg_cost)
-
-    @property
-    def unrealized(self) -> Decimal:
-        """Return (mark - average cost) x signed qty; zero before the first price."""
-        if self.mark is None or self.qty == 0:
-            return ZERO
-        return (self.mark - self.avg_cost) * self.qty
+        mark = self.mark if self.mark is not None else self.position.avg_cost
+        return abs(self.position.qty) * mark
 
     @property
     def equity(self) -> Decimal:
-        """Return realized - fees + unrealized."""
-        return self.realized_pnl - self.fees + self.unrealized
+        """Return realized - fees + unrealized (nothing unrealized before the first price)."""
+        return symbol_equity(self.position, self.mark)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ from mmtasks.risk.figures import Peaks, SymbolBook, compute_figures, p95
 
 D = Decimal
 BTC = SymbolBook(
-    "BTCUSDT", qty=D("0.5"), avg_cost=D(100), realized_pnl=D(20), fees=D(1), mark=D(110)
+    "BTCUSDT", Position(qty=D("0.5"), avg_cost=D(100), realized_pnl=D(20), fees=D(1)), D(110)
 )
-ETH = SymbolBook("ETHUSDT", qty=D(-2), avg_cost=D(50), fees=D("0.5"), mark=D(55))
+ETH = SymbolBook("ETHUSDT", Position(qty=D(-2), avg_cost=D(50), fees=D("0.5")), D(55))
 PEAKS = Peaks(high_water=D(20), day="2024-01-01", day_start_equity=D(30))
 
 
@@ -54,7 +54,9 @@ def test_high_water_mark_rises_with_equity_and_a_new_day_starts_from_equity() ->
 
 
 def test_first_run_takes_equity_as_the_peak_and_a_flat_symbol_has_no_exposure() -> None:
-    f = compute_figures([SymbolBook("XUSDT", realized_pnl=D(5))], Peaks(), "2024-01-01", [7])
+    f = compute_figures(
+        [SymbolBook("XUSDT", Position(realized_pnl=D(5)))], Peaks(), "2024-01-01", [7]
+    )
 
     assert (f.exposure, f.equity, f.high_water, f.latency_p95_ms) == (D(0), D(5), D(5), 7)
 
