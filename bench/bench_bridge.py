@@ -379,6 +379,15 @@ def probe(
     return got
 
 
+def print_latency(label: str, samples: list[float], tail: str) -> None:
+    """Print label, the samples' tick-to-order p50 and p99, then tail (or: too few samples)."""
+    if len(samples) < 3:
+        print(f"  {label}: too few samples ({len(samples)})", flush=True)
+        return
+    q = statistics.quantiles(samples, n=100)
+    print(f"  {label}: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms  {tail}", flush=True)
+
+
 @contextlib.contextmanager
 def probe_fleet(
     addr: str, env: dict[str, str], symbols: list[str]
@@ -447,15 +456,11 @@ def latency(n: int, args: argparse.Namespace, redis_url: str, database_url: str)
         finally:
             for worker in workers:
                 worker.stop()
-    if len(samples) < 3:
-        print(f"  {n:>2} symbols: too few samples ({len(samples)})")
-        return
-    q = statistics.quantiles(samples, n=100)
-    print(
-        f"  {n:>3} symbols: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms  "
+    print_latency(
+        f"{n:>3} symbols",
+        samples,
         f"workers RSS {rss:7.1f} MiB  PSS {pss:7.1f} MiB  "
         f"({len(samples)}/{args.samples} probes; {layout})",
-        flush=True,
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import NewOrders, probe  # noqa: E402
+from bench_bridge import NewOrders, print_latency, probe  # noqa: E402
 from reserved import machine, reserved_services  # noqa: E402
 
 
@@ -99,14 +98,10 @@ def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str)
             stop(bridge)
             for worker in workers:
                 worker.stop()
-    if len(got) < 3:
-        print(f"  {venue:>12} {n:>2} symbols: too few samples ({len(got)})")
-        return
-    q = statistics.quantiles(got, n=100)
-    print(
-        f"  {venue:>12} {n:>2} symbols: tick-to-order p50 {q[49]:6.1f} ms  p99 {q[98]:6.1f} ms"
-        f"  ({len(got)}/{samples} probes, {n_workers} worker processes)",
-        flush=True,
+    print_latency(
+        f"{venue:>12} {n:>2} symbols",
+        got,
+        f"({len(got)}/{samples} probes, {n_workers} worker processes)",
     )
 
 
