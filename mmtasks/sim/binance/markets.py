@@ -11,7 +11,7 @@ recorded (Binance does not record it either) and its client id stays free.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,7 +28,7 @@ from mmtasks.sim.binance.errors import (
 )
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.rules import rejection_reason
-from mmtasks.venue.types import Order, OrderRequest, OrderType, SymbolRules, TimeInForce
+from mmtasks.venue.types import Order, OrderRequest, OrderType, SymbolRules, TimeInForce, Trade
 
 ZERO = Decimal(0)
 # Binance's rule for newClientOrderId (ccxt's generated ids, `x-cvBPrNm9...`, pass it).
@@ -63,8 +63,15 @@ class Market:
     """What both markets share: symbols, lookups, cancels, trades, candles, tickers."""
 
     kind = ""
+    # How the market spells a post-only order: an order type (spot's LIMIT_MAKER) or a LIMIT
+    # order's time in force (USDⓈ-M's GTX).
+    maker_type = ""
+    maker_tif = ""
     post_only_reject: tuple[int, str] = (0, "")
     duplicate: tuple[int, str] = (0, "")
+    # How the market's answers show an order and a trade (shapes.py).
+    order_shape: Callable[[Order], dict[str, Any]]
+    trade_shape: Callable[[Trade], dict[str, Any]]
 
     def __init__(self, engine: SimExchange) -> None:
         self.engine = engine
@@ -80,12 +87,6 @@ class Market:
             return self.engine.rules(symbol)
         except UnknownSymbolError:
             raise bad_request(*INVALID_SYMBOL) from None
-
-    def order_shape(self, order: Order) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def trade_shape(self, trade: Any) -> dict[str, Any]:
-        raise NotImplementedError
 
     def _find(self, params: Mapping[str, str], not_found: tuple[int, str]) -> Order:
         rules = self.rules(params)
@@ -221,7 +222,24 @@ class Market:
         return rules, request
 
     def _type(self, params: Mapping[str, str]) -> tuple[OrderType, TimeInForce, bool]:
-        raise NotImplementedError
+        """Return the order type, time in force and post-only of a new order's parameters."""
+        kind = params.get("type", "")
+        if not kind:
+            raise missing("type")
+        if kind == "MARKET":
+            return OrderType.MARKET, TimeInForce.GTC, False
+        if kind == self.maker_type:
+            return OrderType.LIMIT, TimeInForce.GTC, True
+        if kind != "LIMIT":
+            raise bad_request(-1116, "Invalid orderType.")
+        tif = params.get("timeInForce", "")
+        if not tif:
+            raise missing("timeInForce")
+        if tif == self.maker_tif:
+            return OrderType.LIMIT, TimeInForce.GTC, True
+        if tif not in ("GTC", "IOC"):
+            raise bad_request(-1115, "Invalid timeInForce.")
+        return OrderType.LIMIT, TimeInForce(tif), False
 
     def _reduce_only(self, params: Mapping[str, str]) -> bool:
         raise NotImplementedError

@@ -10,44 +10,21 @@ from typing import Any
 from mmtasks.decimals import is_multiple
 from mmtasks.domain import Side
 from mmtasks.sim.binance import shapes
-from mmtasks.sim.binance.errors import (
-    bad_request,
-    missing,
-)
+from mmtasks.sim.binance.errors import bad_request
 from mmtasks.sim.binance.markets import ZERO, Market
-from mmtasks.venue.types import Order, OrderRequest, OrderType, SymbolRules, TimeInForce
+from mmtasks.venue.types import OrderRequest, SymbolRules
 
 
 class SpotMarket(Market):
     """A spot account: LIMIT_MAKER post-only, no reduce-only, no short selling."""
 
     kind = "spot"
+    maker_type = "LIMIT_MAKER"
     post_only_reject = (-2010, "Order would immediately match and take.")
     duplicate = (-2010, "Duplicate order sent.")
     insufficient = (-2010, "Account has insufficient balance for requested action.")
-
-    def order_shape(self, order: Order) -> dict[str, Any]:
-        return shapes.spot_order(order)
-
-    def trade_shape(self, trade: Any) -> dict[str, Any]:
-        return shapes.spot_trade(trade)
-
-    def _type(self, params: Mapping[str, str]) -> tuple[OrderType, TimeInForce, bool]:
-        kind = params.get("type", "")
-        if not kind:
-            raise missing("type")
-        if kind == "LIMIT_MAKER":
-            return OrderType.LIMIT, TimeInForce.GTC, True
-        if kind == "MARKET":
-            return OrderType.MARKET, TimeInForce.GTC, False
-        if kind != "LIMIT":
-            raise bad_request(-1116, "Invalid orderType.")
-        tif = params.get("timeInForce", "")
-        if not tif:
-            raise missing("timeInForce")
-        if tif not in ("GTC", "IOC"):
-            raise bad_request(-1115, "Invalid timeInForce.")
-        return OrderType.LIMIT, TimeInForce(tif), False
+    order_shape = staticmethod(shapes.spot_order)
+    trade_shape = staticmethod(shapes.spot_trade)
 
     def _reduce_only(self, params: Mapping[str, str]) -> bool:
         if "reduceOnly" in params:

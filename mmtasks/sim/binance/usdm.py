@@ -9,47 +9,24 @@ from typing import Any
 
 from mmtasks.decimals import canon, is_multiple
 from mmtasks.sim.binance import shapes
-from mmtasks.sim.binance.errors import (
-    bad_request,
-    missing,
-)
+from mmtasks.sim.binance.errors import bad_request
 from mmtasks.sim.binance.markets import ZERO, Market, _flag
-from mmtasks.venue.types import Order, OrderType, SymbolRules, TimeInForce
+from mmtasks.venue.types import SymbolRules
 
 
 class UsdmMarket(Market):
     """A USDⓈ-M perpetuals account: one-way mode, cross margin, GTX post-only, reduce-only."""
 
     kind = "usdm"
+    maker_tif = "GTX"
     post_only_reject = (
         -5022,
         "Due to the order could not be executed as maker, the Post Only order will be "
         "rejected. The order will not be recorded in the order history",
     )
     duplicate = (-4116, "ClientOrderId is duplicated.")
-
-    def order_shape(self, order: Order) -> dict[str, Any]:
-        return shapes.futures_order(order)
-
-    def trade_shape(self, trade: Any) -> dict[str, Any]:
-        return shapes.futures_trade(trade)
-
-    def _type(self, params: Mapping[str, str]) -> tuple[OrderType, TimeInForce, bool]:
-        kind = params.get("type", "")
-        if not kind:
-            raise missing("type")
-        if kind not in ("LIMIT", "MARKET"):
-            raise bad_request(-1116, "Invalid orderType.")
-        if kind == "MARKET":
-            return OrderType.MARKET, TimeInForce.GTC, False
-        tif = params.get("timeInForce", "")
-        if not tif:
-            raise missing("timeInForce")
-        if tif == "GTX":
-            return OrderType.LIMIT, TimeInForce.GTC, True
-        if tif not in ("GTC", "IOC"):
-            raise bad_request(-1115, "Invalid timeInForce.")
-        return OrderType.LIMIT, TimeInForce(tif), False
+    order_shape = staticmethod(shapes.futures_order)
+    trade_shape = staticmethod(shapes.futures_trade)
 
     def _reduce_only(self, params: Mapping[str, str]) -> bool:
         return _flag(params, "reduceOnly")
