@@ -41,7 +41,11 @@ def find_slot_by_client_id(state: GridState, client_order_id: str) -> Slot | Non
     # no slot does. Any other id is looked for in every slot.
     key = _key_named(client_order_id)
     found = state.slots.get(key) if key is not None else None
-    if found is not None and found.has_order and found.client_order_id == client_order_id:
+    if (
+        found is not None
+        and found.status is not SlotStatus.FREE  # has_order, spelled out: every update asks
+        and found.client_order_id == client_order_id
+    ):
         return found
     if key is not None and _is_our_id(client_order_id):
         return None
@@ -77,7 +81,7 @@ def _is_our_id(client_order_id: str) -> bool:
 
 def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
     """Return slot holding place PENDING (None: that very intent is written already)."""
-    if slot.has_order:
+    if slot.status is not SlotStatus.FREE:
         if slot.client_order_id == place.client_order_id:
             return None  # the same step replayed: the intent is already written
         raise OperationalError(
@@ -121,14 +125,13 @@ def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None
     together; the live executor writes the intents, sends, then writes each answer.
     """
     slots: dict[str, Slot] = {}
-    for place, _ in answers:
-        key = canon(place.level)
-        slot = slots.get(key) or state.slot_at(place.level)
+    keys = [canon(place.level) for place, _ in answers]
+    for key, (place, _) in zip(keys, answers, strict=True):
+        slot = slots.get(key) or state.slots.get(key) or Slot(level=place.level)
         slots[key] = _intent(state.symbol, slot, place) or slot
-    for place, venue_order_id in answers:
-        key = canon(place.level)
+    for key, (place, venue_order_id) in zip(keys, answers, strict=True):
         slot = slots[key]
-        if not slot.has_order or slot.client_order_id != place.client_order_id:
+        if slot.status is SlotStatus.FREE or slot.client_order_id != place.client_order_id:
             continue  # the slot holds another order: that ack finds nothing
         if venue_order_id is None:
             slots[key] = slot.freed()
