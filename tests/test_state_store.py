@@ -116,3 +116,96 @@ def test_the_key_header_lists_exactly_the_keys_the_code_defines() -> None:
     defined = set(one.per_symbol)
 
     assert documented == defined
+
+
+# -- the step's last commit and its let-go in one call (state/commit_let_go.lua) ------------
+def _metrics(pipe: redis_lib.client.Pipeline) -> None:
+    pipe.hincrby("mm:test:metrics", "steps", 1)
+
+
+def test_commit_and_let_go_writes_then_releases_the_lock(
+    store: SymbolStore, redis_client: redis_lib.Redis
+) -> None:
+    token = store.acquire(5000, wait_s=0)
+    assert token
+    batch = WriteBatch()
+    batch.hset(store.keys.state, {"last_seq": "4"})
+    batch.events(store.keys.outbox, store.keys.event_seq, [{"type": "grid_settled"}], 100)
+
+    first, answer = store.commit_and_let_go(token, batch, 5000, _metrics)
+
+    assert (first, answer) == (1, 0)  # the first event's seq; released, no wake
+    assert redis_client.hget(store.keys.state, "last_seq") == "4"
+    assert not redis_client.exists(store.keys.lock)
+    assert redis_client.hget("mm:test:metrics", "steps") == "1"
+
+
+@pytest.mark.parametrize(("wake", "answer"), [("1", 1), ("price", 2)])
+def test_commit_and_let_go_keeps_the_lock_for_a_wake_left_while_stepping(
+    store: SymbolStore, redis_client: redis_lib.Redis, wake: str, answer: int
+) -> None:
+    token = store.acquire(1000, wait_s=0)
+    assert token
+    redis_client.set(store.keys.again, wake)  # take.lua found the lock held
+    batch = WriteBatch()
+    batch.hset(store.keys.state, {"last_seq": "5"})
+
+    assert store.commit_and_let_go(token, batch, 8000, _metrics) == (0, answer)
+
+    assert redis_client.hget(store.keys.state, "last_seq") == "5"
+    assert redis_client.get(store.keys.lock) == token  # drain again under the same lock
+    assert 1000 < redis_client.pttl(store.keys.lock) <= 8000  # for the ttl given
+    assert not redis_client.exists(store.keys.again)
+
+
+def test_commit_and_let_go_with_a_lost_lock_writes_nothing_and_leaves_the_new_holder(
+    store: SymbolStore, redis_client: redis_lib.Redis
+) -> None:
+    stale = store.acquire(5000, wait_s=0)
+    assert stale
+    redis_client.delete(store.keys.lock)
+    fresh = store.acquire(5000, wait_s=0)
+    assert fresh
+    redis_client.set(store.keys.again, "1")  # left for the new holder
+    batch = WriteBatch()
+    batch.hset(store.keys.state, {"last_seq": "9"})
+
+    with pytest.raises(LockLostError):
+        store.commit_and_let_go(stale, batch, 5000, _metrics)
+
+    assert redis_client.hget(store.keys.state, "last_seq") is None
+    assert redis_client.get(store.keys.lock) == fresh
+    assert redis_client.get(store.keys.again) == "1"
+
+
+def test_commit_and_let_go_refused_by_a_cas_keeps_the_lock_for_the_failure_bookkeeping(
+    store: SymbolStore, redis_client: redis_lib.Redis
+) -> None:
+    token = store.acquire(5000, wait_s=0)
+    assert token
+    redis_client.hset(store.keys.state, "last_seq", "7")  # moved underneath
+    batch = WriteBatch()
+    batch.cas(store.keys.state, "last_seq", "6")
+    batch.hset(store.keys.state, {"last_seq": "8"})
+
+    with pytest.raises(OperationalError, match="concurrent write"):
+        store.commit_and_let_go(token, batch, 5000, _metrics)
+
+    assert redis_client.hget(store.keys.state, "last_seq") == "7"
+    assert redis_client.get(store.keys.lock) == token  # record_failure writes with it next
+
+
+def test_commit_and_let_go_loads_its_script_on_a_server_that_does_not_know_it(
+    store: SymbolStore, redis_client: redis_lib.Redis
+) -> None:
+    token = store.acquire(5000, wait_s=0)
+    assert token
+    redis_client.script_flush()  # a restarted Redis: the cached sha is unknown there
+    batch = WriteBatch()
+    batch.hset(store.keys.state, {"last_seq": "2"})
+
+    assert store.commit_and_let_go(token, batch, 5000, _metrics) == (0, 0)
+
+    assert redis_client.hget(store.keys.state, "last_seq") == "2"
+    assert not redis_client.exists(store.keys.lock)
+    assert redis_client.hget("mm:test:metrics", "steps") == "1"  # once: the retry runs alone

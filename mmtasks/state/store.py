@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -18,19 +19,30 @@ if TYPE_CHECKING:  # redis and the settings load when a store is used: replay ne
     from redis.commands.core import Script
 
 
-def _script(name: str) -> str:
+def _lua(name: str) -> str:
     return resources.files("mmtasks.state").joinpath(name).read_text()
 
 
-OUTBOX_LUA = _script("outbox.lua")
-COMMIT_LUA = OUTBOX_LUA + _script("commit.lua")
-EMIT_LUA = OUTBOX_LUA + _script("emit.lua")
-APPEND_LUA = _script("append.lua")
-LOCK_LUA = _script("lock.lua")
-SNAPSHOT_LIB = _script("snapshot.lua")  # defines read_snapshot; two scripts call it
+OUTBOX_LUA = _lua("outbox.lua")
+COMMIT_LUA = OUTBOX_LUA + _lua("commit.lua")
+EMIT_LUA = OUTBOX_LUA + _lua("emit.lua")
+APPEND_LUA = _lua("append.lua")
+LOCK_LUA = _lua("lock.lua")
+SNAPSHOT_LIB = _lua("snapshot.lua")  # defines read_snapshot; two scripts call it
 SNAPSHOT_LUA = SNAPSHOT_LIB + "return read_snapshot(KEYS, ARGV[1], tonumber(ARGV[2]))\n"
-TAKE_LUA = SNAPSHOT_LIB + _script("take.lua")
-LET_GO_LUA = _script("let_go.lua")
+TAKE_LUA = SNAPSHOT_LIB + _lua("take.lua")
+LET_GO_LIB = _lua("let_go.lua")  # defines let_go; two scripts call it
+LET_GO_LUA = LET_GO_LIB + "return let_go(KEYS[1], KEYS[2], ARGV[1], ARGV[2])\n"
+# commit.lua as the function `commit`, then let_go: a step's last write and let-go in one call.
+COMMIT_LET_GO_LUA = (
+    OUTBOX_LUA
+    + LET_GO_LIB
+    + "local function commit()\n"
+    + _lua("commit.lua")
+    + "\nend\n"
+    + _lua("commit_let_go.lua")
+)
+_SCRIPTS: dict[str, Script] = {}  # by text, registered once per process (store._script)
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
 
@@ -134,16 +146,18 @@ class SymbolStore:
         self.r = client
         self.symbol = symbol
         self.keys: SymbolKeys = keys_for(symbol)
-        self._scripts: dict[str, Script] = {}
 
     def _script(self, text: str) -> Script:
-        """Return the script of text, registered on this store's first use of it: a store
-        lives for one step, and a price task that finds its price quiet uses only `take`
-        (registering hashes the script's text)."""
-        script = self._scripts.get(text)
+        """Return the script of text, registered on the process's first use of it (registering
+        hashes the text; a store lives for one step). Run it with `_run`, on this store's
+        client."""
+        script = _SCRIPTS.get(text)
         if script is None:
-            script = self._scripts[text] = self.r.register_script(text)
+            script = _SCRIPTS[text] = self.r.register_script(text)
         return script
+
+    def _run(self, text: str, keys: list[str], args: list[Any]) -> Any:
+        return self._script(text)(keys=keys, args=args, client=self.r)
 
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
@@ -178,7 +192,7 @@ class SymbolStore:
         if inbox is not None:
             keys += snapshot_keys(k)
             args.append(inbox)
-        answer = self._script(TAKE_LUA)(keys=keys, args=args)
+        answer = self._run(TAKE_LUA, keys, args)
         if int(answer[0]) == 1:
             return Taken(token, snapshot=answer[1] if inbox is not None else None)
         if int(answer[0]) == 2:
@@ -189,9 +203,7 @@ class SymbolStore:
         """Release the lock unless a wake was left meanwhile; return 0 when released, else 1
         (drain again) or 2 (drain again reading the newest price), the lock kept for ttl_ms.
         ttl_ms 0 (a failed step): release in any case; nonzero says a wake was taken."""
-        return int(
-            self._script(LET_GO_LUA)(keys=[self.keys.lock, self.keys.again], args=[token, ttl_ms])
-        )
+        return int(self._run(LET_GO_LUA, [self.keys.lock, self.keys.again], [token, ttl_ms]))
 
     def queue_let_go(self, pipe: Any, token: str, ttl_ms: int) -> None:
         """Queue `let_go` on a pipeline (its reply is let_go's answer), after other writes."""
@@ -199,12 +211,12 @@ class SymbolStore:
 
     def renew(self, token: str, ttl_ms: int) -> None:
         """Extend our lock or raise LockLostError when another owner holds it now."""
-        if not self._script(LOCK_LUA)(keys=[self.keys.lock], args=[token, ttl_ms]):
+        if not self._run(LOCK_LUA, [self.keys.lock], [token, ttl_ms]):
             raise LockLostError(f"lock of {self.symbol} expired or was taken over")
 
     def release(self, token: str) -> None:
         """Release the lock if we still own it."""
-        self._script(LOCK_LUA)(keys=[self.keys.lock], args=[token, "0"])
+        self._run(LOCK_LUA, [self.keys.lock], [token, "0"])
 
     # -- writes -----------------------------------------------------------------------------
     def commit(self, token: str, batch: WriteBatch) -> int:
@@ -217,22 +229,42 @@ class SymbolStore:
         from redis.exceptions import ResponseError
 
         try:
-            return int(
-                self._script(COMMIT_LUA)(
-                    keys=[self.keys.lock, *batch.keys], args=[token, json.dumps(batch.ops)]
-                )
-            )
+            return int(self._run(COMMIT_LUA, [self.keys.lock, *batch.keys], [token, _ops(batch)]))
         except ResponseError as exc:
-            text = str(exc)
-            if "LOCK_LOST" in text:
-                raise LockLostError(
-                    f"lock of {self.symbol} lost before commit; nothing written"
-                ) from None
-            if "CAS_FAILED" in text:
-                raise OperationalError(
-                    f"{self.symbol}: concurrent write detected ({text})"
-                ) from None
-            raise
+            raise self._refused(exc) from None
+
+    def commit_and_let_go(
+        self, token: str, batch: WriteBatch, ttl_ms: int, also: Callable[[Any], None]
+    ) -> tuple[int, int]:
+        """`commit` then `let_go` in one round trip, with what `also` queues on the pipeline
+        first (writes whose failure is not the step's: its metrics). The lock is let go only
+        when the commit wrote. Return (commit's answer, let_go's answer)."""
+        from redis.exceptions import NoScriptError, ResponseError
+
+        script = self._script(COMMIT_LET_GO_LUA)
+        keys = [self.keys.lock, *batch.keys, self.keys.again]
+        args: list[str | int] = [token, _ops(batch), ttl_ms]
+        pipe = self.r.pipeline(transaction=False)
+        also(pipe)
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        answer = pipe.execute(raise_on_error=False)[-1]
+        try:
+            if isinstance(answer, NoScriptError):  # new to this server: load it, run it alone
+                answer = script(keys=keys, args=args, client=self.r)
+            if isinstance(answer, Exception):
+                raise answer
+        except ResponseError as exc:
+            raise self._refused(exc) from None
+        return int(answer[0]), int(answer[1])
+
+    def _refused(self, exc: Exception) -> Exception:
+        """Return the error a refused commit means (lock lost, concurrent write), else exc."""
+        text = str(exc)
+        if "LOCK_LOST" in text:
+            return LockLostError(f"lock of {self.symbol} lost before commit; nothing written")
+        if "CAS_FAILED" in text:
+            return OperationalError(f"{self.symbol}: concurrent write detected ({text})")
+        return exc
 
     def emit(self, events: list[dict[str, str]]) -> int:
         """Append events to the outbox outside a step (no lock needed); return the first seq."""
@@ -240,18 +272,20 @@ class SymbolStore:
             return 0
         flat = [[x for item in e.items() for x in item] for e in events]
         return int(
-            self._script(EMIT_LUA)(
-                keys=[self.keys.outbox, self.keys.event_seq],
-                args=[OUTBOX_MAXLEN, json.dumps(flat, separators=(",", ":"))],
+            self._run(
+                EMIT_LUA,
+                [self.keys.outbox, self.keys.event_seq],
+                [OUTBOX_MAXLEN, json.dumps(flat, separators=(",", ":"))],
             )
         )
 
     def append(self, event: dict[str, Any]) -> int:
         """Append an event to the symbol's inbox and return its seq."""
         return int(
-            self._script(APPEND_LUA)(
-                keys=[self.keys.seq, self.keys.inbox],
-                args=[INBOX_MAXLEN, json.dumps(event, separators=(",", ":"))],
+            self._run(
+                APPEND_LUA,
+                [self.keys.seq, self.keys.inbox],
+                [INBOX_MAXLEN, json.dumps(event, separators=(",", ":"))],
             )
         )
 
@@ -271,6 +305,10 @@ def inbox_entries(rows: Any) -> list[InboxEntry]:
         payload = fields.get(b"e") or fields.get("e") or ""
         out.append(InboxEntry(_seq_of(entry_id), text_of(payload)))
     return out
+
+
+def _ops(batch: WriteBatch) -> str:
+    return json.dumps(batch.ops)
 
 
 def text_of(value: bytes | str) -> str:

@@ -1,4 +1,5 @@
-"""Which tasks a symbol's step takes: its own symbols only, and a word when beat is missing.
+"""Which tasks a symbol's step takes: its own symbols only, a look again at a lock whose holder
+may have died, and a word when beat is missing.
 
 A task for a symbol that is not in the fleet must not create a single key for it; a worker
 whose fleet set is gone (Redis restarted empty) asks beat's healer to rehydrate at once.
@@ -14,6 +15,7 @@ from mmtasks.domain import parse_symbol
 from mmtasks.errors import ValidationError
 from mmtasks.runtime import Runtime
 from mmtasks.state.keys import BEAT_LOCK, DROPPED, REHYDRATE_ASKED, SYMBOLS, keys_for
+from mmtasks.state.store import Taken
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +103,22 @@ def check_beat(rt: Runtime) -> None:
                 severity="failure",
                 settings=rt.settings,
             )
+
+
+# Looks again scheduled by this process, by (symbol, holder token): when each is due
+# (monotonic). One per holder and process: a busy symbol's wakes do not multiply them, and a
+# process that starts after a holder died schedules its own.
+_rechecks: dict[tuple[str, str], float] = {}
+RECHECKS_KEPT = 10_000
+
+
+def recheck_in(symbol: str, taken: Taken) -> int:
+    """Return in how many ms to look at a held lock again (0: a look is already due)."""
+    now = time.monotonic()
+    key = (symbol, taken.holder)
+    if _rechecks.get(key, 0.0) > now:
+        return 0
+    if len(_rechecks) >= RECHECKS_KEPT:
+        _rechecks.clear()
+    _rechecks[key] = now + taken.left_ms / 1000
+    return max(taken.left_ms, 1)

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mmtasks.errors import DependencyError, Response, policy_for
@@ -32,6 +33,22 @@ T = TypeVar("T")
 
 def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snapshot:
     """Write fx atomically under the lock with the fills and events it produced."""
+    batch = write_batch(store, snap, fx)
+    announce(store, fx, store.commit(token, batch))
+    return committed(snap, fx)
+
+
+@dataclass(frozen=True)
+class LastWrite:
+    """A step's last commit, held back to go with its let-go in one round trip
+    (`record_and_let_go`): a step that sends nothing needs no round trip of its own."""
+
+    batch: WriteBatch
+    fx: Effects
+
+
+def write_batch(store: SymbolStore, snap: Snapshot, fx: Effects) -> WriteBatch:
+    """Return the fenced writes of fx (the trades cursor it moves is noted in fx.meta)."""
     k = keys_for(store.symbol)
     batch = diff_batch(snap, fx.grid, fx.meta, fx.candles)
     if fx.strategy is not None or fx.risk is not None or fx.exchange is not None:
@@ -55,7 +72,11 @@ def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snaps
         else:
             batch.hset(k.band, {"lo": fx.band[0], "hi": fx.band[1]})
     batch.events(k.outbox, k.event_seq, fx.events, OUTBOX_MAXLEN)
-    first = store.commit(token, batch)
+    return batch
+
+
+def announce(store: SymbolStore, fx: Effects, first: int) -> None:
+    """Log the fills fx committed and relay its events (first: the first one's event_seq)."""
     for fill in fx.fills:
         log.info(
             "filled symbol=%s side=%s price=%s qty=%s fee=%s trade_id=%s client_id=%s "
@@ -73,6 +94,10 @@ def commit(store: SymbolStore, token: str, snap: Snapshot, fx: Effects) -> Snaps
     if fx.events:
         with contextlib.suppress(Exception):  # committed in the outbox; beat relays it later
             relay(store.r, store.symbol, first, fx.events)
+
+
+def committed(snap: Snapshot, fx: Effects) -> Snapshot:
+    """Return snap as it is in Redis once fx is committed."""
     new = rebase(snap, fx.grid, fx.meta, fx.candles)
     new.raw_signal = snap.raw_signal if fx.signal is None else fx.signal
     new.raw_health = snap.raw_health if fx.health is None else fx.health
@@ -163,12 +188,21 @@ def record_and_let_go(
     step_ms: float,
     tick_to_order_ms: float | None,
     events: list[dict[str, str]],
+    last: LastWrite | None = None,
 ) -> int:
-    """Record the step's metrics and let go of the lock, in one round trip; return let_go's
-    answer (0 released, else drain again). A metrics write that fails is not the step's fault.
-    """
+    """Record the step's metrics, write its held-back last commit (`last`) and let go of the
+    lock, in one round trip; return let_go's answer (0 released, else drain again). A metrics
+    write that fails is not the step's fault; a refused commit raises, the lock kept."""
+
+    def metrics(pipe: Any) -> None:
+        record_step(pipe, store.symbol, step_ms, tick_to_order_ms, events)
+
+    if last is not None and last.batch:
+        first, answer = store.commit_and_let_go(token, last.batch, ttl_ms, metrics)
+        announce(store, last.fx, first)
+        return answer
     pipe = rt.redis.pipeline(transaction=False)
-    record_step(pipe, store.symbol, step_ms, tick_to_order_ms, events)
+    metrics(pipe)
     store.queue_let_go(pipe, token, ttl_ms)
     answer = pipe.execute(raise_on_error=False)[-1]
     if isinstance(answer, Exception):

@@ -25,9 +25,9 @@ from mmtasks.messages import parse_inbox_event
 from mmtasks.runtime import Runtime
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import keys_for
-from mmtasks.state.store import InboxEntry, SymbolStore, Taken
+from mmtasks.state.store import InboxEntry, SymbolStore
 from mmtasks.trading import advance, persist
-from mmtasks.trading.admission import check_beat, in_fleet, well_formed
+from mmtasks.trading.admission import check_beat, in_fleet, recheck_in, well_formed
 from mmtasks.trading.advance import Gate, KindDecision
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.executor import execute
@@ -73,25 +73,7 @@ class StepResult:
     skipped: str = ""
     tick_to_order_ms: float | None = None
     events: list[dict[str, str]] = field(default_factory=list)
-
-
-# Looks again scheduled by this process, by (symbol, holder token): when each is due
-# (monotonic). One per holder and process: a busy symbol's wakes do not multiply them, and a
-# process that starts after a holder died schedules its own.
-_rechecks: dict[tuple[str, str], float] = {}
-RECHECKS_KEPT = 10_000
-
-
-def _recheck(symbol: str, taken: Taken) -> int:
-    """Return in how many ms to look at a held lock again (0: a look is already due)."""
-    now = time.monotonic()
-    key = (symbol, taken.holder)
-    if _rechecks.get(key, 0.0) > now:
-        return 0
-    if len(_rechecks) >= RECHECKS_KEPT:
-        _rechecks.clear()
-    _rechecks[key] = now + taken.left_ms / 1000
-    return max(taken.left_ms, 1)
+    last: persist.LastWrite | None = None  # the last commit, to go with the let-go
 
 
 def now_ms() -> int:
@@ -120,7 +102,7 @@ def run_step(
     if token is None:
         if clear_price_pending:  # or no price task would be sent until the flag expires
             rt.redis.delete(store.keys.price_pending)
-        recheck_ms = _recheck(symbol, taken)
+        recheck_ms = recheck_in(symbol, taken)
         if recheck_ms:  # the holder may have died: look again once its lock has expired
             wake(app, symbol, countdown_s=recheck_ms / 1000 + 0.2)
         return StepResult(symbol, trigger, skipped="coalesced: the lock's holder drains again")
@@ -135,7 +117,14 @@ def run_step(
             step_ms = (time.perf_counter() - started) * 1000
             check_beat(rt)
             again = persist.record_and_let_go(
-                rt, store, token, ttl_ms, step_ms, result.tick_to_order_ms, result.events
+                rt,
+                store,
+                token,
+                ttl_ms,
+                step_ms,
+                result.tick_to_order_ms,
+                result.events,
+                result.last,
             )
             if not again:
                 held = False
@@ -175,7 +164,7 @@ def _locked_step(
         if not first:  # a fresh lock needs no renewal; a long drain does
             store.renew(token, rt.settings.lock_ttl_ms)
         first = False
-        snap, applied, fills, more = _drain_once(rt, store, token, snap, result)
+        snap, applied, fills, more = _drain_once(rt, store, token, snap, result, not buffered)
         result.events_applied += applied
         buffered += fills
         if not more:
@@ -187,9 +176,11 @@ def _locked_step(
 
 
 def _drain_once(
-    rt: Runtime, store: SymbolStore, token: str, snap: Snapshot, result: StepResult
+    rt: Runtime, store: SymbolStore, token: str, snap: Snapshot, result: StepResult, last: bool
 ) -> tuple[Snapshot, int, int, bool]:
-    """Apply one batch of inbox events, then decide and execute; return the new snapshot."""
+    """Apply one batch of inbox events, then decide and execute; return the new snapshot.
+    With `last` (no fill to flush), a round that ends the step with nothing to send holds its
+    commit back in `result.last`, to be written with the let-go in one round trip."""
     started_ms = now_ms()
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
     entries = snap.inbox if snap.inbox is not None else store.read_inbox(snap.last_seq, INBOX_BATCH)
@@ -215,19 +206,26 @@ def _drain_once(
     fx.meta["last_step_ms"] = str(now_ms())
 
     # Commit #1: events applied, cursor advanced, intents written — before any order leaves.
-    snap = persist.commit(store, token, snap, fx)
+    batch, after = persist.write_batch(store, snap, fx), persist.committed(snap, fx)
     result.events.extend(fx.events)
-    fills = len(fx.fills)
-    slow = False
+    more = len(entries) == INBOX_BATCH
+    if last and not (actions or fx.fills or more) and (g.waiting or not _recovering(after)):
+        result.last = persist.LastWrite(batch, fx)
+        return after, len(entries), 0, False
+    persist.announce(store, fx, store.commit(token, batch))
+    snap, fills, slow = after, len(fx.fills), False
     if actions:
         snap, slow, fills2 = _execute(rt, store, token, snap, actions, result, started_ms)
         fills += fills2
-    recovering = snap.record.degraded is not None or snap.record.recovery.recovering
-    if not g.waiting and not slow and recovering:
+    if not g.waiting and not slow and _recovering(snap):
         fx3 = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
         advance.recovered(snap, fx3, now_ms())
         snap = persist.commit(store, token, snap, fx3)
-    return snap, len(entries), fills, len(entries) == INBOX_BATCH
+    return snap, len(entries), fills, more
+
+
+def _recovering(snap: Snapshot) -> bool:
+    return snap.record.degraded is not None or snap.record.recovery.recovering
 
 
 def _parse(snap: Snapshot, fx: Effects, entries: list[InboxEntry]) -> list[advance.InboxEvent]:
