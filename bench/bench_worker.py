@@ -11,13 +11,15 @@ then measures in the same run:
   * inbox events/s: a burst of order events drained by one wake (how bursts are absorbed);
   * tick-to-order latency p50/p99: tick published -> order created at the exchange;
   * worker RSS and PSS.
-Usage: python bench/bench_worker.py [--n 2000] [--latency-samples 200]
+Each ratio is to the no-op runs just before and after it, over --rounds rounds (median shown).
+Usage: python bench/bench_worker.py [--n 2000] [--rounds 3] [--latency-samples 200]
 Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -61,6 +63,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="tasks/events per throughput run")
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of quiet and step runs between no-op runs"
+    )
     args = parser.parse_args()
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
@@ -150,12 +155,22 @@ def main() -> None:
                 r.hset(k.band, mapping=band)
                 return taken
 
+            # Rounds of no-op, quiet and step, the no-op again at the end: each round's ratio
+            # is to the no-op runs on either side of it, so a change in the machine's load
+            # between phases (these machines are shared) moves a round, not the whole result.
             steps = args.n // 2
-            noop_before = rate("mmtasks.symbol.ping", steps)
-            quiet_rate = rate("mmtasks.symbol.on_price", steps)
-            step_rate = rate("mmtasks.symbol.on_price", steps, keep_band=False)
-            noop_after = rate("mmtasks.symbol.ping", steps)
-            noop_rate = (noop_before + noop_after) / 2
+            noops = [rate("mmtasks.symbol.ping", steps)]
+            quiets: list[float] = []
+            stepped: list[float] = []
+            for _ in range(args.rounds):
+                quiets.append(rate("mmtasks.symbol.on_price", steps))
+                stepped.append(rate("mmtasks.symbol.on_price", steps, keep_band=False))
+                noops.append(rate("mmtasks.symbol.ping", steps))
+            around = [(a + b) / 2 for a, b in itertools.pairwise(noops)]
+            quiet_ratios = [q / n for q, n in zip(quiets, around, strict=True)]
+            step_ratios = [s / n for s, n in zip(stepped, around, strict=True)]
+            noop_rate = statistics.median(noops)
+            quiet_rate, step_rate = statistics.median(quiets), statistics.median(stepped)
 
             # 3. a burst of order events drained from the inbox by one wake.
             target = int(r.get(k.seq) or 0) + args.n
@@ -208,17 +223,23 @@ def main() -> None:
             worker.stop()
         q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
         print(f"worker benchmark ({SYMBOL}, 1 worker, threads -c 1, {os.cpu_count()} cores)")
+
+        def spread(ratios: list[float]) -> str:
+            return f"median {statistics.median(ratios):.2f}, rounds " + " ".join(
+                f"{r:.2f}" for r in ratios
+            )
+
         print(
             f"  no-op Celery task (ping):      {noop_rate:8.0f} tasks/s "
-            f"(before {noop_before:.0f}, after {noop_after:.0f})"
+            f"(median of {len(noops)} runs: " + " ".join(f"{n:.0f}" for n in noops) + ")"
         )
         print(
             f"  price task, tick in the band:  {quiet_rate:8.0f} tasks/s "
-            f"(ratio to no-op {quiet_rate / noop_rate:.2f}; no step: one round trip)"
+            f"(ratio to no-op {spread(quiet_ratios)}; no step: one round trip)"
         )
         print(
             f"  price step, no order changed: {step_rate:8.0f} steps/s "
-            f"(ratio to no-op {step_rate / noop_rate:.2f}; the whole step)"
+            f"(ratio to no-op {spread(step_ratios)}; the whole step)"
         )
         print(
             f"  inbox burst drained by 1 wake: {drain_events:8.0f} events/s "
