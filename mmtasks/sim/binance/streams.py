@@ -36,6 +36,27 @@ def execution_type(update: OrderUpdate) -> str:
     return "CANCELED" if status is OrderStatus.CANCELED else "EXPIRED"
 
 
+def _execution(update: OrderUpdate) -> dict[str, Any]:
+    """The fields both user streams give an order update, under Binance's one-letter keys."""
+    o, t = update.order, update.last_trade
+    return {
+        "s": o.symbol,
+        "c": o.client_order_id,
+        "S": o.side.value,
+        "q": shapes.num(o.quantity),
+        "p": shapes.num(o.price),
+        "x": execution_type(update),
+        "X": o.status.value,
+        "i": int(o.order_id),
+        "l": shapes.num(t.quantity) if t else "0",
+        "z": shapes.num(o.executed_qty),
+        "L": shapes.num(t.price) if t else "0",
+        "n": shapes.num(t.fee) if t else "0",
+        "T": update.ts_event_ms,
+        "m": t.is_maker if t else False,
+    }
+
+
 def futures_order_event(update: OrderUpdate) -> dict[str, Any]:
     """ORDER_TRADE_UPDATE of the USDⓈ-M user stream."""
     o, t = update.order, update.last_trade
@@ -44,28 +65,15 @@ def futures_order_event(update: OrderUpdate) -> dict[str, Any]:
         "E": update.ts_event_ms,
         "T": update.ts_event_ms,
         "o": {
-            "s": o.symbol,
-            "c": o.client_order_id,
-            "S": o.side.value,
+            **_execution(update),
             "o": o.order_type.value,
             "f": "GTX" if o.post_only else o.time_in_force.value,
-            "q": shapes.num(o.quantity),
-            "p": shapes.num(o.price),
             "ap": shapes.num(o.avg_price),
             "sp": "0",
-            "x": execution_type(update),
-            "X": o.status.value,
-            "i": int(o.order_id),
-            "l": shapes.num(t.quantity) if t else "0",
-            "z": shapes.num(o.executed_qty),
-            "L": shapes.num(t.price) if t else "0",
-            "n": shapes.num(t.fee) if t else "0",
             "N": t.fee_asset if t else "USDT",
-            "T": update.ts_event_ms,
             "t": int(t.trade_id) if t else 0,
             "b": "0",
             "a": "0",
-            "m": t.is_maker if t else False,
             "R": o.reduce_only,
             "wt": "CONTRACT_PRICE",
             "ot": o.order_type.value,
@@ -88,31 +96,18 @@ def spot_order_event(update: OrderUpdate) -> dict[str, Any]:
     return {
         "e": "executionReport",
         "E": update.ts_event_ms,
-        "s": o.symbol,
-        "c": o.client_order_id,
-        "S": o.side.value,
+        **_execution(update),
         "o": shapes.spot_type(o),
         "f": "GTC" if o.post_only else o.time_in_force.value,
-        "q": shapes.num(o.quantity),
-        "p": shapes.num(o.price),
         "P": "0",
         "F": "0",
         "g": -1,
         "C": o.client_order_id if o.status is OrderStatus.CANCELED else "",
-        "x": execution_type(update),
-        "X": o.status.value,
         "r": "NONE",
-        "i": int(o.order_id),
-        "l": shapes.num(t.quantity) if t else "0",
-        "z": shapes.num(o.executed_qty),
-        "L": shapes.num(t.price) if t else "0",
-        "n": shapes.num(t.fee) if t else "0",
         "N": t.fee_asset if t else None,
-        "T": update.ts_event_ms,
         "t": int(t.trade_id) if t else -1,
         "I": 0,
         "w": o.status.is_open,
-        "m": t.is_maker if t else False,
         "M": False,
         "O": o.created_ms,
         "Z": shapes.num(o.avg_price * o.executed_qty),
