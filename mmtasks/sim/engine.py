@@ -188,15 +188,10 @@ class SimExchange:
                 symbol=symbol,
                 order_id=self._ids.next_order_id(),
                 client_order_id=coid or self._ids.client_order_id(),
-                side=cmd.side,
-                order_type=cmd.order_type,
-                time_in_force=cmd.time_in_force,
                 price=price,
-                quantity=cmd.quantity,
-                post_only=cmd.post_only,
-                reduce_only=cmd.reduce_only,
                 created_ms=now,
                 updated_ms=now,
+                **cmd.terms(),
             )
             self._orders[order.order_id] = order
             self._by_client_id[(symbol, order.client_order_id)] = order

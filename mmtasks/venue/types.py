@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mmtasks.decimals import parse_decimal
 from mmtasks.domain import OrderStatus, Side
@@ -126,6 +126,15 @@ class OrderRequest:
         put(self, "quantity", parse_decimal(self.quantity, "quantity"))
         price: object = self.price
         put(self, "price", None if price is None or price == "" else parse_decimal(price, "price"))
+
+    def terms(self) -> dict[str, Any]:
+        """Return what an order keeps of this request, by the order's field names."""
+        return {name: getattr(self, name) for name in _TERMS}
+
+
+# An order's fields it takes as its request asked them (the price may be moved to a tick, the
+# symbol and client id spelled the venue's way).
+_TERMS = ("side", "order_type", "time_in_force", "quantity", "post_only", "reduce_only")
 
 
 @dataclass(frozen=True, slots=True)

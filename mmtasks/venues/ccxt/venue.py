@@ -290,19 +290,14 @@ def _rejected(request: OrderRequest, reason: str, now_ms: int) -> Order:
         symbol=request.symbol,
         order_id="",
         client_order_id=request.client_order_id,
-        side=request.side,
-        order_type=request.order_type,
-        time_in_force=request.time_in_force,
         price=request.price or ZERO,
-        quantity=request.quantity,
         executed_qty=ZERO,
         avg_price=ZERO,
         status=OrderStatus.REJECTED,
-        post_only=request.post_only,
-        reduce_only=request.reduce_only,
         created_ms=now_ms,
         updated_ms=now_ms,
         reject_reason=reason,
+        **request.terms(),
     )
 
 
