@@ -10,6 +10,7 @@ As the worker does, only the newest `average_window + 5` candles are kept.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from decimal import Decimal
 
 import numpy as np
@@ -71,8 +72,8 @@ class CandleFeed:
         candle = self._cache.get(j)
         if candle is None:
             d = self.data
-            o, h, low, c, v = map(Decimal, d.texts(j))
-            candle = Candle(int(d.ts_ms[j]), o, h, low, c, v, True)
+            texts = d.texts(j)
+            candle = RowCandle(int(d.ts_ms[j]), texts, Decimal(texts[3]), Decimal(texts[4]))
             if len(self._cache) > CACHED_CANDLES:
                 self._cache.clear()
             self._cache[j] = candle
@@ -110,3 +111,51 @@ class CandleFeed:
         if closed:
             self._cache[-k - 1] = candle
         return candle
+
+
+class RowCandle(Candle):
+    """A closed candle of a series whose open, high and low are parsed from the row's text when
+    first read: the volume monitor reads only close and volume, and a visit far from the last
+    one builds ~20 candles (parsing a Decimal costs ~0.3 us, three fifths of a candle's cost).
+    It is a Candle in every other way: the same values, equal to the Candle of those values.
+    """
+
+    def __init__(self, open_ms: int, texts: Sequence[str], close: Decimal, volume: Decimal) -> None:
+        # Candle is frozen: the fields go into the instance dict as its own __init__ puts them.
+        d = self.__dict__
+        d["open_ms"], d["close"], d["volume"], d["closed"] = open_ms, close, volume, True
+        d["_texts"] = texts
+
+    def _parsed(self, name: str, k: int) -> Decimal:
+        d = self.__dict__
+        value: Decimal | None = d.get(name)
+        if value is None:
+            value = d[name] = Decimal(d["_texts"][k])
+        return value
+
+    @property
+    def open(self) -> Decimal:
+        """The open, parsed when first read."""
+        return self._parsed("_open", 0)
+
+    @property
+    def high(self) -> Decimal:
+        """The high, parsed when first read."""
+        return self._parsed("_high", 1)
+
+    @property
+    def low(self) -> Decimal:
+        """The low, parsed when first read."""
+        return self._parsed("_low", 2)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Candle):
+            return NotImplemented
+        return _values(self) == _values(other)
+
+    def __hash__(self) -> int:
+        return hash(_values(self))
+
+
+def _values(c: Candle) -> tuple[object, ...]:
+    return (c.open_ms, c.open, c.high, c.low, c.close, c.volume, c.closed)
