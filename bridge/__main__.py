@@ -23,6 +23,14 @@ from mmtasks.observability import init_sentry
 from mmtasks.settings import Settings, get_settings
 
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
+# The BridgeConfig fields the command line sets: (option, field, what it sets); each option's
+# type and default are the field's. The other fields come from the settings.
+TUNING = (
+    ("--resync-s", "resync_s", "re-read the symbol set at least this often"),
+    ("--kline-interval", "kline_interval", "candle interval"),
+    ("--backoff-cap-s", "backoff_cap_s", "longest pause between reconnect attempts"),
+    ("--stats-s", "stats_interval_s", "log message rates this often"),
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,30 +58,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=str(DEFAULT_CONFIG),
         help="symbols YAML used with the Redis source ('' for none; default %(default)s)",
     )
-    parser.add_argument(
-        "--resync-s",
-        type=float,
-        default=10.0,
-        help="re-read the symbol set at least this often (default %(default)s)",
-    )
-    parser.add_argument("--kline-interval", default="1m", help="candle interval (default 1m)")
+    for flag, name, text in TUNING:
+        default = getattr(BridgeConfig, name)
+        parser.add_argument(
+            flag,
+            dest=name,
+            type=type(default),
+            default=default,
+            help=f"{text} (default %(default)s)",
+        )
     parser.add_argument(
         "--no-leader",
         action="store_true",
         help="stream without taking the leader lock mm:bridge:leader (by default a second "
         "bridge stands by and takes over within about 3.5 s of the leader's death)",
-    )
-    parser.add_argument(
-        "--backoff-cap-s",
-        type=float,
-        default=10.0,
-        help="longest pause between reconnect attempts (default %(default)s)",
-    )
-    parser.add_argument(
-        "--stats-s",
-        type=float,
-        default=30.0,
-        help="log message rates this often (default %(default)s)",
     )
     return parser.parse_args(argv)
 
@@ -95,11 +93,8 @@ def build(args: argparse.Namespace, settings: Settings) -> Bridge:
         connector_addr=settings.connector_addr,
         connector_token=settings.connector_token,
         tls_ca=settings.connector_tls_ca,
-        kline_interval=args.kline_interval,
-        resync_s=args.resync_s,
         connect_timeout_s=settings.connector_timeout_s,
-        backoff_cap_s=args.backoff_cap_s,
-        stats_interval_s=args.stats_s,
+        **{name: getattr(args, name) for _, name, _ in TUNING},
     )
     leadership = None if args.no_leader else Leadership(client)
     return Bridge(config, Sink(client, app, rejects), rejects, source, leadership)
