@@ -19,7 +19,11 @@ from mmtasks.errors import ValidationError
 from mmtasks.grid.models import Candle
 from mmtasks.replay.series import Series
 
-KEPT_EXTRA = 5  # mmtasks.trading.step.CANDLES_KEPT_EXTRA
+# The candles the core reads (grid/indicators.py): the newest, the `average_window` closed ones
+# before it, and one more for ATR's first previous close. The worker keeps 5 more than the
+# window (trading/advance.CANDLES_KEPT_EXTRA), which no decision reads: a visit far from the
+# last builds its whole window, so replay builds only these.
+KEPT_EXTRA = 2
 CACHED_CANDLES = 8192
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
@@ -40,6 +44,7 @@ class CandleFeed:
         self._cache: dict[int, Candle] = {}
         self._last_stop = -1
         self._last: tuple[Candle, ...] = ()
+        self._open_ms: list[int] = []  # the row times as ints, when first needed (candles)
         if data.kind == "ticks":
             bucket = data.ts_ms // kline_ms
             self.bucket = bucket
@@ -71,9 +76,10 @@ class CandleFeed:
     def _candle(self, j: int) -> Candle:
         candle = self._cache.get(j)
         if candle is None:
-            d = self.data
-            texts = d.texts(j)
-            candle = RowCandle(int(d.ts_ms[j]), texts, Decimal(texts[3]), Decimal(texts[4]))
+            if not self._open_ms:
+                self._open_ms = self.data.ts_ms.tolist()  # not a numpy scalar per candle
+            texts = self.data.texts(j)
+            candle = RowCandle(self._open_ms[j], texts, Decimal(texts[3]), Decimal(texts[4]))
             if len(self._cache) > CACHED_CANDLES:
                 self._cache.clear()
             self._cache[j] = candle
