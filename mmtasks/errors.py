@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pydantic
+    from pydantic_core import ErrorDetails
 
 
 class Response(StrEnum):
@@ -139,3 +145,19 @@ def _is_temporary(exc: BaseException) -> bool:
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
         return True
     return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def explain(
+    exc: pydantic.ValidationError, whole: str, phrase: Callable[[str, ErrorDetails], str]
+) -> str:
+    """Return pydantic's errors as one message: our validators' ValidationError in its own words
+    (pydantic wraps it), any other error as phrase(where, error); where is the field's dotted
+    path, or whole for an error of the whole input."""
+    messages = []
+    for error in exc.errors(include_url=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, ValidationError):
+            messages.append(str(cause))
+        else:
+            messages.append(phrase(".".join(str(part) for part in error["loc"]) or whole, error))
+    return "; ".join(messages)

@@ -14,9 +14,10 @@ from typing import Annotated, Any, TypeVar
 
 import pydantic
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import ErrorDetails
 
 from mmtasks.domain import parse_symbol
-from mmtasks.errors import ValidationError
+from mmtasks.errors import ValidationError, explain
 
 # Venues a connector can serve (docs/venue.md). A real venue adapter adds its name here.
 EXCHANGES = ("sim", "binanceusdm", "binance")
@@ -194,16 +195,12 @@ def check_text(value: Any, path: str) -> None:
 
 def describe(exc: pydantic.ValidationError, takes: str) -> str:
     """Return pydantic's errors as one message in the project's words."""
-    messages = []
-    for error in exc.errors(include_url=False):
-        loc = ".".join(str(part) for part in error["loc"]) or "arguments"
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, ValidationError):
-            messages.append(str(cause))
-        elif error["type"] == "extra_forbidden":
-            messages.append(f"unknown argument {loc!r}: {takes}")
-        elif error["type"] == "missing":
-            messages.append(f"{loc} is required: {takes}")
-        else:
-            messages.append(f"{loc}: {error['msg'].lower()}, received {error['input']!r}")
-    return "; ".join(messages)
+
+    def phrase(loc: str, error: ErrorDetails) -> str:
+        if error["type"] == "extra_forbidden":
+            return f"unknown argument {loc!r}: {takes}"
+        if error["type"] == "missing":
+            return f"{loc} is required: {takes}"
+        return f"{loc}: {error['msg'].lower()}, received {error['input']!r}"
+
+    return explain(exc, "arguments", phrase)

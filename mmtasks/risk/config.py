@@ -7,9 +7,10 @@ from typing import Any
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from mmtasks.decimals import canon, parse_decimal
-from mmtasks.errors import ValidationError
+from mmtasks.errors import ValidationError, explain
 
 DECIMAL_LIMITS = (
     "max_exposure_quote",
@@ -97,18 +98,14 @@ def parse_fleet_risk(data: dict[str, Any]) -> FleetRiskConfig:
     try:
         return FleetRiskConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        messages = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "fleet risk"
-            cause = error.get("ctx", {}).get("error")
-            if isinstance(cause, ValidationError):
-                messages.append(str(cause))
-            elif error["type"] == "extra_forbidden":
-                known = ", ".join(FleetRiskConfig.model_fields)
-                messages.append(f"{field} is not a fleet risk setting (known: {known})")
-            else:
-                messages.append(f"{field}: {error['msg']}, received {error.get('input')!r}")
-        raise ValidationError("; ".join(messages)) from None
+        raise ValidationError(explain(exc, "fleet risk", _phrase)) from None
+
+
+def _phrase(field: str, error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        known = ", ".join(FleetRiskConfig.model_fields)
+        return f"{field} is not a fleet risk setting (known: {known})"
+    return f"{field}: {error['msg']}, received {error.get('input')!r}"
 
 
 def merged(current: FleetRiskConfig, changes: dict[str, Any]) -> FleetRiskConfig:
