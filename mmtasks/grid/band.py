@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 
 from mmtasks.domain import Side
 from mmtasks.grid.config import RiskConfig, SymbolRules
+from mmtasks.grid.frame import level_table
 from mmtasks.grid.logic import Frame, decide, frame, window_runs
 from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
 from mmtasks.grid.quickinit import quick_init
@@ -80,14 +81,15 @@ def _entry_bounds(
     """
     if buy:
         top = _floor_div(ref - i / 2 - a, i)
+        t = int(top)
         hi: Decimal | None = None
         for k in range(1, MAX_SCAN):
-            if a + (top + k) * i not in taken:
+            if level_table.at(a, i, t + k) not in taken:
                 hi = a + (top + k) * i + i / 2
                 break
         lo: Decimal | None = None
         for k in range(1, MAX_SCAN):
-            level = a + (top - count + 1 - k) * i
+            level = level_table.at(a, i, t - count + 1 - k)
             if level <= 0:
                 break
             if level not in taken:
@@ -95,9 +97,10 @@ def _entry_bounds(
                 break
         return lo, hi
     bottom = -_floor_div(a - (ref + i / 2), i)
+    b = int(bottom)
     lo = None
     for k in range(1, MAX_SCAN):
-        level = a + (bottom - k) * i
+        level = level_table.at(a, i, b - k)
         if level <= 0:
             break
         if level not in taken:
@@ -105,7 +108,7 @@ def _entry_bounds(
             break
     hi = None
     for k in range(1, MAX_SCAN):
-        if a + (bottom + count - 1 + k) * i not in taken:
+        if level_table.at(a, i, b + count - 1 + k) not in taken:
             hi = a + (bottom + k - 1) * i - i / 2
             break
     return lo, hi

@@ -82,6 +82,66 @@ def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) ->
     return [anchor + (bottom + n) * interval for n in range(count)]
 
 
+class _Levels:
+    """The levels anchor + n x interval by their integer index n, each made once.
+
+    The price moves within one bucket between most evaluations, and a decision and its quiet
+    band look at the same levels, so the same Decimals come back - and a new Decimal's hash
+    (asked by the sets of occupied prices and taken levels) costs several times the arithmetic
+    that made it; these are hashed once. Anchor and interval are held and compared by identity
+    (a level's text follows theirs: equal values spelled differently must not share levels).
+    `anchor + Decimal(n) * interval` is `anchor + q * interval` for the integral Decimal q of
+    value n that floor_div gives (exponent 0): the same value, spelled the same.
+    """
+
+    def __init__(self) -> None:
+        self.entry: tuple[Decimal, Decimal, dict[int, Decimal], dict[_RunKey, _Run]]
+        self.entry = (Decimal(0), Decimal(0), {}, {})
+
+    def _tables(
+        self, anchor: Decimal, interval: Decimal
+    ) -> tuple[dict[int, Decimal], dict[_RunKey, _Run]]:
+        a, i, levels, runs = self.entry
+        if a is not anchor or i is not interval or len(levels) > MAX_LEVELS:
+            levels, runs = {}, {}
+            self.entry = (anchor, interval, levels, runs)
+        return levels, runs
+
+    def at(self, anchor: Decimal, interval: Decimal, n: int) -> Decimal:
+        """Return the level of index n."""
+        levels = self._tables(anchor, interval)[0]
+        level = levels.get(n)
+        if level is None:
+            level = levels[n] = anchor + Decimal(n) * interval
+        return level
+
+    def run(self, anchor: Decimal, interval: Decimal, nearest: int, count: int, buy: bool) -> _Run:
+        """Return the entry candidates of a window: the `count` positive levels from index
+        nearest down (buys), or from nearest up (sells), nearest first."""
+        runs = self._tables(anchor, interval)[1]
+        key = (nearest, count, buy)
+        found = runs.get(key)
+        if found is None:
+            found = runs[key] = self._run(anchor, interval, nearest, count, buy)
+        return found
+
+    def _run(self, anchor: Decimal, interval: Decimal, nearest: int, count: int, buy: bool) -> _Run:
+        if not buy:
+            return tuple(self.at(anchor, interval, nearest + n) for n in range(count))
+        out: list[Decimal] = []
+        for n in range(count):
+            level = self.at(anchor, interval, nearest - n)
+            if level <= 0:
+                break  # nearest first: every later level is lower still
+            out.append(level)
+        return tuple(out)
+
+
+MAX_LEVELS = 8192
+_RunKey = tuple[int, int, bool]
+_Run = tuple[Decimal, ...]
+level_table = _Levels()
+
 _Key = tuple[Market, GridConfig, RiskConfig, SymbolRules, Decimal | None, Decimal]
 
 

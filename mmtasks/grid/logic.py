@@ -19,6 +19,7 @@ from mmtasks.grid.frame import (
     effective_interval,
     floor_div,
     frame,
+    level_table,
     reference_price,
     sell_levels,
     with_anchor,
@@ -271,67 +272,18 @@ def _entry_orders(
     occupied, busy = sv.occupied, sv.busy
     todo: list[tuple[Side, Decimal]] = []
     top = floor_div(fr.buy_ref - i / 2 - a, i)
-    for level in _runs.get(a, i, top, config.buy_levels, True):
+    for level in level_table.run(a, i, int(top), config.buy_levels, True):
         if level not in occupied and level not in busy:
             todo.append((Side.BUY, level))
     if config.mode == "neutral":
         bottom = -floor_div(a - (fr.sell_ref + i / 2), i)  # ceil
-        for level in _runs.get(a, i, bottom, config.sell_levels, False):
+        for level in level_table.run(a, i, int(bottom), config.sell_levels, False):
             if level not in occupied and level not in busy:
                 todo.append((Side.SELL, level))
     places: list[PlaceOrder] = []
     for side, level in todo:
         _entry(state, side, level, sv, places, config=config, risk=risk, rules=rules)
     return places
-
-
-class _Runs:
-    """The candidate levels of each window, for one anchor and interval.
-
-    The price moves within one bucket between most evaluations, so the same levels come back,
-    and as the same Decimal objects, whose hashes (asked by the sets of occupied prices and
-    busy levels) are computed once: a new Decimal's hash costs several times the arithmetic
-    that made it. Anchor and interval are held and compared by identity (a level's text follows
-    theirs: equal values spelled differently must not share levels); the nearest index is an
-    integral Decimal of exponent 0, so its value names it.
-    """
-
-    def __init__(self) -> None:
-        self.entry: tuple[Decimal, Decimal, dict[tuple[Decimal, int, bool], tuple[Decimal, ...]]]
-        self.entry = (ZERO, ZERO, {})
-
-    def get(
-        self, anchor: Decimal, interval: Decimal, nearest: Decimal, count: int, buy: bool
-    ) -> tuple[Decimal, ...]:
-        a, i, runs = self.entry
-        if a is not anchor or i is not interval:
-            runs = {}
-            self.entry = (anchor, interval, runs)
-        key = (nearest, count, buy)
-        run = runs.get(key)
-        if run is None:
-            if len(runs) >= MAX_RUNS:
-                runs.clear()
-            run = runs[key] = _run(anchor, interval, nearest, count, buy)
-        return run
-
-
-MAX_RUNS = 4096
-_runs = _Runs()
-
-
-def _run(
-    anchor: Decimal, interval: Decimal, nearest: Decimal, count: int, buy: bool
-) -> tuple[Decimal, ...]:
-    if not buy:
-        return tuple(anchor + (nearest + n) * interval for n in range(count))
-    levels: list[Decimal] = []
-    for n in range(count):
-        level = anchor + (nearest - n) * interval
-        if level <= 0:
-            break  # nearest first: every later level is lower still
-        levels.append(level)
-    return tuple(levels)
 
 
 def _entry(
