@@ -390,9 +390,12 @@ def print_latency(label: str, samples: list[float], tail: str) -> None:
 
 @contextlib.contextmanager
 def probe_fleet(
-    addr: str, env: dict[str, str], symbols: list[str]
+    addr: str, env: dict[str, str], symbols: list[str], control: Any = None
 ) -> Iterator[tuple[Any, Any, NewOrders]]:
-    """Run the bridge on symbols; yield (venue client, sim control, new-order watch)."""
+    """Run the bridge on symbols; yield (venue client, price control, new-order watch).
+
+    control: what moves the exchange's price; by default the connector's SimControl (closed after).
+    """
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.connector.sim_client import SimControlClient
     from tests.kit.procs import stop
@@ -404,14 +407,16 @@ def probe_fleet(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    exchange, sim = ExchangeClient(addr), SimControlClient(addr)
+    exchange = ExchangeClient(addr)
+    sim = control if control is not None else SimControlClient(addr)
     watch = NewOrders(addr)
     try:
         yield exchange, sim, watch
     finally:
         watch.close()
         exchange.close()
-        sim.close()
+        if control is None:
+            sim.close()
         stop(bridge)
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import NewOrders, print_latency, probe  # noqa: E402
+from bench_bridge import print_latency, probe, probe_fleet  # noqa: E402
 from reserved import machine, reserved_services  # noqa: E402
 
 
@@ -67,10 +65,9 @@ def exchange_for(venue: str, symbols: list[str], redis_url: str) -> Iterator[tup
 
 def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str) -> None:
     from mmtasks.celery import app, use_services
-    from mmtasks.connector.client import ExchangeClient
     from mmtasks.settings import settings_for
     from tests.kit.env import fleet_env
-    from tests.kit.procs import Worker, stop
+    from tests.kit.procs import Worker
 
     redis.Redis.from_url(redis_url).flushdb()
     use_services(app, settings_for(redis_url, database_url))
@@ -81,21 +78,10 @@ def latency(venue: str, n: int, samples: int, redis_url: str, database_url: str)
         n_workers = min(n, 8)
         groups = [symbols[i::n_workers] for i in range(n_workers)]
         workers = [Worker([s.lower() for s in g], env, name=f"bv{i}") for i, g in enumerate(groups)]
-        bridge = subprocess.Popen(
-            [sys.executable, "-m", "bridge", "--symbols", ",".join(symbols)],
-            env={**os.environ, **env},
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        exchange = ExchangeClient(addr)
-        watch = NewOrders(addr)
         try:
-            got = probe(client, exchange, control, watch, symbols, samples)
+            with probe_fleet(addr, env, symbols, control) as (exchange, mover, watch):
+                got = probe(client, exchange, mover, watch, symbols, samples)
         finally:
-            watch.close()
-            exchange.close()
-            stop(bridge)
             for worker in workers:
                 worker.stop()
     print_latency(
