@@ -137,7 +137,10 @@ class Slot:
         """Return this slot with no order, keeping its generation and its inventory (or holding
         inventory, when given: what the order's last fills left)."""
         held = self.inventory if inventory is None else inventory
-        return Slot(level=self.level, inventory=held, generation=self.generation)
+        free = SlotStatus.FREE  # the fields in order: keywords cost more, on every order's end
+        return Slot(
+            self.level, free, None, None, None, None, None, ZERO, False, held, self.generation
+        )
 
     def updated(
         self,

@@ -81,9 +81,17 @@ def _is_our_id(client_order_id: str) -> bool:
 
 def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
     """Return slot holding place PENDING (None: that very intent is written already)."""
+    if not _new_intent(symbol, slot, place):
+        return None
+    return slot.holding(place, SlotStatus.PENDING, None, ZERO, slot.inventory)
+
+
+def _new_intent(symbol: str, slot: Slot, place: PlaceOrder) -> bool:
+    """Return True when slot may take place's intent, False when it holds it already; raise
+    when it holds another order, or place would reuse a generation."""
     if slot.status is not SlotStatus.FREE:
         if slot.client_order_id == place.client_order_id:
-            return None  # the same step replayed: the intent is already written
+            return False  # the same step replayed: the intent is already written
         raise OperationalError(
             f"slot {slot.key} of {symbol} already holds order {slot.client_order_id}, "
             f"received a second intent {place.client_order_id}"
@@ -94,7 +102,7 @@ def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
             f"slot {slot.key} of {symbol} is at generation {slot.generation}, "
             f"received an intent with generation {place.generation}"
         )
-    return slot.holding(place, SlotStatus.PENDING, None, ZERO, slot.inventory)
+    return True
 
 
 def _acked(slot: Slot, venue_order_id: str) -> Slot | None:
@@ -126,6 +134,16 @@ def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None
     """
     slots: dict[str, Slot] = {}
     keys = [canon(place.level) for place, _ in answers]
+    if len(set(keys)) == len(keys):  # a slot each (what decide sends): one slot per order
+        for key, (place, venue_order_id) in zip(keys, answers, strict=True):
+            slot = state.slots.get(key) or Slot(level=place.level)
+            if _new_intent(state.symbol, slot, place):
+                slots[key] = _answered(slot, place, venue_order_id)
+            elif venue_order_id is None:
+                slots[key] = slot.freed()
+            else:
+                slots[key] = _acked(slot, venue_order_id) or slot
+        return state.with_slots(slots.values())
     for key, (place, _) in zip(keys, answers, strict=True):
         slot = slots.get(key) or state.slots.get(key) or Slot(level=place.level)
         slots[key] = _intent(state.symbol, slot, place) or slot
@@ -138,6 +156,14 @@ def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None
         else:
             slots[key] = _acked(slot, venue_order_id) or slot
     return state.with_slots(slots.values())
+
+
+def _answered(slot: Slot, place: PlaceOrder, venue_order_id: str | None) -> Slot:
+    # The intent of place on the free slot, then its answer: what _intent, then _acked (an
+    # ack) or freed (a rejection) give, built at once.
+    if venue_order_id is None:
+        return Slot(slot.level, inventory=slot.inventory, generation=place.generation)
+    return slot.holding(place, SlotStatus.LOCKED, venue_order_id, ZERO, slot.inventory)
 
 
 def order_created(

@@ -63,6 +63,15 @@ CASES = [
         id="closing order on a slot holding inventory, and a rejection",
     ),
     pytest.param([(HELD, "v9")], id="the intent replayed: the slot keeps its order"),
+    pytest.param([(HELD, None)], id="the intent replayed, then rejected"),
+    pytest.param(
+        [(place("80", Side.BUY), "v1"), (place("80", Side.BUY), "v2")],
+        id="one order sent twice: the first answer counts",
+    ),
+    pytest.param(
+        [(place("80", Side.BUY), None), (place("80", Side.BUY), "v2")],
+        id="one order sent twice, the first answer a rejection",
+    ),
     pytest.param([], id="nothing"),
 ]
 
