@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
+from operator import attrgetter
 
 from mmtasks.decimals import ZERO, canon, parse_decimal
 from mmtasks.domain import Side
@@ -336,12 +337,7 @@ class GridState:
         # Every order update builds a new state: the constructor is several times cheaper than
         # dataclasses.replace. A field added to GridState must be passed on here too.
         state = GridState(
-            symbol=self.symbol,
-            anchor=self.anchor,
-            slots=slots,
-            position=position,
-            reduce_only=self.reduce_only,
-            generation_floor=self.generation_floor,
+            self.symbol, self.anchor, slots, position, self.reduce_only, self.generation_floor
         )
         index: SlotIndex | None = self.__dict__.get("index")
         if index is not None:
@@ -392,6 +388,9 @@ class SlotIndex:
     ) -> SlotIndex | None:
         """Return the index after the (key, slot) pairs of changed replaced the slots under
         those keys in before (None: before does not agree with this index)."""
+        if len(changed) == 1:
+            key, slot = changed[0]
+            return self._one(before.get(key), key, slot)
         orders: dict[str, Slot] | None = None
         longs, shorts = self.longs, self.shorts
         seen: dict[str, Slot] = {}
@@ -421,9 +420,36 @@ class SlotIndex:
                 shorts = _with_slot(shorts, slot)
         return SlotIndex(self.orders if orders is None else orders, longs, shorts)
 
+    def _one(self, old: Slot | None, key: str, slot: Slot) -> SlotIndex | None:
+        # changed() of one pair (every order update, most intents): the same steps unrolled.
+        orders, longs, shorts = self.orders, self.longs, self.shorts
+        free = SlotStatus.FREE
+        if old is not None and old.status is free and old.inventory != ZERO:
+            if old.inventory > ZERO:
+                found = _without(longs, old)
+                if found is None:
+                    return None
+                longs = found
+            else:
+                found = _without(shorts, old)
+                if found is None:
+                    return None
+                shorts = found
+        if slot.status is not free:
+            orders = dict(orders)
+            orders[key] = slot
+            return SlotIndex(orders, longs, shorts)
+        if key in orders:
+            orders = dict(orders)
+            del orders[key]
+        if slot.inventory > ZERO:
+            longs = _with_slot(longs, slot)
+        elif slot.inventory < ZERO:
+            shorts = _with_slot(shorts, slot)
+        return SlotIndex(orders, longs, shorts)
 
-def _level(slot: Slot) -> Decimal:
-    return slot.level
+
+_level = attrgetter("level")  # a slot's level (C-level: bisection and sorts call it often)
 
 
 def _without(run: tuple[Slot, ...], slot: Slot) -> tuple[Slot, ...] | None:
