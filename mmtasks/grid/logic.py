@@ -125,7 +125,7 @@ def _survey(
     buy_cut = fr.buy_ref - (config.buy_levels + 1) * fr.interval
     sell_cut = fr.sell_ref + (config.sell_levels + 1) * fr.interval
     qty0 = state.position.qty
-    exposure = {Side.BUY: qty0, Side.SELL: -qty0}
+    buying, selling = qty0, -qty0  # each side's exposure, summed in the slots' order
     cancels: dict[str, CancelOrder] = {}
     occupied: set[Decimal] = set()
     busy: set[Decimal] = set()
@@ -143,7 +143,10 @@ def _survey(
             occupied.add(at)
             orders += 1
         if side is not None and slot.qty is not None:
-            exposure[side] += slot.qty - slot.filled_qty
+            if side is buy:
+                buying += slot.qty - slot.filled_qty
+            else:
+                selling += slot.qty - slot.filled_qty
         if status is not locked or at is None or side is None:
             continue
         if (at >= price) if side is buy else (at <= price):
@@ -154,6 +157,7 @@ def _survey(
             cancels[key] = _cancel(state, slot, REASON_REDUCE_ONLY)
         elif not stale and ((at < buy_cut) if side is buy else (at > sell_cut)):
             cancels[key] = _cancel(state, slot, REASON_WINDOW)
+    exposure = {Side.BUY: buying, Side.SELL: selling}
     return _Survey(cancels, occupied, busy, holding, exposure, orders)
 
 

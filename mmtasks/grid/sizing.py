@@ -26,13 +26,31 @@ def meets_minimums(qty: Decimal, price: Decimal, rules: SymbolRules) -> bool:
 def order_qty_for(config: GridConfig, rules: SymbolRules, price: Decimal) -> Decimal | None:
     """Return the entry size at price snapped down to the step, or None if under the minimums."""
     if config.order_qty is not None:
-        raw = config.order_qty
+        qty = _snapped_order_qty(config.order_qty, rules.step_size)
     elif config.order_notional is not None and price > 0:
-        raw = config.order_notional / price
+        qty = snap_qty(config.order_notional / price, rules)
     else:
         return None
-    qty = snap_qty(raw, rules)
     return qty if meets_minimums(qty, price, rules) else None
+
+
+class _LastSnap:
+    """The last order_qty snapped to a step size: the same for every entry of a config.
+
+    Held and compared by identity (the snapped text follows the inputs' own, so equal values
+    spelled differently do not share it); one tuple, replaced in one assignment.
+    """
+
+    entry: tuple[Decimal, Decimal, Decimal] | None = None
+
+
+def _snapped_order_qty(order_qty: Decimal, step_size: Decimal) -> Decimal:
+    last = _LastSnap.entry
+    if last is not None and last[0] is order_qty and last[1] is step_size:
+        return last[2]
+    qty = snap_down(order_qty, step_size)
+    _LastSnap.entry = (order_qty, step_size, qty)
+    return qty
 
 
 def closing_qty_for(inventory: Decimal, rules: SymbolRules, price: Decimal) -> Decimal | None:
