@@ -72,14 +72,13 @@ def floor_div(value: Decimal, step: Decimal) -> Decimal:
 def buy_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
     """Return the `count` highest positive levels at or below ref - interval/2, nearest first."""
     top = floor_div(ref - interval / 2 - anchor, interval)
-    levels = (anchor + (top - n) * interval for n in range(count))
-    return [level for level in levels if level > 0]
+    return list(level_table.run(anchor, interval, int(top), count, True))
 
 
 def sell_levels(anchor: Decimal, interval: Decimal, ref: Decimal, count: int) -> list[Decimal]:
     """Return the `count` lowest levels at or above ref + interval/2, nearest first."""
     bottom = -floor_div(anchor - (ref + interval / 2), interval)  # ceil
-    return [anchor + (bottom + n) * interval for n in range(count)]
+    return list(level_table.run(anchor, interval, int(bottom), count, False))
 
 
 class _Levels:
