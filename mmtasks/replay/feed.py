@@ -4,7 +4,8 @@ Candle input: within candle j the core sees the closed candles before j; at j's 
 itself is appended as closed (no look-ahead: a candle's volume is known once it is over).
 Tick input: ticks are gathered into `kline_interval` candles; the newest one is forming (closed
 False) and holds the ticks so far, as the connector's kline stream reports it live.
-As the worker does, only the newest `average_window + 5` candles are kept.
+Only the candles the core reads are kept: the newest `average_window + 2` (the worker keeps
+`average_window + 5`; no decision reads the 3 more).
 """
 
 from __future__ import annotations
