@@ -19,6 +19,7 @@ from bridge.rejects import RejectCounter
 from bridge.service import Bridge, BridgeConfig
 from bridge.sink import Sink
 from bridge.symbols import FleetSymbols, StaticSymbols, SymbolSource
+from mmtasks.logging_setup import configure
 from mmtasks.observability import init_sentry
 from mmtasks.settings import Settings, get_settings
 
@@ -118,9 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bridge; return the process exit code."""
     args = parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(settings.log_level)
     logging.getLogger(__name__).info(
         "bridge starting: connector %s, redis %s", settings.connector_addr, settings.redis_url
     )

@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger, after_setup_task_logger
 from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
 
+from mmtasks.logging_setup import on_celery_logger
 from mmtasks.settings import Settings, get_settings
 
 SYMBOL_TASK_PREFIX = "mmtasks.symbol."
@@ -80,5 +82,6 @@ def make_app(settings: Settings | None = None) -> Celery:
 
 app = make_app()
 
-import mmtasks.logging_setup  # noqa: E402 - connects the worker logging signals
+after_setup_logger.connect(on_celery_logger)  # the workers' and beat's lines: trading format
+after_setup_task_logger.connect(on_celery_logger)
 import mmtasks.observability  # noqa: E402, F401 - Sentry on workers and beat when SENTRY_DSN is set

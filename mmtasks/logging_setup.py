@@ -7,9 +7,10 @@ and the default gives `ts=... level=INFO logger=... event="order placed" symbol=
 A message without fields becomes the event alone; a leading `SYMBOL: ` becomes `symbol`.
 
 Celery workers pick this up through the `after_setup_logger` / `after_setup_task_logger`
-signals (this module is imported by mmtasks.celery); Celery's per-task "received" and
-"succeeded" lines move to DEBUG, since the trading lines already say what the step did.
-LOG_FORMAT is read here, at the edge where Celery hands over its loggers.
+signals (mmtasks.celery connects `on_celery_logger` to them); Celery's per-task "received" and
+"succeeded" lines move to DEBUG, since the trading lines already say what the step did. Every
+other process (the bridge, the connector, the web, the simulators) calls `configure` at start.
+LOG_FORMAT is read here, at the edge where a process sets up its loggers.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import os
 import re
 from datetime import UTC, datetime
 from typing import Any
-
-from celery.signals import after_setup_logger, after_setup_task_logger
 
 FORMATS = ("kv", "json")
 # `key=` starting a field: a word at the start or after a space, then `=`.
@@ -128,19 +127,15 @@ def use_trading_format(logger: logging.Logger, log_format: str | None) -> None:
 
 
 def configure(level: str = "INFO", log_format: str | None = None) -> None:
-    """Set up the root logger of a non-Celery process (stderr, the trading format)."""
+    """Set up the root logger of a non-Celery process: stderr, the trading format (log_format,
+    else LOG_FORMAT)."""
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
     root.setLevel(level.upper())
-    use_trading_format(root, log_format)
+    use_trading_format(root, log_format or os.environ.get("LOG_FORMAT"))
 
 
-@after_setup_logger.connect
-def _on_worker_logger(logger: logging.Logger, **_: Any) -> None:
-    use_trading_format(logger, os.environ.get("LOG_FORMAT"))
-
-
-@after_setup_task_logger.connect
-def _on_task_logger(logger: logging.Logger, **_: Any) -> None:
+def on_celery_logger(logger: logging.Logger, **_: Any) -> None:
+    """Celery's after_setup_logger / after_setup_task_logger: the trading format."""
     use_trading_format(logger, os.environ.get("LOG_FORMAT"))

@@ -127,3 +127,43 @@ def test_a_json_worker_logs_the_order_it_placed_as_fields(
     assert all(r["level"] == "INFO" and r["side"] == "BUY" for r in records)
     every = _json_lines(worker.log_text())
     assert not [r for r in every if r["logger"] == "celery.app.trace" and r["level"] == "INFO"]
+
+
+def test_a_process_that_is_not_a_worker_logs_in_the_same_format_and_honours_log_format() -> None:
+    # The bridge, the connector, the web and the simulators call logging_setup.configure at
+    # start: a connector's line in JSON reads like a worker's.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import logging; from mmtasks.logging_setup import configure; configure('INFO'); "
+        "logging.getLogger('mmtasks.connector').info('listening addr=127.0.0.1:5001')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    line = json.loads(done.stderr.strip().splitlines()[-1])
+    assert (line["logger"], line["event"], line["addr"]) == (
+        "mmtasks.connector",
+        "listening",
+        "127.0.0.1:5001",
+    )
+
+
+def test_no_process_sets_up_logging_its_own_way() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        str(p.relative_to(root))
+        for d in ("mmtasks", "bridge", "chaos")
+        for p in (root / d).rglob("*.py")
+        if "logging.basicConfig(" in p.read_text()
+    ]
+    assert found == ["mmtasks/replay/record.py"]  # prints a recording's progress, no fields

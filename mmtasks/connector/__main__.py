@@ -16,6 +16,7 @@ from mmtasks.connector.sim_control import FaultInterceptor, sim_control_service
 from mmtasks.decimals import parse_decimal
 from mmtasks.domain import parse_symbol, parse_symbols
 from mmtasks.errors import ValidationError
+from mmtasks.logging_setup import configure
 from mmtasks.observability import init_sentry
 from mmtasks.settings import get_settings
 from mmtasks.sim.cli import (
@@ -239,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = (args.log_level or get_settings().log_level or "INFO").upper()
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(level)
     if bool(args.sim) == bool(args.venue):
         parser.error("choose the exchange: --sim (the simulator) or --venue ID (e.g. binanceusdm)")
     if not args.venue and (args.testnet or args.base_url or args.paper):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from mmtasks.logging_setup import configure
 from mmtasks.web.config import DEFAULT_HOST, DEFAULT_PORT, BindRefused, WebSettings, check_bind
 
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = get_settings()
     level = (args.log_level or settings.log_level).upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(level)
     app = create_app(settings, web, celery_app)
     print(f"mmtasks web on http://{args.host}:{args.port}/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=level.lower(), access_log=False)

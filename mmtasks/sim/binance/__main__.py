@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mmtasks.domain import parse_symbols
 from mmtasks.errors import ValidationError
+from mmtasks.logging_setup import configure
 from mmtasks.sim.binance.limits import LimitConfig
 from mmtasks.sim.binance.server import DEFAULT_KEYS, SimOptions, SimServer
 from mmtasks.sim.cli import (
@@ -99,11 +100,7 @@ def keys_from_env() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure(args.log_level)
     try:
         options = SimOptions(
             symbols=parse_symbols(args.symbols),
