@@ -17,6 +17,16 @@ inputs) is.
 --end-to-end FILE times `mmtasks replay --data FILE --interval 1000 --order-qty 0.01` (the
 default config of issue #28) as a user runs it, from process start to exit (wall clock; user
 and system CPU of the process), --repeat times; nothing else runs.
+
+--count CASE ROWS runs one case once on the first ROWS rows, for counting instructions, which
+the load of a shared machine does not move (CPU time moves by +-30% there):
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python bench/bench_replay.py --count sample-long 400 [--base]
+
+CASE is `sample-long`, `sample-neutral` (interval 10, `--fill touch`) or `year300-long`,
+`year1000-neutral-off`, ... (the generated year's first ROWS rows, `-off`: monitor off);
+--base only imports and loads the rows: the replay's count is the run's minus the base's.
 """
 
 from __future__ import annotations
@@ -83,7 +93,11 @@ def _cases(
     for interval in intervals:
         for mode in modes:
             for monitor in (True, False):
-                strategy = {"mode": mode, "interval": interval, "order_qty": "0.01"}
+                strategy: dict[str, object] = {
+                    "mode": mode,
+                    "interval": interval,
+                    "order_qty": "0.01",
+                }
                 label = f"{where}{mode:8} interval {interval:>5}"
                 _measure(data, label, strategy, monitor, fill, repeat)
 
@@ -107,6 +121,26 @@ def _end_to_end(path: str, repeat: int) -> None:
     print(f"best {min(walls):.2f} s, median {sorted(walls)[len(walls) // 2]:.2f} s wall")
 
 
+def _count(case: str, rows: int, base: bool) -> None:
+    parts = case.split("-")
+    mode = "neutral" if "neutral" in parts else "long"
+    risk = {"enable_volume_monitor": False} if "off" in parts else {}
+    fill: FillMode = "touch" if parts[0] == "sample" else "strict"
+    if parts[0] == "sample":
+        data, interval = load(SAMPLE).slice(0, rows), "10"
+    else:
+        data, interval = generate(rows, seed=1), parts[0].removeprefix("year")
+    _floats(data)
+    strategy = parse_grid_config({"mode": mode, "interval": interval, "order_qty": "0.01"})
+    cfg = Config("BTCUSDT", strategy, parse_risk_config(risk), RULES, Fees(), fill)
+    if base:
+        return
+    e = replay(cfg, data).engine
+    p = e.grid.position
+    print(f"{case} {rows} rows: {e.evaluations:,} evaluations, {len(e.fills):,} fills, ", end="")
+    print(f"realized {p.realized_pnl}, fees {p.fees}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--days", type=int, default=365)
@@ -122,7 +156,12 @@ def main() -> None:
     parser.add_argument(
         "--end-to-end", metavar="FILE", help="time `mmtasks replay` on FILE from process start"
     )
+    parser.add_argument("--count", nargs=2, metavar=("CASE", "ROWS"), help="one run, to count")
+    parser.add_argument("--base", action="store_true", help="with --count: load only")
     args = parser.parse_args()
+    if args.count:
+        _count(args.count[0], int(args.count[1]), args.base)
+        return
     if args.end_to_end:
         _end_to_end(args.end_to_end, args.repeat)
         return
