@@ -121,7 +121,7 @@ def main() -> None:
             wait_for(lambda: r.exists(k.band), timeout_s=30)  # the acks' step settles the grid
             band = r.hgetall(k.band)
 
-            def rate(task: str, count: int, keep_band: bool = True) -> float:
+            def rate(task: str, count: int, keep_band: bool = True, trips: int = 0) -> float:
                 def moving_ticks() -> None:
                     i = 0
                     while r.llen(QUEUE):
@@ -143,8 +143,9 @@ def main() -> None:
 
                 ticker = threading.Thread(target=moving_ticks, daemon=True)
                 app.control.cancel_consumer(QUEUE, destination=[worker.name], reply=True)
+                task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
                 for _ in range(count):
-                    app.send_task(task, args=[SYMBOL], queue=QUEUE, ignore_result=True)
+                    app.send_task(task, args=task_args, queue=QUEUE, ignore_result=True)
                 ticker.start()
                 t0 = time.monotonic()
                 app.control.add_consumer(QUEUE, destination=[worker.name], reply=True)
@@ -162,13 +163,16 @@ def main() -> None:
             noops = [rate("mmtasks.symbol.ping", steps)]
             quiets: list[float] = []
             stepped: list[float] = []
+            floors: list[float] = []  # a no-op making the whole step's two round trips
             for _ in range(args.rounds):
                 quiets.append(rate("mmtasks.symbol.on_price", steps))
                 stepped.append(rate("mmtasks.symbol.on_price", steps, keep_band=False))
+                floors.append(rate("mmtasks.symbol.ping", steps, trips=2))
                 noops.append(rate("mmtasks.symbol.ping", steps))
             around = [(a + b) / 2 for a, b in itertools.pairwise(noops)]
             quiet_ratios = [q / n for q, n in zip(quiets, around, strict=True)]
             step_ratios = [s / n for s, n in zip(stepped, around, strict=True)]
+            floor_ratios = [f / n for f, n in zip(floors, around, strict=True)]
             noop_rate = statistics.median(noops)
             quiet_rate, step_rate = statistics.median(quiets), statistics.median(stepped)
 
@@ -240,6 +244,10 @@ def main() -> None:
         print(
             f"  price step, no order changed: {step_rate:8.0f} steps/s "
             f"(ratio to no-op {spread(step_ratios)}; the whole step)"
+        )
+        print(
+            f"  no-op + 2 Redis round trips:  {statistics.median(floors):8.0f} tasks/s "
+            f"(ratio to no-op {spread(floor_ratios)}; the floor of a step with its round trips)"
         )
         print(
             f"  inbox burst drained by 1 wake: {drain_events:8.0f} events/s "

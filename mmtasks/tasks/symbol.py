@@ -79,9 +79,15 @@ def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
 
 
 @app.task(name="mmtasks.symbol.ping", **SYMBOL_TASK)
-def ping(symbol: str, stamp: float = 0.0) -> float:
+def ping(symbol: str, stamp: float = 0.0, round_trips: int = 0) -> float:
     """Do nothing and return stamp: the baseline cost of one task on a symbol queue, delivered
-    as the symbol's own tasks are (acknowledged late, never retried)."""
+    as the symbol's own tasks are (acknowledged late, never retried). With round_trips, first
+    make that many Redis round trips (PING) and nothing else: the floor of a step that makes
+    them (bench/bench_worker.py)."""
+    if round_trips:
+        client = get_runtime().redis
+        for _ in range(min(round_trips, 10)):
+            client.ping()
     return stamp
 
 
