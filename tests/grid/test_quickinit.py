@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -15,56 +16,49 @@ from mmtasks.grid.models import GridState, Position, Slot, SlotStatus
 from mmtasks.grid.quickinit import quick_init
 
 
-@dataclass(frozen=True)
-class _Reference:
-    name: str
-    qty: Decimal = Decimal(0)
-    tags: dict[str, str] = field(default_factory=dict)
+def _fields() -> list[tuple[str, type, Any]]:
+    # A fresh list per class: dataclass() fills in each Field it is given.
+    return [
+        ("name", str, field()),
+        ("qty", Decimal, field(default=Decimal(0))),
+        ("tags", dict, field(default_factory=dict)),
+    ]
 
 
-@quick_init
-@dataclass(frozen=True)
-class _Quick:
-    name: str
-    qty: Decimal = Decimal(0)
-    tags: dict[str, str] = field(default_factory=dict)
+def _make(name: str, *, slots: bool = False) -> Any:
+    cls = make_dataclass(name, _fields(), frozen=True, slots=slots)
+    cls.__module__ = __name__  # so pickle finds it here
+    return cls
 
 
-@quick_init
-@dataclass(frozen=True, slots=True)
-class _QuickSlots:
-    name: str
-    qty: Decimal = Decimal(0)
-    tags: dict[str, str] = field(default_factory=dict)
+_Reference = _make("_Reference")
+_Quick = quick_init(_make("_Quick"))
+_QuickSlots = quick_init(_make("_QuickSlots", slots=True))
 
 
 @pytest.mark.parametrize("cls", [_Quick, _QuickSlots])
-def test_quick_init_builds_what_the_dataclass_init_builds(
-    cls: type[_Quick] | type[_QuickSlots],
-) -> None:
-    cases = [
+def test_quick_init_builds_what_the_dataclass_init_builds(cls: Any) -> None:
+    cases: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
         (("a",), {}),
         (("a", Decimal("1.5")), {}),
         ((), {"name": "b", "tags": {"k": "v"}}),
         (("c",), {"qty": Decimal(2)}),
     ]
     for args, kwargs in cases:
-        built, reference = cls(*args, **kwargs), _Reference(*args, **kwargs)  # type: ignore[arg-type]
+        built, reference = cls(*args, **kwargs), _Reference(*args, **kwargs)
         assert dataclasses.astuple(built) == dataclasses.astuple(reference)
     assert cls("a").tags is not cls("a").tags  # a fresh default per object, as default_factory
     with pytest.raises(TypeError):
-        cls()  # type: ignore[call-arg]
+        cls()
     with pytest.raises(TypeError):
-        cls("a", nope=1)  # type: ignore[call-arg]
+        cls("a", nope=1)
 
 
 @pytest.mark.parametrize("cls", [_Quick, _QuickSlots])
-def test_quick_init_keeps_the_class_frozen_hashable_and_replaceable(
-    cls: type[_Quick] | type[_QuickSlots],
-) -> None:
+def test_quick_init_keeps_the_class_frozen_hashable_and_replaceable(cls: Any) -> None:
     obj = cls("a", Decimal(1))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        obj.name = "b"  # type: ignore[misc]
+        obj.name = "b"
     assert obj == cls("a", Decimal(1)) and obj != cls("a", Decimal(2))
     assert dataclasses.replace(obj, qty=Decimal(3)) == cls("a", Decimal(3))
     assert pickle.loads(pickle.dumps(obj)) == obj
