@@ -7,15 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 
 from mmtasks.decimals import ZERO, canon, parse_decimal, snap_down, snap_nearest
-from mmtasks.errors import ValidationError
+from mmtasks.errors import ValidationError, explain
 from mmtasks.grid.actions import fields_text
 from mmtasks.grid.ids import MAX_GENERATION, MAX_ID_LEN, max_client_id_length
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 MAX_LEVELS = 200
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -184,21 +187,21 @@ class RiskConfig(BaseModel):
 
 
 def clean_errors(exc: pydantic.ValidationError) -> str:
-    # Our validators raise mmtasks ValidationError with the final wording; pydantic wraps it in
-    # "Value error, ...". Unwrap it, and phrase pydantic's own errors the same way.
-    messages = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "config"
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, ValidationError):
-            messages.append(str(cause))
-        elif error["type"] == "extra_forbidden":
-            messages.append(f"unknown field {field!r}, received {error['input']!r}")
-        elif error["type"] == "missing":
-            messages.append(f"{field} is required")
-        else:
-            messages.append(f"{field}: {error['msg']}, received {error['input']!r}")
-    return "; ".join(messages)
+    """Return a config's pydantic errors as one message (errors.explain: our validators' own
+    words unwrapped, pydantic's phrased here)."""
+    return explain(exc, "config", _phrase)
+
+
+_PHRASES = {  # pydantic's error type -> the message; any other type: _OTHER
+    "extra_forbidden": "unknown field {field!r}, received {value!r}",
+    "missing": "{field} is required",
+}
+_OTHER = "{field}: {msg}, received {value!r}"
+
+
+def _phrase(field: str, error: ErrorDetails) -> str:
+    template = _PHRASES.get(error["type"], _OTHER)
+    return template.format(field=field, msg=error["msg"], value=error["input"])
 
 
 def validated(model: type[ModelT], raw: Mapping[str, object], what: str) -> ModelT:
