@@ -5,7 +5,10 @@ A histogram is stored as one counter per fixed bucket (not cumulative: an observ
 one field), plus `<name>_count` and `<name>_sum`; readers cumulate. Fields:
 
   orders_placed, orders_cancelled, orders_rejected   counters
-  step_ms_le_<bound>, step_ms_count, step_ms_sum     step duration histogram (ms)
+  step_ms_le_<bound>, step_ms_count, step_ms_sum     step duration histogram (ms): from the
+                                                     lock to the let-go, less the last write of
+                                                     a step that sends nothing (it goes with
+                                                     these figures)
   t2o_ms_le_<bound>, t2o_ms_count, t2o_ms_sum        tick-to-order histogram (ms)
 
 The same fields go to `mm:{s}:metrics:<minute>` (unix time // 60, expiring after

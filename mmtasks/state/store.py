@@ -42,7 +42,9 @@ COMMIT_LET_GO_LUA = (
     + "\nend\n"
     + _lua("commit_let_go.lua")
 )
-_SCRIPTS: dict[str, Script] = {}  # by text, registered once per process (store._script)
+# By text, registered once per process (store._script) with the first store's client: always
+# call one with `client=` (store._run), never on the client it was registered with.
+_SCRIPTS: dict[str, Script] = {}
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
 
@@ -234,10 +236,11 @@ class SymbolStore:
             raise self._refused(exc) from None
 
     def commit_and_let_go(
-        self, token: str, batch: WriteBatch, ttl_ms: int, also: Callable[[Any], None]
+        self, token: str, batch: WriteBatch, ttl_ms: int, queue_first: Callable[[Any], None]
     ) -> tuple[int, int]:
-        """`commit` then `let_go` in one round trip, with what `also` queues on the pipeline
-        first (writes whose failure is not the step's: its metrics). The lock is let go only
+        """`commit` then `let_go` in one round trip, with what `queue_first` queues on the
+        pipeline first (writes whose failure is not the step's: its metrics; they are written
+        even when the commit is refused). The lock is let go only
         when the commit wrote. Return (commit's answer, let_go's answer)."""
         from redis.exceptions import NoScriptError, ResponseError
 
@@ -245,7 +248,7 @@ class SymbolStore:
         keys = [self.keys.lock, *batch.keys, self.keys.again]
         args: list[str | int] = [token, _ops(batch), ttl_ms]
         pipe = self.r.pipeline(transaction=False)
-        also(pipe)
+        queue_first(pipe)
         pipe.evalsha(script.sha, len(keys), *keys, *args)
         answer = pipe.execute(raise_on_error=False)[-1]
         try:

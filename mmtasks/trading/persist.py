@@ -1,7 +1,8 @@
 """A step's reads and writes: the fenced commit, the trade book reconcile asks, failures.
 
-Every write to a symbol's state goes through `commit` (the fenced Lua script, with the token
-the step holds), a failed step's bookkeeping included.
+Every write to a symbol's state goes through the fenced commit (state/commit.lua, with the token
+the step holds): `commit`, a failed step's bookkeeping, and the step's last write when it sends
+nothing, which `record_and_let_go` sends with the let-go (state/commit_let_go.lua).
 """
 
 from __future__ import annotations
@@ -192,7 +193,10 @@ def record_and_let_go(
 ) -> int:
     """Record the step's metrics, write its held-back last commit (`last`) and let go of the
     lock, in one round trip; return let_go's answer (0 released, else drain again). A metrics
-    write that fails is not the step's fault; a refused commit raises, the lock kept."""
+    write that fails is not the step's fault; a refused commit raises, the lock kept (its
+    metrics are recorded all the same: a refusal, a lost lock or a concurrent write, is rare,
+    and the order counts of events the next step applies again may then count twice).
+    step_ms is the step's time before this call: with `last`, before its last write."""
 
     def metrics(pipe: Any) -> None:
         record_step(pipe, store.symbol, step_ms, tick_to_order_ms, events)

@@ -176,10 +176,10 @@ def _locked_step(
 
 
 def _drain_once(
-    rt: Runtime, store: SymbolStore, token: str, snap: Snapshot, result: StepResult, last: bool
+    rt: Runtime, store: SymbolStore, token: str, snap: Snapshot, result: StepResult, hold: bool
 ) -> tuple[Snapshot, int, int, bool]:
     """Apply one batch of inbox events, then decide and execute; return the new snapshot.
-    With `last` (no fill to flush), a round that ends the step with nothing to send holds its
+    With `hold` (no fill to flush), a round that ends the step with nothing to send holds its
     commit back in `result.last`, to be written with the let-go in one round trip."""
     started_ms = now_ms()
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
@@ -206,10 +206,11 @@ def _drain_once(
     fx.meta["last_step_ms"] = str(now_ms())
 
     # Commit #1: events applied, cursor advanced, intents written — before any order leaves.
-    batch, after = persist.write_batch(store, snap, fx), persist.committed(snap, fx)
+    batch = persist.write_batch(store, snap, fx)  # first: it notes the trades cursor in fx
+    after = persist.committed(snap, fx)
     result.events.extend(fx.events)
     more = len(entries) == INBOX_BATCH
-    if last and not (actions or fx.fills or more) and (g.waiting or not _recovering(after)):
+    if hold and not (actions or fx.fills or more) and (g.waiting or not _recovering(after)):
         result.last = persist.LastWrite(batch, fx)
         return after, len(entries), 0, False
     persist.announce(store, fx, store.commit(token, batch))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mmtasks.state.store import COMMIT_LET_GO_LUA, COMMIT_LUA
+
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     p for d in ("mmtasks", "bridge") for p in (ROOT / d).rglob("*.py") if "/pb/" not in str(p)
@@ -69,7 +71,10 @@ def test_only_the_fenced_commit_script_writes_the_state_hash() -> None:
         )
     ]
     assert writers == []
-    assert "LOCK_LOST" in (ROOT / "mmtasks/state/commit.lua").read_text()
+    commit = (ROOT / "mmtasks/state/commit.lua").read_text()
+    assert "LOCK_LOST" in commit
+    # The step's last write with its let-go runs commit.lua as it is, not a copy of it.
+    assert commit in COMMIT_LET_GO_LUA and commit in COMMIT_LUA
 
 
 # A read of single fields of some symbol's state key (`hget(k.state, "status")`, `hmget(...`),
