@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,10 +136,6 @@ def test_a_json_worker_logs_the_order_it_placed_as_fields(
 def test_a_process_that_is_not_a_worker_logs_in_the_same_format_and_honours_log_format() -> None:
     # The bridge, the connector, the web and the simulators call logging_setup.configure at
     # start: a connector's line in JSON reads like a worker's.
-    import os
-    import subprocess
-    import sys
-
     code = (
         "import logging; from mmtasks.logging_setup import configure; configure('INFO'); "
         "logging.getLogger('mmtasks.connector').info('listening addr=127.0.0.1:5001')"
@@ -157,8 +157,6 @@ def test_a_process_that_is_not_a_worker_logs_in_the_same_format_and_honours_log_
 
 
 def test_no_process_sets_up_logging_its_own_way() -> None:
-    from pathlib import Path
-
     root = Path(__file__).resolve().parent.parent
     found = [
         str(p.relative_to(root))

@@ -43,7 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     configure(level)
     app = create_app(settings, web, celery_app)
     print(f"mmtasks web on http://{args.host}:{args.port}/", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=level.lower(), access_log=False)
+    # log_config None: uvicorn's lines go to the root logger, in the trading format.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=level.lower(),
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
