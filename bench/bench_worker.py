@@ -23,9 +23,12 @@ import itertools
 import os
 import statistics
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,6 +62,157 @@ def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float: 
     return time.monotonic()
 
 
+@dataclass
+class Rater:
+    """Times a queue of tasks on the symbol's queue, emptied by the worker while a ticker moves
+    the symbol's tick every millisecond, always inside the grid's quiet band (levels every 0.5
+    around 100: 100.0 .. 100.2 changes no order). The queue is filled while the worker is
+    detached from it, then timed as it empties (sending excluded)."""
+
+    r: Any
+    app: Any
+    worker: str
+    tick_key: str
+    band_key: str
+    band: dict[str, str]
+
+    def rate(self, task: str, count: int, keep_band: bool = True, trips: int = 0) -> float:
+        """Return tasks/s; keep_band False removes the band with every tick (every price task
+        then runs the whole step); trips: a ping's Redis round trips."""
+        r, app = self.r, self.app
+        ticker = threading.Thread(target=self._ticks, args=(keep_band,), daemon=True)
+        app.control.cancel_consumer(QUEUE, destination=[self.worker], reply=True)
+        task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
+        for _ in range(count):
+            app.send_task(task, args=task_args, queue=QUEUE, ignore_result=True)
+        ticker.start()
+        t0 = time.monotonic()
+        app.control.add_consumer(QUEUE, destination=[self.worker], reply=True)
+        # Queue empty = all taken; at most the one prefetched task is still running.
+        taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
+        ticker.join()
+        time.sleep(0.2)  # the last task ends
+        r.hset(self.band_key, mapping=self.band)
+        return taken
+
+    def _ticks(self, keep_band: bool) -> None:
+        i = 0
+        while self.r.llen(QUEUE):
+            price = Decimal("100") + Decimal(i % 3) / 10
+            pipe = self.r.pipeline(transaction=False)
+            stamp = str(int(time.time() * 1000))
+            pipe.hset(self.tick_key, mapping={"price": str(price), "ts_event_ms": stamp, "seq": i})
+            if not keep_band:
+                pipe.delete(self.band_key)
+            pipe.execute()
+            i += 1
+            time.sleep(0.001)
+
+
+def run_rounds(rater: Rater, count: int, rounds: int) -> dict[str, list[float]]:
+    """Return the rates of each phase, by round: the no-op (`ping`, Celery's own floor) first
+    and after every round; in each round the price task with the tick in the band (the task
+    sees in its one round trip, take.lua, that the price changes nothing and runs no step),
+    the whole price step (the band removed: lock, load, decide, commit on a price that changes
+    no order), and a no-op making the step's two Redis round trips. Each round's ratio is to
+    the no-op runs on either side of it, so a change in the shared machine's load between
+    phases moves a round, not the whole result."""
+    rates: dict[str, list[float]] = {"noop": [rater.rate("mmtasks.symbol.ping", count)]}
+    for _ in range(rounds):
+        for name, task, keep, trips in (
+            ("quiet", "mmtasks.symbol.on_price", True, 0),
+            ("step", "mmtasks.symbol.on_price", False, 0),
+            ("floor", "mmtasks.symbol.ping", True, 2),
+            ("noop", "mmtasks.symbol.ping", True, 0),
+        ):
+            rates.setdefault(name, []).append(rater.rate(task, count, keep, trips))
+    return rates
+
+
+def drain_rate(r: Any, app: Any, k: Any, n: int) -> float:
+    """Return events/s of a burst of n order events drained from the inbox by one wake."""
+    from mmtasks.enqueue import wake
+    from mmtasks.messages import OrderEvent
+    from mmtasks.state.store import SymbolStore
+
+    target = int(r.get(k.seq) or 0) + n
+    store = SymbolStore(r, SYMBOL)
+    for i in range(n):
+        event = OrderEvent(
+            symbol=SYMBOL,
+            order_id=f"x{i}",
+            client_order_id=f"zz{i}",
+            side="BUY",
+            status="NEW",
+            price=Decimal("1"),
+            quantity=Decimal("1"),
+            executed_qty=Decimal("0"),
+            avg_price=Decimal("0"),
+            trade=None,
+            ts_event_ms=int(time.time() * 1000),
+        )
+        store.append(event.model_dump(mode="json"))
+    appended = time.monotonic()
+    wake(app, SYMBOL)
+    wait_for(lambda: int(r.hget(k.state, "last_seq") or 0) >= target)
+    return n / (time.monotonic() - appended)
+
+
+def tick_to_order(r: Any, app: Any, exchange: Any, samples: int) -> list[float]:
+    """Return tick-to-order latencies (ms): each tick moves the grid so one order is placed."""
+    from tests.kit.feed import publish_tick
+
+    latencies = []
+    prices = [Decimal("100"), Decimal("100.5")]
+    for i in range(samples):
+        price = prices[i % 2] + (Decimal(i // 2 % 2) * 5)
+        before = {o.order_id for o in exchange.open_orders(SYMBOL)}
+        sent_ms = time.time() * 1000
+        publish_tick(r, app, SYMBOL, price, int(sent_ms), 10_000 + i)
+        try:
+            wait_for(
+                lambda b=before: {o.order_id for o in exchange.open_orders(SYMBOL)} - b,
+                timeout_s=5,
+            )
+        except SystemExit:
+            continue
+        new = [o for o in exchange.open_orders(SYMBOL) if o.order_id not in before]
+        latencies.append(min(o.created_ms for o in new) - sent_ms)
+    return latencies
+
+
+def report(
+    rates: dict[str, list[float]], drain: float, latencies: list[float], rss: float, pss: float
+) -> None:
+    noops = rates["noop"]
+    around = [(a + b) / 2 for a, b in itertools.pairwise(noops)]
+    noop = statistics.median(noops)
+
+    def line(name: str) -> str:
+        ratios = [x / n for x, n in zip(rates[name], around, strict=True)]
+        return (
+            f"{statistics.median(rates[name]):8.0f}/s (ratio to no-op median "
+            f"{statistics.median(ratios):.2f}, rounds " + " ".join(f"{x:.2f}" for x in ratios)
+        )
+
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
+    print(f"worker benchmark ({SYMBOL}, 1 worker, threads -c 1, {os.cpu_count()} cores)")
+    runs = " ".join(f"{n:.0f}" for n in noops)
+    print(f"  no-op Celery task (ping):      {noop:8.0f}/s (median of {len(noops)} runs: {runs})")
+    print(f"  price task, tick in the band:  {line('quiet')}; no step: one round trip)")
+    print(f"  price step, no order changed:  {line('step')}; the whole step)")
+    print(f"  no-op + 2 Redis round trips:   {line('floor')}; a step's round trips alone)")
+    print(
+        f"  inbox burst drained by 1 wake: {drain:8.0f}/s (ratio to no-op {drain / noop:.2f}; "
+        "order updates for ids the grid does not hold: the drain path, not fill accounting)"
+    )
+    print(
+        f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
+        f"({len(latencies)} samples)"
+    )
+    print(f"  worker RSS / PSS:              {rss:.0f} / {pss:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="tasks/events per throughput run")
@@ -67,6 +221,8 @@ def main() -> None:
         "--rounds", type=int, default=3, help="rounds of quiet and step runs between no-op runs"
     )
     args = parser.parse_args()
+    if args.rounds < 1 or args.n < 2:
+        parser.error("--rounds must be at least 1 and --n at least 2")
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
     redis_url = services.redis_url.rsplit("/", 1)[0] + "/14"
@@ -78,8 +234,6 @@ def main() -> None:
     migrate(services.database_url)
 
     from mmtasks.celery import app, use_services
-    from mmtasks.enqueue import wake
-    from mmtasks.messages import OrderEvent
     from mmtasks.registry.symbol_commands import init_symbol
     from mmtasks.settings import settings_for
     from mmtasks.state.keys import keys_for
@@ -105,160 +259,15 @@ def main() -> None:
             publish_tick(r, app, SYMBOL, Decimal("100"), tick.ts_event_ms, tick.seq)
             wait_for(lambda: len(exchange.open_orders(SYMBOL)) >= 10)
 
-            # 1. and 2. Tasks on the symbol's queue, each phase under the same load: the
-            # queue is filled while the worker is detached from it, then timed as it empties
-            # (sending excluded), while a ticker moves the symbol's tick every millisecond,
-            # always inside the grid's quiet band (levels every 0.5 around 100: 100.0 .. 100.2
-            # changes no order).
-            #  - no-op: `ping`, Celery's own floor, measured before and after the others;
-            #  - price task, tick in the band (as the fleet runs: the settled grid's band is
-            #    stored): the task sees in its one round trip (take.lua) that the price changes
-            #    nothing and runs no step;
-            #  - price step: the band removed with every tick, so each task runs the whole
-            #    step (lock, load, decide, commit) on a new price that changes no order.
-            import threading
-
             wait_for(lambda: r.exists(k.band), timeout_s=30)  # the acks' step settles the grid
-            band = r.hgetall(k.band)
-
-            def rate(task: str, count: int, keep_band: bool = True, trips: int = 0) -> float:
-                def moving_ticks() -> None:
-                    i = 0
-                    while r.llen(QUEUE):
-                        price = Decimal("100") + Decimal(i % 3) / 10
-                        pipe = r.pipeline(transaction=False)
-                        pipe.hset(
-                            k.tick,
-                            mapping={
-                                "price": str(price),
-                                "ts_event_ms": str(int(time.time() * 1000)),
-                                "seq": str(i),
-                            },
-                        )
-                        if not keep_band:
-                            pipe.delete(k.band)
-                        pipe.execute()
-                        i += 1
-                        time.sleep(0.001)
-
-                ticker = threading.Thread(target=moving_ticks, daemon=True)
-                app.control.cancel_consumer(QUEUE, destination=[worker.name], reply=True)
-                task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
-                for _ in range(count):
-                    app.send_task(task, args=task_args, queue=QUEUE, ignore_result=True)
-                ticker.start()
-                t0 = time.monotonic()
-                app.control.add_consumer(QUEUE, destination=[worker.name], reply=True)
-                # Queue empty = all taken; at most the one prefetched task is still running.
-                taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
-                ticker.join()
-                time.sleep(0.2)  # the last task ends
-                r.hset(k.band, mapping=band)
-                return taken
-
-            # Rounds of no-op, quiet and step, the no-op again at the end: each round's ratio
-            # is to the no-op runs on either side of it, so a change in the machine's load
-            # between phases (these machines are shared) moves a round, not the whole result.
-            steps = args.n // 2
-            noops = [rate("mmtasks.symbol.ping", steps)]
-            quiets: list[float] = []
-            stepped: list[float] = []
-            floors: list[float] = []  # a no-op making the whole step's two round trips
-            for _ in range(args.rounds):
-                quiets.append(rate("mmtasks.symbol.on_price", steps))
-                stepped.append(rate("mmtasks.symbol.on_price", steps, keep_band=False))
-                floors.append(rate("mmtasks.symbol.ping", steps, trips=2))
-                noops.append(rate("mmtasks.symbol.ping", steps))
-            around = [(a + b) / 2 for a, b in itertools.pairwise(noops)]
-            quiet_ratios = [q / n for q, n in zip(quiets, around, strict=True)]
-            step_ratios = [s / n for s, n in zip(stepped, around, strict=True)]
-            floor_ratios = [f / n for f, n in zip(floors, around, strict=True)]
-            noop_rate = statistics.median(noops)
-            quiet_rate, step_rate = statistics.median(quiets), statistics.median(stepped)
-
-            # 3. a burst of order events drained from the inbox by one wake.
-            target = int(r.get(k.seq) or 0) + args.n
-            pipe_events = [
-                OrderEvent(
-                    symbol=SYMBOL,
-                    order_id=f"x{i}",
-                    client_order_id=f"zz{i}",
-                    side="BUY",
-                    status="NEW",
-                    price=Decimal("1"),
-                    quantity=Decimal("1"),
-                    executed_qty=Decimal("0"),
-                    avg_price=Decimal("0"),
-                    trade=None,
-                    ts_event_ms=int(time.time() * 1000),
-                )
-                for i in range(args.n)
-            ]
-            from mmtasks.state.store import SymbolStore
-
-            store = SymbolStore(r, SYMBOL)
-            for ev in pipe_events:
-                store.append(ev.model_dump(mode="json"))
-            appended = time.monotonic()
-            wake(app, SYMBOL)
-            wait_for(lambda: int(r.hget(k.state, "last_seq") or 0) >= target)
-            drain_s = time.monotonic() - appended
-            drain_events = args.n / drain_s
-
-            # 4. tick-to-order latency: each tick moves the grid so one new order is placed.
-            latencies = []
-            prices = [Decimal("100"), Decimal("100.5")]
-            for i in range(args.latency_samples):
-                price = prices[i % 2] + (Decimal(i // 2 % 2) * 5)
-                before = {o.order_id for o in exchange.open_orders(SYMBOL)}
-                sent_ms = time.time() * 1000
-                publish_tick(r, app, SYMBOL, price, int(sent_ms), 10_000 + i)
-                try:
-                    wait_for(
-                        lambda b=before: {o.order_id for o in exchange.open_orders(SYMBOL)} - b,
-                        timeout_s=5,
-                    )
-                except SystemExit:
-                    continue
-                new = [o for o in exchange.open_orders(SYMBOL) if o.order_id not in before]
-                latencies.append(min(o.created_ms for o in new) - sent_ms)
+            rater = Rater(r, app, worker.name, k.tick, k.band, r.hgetall(k.band))
+            rates = run_rounds(rater, args.n // 2, args.rounds)
+            drain_events = drain_rate(r, app, k, args.n)
+            latencies = tick_to_order(r, app, exchange, args.latency_samples)
             rss, pss = memory_of([worker.proc.pid])
         finally:
             worker.stop()
-        q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0] * 99
-        print(f"worker benchmark ({SYMBOL}, 1 worker, threads -c 1, {os.cpu_count()} cores)")
-
-        def spread(ratios: list[float]) -> str:
-            return f"median {statistics.median(ratios):.2f}, rounds " + " ".join(
-                f"{r:.2f}" for r in ratios
-            )
-
-        print(
-            f"  no-op Celery task (ping):      {noop_rate:8.0f} tasks/s "
-            f"(median of {len(noops)} runs: " + " ".join(f"{n:.0f}" for n in noops) + ")"
-        )
-        print(
-            f"  price task, tick in the band:  {quiet_rate:8.0f} tasks/s "
-            f"(ratio to no-op {spread(quiet_ratios)}; no step: one round trip)"
-        )
-        print(
-            f"  price step, no order changed: {step_rate:8.0f} steps/s "
-            f"(ratio to no-op {spread(step_ratios)}; the whole step)"
-        )
-        print(
-            f"  no-op + 2 Redis round trips:  {statistics.median(floors):8.0f} tasks/s "
-            f"(ratio to no-op {spread(floor_ratios)}; the floor of a step with its round trips)"
-        )
-        print(
-            f"  inbox burst drained by 1 wake: {drain_events:8.0f} events/s "
-            f"(ratio to no-op {drain_events / noop_rate:.2f}; order updates for ids the grid "
-            "does not hold: the drain path, not fill accounting)"
-        )
-        print(
-            f"  tick-to-order latency:         p50 {q[49]:.1f} ms  p99 {q[98]:.1f} ms "
-            f"({len(latencies)} samples)"
-        )
-        print(f"  worker RSS / PSS:              {rss:.0f} / {pss:.0f} MiB")
+        report(rates, drain_events, latencies, rss, pss)
 
 
 if __name__ == "__main__":
