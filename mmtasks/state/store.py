@@ -42,10 +42,24 @@ COMMIT_LET_GO_LUA = (
     + "\nend\n"
     + _lua("commit_let_go.lua")
 )
-# By text, registered once per process (store._script) with the first store's client: always
-# call one with `client=` (store._run), never on the client it was registered with.
+# By text, registered once per process (script_of) with the first caller's client: always call
+# one with `client=` (run_script), never on the client it was registered with.
 _SCRIPTS: dict[str, Script] = {}
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
+
+
+def script_of(client: redis.Redis, text: str) -> Script:
+    """Return the Lua script of text, registered on the process's first use of it: registering
+    hashes the text, and the steps, relays and snapshots of every symbol run the same few."""
+    script = _SCRIPTS.get(text)
+    if script is None:
+        script = _SCRIPTS[text] = client.register_script(text)
+    return script
+
+
+def run_script(client: redis.Redis, text: str, keys: list[str], args: list[Any]) -> Any:
+    """Run the Lua script text on client (EVALSHA, loaded first if the server lacks it)."""
+    return script_of(client, text)(keys=keys, args=args, client=client)
 
 
 def new_token() -> str:
@@ -149,17 +163,8 @@ class SymbolStore:
         self.symbol = symbol
         self.keys: SymbolKeys = keys_for(symbol)
 
-    def _script(self, text: str) -> Script:
-        """Return the script of text, registered on the process's first use of it (registering
-        hashes the text; a store lives for one step). Run it with `_run`, on this store's
-        client."""
-        script = _SCRIPTS.get(text)
-        if script is None:
-            script = _SCRIPTS[text] = self.r.register_script(text)
-        return script
-
     def _run(self, text: str, keys: list[str], args: list[Any]) -> Any:
-        return self._script(text)(keys=keys, args=args, client=self.r)
+        return run_script(self.r, text, keys, args)
 
     # -- lock -------------------------------------------------------------------------------
     def acquire(self, ttl_ms: int, wait_s: float) -> str | None:
@@ -244,7 +249,7 @@ class SymbolStore:
         when the commit wrote. Return (commit's answer, let_go's answer)."""
         from redis.exceptions import NoScriptError, ResponseError
 
-        script = self._script(COMMIT_LET_GO_LUA)
+        script = script_of(self.r, COMMIT_LET_GO_LUA)
         keys = [self.keys.lock, *batch.keys, self.keys.again]
         args: list[str | int] = [token, _ops(batch), ttl_ms]
         pipe = self.r.pipeline(transaction=False)

@@ -32,13 +32,13 @@ from mmtasks.state.store import (
     InboxEntry,
     WriteBatch,
     inbox_entries,
+    run_script,
     snapshot_keys,
     text_of,
 )
 
 if TYPE_CHECKING:  # replay imports this module for its types and needs no client
     import redis
-    from redis.commands.core import Script
 
 
 @dataclass
@@ -95,16 +95,10 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
     return {text_of(k): text_of(v) for k, v in zip(it, it, strict=True)}
 
 
-_snapshot_script: Script | None = None  # registered on first use; called on any client
-
-
 def _read(client: redis.Redis, symbol: str, clear_price_pending: bool, inbox_count: int) -> Any:
-    global _snapshot_script  # noqa: PLW0603 - one registration per process, like a constant
-    if _snapshot_script is None:
-        _snapshot_script = client.register_script(SNAPSHOT_LUA)
     keys = snapshot_keys(keys_for(symbol))
     flag = "1" if clear_price_pending else "0"
-    return _snapshot_script(keys=keys, args=[flag, inbox_count], client=client)
+    return run_script(client, SNAPSHOT_LUA, keys, [flag, inbox_count])
 
 
 def load_snapshot(
