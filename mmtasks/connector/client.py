@@ -23,21 +23,8 @@ from mmtasks.connector.errors import error_for
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
 from mmtasks.venue import codec
+from mmtasks.venue import types as vt
 from mmtasks.venue.port import Listener, Venue
-from mmtasks.venue.types import (
-    Account,
-    CancelRequest,
-    CancelResult,
-    Kline,
-    Order,
-    OrderRequest,
-    PlaceResult,
-    Position,
-    PriceTick,
-    Stream,
-    SymbolRules,
-    Trade,
-)
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +59,7 @@ class ChannelClient:
         self._stub_obj: Any = None
         self._lock = threading.Lock()
         # The streams open on the channel, by what they call; close cancels them.
-        self._streams: dict[tuple[Stream, Listener], grpc.Future] = {}
+        self._streams: dict[tuple[vt.Stream, Listener], grpc.Future] = {}
         self._streams_lock = threading.Lock()
 
     @property
@@ -139,34 +126,34 @@ class ExchangeClient(ChannelClient, Venue):
 
     _stub_class = pb_grpc.ExchangeServiceStub
 
-    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+    def place(self, request: vt.OrderRequest) -> tuple[vt.Order, bool]:
         """Place one validated order; return (order, duplicate). A REJECTED order is returned."""
         response = self._call("PlaceOrder", codec.request_to_pb(request))
         return codec.order_from_pb(response.order), response.duplicate
 
-    def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+    def batch_place(self, orders: Sequence[vt.OrderRequest]) -> list[vt.PlaceResult]:
         """Place many orders in one call; each result holds its order or its error."""
         request = pb.BatchPlaceOrdersRequest(orders=[codec.request_to_pb(o) for o in orders])
         response = self._call("BatchPlaceOrders", request)
         return [
-            PlaceResult(
+            vt.PlaceResult(
                 None, error=error_for(grpc.StatusCode[r.error.code], r.error.message, "PlaceOrder")
             )
             if r.HasField("error")
-            else PlaceResult(codec.order_from_pb(r.order), r.duplicate)
+            else vt.PlaceResult(codec.order_from_pb(r.order), r.duplicate)
             for r in response.results
         ]
 
     def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order:
+    ) -> vt.Order:
         """Cancel an open order; OrderNotFoundError when unknown or already finished."""
         request = pb.CancelOrderRequest(
             symbol=symbol, order_id=_optional(order_id), client_order_id=_optional(client_order_id)
         )
         return codec.order_from_pb(self._call("CancelOrder", request).order)
 
-    def batch_cancel(self, cancels: Sequence[CancelRequest]) -> list[CancelResult]:
+    def batch_cancel(self, cancels: Sequence[vt.CancelRequest]) -> list[vt.CancelResult]:
         """Cancel many orders in one call; each result holds its order or its error."""
         request = pb.BatchCancelOrdersRequest(
             orders=[
@@ -178,15 +165,15 @@ class ExchangeClient(ChannelClient, Venue):
         )
         response = self._call("BatchCancelOrders", request)
         return [
-            CancelResult(
+            vt.CancelResult(
                 None, error_for(grpc.StatusCode[r.error.code], r.error.message, "CancelOrder")
             )
             if r.HasField("error")
-            else CancelResult(codec.order_from_pb(r.order))
+            else vt.CancelResult(codec.order_from_pb(r.order))
             for r in response.results
         ]
 
-    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[Order]:
+    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[vt.Order]:
         """Cancel the open orders of a symbol whose client id starts with the prefix."""
         request = pb.CancelAllOrdersRequest(
             symbol=symbol, client_order_id_prefix=client_order_id_prefix
@@ -195,7 +182,7 @@ class ExchangeClient(ChannelClient, Venue):
 
     def get_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order | None:
+    ) -> vt.Order | None:
         """Return an order in any status, None when the exchange does not know it."""
         request = pb.GetOrderRequest(
             symbol=symbol, order_id=_optional(order_id), client_order_id=_optional(client_order_id)
@@ -209,40 +196,40 @@ class ExchangeClient(ChannelClient, Venue):
             raise error_for(call.code(), call.details() or "", "GetOrder") from exc
         return codec.order_from_pb(response.order)
 
-    def open_orders(self, symbol: str = "") -> list[Order]:
+    def open_orders(self, symbol: str = "") -> list[vt.Order]:
         """Return the open orders of a symbol, or of every symbol when symbol is ''."""
         response = self._call("GetOpenOrders", pb.GetOpenOrdersRequest(symbol=symbol))
         return [codec.order_from_pb(o) for o in response.orders]
 
-    def positions(self, symbol: str = "") -> list[Position]:
+    def positions(self, symbol: str = "") -> list[vt.Position]:
         """Return the positions of a symbol, or of every symbol when symbol is ''."""
         response = self._call("GetPositions", pb.GetPositionsRequest(symbol=symbol))
         return [codec.position_from_pb(p) for p in response.positions]
 
-    def account(self) -> Account:
+    def account(self) -> vt.Account:
         """Return balances and PnL totals."""
         return codec.account_from_pb(self._call("GetAccount", pb.GetAccountRequest()))
 
-    def symbol_info(self, symbol: str) -> SymbolRules:
+    def symbol_info(self, symbol: str) -> vt.SymbolRules:
         """Return the trading rules of a symbol."""
         response = self._call("GetSymbolInfo", pb.GetSymbolInfoRequest(symbol=symbol))
         return codec.rules_from_pb(response.info)
 
-    def latest_price(self, symbol: str) -> PriceTick:
+    def latest_price(self, symbol: str) -> vt.PriceTick:
         """Return the last price tick of a symbol."""
         response = self._call("GetLatestPrice", pb.GetLatestPriceRequest(symbol=symbol))
         return codec.tick_from_pb(response.tick)
 
     def klines(
         self, symbol: str, interval: str = "1m", limit: int = 100, end_ms: int = 0
-    ) -> list[Kline]:
+    ) -> list[vt.Kline]:
         """Return the newest closed candles, oldest first."""
         request = pb.GetHistoricalKlinesRequest(
             symbol=symbol, interval=interval, limit=limit, end_ms=end_ms
         )
         return [codec.kline_from_pb(k) for k in self._call("GetHistoricalKlines", request).klines]
 
-    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[Trade]:
+    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[vt.Trade]:
         """Return trades at or after since_ms, oldest first (limit 0: the server's 1000)."""
         request = pb.GetTradesRequest(symbol=symbol, since_ms=since_ms, limit=limit)
         return [codec.trade_from_pb(t) for t in self._call("GetTrades", request).trades]
@@ -252,7 +239,7 @@ class ExchangeClient(ChannelClient, Venue):
     # message itself. A stream that ends (connector gone, too slow) is logged and not reopened.
 
     def listen(
-        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
+        self, stream: vt.Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
         """Call listener with every event of a stream, from a reader thread."""
         call: Any
@@ -293,7 +280,7 @@ class ExchangeClient(ChannelClient, Venue):
             failed = cast(grpc.Call, exc)
             raise error_for(failed.code(), failed.details() or "", f"Subscribe {stream}") from exc
 
-    def unsubscribe(self, stream: Stream, listener: Listener) -> None:
+    def unsubscribe(self, stream: vt.Stream, listener: Listener) -> None:
         """Stop calling a listener given to subscribe (its stream is cancelled)."""
         with self._streams_lock:
             call = self._streams.pop((stream, listener), None)

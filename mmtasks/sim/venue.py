@@ -15,22 +15,8 @@ from mmtasks.decimals import parse_decimal
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.sim.engine import SimExchange
 from mmtasks.sim.klines import interval_ms
+from mmtasks.venue import types as vt
 from mmtasks.venue.port import Listener, Number, Venue
-from mmtasks.venue.types import (
-    Account,
-    CancelRequest,
-    CancelResult,
-    Kline,
-    Order,
-    OrderRequest,
-    OrderUpdate,
-    PlaceResult,
-    Position,
-    PriceTick,
-    Stream,
-    SymbolRules,
-    Trade,
-)
 
 
 class SimVenue(Venue):
@@ -39,93 +25,93 @@ class SimVenue(Venue):
     def __init__(self, engine: SimExchange | None = None) -> None:
         self.engine = engine or SimExchange()
         self._lock = threading.Lock()
-        self._listeners: dict[tuple[Stream, Listener], Listener] = {}
+        self._listeners: dict[tuple[vt.Stream, Listener], Listener] = {}
 
     # -- orders ------------------------------------------------------------------------------
 
-    def place(self, request: OrderRequest) -> tuple[Order, bool]:
+    def place(self, request: vt.OrderRequest) -> tuple[vt.Order, bool]:
         """Place one validated order; return (order, duplicate)."""
         return self.engine.place_order(request)
 
-    def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+    def batch_place(self, orders: Sequence[vt.OrderRequest]) -> list[vt.PlaceResult]:
         """Place many orders; each result holds its order or its error."""
         results = []
         for request in orders:
             try:
                 order, duplicate = self.engine.place_order(request)
             except Exception as exc:  # per item, as a venue's batch answers: classified later
-                results.append(PlaceResult(None, error=exc))
+                results.append(vt.PlaceResult(None, error=exc))
             else:
-                results.append(PlaceResult(order, duplicate))
+                results.append(vt.PlaceResult(order, duplicate))
         return results
 
     def cancel_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order:
+    ) -> vt.Order:
         """Cancel an open order; OrderNotFoundError (or OrderNotOpenError) when it cannot be."""
         return self.engine.cancel_order(symbol, order_id or "", client_order_id or "")
 
-    def batch_cancel(self, cancels: Sequence[CancelRequest]) -> list[CancelResult]:
+    def batch_cancel(self, cancels: Sequence[vt.CancelRequest]) -> list[vt.CancelResult]:
         """Cancel many orders; each result holds its order or its error."""
         results = []
         for c in cancels:
             try:
                 order = self.engine.cancel_order(c.symbol, c.order_id, c.client_order_id)
             except Exception as exc:  # per item, as a venue's batch answers: classified later
-                results.append(CancelResult(None, exc))
+                results.append(vt.CancelResult(None, exc))
             else:
-                results.append(CancelResult(order))
+                results.append(vt.CancelResult(order))
         return results
 
-    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[Order]:
+    def cancel_all(self, symbol: str, client_order_id_prefix: str = "") -> list[vt.Order]:
         """Cancel the open orders of a symbol whose client id starts with the prefix."""
         return self.engine.cancel_all(symbol, client_order_id_prefix)
 
     def get_order(
         self, symbol: str, *, order_id: str | None = None, client_order_id: str | None = None
-    ) -> Order | None:
+    ) -> vt.Order | None:
         """Return an order in any status, None when the exchange does not know it."""
         try:
             return self.engine.get_order(symbol, order_id or "", client_order_id or "")
         except OrderNotFoundError:
             return None
 
-    def open_orders(self, symbol: str = "") -> list[Order]:
+    def open_orders(self, symbol: str = "") -> list[vt.Order]:
         """Return the open orders of a symbol, or of every symbol when symbol is ''."""
         return self.engine.open_orders(symbol)
 
     # -- account and market data -------------------------------------------------------------
 
-    def positions(self, symbol: str = "") -> list[Position]:
+    def positions(self, symbol: str = "") -> list[vt.Position]:
         """Return the positions of a symbol, or of every symbol when symbol is ''."""
         return self.engine.positions(symbol)
 
-    def account(self) -> Account:
+    def account(self) -> vt.Account:
         """Return balances and PnL totals."""
         return self.engine.account()
 
-    def symbol_info(self, symbol: str) -> SymbolRules:
+    def symbol_info(self, symbol: str) -> vt.SymbolRules:
         """Return the trading rules of a symbol; UnknownSymbolError when it is not traded."""
         return self.engine.rules(symbol)
 
-    def latest_price(self, symbol: str) -> PriceTick:
+    def latest_price(self, symbol: str) -> vt.PriceTick:
         """Return the last price tick of a symbol (seq 0 is the start price)."""
         return self.engine.latest_price(symbol)
 
     def klines(
         self, symbol: str, interval: str = "1m", limit: int = 100, end_ms: int = 0
-    ) -> list[Kline]:
+    ) -> list[vt.Kline]:
         """Return the newest closed candles ending at or before end_ms (0: now), oldest first."""
         return self.engine.klines(symbol, interval, limit or 100, end_ms or None)
 
-    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[Trade]:
+    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> list[vt.Trade]:
         """Return the oldest trades at or after since_ms, oldest first (limit 0: 1000)."""
         return self.engine.trades(symbol, since_ms, limit or 1000)
 
     # -- streams -----------------------------------------------------------------------------
 
     def listen(
-        self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
+        self, stream: vt.Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
         """Call listener with every event of a stream (see `Venue.subscribe`)."""
         wanted = frozenset(self.engine.rules(s).symbol for s in symbols)
@@ -140,7 +126,7 @@ class SimVenue(Venue):
                 self._listeners[(stream, listener)] = deliver
             self.engine.add_listener(stream, deliver)
 
-    def unsubscribe(self, stream: Stream, listener: Listener) -> None:
+    def unsubscribe(self, stream: vt.Stream, listener: Listener) -> None:
         """Stop calling a listener given to subscribe."""
         with self._lock:
             deliver = self._listeners.pop((stream, listener), None)
@@ -157,7 +143,9 @@ class SimVenue(Venue):
 
     # -- test control ------------------------------------------------------------------------
 
-    def inject_price(self, symbol: str, price: Number, volume: Number | None = None) -> PriceTick:
+    def inject_price(
+        self, symbol: str, price: Number, volume: Number | None = None
+    ) -> vt.PriceTick:
         """Trade the market at a price now: fill every resting order it crosses; return the tick."""
         return self.engine.apply_price(
             symbol,
@@ -167,16 +155,16 @@ class SimVenue(Venue):
 
 
 def _filtered(
-    stream: Stream, listener: Listener, symbols: frozenset[str], interval: str
+    stream: vt.Stream, listener: Listener, symbols: frozenset[str], interval: str
 ) -> Listener:
     """Return listener, or a wrapper passing on only the symbols and interval asked for."""
     if not symbols and stream != "kline":
         return listener  # the hot paths: no wrapper, no check per event
 
-    def deliver(event: PriceTick | Kline | OrderUpdate) -> None:
-        if isinstance(event, Kline) and event.interval != interval:
+    def deliver(event: vt.PriceTick | vt.Kline | vt.OrderUpdate) -> None:
+        if isinstance(event, vt.Kline) and event.interval != interval:
             return
-        symbol = event.order.symbol if isinstance(event, OrderUpdate) else event.symbol
+        symbol = event.order.symbol if isinstance(event, vt.OrderUpdate) else event.symbol
         if not symbols or symbol in symbols:
             listener(event)
 

@@ -15,20 +15,7 @@ from mmtasks.decimals import canon, parse_decimal
 from mmtasks.domain import OrderStatus, Side, parse_symbol
 from mmtasks.errors import OperationalError, ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
-from mmtasks.venue.types import (
-    Account,
-    Balance,
-    Kline,
-    Order,
-    OrderRequest,
-    OrderType,
-    OrderUpdate,
-    Position,
-    PriceTick,
-    SymbolRules,
-    TimeInForce,
-    Trade,
-)
+from mmtasks.venue import types as vt
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -42,9 +29,9 @@ ZERO = Decimal(0)
 
 SIDE_TO_PB = {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL}
 SIDE_FROM_PB = {v: k for k, v in SIDE_TO_PB.items()}
-TYPE_TO_PB = {OrderType.LIMIT: pb.ORDER_TYPE_LIMIT, OrderType.MARKET: pb.ORDER_TYPE_MARKET}
+TYPE_TO_PB = {vt.OrderType.LIMIT: pb.ORDER_TYPE_LIMIT, vt.OrderType.MARKET: pb.ORDER_TYPE_MARKET}
 TYPE_FROM_PB = {v: k for k, v in TYPE_TO_PB.items()}
-TIF_TO_PB = {TimeInForce.GTC: pb.TIME_IN_FORCE_GTC, TimeInForce.IOC: pb.TIME_IN_FORCE_IOC}
+TIF_TO_PB = {vt.TimeInForce.GTC: pb.TIME_IN_FORCE_GTC, vt.TimeInForce.IOC: pb.TIME_IN_FORCE_IOC}
 TIF_FROM_PB = {v: k for k, v in TIF_TO_PB.items()}
 STATUS_TO_PB = {
     OrderStatus.NEW: pb.ORDER_STATUS_NEW,
@@ -80,15 +67,15 @@ WIRE_NAMES = {"order_type": "type"}
 ENCODERS: dict[object, Callable[[Any], Any]] = {
     Decimal: canon,
     Side: SIDE_TO_PB.__getitem__,
-    OrderType: TYPE_TO_PB.__getitem__,
-    TimeInForce: TIF_TO_PB.__getitem__,
+    vt.OrderType: TYPE_TO_PB.__getitem__,
+    vt.TimeInForce: TIF_TO_PB.__getitem__,
     OrderStatus: STATUS_TO_PB.__getitem__,
 }
 DECODERS: dict[object, Callable[[Any], Any]] = {
     Decimal: _d,
     Side: lambda v: _enum(SIDE_FROM_PB, v, "side"),
-    OrderType: lambda v: TYPE_FROM_PB.get(v, OrderType.LIMIT),
-    TimeInForce: lambda v: TIF_FROM_PB.get(v, TimeInForce.GTC),
+    vt.OrderType: lambda v: TYPE_FROM_PB.get(v, vt.OrderType.LIMIT),
+    vt.TimeInForce: lambda v: TIF_FROM_PB.get(v, vt.TimeInForce.GTC),
     OrderStatus: lambda v: _enum(STATUS_FROM_PB, v, "order status"),
 }
 
@@ -120,26 +107,26 @@ class _Wire(Generic[T, M]):
 
 
 # The types that cross as they are: order_to_pb(order) -> pb.Order, order_from_pb(m) -> Order, ...
-_ORDER = _Wire(Order, pb.Order)
+_ORDER = _Wire(vt.Order, pb.Order)
 order_to_pb, order_from_pb = _ORDER.to_pb, _ORDER.from_pb
-_TRADE = _Wire(Trade, pb.Trade)
+_TRADE = _Wire(vt.Trade, pb.Trade)
 trade_to_pb, trade_from_pb = _TRADE.to_pb, _TRADE.from_pb
-_KLINE = _Wire(Kline, pb.Kline)
+_KLINE = _Wire(vt.Kline, pb.Kline)
 kline_to_pb, kline_from_pb = _KLINE.to_pb, _KLINE.from_pb
-_POSITION = _Wire(Position, pb.Position)
+_POSITION = _Wire(vt.Position, pb.Position)
 position_to_pb, position_from_pb = _POSITION.to_pb, _POSITION.from_pb
-_RULES = _Wire(SymbolRules, pb.SymbolInfo)
-_REQUEST = _Wire(OrderRequest, pb.PlaceOrderRequest)
+_RULES = _Wire(vt.SymbolRules, pb.SymbolInfo)
+_REQUEST = _Wire(vt.OrderRequest, pb.PlaceOrderRequest)
 
 
-def rules_to_pb(rules: SymbolRules) -> pb.SymbolInfo:
+def rules_to_pb(rules: vt.SymbolRules) -> pb.SymbolInfo:
     """Return the wire form of a symbol's rules."""
     return _RULES.to_pb(
         rules, price_precision=rules.price_precision, qty_precision=rules.qty_precision
     )
 
 
-def rules_from_pb(m: pb.SymbolInfo) -> SymbolRules:
+def rules_from_pb(m: pb.SymbolInfo) -> vt.SymbolRules:
     """Return the rules of a pb SymbolInfo (precisions follow from tick and step sizes)."""
     # A connector from before capabilities sends none: it served the simulator.
     return _RULES.from_pb(
@@ -151,7 +138,7 @@ def rules_from_pb(m: pb.SymbolInfo) -> SymbolRules:
     )
 
 
-def update_to_pb(update: OrderUpdate) -> pb.OrderUpdate:
+def update_to_pb(update: vt.OrderUpdate) -> pb.OrderUpdate:
     """Return the wire form of an order update."""
     message = pb.OrderUpdate(
         order=order_to_pb(update.order), ts_event_ms=update.ts_event_ms, seq=update.seq
@@ -161,9 +148,9 @@ def update_to_pb(update: OrderUpdate) -> pb.OrderUpdate:
     return message
 
 
-def update_from_pb(m: pb.OrderUpdate) -> OrderUpdate:
+def update_from_pb(m: pb.OrderUpdate) -> vt.OrderUpdate:
     """Return the order update of a pb OrderUpdate."""
-    return OrderUpdate(
+    return vt.OrderUpdate(
         order=order_from_pb(m.order),
         last_trade=trade_from_pb(m.last_trade) if m.HasField("last_trade") else None,
         ts_event_ms=m.ts_event_ms,
@@ -171,19 +158,19 @@ def update_from_pb(m: pb.OrderUpdate) -> OrderUpdate:
     )
 
 
-def tick_to_pb(tick: PriceTick) -> pb.PriceTick:
+def tick_to_pb(tick: vt.PriceTick) -> pb.PriceTick:
     """Return the wire form of a price tick (the wire has no volume)."""
     return pb.PriceTick(
         symbol=tick.symbol, price=canon(tick.price), ts_event_ms=tick.ts_event_ms, seq=tick.seq
     )
 
 
-def tick_from_pb(m: pb.PriceTick) -> PriceTick:
+def tick_from_pb(m: pb.PriceTick) -> vt.PriceTick:
     """Return the tick of a pb PriceTick."""
-    return PriceTick(symbol=m.symbol, price=_d(m.price), ts_event_ms=m.ts_event_ms, seq=m.seq)
+    return vt.PriceTick(symbol=m.symbol, price=_d(m.price), ts_event_ms=m.ts_event_ms, seq=m.seq)
 
 
-def account_to_pb(account: Account) -> pb.GetAccountResponse:
+def account_to_pb(account: vt.Account) -> pb.GetAccountResponse:
     """Return the wire form of the account."""
     return pb.GetAccountResponse(
         balances=[
@@ -195,10 +182,10 @@ def account_to_pb(account: Account) -> pb.GetAccountResponse:
     )
 
 
-def account_from_pb(m: pb.GetAccountResponse) -> Account:
+def account_from_pb(m: pb.GetAccountResponse) -> vt.Account:
     """Return the account of a pb GetAccountResponse."""
-    return Account(
-        balances=tuple(Balance(b.asset, _d(b.free), _d(b.locked)) for b in m.balances),
+    return vt.Account(
+        balances=tuple(vt.Balance(b.asset, _d(b.free), _d(b.locked)) for b in m.balances),
         realized_pnl=_d(m.realized_pnl),
         fees=_d(m.fees),
     )
@@ -207,9 +194,9 @@ def account_from_pb(m: pb.GetAccountResponse) -> Account:
 # -- order requests: to the wire as they are, from it checked field by field ---------------
 
 
-def request_to_pb(request: OrderRequest) -> pb.PlaceOrderRequest:
+def request_to_pb(request: vt.OrderRequest) -> pb.PlaceOrderRequest:
     """Return the wire request of an order (a MARKET order sends no price)."""
-    market = request.order_type is OrderType.MARKET
+    market = request.order_type is vt.OrderType.MARKET
     price = "" if market or request.price is None else canon(request.price)
     return _REQUEST.to_pb(request, price=price)
 
@@ -231,7 +218,7 @@ def _required(table: Mapping[K, V], value: K, enum: Any, field: str) -> V:
         ) from None
 
 
-def request_from_pb(req: pb.PlaceOrderRequest) -> OrderRequest:
+def request_from_pb(req: pb.PlaceOrderRequest) -> vt.OrderRequest:
     """Return the order request of a client's wire request; ValidationError names a bad field."""
     if not req.symbol:
         raise ValidationError("symbol is required, received ''")
@@ -240,11 +227,11 @@ def request_from_pb(req: pb.PlaceOrderRequest) -> OrderRequest:
     tif = _required(TIF_FROM_PB, req.time_in_force, pb.TimeInForce, "time_in_force")
     quantity = parse_decimal(req.quantity, "quantity", positive=True)
     price: Decimal | None = None
-    if order_type is OrderType.LIMIT:
+    if order_type is vt.OrderType.LIMIT:
         price = parse_decimal(req.price, "price", positive=True)
     elif req.price not in ("", "0"):
         raise ValidationError(f"price must be empty for a MARKET order, received {req.price!r}")
-    return OrderRequest(
+    return vt.OrderRequest(
         symbol=parse_symbol(req.symbol),
         side=side,
         quantity=quantity,
