@@ -6,6 +6,7 @@ The connector's entry point adds both when it serves the sim; the server itself 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -118,85 +119,77 @@ def _wrapped(
     )
 
 
+def _rpc(
+    body: Callable[[SimControlServicer, Any], Any],
+) -> Callable[[SimControlServicer, Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+    """Return the RPC that answers body(servicer, request), or aborts with its error's status."""
+
+    @functools.wraps(body)
+    async def rpc(self: SimControlServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await answer(context, body.__name__, lambda: body(self, request))
+
+    return rpc
+
+
 class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unused-ignore]  # untyped base
     """Every SimControl RPC over one SimController; never gated by faults or the rate limit."""
 
     def __init__(self, controller: SimController) -> None:
         self.controller = controller
 
-    async def InjectPrice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def InjectPrice(self, request: Any) -> Any:
         """Trade the market at a price now."""
-
-        def call() -> Any:
-            symbol = rq.require_symbol(request.symbol)
-            price = parse_decimal(request.price, "price", positive=True)
-            volume = (
-                parse_decimal(request.volume, "volume", non_negative=True)
-                if request.volume
-                else None
-            )
-            return self.controller.inject_price(symbol, price, volume)
-
-        tick = await answer(context, "InjectPrice", call)
+        symbol = rq.require_symbol(request.symbol)
+        price = parse_decimal(request.price, "price", positive=True)
+        volume = (
+            parse_decimal(request.volume, "volume", non_negative=True) if request.volume else None
+        )
+        tick = self.controller.inject_price(symbol, price, volume)
         return pbc.InjectPriceResponse(tick=tick_to_pb(tick))
 
-    async def FillOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def FillOrder(self, request: Any) -> Any:
         """Fill an open order from the exchange side."""
-
-        def call() -> Any:
-            symbol, order_id, client_order_id = _order_ref(request)
-            quantity = rq.optional_decimal(request.quantity, "quantity")
-            return self.controller.engine.fill_order(symbol, order_id, client_order_id, quantity)
-
-        order = await answer(context, "FillOrder", call)
+        symbol, order_id, client_order_id = _order_ref(request)
+        quantity = rq.optional_decimal(request.quantity, "quantity")
+        order = self.controller.engine.fill_order(symbol, order_id, client_order_id, quantity)
         return pbc.FillOrderResponse(order=order_to_pb(order))
 
-    async def ExchangeCancel(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def ExchangeCancel(self, request: Any) -> Any:
         """Cancel an open order from the exchange side."""
-
-        def call() -> Any:
-            return self.controller.engine.exchange_cancel(*_order_ref(request))
-
-        order = await answer(context, "ExchangeCancel", call)
+        order = self.controller.engine.exchange_cancel(*_order_ref(request))
         return pbc.ExchangeCancelResponse(order=order_to_pb(order))
 
-    async def FailNextCalls(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def FailNextCalls(self, request: Any) -> Any:
         """Fail the next N ExchangeService calls with a status code."""
-
-        def call() -> None:
-            if request.method and request.method not in EXCHANGE_METHODS:
-                raise ValidationError(
-                    f"method must be '' or an ExchangeService method such as PlaceOrder, "
-                    f"received {request.method!r}"
-                )
-            self.controller.fail_next_calls(
-                request.count, request.code or "UNAVAILABLE", request.method, request.symbol
+        if request.method and request.method not in EXCHANGE_METHODS:
+            raise ValidationError(
+                f"method must be '' or an ExchangeService method such as PlaceOrder, "
+                f"received {request.method!r}"
             )
-
-        await answer(context, "FailNextCalls", call)
+        self.controller.fail_next_calls(
+            request.count, request.code or "UNAVAILABLE", request.method, request.symbol
+        )
         return pbc.FailNextCallsResponse()
 
-    async def DropStreams(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def DropStreams(self, request: Any) -> Any:
         """End every open stream with UNAVAILABLE."""
-        dropped = await answer(context, "DropStreams", self.controller.drop_streams)
-        return pbc.DropStreamsResponse(dropped=dropped)
+        return pbc.DropStreamsResponse(dropped=self.controller.drop_streams())
 
-    async def SetFeed(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def SetFeed(self, request: Any) -> Any:
         """Pause, resume or retime the price feed."""
-        await answer(
-            context,
-            "SetFeed",
-            lambda: self.controller.set_feed(request.paused, request.interval_ms),
-        )
+        self.controller.set_feed(request.paused, request.interval_ms)
         return pbc.SetFeedResponse()
 
-    async def SetLatency(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @_rpc
+    def SetLatency(self, request: Any) -> Any:
         """Add latency to every ExchangeService call."""
-        await answer(
-            context,
-            "SetLatency",
-            lambda: self.controller.set_latency(request.latency_ms, request.symbol),
-        )
+        self.controller.set_latency(request.latency_ms, request.symbol)
         return pbc.SetLatencyResponse()
 
 
