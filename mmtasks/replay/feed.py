@@ -25,7 +25,6 @@ from mmtasks.replay.series import Series
 # window (trading/advance.CANDLES_KEPT_EXTRA), which no decision reads: a visit far from the
 # last builds its whole window, so replay builds only these.
 KEPT_EXTRA = 2
-CACHED_CANDLES = 8192
 UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
@@ -42,7 +41,7 @@ class CandleFeed:
 
     def __init__(self, data: Series, keep: int, kline_ms: int) -> None:
         self.data, self.keep, self.kline_ms = data, keep, kline_ms
-        self._cache: dict[int, Candle] = {}
+        self._cache: dict[int, Candle] = {}  # closed tick candles, by -(bucket + 1)
         self._last_stop = -1
         self._last: tuple[Candle, ...] = ()
         self._open_ms: list[int] = []  # the row times as ints, when first needed (candles)
@@ -62,29 +61,32 @@ class CandleFeed:
         """Return the candles seen at row index (candles: with row index itself if closed)."""
         if self.data.kind == "candles":
             stop = index + 1 if closed_through else index
-            if stop == self._last_stop + 1 and len(self._last) == self.keep:
-                # The next row (the usual case): the window slides by one candle.
-                self._last = (*self._last[1:], self._candle(stop - 1))
-                self._last_stop = stop
-            elif stop != self._last_stop:  # the points of one row share their candles
-                cache, build = self._cache, self._candle
-                first = max(0, stop - self.keep)
-                self._last = tuple([cache.get(j) or build(j) for j in range(first, stop)])
+            if stop != self._last_stop:  # the points of one row share their candles
+                self._last = self._window(stop)
                 self._last_stop = stop
             return self._last
         return self._tick_candles(index)
 
-    def _candle(self, j: int) -> Candle:
-        candle = self._cache.get(j)
-        if candle is None:
-            if not self._open_ms:
-                self._open_ms = self.data.ts_ms.tolist()  # not a numpy scalar per candle
-            texts = self.data.texts(j)
-            candle = RowCandle(self._open_ms[j], texts, Decimal(texts[3]), Decimal(texts[4]))
-            if len(self._cache) > CACHED_CANDLES:
-                self._cache.clear()
-            self._cache[j] = candle
-        return candle
+    def _window(self, stop: int) -> tuple[Candle, ...]:
+        # The candles of rows [stop - keep, stop). Visits go forward, so a row two windows
+        # share is in the last one (the next row: all but one); every other row is new, its
+        # candle built once (a visit far from the last builds the whole window).
+        first = max(0, stop - self.keep)
+        last, last_stop = self._last, self._last_stop
+        if first < last_stop <= stop:
+            kept = last[len(last) - (last_stop - first) :]
+            return (*kept, *self._candles(last_stop, stop))
+        return tuple(self._candles(first, stop))
+
+    def _candles(self, first: int, stop: int) -> list[Candle]:
+        if not self._open_ms:
+            self._open_ms = self.data.ts_ms.tolist()  # not a numpy scalar per candle
+        open_ms, texts = self._open_ms, self.data.texts
+        out: list[Candle] = []
+        for j in range(first, stop):
+            t = texts(j)
+            out.append(RowCandle(open_ms[j], t, Decimal(t[3]), Decimal(t[4])))
+        return out
 
     def _tick_candles(self, index: int) -> tuple[Candle, ...]:
         b = int(np.searchsorted(self.starts, index, side="right")) - 1
