@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from mmtasks.decimals import ZERO
+from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import Side
 from mmtasks.errors import OperationalError
 from mmtasks.grid.band import FillMode
-from mmtasks.grid.logic import with_anchor
+from mmtasks.grid.logic import REASON_WINDOW, frame, with_anchor
 from mmtasks.grid.models import (
     Action,
     CancelOrder,
@@ -29,6 +29,8 @@ from mmtasks.grid.models import (
     OrderFilled,
     PlaceOrder,
     RiskConfig,
+    Slot,
+    SlotStatus,
     SymbolRules,
 )
 from mmtasks.grid.quickinit import quick_init
@@ -114,6 +116,8 @@ class Engine:
         # only placed orders, all now resting (see step); the plain loop always decides again.
         self.trust_placements = False
         self.trusted = 0  # confirming decisions skipped so
+        self.trusted_cancels = 0  # of those, after a decision that cancelled entries too
+        self.confirm_trusted = False  # tests: a confirmation skipped is made, must be empty
         # What the worker keeps in its state hash (breaker, streak, peak, status) and the
         # events its decisions emitted (the breaker's), as the live step would commit them.
         self.meta: StateFields = {}
@@ -153,6 +157,9 @@ class Engine:
                 break
             if self._execute(actions, price) and self.trust_placements:
                 self.trusted += 1
+                self.trusted_cancels += any(isinstance(a, CancelOrder) for a in actions)
+                if self.confirm_trusted and self.decide(market):
+                    raise OperationalError(f"{cfg.symbol}: a trusted decision at {price} acts")
                 break
         else:
             raise OperationalError(
@@ -192,22 +199,36 @@ class Engine:
         """Carry out actions as the executor does: cancels first, then the places (intents
         written before any is sent); return True when the next decision is surely empty.
 
-        It is when actions only placed orders, none rejected or taken, without
-        max_open_orders: decide(S') at the same price then has the same frame (no fill moved
-        the position) and every reason it skipped a level or a closing order still holds -
-        the occupied prices and each side's exposure only grew, the slots placed on hold an
-        order - while each order placed is inside its cancel window (placed inside the
-        narrower placement window) or passed, so nothing is cancelled either.
+        It is when actions placed orders, none rejected or taken, and cancelled only entries
+        out of their window, freeing no price a closing order waits for (`_freed_unwanted`),
+        without max_open_orders or max_position. decide(S') at the same price then has the
+        same frame (no fill moved the position) and every reason it skipped a level or a
+        closing order still holds: the occupied prices and busy levels only grew, but for the
+        cancelled entries', which lie outside the placement window (a buy below ref - (Wb + 1)
+        x i, a sell above ref + (Ws + 1) x i: no entry candidate, and only a closing order
+        of the other side could want one, which `_freed_unwanted` rules out); the slots placed
+        on hold an order; each order placed is inside its cancel window (placed inside the
+        narrower placement window) or passed, and each order kept was kept by the same frame,
+        so nothing is cancelled either. (A window cancel of an entry means the grid is neither
+        stale nor reduce-only: those cancel entries for their own reason first.)
         """
+        risk = self.config.risk
+        settled = risk.max_open_orders is None
+        position = self.grid.position
+        freed: list[Slot] = []  # the entries cancelled out of their window
         for action in actions:
             if isinstance(action, CancelOrder):
+                if settled:
+                    slot = self._window_entry(action)
+                    settled = slot is not None
+                    if slot is not None:
+                        freed.append(slot)
                 update = self.venue.cancel(action.client_order_id)
                 if update is not None:
                     self._apply(update)
         places = [a for a in actions if isinstance(a, PlaceOrder)]
         answers: list[tuple[PlaceOrder, str | None]] = []
         taken: list[PlaceOrder] = []
-        settled = len(places) == len(actions) and self.config.risk.max_open_orders is None
         for place in places:
             venue_id, updates = self.venue.place(place, price)
             if updates:  # rejected
@@ -225,7 +246,39 @@ class Engine:
         for place in taken:
             for update in self.venue.take(place.client_order_id, price):
                 self._apply(update)
-        return settled and not taken
+        if not settled or taken:
+            return False
+        return not freed or (self.grid.position is position and self._freed_unwanted(freed))
+
+    def _window_entry(self, cancel: CancelOrder) -> Slot | None:
+        """Return the slot of cancel when it takes an entry out of its window (None: another
+        cancel, or max_position, under which freed exposure may let an order through)."""
+        if cancel.reason != REASON_WINDOW or self.config.risk.max_position is not None:
+            return None
+        slot = self.grid.slots.get(canon(cancel.level))
+        return None if slot is None or slot.closing or slot.price is None else slot
+
+    def _freed_unwanted(self, freed: list[Slot]) -> bool:
+        """Return True when every cancelled entry's slot is free now and no free slot holds
+        inventory whose closing order would take a freed price (level -/+ interval)."""
+        market = self.last_market
+        if market is None:
+            return False
+        cfg = self.config
+        grid = self.grid
+        i = frame(grid, market, cfg.strategy, cfg.risk, cfg.rules, market.price_ts_ms).interval
+        slots = grid.slots
+        for old in freed:
+            slot = slots.get(canon(old.level))
+            if slot is None or slot.status is not SlotStatus.FREE or old.price is None:
+                return False
+            below = slots.get(canon(old.price - i))
+            if below is not None and below.status is SlotStatus.FREE and below.inventory > 0:
+                return False
+            above = slots.get(canon(old.price + i))
+            if above is not None and above.status is SlotStatus.FREE and above.inventory < 0:
+                return False
+        return True
 
     def _apply(self, update: VenueUpdate) -> None:
         realized_before = self.grid.position.realized_pnl

@@ -21,14 +21,23 @@ class Outcome:
     elapsed_s: float
 
 
-def replay(cfg: Config, data: Series, *, order: PathOrder = "auto", fast: bool = True) -> Outcome:
-    """Replay data under cfg and return the outcome (fast skips rows that change nothing).
+def replay(
+    cfg: Config,
+    data: Series,
+    *,
+    order: PathOrder = "auto",
+    fast: bool = True,
+    confirm_trusted: bool = False,
+) -> Outcome:
+    """Replay data under cfg and return the outcome (fast skips rows that change nothing;
+    confirm_trusted, for tests, still makes the decisions it skips and checks they are empty).
 
     With a circuit breaker armed every row is visited: its drawdown moves with the price even
     where the grid has nothing to do, which is what the fast path skips.
     """
     fast = fast and not cfg.breaker_armed
     engine = Engine(cfg)
+    engine.confirm_trusted = confirm_trusted
     walk = Walk(engine, data, order)
     started = time.perf_counter()
     (run_fast if fast else run_plain)(walk)

@@ -99,11 +99,12 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
-    firings = chained = trusted = 0
+    firings = chained = trusted = trusted_cancels = 0
     for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
         data = random_path(rng, ROWS, spiky=spiky)
 
-        fast, plain = run(cfg, data, fast=True), run(cfg, data, fast=False)
+        fast = run(cfg, data, fast=True, confirm_trusted=True)  # a skipped decision is empty
+        plain = run(cfg, data, fast=False)
 
         assert fast.engine.fills == plain.engine.fills
         assert fast.engine.grid == plain.engine.grid
@@ -115,8 +116,11 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
         firings += fast.engine.firings
         chained += fast.engine.chained
         trusted += fast.engine.trusted
+        trusted_cancels += fast.engine.trusted_cancels
     if cfg.risk.max_open_orders is None:  # decisions only placing orders were not confirmed
         assert trusted > 0
+    if cfg.risk.max_open_orders is None and cfg.risk.max_position is None:
+        assert trusted_cancels > 0  # nor those cancelling entries out of their window
     if spiky:  # the shortcuts under test were taken: firings, and firings in a row
         assert firings > 0
         assert chained > 0
