@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -59,6 +60,57 @@ async def answer(
         raise  # unreachable: abort raises; keeps type checkers sure fn's result is returned
 
 
+class Answering(Protocol):
+    """A servicer that runs the bodies of its RPCs by `answer`, where its calls belong."""
+
+    async def answer(
+        self, context: grpc.aio.ServicerContext, method: str, fn: Callable[[], T]
+    ) -> T: ...
+
+
+S = TypeVar("S", bound=Answering)
+
+
+def rpc(
+    body: Callable[[S, Any], Any],
+) -> Callable[[S, Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+    """Return the unary RPC that answers body(servicer, request), or aborts with the status its
+    error maps to; the method name in logs is the body's."""
+
+    @functools.wraps(body)
+    async def call(self: S, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        return await self.answer(context, body.__name__, lambda: body(self, request))
+
+    return call
+
+
+# A Subscribe* RPC as grpc.aio calls it, and what `stream` makes one of: its subscriber.
+StreamRpc = Callable[["ExchangeServicer", Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+SubscriberOf = Callable[["ExchangeServicer", Any], Subscriber]
+
+
+def stream(kind: Stream) -> Callable[[SubscriberOf], StreamRpc]:
+    """Return a decorator making a server-streaming RPC of subscriber(servicer, request): the
+    RPC subscribes it to the hub's `kind` stream and yields every message it is given."""
+
+    def decorate(subscriber: SubscriberOf) -> StreamRpc:
+        method = subscriber.__name__
+
+        @functools.wraps(subscriber)
+        async def call(
+            self: ExchangeServicer, request: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            make = functools.partial(subscriber, self, request)
+            async with self._subscribed(context, method, kind, make) as sub:
+                while batch := await sub.take():
+                    for message in batch:
+                        yield message
+
+        return call
+
+    return decorate
+
+
 def error_pb(exc: Exception) -> pb.Error:
     """Return the per-item Error of a batch for an exception."""
     code, message = status_for(exc)
@@ -92,20 +144,18 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         """Run fn on the venue's side (see `answer`)."""
         return await answer(context, method, fn, self._executor)
 
-    def _place(self, request: Any) -> tuple[Order, bool]:
+    @rpc
+    def PlaceOrder(self, request: Any) -> Any:
+        """Place one order; a known client order id answers the existing order."""
         [result] = self.venue.batch_place([request_from_pb(request)])
         _raise_error(result.error)
         assert result.order is not None  # a result without error holds its order
-        return result.order, result.duplicate
+        return pb.PlaceOrderResponse(order=order_to_pb(result.order), duplicate=result.duplicate)
 
-    async def PlaceOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        """Place one order; a known client order id answers the existing order."""
-        order, duplicate = await self.answer(context, "PlaceOrder", lambda: self._place(request))
-        return pb.PlaceOrderResponse(order=order_to_pb(order), duplicate=duplicate)
-
-    async def BatchPlaceOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def BatchPlaceOrders(self, request: Any) -> Any:
         """Place many orders; each item succeeds or carries its own error."""
-        await self.answer(context, "BatchPlaceOrders", lambda: rq.batch_size(len(request.orders)))
+        rq.batch_size(len(request.orders))
         results: list[Any] = [None] * len(request.orders)
         valid: list[tuple[int, OrderRequest]] = []
         for i, item in enumerate(request.orders):
@@ -113,9 +163,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
                 valid.append((i, request_from_pb(item)))
             except Exception as exc:
                 results[i] = pb.PlaceOrderResult(error=error_pb(exc))
-        placed = await self.answer(
-            context, "BatchPlaceOrders", lambda: self.venue.batch_place([r for _, r in valid])
-        )
+        placed = self.venue.batch_place([r for _, r in valid])
         for (i, _), result in zip(valid, placed, strict=True):
             results[i] = (
                 pb.PlaceOrderResult(order=order_to_pb(result.order), duplicate=result.duplicate)
@@ -134,14 +182,15 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         assert result.order is not None  # a result without error holds its order
         return result.order
 
-    async def CancelOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def CancelOrder(self, request: Any) -> Any:
         """Cancel one open order."""
-        order = await self.answer(context, "CancelOrder", lambda: self._cancel(request))
-        return pb.CancelOrderResponse(order=order_to_pb(order))
+        return pb.CancelOrderResponse(order=order_to_pb(self._cancel(request)))
 
-    async def BatchCancelOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def BatchCancelOrders(self, request: Any) -> Any:
         """Cancel many orders; each item succeeds or carries its own error."""
-        await self.answer(context, "BatchCancelOrders", lambda: rq.batch_size(len(request.orders)))
+        rq.batch_size(len(request.orders))
         results = []
         for item in request.orders:
             try:
@@ -150,18 +199,16 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
                 results.append(pb.CancelOrderResult(error=error_pb(exc)))
         return pb.BatchCancelOrdersResponse(results=results)
 
-    async def CancelAllOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def CancelAllOrders(self, request: Any) -> Any:
         """Cancel the open orders of a symbol, optionally only those with a client id prefix."""
-        orders = await self.answer(
-            context,
-            "CancelAllOrders",
-            lambda: self.venue.cancel_all(
-                rq.require_symbol(request.symbol), request.client_order_id_prefix
-            ),
-        )
+        symbol = rq.require_symbol(request.symbol)
+        orders = self.venue.cancel_all(symbol, request.client_order_id_prefix)
         return pb.CancelAllOrdersResponse(orders=[order_to_pb(o) for o in orders])
 
-    def _get_order(self, request: Any) -> Order:
+    @rpc
+    def GetOrder(self, request: Any) -> Any:
+        """Return an order in any status."""
         symbol = rq.require_symbol(request.symbol)
         rq.require_order_ref(request.order_id, request.client_order_id)
         order = self.venue.get_order(
@@ -174,137 +221,94 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
                 else f"client_order_id {request.client_order_id!r}"
             )
             raise OrderNotFoundError(f"order with {key} not found for {symbol}")
-        return order
-
-    async def GetOrder(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        """Return an order in any status."""
-        order = await self.answer(context, "GetOrder", lambda: self._get_order(request))
         return pb.GetOrderResponse(order=order_to_pb(order))
 
-    async def GetOpenOrders(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def GetOpenOrders(self, request: Any) -> Any:
         """Return the open orders of a symbol or of every symbol."""
-        orders = await self.answer(
-            context,
-            "GetOpenOrders",
-            lambda: self.venue.open_orders(rq.optional_symbol(request.symbol)),
-        )
+        orders = self.venue.open_orders(rq.optional_symbol(request.symbol))
         return pb.GetOpenOrdersResponse(orders=[order_to_pb(o) for o in orders])
 
-    async def GetPositions(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def GetPositions(self, request: Any) -> Any:
         """Return the positions of a symbol or of every symbol."""
-        positions = await self.answer(
-            context,
-            "GetPositions",
-            lambda: self.venue.positions(rq.optional_symbol(request.symbol)),
-        )
+        positions = self.venue.positions(rq.optional_symbol(request.symbol))
         return pb.GetPositionsResponse(positions=[position_to_pb(p) for p in positions])
 
-    async def GetAccount(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def GetAccount(self, request: Any) -> Any:
         """Return balances and PnL totals."""
-        return account_to_pb(await self.answer(context, "GetAccount", self.venue.account))
+        return account_to_pb(self.venue.account())
 
-    async def GetSymbolInfo(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def GetSymbolInfo(self, request: Any) -> Any:
         """Return the trading rules of a symbol."""
-        rules = await self.answer(
-            context,
-            "GetSymbolInfo",
-            lambda: self.venue.symbol_info(rq.require_symbol(request.symbol)),
-        )
+        rules = self.venue.symbol_info(rq.require_symbol(request.symbol))
         return pb.GetSymbolInfoResponse(info=rules_to_pb(rules))
 
-    async def GetLatestPrice(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    @rpc
+    def GetLatestPrice(self, request: Any) -> Any:
         """Return the last price tick of a symbol."""
-        tick = await self.answer(
-            context,
-            "GetLatestPrice",
-            lambda: self.venue.latest_price(rq.require_symbol(request.symbol)),
-        )
+        tick = self.venue.latest_price(rq.require_symbol(request.symbol))
         return pb.GetLatestPriceResponse(tick=tick_to_pb(tick))
 
-    def _klines(self, request: Any) -> Any:
+    @rpc
+    def GetHistoricalKlines(self, request: Any) -> Any:
+        """Return the newest closed candles, oldest first."""
         symbol = rq.require_symbol(request.symbol)
         limit = rq.kline_limit(request.limit)
         if request.end_ms < 0:
             raise ValidationError(f"end_ms must be >= 0 (0: now), received {request.end_ms}")
-        return self.venue.klines(symbol, request.interval or "1m", limit, request.end_ms)
-
-    async def GetHistoricalKlines(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        """Return the newest closed candles, oldest first."""
-        klines = await self.answer(context, "GetHistoricalKlines", lambda: self._klines(request))
+        klines = self.venue.klines(symbol, request.interval or "1m", limit, request.end_ms)
         return pb.GetHistoricalKlinesResponse(klines=[kline_to_pb(k) for k in klines])
 
-    def _trades(self, request: Any) -> Any:
+    @rpc
+    def GetTrades(self, request: Any) -> Any:
+        """Return trades at or after since_ms, oldest first."""
         symbol = rq.optional_symbol(request.symbol)
         if request.since_ms < 0:
             raise ValidationError(f"since_ms must be >= 0, received {request.since_ms}")
-        return self.venue.trades(symbol, request.since_ms, rq.trades_limit(request.limit))
-
-    async def GetTrades(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        """Return trades at or after since_ms, oldest first."""
-        trades = await self.answer(context, "GetTrades", lambda: self._trades(request))
+        trades = self.venue.trades(symbol, request.since_ms, rq.trades_limit(request.limit))
         return pb.GetTradesResponse(trades=[trade_to_pb(t) for t in trades])
 
     # -- streams -----------------------------------------------------------------------------
-    # The drain loop is written out in each Subscribe*: grpc.aio needs an async generator
-    # function there, and delegating to a second generator would cost a hop per message.
+    # Each Subscribe* says which stream and which subscriber; `stream` writes the drain loop
+    # once, as the async generator function grpc.aio calls (no second generator in between,
+    # so no hop per message).
 
     def _symbols(self, symbols: Any) -> list[str]:
         return [self.venue.symbol_info(rq.require_symbol(s, "symbols")).symbol for s in symbols]
 
-    def _price_subscriber(self, request: Any) -> Callable[[], Subscriber]:
-        def make() -> Subscriber:
-            symbols = self._symbols(request.symbols)
-            return Subscriber(asyncio.get_running_loop(), symbols=symbols, drop_oldest=PRICE_QUEUE)
+    def _price_subscriber(self, request: Any) -> Subscriber:
+        symbols = self._symbols(request.symbols)
+        return Subscriber(asyncio.get_running_loop(), symbols=symbols, drop_oldest=PRICE_QUEUE)
 
-        return make
-
-    async def SubscribePrice(
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
+    @stream("price")
+    def SubscribePrice(self, request: Any) -> Subscriber:
         """Stream price ticks (the last known ones first), oldest dropped for a slow reader."""
-        make = self._price_subscriber(request)
-        async with self._subscribed(context, "SubscribePrice", "price", make) as sub:
-            while batch := await sub.take():
-                for message in batch:
-                    yield message
+        return self._price_subscriber(request)
 
     async def SubscribePriceBatches(
         self, request: Any, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Any]:
         """Stream the ticks of SubscribePrice, as many per message as are ready, in seq order."""
-        make = self._price_subscriber(request)
+        make = functools.partial(self._price_subscriber, request)
         async with self._subscribed(context, "SubscribePriceBatches", "price", make) as sub:
             # The queue is in the venue's order, so every symbol's ticks stay in seq order.
             while batch := await sub.take():
                 yield pb.PriceTicks(ticks=batch)
 
-    async def SubscribeOrders(
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
+    @stream("order")
+    def SubscribeOrders(self, request: Any) -> Subscriber:
         """Stream every order update, none ever dropped."""
+        return Subscriber(asyncio.get_running_loop())
 
-        def subscriber() -> Subscriber:
-            return Subscriber(asyncio.get_running_loop())
-
-        async with self._subscribed(context, "SubscribeOrders", "order", subscriber) as sub:
-            while batch := await sub.take():
-                for message in batch:
-                    yield message
-
-    async def SubscribeKlines(
-        self, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Any]:
+    @stream("kline")
+    def SubscribeKlines(self, request: Any) -> Subscriber:
         """Stream candles of one interval: forming updates and each closed candle."""
+        symbols = self._symbols(request.symbols)
         interval = request.interval or "1m"
-
-        def subscriber() -> Subscriber:
-            symbols = self._symbols(request.symbols)
-            return Subscriber(asyncio.get_running_loop(), symbols=symbols, interval=interval)
-
-        async with self._subscribed(context, "SubscribeKlines", "kline", subscriber) as sub:
-            while batch := await sub.take():
-                for message in batch:
-                    yield message
+        return Subscriber(asyncio.get_running_loop(), symbols=symbols, interval=interval)
 
     @contextlib.asynccontextmanager
     async def _subscribed(

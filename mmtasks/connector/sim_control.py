@@ -6,9 +6,8 @@ The connector's entry point adds both when it serves the sim; the server itself 
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -16,7 +15,7 @@ from mmtasks.connector import requests as rq
 from mmtasks.connector.auth import HandlerInterceptor, refusing
 from mmtasks.connector.errors import status_for
 from mmtasks.connector.server import ExtraService
-from mmtasks.connector.service import answer
+from mmtasks.connector.service import answer, rpc
 from mmtasks.decimals import parse_decimal
 from mmtasks.errors import ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
@@ -30,6 +29,8 @@ EXCHANGE_SERVICE = pb.DESCRIPTOR.services_by_name["ExchangeService"]
 EXCHANGE_METHODS = frozenset(EXCHANGE_SERVICE.methods_by_name)
 EXCHANGE_PREFIX = f"/{EXCHANGE_SERVICE.full_name}/"
 SERVICE_NAME = pbc.DESCRIPTOR.services_by_name["SimControl"].full_name
+
+T = TypeVar("T")
 
 
 class FaultInterceptor(HandlerInterceptor):
@@ -119,25 +120,19 @@ def _wrapped(
     )
 
 
-def _rpc(
-    body: Callable[[SimControlServicer, Any], Any],
-) -> Callable[[SimControlServicer, Any, grpc.aio.ServicerContext], Awaitable[Any]]:
-    """Return the RPC that answers body(servicer, request), or aborts with its error's status."""
-
-    @functools.wraps(body)
-    async def rpc(self: SimControlServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
-        return await answer(context, body.__name__, lambda: body(self, request))
-
-    return rpc
-
-
 class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unused-ignore]  # untyped base
     """Every SimControl RPC over one SimController; never gated by faults or the rate limit."""
 
     def __init__(self, controller: SimController) -> None:
         self.controller = controller
 
-    @_rpc
+    async def answer(
+        self, context: grpc.aio.ServicerContext, method: str, fn: Callable[[], T]
+    ) -> T:
+        """Run fn on the event loop, with the simulator (see `answer`)."""
+        return await answer(context, method, fn)
+
+    @rpc
     def InjectPrice(self, request: Any) -> Any:
         """Trade the market at a price now."""
         symbol = rq.require_symbol(request.symbol)
@@ -148,7 +143,7 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
         tick = self.controller.inject_price(symbol, price, volume)
         return pbc.InjectPriceResponse(tick=tick_to_pb(tick))
 
-    @_rpc
+    @rpc
     def FillOrder(self, request: Any) -> Any:
         """Fill an open order from the exchange side."""
         symbol, order_id, client_order_id = _order_ref(request)
@@ -156,13 +151,13 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
         order = self.controller.engine.fill_order(symbol, order_id, client_order_id, quantity)
         return pbc.FillOrderResponse(order=order_to_pb(order))
 
-    @_rpc
+    @rpc
     def ExchangeCancel(self, request: Any) -> Any:
         """Cancel an open order from the exchange side."""
         order = self.controller.engine.exchange_cancel(*_order_ref(request))
         return pbc.ExchangeCancelResponse(order=order_to_pb(order))
 
-    @_rpc
+    @rpc
     def FailNextCalls(self, request: Any) -> Any:
         """Fail the next N ExchangeService calls with a status code."""
         if request.method and request.method not in EXCHANGE_METHODS:
@@ -175,18 +170,18 @@ class SimControlServicer(pbc_grpc.SimControlServicer):  # type: ignore[misc, unu
         )
         return pbc.FailNextCallsResponse()
 
-    @_rpc
+    @rpc
     def DropStreams(self, request: Any) -> Any:
         """End every open stream with UNAVAILABLE."""
         return pbc.DropStreamsResponse(dropped=self.controller.drop_streams())
 
-    @_rpc
+    @rpc
     def SetFeed(self, request: Any) -> Any:
         """Pause, resume or retime the price feed."""
         self.controller.set_feed(request.paused, request.interval_ms)
         return pbc.SetFeedResponse()
 
-    @_rpc
+    @rpc
     def SetLatency(self, request: Any) -> Any:
         """Add latency to every ExchangeService call."""
         self.controller.set_latency(request.latency_ms, request.symbol)
