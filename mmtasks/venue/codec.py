@@ -219,26 +219,19 @@ def _required(table: Mapping[K, V], value: K, enum: Any, field: str) -> V:
 
 
 def request_from_pb(req: pb.PlaceOrderRequest) -> vt.OrderRequest:
-    """Return the order request of a client's wire request; ValidationError names a bad field."""
+    """Return the order request of a client's wire request; ValidationError names a bad field.
+
+    Every field is checked here first; the field table then decodes it like any venue type's.
+    """
     if not req.symbol:
         raise ValidationError("symbol is required, received ''")
-    side = _required(SIDE_FROM_PB, req.side, pb.Side, "side")
+    _required(SIDE_FROM_PB, req.side, pb.Side, "side")
     order_type = _required(TYPE_FROM_PB, req.type, pb.OrderType, "type")
-    tif = _required(TIF_FROM_PB, req.time_in_force, pb.TimeInForce, "time_in_force")
-    quantity = parse_decimal(req.quantity, "quantity", positive=True)
+    _required(TIF_FROM_PB, req.time_in_force, pb.TimeInForce, "time_in_force")
+    parse_decimal(req.quantity, "quantity", positive=True)
     price: Decimal | None = None
     if order_type is vt.OrderType.LIMIT:
         price = parse_decimal(req.price, "price", positive=True)
     elif req.price not in ("", "0"):
         raise ValidationError(f"price must be empty for a MARKET order, received {req.price!r}")
-    return vt.OrderRequest(
-        symbol=parse_symbol(req.symbol),
-        side=side,
-        quantity=quantity,
-        price=price,
-        client_order_id=req.client_order_id,
-        order_type=order_type,
-        time_in_force=tif,
-        post_only=req.post_only,
-        reduce_only=req.reduce_only,
-    )
+    return _REQUEST.from_pb(req, symbol=parse_symbol(req.symbol), price=price)
