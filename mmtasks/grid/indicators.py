@@ -67,8 +67,12 @@ def _volume_spike(candles: Sequence[Candle], average_window: int, multiplier: De
     if history is None:
         return False
     count = Decimal(len(history))
-    avg_volume = sum((c.volume for c in history), Decimal(0)) / count
-    avg_close = sum((c.close for c in history), Decimal(0)) / count
+    # Both sums in one pass, each from Decimal(0) in the candles' order: sum()'s additions.
+    volume = close = Decimal(0)
+    for candle in history:
+        volume += candle.volume
+        close += candle.close
+    avg_volume, avg_close = volume / count, close / count
     newest = candles[-1]
     return newest.volume > avg_volume * multiplier and newest.close < avg_close
 
