@@ -84,21 +84,24 @@ def relay(
     With the events a commit just wrote (and the seq of the first), this takes one round trip;
     when the relay is behind (an earlier relay never ran), it reads the outbox from its cursor.
     """
-    from mmtasks.state.store import script_of  # with redis: not on replay's import path
-
     subject = _subject(symbol)
-    script = script_of(client, RELAY_LUA)
     if events and first_seq:
         args: list[Any] = [subject, EVENTS_MAXLEN]
         for i, fields in enumerate(events):
             args += [first_seq + i, _flat(fields)]
-        cursor = int(script(keys=[EVENTS, EVENTS_RELAYED], args=args, client=client))
+        cursor = _run_relay(client, args)
         if cursor >= first_seq + len(events) - 1:
             return cursor
-    return _relay_from_outbox(client, script, subject)
+    return _relay_from_outbox(client, subject)
 
 
-def _relay_from_outbox(client: redis.Redis, script: Any, subject: str) -> int:
+def _run_relay(client: redis.Redis, args: list[Any]) -> int:
+    from mmtasks.state.store import run_script  # with redis: not on replay's import path
+
+    return int(run_script(client, RELAY_LUA, [EVENTS, EVENTS_RELAYED], args))
+
+
+def _relay_from_outbox(client: redis.Redis, subject: str) -> int:
     outbox = keys_for(subject).outbox
     cursor = int(client.hget(EVENTS_RELAYED, subject) or 0)
     while True:
@@ -110,7 +113,7 @@ def _relay_from_outbox(client: redis.Redis, script: Any, subject: str) -> int:
             seq = int(_text(entry_id).split("-", 1)[0])
             decoded = {_text(k): _text(v) for k, v in fields.items() if _text(k) != "event_seq"}
             args += [seq, _flat(decoded)]
-        new = int(script(keys=[EVENTS, EVENTS_RELAYED], args=args, client=client))
+        new = _run_relay(client, args)
         if new == cursor:  # the oldest kept entry is past the cursor: trimmed, skip the gap
             first = int(_text(rows[0][0]).split("-", 1)[0])
             client.hset(EVENTS_RELAYED, subject, first - 1)

@@ -31,6 +31,7 @@ from typing import Any
 
 import redis
 
+from mmtasks.state import wire
 from mmtasks.state.keys import keys_for
 
 # Upper bounds in milliseconds; the last bucket is +Inf.
@@ -98,11 +99,19 @@ def _observation(name: str, value_ms: float) -> list[str]:
     ]
 
 
+def _call(symbol: str, triples: list[str], now_s: float | None) -> wire.Call | None:
+    """Return the script call adding the triples to the all-time and the minute's hash."""
+    if not triples:
+        return None
+    minute = recent_key(symbol, int((time.time() if now_s is None else now_s) // 60))
+    return wire.Call(METRICS_LUA, [metrics_key(symbol), minute], [RECENT_KEPT_S, *triples])
+
+
 def _add(pipe: redis.Redis, symbol: str, triples: list[str], now_s: float | None) -> None:
     """Queue one command adding the triples to the all-time and the minute's hash."""
-    if triples:
-        minute = recent_key(symbol, int((time.time() if now_s is None else now_s) // 60))
-        pipe.eval(METRICS_LUA, 2, metrics_key(symbol), minute, RECENT_KEPT_S, *triples)
+    call = _call(symbol, triples, now_s)
+    if call is not None:
+        pipe.eval(call.text, len(call.keys), *call.keys, *call.args)
 
 
 def observe(
@@ -110,6 +119,25 @@ def observe(
 ) -> None:
     """Add one observation of histogram name, to the all-time hash and to its minute's."""
     _add(pipe, symbol, _observation(name, value_ms), now_s)
+
+
+def step_calls(
+    symbol: str,
+    step_ms: float,
+    tick_to_order_ms: float | None = None,
+    events: Sequence[Mapping[str, str]] = (),
+    now_s: float | None = None,
+) -> list[wire.Call]:
+    """Return the one script call recording a step: its duration, its tick-to-order time when
+    it sent orders for a tick, and the orders its events placed, cancelled or rejected (sent
+    with the step's last round trip: state/wire.py)."""
+    triples = _observation(STEP, step_ms)
+    if tick_to_order_ms is not None:
+        triples += _observation(TICK_TO_ORDER, tick_to_order_ms)
+    for kind, n in _order_counts(events).items():
+        triples += ["a", f"orders_{kind.value}", str(n)]
+    call = _call(symbol, triples, now_s)
+    return [call] if call is not None else []
 
 
 def record_step(
@@ -120,14 +148,9 @@ def record_step(
     events: Sequence[Mapping[str, str]] = (),
     now_s: float | None = None,
 ) -> None:
-    """Record one step in one command: its duration, its tick-to-order time when it sent
-    orders for a tick, and the orders its events placed, cancelled or rejected."""
-    triples = _observation(STEP, step_ms)
-    if tick_to_order_ms is not None:
-        triples += _observation(TICK_TO_ORDER, tick_to_order_ms)
-    for kind, n in _order_counts(events).items():
-        triples += ["a", f"orders_{kind.value}", str(n)]
-    _add(pipe, symbol, triples, now_s)
+    """Queue `step_calls` on a client or a pipeline."""
+    for call in step_calls(symbol, step_ms, tick_to_order_ms, events, now_s):
+        pipe.eval(call.text, len(call.keys), *call.keys, *call.args)
 
 
 def count_orders(pipe: redis.Redis, symbol: str, kind: OrderCount | str, n: int = 1) -> None:

@@ -6,17 +6,17 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.state import wire
 from mmtasks.state.keys import FLEET, INBOX_MAXLEN, OUTBOX_MAXLEN, SymbolKeys, keys_for
 
 if TYPE_CHECKING:  # redis and the settings load when a store is used: replay needs neither
     import redis
-    from redis.commands.core import Script
 
 
 def _lua(name: str) -> str:
@@ -42,24 +42,13 @@ COMMIT_LET_GO_LUA = (
     + "\nend\n"
     + _lua("commit_let_go.lua")
 )
-# By text, registered once per process (script_of) with the first caller's client: always call
-# one with `client=` (run_script), never on the client it was registered with.
-_SCRIPTS: dict[str, Script] = {}
 WAKE_KEPT_MS = 60_000  # a wake left for a holder that died meanwhile expires (beat sweeps)
 
 
-def script_of(client: redis.Redis, text: str) -> Script:
-    """Return the Lua script of text, registered on the process's first use of it: registering
-    hashes the text, and the steps, relays and snapshots of every symbol run the same few."""
-    script = _SCRIPTS.get(text)
-    if script is None:
-        script = _SCRIPTS[text] = client.register_script(text)
-    return script
-
-
 def run_script(client: redis.Redis, text: str, keys: list[str], args: list[Any]) -> Any:
-    """Run the Lua script text on client (EVALSHA, loaded first if the server lacks it)."""
-    return script_of(client, text)(keys=keys, args=args, client=client)
+    """Run the Lua script text on client and return its reply (state/wire.py: EVALSHA, sent
+    as EVAL where the server does not know it yet); an error reply raises."""
+    return wire.run_one(client, wire.Call(text, keys, args))
 
 
 def new_token() -> str:
@@ -212,9 +201,10 @@ class SymbolStore:
         ttl_ms 0 (a failed step): release in any case; nonzero says a wake was taken."""
         return int(self._run(LET_GO_LUA, [self.keys.lock, self.keys.again], [token, ttl_ms]))
 
-    def queue_let_go(self, pipe: Any, token: str, ttl_ms: int) -> None:
-        """Queue `let_go` on a pipeline (its reply is let_go's answer), after other writes."""
-        pipe.eval(LET_GO_LUA, 2, self.keys.lock, self.keys.again, token, ttl_ms)
+    def let_go_call(self, token: str, ttl_ms: int) -> wire.Call:
+        """Return `let_go` as a call to send with other writes (`wire.run`): its reply is
+        let_go's answer."""
+        return wire.Call(LET_GO_LUA, [self.keys.lock, self.keys.again], [token, ttl_ms])
 
     def renew(self, token: str, ttl_ms: int) -> None:
         """Extend our lock or raise LockLostError when another owner holds it now."""
@@ -241,28 +231,21 @@ class SymbolStore:
             raise self._refused(exc) from None
 
     def commit_and_let_go(
-        self, token: str, batch: WriteBatch, ttl_ms: int, queue_first: Callable[[Any], None]
+        self, token: str, batch: WriteBatch, ttl_ms: int, first: Sequence[wire.Call]
     ) -> tuple[int, int]:
-        """`commit` then `let_go` in one round trip, with what `queue_first` queues on the
-        pipeline first (writes whose failure is not the step's: its metrics; they are written
-        even when the commit is refused). The lock is let go only
-        when the commit wrote. Return (commit's answer, let_go's answer)."""
-        from redis.exceptions import NoScriptError, ResponseError
+        """`commit` then `let_go` in one round trip, after the calls `first` (writes whose
+        failure is not the step's: its metrics; they are written even when the commit is
+        refused). The lock is let go only when the commit wrote. Return (commit's answer,
+        let_go's answer)."""
+        from redis.exceptions import ResponseError
 
-        script = script_of(self.r, COMMIT_LET_GO_LUA)
         keys = [self.keys.lock, *batch.keys, self.keys.again]
-        args: list[str | int] = [token, _ops(batch), ttl_ms]
-        pipe = self.r.pipeline(transaction=False)
-        queue_first(pipe)
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
-        answer = pipe.execute(raise_on_error=False)[-1]
-        try:
-            if isinstance(answer, NoScriptError):  # new to this server: load it, run it alone
-                answer = script(keys=keys, args=args, client=self.r)
-            if isinstance(answer, Exception):
-                raise answer
-        except ResponseError as exc:
-            raise self._refused(exc) from None
+        call = wire.Call(COMMIT_LET_GO_LUA, keys, [token, _ops(batch), ttl_ms])
+        answer = wire.run(self.r, [*first, call])[-1]
+        if isinstance(answer, ResponseError):
+            raise self._refused(answer) from None
+        if isinstance(answer, Exception):
+            raise answer
         return int(answer[0]), int(answer[1])
 
     def _refused(self, exc: Exception) -> Exception:

@@ -11,6 +11,7 @@ from mmtasks.celery import CONTROL_QUEUE, app
 from mmtasks.messages import CommandEvent
 from mmtasks.observability import tag_symbol
 from mmtasks.runtime import get_runtime, reset_runtime
+from mmtasks.state import wire
 from mmtasks.state.store import SymbolStore
 from mmtasks.trading.admission import in_fleet
 from mmtasks.trading.step import run_step
@@ -82,12 +83,12 @@ def reconcile(symbol: str, reason: str = "requested") -> dict[str, Any]:
 def ping(symbol: str, stamp: float = 0.0, round_trips: int = 0) -> float:
     """Do nothing and return stamp: the baseline cost of one task on a symbol queue, delivered
     as the symbol's own tasks are (acknowledged late, never retried). With round_trips, first
-    make that many Redis round trips (PING) and nothing else: the floor of a step that makes
-    them (bench/bench_worker.py)."""
+    make that many Redis round trips (PING, sent as a step sends its own: state/wire.py) and
+    nothing else: the floor of a step that makes them (bench/bench_worker.py)."""
     if round_trips:
         client = get_runtime().redis
         for _ in range(min(round_trips, 10)):
-            client.ping()
+            wire.send(client, [("PING",)])
     return stamp
 
 

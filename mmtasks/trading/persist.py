@@ -18,9 +18,10 @@ from mmtasks.errors import DependencyError, Response, policy_for
 from mmtasks.events import relay
 from mmtasks.grid.models import Position as CorePosition
 from mmtasks.ledger import known_trade_ids, ledger_position
-from mmtasks.metrics import record_step
+from mmtasks.metrics import step_calls
 from mmtasks.risk.engine import record_latency
 from mmtasks.runtime import Runtime
+from mmtasks.state import wire
 from mmtasks.state.keys import OUTBOX_MAXLEN, TRADES_KEPT, keys_for, state_fields, state_mapping
 from mmtasks.state.store import SymbolStore, WriteBatch
 from mmtasks.trading import advance
@@ -198,17 +199,12 @@ def record_and_let_go(
     and the order counts of events the next step applies again may then count twice).
     step_ms is the step's time before this call: with `last`, before its last write."""
 
-    def metrics(pipe: Any) -> None:
-        record_step(pipe, store.symbol, step_ms, tick_to_order_ms, events)
-
+    metrics = step_calls(store.symbol, step_ms, tick_to_order_ms, events)
     if last is not None and last.batch:
         first, answer = store.commit_and_let_go(token, last.batch, ttl_ms, metrics)
         announce(store, last.fx, first)
         return answer
-    pipe = rt.redis.pipeline(transaction=False)
-    metrics(pipe)
-    store.queue_let_go(pipe, token, ttl_ms)
-    answer = pipe.execute(raise_on_error=False)[-1]
+    answer = wire.run(rt.redis, [*metrics, store.let_go_call(token, ttl_ms)])[-1]
     if isinstance(answer, Exception):
         raise answer
     return int(answer)

@@ -1,0 +1,105 @@
+"""The step's round trips to Redis without redis-py's per-command machinery.
+
+A price step makes two round trips (state/take.lua, then the commit with its metrics and the
+let-go); most of what a round trip cost in CPU was redis-py around the socket, not the socket:
+measured on this machine (redis-py 8.2, hiredis), an EVALSHA of the step's 25 arguments took
+~106 us of CPU through `Redis.evalsha` or a pipeline, ~45 us through a pooled `Connection`'s
+`send_packed_command` / `read_response` with the command packed by hiredis, ~11 us on a bare
+socket. This module is the middle one: the client's own pool hands out the connection (its
+address, credentials, TLS, database and decoding), the client's `Retry` reconnects as it does
+for any command, and only the per-command layers (command parsing, response callbacks, events,
+observability hooks) are skipped. It sends Lua scripts and commands whose replies need no
+response callback (scripts, PING): the replies are what the server said, decoded as the
+client decodes.
+
+A script is sent as EVALSHA of its text's SHA-1; a server that does not know it (started
+since, or flushed) answers NOSCRIPT and that one call is sent again as EVAL, which loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import hiredis
+
+if TYPE_CHECKING:  # redis loads with the first store: replay needs none of this
+    import redis
+
+Arg = str | bytes | int | float
+_pack: Any = hiredis.pack_command  # its stubs type the command as a 1-tuple
+_SHAS: dict[str, str] = {}
+
+
+def sha_of(text: str) -> str:
+    """Return the SHA-1 Redis names the script text by (EVALSHA), computed once per text."""
+    sha = _SHAS.get(text)
+    if sha is None:
+        sha = _SHAS[text] = hashlib.sha1(text.encode()).hexdigest()
+    return sha
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Lua script to run: its text, its keys and its arguments."""
+
+    text: str
+    keys: Sequence[str]
+    args: Sequence[Arg] = ()
+
+    def command(self, verb: str = "EVALSHA") -> tuple[Arg, ...]:
+        script = sha_of(self.text) if verb == "EVALSHA" else self.text
+        return (verb, script, len(self.keys), *self.keys, *self.args)
+
+
+def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    """Send commands in one round trip; return their replies in order, an error reply as its
+    exception (redis-py's: ResponseError, NoScriptError...) in its place. A connection error
+    reconnects and sends again as the client's `Retry` says, then raises."""
+    packed = b"".join(_pack(tuple(c)) for c in commands)
+    pool = client.connection_pool
+    conn: Any = pool.get_connection()
+    try:
+        replies: list[Any] = conn.retry.call_with_retry(
+            lambda: _exchange(conn, packed, len(commands)),
+            lambda _error: conn.disconnect(),
+        )
+    finally:
+        pool.release(conn)
+    return replies
+
+
+def _exchange(conn: Any, packed: bytes, count: int) -> list[Any]:
+    from redis.exceptions import ResponseError
+
+    conn.send_packed_command([packed])
+    replies: list[Any] = []
+    for _ in range(count):
+        try:
+            replies.append(conn.read_response())
+        except ResponseError as exc:  # read whole: the next reply is the next command's
+            replies.append(exc)
+    return replies
+
+
+def run(client: redis.Redis, calls: Sequence[Call | Sequence[Arg]]) -> list[Any]:
+    """Run scripts (`Call`) and plain commands in one round trip; return their replies as
+    `send` does. A script the server does not know is sent again alone, as EVAL (a second
+    round trip, once per script per server)."""
+    from redis.exceptions import NoScriptError
+
+    replies = send(client, [c.command() if isinstance(c, Call) else c for c in calls])
+    for i, call in enumerate(calls):
+        if isinstance(call, Call) and isinstance(replies[i], NoScriptError):
+            replies[i] = send(client, [call.command("EVAL")])[0]
+    return replies
+
+
+def run_one(client: redis.Redis, call: Call) -> Any:
+    """Run one script and return its reply; an error reply raises."""
+    reply = run(client, [call])[0]
+    if isinstance(reply, Exception):
+        raise reply
+    return reply

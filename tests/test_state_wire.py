@@ -1,0 +1,63 @@
+"""The step's lean round trips (state/wire.py), on real Redis: replies in order, errors in
+place, scripts loaded where the server lacks them, a dropped connection reconnected."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_lib
+from redis.exceptions import NoScriptError, ResponseError
+
+from mmtasks.state import wire
+
+COUNT = wire.Call("return redis.call('INCRBY', KEYS[1], ARGV[1])", ["wire:n"], [5])
+
+
+def test_send_answers_every_command_in_order_with_an_error_reply_in_its_place(
+    redis_client: redis_lib.Redis,
+) -> None:
+    replies = wire.send(
+        redis_client,
+        [("SET", "wire:k", "text"), ("INCR", "wire:k"), ("GET", "wire:k"), ("PING",)],
+    )
+
+    assert replies[0] == "OK"  # no response callback: what the server said, decoded
+    assert isinstance(replies[1], ResponseError)  # "not an integer": the others still read
+    assert replies[2:] == ["text", "PONG"]
+    assert wire.send(redis_client, [("GET", "wire:k")]) == ["text"]  # the connection in step
+
+
+def test_replies_are_bytes_on_a_client_that_does_not_decode(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url)
+
+    assert wire.send(client, [("SET", "wire:k", "v"), ("GET", "wire:k")]) == [b"OK", b"v"]
+    client.close()
+
+
+def test_a_script_the_server_does_not_know_is_sent_again_as_eval_once(
+    redis_client: redis_lib.Redis,
+) -> None:
+    redis_client.script_flush()  # a restarted Redis: the script's sha is unknown there
+    assert isinstance(wire.send(redis_client, [COUNT.command()])[0], NoScriptError)
+    assert redis_client.get("wire:n") is None  # refused: it did not run
+
+    assert wire.run(redis_client, [("PING",), COUNT]) == ["PONG", 5]  # ran once, as EVAL
+
+    assert redis_client.script_exists(wire.sha_of(COUNT.text)) == [True]  # EVAL loaded it
+    assert wire.run_one(redis_client, COUNT) == 10  # by its sha from now on
+
+
+def test_run_one_raises_the_error_a_script_answers(redis_client: redis_lib.Redis) -> None:
+    with pytest.raises(ResponseError, match="LOCK_LOST"):
+        wire.run_one(redis_client, wire.Call("return redis.error_reply('LOCK_LOST')", []))
+
+
+def test_a_connection_the_server_dropped_is_reconnected_and_the_command_sent_again(
+    redis_client: redis_lib.Redis, redis_url: str
+) -> None:
+    assert wire.run_one(redis_client, COUNT) == 5
+    pooled = wire.send(redis_client, [("CLIENT", "ID")])[0]  # the pool's one idle connection
+    admin = redis_lib.Redis.from_url(redis_url)
+    assert admin.client_kill_filter(_id=pooled) == 1
+
+    assert wire.run_one(redis_client, COUNT) == 10  # the client's Retry reconnected
+    admin.close()
