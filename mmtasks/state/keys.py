@@ -93,6 +93,7 @@ Fleet-wide keys:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import TypedDict, cast
 
 
@@ -206,83 +207,83 @@ class SymbolKeys:
     def _k(self, name: str) -> str:
         return f"mm:{{{self.symbol.lower()}}}:{name}"
 
-    @property
+    @cached_property
     def lock(self) -> str:
         return self._k("lock")
 
-    @property
+    @cached_property
     def band(self) -> str:
         return self._k("band")
 
-    @property
+    @cached_property
     def again(self) -> str:
         return self._k("again")
 
-    @property
+    @cached_property
     def state(self) -> str:
         return self._k("state")
 
-    @property
+    @cached_property
     def slots(self) -> str:
         return self._k("slots")
 
-    @property
+    @cached_property
     def position(self) -> str:
         return self._k("position")
 
-    @property
+    @cached_property
     def config(self) -> str:
         return self._k("config")
 
-    @property
+    @cached_property
     def candles(self) -> str:
         return self._k("candles")
 
-    @property
+    @cached_property
     def inbox(self) -> str:
         return self._k("inbox")
 
-    @property
+    @cached_property
     def seq(self) -> str:
         return self._k("seq")
 
-    @property
+    @cached_property
     def tick(self) -> str:
         return self._k("tick")
 
-    @property
+    @cached_property
     def price_pending(self) -> str:
         return self._k("price_pending")
 
-    @property
+    @cached_property
     def fills_out(self) -> str:
         return self._k("fills_out")
 
-    @property
+    @cached_property
     def trades(self) -> str:
         return self._k("trades")
 
-    @property
+    @cached_property
     def outbox(self) -> str:
         return self._k("outbox")
 
-    @property
+    @cached_property
     def event_seq(self) -> str:
         return self._k("event_seq")
 
-    @property
+    @cached_property
     def recovery(self) -> str:
         return self._k("recovery")
 
-    @property
+    @cached_property
     def metrics(self) -> str:
         return self._k("metrics")
 
-    @property
+    @cached_property
     def signal(self) -> str:
         return self._k("signal")
 
-    @property
+    @cached_property
     def health(self) -> str:
         return self._k("health")
 
@@ -293,12 +294,11 @@ class SymbolKeys:
 
 
 _KEY_NAMES = tuple(
-    name
-    for name, value in vars(SymbolKeys).items()
-    if isinstance(value, property) and name != "per_symbol"
+    name for name, value in vars(SymbolKeys).items() if isinstance(value, cached_property)
 )
 
 
+@lru_cache(maxsize=4096)
 def keys_for(symbol: str) -> SymbolKeys:
-    """Return the keys of symbol."""
+    """Return the keys of symbol (one object a symbol: each key's text is built once)."""
     return SymbolKeys(symbol)
