@@ -6,14 +6,18 @@ import math
 import os
 import random
 from dataclasses import fields
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
 
+from mmtasks.grid.band import Band
 from mmtasks.grid.logic import Frame
 from mmtasks.replay import series
-from mmtasks.replay.fastforward import _forming_sums
+from mmtasks.replay.engine import Engine
+from mmtasks.replay.fastforward import Screen, _forming_sums
+from mmtasks.replay.loop import Walk
 from mmtasks.replay.series import Series
 from tests.replay.kit import config, run
 
@@ -158,3 +162,25 @@ def test_the_firing_frame_carries_every_field() -> None:
         "volume_spike",
         "reduce_only",
     ]
+
+
+@pytest.mark.parametrize("spiky", [False, True])
+def test_the_screen_finds_the_first_row_leaving_a_band_or_a_feature_row(spiky: bool) -> None:
+    # Arrange: a screen over a random path (features from the volume monitor), bands around it
+    rng = random.Random(11 + spiky)
+    data = random_path(rng, 3000, spiky=spiky)
+    screen = Screen(Walk(Engine(config("long", risk={"average_window": 3})), data))
+    low, high, n = screen.low, screen.high, len(data)
+    for _ in range(300):
+        mid = float(data.floats("close")[rng.randrange(n)])
+        width = rng.choice([0.5, 2.0, 8.0, 30.0, 1e9])
+        band = Band(Decimal(str(mid - width)), False, Decimal(str(mid + width)), False)
+        start = rng.randrange(n + 1)
+
+        # Act
+        found = screen.next_row(start, band)
+
+        # Assert: the brute-force answer over the same float bounds
+        lo, hi = screen._bounds(band)
+        rows = (j for j in range(start, n) if screen.features[j] or low[j] <= lo or high[j] >= hi)
+        assert found == next(rows, n)
