@@ -20,7 +20,9 @@ import pstats
 import statistics
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
@@ -40,6 +42,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--history", type=int, default=0, help="walk N levels up and down first (default 0)"
+    )
+    parser.add_argument(
+        "--candles",
+        type=int,
+        default=0,
+        help="closed 1m candles the symbol holds, as a long-running one does (default 0; "
+        "a symbol keeps the risk's average_window + 5, 25 by default)",
     )
     parser.add_argument(
         "--quiet",
@@ -73,7 +82,10 @@ def main() -> None:
         if args.history:  # GRID's interval is 10: every level walked leaves its slot behind
             up = [str(100 + 10 * n) for n in range(1, args.history + 1)]
             desk.trade(*up, *reversed(up[:-1]), "100", *prices)  # settled at those prices
+        if args.candles:
+            feed_candles(desk, args.candles)
         slots = len(desk.text.hkeys(desk.keys.slots))
+        candles = desk.text.hlen(desk.keys.candles)
         what = "price task inside the quiet band" if args.quiet else "price step, no order changed"
 
         def step(i: int) -> float:
@@ -93,7 +105,7 @@ def main() -> None:
             step(i)
         cpu = sorted(step(i) for i in range(args.steps))
         print(
-            f"{what} ({slots} slots), {args.steps} tasks: CPU p50 "
+            f"{what} ({slots} slots, {candles} candles), {args.steps} tasks: CPU p50 "
             f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
         )
         profile = cProfile.Profile()
@@ -105,6 +117,30 @@ def main() -> None:
         desk.close()
     finally:
         admin.delete(lock)
+
+
+def feed_candles(desk: Any, count: int) -> None:
+    """Append count closed one-minute candles (100 +- 1, ending now) and drain them."""
+    from mmtasks.messages import CandleEvent, dump_event
+
+    minute = int(time.time()) // 60 * 60_000
+    for n in range(count):
+        desk.store.append(
+            dump_event(
+                CandleEvent(
+                    symbol=desk.symbol,
+                    interval="1m",
+                    open_ms=minute - (count - n) * 60_000,
+                    open=Decimal("100"),
+                    high=Decimal("101"),
+                    low=Decimal("99"),
+                    close=Decimal("100.1"),
+                    volume=Decimal(10 + n % 3),
+                    closed=True,
+                )
+            )
+        )
+    desk.step("candle")
 
 
 if __name__ == "__main__":

@@ -91,8 +91,10 @@ class Snapshot:
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
     """Return a script's HGETALL reply, [field, value, ...], as a dict of text."""
+    if flat and type(flat[0]) is bytes:  # a client that does not decode: every item is bytes
+        flat = [item.decode() for item in flat]
     it = iter(flat)
-    return {text_of(k): text_of(v) for k, v in zip(it, it, strict=True)}
+    return dict(zip(it, it, strict=True))
 
 
 def _read(client: redis.Redis, symbol: str, clear_price_pending: bool, inbox_count: int) -> Any:
@@ -131,7 +133,7 @@ def load_snapshot(
             int(tick_raw.get("ts_event_ms", 0)),
             int(tick_raw.get("seq", 0)),
         )
-    candles = {int(ts): candle_from_json(text) for ts, text in candles_raw.items()}
+    candles = {int(ts): _candle(text) for ts, text in candles_raw.items()}
     fleet_state = fleet or "ACTIVE"
     return Snapshot(
         symbol=symbol,
@@ -181,8 +183,11 @@ def slots_text(before: Snapshot, grid: GridState) -> dict[str, str]:
 
 
 def candles_text(before: Snapshot, candles: dict[int, Candle]) -> dict[str, str]:
-    """Return candles as stored text, reusing the text of each candle read unchanged."""
+    """Return candles as stored text, reusing the text of each candle read unchanged (the
+    snapshot's own text when none changed: most steps apply no candle)."""
     old, raw = before.candles, before.raw_candles
+    if len(candles) == len(raw) and all(old.get(ts) is c for ts, c in candles.items()):
+        return raw
     out = {}
     for ts, candle in candles.items():
         text = raw.get(str(ts)) if old.get(ts) is candle else None
@@ -298,6 +303,21 @@ def _slot(text: str) -> Slot:
             _SLOTS.clear()
         slot = _SLOTS[text] = Slot.from_dict(json.loads(text))
     return slot
+
+
+_CANDLES: dict[str, Candle] = {}
+CANDLES_KEPT = 16_384  # a long-running symbol holds 25 by default (advance.trim_candles)
+
+
+def _candle(text: str) -> Candle:
+    """Return the candle of a stored candle text, parsed once per text: a closed candle's text
+    never changes, and a step reads every candle the symbol keeps."""
+    candle = _CANDLES.get(text)
+    if candle is None:
+        if len(_CANDLES) >= CANDLES_KEPT:
+            _CANDLES.clear()
+        candle = _CANDLES[text] = candle_from_json(text)
+    return candle
 
 
 def _grid(
