@@ -61,3 +61,14 @@ def test_a_connection_the_server_dropped_is_reconnected_and_the_command_sent_aga
 
     assert wire.run_one(redis_client, COUNT) == 10  # the client's Retry reconnected
     admin.close()
+
+
+def test_a_server_that_cannot_be_reached_raises_a_connection_error() -> None:
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis_lib.Redis(port=1, retry=Retry(NoBackoff(), 1), socket_connect_timeout=1)
+
+    with pytest.raises(redis_lib.ConnectionError):  # errors.policy_for: a temporary fault
+        wire.send(client, [("PING",)])
+    client.close()

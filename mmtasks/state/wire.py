@@ -66,6 +66,9 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
             lambda: _exchange(conn, packed, len(commands)),
             lambda _error: conn.disconnect(),
         )
+    except BaseException:  # replies may be left unread: the next user gets a new connection
+        conn.disconnect()
+        raise
     finally:
         pool.release(conn)
     return replies
