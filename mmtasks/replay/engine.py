@@ -201,16 +201,18 @@ class Engine:
 
         It is when actions placed orders, none rejected or taken, and cancelled only entries
         out of their window, freeing no price a closing order waits for (`_freed_unwanted`),
-        without max_open_orders or max_position. decide(S') at the same price then has the
-        same frame (no fill moved the position) and every reason it skipped a level or a
-        closing order still holds: the occupied prices and busy levels only grew, but for the
-        cancelled entries', which lie outside the placement window (a buy below ref - (Wb + 1)
-        x i, a sell above ref + (Ws + 1) x i: no entry candidate, and only a closing order
-        of the other side could want one, which `_freed_unwanted` rules out); the slots placed
-        on hold an order; each order placed is inside its cancel window (placed inside the
-        narrower placement window) or passed, and each order kept was kept by the same frame,
-        so nothing is cancelled either. (A window cancel of an entry means the grid is neither
-        stale nor reduce-only: those cancel entries for their own reason first.)
+        without max_open_orders or max_position (replay's fleet is ACTIVE throughout, so no
+        REDUCING fleet's zero limit either: a cancel lowers the exposure a limit weighs).
+        decide(S') at the same price then has the same frame (no fill moved the position) and
+        every reason it skipped a level or a closing order still holds: the occupied prices and
+        busy levels only grew, but for the cancelled entries', which lie outside the placement
+        window (a buy below ref - (Wb + 1) x i, a sell above ref + (Ws + 1) x i: no entry
+        candidate, and only a closing order of the other side could want one, which
+        `_freed_unwanted` rules out); the slots placed on hold an order; each order placed is
+        inside its cancel window (placed inside the narrower placement window) or passed, and
+        each order kept was kept by the same frame, so nothing is cancelled either. (A window
+        cancel of an entry means the grid is neither stale nor reduce-only: those cancel
+        entries for their own reason first.)
         """
         risk = self.config.risk
         settled = risk.max_open_orders is None
