@@ -1,9 +1,10 @@
 """What a price step costs in Redis round trips: the wall of a worker that runs many symbols.
 
 Each round trip is a send and a wait on the socket (and, in a worker, a wait for the GIL); the
-step sends its own through state/wire.py, one `send_packed_command` each, counted here. A price task inside the quiet band is
-one (take.lua answers `quiet`); a step that sends nothing is two: the lock with the snapshot
-(take.lua), then its commit with the metrics and the let-go (commit_let_go.lua).
+step sends its own through state/wire.py, one `send_packed_command` each, counted here. A price
+task inside the quiet band is one (take.lua answers `quiet`); a step that sends nothing is two:
+the lock with the snapshot (take.lua), then its commit with the metrics and the let-go
+(commit_let_go.lua).
 """
 
 from __future__ import annotations
