@@ -51,7 +51,7 @@ def test_run_one_raises_the_error_a_script_answers(redis_client: redis_lib.Redis
         wire.run_one(redis_client, wire.Call("return redis.error_reply('LOCK_LOST')", []))
 
 
-def test_a_connection_the_server_dropped_is_reconnected_and_the_command_sent_again(
+def test_a_connection_the_server_closed_is_opened_again_before_anything_is_sent(
     redis_client: redis_lib.Redis, redis_url: str
 ) -> None:
     assert wire.run_one(redis_client, COUNT) == 5
@@ -59,7 +59,7 @@ def test_a_connection_the_server_dropped_is_reconnected_and_the_command_sent_aga
     admin = redis_lib.Redis.from_url(redis_url)
     assert admin.client_kill_filter(_id=pooled) == 1
 
-    assert wire.run_one(redis_client, COUNT) == 10  # the client's Retry reconnected
+    assert wire.run_one(redis_client, COUNT) == 10  # the pool saw it closed and reconnected
     admin.close()
 
 
@@ -72,3 +72,35 @@ def test_a_server_that_cannot_be_reached_raises_a_connection_error() -> None:
     with pytest.raises(redis_lib.ConnectionError):  # errors.policy_for: a temporary fault
         wire.send(client, [("PING",)])
     client.close()
+
+
+# Counts its runs, then keeps the server busy for 0.3 s (TIME moves in a script since Redis 7).
+SLOW = wire.Call(
+    """
+    redis.call('INCR', KEYS[1])
+    local start = redis.call('TIME')
+    local now = start
+    while (now[1] - start[1]) * 1000000 + (now[2] - start[2]) < 300000 do
+      now = redis.call('TIME')
+    end
+    return 1
+    """,
+    ["wire:runs"],
+)
+
+
+def test_a_reply_lost_after_the_send_raises_and_nothing_is_sent_again(
+    redis_client: redis_lib.Redis, redis_url: str
+) -> None:
+    # Arrange: a client that gives up on a reply after 50 ms (redis-py would send again).
+    impatient = redis_lib.Redis.from_url(redis_url, socket_timeout=0.05)
+
+    # Act: the script outlasts the timeout.
+    with pytest.raises(redis_lib.TimeoutError):
+        wire.run_one(impatient, SLOW)
+
+    # Assert: it ran once (GET waits for the script to end): a fenced commit or a lock take
+    # sent twice would not be the same as once.
+    assert redis_client.get("wire:runs") == "1"
+    assert wire.run_one(redis_client, wire.Call("return 7", [])) == 7
+    impatient.close()

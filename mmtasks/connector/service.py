@@ -101,7 +101,7 @@ def stream(kind: Stream) -> Callable[[SubscriberOf], StreamRpc]:
             self: ExchangeServicer, request: Any, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[Any]:
             make = functools.partial(subscriber, self, request)
-            async with self._subscribed(context, method, kind, make) as sub:
+            async with self._subscribed(context, method, kind, make, request) as sub:
                 while batch := await sub.take():
                     for message in batch:
                         yield message
@@ -274,7 +274,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
     # -- streams -----------------------------------------------------------------------------
     # Each Subscribe* says which stream and which subscriber; `stream` writes the drain loop
     # once, as the async generator function grpc.aio calls (no second generator in between,
-    # so no hop per message).
+    # so no hop per message). SubscribePriceBatches yields batches, so it keeps its own loop.
 
     def _symbols(self, symbols: Any) -> list[str]:
         return [self.venue.symbol_info(rq.require_symbol(s, "symbols")).symbol for s in symbols]
@@ -293,7 +293,9 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
     ) -> AsyncIterator[Any]:
         """Stream the ticks of SubscribePrice, as many per message as are ready, in seq order."""
         make = functools.partial(self._price_subscriber, request)
-        async with self._subscribed(context, "SubscribePriceBatches", "price", make) as sub:
+        async with self._subscribed(
+            context, "SubscribePriceBatches", "price", make, request
+        ) as sub:
             # The queue is in the venue's order, so every symbol's ticks stay in seq order.
             while batch := await sub.take():
                 yield pb.PriceTicks(ticks=batch)
@@ -317,8 +319,11 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         method: str,
         kind: Stream,
         make: Callable[[], Subscriber],
+        request: Any,
     ) -> AsyncIterator[Subscriber]:
         """Subscribe to the hub for the stream's life; when the hub ends it, abort saying why."""
+        if getattr(request, "symbols", None):  # the venue's first look may go to the network:
+            await self.answer(context, method, lambda: self._symbols(request.symbols))  # off loop
         sub = await answer(context, method, make)  # on this loop: the queue belongs to it
         await self.answer(context, method, lambda: self.hub.subscribe(kind, sub))
         # Headers now, not with the first message: they tell the client the stream is open

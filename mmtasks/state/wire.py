@@ -6,14 +6,15 @@ measured on this machine (redis-py 8.2, hiredis), an EVALSHA of the step's 25 ar
 ~106 us of CPU through `Redis.evalsha` or a pipeline, ~45 us through a pooled `Connection`'s
 `send_packed_command` / `read_response` with the command packed by hiredis, ~11 us on a bare
 socket. This module is the middle one: the client's own pool hands out the connection (its
-address, credentials, TLS, database and decoding), the client's `Retry` reconnects as it does
-for any command, and only the per-command layers (command parsing, response callbacks, events,
-observability hooks) are skipped. It sends Lua scripts and commands whose replies need no
-response callback (scripts, PING): the replies are what the server said, decoded as the
-client decodes.
+address, credentials, TLS, database and decoding; the client's `Retry` for connecting), and
+the per-command layers (command parsing, response callbacks, events, observability hooks) are
+skipped. Unlike a redis-py command, nothing is sent twice (`send` says why). It sends Lua
+scripts and commands whose replies need no response callback (scripts, PING): the replies are
+what the server said, decoded as the client decodes.
 
 A script is sent as EVALSHA of its text's SHA-1; a server that does not know it (started
-since, or flushed) answers NOSCRIPT and that one call is sent again as EVAL, which loads it.
+since, or flushed) answers NOSCRIPT without running it, and such calls are sent again as
+EVAL, which loads them (`run`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import hiredis
 
@@ -56,28 +57,30 @@ class Call:
 
 def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
     """Send commands in one round trip; return their replies in order, an error reply as its
-    exception (redis-py's: ResponseError, NoScriptError...) in its place. A connection error
-    reconnects and sends again as the client's `Retry` says, then raises."""
+    exception (redis-py's: ResponseError, NoScriptError...) in its place.
+
+    Sent once. The pool hands out a connection it has checked (connected, with the client's
+    `Retry` for the connect, and nothing unread: a connection the server closed is opened
+    again); a connection error after that raises and nothing is sent again, unlike redis-py's
+    commands: the commands may have run, and a fenced commit or a lock take run twice is not
+    the same as run once. The step then degrades and its next try reads the state again.
+    """
     packed = b"".join(_pack(tuple(c)) for c in commands)
     pool = client.connection_pool
     conn: Any = pool.get_connection()
     try:
-        replies: list[Any] = conn.retry.call_with_retry(
-            lambda: _exchange(conn, packed, len(commands)),
-            lambda _error: conn.disconnect(),
-        )
+        conn.send_packed_command([packed])
+        return _read(conn, len(commands))
     except BaseException:  # replies may be left unread: the next user gets a new connection
         conn.disconnect()
         raise
     finally:
         pool.release(conn)
-    return replies
 
 
-def _exchange(conn: Any, packed: bytes, count: int) -> list[Any]:
+def _read(conn: Any, count: int) -> list[Any]:
     from redis.exceptions import ResponseError
 
-    conn.send_packed_command([packed])
     replies: list[Any] = []
     for _ in range(count):
         try:
@@ -89,14 +92,21 @@ def _exchange(conn: Any, packed: bytes, count: int) -> list[Any]:
 
 def run(client: redis.Redis, calls: Sequence[Call | Sequence[Arg]]) -> list[Any]:
     """Run scripts (`Call`) and plain commands in one round trip; return their replies as
-    `send` does. A script the server does not know is sent again alone, as EVAL (a second
-    round trip, once per script per server)."""
+    `send` does. The scripts the server does not know (NOSCRIPT: it restarted, or its scripts
+    were flushed) did not run; they are sent again together as EVAL, in their order, in a
+    second round trip (once per server), and their replies put in their places."""
     from redis.exceptions import NoScriptError
 
     replies = send(client, [c.command() if isinstance(c, Call) else c for c in calls])
-    for i, call in enumerate(calls):
-        if isinstance(call, Call) and isinstance(replies[i], NoScriptError):
-            replies[i] = send(client, [call.command("EVAL")])[0]
+    unknown = [
+        i
+        for i, c in enumerate(calls)
+        if isinstance(c, Call) and isinstance(replies[i], NoScriptError)
+    ]
+    if unknown:
+        again = send(client, [cast(Call, calls[i]).command("EVAL") for i in unknown])
+        for i, reply in zip(unknown, again, strict=True):
+            replies[i] = reply
     return replies
 
 

@@ -37,6 +37,8 @@ def test_the_header_lists_exactly_the_fields_of_the_symbol_state_hash() -> None:
 def test_the_header_lists_every_per_symbol_key_and_nothing_else() -> None:
     k = keys_for("BTCUSDT")
     names = [n for n, v in vars(SymbolKeys).items() if isinstance(v, cached_property)]
+    plain = [n for n, v in vars(SymbolKeys).items() if isinstance(v, property)]
+    assert plain == ["per_symbol"], "a key is a cached_property, or per_symbol misses it"
     in_code = {name.replace("mm:{btcusdt}:", "mm:{s}:") for name in k.per_symbol}
     assert len(in_code) == len(names)  # every key (`per_symbol` is the list of them)
     in_header = set(re.findall(r"^  (mm:\{s\}:[a-z_]+)", HEADER, flags=re.MULTILINE))
