@@ -111,7 +111,11 @@ def _add(pipe: redis.Redis, symbol: str, triples: list[str], now_s: float | None
     """Queue one command adding the triples to the all-time and the minute's hash."""
     call = _call(symbol, triples, now_s)
     if call is not None:
-        pipe.eval(call.text, len(call.keys), *call.keys, *call.args)
+        _queue(pipe, call)
+
+
+def _queue(pipe: redis.Redis, call: wire.Call) -> None:
+    pipe.eval(call.text, len(call.keys), *call.keys, *call.args)
 
 
 def observe(
@@ -150,7 +154,7 @@ def record_step(
 ) -> None:
     """Queue `step_calls` on a client or a pipeline."""
     for call in step_calls(symbol, step_ms, tick_to_order_ms, events, now_s):
-        pipe.eval(call.text, len(call.keys), *call.keys, *call.args)
+        _queue(pipe, call)
 
 
 def count_orders(pipe: redis.Redis, symbol: str, kind: OrderCount | str, n: int = 1) -> None:

@@ -24,13 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-import hiredis
-
 if TYPE_CHECKING:  # redis loads with the first store: replay needs none of this
     import redis
 
 Arg = str | bytes | int | float
-_pack: Any = hiredis.pack_command  # its stubs type the command as a 1-tuple
 _SHAS: dict[str, str] = {}
 
 
@@ -65,7 +62,10 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
     commands: the commands may have run, and a fenced commit or a lock take run twice is not
     the same as run once. The step then degrades and its next try reads the state again.
     """
-    packed = b"".join(_pack(tuple(c)) for c in commands)
+    from hiredis import pack_command  # not on replay's import path, like redis
+
+    pack: Any = pack_command  # its stubs type the command as a 1-tuple
+    packed = b"".join(pack(tuple(c)) for c in commands)
     pool = client.connection_pool
     conn: Any = pool.get_connection()
     try:

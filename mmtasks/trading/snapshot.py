@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mmtasks.decimals import canon
 from mmtasks.grid.models import (
@@ -36,6 +37,8 @@ from mmtasks.state.store import (
     snapshot_keys,
     text_of,
 )
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:  # replay imports this module for its types and needs no client
     import redis
@@ -295,14 +298,20 @@ _SLOTS: dict[str, Slot] = {}
 SLOTS_KEPT = 8192
 
 
+def _parsed(cache: dict[str, T], kept: int, text: str, parse: Callable[[str], T]) -> T:
+    """Return parse(text), parsed once per text while the cache holds it (cleared when it holds
+    `kept`): stored slots and candles are frozen, and most do not change from step to step."""
+    value = cache.get(text)
+    if value is None:
+        if len(cache) >= kept:
+            cache.clear()
+        value = cache[text] = parse(text)
+    return value
+
+
 def _slot(text: str) -> Slot:
-    """Return the slot of a stored slot text, parsed once per text (most do not change)."""
-    slot = _SLOTS.get(text)
-    if slot is None:
-        if len(_SLOTS) >= SLOTS_KEPT:
-            _SLOTS.clear()
-        slot = _SLOTS[text] = Slot.from_dict(json.loads(text))
-    return slot
+    """Return the slot of a stored slot text (parsed once per text)."""
+    return _parsed(_SLOTS, SLOTS_KEPT, text, lambda t: Slot.from_dict(json.loads(t)))
 
 
 _CANDLES: dict[str, Candle] = {}
@@ -310,14 +319,9 @@ CANDLES_KEPT = 16_384  # a long-running symbol holds 25 by default (advance.trim
 
 
 def _candle(text: str) -> Candle:
-    """Return the candle of a stored candle text, parsed once per text: a closed candle's text
-    never changes, and a step reads every candle the symbol keeps."""
-    candle = _CANDLES.get(text)
-    if candle is None:
-        if len(_CANDLES) >= CANDLES_KEPT:
-            _CANDLES.clear()
-        candle = _CANDLES[text] = candle_from_json(text)
-    return candle
+    """Return the candle of a stored candle text (parsed once per text: a closed candle's
+    text never changes, and a step reads every candle the symbol keeps)."""
+    return _parsed(_CANDLES, CANDLES_KEPT, text, candle_from_json)
 
 
 def _grid(
