@@ -25,7 +25,7 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -72,14 +72,25 @@ class Rater:
     r: Any
     app: Any
     worker: str
-    tick_key: str
-    band_key: str
+    keys: Any  # the symbol's SymbolKeys
     band: dict[str, str]
+    whole: list[tuple[int, int]] = field(default_factory=list)  # (whole steps, tasks) a run
+
+    @property
+    def steps_done(self) -> int:
+        """The symbol's whole steps so far (its step duration histogram's count)."""
+        return int(self.r.hget(self.keys.metrics, "step_ms_count") or 0)
 
     def rate(self, task: str, count: int, keep_band: bool = True, trips: int = 0) -> float:
-        """Return tasks/s; keep_band False removes the band with every tick (every price task
-        then runs the whole step); trips: a ping's Redis round trips."""
+        """Return tasks/s; keep_band False makes every price task run the whole step: the
+        symbol's inbox counter is one ahead of its cursor while the run lasts (take.lua answers
+        "quiet" only to a symbol with nothing left to read; its inbox holds no entry, so the
+        step reads none) and the band goes with every tick. trips: a ping's Redis round trips.
+        """
         r, app = self.r, self.app
+        if not keep_band:
+            r.incr(self.keys.seq)
+            done = self.steps_done
         ticker = threading.Thread(target=self._ticks, args=(keep_band,), daemon=True)
         app.control.cancel_consumer(QUEUE, destination=[self.worker], reply=True)
         task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
@@ -92,7 +103,10 @@ class Rater:
         taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
         ticker.join()
         time.sleep(0.2)  # the last task ends
-        r.hset(self.band_key, mapping=self.band)
+        if not keep_band:
+            r.decr(self.keys.seq)
+            self.whole.append((self.steps_done - done, count))
+        r.hset(self.keys.band, mapping=self.band)
         return taken
 
     def _ticks(self, keep_band: bool) -> None:
@@ -101,9 +115,9 @@ class Rater:
             price = Decimal("100") + Decimal(i % 3) / 10
             pipe = self.r.pipeline(transaction=False)
             stamp = str(int(time.time() * 1000))
-            pipe.hset(self.tick_key, mapping={"price": str(price), "ts_event_ms": stamp, "seq": i})
+            pipe.hset(self.keys.tick, mapping={"price": str(price), "ts_event_ms": stamp, "seq": i})
             if not keep_band:
-                pipe.delete(self.band_key)
+                pipe.delete(self.keys.band)
             pipe.execute()
             i += 1
             time.sleep(0.001)
@@ -182,7 +196,12 @@ def tick_to_order(r: Any, app: Any, exchange: Any, samples: int) -> list[float]:
 
 
 def report(
-    rates: dict[str, list[float]], drain: float, latencies: list[float], rss: float, pss: float
+    rates: dict[str, list[float]],
+    whole: list[tuple[int, int]],
+    drain: float,
+    latencies: list[float],
+    rss: float,
+    pss: float,
 ) -> None:
     noops = rates["noop"]
     around = [(a + b) / 2 for a, b in itertools.pairwise(noops)]
@@ -201,6 +220,8 @@ def report(
     print(f"  no-op Celery task (ping):      {noop:8.0f}/s (median of {len(noops)} runs: {runs})")
     print(f"  price task, tick in the band:  {line('quiet')}; no step: one round trip)")
     print(f"  price step, no order changed:  {line('step')}; the whole step)")
+    steps, tasks = sum(w for w, _ in whole), sum(n for _, n in whole)
+    print(f"    (whole steps recorded: {steps} for {tasks} tasks)")
     print(f"  no-op + 2 Redis round trips:   {line('floor')}; a step's round trips alone)")
     print(
         f"  inbox burst drained by 1 wake: {drain:8.0f}/s (ratio to no-op {drain / noop:.2f}; "
@@ -260,14 +281,14 @@ def main() -> None:
             wait_for(lambda: len(exchange.open_orders(SYMBOL)) >= 10)
 
             wait_for(lambda: r.exists(k.band), timeout_s=30)  # the acks' step settles the grid
-            rater = Rater(r, app, worker.name, k.tick, k.band, r.hgetall(k.band))
+            rater = Rater(r, app, worker.name, k, r.hgetall(k.band))
             rates = run_rounds(rater, args.n // 2, args.rounds)
             drain_events = drain_rate(r, app, k, args.n)
             latencies = tick_to_order(r, app, exchange, args.latency_samples)
             rss, pss = memory_of([worker.proc.pid])
         finally:
             worker.stop()
-        report(rates, drain_events, latencies, rss, pss)
+        report(rates, rater.whole, drain_events, latencies, rss, pss)
 
 
 if __name__ == "__main__":

@@ -55,11 +55,11 @@ def test_a_connection_the_server_closed_is_opened_again_before_anything_is_sent(
     redis_client: redis_lib.Redis, redis_url: str
 ) -> None:
     assert wire.run_one(redis_client, COUNT) == 5
-    pooled = wire.send(redis_client, [("CLIENT", "ID")])[0]  # the pool's one idle connection
+    own = wire.send(redis_client, [("CLIENT", "ID")])[0]  # this thread's own connection
     admin = redis_lib.Redis.from_url(redis_url)
-    assert admin.client_kill_filter(_id=pooled) == 1
+    assert admin.client_kill_filter(_id=own) == 1
 
-    assert wire.run_one(redis_client, COUNT) == 10  # the pool saw it closed and reconnected
+    assert wire.run_one(redis_client, COUNT) == 10  # seen closed before the send: reconnected
     admin.close()
 
 
@@ -104,3 +104,33 @@ def test_a_reply_lost_after_the_send_raises_and_nothing_is_sent_again(
     assert redis_client.get("wire:runs") == "1"
     assert wire.run_one(redis_client, wire.Call("return 7", [])) == 7
     impatient.close()
+
+
+def test_each_thread_sends_on_its_own_connection_and_keeps_it(
+    redis_client: redis_lib.Redis,
+) -> None:
+    import threading
+
+    def client_id() -> int:
+        return int(wire.send(redis_client, [("CLIENT", "ID")])[0])
+
+    mine = client_id()
+    theirs: list[int] = []
+    other = threading.Thread(target=lambda: theirs.extend([client_id(), client_id()]))
+    other.start()
+    other.join()
+
+    assert client_id() == mine  # kept between round trips
+    assert theirs[0] == theirs[1] != mine  # the other thread's own, kept too
+
+
+def test_a_reply_left_unread_is_never_taken_for_the_next_commands_reply(
+    redis_client: redis_lib.Redis,
+) -> None:
+    # A stray reply on the connection (what a half-finished exchange would leave) is seen
+    # before the next send, which then goes on a new connection.
+    conn = wire._line(redis_client)
+    conn.send_packed_command([b"*2\r\n$4\r\nECHO\r\n$5\r\nstray\r\n"], check_health=False)
+    assert conn.can_read(timeout=5)  # the stray reply has arrived, unread
+
+    assert wire.send(redis_client, [("ECHO", "mine")]) == ["mine"]

@@ -5,12 +5,13 @@ let-go); most of what a round trip cost in CPU was redis-py around the socket, n
 measured on this machine (redis-py 8.2, hiredis), an EVALSHA of the step's 25 arguments took
 ~106 us of CPU through `Redis.evalsha` or a pipeline, ~45 us through a pooled `Connection`'s
 `send_packed_command` / `read_response` with the command packed by hiredis, ~11 us on a bare
-socket. This module is the middle one: the client's own pool hands out the connection (its
-address, credentials, TLS, database and decoding; the client's `Retry` for connecting), and
-the per-command layers (command parsing, response callbacks, events, observability hooks) are
-skipped. Unlike a redis-py command, nothing is sent twice (`send` says why). It sends Lua
-scripts and commands whose replies need no response callback (scripts, PING): the replies are
-what the server said, decoded as the client decodes.
+socket. This module is near the last: each thread keeps its own redis-py `Connection`, made
+as the client's pool makes one (its address, credentials, TLS, database and decoding; the
+client's `Retry` for connecting), outside the pool, and the per-command layers (command
+parsing, response callbacks, events, observability hooks) are skipped. Unlike a redis-py
+command, nothing is sent twice (`send` says why). It sends Lua scripts and commands whose
+replies need no response callback (scripts, PING): the replies are what the server said,
+decoded as the client decodes.
 
 A script is sent as EVALSHA of its text's SHA-1; a server that does not know it (started
 since, or flushed) answers NOSCRIPT without running it, and such calls are sent again as
@@ -20,6 +21,12 @@ EVAL, which loads them (`run`).
 from __future__ import annotations
 
 import hashlib
+import os
+import select
+import socket
+import ssl
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -56,9 +63,10 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
     """Send commands in one round trip; return their replies in order, an error reply as its
     exception (redis-py's: ResponseError, NoScriptError...) in its place.
 
-    Sent once. The pool hands out a connection it has checked (connected, with the client's
-    `Retry` for the connect, and nothing unread: a connection the server closed is opened
-    again); a connection error after that raises and nothing is sent again, unlike redis-py's
+    Sent once, on this thread's own connection to the client's server (`_line`): one made as
+    the client's pool makes its own (address, credentials, TLS, database, decoding, the
+    client's `Retry` for the connect), opened again first when the server closed it. A
+    connection error after the send raises and nothing is sent again, unlike redis-py's
     commands: the commands may have run, and a fenced commit or a lock take run twice is not
     the same as run once. The step then degrades and its next try reads the state again.
     """
@@ -66,16 +74,51 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
 
     pack: Any = pack_command  # its stubs type the command as a 1-tuple
     packed = b"".join(pack(tuple(c)) for c in commands)
-    pool = client.connection_pool
-    conn: Any = pool.get_connection()
+    conn = _line(client)
     try:
-        conn.send_packed_command([packed])
+        conn.send_packed_command([packed], check_health=False)
         return _read(conn, len(commands))
-    except BaseException:  # replies may be left unread: the next user gets a new connection
+    except BaseException:  # replies may be left unread: the next exchange opens a new one
         conn.disconnect()
         raise
-    finally:
-        pool.release(conn)
+
+
+_LINES = threading.local()
+
+
+def _line(client: redis.Redis) -> Any:
+    """Return this thread's connection to client's server, connected and with nothing unread.
+
+    One per thread and pool, kept between round trips (dropped with the pool): taking one
+    from the pool and giving it back cost more CPU than the socket (its lock, its checks and
+    its observability hooks, new in redis-py 8). A server that closed the connection (it
+    restarted, or killed the client) is seen before anything is sent: the commands then go
+    on a new connection, and were sent once all the same.
+    """
+    pool = client.connection_pool
+    lines: weakref.WeakKeyDictionary[Any, Any] | None = getattr(_LINES, "lines", None)
+    if lines is None or _LINES.pid != os.getpid():  # a forked child makes its own
+        lines = _LINES.lines = weakref.WeakKeyDictionary()
+        _LINES.pid = os.getpid()
+    conn = lines.get(pool)
+    if conn is None:
+        conn = lines[pool] = pool.connection_class(**pool.connection_kwargs)
+    sock = conn._sock
+    if sock is None:
+        conn.connect()
+    elif _closed_or_unread(conn, sock):
+        conn.disconnect()
+        conn.connect()
+    return conn
+
+
+def _closed_or_unread(conn: Any, sock: socket.socket) -> bool:
+    """Return True when the server closed the connection or left something unread on it."""
+    if isinstance(sock, ssl.SSLSocket):  # TLS may hold bytes the socket no longer shows
+        return bool(conn.can_read(timeout=0))
+    readable = select.poll()  # readable: a reply nobody read, or the server's close
+    readable.register(sock, select.POLLIN)
+    return bool(readable.poll(0))
 
 
 def _read(conn: Any, count: int) -> list[Any]:
