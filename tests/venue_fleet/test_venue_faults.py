@@ -126,6 +126,7 @@ def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
         error_next=[
             {
                 "path": "/fapi/v1/order",
+                "method": "POST",  # a new order: not a query or a cancel of one
                 "status": 429,
                 "code": -1003,
                 "msg": "Too many requests.",

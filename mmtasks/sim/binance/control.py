@@ -49,6 +49,7 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
                 f.error_next.append(
                     (
                         item["path"],
+                        str(item.get("method", "")).upper(),
                         int(item["status"]),
                         int(item["code"]),
                         str(item["msg"]),

@@ -76,8 +76,9 @@ class Faults:
     fail_status: int = 503
     fail_body: str = "json"  # json: Binance's -1007 body; html: a proxy's error page
     latency_ms: int = 0
-    # (path prefix, HTTP status, code, msg, Retry-After s): the next matching request fails so
-    error_next: list[tuple[str, int, int, str, int]] = field(default_factory=list)
+    # (path prefix, method or "" for any, HTTP status, code, msg, Retry-After s): the next
+    # matching request fails so
+    error_next: list[tuple[str, str, int, int, str, int]] = field(default_factory=list)
 
 
 class BinanceSim:
@@ -318,8 +319,8 @@ def rest(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
             orders = found.orders(params)
             for _ in range(orders):
                 headers.update(sim.limits.count_order(ip, api_key))
-            for i, (prefix, status, code, msg, wait) in enumerate(sim.faults.error_next):
-                if path.startswith(prefix):
+            for i, (prefix, verb, status, code, msg, wait) in enumerate(sim.faults.error_next):
+                if path.startswith(prefix) and verb in ("", method):
                     del sim.faults.error_next[i]
                     raise BinanceError(
                         status, code, msg, {"Retry-After": str(wait)} if wait else {}
