@@ -8,6 +8,10 @@ from mmtasks.decimals import ZERO
 from mmtasks.domain import Side
 from mmtasks.grid.models import Position, PositionChanged, PositionChangeKind
 
+# Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
+# Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
+_BUY = Side.BUY
+
 # Partial closes take a share of the cost basis rounded to this quote quantum (or finer, when the
 # amounts themselves are finer), so basis, proceeds and realized PnL stay on one decimal grid and
 # every later addition is exact instead of rounding at the 28th digit.
@@ -38,7 +42,7 @@ def apply_fill(
     position: Position, side: Side, price: Decimal, qty: Decimal, fee: Decimal
 ) -> tuple[Position, Decimal]:
     """Return the position after a fill and the realized PnL the fill produced."""
-    signed = qty if side is Side.BUY else -qty
+    signed = qty if side is _BUY else -qty
     before, avg = position.qty, position.avg_cost
     basis = _basis(position)
     after = before + signed

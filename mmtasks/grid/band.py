@@ -30,8 +30,6 @@ from mmtasks.grid.logic import Frame, decide, frame, window_runs
 from mmtasks.grid.models import GridConfig, GridState, Market, SlotStatus
 from mmtasks.grid.quickinit import quick_init
 
-MAX_SCAN = 1000
-
 
 @quick_init
 @dataclass(frozen=True)
@@ -79,38 +77,21 @@ def _entry_bounds(
     nothing, so the bound is the first bucket that brings a free level in. The returned lower
     bound is closed and the upper open for buys; the reverse for sells (ceil instead of floor).
     """
+    free = level_table.first_free
     if buy:
         top = _floor_div(ref - i / 2 - a, i)
         t = int(top)
-        hi: Decimal | None = None
-        for k in range(1, MAX_SCAN):
-            if level_table.at(a, i, t + k) not in taken:
-                hi = a + (top + k) * i + i / 2
-                break
-        lo: Decimal | None = None
-        for k in range(1, MAX_SCAN):
-            level = level_table.at(a, i, t - count + 1 - k)
-            if level <= 0:
-                break
-            if level not in taken:
-                lo = a + (top - k + 1) * i + i / 2
-                break
+        up = free(a, i, t, 1, taken)
+        down = free(a, i, t - count + 1, -1, taken)
+        hi = None if up is None else a + (top + up) * i + i / 2
+        lo = None if down is None else a + (top - down + 1) * i + i / 2
         return lo, hi
     bottom = -_floor_div(a - (ref + i / 2), i)
     b = int(bottom)
-    lo = None
-    for k in range(1, MAX_SCAN):
-        level = level_table.at(a, i, b - k)
-        if level <= 0:
-            break
-        if level not in taken:
-            lo = a + (bottom - k) * i - i / 2
-            break
-    hi = None
-    for k in range(1, MAX_SCAN):
-        if level_table.at(a, i, b + count - 1 + k) not in taken:
-            hi = a + (bottom + k - 1) * i - i / 2
-            break
+    down = free(a, i, b, -1, taken)
+    up = free(a, i, b + count - 1, 1, taken)
+    lo = None if down is None else a + (bottom - down) * i - i / 2
+    hi = None if up is None else a + (bottom + up - 1) * i - i / 2
     return lo, hi
 
 
@@ -204,17 +185,18 @@ def _order_band(
     k, m = window_runs(index, i, sell_top, buy_bottom)
     near_long = index.longs[k].level + i - ws_i if k < len(index.longs) else None
     near_short = index.shorts[m - 1].level - i + wb_i if m > 0 else None
+    pending, buy, reduce_only, add = SlotStatus.PENDING, Side.BUY, fr.reduce_only, taken.add
     for slot in index.orders.values():  # the others neither rest nor hold inventory
-        if slot.status is SlotStatus.PENDING:
+        if slot.status is pending:
             return None
         price = slot.price
-        taken.add(slot.level)
+        add(slot.level)
         if price is None:
             continue
-        taken.add(price)
-        if fr.reduce_only and not slot.closing:
+        add(price)
+        if reduce_only and not slot.closing:
             return None
-        if slot.side is Side.BUY:
+        if slot.side is buy:
             if top_buy is None or price > top_buy:
                 top_buy = price
             if low_buy is None or price < low_buy:

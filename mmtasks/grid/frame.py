@@ -114,6 +114,25 @@ class _Levels:
             level = levels[n] = anchor + Decimal(n) * interval
         return level
 
+    def first_free(
+        self, anchor: Decimal, interval: Decimal, start: int, step: int, taken: set[Decimal]
+    ) -> int | None:
+        """Return the least k in 1 .. MAX_SCAN - 1 whose level of index start + step x k is
+        not in taken (None: a level at or below zero comes first, or none is free)."""
+        # The quiet band's scan for the next free level: at() inlined, one table look-up a level.
+        levels = self._tables(anchor, interval)[0]
+        n = start
+        for k in range(1, MAX_SCAN):
+            n += step
+            level = levels.get(n)
+            if level is None:
+                level = levels[n] = anchor + Decimal(n) * interval
+            if step < 0 and level <= 0:
+                return None
+            if level not in taken:
+                return k
+        return None
+
     def run(self, anchor: Decimal, interval: Decimal, nearest: int, count: int, buy: bool) -> _Run:
         """Return the entry candidates of a window: the `count` positive levels from index
         nearest down (buys), or from nearest up (sells), nearest first."""
@@ -137,6 +156,7 @@ class _Levels:
 
 
 MAX_LEVELS = 8192
+MAX_SCAN = 1000  # levels a scan for a free one looks at
 _RunKey = tuple[int, int, bool]
 _Run = tuple[Decimal, ...]
 level_table = _Levels()

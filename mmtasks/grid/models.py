@@ -78,6 +78,11 @@ class SlotStatus(StrEnum):
     LOCKED = "LOCKED"  # the venue acknowledged the order
 
 
+# A module constant: `SlotStatus.FREE` is a look-up on the enum class (~65 ns on Python 3.11),
+# a module global ~10 ns, and every slot an index derives or follows is asked it.
+_FREE = SlotStatus.FREE
+
+
 def _opt_decimal(data: Mapping[str, str], key: str) -> Decimal | None:
     text = data.get(key, "")
     return None if text == "" else parse_decimal(text, key)
@@ -132,13 +137,13 @@ class Slot:
     @property
     def has_order(self) -> bool:
         """Return True while an order of ours is in flight or resting on this slot."""
-        return self.status is not SlotStatus.FREE
+        return self.status is not _FREE
 
     def freed(self, inventory: Decimal | None = None) -> Slot:
         """Return this slot with no order, keeping its generation and its inventory (or holding
         inventory, when given: what the order's last fills left)."""
         held = self.inventory if inventory is None else inventory
-        free = SlotStatus.FREE  # the fields in order: keywords cost more, on every order's end
+        free = _FREE  # the fields in order: keywords cost more, on every order's end
         return Slot(
             self.level, free, None, None, None, None, None, ZERO, False, held, self.generation
         )
@@ -373,7 +378,7 @@ class SlotIndex:
         longs: list[Slot] = []
         shorts: list[Slot] = []
         for key, slot in slots.items():
-            if slot.status is not SlotStatus.FREE:
+            if slot.status is not _FREE:
                 orders[key] = slot
             elif slot.inventory > 0:
                 longs.append(slot)
@@ -397,7 +402,7 @@ class SlotIndex:
         for key, slot in changed:
             old = seen.get(key) or before.get(key)
             seen[key] = slot
-            if old is not None and old.status is SlotStatus.FREE and old.inventory != 0:
+            if old is not None and old.status is _FREE and old.inventory != 0:
                 found = _without(longs if old.inventory > 0 else shorts, old)
                 if found is None:
                     return None
@@ -405,7 +410,7 @@ class SlotIndex:
                     longs = found
                 else:
                     shorts = found
-            if slot.status is not SlotStatus.FREE:
+            if slot.status is not _FREE:
                 if orders is None:
                     orders = dict(self.orders)
                 orders[key] = slot
@@ -423,7 +428,7 @@ class SlotIndex:
     def _one(self, old: Slot | None, key: str, slot: Slot) -> SlotIndex | None:
         # changed() of one pair (every order update, most intents): the same steps unrolled.
         orders, longs, shorts = self.orders, self.longs, self.shorts
-        free = SlotStatus.FREE
+        free = _FREE
         if old is not None and old.status is free and old.inventory != ZERO:
             if old.inventory > ZERO:
                 found = _without(longs, old)

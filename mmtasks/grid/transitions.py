@@ -32,6 +32,12 @@ from mmtasks.grid.models import (
 )
 from mmtasks.grid.sizing import closing_qty_for, order_qty_for
 
+# Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
+# Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
+_BUY = Side.BUY
+_FREE, _PENDING, _LOCKED = SlotStatus.FREE, SlotStatus.PENDING, SlotStatus.LOCKED
+_REJECTED, _FILLED = OrderStatus.REJECTED, OrderStatus.FILLED
+
 MAX_REBUILD_LEVELS = 100_000
 
 
@@ -43,7 +49,7 @@ def find_slot_by_client_id(state: GridState, client_order_id: str) -> Slot | Non
     found = state.slots.get(key) if key is not None else None
     if (
         found is not None
-        and found.status is not SlotStatus.FREE  # has_order, spelled out: every update asks
+        and found.status is not _FREE  # has_order, spelled out: every update asks
         and found.client_order_id == client_order_id
     ):
         return found
@@ -83,13 +89,13 @@ def _intent(symbol: str, slot: Slot, place: PlaceOrder) -> Slot | None:
     """Return slot holding place PENDING (None: that very intent is written already)."""
     if not _new_intent(symbol, slot, place):
         return None
-    return slot.holding(place, SlotStatus.PENDING, None, ZERO, slot.inventory)
+    return slot.holding(place, _PENDING, None, ZERO, slot.inventory)
 
 
 def _new_intent(symbol: str, slot: Slot, place: PlaceOrder) -> bool:
     """Return True when slot may take place's intent, False when it holds it already; raise
     when it holds another order, or place would reuse a generation."""
-    if slot.status is not SlotStatus.FREE:
+    if slot.status is not _FREE:
         if slot.client_order_id == place.client_order_id:
             return False  # the same step replayed: the intent is already written
         raise OperationalError(
@@ -107,8 +113,8 @@ def _new_intent(symbol: str, slot: Slot, place: PlaceOrder) -> bool:
 
 def _acked(slot: Slot, venue_order_id: str) -> Slot | None:
     """Return slot's order LOCKED under venue_order_id (None: it is already)."""
-    if slot.status is SlotStatus.PENDING or slot.venue_order_id is None:
-        return slot.updated(SlotStatus.LOCKED, venue_order_id, slot.filled_qty, slot.inventory)
+    if slot.status is _PENDING or slot.venue_order_id is None:
+        return slot.updated(_LOCKED, venue_order_id, slot.filled_qty, slot.inventory)
     return None
 
 
@@ -149,7 +155,7 @@ def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None
         slots[key] = _intent(state.symbol, slot, place) or slot
     for key, (place, venue_order_id) in zip(keys, answers, strict=True):
         slot = slots[key]
-        if slot.status is SlotStatus.FREE or slot.client_order_id != place.client_order_id:
+        if slot.status is _FREE or slot.client_order_id != place.client_order_id:
             continue  # the slot holds another order: that ack finds nothing
         if venue_order_id is None:
             slots[key] = slot.freed()
@@ -163,7 +169,7 @@ def _answered(slot: Slot, place: PlaceOrder, venue_order_id: str | None) -> Slot
     # ack) or freed (a rejection) give, built at once.
     if venue_order_id is None:
         return Slot(slot.level, inventory=slot.inventory, generation=place.generation)
-    return slot.holding(place, SlotStatus.LOCKED, venue_order_id, ZERO, slot.inventory)
+    return slot.holding(place, _LOCKED, venue_order_id, ZERO, slot.inventory)
 
 
 def order_created(
@@ -263,15 +269,15 @@ def apply_order_update(
         )
         events.extend(position_events(state.symbol, state.position, position, now_ms))
         filled = cum_qty
-        inventory += delta if side is Side.BUY else -delta
+        inventory += delta if side is _BUY else -delta
     else:
         position = state.position
     if status.is_open:
-        locked = slot.updated(SlotStatus.LOCKED, venue_id, filled, inventory)
+        locked = slot.updated(_LOCKED, venue_id, filled, inventory)
         return state.with_slot_and_position(locked, position), events
-    if status is OrderStatus.REJECTED:
+    if status is _REJECTED:
         events.append(_rejected(state, slot, "rejected by venue", now_ms))
-    elif status is not OrderStatus.FILLED:
+    elif status is not _FILLED:
         canceled = _order_event(
             OrderCanceled,
             state,
@@ -316,11 +322,11 @@ def adopt_order(
             f"the venue also has {client_order_id}: cancel one of them"
         )
     closing = price != parsed.level
-    sign = 1 if parsed.side is Side.BUY else -1
+    sign = 1 if parsed.side is _BUY else -1
     held = -sign * (qty - executed_qty) if closing else sign * executed_qty
     adopted = replace(
         slot,
-        status=SlotStatus.LOCKED,
+        status=_LOCKED,
         side=parsed.side,
         price=price,
         qty=qty,

@@ -42,6 +42,11 @@ from mmtasks.trading import advance
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot, Tick
 
+# Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
+# Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
+_BUY, _SELL = Side.BUY, Side.SELL
+_FREE = SlotStatus.FREE
+
 MAX_ROUNDS = 1000  # decisions at one price; the core converges in a few, more is a bug
 
 
@@ -244,7 +249,7 @@ class Engine:
         self.grid = mark_placed(self.grid, answers)
         # Orders the market has passed fill at once as takers: buys highest first, then sells
         # lowest first (GRID.md "Cases").
-        taken.sort(key=lambda p: (p.side is Side.SELL, -p.price if p.side is Side.BUY else p.price))
+        taken.sort(key=lambda p: (p.side is _SELL, -p.price if p.side is _BUY else p.price))
         for place in taken:
             for update in self.venue.take(place.client_order_id, price):
                 self._apply(update)
@@ -272,13 +277,13 @@ class Engine:
         slots = grid.slots
         for old in freed:
             slot = slots.get(canon(old.level))
-            if slot is None or slot.status is not SlotStatus.FREE or old.price is None:
+            if slot is None or slot.status is not _FREE or old.price is None:
                 return False
             below = slots.get(canon(old.price - i))
-            if below is not None and below.status is SlotStatus.FREE and below.inventory > 0:
+            if below is not None and below.status is _FREE and below.inventory > 0:
                 return False
             above = slots.get(canon(old.price + i))
-            if above is not None and above.status is SlotStatus.FREE and above.inventory < 0:
+            if above is not None and above.status is _FREE and above.inventory < 0:
                 return False
         return True
 

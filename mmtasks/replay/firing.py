@@ -61,6 +61,11 @@ from mmtasks.grid.sizing import closing_qty_for
 from mmtasks.replay.engine import Engine
 from mmtasks.replay.matcher import reaches
 
+# Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
+# Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
+_BUY, _SELL = Side.BUY, Side.SELL
+_PENDING, _LOCKED = SlotStatus.PENDING, SlotStatus.LOCKED
+
 PlaceKey = tuple[int, Decimal, str, Decimal]
 Survey = tuple[list[tuple[str, Slot]], set[Decimal]]  # S0's entries, closing orders' prices
 
@@ -79,9 +84,9 @@ def applies(engine: Engine) -> bool:
 def _place_key(side: Side, price: Decimal, at: Decimal) -> PlaceKey:
     # mmtasks.grid.logic._place_key: passed orders first (buys highest first, then sells
     # lowest first), then nearest the price first.
-    if side is Side.BUY and price >= at:
+    if side is _BUY and price >= at:
         return (0, -price, "", price)
-    if side is Side.SELL and price <= at:
+    if side is _SELL and price <= at:
         return (1, price, "", price)
     return (2, abs(price - at), side.value, price)
 
@@ -107,7 +112,7 @@ def _survey(engine: Engine, fr: Frame) -> Survey | None:
     closing_prices: set[Decimal] = set()
     index = grid.index  # the other slots neither rest nor hold inventory
     for key, slot in index.orders.items():
-        if slot.status is SlotStatus.PENDING:
+        if slot.status is _PENDING:
             return None
         assert slot.price is not None
         if slot.closing:
@@ -125,7 +130,7 @@ def _survey(engine: Engine, fr: Frame) -> Survey | None:
 def _passed(entries: list[tuple[str, Slot]], p1: Decimal) -> bool:
     for _, slot in entries:
         assert slot.price is not None
-        if slot.price >= p1 if slot.side is Side.BUY else slot.price <= p1:
+        if slot.price >= p1 if slot.side is _BUY else slot.price <= p1:
             return True
     return False
 
@@ -175,10 +180,10 @@ def skip_firing(
     st = engine.config.strategy
     at_p2 = _frame_at(engine, fr, p2)
     i, a = fr.interval, fr.anchor
-    candidates = {level: Side.BUY for level in buy_levels(a, i, at_p2.buy_ref, st.buy_levels)}
+    candidates = {level: _BUY for level in buy_levels(a, i, at_p2.buy_ref, st.buy_levels)}
     if st.mode == "neutral":
         for level in sell_levels(a, i, at_p2.sell_ref, st.sell_levels):
-            candidates[level] = Side.SELL
+            candidates[level] = _SELL
     back: list[tuple[PlaceKey, str, Slot]] = []
     for key, slot in entries:
         side = candidates.get(slot.level)
@@ -210,11 +215,11 @@ class FiringRun:
         self.survey = _survey(engine, fr)
         survey = self.survey
         self._entries = [] if survey is None else survey[0]
-        self._buys = self._indices(Side.BUY, survey)
-        self._sells = self._indices(Side.SELL, survey)
+        self._buys = self._indices(_BUY, survey)
+        self._sells = self._indices(_SELL, survey)
         # The entries nearest the price on each side: the first the market would pass or reach.
-        buys = [s.level for _, s in self._entries if s.side is Side.BUY]
-        sells = [s.level for _, s in self._entries if s.side is Side.SELL]
+        buys = [s.level for _, s in self._entries if s.side is _BUY]
+        sells = [s.level for _, s in self._entries if s.side is _SELL]
         self._top_buy = max(buys) if buys else None
         self._low_sell = min(sells) if sells else None
 
@@ -261,8 +266,8 @@ class FiringRun:
             if not (bottom <= self._sells[0] and self._sells[1] < bottom + st.sell_levels):
                 return False
         fill = self.engine.config.fill
-        if (top_buy is not None and reaches(Side.BUY, top_buy, p2, fill)) or (
-            low_sell is not None and reaches(Side.SELL, low_sell, p2, fill)
+        if (top_buy is not None and reaches(_BUY, top_buy, p2, fill)) or (
+            low_sell is not None and reaches(_SELL, low_sell, p2, fill)
         ):
             return False  # B0 rules it out; never place a marketable entry here
         self.count += 1
@@ -333,7 +338,7 @@ def _apply(engine: Engine, entries: list[str], back: list[str], firings: int) ->
         # What mark_pending then mark_acked make of the freed slot.
         slots[key] = Slot(
             slot.level,
-            SlotStatus.LOCKED,
+            _LOCKED,
             slot.side,
             slot.level,
             slot.qty,

@@ -21,6 +21,16 @@ from mmtasks.grid.actions import PlaceOrder
 from mmtasks.grid.band import FillMode
 from mmtasks.grid.quickinit import quick_init
 
+# Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
+# Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
+_BUY, _SELL = Side.BUY, Side.SELL
+_REJECTED, _FILLED, _CANCELED, _PARTIALLY_FILLED = (
+    OrderStatus.REJECTED,
+    OrderStatus.FILLED,
+    OrderStatus.CANCELED,
+    OrderStatus.PARTIALLY_FILLED,
+)
+
 FILL_MODES: tuple[str, ...] = ("strict", "touch")
 
 
@@ -64,7 +74,7 @@ class VenueUpdate:
 
 def reaches(side: Side, order_price: Decimal, price: Decimal, mode: FillMode) -> bool:
     """Return True when the market at price fills an order of side at order_price."""
-    if side is Side.BUY:
+    if side is _BUY:
         return price < order_price or (mode == "touch" and price == order_price)
     return price > order_price or (mode == "touch" and price == order_price)
 
@@ -84,12 +94,12 @@ class ReplayMatcher:
 
     def best_buy(self) -> Decimal | None:
         """Return the highest resting buy price, if any."""
-        prices = [o.price for o in self.book.values() if o.side is Side.BUY]
+        prices = [o.price for o in self.book.values() if o.side is _BUY]
         return max(prices) if prices else None
 
     def best_sell(self) -> Decimal | None:
         """Return the lowest resting sell price, if any."""
-        prices = [o.price for o in self.book.values() if o.side is Side.SELL]
+        prices = [o.price for o in self.book.values() if o.side is _SELL]
         return min(prices) if prices else None
 
     def place(self, action: PlaceOrder, price: Decimal) -> tuple[str, list[VenueUpdate]]:
@@ -101,9 +111,7 @@ class ReplayMatcher:
         reason = self._rejection(action, marketable)
         if reason:
             self.rejected += 1
-            return venue_id, [
-                VenueUpdate(action.client_order_id, venue_id, OrderStatus.REJECTED, ZERO)
-            ]
+            return venue_id, [VenueUpdate(action.client_order_id, venue_id, _REJECTED, ZERO)]
         order = Resting(
             action.client_order_id,
             venue_id,
@@ -156,22 +164,20 @@ class ReplayMatcher:
         if order is None:
             return None
         self.cancelled += 1
-        return VenueUpdate(
-            order.client_order_id, order.venue_order_id, OrderStatus.CANCELED, order.executed
-        )
+        return VenueUpdate(order.client_order_id, order.venue_order_id, _CANCELED, order.executed)
 
     def cross(self, price: Decimal) -> list[VenueUpdate]:
         """Fill every resting order the market at price reaches: buys high to low, then sells."""
         # reaches() spelled out for the whole book (every visited point asks it of each order).
-        buy, orders = Side.BUY, self.book.values()
+        buy, orders = _BUY, self.book.values()
         if self.mode == "touch":
             hit = [o for o in orders if (price <= o.price if o.side is buy else price >= o.price)]
         else:
             hit = [o for o in orders if (price < o.price if o.side is buy else price > o.price)]
         if not hit:
             return []
-        buys = sorted((o for o in hit if o.side is Side.BUY), key=lambda o: -o.price)
-        sells = sorted((o for o in hit if o.side is Side.SELL), key=lambda o: o.price)
+        buys = sorted((o for o in hit if o.side is _BUY), key=lambda o: -o.price)
+        sells = sorted((o for o in hit if o.side is _SELL), key=lambda o: o.price)
         updates: list[VenueUpdate] = []
         for order in [*buys, *sells]:
             if order.client_order_id in self.book:
@@ -183,9 +189,7 @@ class ReplayMatcher:
             return f"post-only {action.side} at {canon(action.price)} would cross"
         if action.reduce_only:
             pos = self.position
-            reduces = (pos > 0 and action.side is Side.SELL) or (
-                pos < 0 and action.side is Side.BUY
-            )
+            reduces = (pos > 0 and action.side is _SELL) or (pos < 0 and action.side is _BUY)
             if not reduces or action.qty > abs(pos):
                 return f"reduce-only {action.side} would increase or flip the position"
         return ""
@@ -193,7 +197,7 @@ class ReplayMatcher:
     def _fill(self, order: Resting, price: Decimal, *, maker: bool) -> list[VenueUpdate]:
         qty = order.qty - order.executed
         if order.reduce_only:
-            reducible = -self.position if order.side is Side.BUY else self.position
+            reducible = -self.position if order.side is _BUY else self.position
             qty = min(qty, max(reducible, ZERO))
             if qty <= 0:
                 del self.book[order.client_order_id]
@@ -201,19 +205,19 @@ class ReplayMatcher:
                     VenueUpdate(
                         order.client_order_id,
                         order.venue_order_id,
-                        OrderStatus.CANCELED,
+                        _CANCELED,
                         order.executed,
                     )
                 ]
         order.executed += qty
-        self.position += qty if order.side is Side.BUY else -qty
+        self.position += qty if order.side is _BUY else -qty
         self._trades += 1
         done = order.executed >= order.qty
         fee = price * qty * (self.fees.maker if maker else self.fees.taker)
         update = VenueUpdate(
             order.client_order_id,
             order.venue_order_id,
-            OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED,
+            _FILLED if done else _PARTIALLY_FILLED,
             order.executed,
             price,
             qty,
@@ -228,7 +232,5 @@ class ReplayMatcher:
         del self.book[order.client_order_id]
         return [
             update,
-            VenueUpdate(
-                order.client_order_id, order.venue_order_id, OrderStatus.CANCELED, order.executed
-            ),
+            VenueUpdate(order.client_order_id, order.venue_order_id, _CANCELED, order.executed),
         ]
