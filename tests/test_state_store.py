@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import redis as redis_lib
 
 from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.settings import get_settings
 from mmtasks.state import wire
 from mmtasks.state.store import SymbolStore, WriteBatch
 
@@ -212,3 +215,25 @@ def test_commit_and_let_go_loads_its_script_on_a_server_that_does_not_know_it(
     assert (
         redis_client.hget("mm:test:metrics", "steps") == "1"
     )  # once: only the unknown scripts are sent again
+
+
+def test_lock_tokens_name_their_process_and_never_repeat_in_it_or_in_a_forked_child() -> None:
+    import multiprocessing
+
+    from mmtasks.registry.status import lock_holder
+    from mmtasks.state.store import new_token
+
+    mine = [new_token() for _ in range(1000)]
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        theirs = pool.apply(_tokens, (1000,))
+
+    assert len(set(mine) | set(theirs)) == 2000
+    assert {lock_holder(t) for t in mine} == {f"{get_settings().host}:{os.getpid()}"}
+    (child,) = {lock_holder(t) for t in theirs}
+    assert child != lock_holder(mine[0])  # the child's own pid
+
+
+def _tokens(n: int) -> list[str]:
+    from mmtasks.state.store import new_token
+
+    return [new_token() for _ in range(n)]

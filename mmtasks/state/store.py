@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -52,11 +53,28 @@ def run_script(client: redis.Redis, text: str, keys: list[str], args: list[Any])
 
 
 def new_token() -> str:
-    """Return a fresh lock token that names its holder, `<host>:<pid>/<random>` (the host is
-    MMTASKS_HOST, else the hostname): status shows which host holds each symbol."""
-    from mmtasks.settings import get_settings
+    """Return a fresh lock token that names its holder, `<host>:<pid>/<n>` (the host is
+    MMTASKS_HOST, else the hostname): status shows which host holds each symbol. n counts up
+    from a random 48-bit start drawn once per process (a forked child draws its own): no two
+    tokens of a process are alike, nor are a restarted process's like those of the one that
+    had its pid before."""
+    if _TOKENS.pid != os.getpid():
+        from mmtasks.settings import get_settings
 
-    return f"{get_settings().host}:{os.getpid()}/{secrets.token_hex(6)}"
+        _TOKENS.pid = os.getpid()
+        _TOKENS.prefix = f"{get_settings().host}:{_TOKENS.pid}/"
+        _TOKENS.count = itertools.count(secrets.randbits(48))
+    return f"{_TOKENS.prefix}{next(_TOKENS.count):012x}"
+
+
+@dataclass
+class _Tokens:
+    pid: int = -1
+    prefix: str = ""
+    count: Iterator[int] = field(default_factory=lambda: iter(()))
+
+
+_TOKENS = _Tokens()
 
 
 @dataclass
