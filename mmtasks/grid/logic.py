@@ -145,15 +145,20 @@ def _survey(
     holding: list[Slot] = []
     orders = 0
     free, locked, buy = _FREE, _LOCKED, _BUY
+    occupy, hold = occupied.add, busy.add
+    # Neither stale nor reduce-only (the common case), only the window cancels, and an order
+    # beyond its window is never passed: buy_cut < buy_ref <= price, sell_cut > sell_ref >= price
+    # (the interval is positive), so the window's comparison alone decides.
+    window_only = not stale and not reduce_only
     for key, slot in live:
         status = slot.status
         if status is free:
             holding.append(slot)  # live and free: it holds inventory
             continue
-        busy.add(slot.level)
+        hold(slot.level)
         side, at = slot.side, slot.price
         if at is not None:
-            occupied.add(at)
+            occupy(at)
             orders += 1
         if weigh and side is not None and slot.qty is not None:
             if side is buy:
@@ -161,6 +166,10 @@ def _survey(
             else:
                 selling += slot.qty - slot.filled_qty
         if status is not locked or at is None or side is None:
+            continue
+        if window_only:
+            if (at < buy_cut) if side is buy else (at > sell_cut):
+                cancels[key] = _cancel(state, slot, REASON_WINDOW)
             continue
         if (at >= price) if side is buy else (at <= price):
             continue  # passed
