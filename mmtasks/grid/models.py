@@ -317,12 +317,13 @@ class GridState:
 
     def with_slots(self, changed: Iterable[Slot]) -> GridState:
         """Return this state with each slot stored under its key, in order (one copy)."""
+        return self.with_keyed_slots([(slot.key, slot) for slot in changed])
+
+    def with_keyed_slots(self, stored: Sequence[tuple[str, Slot]]) -> GridState:
+        """Return this state with each (key, slot) pair stored, in order (one copy); each key
+        must be its slot's key (the caller has it: keys are texts made per call)."""
         slots = dict(self.slots)
-        stored: list[tuple[str, Slot]] = []
-        for slot in changed:
-            key = slot.key
-            slots[key] = slot
-            stored.append((key, slot))
+        slots.update(stored)
         return self._with(slots, self.position, stored)
 
     def with_position(self, position: Position) -> GridState:

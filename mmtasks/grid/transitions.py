@@ -35,6 +35,9 @@ from mmtasks.grid.sizing import closing_qty_for, order_qty_for
 # Enum members as module constants: `Side.BUY` is a look-up on the enum class (~65 ns on
 # Python 3.11), a module global ~10 ns, and the hot paths read them per order and per slot.
 _BUY = Side.BUY
+# The statuses of an order still open (OrderStatus.is_open, a property that builds its tuple
+# on every call): a tuple of two, compared by identity first.
+_OPEN = tuple(status for status in OrderStatus if status.is_open)
 _FREE, _PENDING, _LOCKED = SlotStatus.FREE, SlotStatus.PENDING, SlotStatus.LOCKED
 _REJECTED, _FILLED = OrderStatus.REJECTED, OrderStatus.FILLED
 
@@ -141,15 +144,17 @@ def mark_placed(state: GridState, answers: Sequence[tuple[PlaceOrder, str | None
     slots: dict[str, Slot] = {}
     keys = [canon(place.level) for place, _ in answers]
     if len(set(keys)) == len(keys):  # a slot each (what decide sends): one slot per order
+        held = state.slots
         for key, (place, venue_order_id) in zip(keys, answers, strict=True):
-            slot = state.slots.get(key) or Slot(level=place.level)
+            slot = held.get(key) or Slot(level=place.level)
             if _new_intent(state.symbol, slot, place):
                 slots[key] = _answered(slot, place, venue_order_id)
             elif venue_order_id is None:
                 slots[key] = slot.freed()
             else:
                 slots[key] = _acked(slot, venue_order_id) or slot
-        return state.with_slots(slots.values())
+        # Keyed by the level's canonical text, as Slot.key spells it (each built on its level).
+        return state.with_keyed_slots(list(slots.items()))
     for key, (place, _) in zip(keys, answers, strict=True):
         slot = slots.get(key) or state.slots.get(key) or Slot(level=place.level)
         slots[key] = _intent(state.symbol, slot, place) or slot
@@ -272,7 +277,7 @@ def apply_order_update(
         inventory += delta if side is _BUY else -delta
     else:
         position = state.position
-    if status.is_open:
+    if status in _OPEN:
         locked = slot.updated(_LOCKED, venue_id, filled, inventory)
         return state.with_slot_and_position(locked, position), events
     if status is _REJECTED:

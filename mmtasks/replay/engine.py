@@ -153,7 +153,7 @@ class Engine:
         cfg = self.config
         if self.grid.anchor is None:
             self.grid = with_anchor(self.grid, price, cfg.rules.tick_size)
-        market = Market(price=price, price_ts_ms=ts_ms, candles=candles)
+        market = Market(price, ts_ms, candles)
         self.last_market = market
         for _ in range(MAX_ROUNDS):
             actions = self.decide(market)
@@ -289,16 +289,16 @@ class Engine:
 
     def _apply(self, update: VenueUpdate) -> None:
         realized_before = self.grid.position.realized_pnl
-        self.grid, events = apply_order_update(
+        self.grid, events = apply_order_update(  # positional: every fill and cancel calls it
             self.grid,
-            client_order_id=update.client_order_id,
-            venue_order_id=update.venue_order_id,
-            status=update.status,
-            cum_qty=update.cum_qty,
-            last_fill_price=update.price,
-            fee=update.fee if update.price is not None else ZERO,
-            trade_id=update.trade_id,
-            now_ms=self._ts,
+            update.client_order_id,
+            update.venue_order_id,
+            update.status,
+            update.cum_qty,
+            update.price,  # last_fill_price
+            update.fee if update.price is not None else ZERO,
+            update.trade_id,
+            self._ts,  # now_ms
         )
         for event in events:
             if isinstance(event, OrderFilled):
