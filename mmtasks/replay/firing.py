@@ -55,7 +55,7 @@ from mmtasks.domain import Side
 from mmtasks.errors import ValidationError
 from mmtasks.grid.band import Band, quiet_band
 from mmtasks.grid.ids import client_order_id
-from mmtasks.grid.logic import Frame, buy_levels, reference_price, sell_levels
+from mmtasks.grid.logic import Frame, buy_levels, reference_price, sell_levels, window_runs
 from mmtasks.grid.models import Market, Slot, SlotStatus
 from mmtasks.grid.sizing import closing_qty_for
 from mmtasks.replay.engine import Engine
@@ -121,7 +121,13 @@ def _survey(engine: Engine, fr: Frame) -> Survey | None:
         if slot.inventory != 0 or slot.filled_qty != 0:
             return None
         entries.append((key, slot))
-    for slot in (*index.longs, *index.shorts):
+    # The slots past the runs window_runs admits have their closing order outside its window
+    # (blocked: the comparison _closing_blocked makes first, on slots sorted by level); only
+    # the runs' slots are asked the rest.
+    st, i = engine.config.strategy, fr.interval
+    sell_top, buy_bottom = fr.sell_ref + st.sell_levels * i, fr.buy_ref - st.buy_levels * i
+    k, m = window_runs(index, i, sell_top, buy_bottom)
+    for slot in (*index.longs[:k], *index.shorts[m:]):
         if not _closing_blocked(slot, fr, engine):
             return None
     return entries, closing_prices
