@@ -170,7 +170,7 @@ class Engine:
             raise OperationalError(
                 f"{cfg.symbol}: decisions at {price} did not settle in {MAX_ROUNDS} rounds"
             )
-        if self.grid.position != position:
+        if self.grid.position is not position and self.grid.position != position:
             p = self.grid.position
             self.marks.append(
                 Mark(index, p.qty, p.cost_basis, p.avg_cost, p.realized_pnl, p.fees, p.volume)

@@ -46,9 +46,10 @@ class Walk:
         d = self.data
         if d.kind == "ticks":
             return [d.dec("close", j)]
-        return candle_points(
-            d.dec("open", j), d.dec("high", j), d.dec("low", j), d.dec("close", j), self.order
-        )
+        # The row's texts at once (a plain CSV's line split once), each parsed as dec() would:
+        # a visited row is not visited again, so dec()'s per-cell cache would only fill up.
+        o, h, low, c = d.texts(j)[:4]
+        return candle_points(Decimal(o), Decimal(h), Decimal(low), Decimal(c), self.order)
 
     def point_ts(self, j: int, k: int, count: int) -> int:
         """Return the time of point k of row j's count points (a candle closes at its end)."""
