@@ -118,10 +118,9 @@ def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
     sim: BinanceSimControl,
     redis_client: redis_lib.Redis,
 ) -> None:
-    # Arrange: the venue's next order answers 429, Retry-After 3.
-    workers([SYMBOL.lower()])
-    init_symbol(redis_client, app, exchange, SYMBOL, GRID)
-    eventually(lambda: redis_client.hget(keys_for(SYMBOL).state, "status") == "ACTIVE")
+    # Arrange: the venue's next new order answers 429, Retry-After 3. Armed before the symbol
+    # exists: the simulator may still hold an earlier test's price, and the first step would
+    # then place its orders before a fault armed later.
     sim.faults(
         error_next=[
             {
@@ -134,6 +133,8 @@ def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
             }
         ]
     )
+    workers([SYMBOL.lower()])
+    init_symbol(redis_client, app, exchange, SYMBOL, GRID)
 
     # Act: the grid wants BUY 90 and 80 at 100.
     set_price(sim, redis_client, SYMBOL, "100")
