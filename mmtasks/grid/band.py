@@ -152,7 +152,7 @@ def quiet_band(
     if found is None:
         return None, 0, fr
     band = _entry_band(found[0], fr, st, found[1], cb, cs)
-    seated, calls = _seat_band(band, engine_grid, market, cfg, fr)
+    seated, calls = _seat_band(band, engine_grid, market, cfg, fr, cb, cs)
     if seated is None or not seated.contains(fr.price):
         return None, calls, fr
     return seated, calls, fr
@@ -263,7 +263,13 @@ def _entry_band(
 
 
 def _seat_band(
-    band: Band, engine_grid: GridState, market: Market, cfg: Setup, fr: Frame
+    band: Band,
+    engine_grid: GridState,
+    market: Market,
+    cfg: Setup,
+    fr: Frame,
+    cb: Decimal,
+    cs: Decimal,
 ) -> tuple[Band | None, int]:
     """With max_open_orders, keep band where the nearest orders keep their seats; return it
     (None: no band) and the core calls it took."""
@@ -281,4 +287,28 @@ def _seat_band(
     k = _floor_div(fr.price - a, half)
     if a + k * half == fr.price:
         return None, 1
-    return band.above(a + k * half, False).below(a + (k + 1) * half, False), 1
+    band = band.above(a + k * half, False).below(a + (k + 1) * half, False)
+    return _waiting_closing_band(band, engine_grid, fr, st, cb, cs), 1
+
+
+def _waiting_closing_band(
+    band: Band, engine_grid: GridState, fr: Frame, st: GridConfig, cb: Decimal, cs: Decimal
+) -> Band:
+    """Narrow band to where every free slot's closing order its window admits stays inside.
+
+    Such an order waits (for a seat, or a free price) and competes for the seats: once the
+    reference leaves its window it competes no more, and another order takes its seat (the
+    order band only bounds where one comes into its window). A long slot's SELL at level + i
+    is inside while sell_ref >= level + i - ws x i, a short slot's BUY at level - i while
+    buy_ref <= level - i + wb x i; the highest such long and the lowest such short bound the
+    band, open (the divisions are rounded).
+    """
+    i = fr.interval
+    ws_i, wb_i = st.sell_levels * i, st.buy_levels * i
+    index = engine_grid.index
+    k, m = window_runs(index, i, fr.sell_ref + ws_i, fr.buy_ref - wb_i)
+    if k > 0:
+        band = band.above((index.longs[k - 1].level + i - ws_i) / cs, False)
+    if m < len(index.shorts):
+        band = band.below((index.shorts[m].level - i + wb_i) / cb, False)
+    return band
