@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import redis
 
 from mmtasks.settings import Settings, get_settings
+from mmtasks.state import wire
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -117,6 +118,7 @@ class Runtime:
         if self._pg is not None:
             self._pg.close()
         if self._redis is not None:
+            wire.close(self._redis)  # the step's own connections (state/wire.py)
             self._redis.close()
         self._redis = self._exchange = self._pg = None
 

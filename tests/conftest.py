@@ -14,6 +14,7 @@ import pytest
 import redis as redis_lib
 
 from mmtasks.embedded import Services, resolve_services
+from mmtasks.state import wire
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".data" / "test"
@@ -59,6 +60,7 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
     """Return a client on the test's flushed Redis database."""
     client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     yield client
+    wire.close(client)  # the connections wire.py kept for this client, as Runtime.close does
     client.close()
 
 

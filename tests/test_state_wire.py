@@ -134,3 +134,25 @@ def test_a_reply_left_unread_is_never_taken_for_the_next_commands_reply(
     assert conn.can_read(timeout=5)  # the stray reply has arrived, unread
 
     assert wire.send(redis_client, [("ECHO", "mine")]) == ["mine"]
+
+
+def test_a_socket_that_cannot_be_asked_counts_as_closed() -> None:
+    import socket
+
+    gone = socket.socket()
+    gone.close()  # fileno -1: poll refuses it; a TLS socket's check fails the same way
+
+    assert wire._closed_or_unread(gone)
+
+
+def test_close_closes_the_connections_kept_for_a_client(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url)
+    kept = wire._line(client)
+    assert kept._sock is not None
+
+    wire.close(client)
+
+    assert kept._sock is None
+    assert wire.send(client, [("PING",)]) == [b"PONG"]  # a new one when used again
+    wire.close(client)
+    client.close()

@@ -6,12 +6,12 @@ measured on this machine (redis-py 8.2, hiredis), an EVALSHA of the step's 25 ar
 ~106 us of CPU through `Redis.evalsha` or a pipeline, ~45 us through a pooled `Connection`'s
 `send_packed_command` / `read_response` with the command packed by hiredis, ~11 us on a bare
 socket. This module is near the last: each thread keeps its own redis-py `Connection`, made
-as the client's pool makes one (its address, credentials, TLS, database and decoding; the
-client's `Retry` for connecting), outside the pool, and the per-command layers (command
-parsing, response callbacks, events, observability hooks) are skipped. Unlike a redis-py
-command, nothing is sent twice (`send` says why). It sends Lua scripts and commands whose
-replies need no response callback (scripts, PING): the replies are what the server said,
-decoded as the client decodes.
+as the client's pool makes one (from the pool's settings: address, credentials, TLS,
+database, decoding, and the connect's retry when they name one), outside the pool, and the
+per-command layers (command parsing, response callbacks, events, observability hooks) are
+skipped. Unlike a redis-py command, nothing is sent twice (`send` says why). It sends Lua
+scripts and commands whose replies need no response callback (scripts, PING): the replies
+are what the server said, decoded as the client decodes.
 
 A script is sent as EVALSHA of its text's SHA-1; a server that does not know it (started
 since, or flushed) answers NOSCRIPT without running it, and such calls are sent again as
@@ -26,7 +26,6 @@ import select
 import socket
 import ssl
 import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -64,8 +63,8 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
     exception (redis-py's: ResponseError, NoScriptError...) in its place.
 
     Sent once, on this thread's own connection to the client's server (`_line`): one made as
-    the client's pool makes its own (address, credentials, TLS, database, decoding, the
-    client's `Retry` for the connect), opened again first when the server closed it. A
+    the client's pool makes its own (from the pool's settings: address, credentials, TLS,
+    database, decoding), opened again first when the server closed it. A
     connection error after the send raises and nothing is sent again, unlike redis-py's
     commands: the commands may have run, and a fenced commit or a lock take run twice is not
     the same as run once. The step then degrades and its next try reads the state again.
@@ -83,42 +82,74 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         raise
 
 
-_LINES = threading.local()
+class _Lines:
+    """This process's own connections to one pool's server, one per thread (kept on the pool:
+    they go with it, and `close` closes them)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.by_thread: dict[int, Any] = {}
+
+
+_MAKING = threading.Lock()
+
+
+def _lines(pool: Any) -> _Lines:
+    lines: _Lines | None = getattr(pool, "_mmtasks_lines", None)
+    if lines is None or lines.pid != os.getpid():  # a forked child makes its own
+        with _MAKING:
+            lines = getattr(pool, "_mmtasks_lines", None)
+            if lines is None or lines.pid != os.getpid():
+                lines = _Lines()
+                setattr(pool, "_mmtasks_lines", lines)  # noqa: B010 - not a pool attribute
+    return lines
 
 
 def _line(client: redis.Redis) -> Any:
     """Return this thread's connection to client's server, connected and with nothing unread.
 
-    One per thread and pool, kept between round trips (dropped with the pool): taking one
-    from the pool and giving it back cost more CPU than the socket (its lock, its checks and
-    its observability hooks, new in redis-py 8). A server that closed the connection (it
-    restarted, or killed the client) is seen before anything is sent: the commands then go
-    on a new connection, and were sent once all the same.
+    One per thread and pool, kept between round trips: taking one from the pool and giving
+    it back cost more CPU than the socket (its lock, its checks and its observability hooks,
+    new in redis-py 8). A server that closed the connection (it restarted, or killed the
+    client) is seen before anything is sent: the commands then go on a new connection, and
+    were sent once all the same.
     """
     pool = client.connection_pool
-    lines: weakref.WeakKeyDictionary[Any, Any] | None = getattr(_LINES, "lines", None)
-    if lines is None or _LINES.pid != os.getpid():  # a forked child makes its own
-        lines = _LINES.lines = weakref.WeakKeyDictionary()
-        _LINES.pid = os.getpid()
-    conn = lines.get(pool)
+    lines = _lines(pool)
+    me = threading.get_ident()
+    conn = lines.by_thread.get(me)
     if conn is None:
-        conn = lines[pool] = pool.connection_class(**pool.connection_kwargs)
+        conn = lines.by_thread[me] = pool.connection_class(**pool.connection_kwargs)
     sock = conn._sock
     if sock is None:
         conn.connect()
-    elif _closed_or_unread(conn, sock):
+    elif _closed_or_unread(sock):
         conn.disconnect()
         conn.connect()
     return conn
 
 
-def _closed_or_unread(conn: Any, sock: socket.socket) -> bool:
-    """Return True when the server closed the connection or left something unread on it."""
-    if isinstance(sock, ssl.SSLSocket):  # TLS may hold bytes the socket no longer shows
-        return bool(conn.can_read(timeout=0))
-    readable = select.poll()  # readable: a reply nobody read, or the server's close
-    readable.register(sock, select.POLLIN)
-    return bool(readable.poll(0))
+def _closed_or_unread(sock: socket.socket) -> bool:
+    """Return True when the server closed the connection or left something unread on it
+    (then, or when the socket cannot even be asked, the caller opens a new one)."""
+    try:
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():  # decrypted, not yet read
+            return True
+        readable = select.poll()  # readable: a reply nobody read, or the server's close
+        readable.register(sock, select.POLLIN)
+        return bool(readable.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def close(client: redis.Redis) -> None:
+    """Close this process's own connections to client's server (`Runtime.close`): the
+    client's `close` closes only its pool's."""
+    lines: _Lines | None = getattr(client.connection_pool, "_mmtasks_lines", None)
+    if lines is not None and lines.pid == os.getpid():
+        conns, lines.by_thread = list(lines.by_thread.values()), {}
+        for conn in conns:
+            conn.disconnect()
 
 
 def _read(conn: Any, count: int) -> list[Any]:
