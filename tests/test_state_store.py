@@ -237,3 +237,28 @@ def _tokens(n: int) -> list[str]:
     from mmtasks.state.store import new_token
 
     return [new_token() for _ in range(n)]
+
+
+def test_threads_drawing_a_processs_first_tokens_together_all_get_whole_distinct_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    from mmtasks.state import store
+
+    monkeypatch.setattr(store, "_TOKENS", [store._Tokens()])  # as in a process just started
+    start = threading.Barrier(8)
+    drawn: list[str] = []
+
+    def draw() -> None:
+        start.wait()
+        drawn.extend(store.new_token() for _ in range(100))
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(set(drawn)) == 800
+    assert all(t.startswith(f"{get_settings().host}:{os.getpid()}/") for t in drawn)

@@ -58,23 +58,26 @@ def new_token() -> str:
     from a random 48-bit start drawn once per process (a forked child draws its own): no two
     tokens of a process are alike, nor are a restarted process's like those of the one that
     had its pid before."""
-    if _TOKENS.pid != os.getpid():
+    tokens = _TOKENS[0]
+    if tokens.pid != os.getpid():
         from mmtasks.settings import get_settings
 
-        _TOKENS.pid = os.getpid()
-        _TOKENS.prefix = f"{get_settings().host}:{_TOKENS.pid}/"
-        _TOKENS.count = itertools.count(secrets.randbits(48))
-    return f"{_TOKENS.prefix}{next(_TOKENS.count):012x}"
+        pid = os.getpid()  # made whole, then published in one assignment: threads race here
+        tokens = _Tokens(
+            pid, f"{get_settings().host}:{pid}/", itertools.count(secrets.randbits(48))
+        )
+        _TOKENS[0] = tokens
+    return f"{tokens.prefix}{next(tokens.count):012x}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Tokens:
     pid: int = -1
     prefix: str = ""
     count: Iterator[int] = field(default_factory=lambda: iter(()))
 
 
-_TOKENS = _Tokens()
+_TOKENS: list[_Tokens] = [_Tokens()]
 
 
 @dataclass
