@@ -96,17 +96,20 @@ class Rater:
         task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
         for _ in range(count):
             app.send_task(task, args=task_args, queue=QUEUE, ignore_result=True)
-        ticker.start()
-        t0 = time.monotonic()
-        app.control.add_consumer(QUEUE, destination=[self.worker], reply=True)
-        # Queue empty = all taken; at most the one prefetched task is still running.
-        taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
-        ticker.join()
-        time.sleep(0.2)  # the last task ends
-        if not keep_band:
-            r.decr(self.keys.seq)
-            self.whole.append((self.steps_done - done, count))
-        r.hset(self.keys.band, mapping=self.band)
+        try:
+            ticker.start()
+            t0 = time.monotonic()
+            app.control.add_consumer(QUEUE, destination=[self.worker], reply=True)
+            # Queue empty = all taken; at most the one prefetched task is still running.
+            taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
+            ticker.join()
+            time.sleep(0.2)  # the last task ends
+            if not keep_band:
+                self.whole.append((self.steps_done - done, count))
+        finally:  # the symbol as it was, whatever stopped the run
+            if not keep_band:
+                r.decr(self.keys.seq)
+            r.hset(self.keys.band, mapping=self.band)
         return taken
 
     def _ticks(self, keep_band: bool) -> None:

@@ -119,8 +119,8 @@ def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
     redis_client: redis_lib.Redis,
 ) -> None:
     # Arrange: the venue's next new order answers 429, Retry-After 3. Armed before the symbol
-    # exists: the simulator may still hold an earlier test's price, and the first step would
-    # then place its orders before a fault armed later.
+    # exists: the simulator starts its symbols at a price (100), so the symbol's first step
+    # may place its orders before a fault armed later.
     sim.faults(
         error_next=[
             {
