@@ -246,7 +246,9 @@ def test_threads_drawing_a_processs_first_tokens_together_all_get_whole_distinct
 
     from mmtasks.state import store
 
-    monkeypatch.setattr(store, "_TOKENS", [store._Tokens()])  # as in a process just started
+    monkeypatch.setattr(
+        store, "_TOKENS", [store._Tokens(-1, "", iter(()))]
+    )  # as in a process just started
     start = threading.Barrier(8)
     drawn: list[str] = []
 

@@ -59,7 +59,7 @@ def new_token() -> str:
     tokens of a process are alike, nor are a restarted process's like those of the one that
     had its pid before."""
     tokens = _TOKENS[0]
-    if tokens.pid != os.getpid():
+    if tokens.pid != os.getpid():  # the first token of this process (or of a forked child)
         from mmtasks.settings import get_settings
 
         pid = os.getpid()  # made whole, then published in one assignment: threads race here
@@ -72,12 +72,12 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class _Tokens:
-    pid: int = -1
-    prefix: str = ""
-    count: Iterator[int] = field(default_factory=lambda: iter(()))
+    pid: int
+    prefix: str
+    count: Iterator[int]
 
 
-_TOKENS: list[_Tokens] = [_Tokens()]
+_TOKENS = [_Tokens(-1, "", itertools.count())]  # one slot: replaced whole, never edited
 
 
 @dataclass

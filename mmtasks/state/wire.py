@@ -62,12 +62,11 @@ def send(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
     """Send commands in one round trip; return their replies in order, an error reply as its
     exception (redis-py's: ResponseError, NoScriptError...) in its place.
 
-    Sent once, on this thread's own connection to the client's server (`_line`): one made as
-    the client's pool makes its own (from the pool's settings: address, credentials, TLS,
-    database, decoding), opened again first when the server closed it. A
-    connection error after the send raises and nothing is sent again, unlike redis-py's
-    commands: the commands may have run, and a fenced commit or a lock take run twice is not
-    the same as run once. The step then degrades and its next try reads the state again.
+    Sent once, on this thread's own connection to the client's server (`_line`), opened again
+    first when the server closed it. A connection error after the send raises and nothing is
+    sent again, unlike redis-py's commands: the commands may have run, and a fenced commit or
+    a lock take run twice is not the same as run once. The step then degrades and its next try
+    reads the state again.
     """
     from hiredis import pack_command  # not on replay's import path, like redis
 
