@@ -1,8 +1,9 @@
-"""Benchmark one symbol worker: events/s and tick-to-order latency, against a no-op baseline.
+"""Benchmark one worker process: events/s and tick-to-order latency, against a no-op baseline.
 
-Starts the simulated connector and one real `celery -A mmtasks worker` on queue `benchusdt`,
-then measures in the same run:
-  * no-op tasks/s: `mmtasks.symbol.ping` on the same queue (Celery's own floor);
+Starts the simulated connector and one real `celery -A mmtasks worker` on queue `benchusdt`
+(with --symbols N, on N symbols' queues, in the production layout: mmtasks/assign.py's pool of
+threads over them; tasks go to the symbols in turn), then measures in the same run:
+  * no-op tasks/s: `mmtasks.symbol.ping` on the same queues (Celery's own floor);
   * price tasks/s for ticks inside the settled grid's quiet band: the task sees in one round
     trip that the price changes nothing and runs no step (the common case: most ticks move
     nothing; the bridge sends no task for most of them, this is the one it did send);
@@ -12,7 +13,10 @@ then measures in the same run:
   * tick-to-order latency p50/p99: tick published -> order created at the exchange;
   * worker RSS and PSS.
 Each ratio is to the no-op runs just before and after it, over --rounds rounds (median shown).
+Beside each rate, the worker's CPU time a task (all its threads, from /proc): what a task
+costs the process whatever the machine's other load does to the wall clock.
 Usage: python bench/bench_worker.py [--n 2000] [--rounds 3] [--latency-samples 200]
+                                    [--symbols 1]
 Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
 """
 
@@ -37,11 +41,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import redis  # noqa: E402
 from bench_bridge import memory_of  # noqa: E402
 
+from mmtasks.assign import THREADS  # noqa: E402
 from mmtasks.embedded import resolve_services  # noqa: E402
 from mmtasks.registry.migrate import migrate  # noqa: E402
 
 SYMBOL = "BENCHUSDT"
-QUEUE = SYMBOL.lower()
 GRID = {
     "mode": "neutral",
     "interval": "0.5",
@@ -63,23 +67,41 @@ def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float: 
 
 
 @dataclass
+class Benched:
+    """One benchmarked symbol: its name, queue, keys and its settled grid's quiet band."""
+
+    symbol: str
+    keys: Any  # SymbolKeys
+    band: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def queue(self) -> str:
+        return self.symbol.lower()
+
+
+@dataclass
 class Rater:
-    """Times a queue of tasks on the symbol's queue, emptied by the worker while a ticker moves
-    the symbol's tick every millisecond, always inside the grid's quiet band (levels every 0.5
-    around 100: 100.0 .. 100.2 changes no order). The queue is filled while the worker is
-    detached from it, then timed as it empties (sending excluded)."""
+    """Times the tasks on the symbols' queues, emptied by the worker while a ticker moves every
+    symbol's tick every millisecond, always inside its grid's quiet band (levels every 0.5
+    around 100: 100.0 .. 100.2 changes no order). The queues are filled while the worker is
+    detached from them, then timed as they empty (sending excluded); tasks go to the symbols in
+    turn."""
 
     r: Any
     app: Any
     worker: str
-    keys: Any  # the symbol's SymbolKeys
-    band: dict[str, str]
+    pid: int  # the worker process's, for its CPU time
+    symbols: list[Benched]
     whole: list[tuple[int, int]] = field(default_factory=list)  # (whole steps, tasks) a run
+    cpu_ms: float = 0.0  # the last run's worker CPU per task (all its threads, user + system)
 
     @property
     def steps_done(self) -> int:
-        """The symbol's whole steps so far (its step duration histogram's count)."""
-        return int(self.r.hget(self.keys.metrics, "step_ms_count") or 0)
+        """The symbols' whole steps so far (their step duration histograms' counts)."""
+        return sum(int(self.r.hget(b.keys.metrics, "step_ms_count") or 0) for b in self.symbols)
+
+    def queued(self) -> int:
+        return sum(self.r.llen(b.queue) for b in self.symbols)
 
     def rate(self, task: str, count: int, keep_band: bool = True, trips: int = 0) -> float:
         """Return tasks/s; keep_band False makes every price task run the whole step: the
@@ -89,41 +111,56 @@ class Rater:
         """
         r, app = self.r, self.app
         if not keep_band:
-            r.incr(self.keys.seq)
+            for b in self.symbols:
+                r.incr(b.keys.seq)
             done = self.steps_done
         ticker = threading.Thread(target=self._ticks, args=(keep_band,), daemon=True)
-        app.control.cancel_consumer(QUEUE, destination=[self.worker], reply=True)
-        task_args = [SYMBOL, 0.0, trips] if trips else [SYMBOL]
-        for _ in range(count):
-            app.send_task(task, args=task_args, queue=QUEUE, ignore_result=True)
+        for b in self.symbols:
+            app.control.cancel_consumer(b.queue, destination=[self.worker], reply=True)
+        for i in range(count):
+            b = self.symbols[i % len(self.symbols)]
+            task_args = [b.symbol, 0.0, trips] if trips else [b.symbol]
+            app.send_task(task, args=task_args, queue=b.queue, ignore_result=True)
         try:
             ticker.start()
+            cpu0 = cpu_s(self.pid)
             t0 = time.monotonic()
-            app.control.add_consumer(QUEUE, destination=[self.worker], reply=True)
-            # Queue empty = all taken; at most the one prefetched task is still running.
-            taken = count / (wait_for(lambda: r.llen(QUEUE) == 0) - t0)
+            for b in self.symbols:
+                app.control.add_consumer(b.queue, destination=[self.worker], reply=True)
+            # Queues empty = all taken; at most the prefetched tasks are still running.
+            taken = count / (wait_for(lambda: self.queued() == 0) - t0)
             ticker.join()
-            time.sleep(0.2)  # the last task ends
+            time.sleep(0.2)  # the last tasks end
+            self.cpu_ms = (cpu_s(self.pid) - cpu0) * 1000 / count
             if not keep_band:
                 self.whole.append((self.steps_done - done, count))
-        finally:  # the symbol as it was, whatever stopped the run
-            if not keep_band:
-                r.decr(self.keys.seq)
-            r.hset(self.keys.band, mapping=self.band)
+        finally:  # the symbols as they were, whatever stopped the run
+            for b in self.symbols:
+                if not keep_band:
+                    r.decr(b.keys.seq)
+                r.hset(b.keys.band, mapping=b.band)
         return taken
 
     def _ticks(self, keep_band: bool) -> None:
         i = 0
-        while self.r.llen(QUEUE):
+        while self.queued():
             price = Decimal("100") + Decimal(i % 3) / 10
             pipe = self.r.pipeline(transaction=False)
             stamp = str(int(time.time() * 1000))
-            pipe.hset(self.keys.tick, mapping={"price": str(price), "ts_event_ms": stamp, "seq": i})
-            if not keep_band:
-                pipe.delete(self.keys.band)
+            for b in self.symbols:
+                tick = {"price": str(price), "ts_event_ms": stamp, "seq": i}
+                pipe.hset(b.keys.tick, mapping=tick)
+                if not keep_band:
+                    pipe.delete(b.keys.band)
             pipe.execute()
             i += 1
             time.sleep(0.001)
+
+
+def cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system, all threads) process pid has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_rounds(rater: Rater, count: int, rounds: int) -> dict[str, list[float]]:
@@ -135,6 +172,7 @@ def run_rounds(rater: Rater, count: int, rounds: int) -> dict[str, list[float]]:
     the no-op runs on either side of it, so a change in the shared machine's load between
     phases moves a round, not the whole result."""
     rates: dict[str, list[float]] = {"noop": [rater.rate("mmtasks.symbol.ping", count)]}
+    rates["noop_cpu"] = [rater.cpu_ms]
     for _ in range(rounds):
         for name, task, keep, trips in (
             ("quiet", "mmtasks.symbol.on_price", True, 0),
@@ -143,6 +181,7 @@ def run_rounds(rater: Rater, count: int, rounds: int) -> dict[str, list[float]]:
             ("noop", "mmtasks.symbol.ping", True, 0),
         ):
             rates.setdefault(name, []).append(rater.rate(task, count, keep, trips))
+            rates.setdefault(f"{name}_cpu", []).append(rater.cpu_ms)
     return rates
 
 
@@ -199,6 +238,7 @@ def tick_to_order(r: Any, app: Any, exchange: Any, samples: int) -> list[float]:
 
 
 def report(
+    layout: str,
     rates: dict[str, list[float]],
     whole: list[tuple[int, int]],
     drain: float,
@@ -214,13 +254,18 @@ def report(
         ratios = [x / n for x, n in zip(rates[name], around, strict=True)]
         return (
             f"{statistics.median(rates[name]):8.0f}/s (ratio to no-op median "
-            f"{statistics.median(ratios):.2f}, rounds " + " ".join(f"{x:.2f}" for x in ratios)
+            f"{statistics.median(ratios):.2f}, rounds "
+            + " ".join(f"{x:.2f}" for x in ratios)
+            + f"; worker CPU {statistics.median(rates[name + '_cpu']):.2f} ms a task"
         )
 
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
-    print(f"worker benchmark ({SYMBOL}, 1 worker, threads -c 1, {os.cpu_count()} cores)")
+    print(f"worker benchmark ({layout}, {os.cpu_count()} cores)")
     runs = " ".join(f"{n:.0f}" for n in noops)
-    print(f"  no-op Celery task (ping):      {noop:8.0f}/s (median of {len(noops)} runs: {runs})")
+    print(
+        f"  no-op Celery task (ping):      {noop:8.0f}/s (median of {len(noops)} runs: {runs}; "
+        f"worker CPU {statistics.median(rates['noop_cpu']):.2f} ms a task)"
+    )
     print(f"  price task, tick in the band:  {line('quiet')}; no step: one round trip)")
     print(f"  price step, no order changed:  {line('step')}; the whole step)")
     steps, tasks = sum(w for w, _ in whole), sum(n for _, n in whole)
@@ -244,9 +289,16 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds of quiet and step runs between no-op runs"
     )
+    parser.add_argument(
+        "--symbols",
+        type=int,
+        default=1,
+        help="symbols in the one worker process (1: one thread, a symbol's serial step rate; "
+        f"more: the production layout's {THREADS} threads over their queues, the process's rate)",
+    )
     args = parser.parse_args()
-    if args.rounds < 1 or args.n < 2:
-        parser.error("--rounds must be at least 1 and --n at least 2")
+    if args.rounds < 1 or args.n < 2 or not 1 <= args.symbols <= 64:
+        parser.error("--rounds must be at least 1, --n at least 2, --symbols 1 to 64")
 
     services = resolve_services(ROOT / ".data" / "bench", allow_local=True)
     redis_url = services.redis_url.rsplit("/", 1)[0] + "/14"
@@ -267,31 +319,40 @@ def main() -> None:
 
     use_services(app, settings_for(redis_url, services.database_url))
     k = keys_for(SYMBOL)
-    with connector("--feed", "none", "--symbols", SYMBOL) as addr:
+    names = [SYMBOL] + [f"BENCH{i}USDT" for i in range(1, args.symbols)]
+    benched = [Benched(name, keys_for(name)) for name in names]
+    with connector("--feed", "none", "--symbols", ",".join(names)) as addr:
         os.environ["CONNECTOR_ADDR"] = addr
         from mmtasks.connector.client import ExchangeClient
         from mmtasks.connector.sim_client import SimControlClient
 
         exchange, sim = ExchangeClient(addr), SimControlClient(addr)
-        # One thread of the production layout (mmtasks/assign.py): with one symbol, more threads
-        # would only coalesce its tasks, and this measures what one full step costs.
+        # The production layout (mmtasks/assign.py): a pool of threads over the process's
+        # queues. With one symbol, one thread: more would only coalesce its tasks, and this
+        # measures what one full step costs when nothing else runs beside it.
+        threads = 1 if args.symbols == 1 else THREADS
         env = fleet_env(redis_url, services.database_url, addr)
-        worker = Worker([QUEUE], env, name="bench", pool="threads", concurrency=1)
+        queues = [b.queue for b in benched]
+        worker = Worker(queues, env, name="bench", pool="threads", concurrency=threads)
+        layout = f"{args.symbols} symbol(s) in 1 worker process, threads -c {threads}"
         try:
-            init_symbol(r, app, exchange, SYMBOL, GRID)
-            tick = sim.inject_price(SYMBOL, "100")
-            publish_tick(r, app, SYMBOL, Decimal("100"), tick.ts_event_ms, tick.seq)
-            wait_for(lambda: len(exchange.open_orders(SYMBOL)) >= 10)
-
-            wait_for(lambda: r.exists(k.band), timeout_s=30)  # the acks' step settles the grid
-            rater = Rater(r, app, worker.name, k, r.hgetall(k.band))
+            for b in benched:
+                init_symbol(r, app, exchange, b.symbol, GRID)
+                tick = sim.inject_price(b.symbol, "100")
+                publish_tick(r, app, b.symbol, Decimal("100"), tick.ts_event_ms, tick.seq)
+            for b in benched:
+                wait_for(lambda b=b: len(exchange.open_orders(b.symbol)) >= 10)
+                # the acks' step settles the grid
+                wait_for(lambda b=b: r.exists(b.keys.band), timeout_s=30)
+                b.band = r.hgetall(b.keys.band)
+            rater = Rater(r, app, worker.name, worker.proc.pid, benched)
             rates = run_rounds(rater, args.n // 2, args.rounds)
             drain_events = drain_rate(r, app, k, args.n)
             latencies = tick_to_order(r, app, exchange, args.latency_samples)
             rss, pss = memory_of([worker.proc.pid])
         finally:
             worker.stop()
-        report(rates, rater.whole, drain_events, latencies, rss, pss)
+        report(layout, rates, rater.whole, drain_events, latencies, rss, pss)
 
 
 if __name__ == "__main__":
