@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 VENV_STAMP = .venv/.installed
 
-.PHONY: help install lock bench-run budget-fleet hooks audit lint format types test test-fast test-step test-props chaos multihost soak proto proto-check bench run clean
+.PHONY: help install native pure lock bench-run budget-fleet hooks audit lint format types test test-fast test-step test-props chaos multihost soak proto proto-check bench run clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,9 +13,16 @@ $(VENV_STAMP): requirements.lock pyproject.toml
 	python3 -m venv .venv
 	.venv/bin/python -m pip install -q --require-hashes -r requirements.lock
 	.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	.venv/bin/python scripts/native.py || echo "native: pure Python (see the message above)"
 	touch $(VENV_STAMP)
 
-install: $(VENV_STAMP)  ## create .venv and install exactly what requirements.lock pins
+install: $(VENV_STAMP)  ## create .venv and install exactly what requirements.lock pins; compile the hot modules
+
+native: install  ## compile the hot modules again with Cython (after editing one; mmtasks/native.py)
+	$(PY) scripts/native.py
+
+pure:  ## remove the compiled modules: everything runs from source (MMTASKS_PURE=1 does it for one run)
+	$(PY) scripts/native.py --clean
 
 lock: install  ## re-resolve pyproject.toml's ranges into the lock files (a reviewed commit; ARGS="-P ccxt")
 	bash scripts/lock.sh $(ARGS)
@@ -45,8 +52,9 @@ proto: install  ## regenerate mmtasks/pb from proto/
 proto-check: install  ## fail when committed mmtasks/pb does not match proto/
 	bash scripts/protogen.sh --check
 
-test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers
+test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core again from source
 	$(PY) -m pytest -q
+	MMTASKS_PURE=1 $(PY) -m pytest -q tests/grid tests/props tests/unit
 
 test-fast: install  ## pure unit tests only
 	$(PY) -m pytest -q tests/unit tests/sim tests/props
@@ -84,5 +92,5 @@ budget-fleet: install  ## the rate budget at scale: 64 symbols, 2 connector repl
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
 	$(PY) -m mmtasks.run $(ARGS)
 
-clean:  ## remove local data and caches
-	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+clean:  ## remove local data and caches (and the generated C; `make pure` removes the build)
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache build/cython

@@ -40,6 +40,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from mmtasks import native
 from mmtasks.grid.band import FillMode
 from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
 from mmtasks.replay.engine import Config
@@ -169,6 +170,7 @@ def main() -> None:
         return
     modes = args.modes.split(",")
     intervals = [i for i in args.intervals.split(",") if i]
+    print(f"hot modules: {native.summary()}")
     if intervals:
         data = generate(args.days * 1440, seed=args.seed)
         _floats(data)

@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import redis  # noqa: E402
 from bench_bridge import memory_of  # noqa: E402
 
+from mmtasks import native  # noqa: E402
 from mmtasks.assign import THREADS  # noqa: E402
 from mmtasks.embedded import resolve_services  # noqa: E402
 from mmtasks.registry.migrate import migrate  # noqa: E402
@@ -260,7 +261,7 @@ def report(
         )
 
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 2 else [0.0] * 99
-    print(f"worker benchmark ({layout}, {os.cpu_count()} cores)")
+    print(f"worker benchmark ({layout}, {os.cpu_count()} cores; hot modules {native.summary()})")
     runs = " ".join(f"{n:.0f}" for n in noops)
     print(
         f"  no-op Celery task (ping):      {noop:8.0f}/s (median of {len(noops)} runs: {runs}; "

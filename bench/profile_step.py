@@ -57,6 +57,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    from mmtasks import native
     from mmtasks.celery import app
     from mmtasks.embedded import resolve_services
     from mmtasks.registry.migrate import migrate
@@ -106,7 +107,8 @@ def main() -> None:
         cpu = sorted(step(i) for i in range(args.steps))
         print(
             f"{what} ({slots} slots, {candles} candles), {args.steps} tasks: CPU p50 "
-            f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms"
+            f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms; "
+            f"hot modules {native.summary()}"
         )
         profile = cProfile.Profile()
         profile.enable()

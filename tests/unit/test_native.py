@@ -1,0 +1,149 @@
+"""The compiled hot modules (mmtasks/native.py): used only while current, and equal to the source.
+
+A module is loaded from its source when MMTASKS_PURE is set, when nothing is built, or when its
+source changed since the build (never a stale build silently); a current build is left to
+Python's own finders. And a replay run compiled gives the same fills and report, to the digit,
+as the same replay from the source (the pure-Python fallback), on a busy grid and on a calm one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mmtasks import native
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "mmtasks" / "replay" / "data" / "sample-BTCUSDT-1m.csv"
+BUILT = all(v == "compiled" for v in native.status().values()) and not os.environ.get(
+    native.PURE_ENV
+)
+needs_build = pytest.mark.skipif(
+    not BUILT, reason="the hot modules are not compiled here (`make native`; CI checks it)"
+)
+
+
+def _env(pure: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
+    return {**env, native.PURE_ENV: "1"} if pure else env
+
+
+def test_every_hot_module_has_its_source_in_the_package() -> None:
+    # Arrange + Act
+    missing = [m for m in native.NATIVE_MODULES if not native.source_of(m).is_file()]
+
+    # Assert: a module that moved or was renamed fails here, not as a silent pure import.
+    assert not missing
+
+
+def test_pure_loads_every_hot_module_from_its_source() -> None:
+    # Arrange: a new interpreter with MMTASKS_PURE=1 imports every hot module.
+    code = (
+        "import importlib, json\n"
+        "from mmtasks.native import NATIVE_MODULES\n"
+        "print(json.dumps([importlib.import_module(m).__file__ for m in NATIVE_MODULES]))\n"
+    )
+
+    # Act
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(pure=True),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # Assert
+    assert out.returncode == 0, out.stderr
+    files = json.loads(out.stdout)
+    assert len(files) == len(native.NATIVE_MODULES)
+    assert all(f.endswith(".py") for f in files), [f for f in files if not f.endswith(".py")]
+
+
+def test_verdict_follows_the_build_the_source_and_the_switch() -> None:
+    # Arrange: one module, its source's digest as a build would record it.
+    module = "mmtasks.grid.ids"
+    current = {module: native.digest(native.source_of(module))}
+    edited = {module: "0" * 64}
+    built = native.compiled_file(module) is not None
+
+    # Act + Assert: pure whatever the build says; without a build, pure.
+    assert native.verdict(module, current, pure=True) == "pure"
+    if not built:
+        assert native.verdict(module, current, pure=False) == "pure"
+        return
+    assert native.verdict(module, current, pure=False) == "compiled"
+    assert native.verdict(module, edited, pure=False) == "stale"
+    assert native.verdict(module, {}, pure=False) == "stale"  # built by something else
+
+
+@needs_build
+def test_a_stale_build_is_loaded_from_source_with_a_warning() -> None:
+    # Arrange: the finder as installed, but its manifest records another source for ids.py.
+    finder = native._SourceWhenNotCurrent(pure=False)
+    finder.manifest = {**finder.manifest, "mmtasks.grid.ids": "0" * 64}
+
+    # Act
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stale = finder.find_spec("mmtasks.grid.ids", None)
+        current = finder.find_spec("mmtasks.grid.logic", None)
+        other = finder.find_spec("mmtasks.grid.config", None)
+
+    # Assert: the source for the edited module, saying so and what to run; the build (Python's
+    # own finder, so None here) for a current one; modules outside the list are not its business.
+    assert stale is not None and stale.origin == str(native.source_of("mmtasks.grid.ids"))
+    assert current is None and other is None
+    assert any("make native" in str(w.message) for w in caught)
+
+
+@needs_build
+def test_the_hot_modules_run_compiled_in_this_build() -> None:
+    # Arrange + Act
+    from mmtasks.grid import logic
+    from mmtasks.replay import engine
+
+    # Assert
+    assert not logic.__file__.endswith(".py") and not engine.__file__.endswith(".py")
+
+
+def _replay(tmp: Path, pure: bool, args: list[str]) -> tuple[bytes, dict[str, object]]:
+    name = "pure" if pure else "compiled"
+    fills, report = tmp / f"{name}.csv", tmp / f"{name}.json"
+    command = [sys.executable, "-m", "mmtasks.cli", "replay", "--data", str(SAMPLE), *args]
+    command += ["--fills", str(fills), "--json", str(report), "--plain"]
+    done = subprocess.run(
+        command, env=_env(pure), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(report.read_text())
+    data.pop("elapsed_s", None)  # the one field that is a timing, not a result
+    return fills.read_bytes(), data
+
+
+@needs_build
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--mode", "neutral", "--interval", "10", "--order-qty", "0.01", "--fill", "touch"],
+        ["--mode", "long", "--interval", "300", "--order-qty", "0.01"],
+    ],
+    ids=["busy-neutral-touch", "calm-long-default-risk"],
+)
+def test_a_compiled_replay_equals_the_pure_one_to_the_digit(
+    tmp_path: Path, args: list[str]
+) -> None:
+    # Arrange + Act: the same replay from the build and from the source.
+    compiled_fills, compiled_report = _replay(tmp_path, pure=False, args=args)
+    pure_fills, pure_report = _replay(tmp_path, pure=True, args=args)
+
+    # Assert: every fill, and every figure of the report, as text.
+    assert compiled_fills.count(b"\n") > 10
+    assert compiled_fills == pure_fills
+    assert compiled_report == pure_report
