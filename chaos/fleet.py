@@ -252,6 +252,14 @@ class ChaosFleet:
         """Return the names of children that exited."""
         return [name for name, child in self.children.items() if not child.alive()]
 
+    def worker_nodes(self) -> dict[str, str]:
+        """Return each Celery worker child's node name before `@host` (`control`, `btcusdt`)."""
+        return {
+            name: name.removeprefix("worker-")
+            for name in self.children
+            if name == "control" or name.startswith("worker-")
+        }
+
     # -- clients ----------------------------------------------------------------------------
     def redis(self) -> redis.Redis:
         """Return a new client on the fleet's Redis (strings decoded)."""

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+from kombu.exceptions import OperationalError
 
 from chaos.fleet import ChaosFleet, crash_points
 from chaos.hostile import admin_calls, inbox_garbage, symbol_task_garbage
@@ -67,7 +68,7 @@ class Fault:
 
     targets: list[str]
     end_ms: int = 0
-    anomalies: int = 0  # scenario-specific failures: bad admin answers, dead processes, stray keys
+    anomalies: int = 0  # scenario-specific failures: bad admin answers, stray keys
     notes: list[str] = field(default_factory=list)
 
 
@@ -147,6 +148,27 @@ def respawn_dead(ctx: Context) -> list[str]:
         else:
             ctx.log(f"  {name} died and cannot be restarted by the suite")
     return dead
+
+
+def silent_workers(ctx: Context) -> list[str]:
+    """Return the Celery worker children that exited or do not answer a ping within recover_s.
+
+    Every scenario must leave them all running and connected (after a Redis restart, each
+    reconnects by itself); the suite restarts a dead one only before the next trial.
+    """
+    nodes = ctx.fleet.worker_nodes()
+    missing = sorted(nodes)
+    deadline = time.monotonic() + ctx.opts.recover_s
+    while missing and time.monotonic() < deadline:
+        if all(name in ctx.fleet.dead() for name in missing):
+            break  # none of them will answer
+        try:  # returns as soon as every node answered
+            replies = ctx.fleet.app.control.ping(timeout=2.0, limit=len(nodes)) or []
+        except (OSError, redis.RedisError, OperationalError):  # the suite's own, reconnecting
+            replies = []
+        answered = {hostname.split("@")[0] for reply in replies for hostname in reply}
+        missing = [name for name in missing if nodes[name] not in answered]
+    return missing
 
 
 def stray_keys(ctx: Context) -> list[str]:
@@ -285,9 +307,6 @@ def hostile_admin(ctx: Context) -> Fault:
     fault.notes += [f"bad answer: {line}" for line in bad[:5]]
     if accepted:
         fault.notes.append(f"{len(accepted)} accepted (ok: true), e.g. {accepted[:3]}")
-    if "control" in ctx.fleet.dead():
-        fault.anomalies += 1
-        fault.notes.append("the control worker died")
     fault.end_ms = now_ms()
     return fault
 
@@ -310,13 +329,10 @@ def malformed_symbol(ctx: Context) -> Fault:
     while time.monotonic() < deadline and any(ctx.r.llen(s.lower()) for s in ctx.symbols):
         time.sleep(0.2)
     stray = stray_keys(ctx)
-    dead = [name for name in ctx.fleet.dead() if name.startswith("worker-")]
-    fault.anomalies = len(stray) + len(dead)
+    fault.anomalies = len(stray)
     fault.notes.append(f"{ctx.opts.bad_messages} malformed messages sent")
     if stray:
         fault.notes.append(f"{len(stray)} Redis keys for symbols not in the fleet: {stray[:4]}")
-    if dead:
-        fault.notes.append(f"workers died: {dead}")
     fault.end_ms = now_ms()
     return fault
 
@@ -355,6 +371,9 @@ def run_trial(ctx: Context, name: str) -> TrialResult:
         notes.append(f"not trading before the fault: {[s for s, v in warm.items() if v is None]}")
     fault = SCENARIOS[name](ctx)
     recovery = time_to_trading(ctx, fault.targets, fault.end_ms)
+    silent = silent_workers(ctx)
+    if silent:
+        notes.append(f"Celery workers dead or not answering after the fault: {silent}")
     # Retries, backoffs and the ledger's 10 s Postgres retry need steps, and steps need events:
     # a live market keeps sending them, so the feed runs a while longer before the check.
     time.sleep(ctx.opts.heal_s)
@@ -379,7 +398,7 @@ def run_trial(ctx: Context, name: str) -> TrialResult:
         settled.settled,
         settled.unsettled,
         recovery,
-        fault.anomalies,
+        fault.anomalies + len(silent),
         notes + fault.notes,
     )
 

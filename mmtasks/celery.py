@@ -12,7 +12,9 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.worker.consumer import Consumer
 from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
+from kombu.common import ignore_errors
 
 from mmtasks.logging_setup import on_celery_logger
 from mmtasks.settings import Settings, get_settings
@@ -32,6 +34,39 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return {"queue": CONTROL_QUEUE}
 
 
+class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints
+    """Celery's worker consumer, which survives a restart of redis-server (`worker_consumer`).
+
+    When the broker connection is lost, Celery tears it down with `connection.collect()` and
+    then `connection.close()`. With kombu's Redis transport, closing the task channel while a
+    BRPOP is in flight (the loss was noticed on another socket first, e.g. the remote-control
+    subscription) first reads that BRPOP's reply: the dead socket raises before the channel
+    counts as closed. If another channel then fails to close, `collect()` stops closing the
+    rest and drops the transport's client anyway; `close()` closes the task channel again,
+    which restores its unacked messages through a pool made from that missing client:
+    AttributeError in kombu's `_connparams`, which Celery does not count as a connection
+    error, so the worker exits instead of reconnecting (docs/operations.md, "Broker loss").
+    Closing the task channel first, while the client is still there, takes that path away.
+    """
+
+    def on_connection_error_after_connected(self, exc: Exception) -> None:
+        """Close the task channel, then tear down the lost connection as Celery does."""
+        close_task_channel(self)
+        super().on_connection_error_after_connected(exc)
+
+
+def close_task_channel(consumer: Any) -> None:
+    """Close consumer's task channel, ignoring broker errors (Redis may well be down)."""
+    channel = getattr(consumer.task_consumer, "channel", None)
+    # The first close may stop at the dead BRPOP's reply; that read clears the BRPOP, so the
+    # second gets past it, marks the channel closed and tries to restore its unacked messages
+    # (they stay in Redis's unacked hash for the visibility timeout when Redis is unreachable).
+    for _attempt in range(2):
+        if channel is None or channel.closed:
+            return
+        ignore_errors(consumer.connection, channel.close)  # type: ignore[no-untyped-call]  # (kombu)
+
+
 def use_services(app: Celery, settings: Settings) -> Celery:
     """Point app's broker and result backend at settings' Redis (both, never one alone)."""
     app.conf.broker_url = settings.celery_broker_url
@@ -48,6 +83,7 @@ def make_app(settings: Settings | None = None) -> Celery:
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
+        worker_consumer="mmtasks.celery:BrokerLossConsumer",
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],

@@ -193,9 +193,11 @@ class Worker(Proc):
         name: str = "w",
         pool: str = "threads",
         concurrency: int = 0,
+        include: Sequence[str] = (),
     ) -> None:
         # The production layout by default (mmtasks/assign.py): a pool of threads over the
         # queues; "prefork" and "solo" stay available to the tests that need one process a task.
+        # include: modules of test-only tasks the worker also imports (`celery worker -I`).
         self.queues = queues
         self.name = f"{name}-{os.getpid()}-{time.monotonic_ns() % 100000}@test"
         threads = str(concurrency or (THREADS if pool == "threads" else 1))
@@ -205,6 +207,7 @@ class Worker(Proc):
                 *(sys.executable, "-m", "celery", "-A", "mmtasks", "worker"),
                 *("-Q", ",".join(queues), "-n", self.name, "--loglevel", "INFO"),
                 *("--pool", pool, "--without-gossip", "--without-mingle", "-c", threads),
+                *(("--include", ",".join(include)) if include else ()),
             ],
             env,
         )
