@@ -5,6 +5,13 @@ set), prices and klines (the active symbols; reopened when the set changes, new 
 the old ones close). When any stream ends the session ends, and the next one starts after a
 capped, jittered backoff. Every session begins with a reconcile for every active symbol, sent
 once the order stream is open, so nothing that happened while disconnected goes unseen.
+
+Every bounded wait is `async with asyncio.timeout(...)`, never `asyncio.wait_for`: before Python
+3.12, wait_for returns the result and drops the cancel when its task is cancelled in the few loop
+turns between the awaited thing finishing and wait_for waking up (python/cpython#86296). A market
+stream's headers coming as the order stream failed was enough: the session's cancel of the market
+task was lost and the session waited on it for ever, its order stream gone, prices still flowing,
+never reconnecting.
 """
 
 from __future__ import annotations
@@ -72,7 +79,8 @@ async def opened(call: Any, timeout_s: float) -> None:
     # A late failure surfaces through the reader; this only marks the error as seen.
     waiter.add_done_callback(lambda t: t.cancelled() or t.exception())
     # shield: giving up the wait must not cancel the call itself (TimeoutError ends the session)
-    await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
+    async with asyncio.timeout(timeout_s):  # not wait_for: see the module docstring
+        await asyncio.shield(waiter)
     if call.done():  # ended before it opened: raise its status (refused), or let the reader see
         await call.wait_for_connection()
 
@@ -150,7 +158,8 @@ class Bridge:
     async def _watch_symbols(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync.wait(), self.config.resync_s)
+                async with asyncio.timeout(self.config.resync_s):  # not wait_for: module doc
+                    await self._resync.wait()
             self._resync.clear()
             await self._resync_symbols()
 
@@ -205,7 +214,9 @@ class Bridge:
         self._batched_prices = True  # the connector may have been upgraded since
         tasks: list[asyncio.Task[None]] = []
         try:
-            await asyncio.wait_for(channel.channel_ready(), self.config.connect_timeout_s)
+            # Bounded waits: asyncio.timeout, never wait_for (see the module docstring).
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                await channel.channel_ready()
             stub = pb_grpc.ExchangeServiceStub(channel)
             orders = stub.SubscribeOrders(pb.SubscribeOrdersRequest(), metadata=self._metadata)
             await opened(orders, self.config.connect_timeout_s)

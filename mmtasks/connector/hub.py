@@ -46,6 +46,7 @@ class Subscriber:
         self.interval = interval or "1m"
         self.dropped = 0
         self.end: tuple[grpc.StatusCode, str] | None = None
+        self.detached = False  # set by the hub's unsubscribe: a subscribe under way then lets go
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._items: deque[Any] = deque(maxlen=drop_oldest)
@@ -121,9 +122,16 @@ class StreamHub:
         self._encoded: dict[Stream, tuple[object, Any]] = {k: (None, None) for k in ENCODERS}
 
     def subscribe(self, kind: Stream, sub: Subscriber) -> None:
-        """Start delivering events of kind to sub; a price subscriber first gets the last ticks."""
+        """Start delivering events of kind to sub; a price subscriber first gets the last ticks.
+
+        An unsubscribe may come first, or while the venue is being asked (the stream's client
+        left while this ran on a venue thread): then sub ends attached to nothing, never left
+        listening with nobody to read it.
+        """
         listener = self._listener(kind, sub)
         with self._lock:
+            if sub.detached:
+                return
             self._subs[sub] = (kind, listener)
         try:
             self.venue.subscribe(kind, listener, symbols=sub.symbols, interval=sub.interval)
@@ -131,10 +139,15 @@ class StreamHub:
             with self._lock:
                 self._subs.pop(sub, None)
             raise
+        with self._lock:
+            detached = sub not in self._subs
+        if detached:  # unsubscribed before the venue had the listener: take it back there
+            self.venue.unsubscribe(kind, listener)
 
     def unsubscribe(self, kind: Stream, sub: Subscriber) -> None:
-        """Stop delivering to sub."""
+        """Stop delivering to sub, for good: a subscribe of sub still under way attaches nothing."""
         with self._lock:
+            sub.detached = True
             entry = self._subs.pop(sub, None)
         if entry is not None:
             self.venue.unsubscribe(*entry)

@@ -325,11 +325,13 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         if getattr(request, "symbols", None):  # the venue's first look may go to the network:
             await self.answer(context, method, lambda: self._symbols(request.symbols))  # off loop
         sub = await answer(context, method, make)  # on this loop: the queue belongs to it
-        await self.answer(context, method, lambda: self.hub.subscribe(kind, sub))
-        # Headers now, not with the first message: they tell the client the stream is open
-        # (subscribed, so nothing from here on is missed) even when nothing happens for a while.
-        await context.send_initial_metadata(())
         try:
+            # A client that leaves now cancels this wait, not the venue thread's subscribe: the
+            # unsubscribe below then tells the hub, which lets go of sub whenever that ends.
+            await self.answer(context, method, lambda: self.hub.subscribe(kind, sub))
+            # Headers now, not with the first message: they tell the client the stream is open
+            # (subscribed, so nothing from here on is missed) even when nothing happens a while.
+            await context.send_initial_metadata(())
             yield sub
         finally:
             self.hub.unsubscribe(kind, sub)

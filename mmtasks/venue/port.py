@@ -160,5 +160,6 @@ class Venue(Protocol):
         ...
 
     def unsubscribe(self, stream: Stream, listener: Listener) -> None:
-        """Stop calling a listener given to subscribe."""
+        """Stop calling a listener given to subscribe; a listener it does not hold (never
+        subscribed, or already let go) is no error: the connector may ask twice."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from decimal import Decimal
 
@@ -10,9 +11,12 @@ import grpc
 import pytest
 
 from mmtasks.connector.hub import StreamHub, Subscriber
+from mmtasks.connector.service import ExchangeServicer
 from mmtasks.domain import Side
+from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.sim import SimConfig, SimExchange, SimVenue
 from mmtasks.venue import OrderRequest
+from tests.kit.poll import eventually
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -87,3 +91,84 @@ def test_unsubscribing_detaches_the_listener_from_the_venue() -> None:
         return hub.count()
 
     assert asyncio.run(scenario()) == 0
+
+
+class AttachingVenue:
+    """A network venue whose subscribe waits until the test lets it finish; it records its calls."""
+
+    blocking = True  # the servicer asks it from a venue thread, as it does a real exchange
+
+    def __init__(self) -> None:
+        self.listening: set[tuple[str, object]] = set()
+        self.calls: list[str] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def subscribe(
+        self, stream: str, listener: object, *, symbols: object = (), interval: str = "1m"
+    ) -> None:
+        self.entered.set()
+        assert self.release.wait(5), "the test never let subscribe finish"
+        self.listening.add((stream, listener))
+        self.calls.append("subscribe")
+
+    def unsubscribe(self, stream: str, listener: object) -> None:
+        self.listening.discard((stream, listener))
+        self.calls.append("unsubscribe")
+
+
+@pytest.mark.parametrize("when", ["before", "while the venue attaches it"])
+def test_a_subscriber_unsubscribed_before_its_subscribe_ends_is_left_attached_to_nothing(
+    when: str,
+) -> None:
+    async def scenario() -> tuple[int, set[tuple[str, object]]]:
+        venue = AttachingVenue()
+        hub = StreamHub(venue)  # type: ignore[arg-type]
+        sub = Subscriber(asyncio.get_running_loop())
+        if when == "before":
+            hub.unsubscribe("order", sub)
+        subscribing = threading.Thread(target=hub.subscribe, args=("order", sub))
+        subscribing.start()
+        if when != "before":
+            await asyncio.to_thread(venue.entered.wait, 5)
+            hub.unsubscribe("order", sub)
+        venue.release.set()
+        await asyncio.to_thread(subscribing.join, 5)
+        return hub.count(), venue.listening
+
+    count, listening = asyncio.run(asyncio.wait_for(scenario(), 10))
+
+    assert (count, listening) == (0, set())
+
+
+class StreamContext:
+    """The servicer context of one server stream, as far as opening it goes."""
+
+    async def send_initial_metadata(self, metadata: object) -> None:
+        return None
+
+    async def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise AssertionError(f"the stream was aborted: {code} {details}")
+
+
+def test_a_stream_whose_client_leaves_while_it_subscribes_leaves_no_listener_behind() -> None:
+    # The bridge ends a session while its streams open (a drop, a timeout): the RPC is
+    # cancelled while the venue thread subscribes. That subscriber must not stay listening.
+    async def scenario() -> tuple[AttachingVenue, StreamHub]:
+        venue = AttachingVenue()
+        hub = StreamHub(venue)  # type: ignore[arg-type]
+        servicer = ExchangeServicer(venue, hub)  # type: ignore[arg-type]
+        stream = servicer.SubscribeOrders(pb.SubscribeOrdersRequest(), StreamContext())
+        opening = asyncio.ensure_future(anext(stream))
+        await asyncio.to_thread(venue.entered.wait, 5)
+        opening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await opening
+        venue.release.set()
+        return venue, hub
+
+    venue, hub = asyncio.run(asyncio.wait_for(scenario(), 10))
+
+    # The venue thread's subscribe ends after the client left: it undoes itself there.
+    eventually(lambda: venue.calls[-2:] == ["subscribe", "unsubscribe"], timeout_s=5)
+    assert (hub.count(), venue.listening) == (0, set())
