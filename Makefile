@@ -54,7 +54,9 @@ proto-check: install  ## fail when committed mmtasks/pb does not match proto/
 
 test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core again from source
 	$(PY) -m pytest -q
-	MMTASKS_PURE=1 $(PY) -m pytest -q tests/grid tests/props tests/unit
+	MMTASKS_PURE=1 $(PY) -m pytest -q tests/grid tests/props tests/unit tests/step tests/replay \
+	  tests/test_state_store.py tests/test_state_wire.py \
+	  --ignore tests/replay/test_live_equals_replay.py --ignore tests/replay/test_breaker_live_equals_replay.py
 
 test-fast: install  ## pure unit tests only
 	$(PY) -m pytest -q tests/unit tests/sim tests/props

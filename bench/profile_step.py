@@ -110,6 +110,8 @@ def main() -> None:
             f"{statistics.median(cpu):.3f} ms  p90 {cpu[int(len(cpu) * 0.9)]:.3f} ms; "
             f"hot modules {native.summary()}"
         )
+        if any(v == "compiled" for v in native.status().values()) and args.top:
+            print("(cProfile does not see inside compiled functions: MMTASKS_PURE=1 to profile)")
         profile = cProfile.Profile()
         profile.enable()
         for i in range(args.steps):

@@ -5,19 +5,23 @@
     python scripts/native.py --check   the same; exit 1 unless every one runs compiled
     python scripts/native.py --clean   remove the build: every module runs from its source
 
-The extension modules land beside their sources (mmtasks/grid/logic.cpython-311-*.so beside
-logic.py; git ignores them), the generated C under build/cython, and mmtasks/_native.json records
-the SHA-256 of each source compiled, so an edited module runs from its source until it is
-compiled again (mmtasks/native.py). Plain Python semantics: annotations are not used as C types,
-so a compiled module accepts exactly what its source does.
+The extension modules land outside the import path, in build/native/<python>/ (git ignores
+build/), the generated C under build/cython, and build/native/<python>/manifest.json records the
+SHA-256 of each source compiled: mmtasks/native.py loads a module from the build only while its
+source still has that digest. A module whose source changed since the last build is compiled
+again whatever the files' times say (copies and checkouts move them); a change of Cython or of
+the directives compiles everything again. Plain Python semantics: annotations are not used as C
+types, so a compiled module accepts exactly what its source does.
 
-Without a C compiler or Python's headers the build fails with what to install, and `make install`
-goes on: mmtasks then runs as pure Python, with the same results, slower.
+Without a C compiler or Python's headers the build fails with what to install, removes what an
+earlier build left, and `make install` goes on: mmtasks then runs as pure Python, with the same
+results, slower.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import os
 import shutil
@@ -33,21 +37,51 @@ from mmtasks import native  # noqa: E402
 DIRECTIVES = {"language_level": 3, "binding": True, "annotation_typing": False}
 
 
+GENERATED = ROOT / "build" / "cython"  # the C Cython writes, by module path
+
+
+def _remove_build() -> int:
+    """Remove the build and the generated C, and any extension module inside the package (an
+    older layout's, which Python itself would load); return how many modules were removed."""
+    removed = sum(1 for m in native.NATIVE_MODULES if native.compiled_file(m) is not None)
+    shutil.rmtree(native.BUILD, ignore_errors=True)
+    shutil.rmtree(GENERATED, ignore_errors=True)
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for stray in native.PACKAGE.rglob(f"*{suffix}"):
+            stray.unlink()
+    (native.PACKAGE / "_native.json").unlink(missing_ok=True)
+    return removed
+
+
 def clean() -> int:
-    removed = 0
-    for module in native.NATIVE_MODULES:
-        built = native.compiled_file(module)
-        if built is not None:
-            built.unlink()
-            removed += 1
-    native.MANIFEST.unlink(missing_ok=True)
-    shutil.rmtree(ROOT / "build" / "cython", ignore_errors=True)
+    removed = _remove_build()
     print(f"removed {removed} compiled modules: every hot module runs from its source")
     return 0
 
 
+def _forget_changed(digests: dict[str, str], recipe: dict[str, object]) -> None:
+    """Remove the generated C and the extension of every module whose source changed since the
+    last build, all of them when Cython or the directives did: Cython and setuptools decide what
+    to rebuild by the files' times alone, which a copy or a checkout can leave older."""
+    try:
+        last = json.loads(native.MANIFEST.read_text())
+    except (OSError, ValueError):
+        last = {}
+    if any(last.get(key) != value for key, value in recipe.items()):
+        _remove_build()
+        return
+    built = last.get("modules") or {}
+    for module, sha in digests.items():
+        if built.get(module) != sha:
+            GENERATED.joinpath(*module.split(".")).with_suffix(".c").unlink(missing_ok=True)
+            compiled = native.compiled_file(module)
+            if compiled is not None:
+                compiled.unlink()
+
+
 def build(jobs: int) -> int:
     try:
+        import Cython
         from Cython.Build import cythonize
         from setuptools import setup
     except ImportError as exc:
@@ -55,6 +89,10 @@ def build(jobs: int) -> int:
         return 1
     sources = {m: native.source_of(m) for m in native.NATIVE_MODULES}
     digests = {m: native.digest(path) for m, path in sources.items()}
+    recipe: dict[str, object] = {"cython": Cython.__version__, "directives": DIRECTIVES}
+    _forget_changed(digests, recipe)
+    native.MANIFEST.unlink(missing_ok=True)  # nothing vouched for until this build ends well
+    todo = sum(1 for m in sources if native.compiled_file(m) is None)
     started = time.monotonic()
     os.chdir(ROOT)
     # Generated C draws the compiler's warnings by the hundred; a failure still says why.
@@ -63,17 +101,20 @@ def build(jobs: int) -> int:
         extensions = cythonize(
             [str(path.relative_to(ROOT)) for path in sources.values()],
             compiler_directives=DIRECTIVES,
-            build_dir="build/cython",
+            build_dir=str(GENERATED.relative_to(ROOT)),
             nthreads=jobs,
             quiet=True,
         )
         setup(
             name="mmtasks-native",
             ext_modules=extensions,
-            script_args=["-q", "build_ext", "--inplace", "-j", str(jobs)],
+            script_args=[
+                *("-q", "build_ext", "-j", str(jobs), "--build-lib", str(native.BUILD)),
+                *("--build-temp", str(ROOT / "build" / "native-objects")),
+            ],
         )
     except (SystemExit, Exception) as exc:  # distutils reports a failed compile as SystemExit
-        native.MANIFEST.unlink(missing_ok=True)
+        _remove_build()  # what an earlier build left would only warn, module by module
         print(
             f"native: compiling failed ({exc}). mmtasks runs as pure Python (same results, "
             "slower). To compile: install a C compiler and Python's headers (Debian/Ubuntu: "
@@ -81,10 +122,11 @@ def build(jobs: int) -> int:
             file=sys.stderr,
         )
         return 1
-    native.MANIFEST.write_text(json.dumps(native.built_for(digests), indent=1) + "\n")
+    manifest = {**native.built_for(digests, DIRECTIVES), "cython": Cython.__version__}
+    native.MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
     print(
-        f"native: compiled {len(sources)} modules with Cython in "
-        f"{time.monotonic() - started:.0f} s ({native.summary()})"
+        f"native: compiled {todo} of {len(sources)} modules with Cython in "
+        f"{time.monotonic() - started:.0f} s (the rest were current): {native.summary()}"
     )
     return 0
 
@@ -92,10 +134,12 @@ def build(jobs: int) -> int:
 def status(check: bool) -> int:
     verdicts = native.status()
     for module, how in verdicts.items():
-        print(f"{how:9} {module}")
+        if not check or how != "compiled":  # --check names only what is wrong
+            print(f"{how:9} {module}")
     print(native.summary(verdicts))
     if check and any(v != "compiled" for v in verdicts.values()):
-        print("native: not every hot module runs compiled: run `make native`", file=sys.stderr)
+        fix = "unset MMTASKS_PURE" if native.pure_requested() else "run `make native`"
+        print(f"native: not every hot module runs compiled: {fix}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,13 +1,15 @@
 """The compiled hot modules (mmtasks/native.py): used only while current, and equal to the source.
 
 A module is loaded from its source when MMTASKS_PURE is set, when nothing is built, or when its
-source changed since the build (never a stale build silently); a current build is left to
-Python's own finders. And a replay run compiled gives the same fills and report, to the digit,
-as the same replay from the source (the pure-Python fallback), on a busy grid and on a calm one.
+source changed since the build (never a stale build silently), and from the build, outside the
+import path, only through our finder. A replay run compiled gives the same fills and report, to
+the digit, as the same replay from the source (the pure-Python fallback): on the fast path
+(busy and calm grids) and on the plain loop.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import subprocess
@@ -21,9 +23,7 @@ from mmtasks import native
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "mmtasks" / "replay" / "data" / "sample-BTCUSDT-1m.csv"
-BUILT = all(v == "compiled" for v in native.status().values()) and not os.environ.get(
-    native.PURE_ENV
-)
+BUILT = all(v == "compiled" for v in native.status().values())
 needs_build = pytest.mark.skipif(
     not BUILT, reason="the hot modules are not compiled here (`make native`; CI checks it)"
 )
@@ -66,6 +66,18 @@ def test_pure_loads_every_hot_module_from_its_source() -> None:
     assert all(f.endswith(".py") for f in files), [f for f in files if not f.endswith(".py")]
 
 
+def test_nothing_compiled_lies_where_python_would_find_it_by_itself() -> None:
+    # Arrange: the package's own folders, where Python's finders look without ours.
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+
+    # Act
+    strays = [p for p in native.PACKAGE.rglob("*") if p.name.endswith(suffixes)]
+
+    # Assert: a build beside the sources would load without the digest check (an older
+    # checkout, a module taken off the list); the build lives under build/native instead.
+    assert not strays
+
+
 def test_verdict_follows_the_build_the_source_and_the_switch() -> None:
     # Arrange: one module, its source's digest as a build would record it.
     module = "mmtasks.grid.ids"
@@ -86,7 +98,7 @@ def test_verdict_follows_the_build_the_source_and_the_switch() -> None:
 @needs_build
 def test_a_stale_build_is_loaded_from_source_with_a_warning() -> None:
     # Arrange: the finder as installed, but its manifest records another source for ids.py.
-    finder = native._SourceWhenNotCurrent(pure=False)
+    finder = native._Finder(pure=False)
     finder.manifest = {**finder.manifest, "mmtasks.grid.ids": "0" * 64}
 
     # Act
@@ -96,11 +108,13 @@ def test_a_stale_build_is_loaded_from_source_with_a_warning() -> None:
         current = finder.find_spec("mmtasks.grid.logic", None)
         other = finder.find_spec("mmtasks.grid.config", None)
 
-    # Assert: the source for the edited module, saying so and what to run; the build (Python's
-    # own finder, so None here) for a current one; modules outside the list are not its business.
+    # Assert: the source for the edited module, counted stale with a RuntimeWarning; the build
+    # for a current one; modules outside the list are left to Python's own finders.
     assert stale is not None and stale.origin == str(native.source_of("mmtasks.grid.ids"))
-    assert current is None and other is None
-    assert any("make native" in str(w.message) for w in caught)
+    assert finder.stale == ["mmtasks.grid.ids"]
+    assert [w.category for w in caught] == [RuntimeWarning]
+    assert current is not None and current.origin == str(native.compiled_file("mmtasks.grid.logic"))
+    assert other is None
 
 
 @needs_build
@@ -117,9 +131,9 @@ def _replay(tmp: Path, pure: bool, args: list[str]) -> tuple[bytes, dict[str, ob
     name = "pure" if pure else "compiled"
     fills, report = tmp / f"{name}.csv", tmp / f"{name}.json"
     command = [sys.executable, "-m", "mmtasks.cli", "replay", "--data", str(SAMPLE), *args]
-    command += ["--fills", str(fills), "--json", str(report), "--plain"]
+    command += ["--fills", str(fills), "--json", str(report)]
     done = subprocess.run(
-        command, env=_env(pure), capture_output=True, text=True, timeout=300, check=False
+        command, env=_env(pure), capture_output=True, text=True, timeout=100, check=False
     )
     assert done.returncode == 0, done.stderr
     data = json.loads(report.read_text())
@@ -133,8 +147,9 @@ def _replay(tmp: Path, pure: bool, args: list[str]) -> tuple[bytes, dict[str, ob
     [
         ["--mode", "neutral", "--interval", "10", "--order-qty", "0.01", "--fill", "touch"],
         ["--mode", "long", "--interval", "300", "--order-qty", "0.01"],
+        ["--mode", "long", "--interval", "25", "--order-qty", "0.01", "--plain"],
     ],
-    ids=["busy-neutral-touch", "calm-long-default-risk"],
+    ids=["busy-neutral-touch", "calm-long-default-risk", "plain-loop-long"],
 )
 def test_a_compiled_replay_equals_the_pure_one_to_the_digit(
     tmp_path: Path, args: list[str]
