@@ -53,6 +53,7 @@ proto-check: install  ## fail when committed mmtasks/pb does not match proto/
 	bash scripts/protogen.sh --check
 
 test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core again from source
+	-@$(PY) scripts/native.py >/dev/null  # recompile what changed since the last build (seconds)
 	$(PY) -m pytest -q
 	MMTASKS_PURE=1 $(PY) -m pytest -q tests/grid tests/props tests/unit tests/step tests/replay \
 	  tests/test_state_store.py tests/test_state_wire.py \
@@ -92,6 +93,7 @@ budget-fleet: install  ## the rate budget at scale: 64 symbols, 2 connector repl
 	$(PY) bench/bench_budget_fleet.py $(ARGS)
 
 run: install  ## run the whole fleet on the simulated exchange (embedded Redis/Postgres if no URLs)
+	-@$(PY) scripts/native.py >/dev/null  # recompile what changed since the last build (seconds)
 	$(PY) -m mmtasks.run $(ARGS)
 
 clean:  ## remove local data and caches (and the generated C; `make pure` removes the build)
