@@ -18,10 +18,10 @@ $(VENV_STAMP): requirements.lock pyproject.toml
 
 install: $(VENV_STAMP)  ## create .venv and install exactly what requirements.lock pins; compile the hot modules
 
-native: install  ## compile the hot modules again with Cython (after editing one; mmtasks/native.py)
+native: install  ## compile the replay's hot modules again with Cython (after editing one; mmtasks/native.py)
 	$(PY) scripts/native.py
 
-pure:  ## remove the compiled modules: everything runs from source (MMTASKS_PURE=1 does it for one run)
+pure:  ## remove the compiled modules: replays run from source too (MMTASKS_PURE=1 does it for one run)
 	$(PY) scripts/native.py --clean
 
 lock: install  ## re-resolve pyproject.toml's ranges into the lock files (a reviewed commit; ARGS="-P ccxt")
@@ -52,11 +52,10 @@ proto: install  ## regenerate mmtasks/pb from proto/
 proto-check: install  ## fail when committed mmtasks/pb does not match proto/
 	bash scripts/protogen.sh --check
 
-test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core again from source
+test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core's tests again compiled
 	-@$(PY) scripts/native.py >/dev/null  # recompile what changed since the last build (seconds)
 	$(PY) -m pytest -q
-	MMTASKS_PURE=1 $(PY) -m pytest -q tests/grid tests/props tests/unit tests/step tests/replay \
-	  tests/test_state_store.py tests/test_state_wire.py \
+	MMTASKS_COMPILED=1 $(PY) -m pytest -q tests/grid tests/props tests/unit tests/replay \
 	  --ignore tests/replay/test_live_equals_replay.py --ignore tests/replay/test_breaker_live_equals_replay.py
 
 test-fast: install  ## pure unit tests only

@@ -41,14 +41,17 @@ from decimal import Decimal
 from pathlib import Path
 
 from mmtasks import native
-from mmtasks.grid.band import FillMode
-from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config
-from mmtasks.replay.engine import Config
-from mmtasks.replay.generate import generate
-from mmtasks.replay.matcher import Fees
-from mmtasks.replay.parsers import load
-from mmtasks.replay.series import Series
-from mmtasks.replay.session import replay
+
+native.use_compiled()  # as `mmtasks replay` does, before the core is imported
+
+from mmtasks.grid.band import FillMode  # noqa: E402
+from mmtasks.grid.config import SymbolRules, parse_grid_config, parse_risk_config  # noqa: E402
+from mmtasks.replay.engine import Config  # noqa: E402
+from mmtasks.replay.generate import generate  # noqa: E402
+from mmtasks.replay.matcher import Fees  # noqa: E402
+from mmtasks.replay.parsers import load  # noqa: E402
+from mmtasks.replay.series import Series  # noqa: E402
+from mmtasks.replay.session import replay  # noqa: E402
 
 RULES = SymbolRules(Decimal("0.01"), Decimal("0.00001"), Decimal("0.00001"), Decimal(5))
 SAMPLE = Path(__file__).parent.parent / "mmtasks" / "replay" / "data" / "sample-BTCUSDT-1m.csv"

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mmtasks import native
 from mmtasks.errors import ValidationError
 
 EPILOG = """\
@@ -163,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A backtest needs none of what the other commands import (psycopg, redis, the
         # settings, the operator's and the audit's parsers): its own parser alone starts the
         # replay about half a second sooner. The same parser as `register` adds below.
+        native.use_compiled()  # before the core is imported (mmtasks/native.py)
         from mmtasks.replay.cli import main as replay_main
 
         return replay_main(argv[1:])

@@ -1,9 +1,15 @@
-"""Compiled modules: the hot pure code, compiled by Cython from its own source, or none of it.
+"""Compiled modules: the replay's hot pure code, compiled by Cython from its own source.
 
 `make install` (and `make native` after an edit) compiles the modules below with Cython
 (scripts/native.py): the same source, so there is no second implementation to keep equal, only
-a faster way to run it. A replay runs 1.2-1.4x faster compiled (docs/replay.md, "Seventh
+a faster way to run it. A replay runs ~1.1-1.3x faster compiled (docs/replay.md, "Seventh
 pass"). A machine with no C compiler keeps the pure Python: same results, slower.
+
+Only a process that asks runs them compiled: `mmtasks replay` and the replay benchmark call
+`use_compiled()` before they import the core (it sets MMTASKS_COMPILED=1, which a sweep's
+worker processes inherit). Everything else, the Celery workers first, runs the source: a
+worker's price step cost the same CPU compiled (`bench/bench_worker.py`), so it takes no risk
+for nothing.
 
 A compiled module is used only while it is current, and only through this module. The build
 lands outside the import path (`build/native/<python>/`, beside the checkout's `mmtasks/`), so
@@ -11,13 +17,12 @@ Python never finds an extension module there by itself: not after a checkout of 
 not for a module taken off the list. It records each source's SHA-256 in its `manifest.json`.
 At import, the finder below loads a listed module from the build only while its source still
 has the digest it was compiled from; an edit since `make native` runs from source, with one
-warning. `MMTASKS_PURE=1` loads every one of them from source (the pure-Python fallback, and
-what the tests compare the compiled build against).
+warning. `MMTASKS_PURE=1` runs everything from source even where compiled was asked for.
 
     python scripts/native.py           compile them (what `make native` runs)
-    python scripts/native.py --status  which modules run compiled, stale or pure
-    python scripts/native.py --check   exit 1 unless every one runs compiled (CI)
-    python scripts/native.py --clean   remove the build: every module runs from source
+    python scripts/native.py --status  which modules are built and current, stale or not built
+    python scripts/native.py --check   exit 1 unless every one is built and current (CI)
+    python scripts/native.py --clean   remove the build
 """
 
 from __future__ import annotations
@@ -39,27 +44,43 @@ PACKAGE = Path(__file__).resolve().parent
 BUILD = PACKAGE.parent / "build" / "native" / sys.implementation.cache_tag
 MANIFEST = BUILD / "manifest.json"
 PURE_ENV = "MMTASKS_PURE"
+COMPILED_ENV = "MMTASKS_COMPILED"
 
-# The grid core (config.py builds pydantic models: left as it is), the replay's inner loop, the
-# live step's shell, the state codec and wire, and the decimal helpers under all of them.
+# What a replay runs per candle: the grid core (config.py builds pydantic models: left as it
+# is), the replay's loop, matcher and fast path, the step's decision, the decimal helpers.
 NATIVE_MODULES: tuple[str, ...] = tuple(
     f"mmtasks.{module}"
     for package, names in (
         ("grid.", "accounting actions band frame ids indicators logic models quickinit quotable"),
         ("grid.", "sizing transitions"),
         ("replay.", "engine fastforward feed firing loop matcher path"),
-        ("trading.", "admission advance effects executor health persist snapshot step"),
-        ("state.", "codec keys record store wire"),
+        ("trading.", "advance"),
         ("", "decimals"),
     )
     for module in (package + name for name in names.split(" "))
 )
 
 
+def _flag(name: str) -> bool:
+    # The environment, not a setting: it is read before anything else of mmtasks loads, and a
+    # replay's worker processes inherit it.
+    return os.environ.get(name, "") not in ("", "0")
+
+
 def pure_requested() -> bool:
     """Return True when MMTASKS_PURE asks for every module from source (any value but 0)."""
-    # The environment, not a setting: it must be read before anything else of mmtasks loads.
-    return os.environ.get(PURE_ENV, "") not in ("", "0")
+    return _flag(PURE_ENV)
+
+
+def compiled_wanted() -> bool:
+    """Return True when this process asked for the compiled modules and MMTASKS_PURE is not set."""
+    return _flag(COMPILED_ENV) and not pure_requested()
+
+
+def use_compiled() -> None:
+    """Ask for the compiled modules in this process and the processes it starts; call it before
+    anything imports the core (`mmtasks replay`, the replay benchmark)."""
+    os.environ[COMPILED_ENV] = "1"
 
 
 def source_of(module: str) -> Path:
@@ -104,8 +125,9 @@ def verdict(module: str, manifest: dict[str, str], pure: bool) -> str:
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Loads a NATIVE_MODULES module from the build while it is current, else from its source;
-    every other module is left to Python's own finders."""
+    """In a process that asked for them, loads a NATIVE_MODULES module from the build while it
+    is current, else from its source; every other module, and every module of a process that
+    did not ask, is left to Python's own finders (the source: the build is not on the path)."""
 
     def __init__(self, pure: bool) -> None:
         self.pure = pure
@@ -116,7 +138,7 @@ class _Finder(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in self.modules:
+        if fullname not in self.modules or not compiled_wanted():
             return None
         how = verdict(fullname, self.manifest, self.pure)
         if how == "compiled":
@@ -147,23 +169,34 @@ def install() -> None:
 
 
 def status() -> dict[str, str]:
-    """Return {module: "compiled" | "stale" | "pure"} as a process started now would load them
-    (the build and the environment as they are now)."""
+    """Return {module: "compiled" | "stale" | "pure"}: how the build stands now, as a process
+    that asks for it would load each module (MMTASKS_PURE counted, MMTASKS_COMPILED not)."""
     manifest, pure = read_manifest(), pure_requested()
     return {module: verdict(module, manifest, pure) for module in NATIVE_MODULES}
 
 
 def summary(verdicts: dict[str, str] | None = None) -> str:
-    """One line for benchmarks and logs: how many of the hot modules run compiled."""
+    """One line for benchmarks and logs: how this process runs the hot modules."""
     verdicts = status() if verdicts is None else verdicts
     compiled = sum(1 for v in verdicts.values() if v == "compiled")
+    if not compiled_wanted():
+        why = "MMTASKS_PURE=1" if pure_requested() else f"{compiled} built, not asked for"
+        return f"from source, pure Python ({why})"
     if compiled == len(verdicts):
         return f"all {compiled} compiled (Cython)"
     if compiled == 0:
-        why = "MMTASKS_PURE=1" if pure_requested() else "not built"
-        return f"all from source, pure Python ({why}; `make native` compiles them)"
+        return "from source, pure Python (not built: `make native` compiles them)"
     stale = sorted(m for m, v in verdicts.items() if v != "compiled")
     return f"{compiled} of {len(verdicts)} compiled; from source: {', '.join(stale)}"
+
+
+def build_summary(verdicts: dict[str, str]) -> str:
+    """One line on the build itself: how many hot modules are built and current."""
+    current = sum(1 for v in verdicts.values() if v == "compiled")
+    if current == len(verdicts):
+        return f"all {current} hot modules built and current"
+    other = sorted(f"{m} ({v})" for m, v in verdicts.items() if v != "compiled")
+    return f"{current} of {len(verdicts)} built and current; not: {', '.join(other)}"
 
 
 def built_for(modules: dict[str, str], directives: dict[str, Any]) -> dict[str, Any]:

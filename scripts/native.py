@@ -1,8 +1,9 @@
-"""Compile mmtasks' hot modules with Cython, in place, from their own source (`make native`).
+"""Compile the replay's hot modules with Cython, from their own source (`make native`).
 
     python scripts/native.py           compile every module of mmtasks.native.NATIVE_MODULES
-    python scripts/native.py --status  which modules run compiled, stale (edited since) or pure
-    python scripts/native.py --check   the same; exit 1 unless every one runs compiled
+    python scripts/native.py --status  which modules are built and current, stale (edited since)
+                                       or not built
+    python scripts/native.py --check   exit 1 unless every one is built and current
     python scripts/native.py --clean   remove the build: every module runs from its source
 
 The extension modules land outside the import path, in build/native/<python>/ (git ignores
@@ -35,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 from mmtasks import native  # noqa: E402
 
 DIRECTIVES = {"language_level": 3, "binding": True, "annotation_typing": False}
+# Added to Python's own flags (-O3 ...), which the CFLAGS variable would replace: generated C
+# draws the compiler's warnings by the hundred.
+COMPILE_ARGS = ["-w"]
 
 
 GENERATED = ROOT / "build" / "cython"  # the C Cython writes, by module path
@@ -71,6 +75,11 @@ def _forget_changed(digests: dict[str, str], recipe: dict[str, object]) -> None:
         _remove_build()
         return
     built = last.get("modules") or {}
+    listed = {native.compiled_file(m) for m in digests}
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:  # modules taken off the list
+        for leftover in native.BUILD.rglob(f"*{suffix}"):
+            if leftover not in listed:
+                leftover.unlink()
     for module, sha in digests.items():
         if built.get(module) != sha:
             GENERATED.joinpath(*module.split(".")).with_suffix(".c").unlink(missing_ok=True)
@@ -89,14 +98,16 @@ def build(jobs: int) -> int:
         return 1
     sources = {m: native.source_of(m) for m in native.NATIVE_MODULES}
     digests = {m: native.digest(path) for m, path in sources.items()}
-    recipe: dict[str, object] = {"cython": Cython.__version__, "directives": DIRECTIVES}
+    recipe: dict[str, object] = {
+        "cython": Cython.__version__,
+        "directives": DIRECTIVES,
+        "compile_args": COMPILE_ARGS,
+    }
     _forget_changed(digests, recipe)
     native.MANIFEST.unlink(missing_ok=True)  # nothing vouched for until this build ends well
     todo = sum(1 for m in sources if native.compiled_file(m) is None)
     started = time.monotonic()
     os.chdir(ROOT)
-    # Generated C draws the compiler's warnings by the hundred; a failure still says why.
-    os.environ["CFLAGS"] = f"{os.environ.get('CFLAGS', '')} -w".strip()
     try:
         extensions = cythonize(
             [str(path.relative_to(ROOT)) for path in sources.values()],
@@ -105,6 +116,8 @@ def build(jobs: int) -> int:
             nthreads=jobs,
             quiet=True,
         )
+        for extension in extensions:
+            extension.extra_compile_args = COMPILE_ARGS
         setup(
             name="mmtasks-native",
             ext_modules=extensions,
@@ -122,11 +135,12 @@ def build(jobs: int) -> int:
             file=sys.stderr,
         )
         return 1
-    manifest = {**native.built_for(digests, DIRECTIVES), "cython": Cython.__version__}
+    manifest = {**native.built_for(digests, DIRECTIVES), **recipe}
     native.MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
     print(
         f"native: compiled {todo} of {len(sources)} modules with Cython in "
-        f"{time.monotonic() - started:.0f} s (the rest were current): {native.summary()}"
+        f"{time.monotonic() - started:.0f} s (the rest were current): "
+        f"{native.build_summary(native.status())}"
     )
     return 0
 
@@ -136,7 +150,7 @@ def status(check: bool) -> int:
     for module, how in verdicts.items():
         if not check or how != "compiled":  # --check names only what is wrong
             print(f"{how:9} {module}")
-    print(native.summary(verdicts))
+    print(native.build_summary(verdicts))
     if check and any(v != "compiled" for v in verdicts.values()):
         fix = "unset MMTASKS_PURE" if native.pure_requested() else "run `make native`"
         print(f"native: not every hot module runs compiled: {fix}", file=sys.stderr)

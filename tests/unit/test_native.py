@@ -29,9 +29,28 @@ needs_build = pytest.mark.skipif(
 )
 
 
-def _env(pure: bool) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
-    return {**env, native.PURE_ENV: "1"} if pure else env
+def _env(pure: bool, compiled: bool = False) -> dict[str, str]:
+    skip = (native.PURE_ENV, native.COMPILED_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in skip}
+    if pure:
+        env[native.PURE_ENV] = "1"
+    if compiled:
+        env[native.COMPILED_ENV] = "1"
+    return env
+
+
+def _files(env: dict[str, str]) -> list[str]:
+    """Return where a new interpreter with env loads every hot module from."""
+    code = (
+        "import importlib, json\n"
+        "from mmtasks.native import NATIVE_MODULES\n"
+        "print(json.dumps([importlib.import_module(m).__file__ for m in NATIVE_MODULES]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    return list(json.loads(out.stdout))
 
 
 def test_every_hot_module_has_its_source_in_the_package() -> None:
@@ -42,26 +61,18 @@ def test_every_hot_module_has_its_source_in_the_package() -> None:
     assert not missing
 
 
-def test_pure_loads_every_hot_module_from_its_source() -> None:
-    # Arrange: a new interpreter with MMTASKS_PURE=1 imports every hot module.
-    code = (
-        "import importlib, json\n"
-        "from mmtasks.native import NATIVE_MODULES\n"
-        "print(json.dumps([importlib.import_module(m).__file__ for m in NATIVE_MODULES]))\n"
-    )
-
-    # Act
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=_env(pure=True),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+@pytest.mark.parametrize(
+    ("pure", "compiled"),
+    [(False, False), (True, False), (True, True)],
+    ids=["not-asked", "pure", "both"],
+)
+def test_a_process_that_did_not_ask_or_is_told_pure_runs_the_source(
+    pure: bool, compiled: bool
+) -> None:
+    # Arrange + Act: a worker's process (nothing asked), MMTASKS_PURE=1, and both set.
+    files = _files(_env(pure=pure, compiled=compiled))
 
     # Assert
-    assert out.returncode == 0, out.stderr
-    files = json.loads(out.stdout)
     assert len(files) == len(native.NATIVE_MODULES)
     assert all(f.endswith(".py") for f in files), [f for f in files if not f.endswith(".py")]
 
@@ -96,8 +107,12 @@ def test_verdict_follows_the_build_the_source_and_the_switch() -> None:
 
 
 @needs_build
-def test_a_stale_build_is_loaded_from_source_with_a_warning() -> None:
-    # Arrange: the finder as installed, but its manifest records another source for ids.py.
+def test_a_stale_build_is_loaded_from_source_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Arrange: a process that asked for the build; the finder's manifest records another
+    # source for ids.py.
+    monkeypatch.setenv(native.COMPILED_ENV, "1")
     finder = native._Finder(pure=False)
     finder.manifest = {**finder.manifest, "mmtasks.grid.ids": "0" * 64}
 
@@ -118,16 +133,16 @@ def test_a_stale_build_is_loaded_from_source_with_a_warning() -> None:
 
 
 @needs_build
-def test_the_hot_modules_run_compiled_in_this_build() -> None:
+def test_a_process_that_asks_runs_every_hot_module_compiled() -> None:
     # Arrange + Act
-    from mmtasks.grid import logic
-    from mmtasks.replay import engine
+    files = _files(_env(pure=False, compiled=True))
 
-    # Assert
-    assert not logic.__file__.endswith(".py") and not engine.__file__.endswith(".py")
+    # Assert: each from the build, none from the package's folders.
+    assert files == [str(native.compiled_file(m)) for m in native.NATIVE_MODULES]
 
 
 def _replay(tmp: Path, pure: bool, args: list[str]) -> tuple[bytes, dict[str, object]]:
+    """Run `mmtasks replay` (which asks for the build) with or without MMTASKS_PURE."""
     name = "pure" if pure else "compiled"
     fills, report = tmp / f"{name}.csv", tmp / f"{name}.json"
     command = [sys.executable, "-m", "mmtasks.cli", "replay", "--data", str(SAMPLE), *args]
