@@ -2,8 +2,9 @@ FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 MMTASKS_DATA_DIR=/data
 # Exactly what requirements-deploy.lock pins (hash-checked), then the project without resolving.
-COPY requirements-deploy.lock ./
-RUN pip install --require-hashes -r requirements-deploy.lock
+COPY requirements-pip.lock requirements-deploy.lock ./
+RUN pip install --require-hashes -r requirements-pip.lock \
+    && pip install --require-hashes -r requirements-deploy.lock
 COPY pyproject.toml README.md ./
 COPY mmtasks ./mmtasks
 COPY bridge ./bridge

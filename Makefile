@@ -9,8 +9,9 @@ help:  ## list targets
 
 # Installs exactly what requirements.lock pins (hash-checked); nothing is resolved here, so a new
 # release on the package index changes nothing until `make lock` is run and committed.
-$(VENV_STAMP): requirements.lock pyproject.toml
+$(VENV_STAMP): requirements.lock requirements-pip.lock pyproject.toml
 	python3 -m venv .venv
+	.venv/bin/python -m pip install -q --require-hashes -r requirements-pip.lock
 	.venv/bin/python -m pip install -q --require-hashes -r requirements.lock
 	.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	.venv/bin/python scripts/native.py || echo "native: pure Python (see the message above)"

@@ -37,6 +37,14 @@ with_header requirements.lock "What make install, .ci/run and the README install
   -o requirements-deploy.lock
 with_header requirements-deploy.lock \
   "What the Dockerfile installs: runtime only, the same versions as requirements.lock."
+# pip alone, installed first into a new venv: the pip a venv is born with (23.2 on Python 3.11)
+# fails --require-hashes on a locked package asked for with an extra once a newer release of it
+# exists (pypa/pip#9644).
+{ printf '# %s\n' "pip alone, from requirements.lock (scripts/lock.sh writes both): installed first into a new venv," \
+    "because the pip a venv is born with (23.2 on Python 3.11) fails --require-hashes on a locked" \
+    "package asked for with an extra (cachecontrol[filecache]) once a newer release exists (pypa/pip#9644)." \
+    "Do not edit by hand."
+  awk '/^pip==/{p=1} p&&/^ *#/{exit} p' requirements.lock; } >requirements-pip.lock
 grep -m1 -E '^grpcio-tools==' requirements.lock | sed 's/ .*//; s/^/generator pinned: /'
 echo "locked: $(grep -cE '^[a-z0-9]' requirements.lock) packages (requirements.lock)," \
      "$(grep -cE '^[a-z0-9]' requirements-deploy.lock) (requirements-deploy.lock)"

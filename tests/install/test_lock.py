@@ -12,7 +12,7 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.install.lockfile import DEPLOY_LOCK, LOCK, ROOT, entries, pins
+from tests.install.lockfile import DEPLOY_LOCK, LOCK, PIP_LOCK, ROOT, entries, pins
 
 # Installed by `make install` but not pinned in the lock: the project itself (editable).
 NOT_LOCKED = {"mmtasks"}
@@ -71,3 +71,25 @@ def test_every_pin_carries_hashes() -> None:
         for i in starts:  # a pin continues onto its first hash
             assert lines[i].endswith("\\"), f"{path.name}: {lines[i]} has no hashes"
             assert lines[i + 1].strip().startswith("--hash=sha256:"), lines[i + 1]
+
+
+def _pip_block(path: str) -> str:
+    """Return the pip pin of a lock with its hashes, as text (comments left out)."""
+    lines, keep = [], False
+    for line in (ROOT / path).read_text().splitlines():
+        keep = keep or line.startswith("pip==")
+        if keep and line.lstrip().startswith("#"):
+            break
+        if keep:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def test_the_pip_lock_is_the_locks_pip_with_the_same_hashes() -> None:
+    # Arrange + Act: the pin a new venv installs first, and the lock's own.
+    first, locked = _pip_block(PIP_LOCK.name), _pip_block(LOCK.name)
+
+    # Assert: the same version and hashes, and nothing else in the file (`make lock` writes both).
+    assert locked.startswith("pip==") and "--hash=sha256:" in locked
+    assert first == locked, "requirements-pip.lock is not requirements.lock's pip: `make lock`"
+    assert [n for n, _, _ in entries(PIP_LOCK)] == ["pip"]
