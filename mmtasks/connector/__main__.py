@@ -196,11 +196,15 @@ async def serve(controller: SimController, options: ServerOptions, port_file: Pa
     return await run_server(server, options, port_file, controller.runner)
 
 
+VENUE_SOCKET_DROP = "the venue's socket was lost or (re)connected: streams restart"
+
+
 async def serve_venue(venue: Any, options: ServerOptions, port_file: Path | None) -> int:
     """Serve a real (or paper) venue until SIGTERM/SIGINT; return the exit code."""
     server = ConnectorServer(venue, options)
     if hasattr(venue, "add_stream_dropper"):
-        venue.add_stream_dropper(server.drop_streams)  # a lost venue socket ends our streams
+        # A venue socket lost, or (re)connected, ends our streams: clients reconcile after it.
+        venue.add_stream_dropper(lambda: server.drop_streams(VENUE_SOCKET_DROP))
     try:
         return await run_server(server, options, port_file, getattr(venue, "runner", None))
     finally:

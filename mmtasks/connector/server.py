@@ -153,6 +153,7 @@ class ConnectorServer:
         if self._server is not None:
             await self._server.wait_for_termination()
 
-    def drop_streams(self) -> int:
-        """End every open stream with UNAVAILABLE (clients reconnect); return how many."""
-        return self.hub.close_all(grpc.StatusCode.UNAVAILABLE, "streams dropped by SimControl")
+    def drop_streams(self, reason: str = "streams dropped by SimControl") -> int:
+        """End every open stream with UNAVAILABLE and reason (clients reconnect and log it);
+        return how many."""
+        return self.hub.close_all(grpc.StatusCode.UNAVAILABLE, reason)
