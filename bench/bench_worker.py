@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redis  # noqa: E402
-from bench_bridge import memory_of  # noqa: E402
+from bench_bridge import cpu_seconds, memory_of  # noqa: E402
 
 from mmtasks import native  # noqa: E402
 from mmtasks.assign import THREADS  # noqa: E402
@@ -124,7 +124,7 @@ class Rater:
             app.send_task(task, args=task_args, queue=b.queue, ignore_result=True)
         try:
             ticker.start()
-            cpu0 = cpu_s(self.pid)
+            cpu0 = cpu_seconds(self.pid)
             t0 = time.monotonic()
             for b in self.symbols:
                 app.control.add_consumer(b.queue, destination=[self.worker], reply=True)
@@ -132,7 +132,7 @@ class Rater:
             taken = count / (wait_for(lambda: self.queued() == 0) - t0)
             ticker.join()
             time.sleep(0.2)  # the last tasks end
-            self.cpu_ms = (cpu_s(self.pid) - cpu0) * 1000 / count
+            self.cpu_ms = (cpu_seconds(self.pid) - cpu0) * 1000 / count
             if not keep_band:
                 self.whole.append((self.steps_done - done, count))
         finally:  # the symbols as they were, whatever stopped the run
@@ -156,12 +156,6 @@ class Rater:
             pipe.execute()
             i += 1
             time.sleep(0.001)
-
-
-def cpu_s(pid: int) -> float:
-    """Return the CPU seconds (user + system, all threads) process pid has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_rounds(rater: Rater, count: int, rounds: int) -> dict[str, list[float]]:

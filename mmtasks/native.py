@@ -129,9 +129,8 @@ class _Finder(importlib.abc.MetaPathFinder):
     is current, else from its source; every other module, and every module of a process that
     did not ask, is left to Python's own finders (the source: the build is not on the path)."""
 
-    def __init__(self, pure: bool) -> None:
-        self.pure = pure
-        self.manifest = read_manifest() if not pure else {}
+    def __init__(self) -> None:
+        self.manifest: dict[str, str] | None = None  # read at the first import that asks
         self.modules = frozenset(NATIVE_MODULES)
         self.stale: list[str] = []  # modules loaded from source although a build holds them
 
@@ -140,7 +139,9 @@ class _Finder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.modules or not compiled_wanted():
             return None
-        how = verdict(fullname, self.manifest, self.pure)
+        if self.manifest is None:
+            self.manifest = read_manifest()
+        how = verdict(fullname, self.manifest, pure=False)
         if how == "compiled":
             built = str(compiled_file(fullname))
             extension = importlib.machinery.ExtensionFileLoader(fullname, built)
@@ -164,7 +165,7 @@ _FINDER: list[_Finder] = []
 def install() -> None:
     """Put the finder first on sys.meta_path, once (mmtasks/__init__.py calls this)."""
     if not _FINDER:
-        _FINDER.append(_Finder(pure_requested()))
+        _FINDER.append(_Finder())
         sys.meta_path.insert(0, _FINDER[0])
 
 
@@ -199,6 +200,7 @@ def build_summary(verdicts: dict[str, str]) -> str:
     return f"{current} of {len(verdicts)} built and current; not: {', '.join(other)}"
 
 
-def built_for(modules: dict[str, str], directives: dict[str, Any]) -> dict[str, Any]:
-    """Return the manifest the build writes for {module: source digest}."""
-    return {"cache_tag": sys.implementation.cache_tag, "directives": directives, "modules": modules}
+def built_for(modules: dict[str, str], recipe: dict[str, Any]) -> dict[str, Any]:
+    """Return the manifest the build writes for {module: source digest} made by recipe (Cython's
+    version, its directives, the compiler's arguments)."""
+    return {"cache_tag": sys.implementation.cache_tag, **recipe, "modules": modules}

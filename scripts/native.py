@@ -42,18 +42,15 @@ COMPILE_ARGS = ["-w"]
 
 
 GENERATED = ROOT / "build" / "cython"  # the C Cython writes, by module path
+OBJECTS = ROOT / "build" / "native-objects"  # the compiler's object files
 
 
 def _remove_build() -> int:
-    """Remove the build and the generated C, and any extension module inside the package (an
-    older layout's, which Python itself would load); return how many modules were removed."""
+    """Remove the build, the generated C and the object files; return how many modules were
+    removed."""
     removed = sum(1 for m in native.NATIVE_MODULES if native.compiled_file(m) is not None)
-    shutil.rmtree(native.BUILD, ignore_errors=True)
-    shutil.rmtree(GENERATED, ignore_errors=True)
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        for stray in native.PACKAGE.rglob(f"*{suffix}"):
-            stray.unlink()
-    (native.PACKAGE / "_native.json").unlink(missing_ok=True)
+    for folder in (native.BUILD, GENERATED, OBJECTS):
+        shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 
@@ -123,7 +120,7 @@ def build(jobs: int) -> int:
             ext_modules=extensions,
             script_args=[
                 *("-q", "build_ext", "-j", str(jobs), "--build-lib", str(native.BUILD)),
-                *("--build-temp", str(ROOT / "build" / "native-objects")),
+                *("--build-temp", str(OBJECTS)),
             ],
         )
     except (SystemExit, Exception) as exc:  # distutils reports a failed compile as SystemExit
@@ -135,7 +132,7 @@ def build(jobs: int) -> int:
             file=sys.stderr,
         )
         return 1
-    manifest = {**native.built_for(digests, DIRECTIVES), **recipe}
+    manifest = native.built_for(digests, recipe)
     native.MANIFEST.write_text(json.dumps(manifest, indent=1) + "\n")
     print(
         f"native: compiled {todo} of {len(sources)} modules with Cython in "

@@ -113,8 +113,8 @@ def test_a_stale_build_is_loaded_from_source_with_a_warning(
     # Arrange: a process that asked for the build; the finder's manifest records another
     # source for ids.py.
     monkeypatch.setenv(native.COMPILED_ENV, "1")
-    finder = native._Finder(pure=False)
-    finder.manifest = {**finder.manifest, "mmtasks.grid.ids": "0" * 64}
+    finder = native._Finder()
+    finder.manifest = {**native.read_manifest(), "mmtasks.grid.ids": "0" * 64}
 
     # Act
     with warnings.catch_warnings(record=True) as caught:
