@@ -186,6 +186,36 @@ def test_fills_reach_the_order_stream_in_order_and_through_trades_once(
     assert (position.quantity, position.entry_price) == (D("0.002"), D(28500))
 
 
+def test_a_price_listener_misses_no_trade_made_while_the_ticker_answers(
+    sim: SimServer, make_venue: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener's first price is the ticker's, unless a trade came while the ticker answered:
+    then that trade, and never the ticker's older price after it (the stream being open)."""
+    venue = make_venue()
+    first: list[Decimal] = []
+    venue.subscribe("price", lambda e: first.append(e.price), symbols=["BTCUSDT"])
+    set_price(sim, "BTCUSDT", "29500")
+    eventually(lambda: first[-1] == D(29500))  # the trade stream is open and delivers
+    ticker = venue.latest_price
+
+    def ticker_then_a_trade(symbol: str) -> PriceTick:
+        tick = ticker(symbol)
+        set_price(sim, "BTCUSDT", "29400")  # traded while the ticker's answer was on its way
+        eventually(lambda: first[-1] == D(29400))
+        return tick
+
+    monkeypatch.setattr(venue, "latest_price", ticker_then_a_trade)
+    second: list[Decimal] = []
+    venue.subscribe("price", lambda e: second.append(e.price), symbols=["BTCUSDT"])
+    assert second == [D(29400)]
+    set_price(sim, "BTCUSDT", "29300")
+    eventually(lambda: second == [D(29400), D(29300)])
+    monkeypatch.undo()
+    third: list[Decimal] = []  # no trade meanwhile: the ticker's price opens
+    venue.subscribe("price", lambda e: third.append(e.price), symbols=["BTCUSDT"])
+    assert third == [D(29300)]
+
+
 def test_a_dropped_user_socket_ends_the_downstream_streams_and_reconnects(
     sim: SimServer, make_venue: Callable[..., Any]
 ) -> None:

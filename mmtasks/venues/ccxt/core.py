@@ -60,7 +60,7 @@ class CcxtCore:
     _ours: dict[str, str]
     _client_ids: dict[str, str]
     _fees: dict[str, tuple[Decimal, Decimal]]
-    _listeners: dict[tuple[Stream, Listener], tuple[frozenset[str], str]]
+    _listeners: dict[tuple[Stream, Listener], tuple[frozenset[str], str, Listener]]
     _lock: threading.Lock
     _seq: itertools.count[int]
     _droppers: list[Callable[[], object]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from mmtasks.domain import parse_symbol
 from mmtasks.venue.port import Listener
 from mmtasks.venue.types import (
     OrderUpdate,
+    PriceTick,
     Stream,
 )
 from mmtasks.venues.ccxt.core import RECONNECT_S
@@ -34,16 +36,27 @@ class CcxtStreams(CcxtMarketData):
     def listen(
         self, stream: Stream, listener: Listener, symbols: Collection[str], interval: str
     ) -> None:
-        """Call listener with every event of a stream (see `Venue.subscribe`)."""
+        """Call listener with every event of a stream (see `Venue.subscribe`).
+
+        A price listener first gets each symbol's last price from the venue's ticker, unless a
+        trade of that symbol reached it first: it is called from the moment it is registered,
+        before the ticker is asked, so a trade made while the ticker answered is not missed
+        (the stream may already be open for another listener), and the ticker's older price
+        never comes after it."""
         wanted = frozenset(str(parse_symbol(s)) for s in symbols)
         for symbol in wanted:
             self.unified(symbol)
-        if stream == "price":
-            for symbol in sorted(wanted or set(self.served())):
-                listener(self.latest_price(symbol))
+        call: Listener = _OpeningPrice(listener) if stream == "price" else listener
         with self._lock:
-            self._listeners[(stream, listener)] = (wanted, interval)
+            self._listeners[(stream, listener)] = (wanted, interval, call)
         self._loop.call_soon_threadsafe(self._ensure_watch, stream, interval)
+        if isinstance(call, _OpeningPrice):
+            try:
+                for symbol in sorted(wanted or set(self.served())):
+                    call.opening(self.latest_price(symbol))
+            except BaseException:  # the subscribe fails: no listener is left behind
+                self.unsubscribe(stream, listener)
+                raise
 
     def unsubscribe(self, stream: Stream, listener: Listener) -> None:
         """Stop calling a listener given to subscribe."""
@@ -53,8 +66,8 @@ class CcxtStreams(CcxtMarketData):
     def _targets(self, stream: Stream, symbol: str, interval: str = "") -> list[Listener]:
         with self._lock:
             return [
-                listener
-                for (kind, listener), (wanted, want_interval) in self._listeners.items()
+                call
+                for (kind, _), (wanted, want_interval, call) in self._listeners.items()
                 if kind == stream
                 and (not wanted or symbol in wanted)
                 and (stream != "kline" or want_interval == interval)
@@ -136,3 +149,24 @@ class CcxtStreams(CcxtMarketData):
         if kline is not None:
             for listener in self._targets("kline", kline.symbol, kline.interval):
                 listener(kline)
+
+
+class _OpeningPrice:
+    """A price listener that takes a symbol's opening price (the venue's ticker, asked when it
+    subscribes) only while no trade of that symbol has reached it: the ticker's answer may be
+    older than a trade the stream delivered meanwhile, and the newest price must stay last."""
+
+    def __init__(self, listener: Listener) -> None:
+        self._listener = listener
+        self._traded: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:  # an opening price being given goes first
+            self._traded.add(str(event.symbol))
+        self._listener(event)
+
+    def opening(self, tick: PriceTick) -> None:
+        with self._lock:
+            if str(tick.symbol) not in self._traded:
+                self._listener(tick)

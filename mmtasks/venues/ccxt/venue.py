@@ -74,7 +74,7 @@ class CcxtVenue(CcxtStreams, Venue):
             target=self._loop.run_forever, name=f"venue-{config.exchange_id}", daemon=True
         )
         self._thread.start()
-        self._listeners: dict[tuple[Stream, Listener], tuple[frozenset[str], str]] = {}
+        self._listeners: dict[tuple[Stream, Listener], tuple[frozenset[str], str, Listener]] = {}
         self._lock = threading.Lock()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._seq = itertools.count(1)
