@@ -16,7 +16,7 @@ Each ratio is to the no-op runs just before and after it, over --rounds rounds (
 Beside each rate, the worker's CPU time a task (all its threads, from /proc): what a task
 costs the process whatever the machine's other load does to the wall clock.
 Usage: python bench/bench_worker.py [--n 2000] [--rounds 3] [--latency-samples 200]
-                                    [--symbols 1]
+                                    [--symbols 1] [--pool threads|prefork] [--concurrency N]
 Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
 """
 
@@ -65,6 +65,12 @@ def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float: 
             raise SystemExit("benchmark timed out waiting for the worker")
         time.sleep(interval_s)
     return time.monotonic()
+
+
+def tree_cpu(pid: int) -> float:
+    """Return the CPU seconds of a worker process and its pool's child processes (prefork)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
 
 
 @dataclass
@@ -124,7 +130,7 @@ class Rater:
             app.send_task(task, args=task_args, queue=b.queue, ignore_result=True)
         try:
             ticker.start()
-            cpu0 = cpu_seconds(self.pid)
+            cpu0 = tree_cpu(self.pid)
             t0 = time.monotonic()
             for b in self.symbols:
                 app.control.add_consumer(b.queue, destination=[self.worker], reply=True)
@@ -132,7 +138,7 @@ class Rater:
             taken = count / (wait_for(lambda: self.queued() == 0) - t0)
             ticker.join()
             time.sleep(0.2)  # the last tasks end
-            self.cpu_ms = (cpu_seconds(self.pid) - cpu0) * 1000 / count
+            self.cpu_ms = (tree_cpu(self.pid) - cpu0) * 1000 / count
             if not keep_band:
                 self.whole.append((self.steps_done - done, count))
         finally:  # the symbols as they were, whatever stopped the run
@@ -291,6 +297,19 @@ def main() -> None:
         help="symbols in the one worker process (1: one thread, a symbol's serial step rate; "
         f"more: the production layout's {THREADS} threads over their queues, the process's rate)",
     )
+    parser.add_argument(
+        "--pool",
+        choices=("threads", "prefork"),
+        default="threads",
+        help="the worker's pool (default threads, the production layout; prefork: child "
+        "processes run the tasks beside the consumer, at their memory's cost)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=0,
+        help=f"the pool's size (default: 1 with one symbol, else {THREADS}; prefork 2)",
+    )
     args = parser.parse_args()
     if args.rounds < 1 or args.n < 2 or not 1 <= args.symbols <= 64:
         parser.error("--rounds must be at least 1, --n at least 2, --symbols 1 to 64")
@@ -326,10 +345,13 @@ def main() -> None:
         # queues. With one symbol, one thread: more would only coalesce its tasks, and this
         # measures what one full step costs when nothing else runs beside it.
         threads = 1 if args.symbols == 1 else THREADS
+        if args.pool == "prefork":
+            threads = 2
+        threads = args.concurrency or threads
         env = fleet_env(redis_url, services.database_url, addr)
         queues = [b.queue for b in benched]
-        worker = Worker(queues, env, name="bench", pool="threads", concurrency=threads)
-        layout = f"{args.symbols} symbol(s) in 1 worker process, threads -c {threads}"
+        worker = Worker(queues, env, name="bench", pool=args.pool, concurrency=threads)
+        layout = f"{args.symbols} symbol(s) in 1 worker process, {args.pool} -c {threads}"
         try:
             for b in benched:
                 init_symbol(r, app, exchange, b.symbol, GRID)
