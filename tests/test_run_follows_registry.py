@@ -1,5 +1,6 @@
 """The local fleet follows the registry: `mmtasks add` attaches the symbol to a worker process
-that trades it, `remove` detaches it.
+that trades it, `remove` detaches it; a symbol worker that dies is started again with its
+queues as they are then.
 
 `python -m mmtasks.run` on the test servers with one config symbol; an operator adds SOLUSDT (a
 symbol the simulated exchange lists but the run did not start with) through the CLI, exactly as
@@ -9,6 +10,7 @@ the README says, sees it trade, then removes it and its worker stops consuming i
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from tests.bridge.test_run_smoke import processes_with, runner_env
 from tests.helpers import eventually
 from tests.procs import ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 ADDED = "SOLUSDT"
 
 
@@ -116,6 +118,18 @@ def test_a_symbol_added_while_the_fleet_runs_gets_a_worker_and_removing_it_stops
         node = node_name(bucket_of(ADDED, 1))
         assert any(f"{ADDED} attached to {node}" in line for line in output), output[-20:]
         assert consumers(ADDED.lower()) == consumers("btcusdt")  # the same process
+
+        # Killed (-9), the symbol worker is started again with its queues as they are now, the
+        # symbol attached while it ran among them, and trades on.
+        [killed] = worker_pids(marker, "btcusdt")
+        os.kill(killed, signal.SIGKILL)
+        eventually(lambda: worker_pids(marker, ADDED.lower()) not in ([], [killed]), 60, 0.5)
+        assert any(f"worker-{node} exited with -9: started again" in line for line in output), (
+            output[-20:]
+        )
+        eventually(lambda: consumers(ADDED.lower()) == consumers("btcusdt") != [], 60, 0.5)
+        before = ledger_fills(pg_url, ADDED)
+        eventually(lambda: ledger_fills(pg_url, ADDED) > before, 120, 0.5)
         pids = worker_pids(marker, "btcusdt")
 
         removed = mmtasks("remove", ADDED, "--force", "--json")

@@ -9,13 +9,19 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mmtasks.assign import THREADS, bucket_of, node_name, worker_argv
 from mmtasks.domain import queue_for
-from mmtasks.run.defaults import CELERY, DEFAULT_WEB_PORT, REMOVE_GRACE_S, STOP_GRACE_S
+from mmtasks.run.defaults import (
+    CELERY,
+    DEFAULT_WEB_PORT,
+    REMOVE_GRACE_S,
+    RESTARTS_PER_MINUTE,
+    STOP_GRACE_S,
+)
 from mmtasks.settings import Settings
 
 
@@ -26,6 +32,11 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    cmd: tuple[str, ...] = ()
+    # False for a child others found by the port it picked (the connector, a simulator): it
+    # cannot be started again at the same address, and its exit stops the fleet.
+    restartable: bool = True
+    exits: list[float] = field(default_factory=list)  # when it exited and was started again
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -40,22 +51,41 @@ class Fleet:
         self.children: list[Child] = []
         log_dir.mkdir(parents=True, exist_ok=True)
 
-    def spawn(self, name: str, *cmd: str) -> Child:
+    def spawn(self, name: str, *cmd: str, restartable: bool = True) -> Child:
         """Start cmd as child `name` in a new process group, logging to logs/<name>.log."""
         log_path = self.log_dir / f"{name}.log"
+        child = Child(name, self._popen(cmd, log_path), log_path, cmd, restartable)
+        self.children.append(child)
+        return child
+
+    def _popen(self, cmd: tuple[str, ...], log_path: Path) -> subprocess.Popen[bytes]:
         with log_path.open("ab") as log:
             # A new session: the terminal's Ctrl-C reaches the runner only, which then stops
             # children in order (bridge first, so it can flush) instead of all at once.
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 list(cmd),
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        child = Child(name, proc, log_path)
-        self.children.append(child)
-        return child
+
+    def revive(self, child: Child, now: float | None = None) -> str | None:
+        """Start a child that exited on its own again, with its command and log; return what
+        to tell the operator, or None when it must not be: it cannot be (`restartable`), or it
+        exited more than RESTARTS_PER_MINUTE times in a minute (a crash loop). A symbol worker
+        started again reconciles its symbols with the venue first (tasks/symbol.py)."""
+        now = time.monotonic() if now is None else now
+        child.exits = [t for t in child.exits if now - t < 60.0] + [now]
+        if not child.restartable or len(child.exits) > RESTARTS_PER_MINUTE:
+            return None
+        code = child.proc.returncode
+        _signal_group(child, signal.SIGKILL)  # what it left behind in its group
+        child.proc = self._popen(child.cmd, child.log_path)
+        return (
+            f"{child.name} exited with {code}: started again "
+            f"({len(child.exits)} in the last minute; see {child.log_path})"
+        )
 
     def stop(self) -> None:
         """SIGTERM every child group (last started first), then SIGKILL what is left."""
@@ -123,6 +153,14 @@ class Workers:
     def _spawn(self, bucket: int) -> None:
         argv = worker_argv(bucket, sorted(self.queues[bucket]), self.threads)
         self.by_bucket[bucket] = self.fleet.spawn(f"worker-{node_name(bucket)}", *CELERY, *argv)
+
+    def as_now(self, child: Child) -> None:
+        """Give child, if it is a symbol worker, the command of its queues as they are now (a
+        symbol attached while it ran is in them), for `Fleet.revive`."""
+        for bucket, mine in self.by_bucket.items():
+            if mine is child:
+                argv = worker_argv(bucket, sorted(self.queues[bucket]), self.threads)
+                child.cmd = (*CELERY, *argv)
 
     def _restart(self, bucket: int) -> None:
         self.fleet.stop_child(self.by_bucket.pop(bucket))
@@ -204,7 +242,8 @@ def _spawn_and_wait(fleet: Fleet, name: str, data_dir: Path, args: tuple[str, ..
     """Start `python ARGS --port 0 --port-file F`; return the port once it is written."""
     port_file = data_dir / f"{name}.port"
     port_file.unlink(missing_ok=True)
-    child = fleet.spawn(name, sys.executable, *args, "--port", "0", "--port-file", str(port_file))
+    cmd = (sys.executable, *args, "--port", "0", "--port-file", str(port_file))
+    child = fleet.spawn(name, *cmd, restartable=False)
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().strip()):
         if not child.alive() or time.monotonic() > deadline:

@@ -10,6 +10,8 @@ DATA_DIR = Path(".data/run")
 DEFAULT_CONFIG = Path("configs/symbols.yaml")
 STATUS_EVERY_S = 2.0
 STOP_GRACE_S = 15.0
+# A child that exits is started again, unless it did so more often than this in a minute.
+RESTARTS_PER_MINUTE = 3
 DEFAULT_WEB_PORT = 8000
 REMOVE_GRACE_S = 20.0
 TABLE_ROWS = 30  # symbols the terminal table shows; the dashboard shows every one

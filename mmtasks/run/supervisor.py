@@ -13,7 +13,15 @@ from pathlib import Path
 import redis
 
 from mmtasks.assign import SYMBOLS_PER_WORKER, THREADS, buckets_for
-from mmtasks.run.children import Fleet, Workers, start_connector, start_fleet, start_web, web_port
+from mmtasks.run.children import (
+    Child,
+    Fleet,
+    Workers,
+    start_connector,
+    start_fleet,
+    start_web,
+    web_port,
+)
 from mmtasks.run.defaults import (
     DATA_DIR,
     DEFAULT_CONFIG,
@@ -203,6 +211,18 @@ def _urls_line(services_file: Path) -> str:
     return f"commands run from this folder use this fleet: see {services_file}{how}"
 
 
+def _gave_up(dead: Child) -> str:
+    why = (
+        f"it exited {len(dead.exits)} times within a minute"
+        if dead.restartable
+        else "the others reach it at the address it picked: it is not started again"
+    )
+    return (
+        f"{dead.name} exited with {dead.proc.returncode} ({why}): stopping the fleet; "
+        f"see {dead.log_path}"
+    )
+
+
 def watch(
     fleet: Fleet,
     settings: Settings,
@@ -228,11 +248,13 @@ def watch(
                 return 0
             dead = fleet.failed()
             if dead is not None:
-                print(
-                    f"{dead.name} exited with {dead.proc.returncode}; see {dead.log_path}",
-                    file=sys.stderr,
-                )
-                return 1
+                workers.as_now(dead)
+                said = fleet.revive(dead)
+                if said is None:
+                    print(_gave_up(dead), file=sys.stderr)
+                    return 1
+                print(said, file=sys.stderr, flush=True)
+                changes = [*changes, said][-5:]
             try:
                 registry = registry_symbols(settings.database_url)
                 if registry is not None:
