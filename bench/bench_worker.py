@@ -13,7 +13,8 @@ threads over them; tasks go to the symbols in turn), then measures in the same r
   * tick-to-order latency p50/p99: tick published -> order created at the exchange;
   * worker RSS and PSS.
 Each ratio is to the no-op runs just before and after it, over --rounds rounds (median shown).
-Beside each rate, the worker's CPU time a task (all its threads, from /proc): what a task
+Beside each rate, the worker's CPU time a task (all its threads and pool processes, from
+/proc): what a task
 costs the process whatever the machine's other load does to the wall clock.
 Usage: python bench/bench_worker.py [--n 2000] [--rounds 3] [--latency-samples 200]
                                     [--symbols 1] [--pool threads|prefork] [--concurrency N]
@@ -23,6 +24,7 @@ Needs Redis and Postgres (REDIS_URL / DATABASE_URL or the local defaults).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import statistics
@@ -68,9 +70,14 @@ def wait_for(fn, timeout_s: float = 120.0, interval_s: float = 0.002) -> float: 
 
 
 def tree_cpu(pid: int) -> float:
-    """Return the CPU seconds of a worker process and its pool's child processes (prefork)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
+    """Return the CPU seconds of a worker process and its pool's child processes (prefork;
+    a child that exits during a run takes its CPU with it)."""
+    total = cpu_seconds(pid)
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += cpu_seconds(int(child))
+    return total
 
 
 @dataclass

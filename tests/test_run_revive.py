@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mmtasks.run.children import Fleet
+from mmtasks.run.children import Fleet, _spawn_and_wait
 from mmtasks.run.defaults import RESTARTS_PER_MINUTE
 from tests.helpers import eventually
 
@@ -18,10 +18,8 @@ ONCE = (
     "time.sleep(120)"
 )
 ALWAYS = "import sys; print('up', flush=True); sys.exit(4)"
-
-
-def exited(fleet: Fleet) -> object:
-    return fleet.failed()
+# Started as the connector is (`--port 0 --port-file F`): writes its port, then exits.
+PORT_THEN_EXIT = "import pathlib, sys; pathlib.Path(sys.argv[-1]).write_text('4567'); sys.exit(4)"
 
 
 def test_a_child_that_exits_is_started_again_with_its_command_and_log(tmp_path: Path) -> None:
@@ -29,13 +27,12 @@ def test_a_child_that_exits_is_started_again_with_its_command_and_log(tmp_path: 
     try:
         child = fleet.spawn("web", sys.executable, "-c", ONCE, str(tmp_path / "mark"))
         first = child.proc.pid
-        eventually(lambda: exited(fleet) is child, 30, 0.05)
+        eventually(lambda: fleet.failed() == [child], 30, 0.05)
 
-        said = fleet.revive(child)
+        assert fleet.revive(child) is not None
 
-        assert said is not None and said.startswith("web exited with 3: started again (1 ")
-        assert child.proc.pid != first and child.alive()
-        assert fleet.failed() is None and fleet.children == [child]
+        assert child.proc.pid != first and child.alive() and len(child.exits) == 1
+        assert fleet.failed() == [] and fleet.children == [child]
         eventually(lambda: child.log_path.read_text().count("up") == 2, 30, 0.05)
     finally:
         fleet.stop()
@@ -44,10 +41,13 @@ def test_a_child_that_exits_is_started_again_with_its_command_and_log(tmp_path: 
 def test_the_connector_is_not_started_again(tmp_path: Path) -> None:
     fleet = Fleet({}, tmp_path / "logs")
     try:
-        child = fleet.spawn("connector", sys.executable, "-c", ALWAYS, restartable=False)
-        eventually(lambda: exited(fleet) is child, 30, 0.05)
+        port = _spawn_and_wait(fleet, "connector", tmp_path, ("-c", PORT_THEN_EXIT))
+        [child] = fleet.children
+        assert port == "4567"
+        eventually(lambda: fleet.failed() == [child], 30, 0.05)
+        pid = child.proc.pid
         assert fleet.revive(child) is None
-        assert child.proc.returncode == 4  # the exit the runner reports
+        assert child.proc.pid == pid and child.proc.returncode == 4  # what the runner reports
     finally:
         fleet.stop()
 
@@ -57,12 +57,16 @@ def test_a_crash_loop_is_not_started_again_past_the_limit(tmp_path: Path) -> Non
     try:
         child = fleet.spawn("bridge", sys.executable, "-c", ALWAYS)
         for n in range(1, RESTARTS_PER_MINUTE + 1):
-            eventually(lambda: exited(fleet) is child, 30, 0.05)
-            said = fleet.revive(child, now=100.0 + n)
-            assert said is not None and f"({n} in the last minute;" in said
-        eventually(lambda: exited(fleet) is child, 30, 0.05)
+            eventually(lambda: fleet.failed() == [child], 30, 0.05)
+            pid = child.proc.pid
+            assert fleet.revive(child, now=100.0 + n) is not None
+            assert child.proc.pid != pid and len(child.exits) == n
+        eventually(lambda: fleet.failed() == [child], 30, 0.05)
+        pid = child.proc.pid
         assert fleet.revive(child, now=100.0 + RESTARTS_PER_MINUTE + 1) is None
+        assert child.proc.pid == pid
         # A minute later the earlier exits no longer count.
         assert fleet.revive(child, now=100.0 + RESTARTS_PER_MINUTE + 62) is not None
+        assert child.proc.pid != pid and len(child.exits) == 1
     finally:
         fleet.stop()

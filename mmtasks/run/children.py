@@ -112,9 +112,9 @@ class Fleet:
         child.proc.wait()
         self.children.remove(child)
 
-    def failed(self) -> Child | None:
-        """Return a child that exited on its own, if any."""
-        return next((c for c in self.children if not c.alive()), None)
+    def failed(self) -> list[Child]:
+        """Return the children that exited on their own."""
+        return [c for c in self.children if not c.alive()]
 
 
 class Workers:
@@ -163,8 +163,10 @@ class Workers:
                 child.cmd = (*CELERY, *argv)
 
     def _restart(self, bucket: int) -> None:
-        self.fleet.stop_child(self.by_bucket.pop(bucket))
+        old = self.by_bucket.pop(bucket)
+        self.fleet.stop_child(old)
         self._spawn(bucket)
+        self.by_bucket[bucket].exits = old.exits  # a crash loop still counts as one
 
     def _confirmed(self, attach: bool, bucket: int, queue: str) -> bool:
         """Ask bucket's worker to start (attach) or stop consuming queue; True if it confirmed."""

@@ -246,8 +246,7 @@ def watch(
             elapsed = time.monotonic() - started
             if seconds and elapsed >= seconds:
                 return 0
-            dead = fleet.failed()
-            if dead is not None:
+            for dead in fleet.failed():
                 workers.as_now(dead)
                 said = fleet.revive(dead)
                 if said is None:

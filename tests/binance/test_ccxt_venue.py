@@ -201,13 +201,13 @@ def test_a_price_listener_misses_no_trade_made_while_the_ticker_answers(
     def ticker_then_a_trade(symbol: str) -> PriceTick:
         tick = ticker(symbol)
         set_price(sim, "BTCUSDT", "29400")  # traded while the ticker's answer was on its way
-        eventually(lambda: first[-1] == D(29400))
+        eventually(lambda: second == [D(29400)])  # the new listener hears it already
         return tick
 
-    monkeypatch.setattr(venue, "latest_price", ticker_then_a_trade)
     second: list[Decimal] = []
+    monkeypatch.setattr(venue, "latest_price", ticker_then_a_trade)
     venue.subscribe("price", lambda e: second.append(e.price), symbols=["BTCUSDT"])
-    assert second == [D(29400)]
+    assert second == [D(29400)]  # and not the ticker's 29500 after it
     set_price(sim, "BTCUSDT", "29300")
     eventually(lambda: second == [D(29400), D(29300)])
     monkeypatch.undo()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,7 +41,8 @@ class CcxtStreams(CcxtMarketData):
         trade of that symbol reached it first: it is called from the moment it is registered,
         before the ticker is asked, so a trade made while the ticker answered is not missed
         (the stream may already be open for another listener), and the ticker's older price
-        never comes after it."""
+        never comes after it. Every call comes from the venue's loop thread, the ticker's price
+        too, one at a time."""
         wanted = frozenset(str(parse_symbol(s)) for s in symbols)
         for symbol in wanted:
             self.unified(symbol)
@@ -52,8 +52,8 @@ class CcxtStreams(CcxtMarketData):
         self._loop.call_soon_threadsafe(self._ensure_watch, stream, interval)
         if isinstance(call, _OpeningPrice):
             try:
-                for symbol in sorted(wanted or set(self.served())):
-                    call.opening(self.latest_price(symbol))
+                ticks = [self.latest_price(s) for s in sorted(wanted or set(self.served()))]
+                self._run(_open(call, ticks))  # on the loop, between two stream messages
             except BaseException:  # the subscribe fails: no listener is left behind
                 self.unsubscribe(stream, listener)
                 raise
@@ -154,19 +154,22 @@ class CcxtStreams(CcxtMarketData):
 class _OpeningPrice:
     """A price listener that takes a symbol's opening price (the venue's ticker, asked when it
     subscribes) only while no trade of that symbol has reached it: the ticker's answer may be
-    older than a trade the stream delivered meanwhile, and the newest price must stay last."""
+    older than a trade the stream delivered meanwhile, and the newest price must stay last.
+    Called on the venue's loop thread only (`_open` brings the opening prices there)."""
 
     def __init__(self, listener: Listener) -> None:
         self._listener = listener
         self._traded: set[str] = set()
-        self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
-        with self._lock:  # an opening price being given goes first
-            self._traded.add(str(event.symbol))
+        self._traded.add(str(event.symbol))
         self._listener(event)
 
     def opening(self, tick: PriceTick) -> None:
-        with self._lock:
-            if str(tick.symbol) not in self._traded:
-                self._listener(tick)
+        if str(tick.symbol) not in self._traded:
+            self._listener(tick)
+
+
+async def _open(call: _OpeningPrice, ticks: list[PriceTick]) -> None:
+    for tick in ticks:
+        call.opening(tick)
