@@ -43,7 +43,13 @@ from mmtasks.grid.quickinit import quick_init
 from mmtasks.grid.transitions import apply_order_update
 from mmtasks.kinds import kind_of
 from mmtasks.messages import CandleEvent, CommandEvent, OrderEvent
-from mmtasks.risk.breaker import check_breaker, losing_streak, symbol_equity
+from mmtasks.risk.breaker import (
+    Prices,
+    check_breaker,
+    losing_streak,
+    quiet_prices,
+    symbol_equity,
+)
 from mmtasks.signal import pipeline
 from mmtasks.state.codec import SymbolStatus
 from mmtasks.state.keys import StateFields
@@ -310,23 +316,45 @@ def decide_grid(
     reducing = fleet is FleetState.REDUCING
     actions = decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
     if live and not actions and not reducing:
-        fx.band = band_text(grid, market, LiveSetup(strategy, risk, rules))
+        setup = LiveSetup(strategy, risk, rules)
+        fx.band = band_text(grid, market, setup, _breaker_prices(snap, fx, grid, setup))
     return actions
 
 
-def band_text(grid: GridState, market: Market, setup: LiveSetup) -> tuple[str, str] | None:
+def _breaker_prices(
+    snap: Snapshot, fx: Effects, grid: GridState, setup: LiveSetup
+) -> Prices | None:
+    """Return the prices at which the circuit breaker decides as it did in this step."""
+    if field_of(snap, fx, "breaker"):
+        return None, None  # tripped: not checked again until resume_symbol clears it
+    hwm = fx.meta.get("equity_hwm", snap.meta.get("equity_hwm"))
+    peak = Decimal(hwm) if hwm else None
+    return quiet_prices(setup.risk, grid.position, peak, setup.rules.tick_size)
+
+
+def band_text(
+    grid: GridState, market: Market, setup: LiveSetup, breaker: Prices | None = (None, None)
+) -> tuple[str, str] | None:
     """Return the settled grid's quiet band as (lo, hi) text ("": unbounded), or None.
 
     The worker stores it (mm:{s}:band) and the bridge sends no price task for a tick strictly
     inside it: the grid would decide the same there (grid/band.py, proven against the plain
-    loop by replay's equivalence tests). None while the circuit breaker is armed (its drawdown
-    moves with every price) or the band models nothing safe.
+    loop by replay's equivalence tests), and so would the circuit breaker: `breaker` is the
+    closed interval of prices where its drawdown limit neither trips nor raises its mark
+    (risk/breaker.py `quiet_prices`); the band is cut to it. None when either models nothing
+    safe.
     """
-    risk = setup.risk
-    if risk.max_drawdown_quote is not None or risk.max_losing_closes is not None:
+    if breaker is None:
         return None
     band, _, _ = quiet_band(grid, market, setup)
     if band is None:
+        return None
+    lo, hi = breaker
+    if lo is not None:
+        band = band.above(lo, closed=True)
+    if hi is not None:
+        band = band.below(hi, closed=True)
+    if not band.contains(market.price):
         return None
     return (
         canon(band.lo) if band.lo is not None else "",

@@ -21,7 +21,7 @@ import pytest
 from mmtasks.celery import app
 from mmtasks.errors import OperationalError
 from mmtasks.ledger import FillRecord
-from mmtasks.trading.step import run_step
+from mmtasks.trading.step import now_ms, run_step
 from tests.kit.configs import GRID
 from tests.kit.desk import Desk
 from tests.kit.feed import publish_tick
@@ -144,3 +144,34 @@ def test_a_price_task_steps_when_anything_but_the_price_may_change_the_decision(
     # Assert: the task ran the step (or left its wake for the holder), never skipped it.
     assert not result.skipped.startswith("quiet"), why
     assert desk.text.get(desk.keys.price_pending) is None
+
+
+def test_a_breaker_armed_grid_keeps_a_band_cut_to_its_drawdown_limit(desk: Desk) -> None:
+    # Arrange: the long grid with a drawdown limit of 5, settled at 100 (flat: equity 0, the
+    # mark 0), then at 89 BUY 90 fills (1 long at 90, fee-free: equity(p) = p - 90).
+    desk.init(GRID, {"max_drawdown_quote": "5"})
+    desk.trade("100")
+    assert desk.text.hgetall(desk.keys.band) == {"lo": "95", "hi": "105"}  # flat: unchanged
+    desk.trade("89")
+    assert desk.position()["qty"] == D(1) and desk.state()["equity_hwm"] == "0"
+
+    # Assert: the grid alone would keep 85 (below, 60 would join the entries) .. 100 (BUY 70's
+    # cancel window); the breaker keeps 85 (equity -5: a drawdown of 5, not past it) .. 90
+    # (equity 0, the mark: above it equity raises the mark).
+    assert desk.text.hgetall(desk.keys.band) == {"lo": "85", "hi": "90"}
+    client = desk.rt.redis
+    assert publish_tick(client, app, desk.symbol, D("89.9"), now_ms(), 201) is False
+    assert publish_tick(client, app, desk.symbol, D("85.1"), now_ms(), 202) is False
+
+    # Act / Assert: above the mark the tick wakes the symbol, whose step raises the mark (and
+    # changes no order); the band follows it.
+    assert publish_tick(client, app, desk.symbol, D("90.5"), now_ms(), 203) is True
+    result = desk.step("price")
+    assert not result.actions and desk.state()["equity_hwm"] == "0.5"
+    assert desk.text.hgetall(desk.keys.band) == {"lo": "85.5", "hi": "90.5"}
+
+    # Act / Assert: past the limit (equity -4.6 under the mark 0.5: a drawdown of 5.1) the tick
+    # wakes it too, and the breaker trips.
+    assert publish_tick(client, app, desk.symbol, D("85.4"), now_ms(), 204) is True
+    desk.step("price")
+    assert desk.state()["breaker"] == "REDUCING"
