@@ -91,7 +91,7 @@ def test_fills_from_sim_control_land_in_the_inbox_in_order_with_increasing_seq(
     # Something queued drains A's inbox: an on_order wake, or the price task of the tick the
     # connector sends on subscribe (it covers the wake, see bridge/writer.py).
     drains = [("mmtasks.symbol.on_order", [A]), ("mmtasks.symbol.on_price", [A])]
-    assert any(task in drains for task in queued_tasks(redis_client, A.lower()))
+    eventually(lambda: any(task in drains for task in queued_tasks(redis_client, A.lower())))
 
 
 def test_candles_of_the_feed_land_in_the_inbox(
@@ -107,8 +107,8 @@ def test_candles_of_the_feed_land_in_the_inbox(
     assert entries[0]["kind"] == "candle" and entries[0]["interval"] == "1s"
     assert Decimal(entries[0]["low"]) <= Decimal(entries[0]["close"]) <= Decimal(entries[0]["high"])
     # Woken by its own task, or drained by the price task already queued (no worker runs).
-    tasks = {name for name, _ in queued_tasks(redis_client, A.lower())}
-    assert tasks & {"mmtasks.symbol.on_candle", "mmtasks.symbol.on_price"}
+    drains = {"mmtasks.symbol.on_candle", "mmtasks.symbol.on_price"}
+    eventually(lambda: {name for name, _ in queued_tasks(redis_client, A.lower())} & drains)
 
 
 def test_a_restarted_bridge_continues_the_seq_and_writes_each_fill_once(

@@ -138,12 +138,13 @@ def test_order_updates_land_in_the_inbox_in_order_with_increasing_seq(
         )
         assert [seq for seq, _ in entries] == list(range(1, 301))
         assert [e["order_id"] for _, e in entries] == sent[symbol]
-        wakes = [
-            n
-            for n, _ in queued_tasks(redis_client, symbol.lower())
-            if n == "mmtasks.symbol.on_order"
-        ]
+        wakes = eventually(lambda s=symbol: order_wakes(redis_client, s))  # sent after the write
         assert 1 <= len(wakes) <= 300  # batches: one wake per symbol per write
+
+
+def order_wakes(client: redis_lib.Redis, symbol: str) -> list[str]:
+    """Return the on_order tasks queued for symbol."""
+    return [n for n, _ in queued_tasks(client, symbol.lower()) if n == "mmtasks.symbol.on_order"]
 
 
 def test_candles_land_in_the_inbox_and_forming_updates_never_outlive_the_close(
@@ -164,7 +165,8 @@ def test_candles_land_in_the_inbox_and_forming_updates_never_outlive_the_close(
     assert closed == [(minute, "11"), (minute + 60_000, "12")]
     assert all(e["kind"] == "candle" for _, e in entries)
     assert [seq for seq, _ in entries] == list(range(1, len(entries) + 1))
-    assert ("mmtasks.symbol.on_candle", [A]) in queued_tasks(redis_client, A.lower())
+    # The wake is sent after the inbox write: wait for it, as for the entries.
+    eventually(lambda: ("mmtasks.symbol.on_candle", [A]) in queued_tasks(redis_client, A.lower()))
     eventually(lambda: len(inbox(redis_client, B)) == 1)
 
 
