@@ -11,13 +11,14 @@ throughout (one symbol, no fleet risk).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import Side
 from mmtasks.errors import OperationalError
-from mmtasks.grid.band import FillMode
+from mmtasks.grid.band import Band, FillMode
 from mmtasks.grid.logic import REASON_WINDOW, frame, with_anchor
 from mmtasks.grid.models import (
     Action,
@@ -94,7 +95,8 @@ class Config:
 
     @property
     def breaker_armed(self) -> bool:
-        """Return True when a circuit-breaker limit is set (the fast path then stays off)."""
+        """Return True when a circuit-breaker limit is set (the fast path's bands are then cut
+        to the prices where it decides the same, and its volume-monitor shortcut stays off)."""
         return self.risk.max_drawdown_quote is not None or self.risk.max_losing_closes is not None
 
     @property
@@ -175,6 +177,24 @@ class Engine:
             self.marks.append(
                 Mark(index, p.qty, p.cost_basis, p.avg_cost, p.realized_pnl, p.fees, p.volume)
             )
+
+    def deciding_grid(self) -> GridState:
+        """Return the grid as the decision sees it: reduce-only once the breaker says REDUCING
+        (`advance.decide_grid`), so that its quiet band is the band of that decision."""
+        if self.meta.get("breaker") == "REDUCING" and not self.grid.reduce_only:
+            return dataclasses.replace(self.grid, reduce_only=True)
+        return self.grid
+
+    def breaker_cut(self, band: Band | None) -> Band | None:
+        """Return the part of the settled grid's band (of `deciding_grid`) where the circuit
+        breaker decides the same as at the last price (`advance.cut_band`, as the worker
+        stores it). Once tripped it is not checked again: the band stands."""
+        cfg, market = self.config, self.last_market
+        if band is None or not cfg.breaker_armed or market is None or self.meta.get("breaker"):
+            return band
+        hwm = self.meta.get("equity_hwm")
+        prices = advance.breaker_prices(hwm, cfg.risk, self.grid.position, cfg.rules.tick_size)
+        return advance.cut_band(band, prices, market.price)
 
     def decide(self, market: Market) -> list[Action]:
         """Return the worker's decision at market: `advance.decide_step`, as a step runs it."""

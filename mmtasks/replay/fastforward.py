@@ -214,8 +214,10 @@ class _Gate:
         market = self.engine.last_market
         self.band, self.frame = None, None
         if market is not None:
-            self.band, calls, self.frame = quiet_band(self.engine.grid, market, self.engine.config)
-            self.engine.evaluations += calls
+            engine = self.engine
+            band, calls, self.frame = quiet_band(engine.deciding_grid(), market, engine.config)
+            self.band = engine.breaker_cut(band)
+            engine.evaluations += calls
 
 
 def run_fast(walk: Walk) -> None:
@@ -223,7 +225,8 @@ def run_fast(walk: Walk) -> None:
     screen = Screen(walk)
     engine, data = walk.engine, walk.data
     engine.trust_placements = True
-    firings = screen.spiking is not None and applies(engine)
+    # A firing's proof does not model the circuit breaker: with one armed, firings are visited.
+    firings = screen.spiking is not None and applies(engine) and not engine.config.breaker_armed
     n = len(data)
     band: Band | None = None
     fr: Frame | None = None

@@ -32,10 +32,9 @@ def replay(
     """Replay data under cfg and return the outcome (fast skips rows that change nothing;
     confirm_trusted, for tests, still makes the decisions it skips and checks they are empty).
 
-    With a circuit breaker armed every row is visited: its drawdown moves with the price even
-    where the grid has nothing to do, which is what the fast path skips.
+    With a circuit breaker armed, the rows skipped are those where the breaker decides the same
+    too (`Engine.breaker_cut`); once it has tripped, every row is visited.
     """
-    fast = fast and not cfg.breaker_armed
     engine = Engine(cfg)
     engine.confirm_trusted = confirm_trusted
     walk = Walk(engine, data, order)

@@ -26,7 +26,7 @@ from typing import Literal
 from mmtasks.decimals import ZERO, canon
 from mmtasks.domain import FleetState, stricter
 from mmtasks.events import EventType
-from mmtasks.grid.band import LiveSetup, quiet_band
+from mmtasks.grid.band import Band, LiveSetup, quiet_band
 from mmtasks.grid.logic import decide, with_anchor
 from mmtasks.grid.models import (
     Action,
@@ -35,6 +35,7 @@ from mmtasks.grid.models import (
     GridConfig,
     GridState,
     Market,
+    Position,
     RiskConfig,
     SlotStatus,
     SymbolRules,
@@ -328,8 +329,29 @@ def _breaker_prices(
     if field_of(snap, fx, "breaker"):
         return None, None  # tripped: not checked again until resume_symbol clears it
     hwm = fx.meta.get("equity_hwm", snap.meta.get("equity_hwm"))
-    peak = Decimal(hwm) if hwm else None
-    return quiet_prices(setup.risk, grid.position, peak, setup.rules.tick_size)
+    return breaker_prices(hwm, setup.risk, grid.position, setup.rules.tick_size)
+
+
+def breaker_prices(
+    hwm: str | None, risk: RiskConfig, position: Position, tick_size: Decimal
+) -> Prices | None:
+    """Return the closed interval of prices where the untripped circuit breaker decides what
+    it decides now, by the state's high-water mark `hwm` as stored (risk/breaker.py
+    `quiet_prices`)."""
+    return quiet_prices(risk, position, Decimal(hwm) if hwm else None, tick_size)
+
+
+def cut_band(band: Band, breaker: Prices | None, price: Decimal) -> Band | None:
+    """Return the part of a quiet band where the circuit breaker decides the same (`breaker`,
+    closed: None models nothing safe), or None when price is not in it."""
+    if breaker is None:
+        return None
+    lo, hi = breaker
+    if lo is not None:
+        band = band.above(lo, closed=True)
+    if hi is not None:
+        band = band.below(hi, closed=True)
+    return band if band.contains(price) else None
 
 
 def band_text(
@@ -339,22 +361,12 @@ def band_text(
 
     The worker stores it (mm:{s}:band) and the bridge sends no price task for a tick strictly
     inside it: the grid would decide the same there (grid/band.py, proven against the plain
-    loop by replay's equivalence tests), and so would the circuit breaker: `breaker` is the
-    closed interval of prices where its drawdown limit neither trips nor raises its mark
-    (risk/breaker.py `quiet_prices`); the band is cut to it. None when either models nothing
-    safe.
+    loop by replay's equivalence tests), and so would the circuit breaker: the band is cut to
+    `breaker` (`cut_band`). None when either models nothing safe.
     """
-    if breaker is None:
-        return None
-    band, _, _ = quiet_band(grid, market, setup)
+    found, _, _ = quiet_band(grid, market, setup)
+    band = None if found is None else cut_band(found, breaker, market.price)
     if band is None:
-        return None
-    lo, hi = breaker
-    if lo is not None:
-        band = band.above(lo, closed=True)
-    if hi is not None:
-        band = band.below(hi, closed=True)
-    if not band.contains(market.price):
         return None
     return (
         canon(band.lo) if band.lo is not None else "",

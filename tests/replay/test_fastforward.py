@@ -57,6 +57,13 @@ SETUPS: list[dict[str, Any]] = [
     {"mode": "long", "spiky": "calm", "risk": {"average_window": 3}},
     {"mode": "neutral", "spiky": "calm", "risk": {"average_window": 3}},
     {"mode": "neutral", "fill": "touch", "spiky": "calm", "inventory_skew": "0.002"},
+    # A circuit breaker armed: bands cut to where it decides the same, trips along the way
+    # (reduce-only or paused after), a losing streak, firings visited.
+    {"mode": "long", "risk": {"max_drawdown_quote": "150"}},
+    {"mode": "neutral", "risk": {"max_drawdown_quote": "150", "breaker_action": "PAUSED"}},
+    {"mode": "neutral", "fill": "touch", "risk": {"max_drawdown_quote": "300"}},
+    {"mode": "long", "risk": {"max_losing_closes": 2, "max_drawdown_quote": "300"}},
+    {"mode": "neutral", "spiky": True, "risk": {"average_window": 3, "max_drawdown_quote": "80"}},
 ]
 
 
@@ -95,6 +102,11 @@ def random_path(rng: random.Random, rows: int, *, spiky: bool | str = False) -> 
     return series.candles(ts, *cents, v)
 
 
+def events(engine: Engine) -> list[dict[str, str]]:
+    """The events the decisions emitted, without the wall-clock time each was made at."""
+    return [{k: v for k, v in e.items() if k != "ts_ms"} for e in engine.step_events]
+
+
 @pytest.mark.parametrize("chunk", range(len(SETUPS)))
 def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     setup = dict(SETUPS[chunk])
@@ -103,7 +115,7 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
     cfg = config(
         setup.pop("mode"), fill=setup.pop("fill", "strict"), risk=setup.pop("risk", None), **setup
     )
-    firings = chained = trusted = trusted_cancels = 0
+    firings = chained = trusted = trusted_cancels = skipped = tripped = 0
     for _ in range(-(-PATHS // len(SETUPS))):  # at least PATHS paths in all
         data = random_path(rng, ROWS, spiky=spiky)
 
@@ -117,6 +129,10 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
             plain.engine.venue.placed,
             plain.engine.venue.cancelled,
         )
+        assert fast.engine.meta == plain.engine.meta  # the breaker's mark, streak, trip
+        assert events(fast.engine) == events(plain.engine)  # the breaker's, by what they say
+        skipped += plain.engine.steps - fast.engine.steps
+        tripped += bool(plain.engine.meta.get("breaker"))
         firings += fast.engine.firings
         chained += fast.engine.chained
         trusted += fast.engine.trusted
@@ -125,9 +141,12 @@ def test_fast_path_equals_plain_loop_on_random_paths(chunk: int) -> None:
         assert trusted > 0
     if cfg.risk.max_open_orders is None and cfg.risk.max_position is None:
         assert trusted_cancels > 0  # nor those cancelling entries out of their window
-    if spiky:  # the shortcuts under test were taken: firings, and firings in a row
-        assert firings > 0
+    if spiky and not cfg.breaker_armed:  # the shortcuts under test were taken: firings, and
+        assert firings > 0  # firings in a row
         assert chained > 0
+    if cfg.breaker_armed:  # rows were skipped, and the breaker tripped on some paths, not all
+        assert skipped > 0
+        assert 0 < tripped < -(-PATHS // len(SETUPS))
 
 
 def test_forming_volume_sums_each_candle_on_its_own() -> None:
