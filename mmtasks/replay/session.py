@@ -33,7 +33,8 @@ def replay(
     confirm_trusted, for tests, still makes the decisions it skips and checks they are empty).
 
     With a circuit breaker armed, the rows skipped are those where the breaker decides the same
-    too (`Engine.breaker_cut`); once it has tripped, every row is visited.
+    too (`Engine.breaker_cut`); once it has tripped, those where its decision (reduce-only after
+    REDUCING) does (`Engine.deciding_grid`).
     """
     engine = Engine(cfg)
     engine.confirm_trusted = confirm_trusted

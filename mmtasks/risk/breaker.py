@@ -58,43 +58,46 @@ Prices = tuple[Decimal | None, Decimal | None]  # (lo, hi), None: unbounded
 def quiet_prices(
     risk: RiskConfig, position: Position, high_water: Decimal | None, tick_size: Decimal
 ) -> Prices | None:
-    """Return the prices, on the tick grid, at which the drawdown limit decides what it decides
-    now: nothing trips and the high-water mark stays; None when no such prices are known.
+    """Return the prices, on the tick grid, at which an armed circuit breaker decides what it
+    decides now: nothing trips and the high-water mark stays; None when no such prices are
+    known (no mark yet, or none of them is calm).
 
     Any price p with lo <= p <= hi qualifies (the worker's quiet band takes the open interval
     inside it). Between fills the position is fixed, so equity is linear in the price:
-    realized - fees + (p - avg_cost) x qty. The limit holds where
-    high_water - max_drawdown_quote <= equity(p) <= high_water (a drawdown equal to the limit
-    does not trip, an equity equal to the mark does not raise it). Each end is that equation
-    solved for p, rounded to the tick inwards, then checked with `check_breaker` itself and
-    moved one tick further in if the rounding of Decimal arithmetic disagrees (equity is
-    monotone in p, so the ends hold for every price between). A losing streak moves only with
-    fills, and a tripped breaker is not checked again: neither bounds the price.
+    realized - fees + (p - avg_cost) x qty. An armed breaker (either limit) raises its mark
+    wherever equity(p) > high_water, and `max_drawdown_quote` trips wherever
+    equity(p) < high_water - max_drawdown_quote (a drawdown equal to the limit does not trip,
+    an equity equal to the mark does not raise it). Each end is that equation solved for p,
+    rounded to the tick inwards, then checked with `check_breaker` itself and moved one tick
+    further in if the rounding of Decimal arithmetic disagrees (equity is monotone in p, so the
+    ends hold for every price between). A losing streak moves only with fills, and a tripped
+    breaker is not checked again: neither bounds the price.
     """
     limit = risk.max_drawdown_quote
-    if limit is None:
-        return None, None
+    if limit is None and risk.max_losing_closes is None:
+        return None, None  # not armed: no mark is kept
     if high_water is None:
         return None  # the next step sets the mark, whatever the price
     base = position.realized_pnl - position.fees
     if position.qty == 0:
-        calm = _calm(risk, base, high_water)
-        return (None, None) if calm else None
+        return (None, None) if _calm(risk, base, high_water) else None
     qty, cost = position.qty, position.avg_cost
-    at_mark = cost + (high_water - base) / qty
-    at_limit = cost + (high_water - limit - base) / qty
+    at_mark: Decimal | None = cost + (high_water - base) / qty
+    at_limit = None if limit is None else cost + (high_water - limit - base) / qty
     lo, hi = (at_limit, at_mark) if qty > 0 else (at_mark, at_limit)
-    lo = (lo / tick_size).to_integral_value(rounding=ROUND_CEILING) * tick_size
-    hi = (hi / tick_size).to_integral_value(rounding=ROUND_FLOOR) * tick_size
+    if lo is not None:
+        lo = (lo / tick_size).to_integral_value(rounding=ROUND_CEILING) * tick_size
+    if hi is not None:
+        hi = (hi / tick_size).to_integral_value(rounding=ROUND_FLOOR) * tick_size
     for _ in range(2):
-        if not _calm(risk, symbol_equity(position, lo), high_water):
+        if lo is not None and not _calm(risk, symbol_equity(position, lo), high_water):
             lo += tick_size
-        if not _calm(risk, symbol_equity(position, hi), high_water):
+        if hi is not None and not _calm(risk, symbol_equity(position, hi), high_water):
             hi -= tick_size
-    if hi < lo or not (
-        _calm(risk, symbol_equity(position, lo), high_water)
-        and _calm(risk, symbol_equity(position, hi), high_water)
-    ):
+    ends_calm = all(
+        _calm(risk, symbol_equity(position, end), high_water) for end in (lo, hi) if end is not None
+    )
+    if not ends_calm or (lo is not None and hi is not None and hi < lo):
         return None
     return lo, hi
 

@@ -64,6 +64,7 @@ SETUPS: list[dict[str, Any]] = [
     {"mode": "neutral", "fill": "touch", "risk": {"max_drawdown_quote": "300"}},
     {"mode": "long", "risk": {"max_losing_closes": 2, "max_drawdown_quote": "300"}},
     {"mode": "neutral", "spiky": True, "risk": {"average_window": 3, "max_drawdown_quote": "80"}},
+    {"mode": "neutral", "risk": {"max_losing_closes": 2}},  # the mark kept, no drawdown limit
 ]
 
 

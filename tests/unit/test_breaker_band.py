@@ -49,9 +49,21 @@ def test_flat_unarmed_unmarked_and_beyond_the_limit() -> None:
     assert quiet_prices(ARMED, flat, D(10), D("0.1")) is None  # drawdown 6: it trips anyway
     assert quiet_prices(ARMED, flat, D(3), D("0.1")) is None  # equity 4 raises the mark
     assert quiet_prices(RiskConfig(), flat, None, D("0.1")) == (None, None)  # not armed
-    streak_only = RiskConfig(max_losing_closes=3)  # a streak moves with fills, not prices
-    assert quiet_prices(streak_only, Position(qty=D(1)), None, D("0.1")) == (None, None)
     assert quiet_prices(ARMED, Position(qty=D(1)), None, D("0.1")) is None  # no mark yet
+
+
+def test_a_losing_streak_alone_keeps_the_mark_and_bounds_only_that_side() -> None:
+    # The streak moves with fills, not prices; but an armed breaker keeps its mark whichever
+    # limit arms it, so equity past the mark raises it. 1 long at 100: the mark 3 is at 103.
+    streak_only = RiskConfig(max_losing_closes=3)
+    position = Position(qty=D(1), avg_cost=D(100))
+    assert quiet_prices(streak_only, position, D(3), D("0.1")) == (None, D(103))
+    assert quiet_prices(streak_only, Position(qty=D(-1), avg_cost=D(100)), D(3), D("0.1")) == (
+        D(97),
+        None,
+    )
+    assert not calm(streak_only, position, D("103.1"), D(3))
+    assert calm(streak_only, position, D(1), D(3))  # far below: no drawdown limit to trip
 
 
 prices = st.decimals(min_value=D("0.01"), max_value=D(100000), places=2)
@@ -83,6 +95,8 @@ def test_every_tick_inside_is_calm_and_the_ticks_beyond_are_not(
     # A mark the symbol reached: its equity at some price, drawdown below it.
     mark = symbol_equity(position, cost) + drawdown
     found = quiet_prices(risk, position, mark, tick)
+    if drawdown <= limit and limit / abs(qty) >= tick:  # calm prices, a tick multiple among them
+        assert found is not None
     if found is None:  # no price is calm (the drawdown is past the limit, or none on the grid)
         return
     lo, hi = found
