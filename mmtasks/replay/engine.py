@@ -189,11 +189,16 @@ class Engine:
         """Return the part of the settled grid's band (of `deciding_grid`) where the circuit
         breaker decides the same as at the last price (`advance.cut_band`, as the worker
         stores it). Once tripped it is not checked again: the band stands."""
-        cfg, market = self.config, self.last_market
-        if band is None or not cfg.breaker_armed or market is None or self.meta.get("breaker"):
+        cfg, market, meta = self.config, self.last_market, self.meta
+        if band is None or not cfg.breaker_armed or market is None:
             return band
-        hwm = self.meta.get("equity_hwm")
-        prices = advance.breaker_prices(hwm, cfg.risk, self.grid.position, cfg.rules.tick_size)
+        prices = advance.breaker_prices(
+            meta.get("breaker"),
+            meta.get("equity_hwm"),
+            cfg.risk,
+            self.grid.position,
+            cfg.rules.tick_size,
+        )
         return advance.cut_band(band, prices, market.price)
 
     def decide(self, market: Market) -> list[Action]:

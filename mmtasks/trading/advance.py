@@ -326,18 +326,20 @@ def _breaker_prices(
     snap: Snapshot, fx: Effects, grid: GridState, setup: LiveSetup
 ) -> Prices | None:
     """Return the prices at which the circuit breaker decides as it did in this step."""
-    if field_of(snap, fx, "breaker"):
-        return None, None  # tripped: not checked again until resume_symbol clears it
     hwm = fx.meta.get("equity_hwm", snap.meta.get("equity_hwm"))
-    return breaker_prices(hwm, setup.risk, grid.position, setup.rules.tick_size)
+    tripped = field_of(snap, fx, "breaker")
+    return breaker_prices(tripped, hwm, setup.risk, grid.position, setup.rules.tick_size)
 
 
 def breaker_prices(
-    hwm: str | None, risk: RiskConfig, position: Position, tick_size: Decimal
+    tripped: str | None, hwm: str | None, risk: RiskConfig, position: Position, tick_size: Decimal
 ) -> Prices | None:
-    """Return the closed interval of prices where the untripped circuit breaker decides what
-    it decides now, by the state's high-water mark `hwm` as stored (risk/breaker.py
-    `quiet_prices`)."""
+    """Return the closed interval of prices where the circuit breaker decides what it decides
+    now, by the state's `breaker` and high-water mark `hwm` as stored (risk/breaker.py
+    `quiet_prices`). A tripped breaker is not checked again until resume_symbol clears it:
+    it bounds no price."""
+    if tripped:
+        return None, None
     return quiet_prices(risk, position, Decimal(hwm) if hwm else None, tick_size)
 
 
