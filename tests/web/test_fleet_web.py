@@ -251,7 +251,8 @@ def test_screenshots_of_the_fleet_and_a_symbol_page(fleet_tab: Tab, symbol_tab: 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     symbol_tab.wait("window.mmDash.markers().length > 0 && window.mmDash.bars() >= 20", 90)
     fleet_tab.wait("window.mmDash.view().symbols.every(s => s.state === 'ACTIVE' && s.last_price)")
-    shot = {"full_page": True, "animations": "disabled"}
+    # A live page's full-page shot on two loaded cores took over Playwright's 30 s once in CI.
+    shot = {"full_page": True, "animations": "disabled", "timeout": 120_000}
     fleet_tab.page.set_viewport_size({"width": 1480, "height": 300})  # full page = content
     fleet_tab.page.screenshot(path=str(ARTIFACTS / "dashboard-fleet.png"), **shot)
     symbol_tab.page.screenshot(path=str(ARTIFACTS / "dashboard-symbol.png"), **shot)
