@@ -8,9 +8,11 @@ Order comes from the symbol's inbox and cursor, not from the queue.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import after_setup_logger, after_setup_task_logger
 from celery.worker.consumer import Consumer
 from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
@@ -32,6 +34,25 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
         if isinstance(symbol, str) and symbol:
             return {"queue": symbol.lower()}
     return {"queue": CONTROL_QUEUE}
+
+
+def silence_cancel_warning() -> None:
+    """Silence the warning Celery gives on every broker loss: that Celery 6 will cancel running
+    acks-late tasks (`worker_cancel_long_running_tasks_on_connection_loss`).
+
+    It is given whatever that setting says but True, and True would only log a failure here:
+    the thread pool cannot cancel a task. A step needs neither: its lock and inbox cursor make a
+    redelivered task change nothing the first run committed (DESIGN.md's ordering promise).
+    Only this warning goes; any other of Celery's still shows.
+    """
+    warnings.filterwarnings(
+        "ignore",
+        message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+        category=CPendingDeprecationWarning,
+    )
+
+
+silence_cancel_warning()
 
 
 class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints
