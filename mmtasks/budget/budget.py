@@ -46,6 +46,8 @@ RESERVE = {
     Priority.READ: 0.5,
     Priority.SETUP: 0.5,
 }
+POOL_CONNECTIONS = 32  # Redis connections one budget holds at most
+POOL_WAIT_S = 10.0  # the longest a draw waits for one (its own bound is checked after)
 MAX_WAIT_S = {
     Priority.CANCEL: 4.0,
     Priority.CLOSE: 3.0,
@@ -165,7 +167,13 @@ class RateBudget:
             limits.margin,
             limits.burst,
         )
-        self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=5)
+        # Many draws at once (a connector's every symbol places at the same tick) share these
+        # connections: a draw past them waits for one, as it waits for tokens, instead of
+        # failing at once (a plain pool raises MaxConnectionsError at its 100th caller).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S, socket_timeout=5
+        )
+        self.redis = aioredis.Redis.from_pool(pool)  # closes the pool when it is closed
         self._draw = self.redis.register_script(DRAW_LUA)
         self._correct = self.redis.register_script(CORRECT_LUA)
         self._pause = self.redis.register_script(PAUSE_LUA)

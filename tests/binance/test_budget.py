@@ -103,6 +103,30 @@ def test_a_budget_drained_by_entries_still_lets_a_cancel_out_in_bounded_time(
     assert close_s < 3.0
 
 
+def test_more_draws_at_once_than_the_budget_has_connections_all_get_through(
+    redis_url: str,
+) -> None:
+    # A connector whose every symbol places at one tick draws for all of them at once: more
+    # callers than a Redis connection pool holds (redis-py's plain pool refuses its 101st).
+    callers = 150
+    roomy = VenueLimits(weight_per_minute=60_000, orders_per_10s=10_000, orders_per_minute=60_000)
+
+    async def scenario() -> list[Any]:
+        budget = RateBudget(redis_url, "crowdvenue", roomy, ip="c", api_key="k")
+        try:
+            draws = [budget.draw(1, 1, Priority.ENTRY) for _ in range(callers)]
+            return await asyncio.gather(*draws, return_exceptions=True)
+        finally:
+            await budget.close()
+
+    outcomes = run(scenario())
+
+    # The buckets hold 60,000 x 0.95 x burst weight and orders: none of the 150 needs to wait.
+    assert [o for o in outcomes if not isinstance(o, float)] == []
+    stats = budget_status(redis_lib.Redis.from_url(redis_url))["crowdvenue"]
+    assert stats["stats"]["draws:entry"] == callers
+
+
 def test_a_pause_stops_every_draw_until_it_ends(redis_url: str) -> None:
     async def scenario() -> str:
         first = RateBudget(redis_url, "testvenue", LIMITS, ip="c", api_key="k")
