@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from mmtasks.settings import Settings
 from mmtasks.web import routes
 from mmtasks.web.auth import COOKIE, TokenAuth
+from mmtasks.web.broadcast import EventBroadcast
 from mmtasks.web.collector import FleetCollector
 from mmtasks.web.config import WebSettings
 from mmtasks.web.feed import feed_endpoint
@@ -74,9 +75,12 @@ def create_app(settings: Settings, web: WebSettings, celery_app: Celery) -> Star
         registry.register(FleetCollector(sources))
         app.state.sources, app.state.registry, app.state.web = sources, registry, web
         app.state.view = ViewCache(sources, web.view_ttl_s)
+        app.state.broadcast = EventBroadcast(sources.aredis)  # one stream reader for all feeds
+        await app.state.broadcast.start()
         try:
             yield
         finally:
+            await app.state.broadcast.stop()
             await sources.aredis.aclose()
             await run_in_threadpool(sources.close)
 

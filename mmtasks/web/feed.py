@@ -25,6 +25,7 @@ import redis.asyncio as aioredis
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mmtasks.state.keys import EVENTS, keys_for
+from mmtasks.web.broadcast import READ_COUNT, EventBroadcast, id_tuple
 from mmtasks.web.events_reader import message_of, recent_events
 from mmtasks.web.sources import Sources
 from mmtasks.web.view_cache import ViewCache
@@ -32,8 +33,7 @@ from mmtasks.web.view_cache import ViewCache
 log = logging.getLogger(__name__)
 
 STREAM_ID = re.compile(r"^\d+-\d+$")
-READ_BLOCK_MS = 1000
-READ_COUNT = 500
+LAGGING = 1013  # WebSocket close code "try again later": the client fell behind the stream
 STATUS_EVERY_S = 2.0
 DIRTY_STATUS_AGE_S = 0.2  # after an event, a status at most this old is sent
 RESUME_SCAN = 1  # the oldest kept entry, to tell a client that its `after` was trimmed away
@@ -42,11 +42,14 @@ RESUME_SCAN = 1  # the oldest kept entry, to tell a client that its `after` was 
 class Feed:
     """One client's connection."""
 
-    def __init__(self, ws: WebSocket, sources: Sources, view: ViewCache) -> None:
+    def __init__(
+        self, ws: WebSocket, sources: Sources, view: ViewCache, broadcast: EventBroadcast
+    ) -> None:
         self.ws = ws
         self.sources = sources
         self.r: aioredis.Redis = sources.aredis
         self.view = view
+        self.broadcast = broadcast
         self.symbols: list[str] = []
         self.subscribed: str | None = None
         self.dirty = False
@@ -99,18 +102,40 @@ class Feed:
     async def _check_resume(self, after: str) -> None:
         """Say so when events after `after` were already trimmed from the capped stream."""
         oldest = await self.r.xrange(EVENTS, count=RESUME_SCAN)
-        if oldest and _id_tuple(str(oldest[0][0])) > _id_tuple(after) and after != "0-0":
+        if oldest and id_tuple(str(oldest[0][0])) > id_tuple(after) and after != "0-0":
             await self.send("history", {"gap": True, "after": after, "oldest": str(oldest[0][0])})
 
     async def _events(self, cursor: str) -> None:
+        """Send every event after cursor, once and in order: those already in the stream with
+        plain reads, then the ones the process's broadcast reads (subscribed first, so none
+        falls between the two)."""
+        sub = self.broadcast.subscribe()
+        try:
+            cursor = await self._catch_up(cursor)
+            while True:
+                entry = await sub.take(cursor)
+                if entry is None:  # fell far behind: it resumes from its last id (feed.js)
+                    await self.ws.close(code=LAGGING, reason="too far behind; reconnect with after")
+                    return
+                cursor = await self._send_entry(*entry)
+        finally:
+            self.broadcast.unsubscribe(sub)
+
+    async def _catch_up(self, cursor: str) -> str:
+        """Send the stream's entries after cursor as they are now; return the newest sent."""
         while True:
-            reply: Any = await self.r.xread({EVENTS: cursor}, count=READ_COUNT, block=READ_BLOCK_MS)
-            for _, rows in reply or []:
-                for entry_id, fields in rows:
-                    cursor = str(entry_id)
-                    message = message_of(cursor, fields)
-                    await self.send(message["type"], message["data"], cursor)
-                    self.dirty = True
+            reply: Any = await self.r.xread({EVENTS: cursor}, count=READ_COUNT)  # no BLOCK
+            rows = [row for _, stream_rows in reply or [] for row in stream_rows]
+            for entry_id, fields in rows:
+                cursor = await self._send_entry(str(entry_id), fields)
+            if len(rows) < READ_COUNT:
+                return cursor
+
+    async def _send_entry(self, entry_id: str, fields: Any) -> str:
+        message = message_of(entry_id, fields)
+        await self.send(message["type"], message["data"], entry_id)
+        self.dirty = True
+        return entry_id
 
     async def _ticker(self) -> None:
         every_s = self.sources.web.tick_every_s
@@ -163,11 +188,6 @@ class Feed:
                 self._ticks.pop(self.subscribed or "", None)
 
 
-def _id_tuple(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
 async def feed_endpoint(ws: WebSocket) -> None:
     """Serve one WebSocket client until it leaves."""
     state = ws.app.state
@@ -176,6 +196,6 @@ async def feed_endpoint(ws: WebSocket) -> None:
     if after is not None and not STREAM_ID.match(after):
         await ws.close(code=1008, reason="after must be a stream id like 1700000000000-0")
         return
-    feed = Feed(ws, state.sources, state.view)
+    feed = Feed(ws, state.sources, state.view, state.broadcast)
     with contextlib.suppress(WebSocketDisconnect):
         await feed.run(after)

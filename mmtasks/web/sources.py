@@ -20,6 +20,20 @@ from mmtasks.web.consumers import ConsumerWatch
 LISTED_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # what the status task lists
 
 
+ASYNC_CONNECTIONS = 64  # the async client's connections; a read past them waits for one
+ASYNC_WAIT_S = 10.0  # at most (then it fails as Redis being down does)
+
+
+def _async_client(url: str) -> aioredis.Redis:
+    """Return the async client the feeds share. Every dashboard's price ticks go through it
+    at once: a blocking pool makes a read past its connections wait for one, where redis-py's
+    plain pool refuses its 101st caller at once (the events stream has one reader: broadcast)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=ASYNC_CONNECTIONS, timeout=ASYNC_WAIT_S, decode_responses=True
+    )
+    return aioredis.Redis.from_pool(pool)  # closes the pool when it is closed
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -63,7 +77,7 @@ class Sources:
             settings=settings,
             web=web,
             redis=client,
-            aredis=aioredis.Redis.from_url(settings.redis_url, decode_responses=True),
+            aredis=_async_client(settings.redis_url),
             broker=broker,
             pg=pool,
             consumers=watch,
