@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 from celery.exceptions import CPendingDeprecationWarning
-from celery.signals import after_setup_logger, after_setup_task_logger
+from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
 from celery.worker.consumer import Consumer
 from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
 from kombu.common import ignore_errors
@@ -53,6 +53,13 @@ def silence_cancel_warning() -> None:
 
 
 silence_cancel_warning()
+
+
+@celeryd_after_setup.connect
+def _silence_after_logging_setup(**_: Any) -> None:
+    # A worker's logging setup (Celery's `Logging.setup`) puts `always` for Celery's pending
+    # deprecations in front of every filter given before it: give this one again after it.
+    silence_cancel_warning()
 
 
 class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints
