@@ -55,11 +55,13 @@ def silence_cancel_warning() -> None:
 silence_cancel_warning()
 
 
-@celeryd_after_setup.connect
 def _silence_after_logging_setup(**_: Any) -> None:
     # A worker's logging setup (Celery's `Logging.setup`) puts `always` for Celery's pending
     # deprecations in front of every filter given before it: give this one again after it.
     silence_cancel_warning()
+
+
+celeryd_after_setup.connect(_silence_after_logging_setup, weak=False)
 
 
 class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints
