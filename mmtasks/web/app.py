@@ -75,7 +75,7 @@ def create_app(settings: Settings, web: WebSettings, celery_app: Celery) -> Star
         registry.register(FleetCollector(sources))
         app.state.sources, app.state.registry, app.state.web = sources, registry, web
         app.state.view = ViewCache(sources, web.view_ttl_s)
-        app.state.broadcast = EventBroadcast(sources.aredis)  # one stream reader for all feeds
+        app.state.broadcast = EventBroadcast(settings.redis_url)  # one reader for all feeds
         await app.state.broadcast.start()
         try:
             yield

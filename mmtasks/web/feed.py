@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mmtasks.state.keys import EVENTS, keys_for
-from mmtasks.web.broadcast import READ_COUNT, EventBroadcast, id_tuple
+from mmtasks.web.broadcast import EventBroadcast, follow, id_tuple
 from mmtasks.web.events_reader import message_of, recent_events
 from mmtasks.web.sources import Sources
 from mmtasks.web.view_cache import ViewCache
@@ -106,36 +106,16 @@ class Feed:
             await self.send("history", {"gap": True, "after": after, "oldest": str(oldest[0][0])})
 
     async def _events(self, cursor: str) -> None:
-        """Send every event after cursor, once and in order: those already in the stream with
-        plain reads, then the ones the process's broadcast reads (subscribed first, so none
-        falls between the two)."""
-        sub = self.broadcast.subscribe()
-        try:
-            cursor = await self._catch_up(cursor)
-            while True:
-                entry = await sub.take(cursor)
-                if entry is None:  # fell far behind: it resumes from its last id (feed.js)
-                    await self.ws.close(code=LAGGING, reason="too far behind; reconnect with after")
-                    return
-                cursor = await self._send_entry(*entry)
-        finally:
-            self.broadcast.unsubscribe(sub)
+        """Send every event after cursor (broadcast.follow); a client that fell too far
+        behind is closed, and resumes from its last id (feed.js)."""
+        if not await follow(self.r, self.broadcast, cursor, self._send_entry):
+            async with self._send_lock:
+                await self.ws.close(code=LAGGING, reason="too far behind; reconnect with after")
 
-    async def _catch_up(self, cursor: str) -> str:
-        """Send the stream's entries after cursor as they are now; return the newest sent."""
-        while True:
-            reply: Any = await self.r.xread({EVENTS: cursor}, count=READ_COUNT)  # no BLOCK
-            rows = [row for _, stream_rows in reply or [] for row in stream_rows]
-            for entry_id, fields in rows:
-                cursor = await self._send_entry(str(entry_id), fields)
-            if len(rows) < READ_COUNT:
-                return cursor
-
-    async def _send_entry(self, entry_id: str, fields: Any) -> str:
+    async def _send_entry(self, entry_id: str, fields: dict[str, Any]) -> None:
         message = message_of(entry_id, fields)
         await self.send(message["type"], message["data"], entry_id)
         self.dirty = True
-        return entry_id
 
     async def _ticker(self) -> None:
         every_s = self.sources.web.tick_every_s

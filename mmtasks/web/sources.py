@@ -27,7 +27,8 @@ ASYNC_WAIT_S = 10.0  # at most (then it fails as Redis being down does)
 def _async_client(url: str) -> aioredis.Redis:
     """Return the async client the feeds share. Every dashboard's price ticks go through it
     at once: a blocking pool makes a read past its connections wait for one, where redis-py's
-    plain pool refuses its 101st caller at once (the events stream has one reader: broadcast)."""
+    plain pool refuses its 101st caller at once (the events stream has its own reader:
+    web/broadcast.py)."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url, max_connections=ASYNC_CONNECTIONS, timeout=ASYNC_WAIT_S, decode_responses=True
     )
