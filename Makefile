@@ -55,13 +55,16 @@ proto-check: install  ## fail when committed mmtasks/pb does not match proto/
 
 # Tests run in TEST_JOBS processes (pytest-xdist): most of a fleet test's time is spent waiting
 # for its processes, so two halve the wall time on two cores. Each process reserves its own
-# Redis database (tests/conftest.py) and each test its own Postgres schema. TEST_JOBS=0: one.
+# Redis database (tests/conftest.py) and each test its own Postgres schema. A file's tests stay
+# in one process (--dist loadfile): its module fixtures (a fleet, a browser) are built once, and
+# its tests run in their order. TEST_JOBS=0: one process.
 TEST_JOBS ?= 2
+XDIST = -n $(TEST_JOBS) --dist loadfile
 
 test: install proto-check  ## the whole suite on real Redis, Postgres, gRPC and Celery workers; the core's tests again compiled
 	-@$(PY) scripts/native.py >/dev/null  # recompile what changed since the last build (seconds)
-	$(PY) -m pytest -q -n $(TEST_JOBS)
-	MMTASKS_COMPILED=1 $(PY) -m pytest -q -n $(TEST_JOBS) tests/grid tests/props tests/unit tests/replay \
+	$(PY) -m pytest -q $(XDIST)
+	MMTASKS_COMPILED=1 $(PY) -m pytest -q $(XDIST) tests/grid tests/props tests/unit tests/replay \
 	  --ignore tests/replay/test_live_equals_replay.py --ignore tests/replay/test_breaker_live_equals_replay.py
 
 test-fast: install  ## pure unit tests only

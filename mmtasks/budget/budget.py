@@ -47,7 +47,6 @@ RESERVE = {
     Priority.SETUP: 0.5,
 }
 POOL_CONNECTIONS = 32  # Redis connections one budget holds at most
-POOL_WAIT_S = 10.0  # the longest a draw waits for one (its own bound is checked after)
 MAX_WAIT_S = {
     Priority.CANCEL: 4.0,
     Priority.CLOSE: 3.0,
@@ -55,6 +54,10 @@ MAX_WAIT_S = {
     Priority.READ: 3.0,
     Priority.SETUP: 120.0,
 }
+# The longest a draw waits for a Redis connection: the tightest bound, so a cancel is never
+# held past its own by the pool (connections go first come, not by priority); then it fails
+# as Redis being down does.
+POOL_WAIT_S = min(MAX_WAIT_S.values())
 
 
 @dataclass(frozen=True)

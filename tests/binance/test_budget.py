@@ -123,7 +123,8 @@ def test_more_draws_at_once_than_the_budget_has_connections_all_get_through(
 
     # The buckets hold 60,000 x 0.95 x burst weight and orders: none of the 150 needs to wait.
     assert [o for o in outcomes if not isinstance(o, float)] == []
-    stats = budget_status(redis_lib.Redis.from_url(redis_url))["crowdvenue"]
+    with redis_lib.Redis.from_url(redis_url) as client:
+        stats = budget_status(client)["crowdvenue"]
     assert stats["stats"]["draws:entry"] == callers
 
 

@@ -66,6 +66,8 @@ def test_the_runner_starts_the_fleet_shows_status_and_leaves_nothing_behind(
             "100",
             "--data-dir",
             str(tmp_path),
+            "--web-port",
+            "0",  # any free port: tests/test_run_ports.py holds 8000 meanwhile in parallel runs
         ],
         check=False,
         cwd=ROOT,
