@@ -36,14 +36,16 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return {"queue": CONTROL_QUEUE}
 
 
-def silence_cancel_warning() -> None:
+def silence_cancel_warning(**_: Any) -> None:
     """Silence the warning Celery gives on every broker loss: that Celery 6 will cancel running
     acks-late tasks (`worker_cancel_long_running_tasks_on_connection_loss`).
 
     It is given whatever that setting says but True, and True would only log a failure here:
     the thread pool cannot cancel a task. A step needs neither: its lock and inbox cursor make a
     redelivered task change nothing the first run committed (DESIGN.md's ordering promise).
-    Only this warning goes; any other of Celery's still shows.
+    Only this warning goes; any other of Celery's still shows. Given at import and again
+    after a worker's logging setup (`celeryd_after_setup`), which puts `always` for Celery's
+    pending deprecations in front of every filter given before it.
     """
     warnings.filterwarnings(
         "ignore",
@@ -53,15 +55,7 @@ def silence_cancel_warning() -> None:
 
 
 silence_cancel_warning()
-
-
-def _silence_after_logging_setup(**_: Any) -> None:
-    # A worker's logging setup (Celery's `Logging.setup`) puts `always` for Celery's pending
-    # deprecations in front of every filter given before it: give this one again after it.
-    silence_cancel_warning()
-
-
-celeryd_after_setup.connect(_silence_after_logging_setup, weak=False)
+celeryd_after_setup.connect(silence_cancel_warning, weak=False)
 
 
 class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints

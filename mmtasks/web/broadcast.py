@@ -41,6 +41,13 @@ def id_tuple(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+async def newest_id(client: aioredis.Redis) -> str:
+    """Return the id of the newest event ('0-0' when the stream is empty): events_reader's
+    `last_id` on an async client."""
+    rows: Any = await client.xrevrange(EVENTS, count=1)
+    return str(rows[0][0]) if rows else "0-0"
+
+
 def stream_rows(reply: Any) -> list[Entry]:
     """Return an XREAD reply's entries as (id, fields)."""
     return [(str(i), fields) for _, rows in reply or [] for i, fields in rows]
@@ -127,8 +134,7 @@ class EventBroadcast:
 
     async def _read_once(self) -> None:
         if self.cursor is None:  # start after the newest entry: a client catches up itself
-            rows = await self.r.xrevrange(EVENTS, count=1)
-            self.cursor = str(rows[0][0]) if rows else "0-0"
+            self.cursor = await newest_id(self.r)
             self.ready.set()
         reply = await self.r.xread({EVENTS: self.cursor}, count=READ_COUNT, block=READ_BLOCK_MS)
         for entry in stream_rows(reply):

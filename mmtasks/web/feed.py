@@ -25,7 +25,7 @@ import redis.asyncio as aioredis
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from mmtasks.state.keys import EVENTS, keys_for
-from mmtasks.web.broadcast import EventBroadcast, follow, id_tuple
+from mmtasks.web.broadcast import EventBroadcast, follow, id_tuple, newest_id
 from mmtasks.web.events_reader import message_of, recent_events
 from mmtasks.web.sources import Sources
 from mmtasks.web.view_cache import ViewCache
@@ -68,7 +68,7 @@ class Feed:
         return view
 
     async def run(self, after: str | None) -> None:
-        snapshot_id = await self._last_id()
+        snapshot_id = await newest_id(self.r)
         view = await self.view.get()
         self.symbols = [e["symbol"] for e in view["symbols"]]
         await self.send("status", view | {"stream_id": snapshot_id})
@@ -94,10 +94,6 @@ class Feed:
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
-
-    async def _last_id(self) -> str:
-        rows = await self.r.xrevrange(EVENTS, count=1)
-        return str(rows[0][0]) if rows else "0-0"
 
     async def _check_resume(self, after: str) -> None:
         """Say so when events after `after` were already trimmed from the capped stream."""
