@@ -21,7 +21,9 @@ Tick-to-order latency (per symbol count): the simulated connector with a random-
 (--layout assign, the default: as `make run` starts them, ceil(N / 32) processes of 8 threads
 each, mmtasks/assign.py; --layout prefork: min(N, 8) one-task processes, as before). The
 workers' RSS and PSS (their pool children included) are printed beside the latency.
-Probes: one symbol at a time gets an injected price two grid intervals away
+Probes start once every grid is up and settled (its quiet band stored: steady state, start-up
+excluded, as bench_run.py measures it); one symbol at a time gets an injected price two grid
+intervals away
 (SimControl.InjectPrice), so its worker must place new orders. Latency = created_ms of the
 first order of that symbol created at or after the tick, minus the tick's ts_event_ms; both
 stamps come from the connector's clock, so this is connector -> bridge -> Redis/Celery ->
@@ -353,14 +355,28 @@ def probe(
     """
     from mmtasks.celery import app
     from mmtasks.registry.symbol_commands import init_symbol
+    from mmtasks.state.keys import keys_for
 
     for symbol in symbols:
         init_symbol(client, app, exchange, symbol, GRID)
-    deadline = time.monotonic() + 180
+    started = time.monotonic()
+    deadline = started + 180
     while any(len(exchange.open_orders(s)) < 6 for s in symbols):  # every grid is up
         if time.monotonic() > deadline:
             raise SystemExit("workers did not place their grids")
         time.sleep(0.2)
+    # Steady state, as bench_run.py measures it (start-up excluded): every grid has settled,
+    # its quiet band stored by the step that took its orders' acks. Probing before that
+    # measures the start-up burst (every symbol placing its grid at once): the first probes
+    # then waited behind it, 45-300 ms, enough to make the p99 of 100 probes.
+    bands = [keys_for(s).band for s in symbols]
+    while not all(client.exists(band) for band in bands):
+        if time.monotonic() > deadline:
+            raise SystemExit("grids did not settle: a symbol never stored its quiet band")
+        time.sleep(0.2)
+    print(
+        f"  {len(symbols)} grids up and settled in {time.monotonic() - started:.1f} s", flush=True
+    )
     got: list[float] = []
     for i in range(samples):
         symbol = symbols[i % len(symbols)]
