@@ -26,6 +26,7 @@ from mmtasks.web.collector import FleetCollector
 from mmtasks.web.config import WebSettings
 from mmtasks.web.feed import feed_endpoint
 from mmtasks.web.sources import Sources
+from mmtasks.web.ticks import TickBoard
 from mmtasks.web.view_cache import ViewCache
 
 STATIC = Path(__file__).parent / "static"
@@ -77,6 +78,7 @@ def create_app(settings: Settings, web: WebSettings, celery_app: Celery) -> Star
         app.state.view = ViewCache(sources, web.view_ttl_s)
         app.state.broadcast = EventBroadcast(settings.redis_url)  # one reader for all feeds
         await app.state.broadcast.start()
+        app.state.ticks = TickBoard(sources.aredis, web.tick_every_s / 2)  # one read for all
         try:
             yield
         finally:

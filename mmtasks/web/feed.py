@@ -24,10 +24,11 @@ from typing import Any
 import redis.asyncio as aioredis
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from mmtasks.state.keys import EVENTS, keys_for
+from mmtasks.state.keys import EVENTS
 from mmtasks.web.broadcast import EventBroadcast, follow, id_tuple, newest_id
 from mmtasks.web.events_reader import message_of, recent_events
 from mmtasks.web.sources import Sources
+from mmtasks.web.ticks import Tick, TickBoard
 from mmtasks.web.view_cache import ViewCache
 
 log = logging.getLogger(__name__)
@@ -43,18 +44,24 @@ class Feed:
     """One client's connection."""
 
     def __init__(
-        self, ws: WebSocket, sources: Sources, view: ViewCache, broadcast: EventBroadcast
+        self,
+        ws: WebSocket,
+        sources: Sources,
+        view: ViewCache,
+        broadcast: EventBroadcast,
+        board: TickBoard,
     ) -> None:
         self.ws = ws
         self.sources = sources
         self.r: aioredis.Redis = sources.aredis
         self.view = view
         self.broadcast = broadcast
+        self.board = board
         self.symbols: list[str] = []
         self.subscribed: str | None = None
         self.dirty = False
         self._send_lock = asyncio.Lock()
-        self._ticks: dict[str, tuple[str, str]] = {}
+        self._ticks: dict[str, Tick] = {}  # what this client was sent last, by symbol
 
     async def send(self, kind: str, data: Any, entry_id: str | None = None) -> None:
         message = {"type": kind, "data": data} | ({"id": entry_id} if entry_id else {})
@@ -127,29 +134,21 @@ class Feed:
                 last_status = now
 
     async def _send_ticks(self) -> None:
-        symbols = list(self.symbols)
-        if not symbols:
+        """Send the ticks that changed since this client's last (read once for every client:
+        web/ticks.py)."""
+        if not self.symbols:
             return
-        pipe = self.r.pipeline(transaction=False)
-        for symbol in symbols:
-            pipe.hmget(keys_for(symbol).tick, ["price", "ts_event_ms"])
-        for symbol, (price, ts) in zip(symbols, await pipe.execute(), strict=True):
-            if price is None or self._ticks.get(symbol) == (price, ts):
+        for symbol, tick in (await self.board.ticks(list(self.symbols))).items():
+            price, ts = tick
+            if price is None or self._ticks.get(symbol) == tick:
                 continue
-            self._ticks[symbol] = (price, ts)
+            self._ticks[symbol] = tick
             data: dict[str, Any] = {"symbol": symbol, "price": price, "ts_event_ms": int(ts or 0)}
             if symbol == self.subscribed:
-                candle = await self._newest_candle(symbol)
+                candle = await self.board.newest_candle(symbol, tick)
                 if candle is not None:
                     data["candle"] = candle
             await self.send("kline", data)
-
-    async def _newest_candle(self, symbol: str) -> dict[str, Any] | None:
-        raw = await self.r.hgetall(keys_for(symbol).candles)
-        if not raw:
-            return None
-        newest = raw[max(raw, key=int)]
-        return dict(json.loads(newest))
 
     async def _receive(self) -> None:
         while True:
@@ -172,6 +171,6 @@ async def feed_endpoint(ws: WebSocket) -> None:
     if after is not None and not STREAM_ID.match(after):
         await ws.close(code=1008, reason="after must be a stream id like 1700000000000-0")
         return
-    feed = Feed(ws, state.sources, state.view, state.broadcast)
+    feed = Feed(ws, state.sources, state.view, state.broadcast, state.ticks)
     with contextlib.suppress(WebSocketDisconnect):
         await feed.run(after)

@@ -1,0 +1,165 @@
+"""The price ticks every dashboard feed of a web process shares (web/ticks.py), on real Redis.
+
+Counted with Redis's own MONITOR: what reaches the server, not what the board says it did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+
+import pytest
+import redis as redis_lib
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from mmtasks.embedded import free_port
+from mmtasks.grid.models import Candle
+from mmtasks.state.codec import candle_to_json
+from mmtasks.state.keys import keys_for
+from mmtasks.web.ticks import TickBoard
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+FOREVER_S = 3600.0  # a max age no test outlives: every read after the first is counted
+
+
+def symbols(n: int) -> list[str]:
+    """Return n symbols no other test (or test process) writes."""
+    tag = uuid.uuid4().hex[:8].upper()
+    return [f"TB{tag}{chr(65 + i)}USDT" for i in range(n)]
+
+
+def write_tick(client: redis_lib.Redis, symbol: str, price: str, ts: int) -> None:
+    client.hset(keys_for(symbol).tick, mapping={"price": price, "ts_event_ms": str(ts)})
+
+
+def tick_reads(client: redis_lib.Redis, names: list[str], action: object) -> int:
+    """Return how many HMGETs of names' tick keys the server ran while action ran."""
+    keys = {keys_for(s).tick for s in names}
+    marker = f"end-{uuid.uuid4().hex}"
+    with client.monitor() as monitor:
+        asyncio.run(action)  # type: ignore[arg-type]
+        client.echo(marker)
+        count = 0
+        while True:
+            command = str(monitor.next_command()["command"])
+            if marker in command:
+                return count
+            words = command.split(" ")
+            count += words[0].upper() == "HMGET" and words[1] in keys
+
+
+def test_feeds_asking_at_once_share_one_read_and_later_asks_take_it_while_fresh(
+    redis_url: str,
+) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    names = symbols(3)
+    for i, symbol in enumerate(names):
+        write_tick(client, symbol, f"10{i}.5", 1_700_000_000_000 + i)
+    expected = {s: (f"10{i}.5", str(1_700_000_000_000 + i)) for i, s in enumerate(names)}
+    got: list[dict[str, tuple[str | None, str | None]]] = []
+
+    async def fifty_feeds() -> None:
+        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
+        got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
+        got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
+        await board.r.aclose()
+
+    assert tick_reads(client, names, fifty_feeds()) == 3  # one HMGET a symbol, once
+    assert got == [expected] * 100
+
+
+def test_a_symbol_first_asked_for_after_the_read_is_read_then(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    a, b = symbols(2)
+    write_tick(client, a, "1", 1)
+    write_tick(client, b, "2", 2)
+
+    async def body() -> None:
+        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
+        assert await board.ticks([a]) == {a: ("1", "1")}
+        assert await board.ticks([a, b]) == {a: ("1", "1"), b: ("2", "2")}
+        await board.r.aclose()
+
+    asyncio.run(body())
+
+
+def test_past_the_max_age_each_ask_sees_the_newest_tick(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    (name,) = symbols(1)
+
+    async def body() -> None:
+        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), 0.0)
+        assert await board.ticks([name]) == {name: (None, None)}  # no tick yet
+        write_tick(client, name, "100.1", 10)
+        assert await board.ticks([name]) == {name: ("100.1", "10")}
+        write_tick(client, name, "100.2", 20)
+        assert await board.ticks([name]) == {name: ("100.2", "20")}
+        await board.r.aclose()
+
+    asyncio.run(body())
+
+
+def test_a_feed_that_leaves_mid_read_does_not_cancel_the_read_the_others_wait_on(
+    redis_url: str,
+) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    (name,) = symbols(1)
+    write_tick(client, name, "7", 70)
+
+    async def body() -> None:
+        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
+        leaving = asyncio.create_task(board.ticks([name]))
+        await asyncio.sleep(0)  # it started the read and waits on it
+        staying = asyncio.create_task(board.ticks([name]))
+        await asyncio.sleep(0)  # it waits on the same read
+        leaving.cancel()
+        assert await staying == {name: ("7", "70")}
+        assert leaving.cancelled()
+        await board.r.aclose()
+
+    asyncio.run(body())
+
+
+def test_a_failed_read_fails_every_feed_waiting_on_it(redis_url: str) -> None:
+    (name,) = symbols(1)
+
+    async def body() -> None:
+        no_retry = Retry(NoBackoff(), 0)  # the failure at once, not after redis-py's retries
+        down = aioredis.Redis(host="127.0.0.1", port=free_port(), retry=no_retry)
+        board = TickBoard(down, FOREVER_S)
+        results = await asyncio.gather(
+            *(board.ticks([name]) for _ in range(3)), return_exceptions=True
+        )
+        assert all(isinstance(r, redis_lib.ConnectionError) for r in results), results
+        with pytest.raises(redis_lib.ConnectionError):  # and the next ask tries again
+            await board.ticks([name])
+        await down.aclose()
+
+    asyncio.run(body())
+
+
+def test_the_newest_candle_is_read_once_per_tick(redis_url: str) -> None:
+    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+    (name,) = symbols(1)
+    key = keys_for(name).candles
+
+    def candle(open_ms: int, close: str) -> str:
+        price = Decimal(close)
+        return candle_to_json(Candle(open_ms, price, price, price, price, Decimal(1), False))
+
+    client.hset(key, mapping={"60000": candle(60_000, "1"), "120000": candle(120_000, "2")})
+
+    async def body() -> None:
+        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
+        first = await board.newest_candle(name, ("2", "120001"))
+        assert first is not None and (first["open_ms"], first["close"]) == (120_000, "2")
+        client.hset(key, "120000", candle(120_000, "3"))
+        assert await board.newest_candle(name, ("2", "120001")) == first  # the same tick
+        later = await board.newest_candle(name, ("3", "120002"))
+        assert later is not None and later["close"] == "3"
+        await board.r.aclose()
+
+    asyncio.run(body())
