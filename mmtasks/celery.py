@@ -25,6 +25,11 @@ SYMBOL_TASK_PREFIX = "mmtasks.symbol."
 CONTROL_QUEUE = "control"
 VISIBILITY_TIMEOUT_S = 3600
 TASK_TIME_LIMIT_S = 300
+# One Redis list per queue. kombu's Redis transport keeps four by default, one per priority
+# step, and names every one of them in the BRPOP it sends again after each message it takes:
+# 128 keys for a worker process over 32 symbol queues, encoded and sent per task (a quarter of
+# such a process's CPU). No task here has a priority.
+BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": VISIBILITY_TIMEOUT_S, "priority_steps": [0]}
 
 
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> Any:
@@ -104,7 +109,7 @@ def make_app(settings: Settings | None = None) -> Celery:
     app = Celery("mmtasks")
     use_services(app, settings)
     app.conf.update(
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_transport_options=BROKER_TRANSPORT_OPTIONS,
         result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
         worker_consumer="mmtasks.celery:BrokerLossConsumer",
