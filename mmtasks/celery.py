@@ -8,18 +8,26 @@ Order comes from the symbol's inbox and cursor, not from the queue.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
 from celery import Celery
 from celery.exceptions import CPendingDeprecationWarning
-from celery.signals import after_setup_logger, after_setup_task_logger, celeryd_after_setup
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    celeryd_after_setup,
+    task_retry,
+)
 from celery.worker.consumer import Consumer
 from kombu import Queue  # type: ignore[attr-defined]  # kombu ships no type hints
 from kombu.common import ignore_errors
 
 from mmtasks.logging_setup import on_celery_logger
 from mmtasks.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 SYMBOL_TASK_PREFIX = "mmtasks.symbol."
 CONTROL_QUEUE = "control"
@@ -61,6 +69,17 @@ def silence_cancel_warning(**_: Any) -> None:
 
 silence_cancel_warning()
 celeryd_after_setup.connect(silence_cancel_warning, weak=False)
+
+
+def log_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+    """Log a task's retry at WARNING (Celery's `task_retry`). Celery's own line for it is INFO,
+    from a logger that takes only WARNING unless DEBUG is on (mmtasks/logging_setup.py: its
+    per-task lines cost every task)."""
+    name = getattr(request, "task", None) or getattr(sender, "name", "?")
+    log.warning("task retries task=%s id=%s reason=%s", name, getattr(request, "id", "?"), reason)
+
+
+task_retry.connect(log_retry, weak=False)
 
 
 class BrokerLossConsumer(Consumer):  # type: ignore[misc]  # Celery ships no type hints

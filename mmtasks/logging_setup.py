@@ -29,6 +29,8 @@ _SYMBOL_PREFIX = re.compile(r"^([A-Z0-9]{2,30}): (.*)$", re.DOTALL)
 _BARE = re.compile(r"^[^\s\"=]+$")
 # Celery's per-task lines (celery.app.trace LOG_SUCCESS, celery.worker.strategy "received").
 _PER_TASK = (" succeeded in ", "] received")
+# Celery's loggers of those lines; their other INFO line, a retry, is logged by mmtasks.celery.
+PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -120,8 +122,13 @@ def use_trading_format(logger: logging.Logger, log_format: str | None) -> None:
         logger.warning("%s; using kv", exc)
     for handler in logger.handlers:
         handler.setFormatter(formatter)
-    for name in ("celery.app.trace", "celery.worker.strategy"):
+    debug = logging.getLogger().isEnabledFor(logging.DEBUG)
+    for name in PER_TASK_LOGGERS:
         quiet = logging.getLogger(name)
+        # Their INFO lines only with DEBUG on: Celery asks once, as the worker starts, whether
+        # these loggers take INFO, and when they do it builds both lines for every task (a
+        # record and a repr of its arguments and result) only for the filter to drop them.
+        quiet.setLevel(logging.NOTSET if debug else logging.WARNING)
         if not any(isinstance(f, PerTaskLinesToDebug) for f in quiet.filters):
             quiet.addFilter(PerTaskLinesToDebug())
 
