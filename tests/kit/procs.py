@@ -69,6 +69,21 @@ class Proc:
         return self.log_path.read_text(errors="replace")
 
 
+def python_says(code: str, *args: str, timeout_s: float = 60) -> str:
+    """Run `python -c code args` in the project folder; return the last line it printed
+    (fail with the end of its stderr when it exits with an error)."""
+    run = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.strip().splitlines()[-1]
+
+
 def launch(name: str, *args: str, env: dict[str, str] | None = None, inherit: bool = True) -> Proc:
     """Start `python ARGS` in the project folder with env over ours; return the process."""
     return Proc(name, [sys.executable, *args], env, inherit=inherit)

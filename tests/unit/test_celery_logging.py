@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 
 import pytest
 from celery.app.task import Context
@@ -14,7 +12,7 @@ from celery.signals import task_retry
 
 from mmtasks.logging_setup import PER_TASK_LOGGERS, record_fields
 from mmtasks.tasks.admin import TASKS
-from tests.kit.procs import ROOT
+from tests.kit.procs import python_says
 
 # A worker's logging setup at a level, then: do Celery's per-task loggers take INFO? Celery asks
 # them once as the worker starts, and builds both lines for every task when they do.
@@ -29,17 +27,9 @@ print(json.dumps([logging.getLogger(n).isEnabledFor(logging.INFO) for n in PER_T
 
 @pytest.mark.parametrize(("level", "takes_info"), [("INFO", False), ("DEBUG", True)])
 def test_celerys_per_task_lines_are_built_only_with_debug_on(level: str, takes_info: bool) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", AS_A_WORKER, level],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    said = python_says(AS_A_WORKER, level)
 
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == [takes_info] * len(PER_TASK_LOGGERS)
+    assert json.loads(said) == [takes_info] * len(PER_TASK_LOGGERS)
 
 
 class Kept(logging.Handler):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import warnings
 
 from celery.exceptions import CPendingDeprecationWarning
 from celery.worker.consumer.consumer import CANCEL_TASKS_BY_DEFAULT
 
 from mmtasks.celery import silence_cancel_warning
-from tests.kit.procs import ROOT
+from tests.kit.procs import python_says
 
 # What a worker does before it consumes: its logging setup (which makes Celery's pending
 # deprecations `always` shown), then `celeryd_after_setup`; then the warnings of a broker loss.
@@ -45,14 +43,6 @@ def test_the_cancel_on_connection_loss_warning_is_silenced_and_no_other() -> Non
 
 
 def test_a_worker_still_silences_it_after_celery_sets_up_its_logging() -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", AS_A_WORKER],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    said = python_says(AS_A_WORKER)
 
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == ["another deprecation"]
+    assert json.loads(said) == ["another deprecation"]
