@@ -72,9 +72,13 @@ celeryd_after_setup.connect(silence_cancel_warning, weak=False)
 
 
 def log_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
-    """Log a task's retry at WARNING (Celery's `task_retry`). Celery's own line for it is INFO,
-    from a logger that takes only WARNING unless DEBUG is on (mmtasks/logging_setup.py: its
-    per-task lines cost every task)."""
+    """Log a task's retry at WARNING (Celery's `task_retry`), unless the task says it logs its
+    own (`logs_own_retries=True`, as alert delivery does, with its target and attempt).
+
+    Celery's own line for a retry is INFO, from a logger that takes only WARNING unless DEBUG is
+    on (mmtasks/logging_setup.py: its per-task lines cost every task)."""
+    if getattr(sender, "logs_own_retries", False):
+        return
     name = getattr(request, "task", None) or getattr(sender, "name", "?")
     log.warning("task retries task=%s id=%s reason=%s", name, getattr(request, "id", "?"), reason)
 

@@ -29,7 +29,9 @@ _SYMBOL_PREFIX = re.compile(r"^([A-Z0-9]{2,30}): (.*)$", re.DOTALL)
 _BARE = re.compile(r"^[^\s\"=]+$")
 # Celery's per-task lines (celery.app.trace LOG_SUCCESS, celery.worker.strategy "received").
 _PER_TASK = (" succeeded in ", "] received")
-# Celery's loggers of those lines; their other INFO line, a retry, is logged by mmtasks.celery.
+# Celery's loggers of those lines. Their other INFO lines are a retry (logged at WARNING by
+# mmtasks.celery instead), a task raising `Ignore`, an exception listed in a task's `throws`,
+# and a task already completed: no task here does the last three.
 PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 

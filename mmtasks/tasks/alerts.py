@@ -91,7 +91,13 @@ def flush(key: str, token: str = "") -> dict[str, Any]:
     return {"key": key, "count": count, "targets": len(settings.alert_targets)}
 
 
-@app.task(name="mmtasks.alerts.deliver", bind=True, ignore_result=True, acks_late=True)
+@app.task(
+    name="mmtasks.alerts.deliver",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    logs_own_retries=True,  # its warning names the target and the attempt (mmtasks.celery)
+)
 def deliver(self: Task, index: int, title: str, body: str, severity: str) -> bool:
     """Send one message to target index of ALERT_URLS; retry with backoff when it fails."""
     settings = get_runtime().settings

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 from celery.app.task import Context
+from celery.exceptions import Retry
 from celery.signals import task_retry
 
-from mmtasks.logging_setup import PER_TASK_LOGGERS, record_fields
+from mmtasks.logging_setup import PER_TASK_LOGGERS
 from mmtasks.tasks.admin import TASKS
+from mmtasks.tasks.alerts import deliver
 from tests.kit.procs import python_says
 
 # A worker's logging setup at a level, then: do Celery's per-task loggers take INFO? Celery asks
@@ -41,17 +44,28 @@ class Kept(logging.Handler):
         self.records.append(record)
 
 
-def test_a_retry_is_logged_at_warning_with_the_task_and_the_reason() -> None:
+def retry_records(task: Any, request: Context, reason: Retry) -> list[logging.LogRecord]:
+    """Return what mmtasks.celery logged when Celery said task will retry (as trace.py does)."""
     kept, logger = Kept(), logging.getLogger("mmtasks.celery")
     logger.addHandler(kept)
     try:
-        task = TASKS["rehydrate"]  # a task that retries while a dependency is down
-        request = Context(task=task.name, id="a1b2")
-        task_retry.send(sender=task, request=request, reason="Retry in 2s", einfo=None)
+        task_retry.send(sender=task, request=request, reason=reason, einfo=None)
     finally:
         logger.removeHandler(kept)
+    return kept.records
 
-    (record,) = kept.records
-    fields = record_fields(record)
-    assert (record.levelno, fields["event"]) == (logging.WARNING, "task retries")
-    assert (fields["task"], fields["id"], fields["reason"]) == (task.name, "a1b2", "Retry in 2s")
+
+def test_a_retry_is_logged_at_warning_with_the_task_its_id_and_the_reason() -> None:
+    task = TASKS["rehydrate"]  # retries while a dependency is down
+    reason = Retry(exc=ConnectionError("postgres down"), when=2)
+
+    (record,) = retry_records(task, Context(task=task.name, id="a1b2"), reason)
+
+    assert record.levelno == logging.WARNING
+    assert record.args == (task.name, "a1b2", reason)
+
+
+def test_a_task_that_logs_its_own_retries_is_not_logged_twice() -> None:
+    reason = Retry(exc=ConnectionError("webhook down"), when=1)
+
+    assert retry_records(deliver, Context(task=deliver.name, id="c3d4"), reason) == []
