@@ -36,7 +36,7 @@ TASK_TIME_LIMIT_S = 300
 # One Redis list per queue. kombu's Redis transport keeps four by default, one per priority
 # step, and names every one of them in the BRPOP it sends again after each message it takes:
 # 128 keys for a worker process over 32 symbol queues, encoded and sent per task (a quarter of
-# such a process's CPU). No task here has a priority.
+# such a process's time in a profile, yappi's CPU clock). No task here has a priority.
 BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": VISIBILITY_TIMEOUT_S, "priority_steps": [0]}
 
 
