@@ -115,10 +115,13 @@ def deliver(self: Task, index: int, title: str, body: str, severity: str) -> boo
         return True
     retries = self.request.retries
     countdown = min(2**retries, BACKOFF_MAX_S)
-    log.warning(
-        "alert delivery to target %d failed (attempt %d); retrying in %ds",
-        index,
-        retries + 1,
-        countdown,
-    )
+    if retries >= settings.alert_max_retries:  # retry() raises MaxRetriesExceededError below
+        log.error("alert delivery to target %d failed (attempt %d); giving up", index, retries + 1)
+    else:
+        log.warning(
+            "alert delivery to target %d failed (attempt %d); retrying in %ds",
+            index,
+            retries + 1,
+            countdown,
+        )
     raise self.retry(countdown=countdown, max_retries=settings.alert_max_retries)

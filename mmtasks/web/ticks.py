@@ -71,7 +71,8 @@ class TickBoard:
         """Return the newest stored candle of symbol, read at this tick of it and at most
         max_age_s ago (or by the read under way)."""
         cached, now = self._candles.get(symbol), time.monotonic()
-        if cached is None or cached[0] != tick or now - cached[1] > self.max_age_s:
+        stale = cached is not None and cached[2].done() and now - cached[1] > self.max_age_s
+        if cached is None or cached[0] != tick or stale:  # a read still under way is joined
             read = _task(self._read_candle(symbol))
             cached = self._candles[symbol] = (tick, now, read)
             read.add_done_callback(lambda t: self._forget_failed(symbol, t))

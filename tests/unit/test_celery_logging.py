@@ -44,12 +44,14 @@ class Kept(logging.Handler):
         self.records.append(record)
 
 
-def retry_records(task: Any, request: Context, reason: Retry) -> list[logging.LogRecord]:
-    """Return what mmtasks.celery logged when Celery said task will retry (as trace.py does)."""
+def retry_records(retries: list[tuple[Any, Context, Retry]]) -> list[logging.LogRecord]:
+    """Return what mmtasks.celery logged when Celery said each task will retry (as trace.py
+    does)."""
     kept, logger = Kept(), logging.getLogger("mmtasks.celery")
     logger.addHandler(kept)
     try:
-        task_retry.send(sender=task, request=request, reason=reason, einfo=None)
+        for task, request, reason in retries:
+            task_retry.send(sender=task, request=request, reason=reason, einfo=None)
     finally:
         logger.removeHandler(kept)
     return kept.records
@@ -59,13 +61,19 @@ def test_a_retry_is_logged_at_warning_with_the_task_its_id_and_the_reason() -> N
     task = TASKS["rehydrate"]  # retries while a dependency is down
     reason = Retry(exc=ConnectionError("postgres down"), when=2)
 
-    (record,) = retry_records(task, Context(task=task.name, id="a1b2"), reason)
+    (record,) = retry_records([(task, Context(task=task.name, id="a1b2"), reason)])
 
     assert record.levelno == logging.WARNING
     assert record.args == (task.name, "a1b2", reason)
 
 
 def test_a_task_that_logs_its_own_retries_is_not_logged_twice() -> None:
-    reason = Retry(exc=ConnectionError("webhook down"), when=1)
+    rehydrate = TASKS["rehydrate"]
+    retries = [
+        (deliver, Context(task=deliver.name, id="c3d4"), Retry(when=1)),
+        (rehydrate, Context(task=rehydrate.name, id="e5f6"), Retry(when=1)),
+    ]
 
-    assert retry_records(deliver, Context(task=deliver.name, id="c3d4"), reason) == []
+    records = retry_records(retries)
+
+    assert [record.args[:2] for record in records] == [(rehydrate.name, "e5f6")]  # type: ignore[index]

@@ -6,7 +6,9 @@ Counted with Redis's own MONITOR: what reaches the server, not what the board sa
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
+from collections.abc import Awaitable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -15,7 +17,6 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from mmtasks.embedded import free_port
 from mmtasks.grid.models import Candle
 from mmtasks.state.codec import candle_to_json
 from mmtasks.state.keys import keys_for
@@ -129,22 +130,39 @@ def test_a_feed_that_leaves_mid_read_does_not_cancel_the_read_the_others_wait_on
     asyncio.run(body())
 
 
-def test_a_failed_read_fails_every_feed_waiting_on_it(redis_url: str) -> None:
+@pytest.fixture
+def down_redis() -> Iterator[aioredis.Redis]:
+    """Return a client of a port held bound and not listening for the test: every connection is
+    refused at once (a port merely free now could be taken by another test's server, which
+    might never answer), and redis-py does not retry."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        yield aioredis.Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
+
+
+@pytest.mark.parametrize("what", ["ticks", "candle"])
+def test_a_failed_read_fails_every_feed_waiting_on_it_and_the_next_ask_reads_again(
+    what: str, down_redis: aioredis.Redis
+) -> None:
     (name,) = symbols(1)
 
     async def body() -> None:
-        no_retry = Retry(NoBackoff(), 0)  # the failure at once, not after redis-py's retries
-        down = aioredis.Redis(host="127.0.0.1", port=free_port(), retry=no_retry)
-        board = TickBoard(down, FOREVER_S)
-        results = await asyncio.gather(
-            *(board.ticks([name]) for _ in range(3)), return_exceptions=True
-        )
+        board = TickBoard(down_redis, FOREVER_S)
+
+        def ask() -> Awaitable[object]:
+            if what == "ticks":
+                return board.ticks([name])
+            return board.newest_candle(name, ("1", "1"))
+
+        results = await asyncio.gather(*(ask() for _ in range(3)), return_exceptions=True)
         # One read failed, for all three: the same error, a connection refused.
         assert isinstance(results[0], redis_lib.ConnectionError)
         assert results[1] is results[0] and results[2] is results[0]
-        with pytest.raises(redis_lib.ConnectionError):  # and the next ask tries again
-            await board.ticks([name])
-        await down.aclose()
+        with pytest.raises(redis_lib.ConnectionError) as again:
+            await ask()
+        assert again.value is not results[0]  # a new read, not the failed one kept
+        await board.r.aclose()
 
     asyncio.run(body())
 
@@ -169,6 +187,26 @@ def test_the_newest_candle_is_read_once_per_tick(redis_url: str) -> None:
     asyncio.run(body())
 
 
+class HeldPipelines:
+    """A real client whose pipelines wait for `release` before they run: a read that is
+    certainly under way while the test asks again."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client, self.release, self.started = client, asyncio.Event(), 0
+
+    def pipeline(self, transaction: bool = True) -> HeldPipelines:
+        self.pipe = self.client.pipeline(transaction=transaction)
+        return self
+
+    def hmget(self, *args: object) -> None:
+        self.pipe.hmget(*args)  # type: ignore[arg-type]
+
+    async def execute(self) -> list[object]:
+        self.started += 1
+        await self.release.wait()
+        return await self.pipe.execute()  # type: ignore[no-any-return]
+
+
 def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(redis_url: str) -> None:
     client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     a, b = symbols(2)
@@ -176,13 +214,19 @@ def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(redis_url
     write_tick(client, b, "2", 2)
 
     async def body() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
+        real = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        held = HeldPipelines(real)
+        board = TickBoard(held, FOREVER_S)  # type: ignore[arg-type]
         first = asyncio.create_task(board.ticks([a]))
-        for _ in range(3):  # the read of [a] is under way, waiting on Redis
+        while held.started == 0:  # the read of [a] is under way
             await asyncio.sleep(0)
-        assert await board.ticks([a, b]) == {a: ("1", "1"), b: ("2", "2")}
+        second = asyncio.create_task(board.ticks([a, b]))
+        await asyncio.sleep(0)
+        held.release.set()
+        assert await second == {a: ("1", "1"), b: ("2", "2")}
         assert await first == {a: ("1", "1")}
-        await board.r.aclose()
+        assert held.started == 2  # b's read came after the one under way
+        await real.aclose()
 
     asyncio.run(body())
 
