@@ -6,9 +6,10 @@ Counted with Redis's own MONITOR: what reaches the server, not what the board sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from decimal import Decimal
 
 import pytest
@@ -36,6 +37,22 @@ def write_tick(client: redis_lib.Redis, symbol: str, price: str, ts: int) -> Non
     client.hset(keys_for(symbol).tick, mapping={"price": price, "ts_event_ms": str(ts)})
 
 
+@pytest.fixture
+def client(redis_client: redis_lib.Redis) -> redis_lib.Redis:
+    """The test's Redis database, as the worker writes it."""
+    return redis_client
+
+
+@contextlib.asynccontextmanager
+async def board_on(redis_url: str, max_age_s: float) -> AsyncIterator[TickBoard]:
+    """Yield a board on its own async client of the test's database, closed after."""
+    r = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        yield TickBoard(r, max_age_s)
+    finally:
+        await r.aclose()
+
+
 def candle(open_ms: int, close: str) -> str:
     """Return a stored forming candle whose prices are all close."""
     price = Decimal(close)
@@ -58,9 +75,8 @@ def reads(client: redis_lib.Redis, command: str, keys: set[str], action: object)
 
 
 def test_feeds_asking_at_once_share_one_read_and_later_asks_take_it_while_fresh(
-    redis_url: str,
+    redis_url: str, client: redis_lib.Redis
 ) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     names = symbols(3)
     for i, symbol in enumerate(names):
         write_tick(client, symbol, f"10{i}.5", 1_700_000_000_000 + i)
@@ -68,64 +84,61 @@ def test_feeds_asking_at_once_share_one_read_and_later_asks_take_it_while_fresh(
     got: list[dict[str, tuple[str | None, str | None]]] = []
 
     async def fifty_feeds() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
-        got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
-        got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
-        await board.r.aclose()
+        async with board_on(redis_url, FOREVER_S) as board:
+            got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
+            got.extend(await asyncio.gather(*(board.ticks(names) for _ in range(50))))
 
     ticks = {keys_for(s).tick for s in names}
     assert reads(client, "HMGET", ticks, fifty_feeds()) == 3  # one HMGET a symbol, once
     assert got == [expected] * 100
 
 
-def test_a_symbol_first_asked_for_after_the_read_is_read_then(redis_url: str) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+def test_a_symbol_first_asked_for_after_the_read_is_read_then(
+    redis_url: str, client: redis_lib.Redis
+) -> None:
     a, b = symbols(2)
     write_tick(client, a, "1", 1)
     write_tick(client, b, "2", 2)
 
     async def body() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
-        assert await board.ticks([a]) == {a: ("1", "1")}
-        assert await board.ticks([a, b]) == {a: ("1", "1"), b: ("2", "2")}
-        await board.r.aclose()
+        async with board_on(redis_url, FOREVER_S) as board:
+            assert await board.ticks([a]) == {a: ("1", "1")}
+            assert await board.ticks([a, b]) == {a: ("1", "1"), b: ("2", "2")}
 
     asyncio.run(body())
 
 
-def test_past_the_max_age_each_ask_sees_the_newest_tick(redis_url: str) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+def test_past_the_max_age_each_ask_sees_the_newest_tick(
+    redis_url: str, client: redis_lib.Redis
+) -> None:
     (name,) = symbols(1)
 
     async def body() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), 0.0)
-        assert await board.ticks([name]) == {name: (None, None)}  # no tick yet
-        write_tick(client, name, "100.1", 10)
-        assert await board.ticks([name]) == {name: ("100.1", "10")}
-        write_tick(client, name, "100.2", 20)
-        assert await board.ticks([name]) == {name: ("100.2", "20")}
-        await board.r.aclose()
+        async with board_on(redis_url, 0.0) as board:
+            assert await board.ticks([name]) == {name: (None, None)}  # no tick yet
+            write_tick(client, name, "100.1", 10)
+            assert await board.ticks([name]) == {name: ("100.1", "10")}
+            write_tick(client, name, "100.2", 20)
+            assert await board.ticks([name]) == {name: ("100.2", "20")}
 
     asyncio.run(body())
 
 
 def test_a_feed_that_leaves_mid_read_does_not_cancel_the_read_the_others_wait_on(
-    redis_url: str,
+    redis_url: str, client: redis_lib.Redis
 ) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     (name,) = symbols(1)
     write_tick(client, name, "7", 70)
 
     async def body() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
-        leaving = asyncio.create_task(board.ticks([name]))
-        await asyncio.sleep(0)  # it started the read and waits on it
-        staying = asyncio.create_task(board.ticks([name]))
-        await asyncio.sleep(0)  # it waits on the same read
-        leaving.cancel()
-        assert await staying == {name: ("7", "70")}
-        assert leaving.cancelled()
-        await board.r.aclose()
+        async with board_on(redis_url, FOREVER_S) as board:
+            leaving = asyncio.create_task(board.ticks([name]))
+            await asyncio.sleep(0)  # it started the read and waits on it
+            staying = asyncio.create_task(board.ticks([name]))
+            await asyncio.sleep(0)  # it waits on the same read
+            leaving.cancel()
+            assert await staying == {name: ("7", "70")}
+            assert leaving.cancelled()
 
     asyncio.run(body())
 
@@ -167,22 +180,20 @@ def test_a_failed_read_fails_every_feed_waiting_on_it_and_the_next_ask_reads_aga
     asyncio.run(body())
 
 
-def test_the_newest_candle_is_read_once_per_tick(redis_url: str) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+def test_the_newest_candle_is_read_once_per_tick(redis_url: str, client: redis_lib.Redis) -> None:
     (name,) = symbols(1)
     key = keys_for(name).candles
 
     client.hset(key, mapping={"60000": candle(60_000, "1"), "120000": candle(120_000, "2")})
 
     async def body() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
-        first = await board.newest_candle(name, ("2", "120001"))
-        assert first is not None and (first["open_ms"], first["close"]) == (120_000, "2")
-        client.hset(key, "120000", candle(120_000, "3"))
-        assert await board.newest_candle(name, ("2", "120001")) == first  # the same tick
-        later = await board.newest_candle(name, ("3", "120002"))
-        assert later is not None and later["close"] == "3"
-        await board.r.aclose()
+        async with board_on(redis_url, FOREVER_S) as board:
+            first = await board.newest_candle(name, ("2", "120001"))
+            assert first is not None and (first["open_ms"], first["close"]) == (120_000, "2")
+            client.hset(key, "120000", candle(120_000, "3"))
+            assert await board.newest_candle(name, ("2", "120001")) == first  # the same tick
+            later = await board.newest_candle(name, ("3", "120002"))
+            assert later is not None and later["close"] == "3"
 
     asyncio.run(body())
 
@@ -207,8 +218,9 @@ class HeldPipelines:
         return await self.pipe.execute()  # type: ignore[no-any-return]
 
 
-def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(redis_url: str) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(
+    redis_url: str, client: redis_lib.Redis
+) -> None:
     a, b = symbols(2)
     write_tick(client, a, "1", 1)
     write_tick(client, b, "2", 2)
@@ -232,9 +244,8 @@ def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(redis_url
 
 
 def test_feeds_asking_for_a_new_candle_at_once_share_one_read_and_an_old_one_is_read_again(
-    redis_url: str,
+    redis_url: str, client: redis_lib.Redis
 ) -> None:
-    client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     (name,) = symbols(1)
     key = keys_for(name).candles
     client.hset(key, "60000", candle(60_000, "5"))
@@ -242,16 +253,14 @@ def test_feeds_asking_for_a_new_candle_at_once_share_one_read_and_an_old_one_is_
     got: list[dict[str, object] | None] = []
 
     async def twenty_feeds() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), FOREVER_S)
-        got.extend(await asyncio.gather(*(board.newest_candle(name, tick) for _ in range(20))))
-        await board.r.aclose()
+        async with board_on(redis_url, FOREVER_S) as board:
+            got.extend(await asyncio.gather(*(board.newest_candle(name, tick) for _ in range(20))))
 
     async def past_the_max_age() -> None:
-        board = TickBoard(aioredis.Redis.from_url(redis_url, decode_responses=True), 0.0)
-        got.append(await board.newest_candle(name, tick))
-        client.hset(key, "60000", candle(60_000, "6"))  # closed by the kline stream: same tick
-        got.append(await board.newest_candle(name, tick))
-        await board.r.aclose()
+        async with board_on(redis_url, 0.0) as board:
+            got.append(await board.newest_candle(name, tick))
+            client.hset(key, "60000", candle(60_000, "6"))  # closed by the kline stream: same tick
+            got.append(await board.newest_candle(name, tick))
 
     assert reads(client, "HGETALL", {key}, twenty_feeds()) == 1
     assert [c["close"] for c in got if c is not None] == ["5"] * 20
