@@ -82,9 +82,10 @@ class SymbolState:
         return self.status is not None
 
     @classmethod
-    def parse(cls, symbol: str, raw: Mapping[Any, Any]) -> SymbolState:
-        """Return the record of a state hash as Redis gave it (bytes or text)."""
-        texts = all(type(k) is str and type(v) is str for k, v in raw.items())  # the snapshot's
+    def parse(cls, symbol: str, raw: Mapping[Any, Any], *, text: bool = False) -> SymbolState:
+        """Return the record of a state hash as Redis gave it (bytes or text); text: the caller
+        knows every key and value is text already (a step's snapshot), so it is not checked."""
+        texts = text or all(type(k) is str and type(v) is str for k, v in raw.items())
         f = cast(StateFields, raw if texts else {_text(k): _text(v) for k, v in raw.items()})
         since = _int(f.get("degraded_since_ms"))
         return cls(

@@ -77,7 +77,7 @@ class Snapshot:
     @cached_property
     def record(self) -> SymbolState:
         """The state hash as read, typed (the one reader: state/record.py)."""
-        return SymbolState.parse(self.symbol, self.meta)
+        return SymbolState.parse(self.symbol, self.meta, text=True)  # _pairs gave text
 
     @property
     def last_seq(self) -> int:
@@ -185,6 +185,14 @@ def slots_text(before: Snapshot, grid: GridState) -> dict[str, str]:
     return out
 
 
+def position_text(before: Snapshot, grid: GridState) -> dict[str, str]:
+    """Return grid's position as stored text: the very dict the snapshot read when the step left
+    the position alone (it is frozen: unchanged, it is the object the snapshot parsed)."""
+    if grid.position is before.grid.position and before.raw_position:
+        return before.raw_position
+    return grid.position.to_dict()
+
+
 def candles_text(before: Snapshot, candles: dict[int, Candle]) -> dict[str, str]:
     """Return candles as stored text, reusing the text of each candle read unchanged (the
     snapshot's own text when none changed: most steps apply no candle)."""
@@ -213,9 +221,9 @@ def diff_batch(
     changed = {key: v for key, v in new_slots.items() if before.raw_slots.get(key) != v}
     batch.hset(k.slots, changed)
     batch.hdel(k.slots, [key for key in before.raw_slots if key not in new_slots])
-    pos = {f: str(v) for f, v in grid.position.to_dict().items()}
-    if pos != before.raw_position:
-        batch.hset(k.position, pos)
+    pos = position_text(before, grid)
+    if pos is not before.raw_position:
+        batch.hset(k.position, {f: v for f, v in pos.items() if before.raw_position.get(f) != v})
     old = state_mapping(before.meta)
     new = state_mapping(meta) | state_mapping(grid_meta(grid))
     batch.hset(k.state, {f: v for f, v in new.items() if old.get(f) != v})
@@ -244,7 +252,7 @@ def rebase(
         config_error=before.config_error,
         exchange=before.exchange,
         raw_slots=slots_text(before, grid),
-        raw_position={f: str(v) for f, v in grid.position.to_dict().items()},
+        raw_position=position_text(before, grid),
         raw_candles=candles_text(before, candles),
     )
 
@@ -314,6 +322,21 @@ def _slot(text: str) -> Slot:
     return _parsed(_SLOTS, SLOTS_KEPT, text, lambda t: Slot.from_dict(json.loads(t)))
 
 
+_POSITIONS: dict[tuple[tuple[str, str], ...], Position] = {}
+POSITIONS_KEPT = 4096  # a position changes only with a fill: about one text per symbol
+
+
+def _position(raw: dict[str, str]) -> Position:
+    """Return the position of a stored position hash (parsed once per text, as slots are)."""
+    key = tuple(raw.items())
+    value = _POSITIONS.get(key)
+    if value is None:
+        if len(_POSITIONS) >= POSITIONS_KEPT:
+            _POSITIONS.clear()
+        value = _POSITIONS[key] = Position.from_dict(raw)
+    return value
+
+
 _CANDLES: dict[str, Candle] = {}
 CANDLES_KEPT = 16_384  # a long-running symbol holds 25 by default (advance.trim_candles)
 
@@ -332,7 +355,7 @@ def _grid(
         symbol=symbol,
         anchor=Decimal(meta["anchor"]) if meta.get("anchor") else None,
         slots={key: _slot(text) for key, text in slots_raw.items()},
-        position=Position.from_dict(pos_raw) if pos_raw else Position(),
+        position=_position(pos_raw) if pos_raw else Position(),
         reduce_only=meta.get("reduce_only") == "1",
         generation_floor=int(meta.get("generation_floor") or 0),
     )
