@@ -15,6 +15,7 @@ import grpc
 from mmtasks.connector import requests as rq
 from mmtasks.connector.errors import status_for
 from mmtasks.connector.hub import PRICE_QUEUE, StreamHub, Subscriber
+from mmtasks.connector.sending import Sending
 from mmtasks.errors import OrderNotFoundError, ValidationError
 from mmtasks.pb.mm.v1 import exchange_pb2 as pb
 from mmtasks.pb.mm.v1 import exchange_pb2_grpc as pb_grpc
@@ -130,6 +131,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
     def __init__(self, venue: Venue, hub: StreamHub) -> None:
         self.venue = venue
         self.hub = hub
+        self.sending = Sending()  # creates under way: "not found" is not final for them
         # A venue that waits on the network (`blocking`) is called from a pool of threads, so
         # one slow answer never holds the other calls and the streams of this event loop.
         self._executor = (
@@ -147,7 +149,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
     @rpc
     def PlaceOrder(self, request: Any) -> Any:
         """Place one order; a known client order id answers the existing order."""
-        [result] = self.venue.batch_place([request_from_pb(request)])
+        [result] = self.sending.place(self.venue, [request_from_pb(request)])
         _raise_error(result.error)
         assert result.order is not None  # a result without error holds its order
         return pb.PlaceOrderResponse(order=order_to_pb(result.order), duplicate=result.duplicate)
@@ -163,7 +165,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
                 valid.append((i, request_from_pb(item)))
             except Exception as exc:
                 results[i] = pb.PlaceOrderResult(error=error_pb(exc))
-        placed = self.venue.batch_place([r for _, r in valid])
+        placed = self.sending.place(self.venue, [r for _, r in valid])
         for (i, _), result in zip(valid, placed, strict=True):
             results[i] = (
                 pb.PlaceOrderResult(order=order_to_pb(result.order), duplicate=result.duplicate)
@@ -215,6 +217,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
             symbol, order_id=request.order_id, client_order_id=request.client_order_id
         )
         if order is None:
+            self.sending.check_unknown(request.client_order_id)  # a create under way: ask again
             key = (
                 f"order_id {request.order_id!r}"
                 if request.order_id

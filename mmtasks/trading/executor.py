@@ -12,6 +12,7 @@ committed what was done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from mmtasks.domain import OrderStatus
 from mmtasks.errors import OrderNotFoundError, Response, policy_for
@@ -30,17 +31,27 @@ log = logging.getLogger(__name__)
 
 
 def execute(
-    venue: Venue, symbol: str, actions: list[core.Action], fx: Effects, now_ms: int
+    venue: Venue,
+    symbol: str,
+    actions: list[core.Action],
+    fx: Effects,
+    now_ms: int,
+    hold: Callable[[], None] = lambda: None,
 ) -> Exception | None:
-    """Send actions (cancels first), record each outcome in fx; return the error that stopped."""
+    """Send actions (cancels first), record each outcome in fx; return the error that stopped.
+
+    hold() is called before each call to the venue: the step renews its lock there, so a step
+    whose lock expired (another worker took the symbol) sends nothing more (LockLostError)."""
     try:
         for action in actions:
             if isinstance(action, core.CancelOrder):
+                hold()
                 _cancel(venue, symbol, action, fx, now_ms)
         places = [a for a in actions if isinstance(a, core.PlaceOrder)]
         if places:
             crash_point("after_intent")
         for action in places:
+            hold()
             _place(venue, symbol, action, fx, now_ms)
     except Exception as exc:  # classified by policy_for where the step handles it
         fx.meta["needs_reconcile"] = "1"

@@ -270,7 +270,11 @@ def _execute(
     places = [a for a in actions if isinstance(a, PlaceOrder)]
     fx = Effects(grid=snap.grid, meta={}, candles=dict(snap.candles))
     sent_ms = now_ms()
-    error = execute(rt.exchange_for(snap.exchange), snap.symbol, actions, fx, sent_ms)
+    # The lock is renewed before each venue call: a step slower than the lock's TTL (a slow
+    # venue) must not send once another worker may have taken the symbol and reconciled it.
+    ttl_ms = rt.settings.lock_ttl_ms
+    venue = rt.exchange_for(snap.exchange)
+    error = execute(venue, snap.symbol, actions, fx, sent_ms, lambda: store.renew(token, ttl_ms))
     acked_ms = now_ms()
     if places and snap.tick is not None:
         result.tick_to_order_ms = max(0, acked_ms - snap.tick.ts_event_ms)

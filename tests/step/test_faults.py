@@ -126,9 +126,11 @@ def test_a_step_that_lost_its_lock_writes_nothing_more_and_reconcile_settles_it(
     with pytest.raises(LockLostError):
         desk.step("price")
 
-    # Assert 1: the orders left (BUY 90, 80), but the fenced commit refused the stale step's
-    # acks: the slots still hold the intents, and the newer owner's lock is untouched.
-    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+    # Assert 1: the order being sent when the lock was taken left (BUY 90, the nearer first);
+    # the next one did not: the step renews its lock before each venue call, and that renewal
+    # found the newer owner. The fenced commit refused the stale step's acks: the slots still
+    # hold both intents, and the newer owner's lock is untouched.
+    assert desk.resting() == [("BUY", D(90))]
     assert sorted(s["status"] for s in desk.slots().values()) == ["PENDING", "PENDING"]
     assert desk.text.get(desk.keys.lock) == "newer-owner"
 
@@ -138,7 +140,8 @@ def test_a_step_that_lost_its_lock_writes_nothing_more_and_reconcile_settles_it(
     desk.command("reconcile")
     desk.settle()
 
-    # Assert 2: each intent is matched to its order by client id: no second order anywhere.
+    # Assert 2: the intent that left is matched to its order by client id, the one that never
+    # left is freed and placed again: one order per level, no second order anywhere.
     orders = {o.client_order_id: o.order_id for o in desk.venue.open_orders("GRIDUSDT")}
     slots = {s["client_order_id"]: s for s in desk.slots().values()}
     assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]

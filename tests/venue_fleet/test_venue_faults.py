@@ -111,6 +111,39 @@ def test_a_create_answered_5xx_after_the_venue_took_it_leaves_one_order_per_id(
     assert sorted(ids) == sorted(json.loads(v)["client_order_id"] for v in slots.values())
 
 
+def test_a_create_that_lands_after_the_worker_gave_up_is_found_and_not_placed_again(
+    workers: Any,
+    bridge: BridgeProc,
+    exchange: Any,
+    sim: BinanceSimControl,
+    redis_client: redis_lib.Redis,
+) -> None:
+    # Arrange: the worker waits 1 s for the connector; the venue will act on the next new
+    # order only 6 s after it arrives (armed before the symbol exists, as in the 429 test).
+    sim.faults(delay_next=[{"path": "/fapi/v1/order", "method": "POST", "ms": 6000}])
+    workers([SYMBOL.lower()], env={"CONNECTOR_TIMEOUT_S": "1"})
+    init_symbol(redis_client, app, exchange, SYMBOL, GRID)
+
+    # Act: the grid wants BUY 90 and 80 at 100. Its first create times out for the worker
+    # (outcome unknown: the batch stops, the symbol backs off) while the connector still sends
+    # it; the retries ask the venue for it by client id before it lands, then after.
+    set_price(sim, redis_client, SYMBOL, "100")
+
+    def trading() -> bool:
+        wake(app, SYMBOL)  # as beat's sweeper wakes a symbol whose retry is due
+        return resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))]
+
+    # Assert: the late order was taken as the level's order, not placed again beside it: two
+    # creates reached the venue in all (the late one, and the level never sent), one order per
+    # level and client id, the ids the worker's slots hold.
+    eventually(trading, timeout_s=60, interval_s=0.5)
+    assert sim.stats()["requests_by_path"]["POST /fapi/v1/order"] == 2
+    orders = sim._http.get("/_sim/orders").json()
+    slots = redis_client.hgetall(keys_for(SYMBOL).slots)
+    held = sorted(json.loads(v)["client_order_id"] for v in slots.values())
+    assert sorted(o["clientOrderId"] for o in orders) == [c for c in held if c]
+
+
 def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
     workers: Any,
     bridge: BridgeProc,

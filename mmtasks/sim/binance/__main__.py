@@ -37,7 +37,8 @@ Keys: BINANCE_SIM_KEYS="key1:secret1,key2:secret2" (default: one pair,
 mmtasks-sim-key / mmtasks-sim-secret). Test-bed control (not Binance's) under /_sim/: POST
 price {symbol, price[, market: spot]}, faults {accept_then_fail, fail_status, fail_body,
 latency_ms, error_next [{path (a prefix), method (default any), status, code, msg,
-retry_after}]}, ban {seconds}, drop-user-streams {hold_s}; GET stats, orders, trades.
+retry_after}], delay_next [{path, method, ms}] (the next such request acts that late)}, ban
+{seconds}, drop-user-streams {hold_s}; GET stats, orders, trades.
 
 Once serving it prints one line to stdout:
   mmtasks binance simulator listening on http://HOST:PORT

@@ -56,6 +56,10 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
                         int(item.get("retry_after", 0)),
                     )
                 )
+            for item in data.get("delay_next", []):
+                f.delay_next.append(
+                    (item["path"], str(item.get("method", "")).upper(), int(item["ms"]))
+                )
             return JSONResponse({"ok": True})
         if action == "ban":
             until = sim.limits.ban(str(data.get("ip", "*")), float(data["seconds"]))

@@ -79,6 +79,9 @@ class Faults:
     # (path prefix, method or "" for any, HTTP status, code, msg, Retry-After s): the next
     # matching request fails so
     error_next: list[tuple[str, str, int, int, str, int]] = field(default_factory=list)
+    # (path prefix, method or "" for any, ms): the next matching request is acted on only that
+    # long after it arrived (a slow matching engine: its effect lands late, not only its answer)
+    delay_next: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 class BinanceSim:
@@ -327,6 +330,11 @@ def rest(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
                     )
             if sim.faults.latency_ms:
                 await asyncio.sleep(sim.faults.latency_ms / 1000)
+            for i, (prefix, verb, ms) in enumerate(sim.faults.delay_next):
+                if path.startswith(prefix) and verb in ("", method):
+                    del sim.faults.delay_next[i]
+                    await asyncio.sleep(ms / 1000)
+                    break
             result = found.handler(Call(sim.market(path), params, api_key, ip))
             if orders and sim.faults.accept_then_fail > 0 and found.handler is _new_order:
                 sim.faults.accept_then_fail -= 1
