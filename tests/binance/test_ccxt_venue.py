@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mmtasks.domain import OrderStatus
-from mmtasks.errors import OrderNotFoundError, RateLimitedError, ValidationError
+from mmtasks.errors import OrderNotFoundError, RateLimitedError, TemporaryError, ValidationError
 from mmtasks.registry.configs import parse_strategy_config
 from mmtasks.registry.symbol_commands import checked_rules
 from mmtasks.sim.binance.server import SimServer
@@ -184,6 +184,31 @@ def test_fills_reach_the_order_stream_in_order_and_through_trades_once(
     ]
     [position] = venue.positions("BTCUSDT")
     assert (position.quantity, position.entry_price) == (D("0.002"), D(28500))
+
+
+def test_a_fill_whose_order_cannot_be_looked_up_is_not_returned_without_its_client_id(
+    sim: SimServer, make_venue: Callable[..., Any]
+) -> None:
+    # Arrange: an order placed by one connector and filled; another connector (as after a
+    # restart: it knows no order id yet) must ask the order for the fill's client id (Binance's
+    # trade list carries none), and the venue answers that look-up 503 once.
+    first = make_venue()
+    first.place_order("BTCUSDT", "BUY", "29000", "0.001", "lost1", post_only=True)
+    set_price(sim, "BTCUSDT", "28990")
+    again = make_venue()
+    set_faults(
+        sim,
+        error_next=[
+            {"path": "/fapi/v1/order", "method": "GET", "status": 503, "code": -1001, "msg": "x"}
+        ],
+    )
+
+    # Act + Assert: the page fails as temporary (reconcile backs off and asks again) instead of
+    # handing back a trade with no client id, which reconcile would take for another's fill.
+    with pytest.raises(TemporaryError):
+        again.trades("BTCUSDT")
+    [trade] = again.trades("BTCUSDT")  # the venue answers again: the fill, with its id
+    assert (trade.client_order_id, trade.price, trade.quantity) == ("lost1", D(29000), D("0.001"))
 
 
 def test_a_price_listener_misses_no_trade_made_while_the_ticker_answers(

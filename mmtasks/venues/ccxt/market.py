@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import replace
 from decimal import Decimal
@@ -193,8 +192,10 @@ class CcxtMarketData(CcxtCore):
                 out += [self.dialect.trade(r["info"], self._client_ids) for r in rows]
             missing = {t.order_id: t.symbol for t in out if not t.client_order_id}
             for order_id, sym in missing.items():  # fills carry no client id: ask their order
-                with contextlib.suppress(Exception):
-                    await self._fetch(self.unified(sym), order_id=order_id)
+                # A failed look-up raises (temporary, as classified): a trade without its
+                # client id is not ours to reconcile, and would be a fill never applied. An
+                # order the venue does not know (None) keeps its trades without one: not ours.
+                await self._fetch(self.unified(sym), order_id=order_id)
             out = [
                 t if t.client_order_id else _trade_with_client_id(t, self._client_ids) for t in out
             ]
