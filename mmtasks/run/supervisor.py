@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"postgres {settings.database_url} ({services.database_source})")
     print(f"logs     {data_dir / 'logs'}", flush=True)
     migrate(settings.database_url)
-    seed_registry(settings.database_url, config)
+    registered = seed_registry(settings.database_url, config)
     # The registry may hold more than this run's config (symbols added in an earlier run of the
     # same data folder): the fleet trades all of them.
     registry = registry_symbols(settings.database_url)
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"recording {data_dir / 'recordings'}", flush=True)
         web_url, flower_url = start_web(fleet, port)
-        init_symbols(settings, config)
+        init_symbols(settings, {s: config[s] for s in registered})
         urls = (
             f"dashboard {web_url}  (/status /metrics /health)   flower {flower_url}\n"
             f"{_urls_line(services_file)}"

@@ -60,15 +60,26 @@ def catalogue(symbols: list[str]) -> list[str]:
     return symbols + [s for s in extra if s not in symbols]
 
 
-def seed_registry(database_url: str, config: dict[str, dict[str, Any]]) -> None:
-    """Insert the run's symbols into the registry when missing (admin tasks act on rows)."""
+def seed_registry(database_url: str, config: dict[str, dict[str, Any]]) -> list[str]:
+    """Insert the run's symbols into the registry when missing (admin tasks act on rows);
+    return those inserted. A symbol the registry holds already keeps its row as it is (paused,
+    updated, removed): the config file seeds a new data folder, it does not overrule the
+    registry of an earlier run."""
     import psycopg
 
     from mmtasks.registry.seed import parse_seed, seed
 
     rows = parse_seed({"symbols": config}, "the run's symbols")
     with psycopg.connect(database_url) as conn:
-        seed(conn, rows)
+        report = seed(conn, rows)
+    if report.existing:
+        shown = ", ".join(report.existing[:8]) + (" ..." if len(report.existing) > 8 else "")
+        print(
+            f"registry {len(report.existing)} symbol(s) of the config already registered, kept "
+            f"as they are ({shown}): change one with `mmtasks update SYMBOL --strategy '{{...}}'`",
+            flush=True,
+        )
+    return report.inserted
 
 
 def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
@@ -96,7 +107,8 @@ def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:
-    """Send every symbol its `init` (configs checked against the exchange's rules)."""
+    """Send each symbol of config its `init` (configs checked against the exchange's rules):
+    the symbols this run registered (`seed_registry`); the others trade as the registry says."""
     from mmtasks.celery import make_app
     from mmtasks.connector.client import ExchangeClient
     from mmtasks.registry.symbol_commands import init_symbol

@@ -136,3 +136,27 @@ def test_help_lists_the_commands_and_an_example() -> None:
     assert result.returncode == 0
     assert "migrate" in result.stdout and "seed" in result.stdout
     assert "mmtasks seed configs/symbols.yaml" in result.stdout
+
+
+def test_a_fleet_run_inits_only_the_symbols_it_registered(
+    pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Arrange: an earlier run of the same data folder registered BTCUSDT; an operator paused it.
+    from mmtasks.run.symbols import seed_registry
+
+    migrate(pg_url)
+    config = {"BTCUSDT": {"strategy": GRID}, "ETHUSDT": {"strategy": GRID}}
+    assert seed_registry(pg_url, {"BTCUSDT": config["BTCUSDT"]}) == ["BTCUSDT"]
+    with psycopg.connect(pg_url) as conn:
+        store.set_status(conn, "BTCUSDT", "PAUSED")
+
+    # Act: the fleet starts again with both in its config.
+    registered = seed_registry(pg_url, config)
+
+    # Assert: only the new symbol is registered (so only it gets an `init`, which would make a
+    # paused symbol trade); the paused one keeps its row, and the run says how to change it.
+    assert registered == ["ETHUSDT"]
+    with psycopg.connect(pg_url) as conn:
+        rows = {r.symbol: r for r in store.list_symbols(conn)}
+    assert rows["BTCUSDT"].status == "PAUSED" and rows["ETHUSDT"].status == "ACTIVE"
+    assert "mmtasks update SYMBOL" in capsys.readouterr().out
