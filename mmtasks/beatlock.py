@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
+import secrets
 from typing import Any
 
 import redis
@@ -30,6 +30,13 @@ return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0
 """
 
 
+def owner_name(host: str) -> str:
+    """Return this beat's name in the lock: host (MMTASKS_HOST), a random part and the pid.
+    The random part keeps two beats apart that share a host name and a pid (containers on
+    one host network each run as pid 1): with host:pid alone both would renew one lock."""
+    return f"{host}/{secrets.token_hex(4)}:{os.getpid()}"
+
+
 class LockedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery ships no type hints
     """PersistentScheduler that sends tasks only while this process owns `mm:beat:lock`."""
 
@@ -37,7 +44,7 @@ class LockedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery ship
         settings = get_settings()
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default schedule file's home
         self._redis = redis.Redis.from_url(settings.redis_url)
-        self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._owner = owner_name(settings.host)
         self._renew = self._redis.register_script(RENEW_LUA)
         self._holding = False
         super().__init__(*args, **kwargs)

@@ -84,13 +84,17 @@ def latency_samples(client: redis.Redis, now_ms: int, window_s: int) -> list[int
 
 
 def probe_connector(rt: Runtime) -> tuple[float, str]:
-    """Time one connector round trip; return (ms, error) — a failure counts as the timeout."""
+    """Time one connector round trip; return (ms, error) — a failure counts as the timeout.
+
+    Every failure does, not only a temporary one: a venue that refuses the keys, or a connector
+    answering INTERNAL, is when symbols go to ERROR, and the risk run (and its alerts) must go on
+    then. One that is not temporary is logged with its traceback."""
     started = time.perf_counter()
     try:
         rt.exchange.account()
     except Exception as exc:
         if policy_for(exc) not in (Response.RETRY, Response.AMBIGUOUS):
-            raise
+            log.error("connector probe failed, not temporarily: %s", exc, exc_info=exc)
         return rt.settings.connector_timeout_s * 1000, f"{type(exc).__name__}: {exc}"[:300]
     return (time.perf_counter() - started) * 1000, ""
 

@@ -239,8 +239,10 @@ def fleet_risk() -> dict[str, Any]:
     from mmtasks.risk.engine import run_risk
 
     rt = get_runtime()
-    run = run_risk(rt, app)
-    alerts = watch_events(rt.redis, rt.settings)
+    try:
+        run = run_risk(rt, app)
+    finally:  # the events already in the stream are alerted even when the risk run fails
+        alerts = watch_events(rt.redis, rt.settings)
     return {
         "state": run.decision.state.value,
         "changed": run.changed,

@@ -109,3 +109,20 @@ def test_a_send_lost_with_its_task_is_scheduled_again_by_the_next_alert(
     assert alert(redis_client, "k", "t", "two", settings=settings)
     count, items = take(redis_client, "k", WINDOW_S, str(_due(redis_client, "k")))
     assert count == 2 and [i["body"] for i in items] == ["one", "two"]
+
+
+def test_a_send_that_runs_after_its_schedule_expired_still_sends_what_was_gathered(
+    redis_client: redis_lib.Redis, settings: Settings
+) -> None:
+    # Arrange: an alert gathered, its send scheduled; the send's task comes back late (the
+    # control worker died in the gather, the message is redelivered after its visibility
+    # timeout): by then the scheduled key's margin has expired.
+    key = "symbol-error:BTCUSDT"
+    assert alert(redis_client, key, "BTCUSDT moved to ERROR", "venue refused", settings=settings)
+    token = str(_due(redis_client, key))
+    redis_client.delete(AlertKeys(key).scheduled)  # as its expiry would
+
+    # Act + Assert: the late send carries the alert; nothing is left behind unsent.
+    count, items = take(redis_client, key, WINDOW_S, token)
+    assert count == 1 and [i["body"] for i in items] == ["venue refused"]
+    assert redis_client.llen(AlertKeys(key).items) == 0
