@@ -65,6 +65,14 @@ class OrderNotOpenError(OrderNotFoundError):
     """The order exists but is already filled, cancelled, rejected or expired."""
 
 
+class OrderStillSending(TemporaryError):
+    """A lookup found no order, but the connector is still sending its create (or its answer
+    was unclear moments ago): "not found" is not final, ask again (mmtasks/connector/sending.py).
+    """
+
+    MARKER = "is still being sent"  # in the status details: the client raises this class again
+
+
 class RateLimitedError(TemporaryError):
     """Too many calls per second: retry after a pause (at least retry_after_s, when known)."""
 

@@ -18,6 +18,7 @@ from mmtasks.errors import (
     OrderNotFoundError,
     OrderNotOpenError,
     OrderRejectedError,
+    OrderStillSending,
     RateLimitedError,
     TemporaryError,
     ValidationError,
@@ -73,6 +74,8 @@ def error_for(code: grpc.StatusCode, details: str, method: str) -> MMError:
     if code is Code.RESOURCE_EXHAUSTED:
         wait = RETRY_AFTER_RE.search(details or "")
         return RateLimitedError(message, float(wait.group(1)) if wait else 0.0)
+    if code is Code.UNAVAILABLE and OrderStillSending.MARKER in (details or ""):
+        return OrderStillSending(message)
     if code in (Code.UNAVAILABLE, Code.ABORTED):
         return TemporaryError(message)
     if code is Code.DEADLINE_EXCEEDED or code is Code.CANCELLED:

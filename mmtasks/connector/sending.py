@@ -25,16 +25,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from mmtasks.errors import Response, TemporaryError, policy_for
+from mmtasks.errors import (
+    OrderStillSending,
+    RateLimitedError,
+    Response,
+    VenueAuthError,
+    policy_for,
+)
 from mmtasks.venue.port import Venue
 from mmtasks.venue.types import OrderRequest, PlaceResult
 
 LATE_LANDING_S = 15.0
 IN_FLIGHT = float("inf")  # held until the venue's answer, however long that takes
-
-
-class OrderStillSending(TemporaryError):
-    """The venue does not know the order yet, but this connector is still sending it."""
 
 
 class Sending:
@@ -56,17 +58,16 @@ class Sending:
         with self._lock:
             for cid in ids:
                 self._until[cid] = IN_FLIGHT
+        unclear = ids  # until the venue's answers say otherwise (whatever ends the call)
         try:
             results = venue.batch_place(list(requests))
-        except BaseException:
-            self._settle(ids, unclear=ids)
-            raise
-        unclear = [
-            r.client_order_id
-            for r, result in zip(requests, results, strict=True)
-            if r.client_order_id and result.error is not None and not _refused(result.error)
-        ]
-        self._settle(ids, unclear)
+            unclear = [
+                r.client_order_id
+                for r, result in zip(requests, results, strict=True)
+                if r.client_order_id and result.error is not None and not _refused(result.error)
+            ]
+        finally:
+            self._settle(ids, unclear)
         return results
 
     def holds(self, client_order_id: str) -> bool:
@@ -80,12 +81,15 @@ class Sending:
             del self._until[client_order_id]
             return False
 
-    def check_unknown(self, client_order_id: str) -> None:
-        """Raise OrderStillSending when the venue's "not found" for this id may not be final."""
-        if client_order_id and self.holds(client_order_id):
+    def check_unknown(self, client_order_id: str, held_before: bool) -> None:
+        """Raise OrderStillSending when the venue's "not found" for this id may not be final:
+        held_before is whether it was held before the venue was asked (a create that landed
+        during the lookup is no longer held, but the lookup may have missed it)."""
+        if client_order_id and (held_before or self.holds(client_order_id)):
             raise OrderStillSending(
-                f"order {client_order_id} is still being sent to the venue (or its answer was "
-                f"unclear less than {self.late_s:g}s ago): not found yet is not final, ask again"
+                f"order {client_order_id} {OrderStillSending.MARKER} to the venue (or its answer "
+                f"was unclear less than {self.late_s:g}s ago): not found yet is not final, ask "
+                "again"
             )
 
     def _settle(self, ids: list[str], unclear: list[str]) -> None:
@@ -103,6 +107,8 @@ class Sending:
 
 
 def _refused(error: Exception) -> bool:
-    """Return True when the venue's answer says the order was not placed (it said no, or the
-    request was invalid): nothing of it can land later."""
+    """Return True when the venue's answer says the order was not placed (it said no, the
+    request was invalid, the rate limit or the keys were refused): nothing of it can land."""
+    if isinstance(error, RateLimitedError | VenueAuthError):
+        return True
     return policy_for(error) in (Response.RECORD, Response.REPORT)

@@ -213,11 +213,13 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):  # type: ignore[misc, u
         """Return an order in any status."""
         symbol = rq.require_symbol(request.symbol)
         rq.require_order_ref(request.order_id, request.client_order_id)
+        # Asked before the venue: a create that lands during the lookup is let go meanwhile.
+        held = bool(request.client_order_id) and self.sending.holds(request.client_order_id)
         order = self.venue.get_order(
             symbol, order_id=request.order_id, client_order_id=request.client_order_id
         )
         if order is None:
-            self.sending.check_unknown(request.client_order_id)  # a create under way: ask again
+            self.sending.check_unknown(request.client_order_id, held)  # under way: ask again
             key = (
                 f"order_id {request.order_id!r}"
                 if request.order_id

@@ -88,13 +88,13 @@ def probe_connector(rt: Runtime) -> tuple[float, str]:
 
     Every failure does, not only a temporary one: a venue that refuses the keys, or a connector
     answering INTERNAL, is when symbols go to ERROR, and the risk run (and its alerts) must go on
-    then. One that is not temporary is logged with its traceback."""
+    then. One that is not temporary is logged as an error (each run while it lasts)."""
     started = time.perf_counter()
     try:
         rt.exchange.account()
     except Exception as exc:
         if policy_for(exc) not in (Response.RETRY, Response.AMBIGUOUS):
-            log.error("connector probe failed, not temporarily: %s", exc, exc_info=exc)
+            log.error("connector probe failed, not temporarily: %s: %s", type(exc).__name__, exc)
         return rt.settings.connector_timeout_s * 1000, f"{type(exc).__name__}: {exc}"[:300]
     return (time.perf_counter() - started) * 1000, ""
 

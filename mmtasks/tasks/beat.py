@@ -241,8 +241,13 @@ def fleet_risk() -> dict[str, Any]:
     rt = get_runtime()
     try:
         run = run_risk(rt, app)
-    finally:  # the events already in the stream are alerted even when the risk run fails
-        alerts = watch_events(rt.redis, rt.settings)
+    except Exception:  # the events already in the stream are alerted all the same
+        try:
+            watch_events(rt.redis, rt.settings)
+        except Exception as watch_exc:  # the risk run's error is the one raised
+            log.warning("alerts not watched this run either: %s", watch_exc)
+        raise
+    alerts = watch_events(rt.redis, rt.settings)
     return {
         "state": run.decision.state.value,
         "changed": run.changed,

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from mmtasks.decimals import canon
 from mmtasks.domain import OrderStatus, trade_order
-from mmtasks.errors import OperationalError, ValidationError
+from mmtasks.errors import OperationalError, OrderStillSending, ValidationError
 from mmtasks.events import EventType
 from mmtasks.grid import models as core
 from mmtasks.grid.accounting import apply_fill, position_events
@@ -149,7 +149,12 @@ def _settle_slots(
         cid = slot.client_order_id
         if slot.status == core.SlotStatus.FREE or not cid:
             continue
-        order = open_ours.pop(cid, None) or venue.get_order(fx.grid.symbol, client_order_id=cid)
+        try:
+            order = open_ours.pop(cid, None) or venue.get_order(fx.grid.symbol, client_order_id=cid)
+        except OrderStillSending as exc:  # its create may still land: it stays as it is
+            log.info("%s: %s; asked again next step", fx.grid.symbol, exc)
+            fx.meta["needs_reconcile"] = "1"
+            continue
         settled += 1
         if order is None:
             fx.grid, events = mark_rejected(fx.grid, cid, "not found at the exchange")

@@ -15,8 +15,15 @@ from decimal import Decimal
 
 import pytest
 
-from mmtasks.connector.sending import OrderStillSending, Sending
-from mmtasks.errors import AmbiguousOutcomeError, Response, TemporaryError, policy_for
+from mmtasks.connector.sending import Sending
+from mmtasks.errors import (
+    AmbiguousOutcomeError,
+    OrderStillSending,
+    RateLimitedError,
+    Response,
+    TemporaryError,
+    policy_for,
+)
 from mmtasks.venue.types import OrderRequest, PlaceResult
 from tests.kit.configs import sim_venue
 
@@ -65,10 +72,10 @@ def test_an_id_is_held_while_its_create_is_under_way_and_let_go_once_placed() ->
     # Under way: the venue does not know it yet, and "not found" is not final.
     assert venue.get_order(SYMBOL, client_order_id="mma") is None
     with pytest.raises(OrderStillSending) as held:
-        sending.check_unknown("mma")
+        sending.check_unknown("mma", held_before=sending.holds("mma"))
     assert isinstance(held.value, TemporaryError)
     assert policy_for(held.value) is Response.RETRY  # the worker backs off and asks again
-    sending.check_unknown("mmother")  # an id nobody sends is not held
+    sending.check_unknown("mmother", held_before=False)  # an id nobody sends is not held
 
     venue.gate.set()
     sender.join(10)
@@ -88,7 +95,7 @@ def test_an_unclear_answer_holds_the_id_for_the_late_landing_window() -> None:
     assert sending.holds("mmb")
     clock.now += 0.2  # 15.1 s after the answer: any late create would have landed
     assert not sending.holds("mmb")
-    sending.check_unknown("mmb")
+    sending.check_unknown("mmb", held_before=False)
 
 
 def test_a_refused_create_lets_the_id_go_at_once() -> None:
@@ -114,3 +121,45 @@ def test_a_venue_call_that_raises_holds_every_id_it_was_sending() -> None:
     assert sending.holds("mmd") and sending.holds("mme")
     clock.now += 16
     assert not sending.holds("mmd") and not sending.holds("mme")
+
+
+def test_a_create_that_lands_during_the_lookup_is_not_called_not_found() -> None:
+    # The lookup starts while the create is under way and the venue answers "not found"; the
+    # create lands and is let go before that answer is read: still not final.
+    venue, sending = GatedVenue(), Sending()
+    sender = threading.Thread(target=sending.place, args=(venue, [buy("mmf")]))
+    sender.start()
+    assert venue.entered.wait(10)
+    held = sending.holds("mmf")  # as GetOrder asks, before the venue
+    looked_up = venue.get_order(SYMBOL, client_order_id="mmf")
+    venue.gate.set()
+    sender.join(10)
+
+    assert looked_up is None and not sending.holds("mmf")
+    with pytest.raises(OrderStillSending):
+        sending.check_unknown("mmf", held_before=held)
+
+
+def test_a_venue_answer_that_does_not_match_the_batch_holds_its_ids_for_the_window_only() -> None:
+    clock = Clock()
+    sending = Sending(late_s=15, clock=clock)
+
+    class Short(GatedVenue):
+        def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+            return []  # fewer answers than orders: nothing is clear
+
+    with pytest.raises(ValueError):
+        sending.place(Short(), [buy("mmg")])
+    assert sending.holds("mmg")
+    clock.now += 16
+    assert not sending.holds("mmg")
+
+
+def test_a_rate_limited_create_was_not_placed_and_is_let_go_at_once() -> None:
+    class Limited(GatedVenue):
+        def batch_place(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+            return [PlaceResult(None, error=RateLimitedError("429 Too many requests", 3.0))]
+
+    sending = Sending()
+    sending.place(Limited(), [buy("mmh")])
+    assert not sending.holds("mmh")

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from mmtasks.errors import LockLostError, OperationalError
+from mmtasks.errors import LockLostError, OperationalError, OrderStillSending
 from mmtasks.ledger import summarize
 from mmtasks.state.keys import BEAT_LOCK
 from tests.kit.configs import GRID, NEUTRAL
@@ -165,6 +165,64 @@ class DiesBeforeSending:
 
     def place_order(self, *args: Any, **kwargs: Any) -> Any:
         raise Died
+
+
+class StillSending:
+    """The venue as the connector answers a lookup of a create it is still sending: "ask
+    again" while the venue does not know it (mmtasks/connector/sending.py)."""
+
+    def __init__(self, venue: Any, held: set[str]) -> None:
+        self._venue, self.held = venue, held
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    def get_order(self, symbol: str, **ref: Any) -> Any:
+        found = self._venue.get_order(symbol, **ref)
+        if found is None and ref.get("client_order_id") in self.held:
+            raise OrderStillSending(f"order {ref['client_order_id']} is still being sent")
+        return found
+
+
+def test_a_create_still_being_sent_stays_pending_while_reconcile_settles_the_rest(
+    desk: Desk,
+) -> None:
+    # Arrange: as in the test above, the lock is taken over while BUY 90 is sent; BUY 80 stays
+    # an intent. The connector is still sending a create of that id (another worker's step).
+    desk.init(GRID)
+    desk.step()
+    venue = desk.rt._exchange
+    desk.rt._exchange = LockThief(venue, desk)
+    desk.move("100")
+    with pytest.raises(LockLostError):
+        desk.step("price")
+    [cid_80] = [s["client_order_id"] for s in desk.slots().values() if s["price"] == "80"]
+    desk.text.delete(desk.keys.lock)
+    looked_up = StillSending(venue, {cid_80})
+    desk.rt._exchange = looked_up
+
+    # Act 1: a reconcile while that create is under way.
+    desk.command("reconcile")
+    desk.step()
+
+    # Assert 1: BUY 90 is taken as the venue has it; BUY 80 stays the intent it was (its level
+    # is not placed again beside a create that may land) and is asked again next step.
+    slots = {s["price"]: s for s in desk.slots().values()}
+    assert (slots["90"]["status"], slots["80"]["status"]) == ("LOCKED", "PENDING")
+    assert slots["80"]["client_order_id"] == cid_80
+    assert desk.resting() == [("BUY", D(90))]
+    assert desk.state()["needs_reconcile"] == "1"
+
+    # Act 2: the create lands at the venue; the connector lets the id go; the symbol steps.
+    venue.place_order("GRIDUSDT", "BUY", D(80), D(slots["80"]["qty"]), cid_80)
+    looked_up.held.clear()
+    desk.step()
+
+    # Assert 2: the landed order is the level's: one order per level, the ids the slots hold.
+    orders = {o.client_order_id: o.order_id for o in venue.open_orders("GRIDUSDT")}
+    held = {s["client_order_id"]: s["venue_order_id"] for s in desk.slots().values()}
+    assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+    assert held == orders
 
 
 def test_intents_a_dead_step_left_pending_are_reconciled_by_the_next_step_on_its_own(
