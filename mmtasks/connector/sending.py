@@ -12,8 +12,9 @@ venue answered clearly (placed, or refused). A lookup of one of them that the ve
 know yet is answered "still being sent: ask again" (OrderStillSending: the worker's reconcile
 leaves that intent as it is and asks again next step) instead of "not found". A create that
 ended without a clear answer (a timeout, a 5xx) may still land at the venue until the request's
-receive window is over: its id is held `LATE_LANDING_S` more. Binance refuses a signed request received later than its timestamp plus
-`recvWindow` (10 s as ccxt sends it), so 15 s covers it with a margin.
+receive window is over: its id is held `LATE_LANDING_S` more. Binance refuses a signed request
+received later than its timestamp plus `recvWindow` (10 s as ccxt sends it), so 15 s covers it
+with a margin.
 
 This connector's sends only: two connectors trading one account (docs/deploy.md) do not see
 each other's, and workers then must each keep to one connector.
