@@ -10,7 +10,7 @@ late order would be a second one at that level.
 So the connector remembers every client id it is sending, from before the venue call until the
 venue answered clearly (placed, or refused). A lookup of one of them that the venue does not
 know yet is answered "still being sent: ask again" (OrderStillSending: the worker's reconcile
-leaves that intent as it is and asks again next step) instead of "not found". A create that
+leaves that intent as it is and asks again a second later) instead of "not found". A create that
 ended without a clear answer (a timeout, a 5xx) may still land at the venue until the request's
 receive window is over: its id is held `LATE_LANDING_S` more. Binance refuses a signed request
 received later than its timestamp plus `recvWindow` (10 s as ccxt sends it), so 15 s covers it

@@ -7,7 +7,8 @@ Cluster slot and one Lua script may touch them all.
   mm:{s}:again         string  a wake left while the lock was held ("1", or "price" for a
                                price task): the holder drains again before it lets go
   mm:{s}:state         hash    status, anchor, last_seq (cursor), reduce_only,
-                               generation_floor, needs_reconcile, drift_count,
+                               generation_floor, needs_reconcile, reconcile_after_ms
+                               (a create still being sent: not asked again before), drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
                                trades_cursor_ms (newest trade counted), last_error,
                                last_error_dependency, error_since_ms;
@@ -111,6 +112,7 @@ class StateFields(TypedDict, total=False):
     reduce_only: str  # "1" or "0"
     generation_floor: str
     needs_reconcile: str  # "1" or "0"
+    reconcile_after_ms: str  # a create still being sent (docs/venue.md): no reconcile before
     drift_count: str
     rejected_events: str
     last_price: str

@@ -188,7 +188,8 @@ def gate(snap: Snapshot, fx: Effects, now_ms: int) -> Gate:
     # A step leaves no intent PENDING unless it also asked for a reconcile: one found here was
     # left by a step that died between its write-ahead commit and the venue's answer.
     stranded = any(s.status is SlotStatus.PENDING for s in fx.grid.slots.values())
-    needs = meta.get("needs_reconcile") == "1" or stranded
+    due = now_ms >= int(meta.get("reconcile_after_ms") or 0)  # a held create: asked again then
+    needs = (meta.get("needs_reconcile") == "1" or stranded) and due
     rules = fx.rules or snap.rules
     return Gate(status, waiting, needs and rules is not None and status != SymbolStatus.REMOVED)
 

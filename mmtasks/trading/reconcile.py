@@ -44,6 +44,8 @@ from mmtasks.venue import Order, Trade, Venue
 
 log = logging.getLogger(__name__)
 
+HELD_RECHECK_MS = 1000  # a create the connector still sends is asked about again this late
+
 DRIFT_HALT_AFTER = 3
 # Trades are asked for from a little before the newest one counted: a venue may stamp a trade
 # slightly earlier than one it reported before it.
@@ -152,8 +154,10 @@ def _settle_slots(
         try:
             order = open_ours.pop(cid, None) or venue.get_order(fx.grid.symbol, client_order_id=cid)
         except OrderStillSending as exc:  # its create may still land: it stays as it is
-            log.info("%s: %s; asked again next step", fx.grid.symbol, exc)
+            log.info("%s: %s; asked again in %d ms", fx.grid.symbol, exc, HELD_RECHECK_MS)
             fx.meta["needs_reconcile"] = "1"
+            # Not at every step meanwhile: each reconcile costs the venue's weight.
+            fx.meta["reconcile_after_ms"] = str(now_ms + HELD_RECHECK_MS)
             continue
         settled += 1
         if order is None:

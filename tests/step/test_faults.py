@@ -12,6 +12,11 @@ import pytest
 from mmtasks.errors import LockLostError, OperationalError, OrderStillSending
 from mmtasks.ledger import summarize
 from mmtasks.state.keys import BEAT_LOCK
+from mmtasks.trading.advance import gate
+from mmtasks.trading.effects import Effects
+from mmtasks.trading.reconcile import HELD_RECHECK_MS
+from mmtasks.trading.snapshot import load_snapshot
+from mmtasks.trading.step import now_ms
 from tests.kit.configs import GRID, NEUTRAL
 from tests.kit.desk import Desk
 
@@ -203,19 +208,31 @@ def test_a_create_still_being_sent_stays_pending_while_reconcile_settles_the_res
 
     # Act 1: a reconcile while that create is under way.
     desk.command("reconcile")
+    started_ms = now_ms()
     desk.step()
+    ended_ms = now_ms()
 
     # Assert 1: BUY 90 is taken as the venue has it; BUY 80 stays the intent it was (its level
-    # is not placed again beside a create that may land) and is asked again next step.
+    # is not placed again beside a create that may land), asked again 1 s later and not at
+    # every step before that (a reconcile costs the venue's weight).
     slots = {s["price"]: s for s in desk.slots().values()}
     assert (slots["90"]["status"], slots["80"]["status"]) == ("LOCKED", "PENDING")
     assert slots["80"]["client_order_id"] == cid_80
     assert desk.resting() == [("BUY", D(90))]
-    assert desk.state()["needs_reconcile"] == "1"
+    state = desk.state()
+    after_ms = int(state["reconcile_after_ms"])
+    assert state["needs_reconcile"] == "1"
+    assert started_ms + HELD_RECHECK_MS <= after_ms <= ended_ms + HELD_RECHECK_MS
+    snap = load_snapshot(desk.rt.redis, "GRIDUSDT")
+    fx = Effects(grid=snap.grid, meta={}, candles={})
+    assert not gate(snap, fx, after_ms - 1).needs_reconcile
+    assert gate(snap, fx, after_ms).needs_reconcile
 
-    # Act 2: the create lands at the venue; the connector lets the id go; the symbol steps.
+    # Act 2: the create lands at the venue; the connector lets the id go; the recheck is due
+    # (as a second later); the symbol steps.
     venue.place_order("GRIDUSDT", "BUY", D(80), D(slots["80"]["qty"]), cid_80)
     looked_up.held.clear()
+    desk.text.hset(desk.keys.state, "reconcile_after_ms", str(now_ms()))
     desk.step()
 
     # Assert 2: the landed order is the level's: one order per level, the ids the slots hold.
