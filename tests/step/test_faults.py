@@ -222,6 +222,7 @@ def test_a_create_still_being_sent_stays_pending_while_reconcile_settles_the_res
     state = desk.state()
     after_ms = int(state["reconcile_after_ms"])
     assert state["needs_reconcile"] == "1"
+    assert not desk.text.exists(desk.keys.band)  # a PENDING slot: every tick wakes it
     assert started_ms + HELD_RECHECK_MS <= after_ms <= ended_ms + HELD_RECHECK_MS
     snap = load_snapshot(desk.rt.redis, "GRIDUSDT")
     fx = Effects(grid=snap.grid, meta={}, candles={})
