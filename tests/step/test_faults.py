@@ -117,19 +117,24 @@ class LockThief:
         return self._venue.place_order(*args, **kwargs)
 
 
-def test_a_step_that_lost_its_lock_writes_nothing_more_and_reconcile_settles_it(
-    desk: Desk,
-) -> None:
-    # Arrange: the first price; the lock is taken over while the step sends its orders.
+def lose_the_lock_while_placing(desk: Desk) -> Any:
+    """Init GRID, then step on the price 100 while another worker takes the lock during the
+    first place (the step raises LockLostError); return the venue, now as it was."""
     desk.init(GRID)
     desk.step()
     venue = desk.rt._exchange
     desk.rt._exchange = LockThief(venue, desk)
     desk.move("100")
-
-    # Act 1
     with pytest.raises(LockLostError):
         desk.step("price")
+    return venue
+
+
+def test_a_step_that_lost_its_lock_writes_nothing_more_and_reconcile_settles_it(
+    desk: Desk,
+) -> None:
+    # Arrange + Act 1: the first price; the lock is taken over while the step sends.
+    venue = lose_the_lock_while_placing(desk)
 
     # Assert 1: the order being sent when the lock was taken left (BUY 90, the nearer first);
     # the next one did not: the step renews its lock before each venue call, and that renewal
@@ -194,13 +199,7 @@ def test_a_create_still_being_sent_stays_pending_while_reconcile_settles_the_res
 ) -> None:
     # Arrange: as in the test above, the lock is taken over while BUY 90 is sent; BUY 80 stays
     # an intent. The connector is still sending a create of that id (another worker's step).
-    desk.init(GRID)
-    desk.step()
-    venue = desk.rt._exchange
-    desk.rt._exchange = LockThief(venue, desk)
-    desk.move("100")
-    with pytest.raises(LockLostError):
-        desk.step("price")
+    venue = lose_the_lock_while_placing(desk)
     [cid_80] = [s["client_order_id"] for s in desk.slots().values() if s["price"] == "80"]
     desk.text.delete(desk.keys.lock)
     looked_up = StillSending(venue, {cid_80})

@@ -51,6 +51,24 @@ def sim_trade_ids(sim: BinanceSimControl) -> list[str]:
     return sorted(str(r["id"]) for r in rows)
 
 
+def trading_at_100(exchange: Any) -> bool:
+    """Wake the symbol (as beat's sweeper wakes one whose retry is due); return True once the
+    grid of 100 rests (BUY 80 and 90)."""
+    wake(app, SYMBOL)
+    return resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))]
+
+
+def venue_ids(sim: BinanceSimControl) -> list[str]:
+    """The client ids of the venue's open orders, sorted."""
+    return sorted(o["clientOrderId"] for o in sim._http.get("/_sim/orders").json())
+
+
+def slot_ids(client: redis_lib.Redis) -> list[str]:
+    """The client ids the worker's slots hold, sorted."""
+    slots = client.hgetall(keys_for(SYMBOL).slots).values()
+    return sorted(c for v in slots if (c := json.loads(v)["client_order_id"]))
+
+
 def test_a_user_socket_dropped_while_orders_fill_loses_no_fill(
     workers: Any,
     bridge: BridgeProc,
@@ -104,11 +122,9 @@ def test_a_create_answered_5xx_after_the_venue_took_it_leaves_one_order_per_id(
 
     # Assert: exactly one order per client id at the venue, and the worker's slots hold them.
     until_equal(lambda: resting(exchange, SYMBOL), [("BUY", D(80)), ("BUY", D(90))], 30)
-    orders = sim._http.get("/_sim/orders").json()
-    ids = [o["clientOrderId"] for o in orders]
+    ids = venue_ids(sim)
     assert len(ids) == len(set(ids)) == 2
-    slots = redis_client.hgetall(keys_for(SYMBOL).slots)
-    assert sorted(ids) == sorted(json.loads(v)["client_order_id"] for v in slots.values())
+    assert ids == slot_ids(redis_client)
 
 
 def test_a_create_that_lands_after_the_worker_gave_up_is_found_and_not_placed_again(
@@ -129,19 +145,12 @@ def test_a_create_that_lands_after_the_worker_gave_up_is_found_and_not_placed_ag
     # it; the retries ask the venue for it by client id before it lands, then after.
     set_price(sim, redis_client, SYMBOL, "100")
 
-    def trading() -> bool:
-        wake(app, SYMBOL)  # as beat's sweeper wakes a symbol whose retry is due
-        return resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))]
-
     # Assert: the late order was taken as the level's order, not placed again beside it: two
     # creates reached the venue in all (the late one, and the level never sent), one order per
     # level and client id, the ids the worker's slots hold.
-    eventually(trading, timeout_s=60, interval_s=0.5)
+    eventually(lambda: trading_at_100(exchange), timeout_s=60, interval_s=0.5)
     assert sim.stats()["requests_by_path"]["POST /fapi/v1/order"] == 2
-    orders = sim._http.get("/_sim/orders").json()
-    slots = redis_client.hgetall(keys_for(SYMBOL).slots)
-    held = sorted(json.loads(v)["client_order_id"] for v in slots.values())
-    assert sorted(o["clientOrderId"] for o in orders) == [c for c in held if c]
+    assert venue_ids(sim) == slot_ids(redis_client)
 
 
 def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
@@ -181,11 +190,7 @@ def test_a_429_with_retry_after_degrades_for_that_long_then_trades_by_itself(
     assert "rate limit" in state["last_error"]
     assert int(state["retry_at_ms"]) - int(state["degraded_since_ms"]) >= 3000
 
-    def trading() -> bool:
-        wake(app, SYMBOL)
-        return resting(exchange, SYMBOL) == [("BUY", D(80)), ("BUY", D(90))]
-
-    eventually(trading, timeout_s=60, interval_s=0.5)
+    eventually(lambda: trading_at_100(exchange), timeout_s=60, interval_s=0.5)
     eventually(lambda: not redis_client.hget(k.state, "degraded_since_ms"), timeout_s=30)
 
 
