@@ -37,6 +37,14 @@ def write_tick(client: redis_lib.Redis, symbol: str, price: str, ts: int) -> Non
     client.hset(keys_for(symbol).tick, mapping={"price": price, "ts_event_ms": str(ts)})
 
 
+def two_ticking(client: redis_lib.Redis) -> list[str]:
+    """Return two fresh symbols, their ticks written: price 1 at time 1 and price 2 at time 2."""
+    a, b = symbols(2)
+    write_tick(client, a, "1", 1)
+    write_tick(client, b, "2", 2)
+    return [a, b]
+
+
 @pytest.fixture
 def client(redis_client: redis_lib.Redis) -> redis_lib.Redis:
     """The test's Redis database, as the worker writes it."""
@@ -96,9 +104,7 @@ def test_feeds_asking_at_once_share_one_read_and_later_asks_take_it_while_fresh(
 def test_a_symbol_first_asked_for_after_the_read_is_read_then(
     redis_url: str, client: redis_lib.Redis
 ) -> None:
-    a, b = symbols(2)
-    write_tick(client, a, "1", 1)
-    write_tick(client, b, "2", 2)
+    a, b = two_ticking(client)
 
     async def body() -> None:
         async with board_on(redis_url, FOREVER_S) as board:
@@ -221,9 +227,7 @@ class HeldPipelines:
 def test_a_symbol_first_asked_for_during_a_read_is_read_right_after_it(
     redis_url: str, client: redis_lib.Redis
 ) -> None:
-    a, b = symbols(2)
-    write_tick(client, a, "1", 1)
-    write_tick(client, b, "2", 2)
+    a, b = two_ticking(client)
 
     async def body() -> None:
         real = aioredis.Redis.from_url(redis_url, decode_responses=True)
