@@ -1,7 +1,9 @@
 """Where the bridge learns which symbols to stream: the registry, else Redis and the config.
 
-The registry table `symbol_registry` (status ACTIVE or PAUSED) is the source once it exists;
-changes arrive as NOTIFY on channel `mm_registry` and a periodic resync covers a missed one.
+The registry table `symbol_registry` (status ACTIVE or PAUSED, and REMOVED while the symbol is
+still in the Redis set `mm:symbols`: until its worker has cancelled its orders) is the source
+once it exists; changes arrive as NOTIFY on channel `mm_registry` and a periodic resync covers
+a missed one (and a removed symbol's leaving the set, which notifies nobody).
 Without a registry, the symbols are the Redis set `mm:symbols` plus those in the symbols file.
 """
 
@@ -117,10 +119,24 @@ class FleetSymbols:
             if row is None or row[0] is None:
                 return None
             cur = await conn.execute(
-                "SELECT symbol FROM symbol_registry WHERE status = ANY(%s)",
-                (list(STREAMED_STATUSES),),
+                "SELECT symbol, status FROM symbol_registry WHERE status = ANY(%s)",
+                ([*STREAMED_STATUSES, "REMOVED"],),
             )
-            return clean_symbols((r[0] for r in await cur.fetchall()), "symbol_registry")
+            rows = await cur.fetchall()
+        streamed = [symbol for symbol, status in rows if status != "REMOVED"]
+        removed = sorted(symbol for symbol, status in rows if status == "REMOVED")
+        return clean_symbols([*streamed, *await self._draining(removed)], "symbol_registry")
+
+    async def _draining(self, removed: list[str]) -> list[str]:
+        """Return the removed symbols still in the fleet set: some order of theirs may rest,
+        and its fills and cancels must reach the worker (it takes them out once none does)."""
+        if not removed:
+            return []
+        try:
+            inside = await asyncio.to_thread(self._redis.smismember, SYMBOLS, removed)
+        except redis.RedisError as exc:
+            raise SymbolSourceUnavailable(f"redis unreachable: {exc}") from None
+        return [symbol for symbol, member in zip(removed, inside, strict=True) if member]
 
     async def listen(self, changed: asyncio.Event) -> None:
         """LISTEN on mm_registry and set changed on every notification; reconnect on loss."""

@@ -151,16 +151,19 @@ def rehydrate(
     failed: dict[str, str] = {}
     fleet = restore_fleet(conn, client)
     for record in store.list_symbols(conn):
-        names = plan(record, read_view(client, record.symbol))
+        view = read_view(client, record.symbol)
+        names = plan(record, view)
         try:
             commands = [_command(exchange, record, name) for name in names]
         except ValidationError as exc:  # this symbol cannot start; the others still do
             failed[record.symbol] = str(exc)
             log.error("rehydrate: %s not restored: %s", record.symbol, exc)
             continue
-        if record.status in (RegistryStatus.ACTIVE, RegistryStatus.PAUSED):
+        # A removed symbol with a state in Redis leaves the fleet set when its worker has
+        # cancelled its orders (trading/step.py); one that still trades is sent its remove.
+        if record.status in (RegistryStatus.ACTIVE, RegistryStatus.PAUSED) or names == ["remove"]:
             client.sadd(SYMBOLS, record.symbol)
-        elif record.status == RegistryStatus.REMOVED:
+        elif record.status == RegistryStatus.REMOVED and view.status is None:
             client.srem(SYMBOLS, record.symbol)
         if not commands:
             continue

@@ -15,8 +15,8 @@ import redis
 
 from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
-from mmtasks.registry.store import RegistryStatus, SymbolRecord
-from mmtasks.state.keys import FLEET, keys_for
+from mmtasks.registry.store import RegistryStatus, SymbolRecord, list_symbols
+from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
 from mmtasks.state.record import SymbolState
 
 DEFAULT_STALE_AFTER_S = 60  # RiskConfig's default
@@ -35,6 +35,19 @@ def _decimal(text: str | None) -> Decimal | None:
         return Decimal(text) if text else None
     except InvalidOperation:
         return None
+
+
+LISTED_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # and REMOVED while still in the fleet set
+
+
+def listed_records(conn: Any, client: redis.Redis) -> list[SymbolRecord]:
+    """Return the registry rows status lists: every symbol that trades, and a removed one its
+    worker has not yet taken out of the fleet set (an order of it may still rest)."""
+    records = list_symbols(conn, [*LISTED_STATUSES, RegistryStatus.REMOVED])
+    removed = [r.symbol for r in records if r.status == RegistryStatus.REMOVED]
+    inside = client.smismember(SYMBOLS, removed) if removed else []
+    draining = {symbol for symbol, member in zip(removed, inside, strict=True) if member}
+    return [r for r in records if r.status != RegistryStatus.REMOVED or r.symbol in draining]
 
 
 def problems_of(
@@ -148,6 +161,14 @@ def symbol_status(record: SymbolRecord, reads: StatusReads) -> dict[str, Any]:
             f"DEGRADED for {degraded['for_s']}s ({degraded['dependency'] or 'a dependency'}), "
             f"retrying: {degraded['last_error']}"
         )
+    orders = _orders(slots)
+    left = orders["open"] + orders["pending"]
+    draining = record.status == RegistryStatus.REMOVED and left > 0
+    if draining:
+        problems.append(
+            f"removed, {left} order(s) of it may still rest at the venue: its worker cancels "
+            "them (retrying while the venue fails) and takes it out of the fleet after"
+        )
     kind = str(record.strategy.get("kind", "grid"))
     signal = None
     if kind == "signal":
@@ -185,7 +206,8 @@ def symbol_status(record: SymbolRecord, reads: StatusReads) -> dict[str, Any]:
         "consumers_by_host": None if mine is None else by_host(mine),
         "lock_holder": lock_holder(lock),
         "position": _position(position, last_price),
-        "open_orders": _orders(slots),
+        "open_orders": orders,
+        "draining": draining,
         "risk": {
             "reduce_only": live.reduce_only,
             # failed steps in a row, retrying
@@ -305,7 +327,10 @@ def collect_status(records: list[SymbolRecord], reads: StatusReads) -> dict[str,
     """Return the fleet's status and one entry per symbol."""
     fleet = _decode(reads.client.hgetall(FLEET))
     symbols = [symbol_status(r, reads) for r in records]
-    trading = [s for s in symbols if s["registry_status"] != RegistryStatus.REMOVED]
+    # A removed symbol counts while an order of it may rest (draining).
+    trading = [
+        s for s in symbols if s["registry_status"] != RegistryStatus.REMOVED or s["draining"]
+    ]
     state = fleet.get("state", "ACTIVE")
     workers = sorted({w for ws in (reads.consumers or {}).values() for w in ws})
     return {

@@ -127,7 +127,10 @@ def _position_qty(ctx: AdminContext, symbol: str) -> tuple[Decimal, Decimal | No
 
 
 def remove_symbol(ctx: AdminContext, req: RemoveSymbol) -> dict[str, Any]:
-    """Stop a symbol for good: cancel its orders through its queue; keep its history."""
+    """Stop a symbol for good: cancel its orders through its queue; keep its history.
+
+    Answered at once; the symbol leaves the fleet (`mm:symbols`) when no order of it rests,
+    which `status` shows (a removed symbol with open orders is a problem until then)."""
     _registered(ctx, req.symbol)
     try:
         local, venue = _position_qty(ctx, req.symbol)
@@ -152,13 +155,18 @@ def remove_symbol(ctx: AdminContext, req: RemoveSymbol) -> dict[str, Any]:
             {**record.to_json(), "forced": req.force},
             ctx.task_id,
         )
+    # The symbol stays in the fleet set (streamed, woken, consumed) until its worker has
+    # cancelled every order of it; its worker then takes it out (trading/step.py).
     seq = send_commands(ctx.redis, ctx.app, req.symbol, [("remove", {})], ctx.issued_by)
-    ctx.redis.srem(SYMBOLS, req.symbol)
     return {
         "symbol": req.symbol,
         "status": record.status,
         "forced": req.force,
         "position_left": canon(open_qty),
+        "next": (
+            f"its worker cancels every order of {req.symbol}, retrying while the venue fails; "
+            f"`mmtasks status {req.symbol}` lists it until none rests"
+        ),
         "seq": seq,
     }
 

@@ -18,7 +18,6 @@ from mmtasks.domain import queue_for
 from mmtasks.run.defaults import (
     CELERY,
     DEFAULT_WEB_PORT,
-    REMOVE_GRACE_S,
     RESTARTS_PER_MINUTE,
     STOP_GRACE_S,
 )
@@ -124,7 +123,8 @@ class Workers:
     processes, fixed for the run). A symbol added while the fleet runs (`mmtasks add`) is
     attached to its process's running worker (`add_consumer`, confirmed; the worker restarted
     with its new queues when it does not confirm). A removed one is detached once it has
-    cancelled its orders (its Redis status says REMOVED) or REMOVE_GRACE_S has passed.
+    cancelled its orders: its worker then takes it out of the fleet set (`mm:symbols`);
+    until then it stays consumed, however long the venue takes.
     """
 
     def __init__(
@@ -136,7 +136,6 @@ class Workers:
         self.threads = threads
         self.by_bucket: dict[int, Child] = {}
         self.queues: dict[int, set[str]] = {b: set() for b in range(buckets)}
-        self.removing: dict[str, float] = {}
         self._app: Any = None
 
     @property
@@ -185,7 +184,8 @@ class Workers:
         return True
 
     def sync(self, wanted: set[str], done: set[str]) -> list[str]:
-        """Attach new symbols, detach removed ones; return what changed."""
+        """Attach new symbols, detach the removed ones out of the fleet set (`done`: their
+        orders are all cancelled); return what changed."""
         changes = []
         for symbol in sorted(wanted - set(self.symbols)):
             bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
@@ -195,19 +195,12 @@ class Workers:
             else:
                 self._restart(bucket)
                 changes.append(f"{symbol}: {node_name(bucket)} restarted with it")
-            self.removing.pop(symbol, None)
-        now = time.monotonic()
-        for symbol in sorted(set(self.symbols) - wanted):
-            since = self.removing.setdefault(symbol, now)
-            if symbol in done or now - since >= REMOVE_GRACE_S:
-                bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
-                self.queues[bucket].discard(queue)
-                if not self._confirmed(False, bucket, queue):
-                    self._restart(bucket)
-                self.removing.pop(symbol, None)
-                changes.append(f"{symbol} detached from {node_name(bucket)} (removed)")
-        for symbol in set(self.removing) & wanted:
-            del self.removing[symbol]  # re-added before it was detached
+        for symbol in sorted((set(self.symbols) - wanted) & done):
+            bucket, queue = bucket_of(symbol, self.buckets), queue_for(symbol)
+            self.queues[bucket].discard(queue)
+            if not self._confirmed(False, bucket, queue):
+                self._restart(bucket)
+            changes.append(f"{symbol} detached from {node_name(bucket)} (removed)")
         return changes
 
 

@@ -13,7 +13,6 @@ STOP_GRACE_S = 15.0
 # A child that exits is started again, unless it did so more often than this in a minute.
 RESTARTS_PER_MINUTE = 3
 DEFAULT_WEB_PORT = 8000
-REMOVE_GRACE_S = 20.0
 TABLE_ROWS = 30  # symbols the terminal table shows; the dashboard shows every one
 MAX_SYMBOLS = 999  # `--symbols N` generates simulated symbols up to this many
 CELERY = (sys.executable, "-m", "celery", "-A", "mmtasks")

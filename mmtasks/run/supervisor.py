@@ -33,8 +33,8 @@ from mmtasks.run.symbols import (
     catalogue,
     init_symbols,
     load_config,
+    out_of_fleet,
     registry_symbols,
-    removed_in_redis,
     seed_registry,
 )
 from mmtasks.run.table import fill_counts, render, show, status_rows
@@ -260,9 +260,7 @@ def watch(
                     wanted, removed = registry
                     changes = (
                         changes
-                        + workers.sync(
-                            wanted, removed_in_redis(client, removed & set(workers.symbols))
-                        )
+                        + workers.sync(wanted, out_of_fleet(client, removed & set(workers.symbols)))
                     )[-5:]
                 heartbeat = {str(k): str(v) for k, v in client.hgetall(BRIDGE_HEARTBEAT).items()}
                 fills = fill_counts(settings.database_url)

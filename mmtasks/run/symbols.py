@@ -11,6 +11,7 @@ import yaml
 from mmtasks.domain import parse_symbol
 from mmtasks.run.defaults import EXTRA_BASES, EXTRA_ENTRY, MAX_SYMBOLS, WORKING_STATUSES
 from mmtasks.settings import Settings
+from mmtasks.state.keys import SYMBOLS
 
 
 def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
@@ -97,13 +98,12 @@ def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
     return working, {r.symbol for r in records} - working
 
 
-def removed_in_redis(client: redis.Redis, symbols: set[str]) -> set[str]:
-    """Return the symbols whose worker has processed their removal."""
-    from mmtasks.state.codec import SymbolStatus
-    from mmtasks.state.record import read_records
-
-    states = read_records(client, sorted(symbols))
-    return {s for s, live in states.items() if live.status is SymbolStatus.REMOVED}
+def out_of_fleet(client: redis.Redis, symbols: set[str]) -> set[str]:
+    """Return the symbols no longer in the fleet set: removed, their orders all cancelled (a
+    removed symbol's worker takes it out of `mm:symbols` only then, trading/step.py)."""
+    names = sorted(symbols)
+    member = client.smismember(SYMBOLS, names) if names else []
+    return {s for s, inside in zip(names, member, strict=True) if not inside}
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:

@@ -81,7 +81,9 @@ Fleet-wide keys:
   mm:alert:{k}:items   list    alerts of key k not yet sent, in order (JSON title, body,
                                severity, n, first_ms, last_ms; the newest 20 distinct)
   mm:alerts:cursor     string  last mm:events id the alert watcher has read
-  mm:symbols           set     symbols known to this fleet
+  mm:symbols           set     symbols of this fleet: add_symbol puts one in; a removed one
+                               stays until its worker has cancelled every order of it, and
+                               that worker takes it out (trading/step.py)
   mm:bridge:heartbeat  hash    stream name -> last message time ms; alive_ms, state,
                                <stream>_count, events_appended, price_tasks
   mm:bridge:rejects    hash    reason -> count of bad messages

@@ -51,8 +51,7 @@ from mmtasks.registry.requests import (
     UpdateSymbol,
     bind,
 )
-from mmtasks.registry.status import StatusReads, collect_status
-from mmtasks.registry.store import list_symbols as registry_rows
+from mmtasks.registry.status import StatusReads, collect_status, listed_records
 from mmtasks.registry.workers import consumers_by_queue
 from mmtasks.runtime import get_runtime
 from mmtasks.settings import get_settings
@@ -116,11 +115,7 @@ def _test_alert(ctx: AdminContext, req: SendTestAlert) -> dict[str, Any]:
 
 def _status(ctx: AdminContext, req: Status) -> dict[str, Any]:
     with ctx.transaction() as conn:
-        records = [
-            r
-            for r in registry_rows(conn, ("ACTIVE", "PAUSED", "ERROR"))
-            if req.symbol in (None, r.symbol)
-        ]
+        records = [r for r in listed_records(conn, ctx.redis) if req.symbol in (None, r.symbol)]
     if req.symbol is not None and not records:
         raise ValidationError(f"symbol {req.symbol} is not registered")
     consumers = consumers_by_queue(ctx.app)

@@ -191,7 +191,17 @@ def gate(snap: Snapshot, fx: Effects, now_ms: int) -> Gate:
     due = now_ms >= int(meta.get("reconcile_after_ms") or 0)  # a held create: asked again then
     needs = (meta.get("needs_reconcile") == "1" or stranded) and due
     rules = fx.rules or snap.rules
-    return Gate(status, waiting, needs and rules is not None and status != SymbolStatus.REMOVED)
+    # A removed symbol reconciles too: until none of its orders rests, it is still trading.
+    return Gate(status, waiting, needs and rules is not None)
+
+
+def drained(snap: Snapshot) -> bool:
+    """True once a removed symbol holds no order and has nothing left to ask the venue: its
+    worker then takes it out of the fleet (`mm:symbols`), which stops its stream, its worker
+    and its wakes (docs/operations.md, "Removing a symbol")."""
+    if snap.status != SymbolStatus.REMOVED or snap.meta.get("needs_reconcile") == "1":
+        return False
+    return all(slot.status is SlotStatus.FREE for slot in snap.grid.slots.values())
 
 
 # -- the decision ---------------------------------------------------------------------------

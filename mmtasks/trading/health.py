@@ -19,6 +19,9 @@ from mmtasks.trading.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_BASE_S = 0.5
+# A temporary fault never moves these to ERROR: one is there already; a removed one backs off
+# and tries again (`failure`).
+STAYS = (SymbolStatus.ERROR, SymbolStatus.REMOVED)
 LATENCY_BACKOFF_MAX_S = 10.0
 
 
@@ -90,11 +93,16 @@ def failure(
     degraded_to_error_s: float,
 ) -> Failure:
     """Return what a failed step records: DEGRADED with a backoff for a temporary fault, else
-    ERROR (a temporary fault that outlasts degraded_to_error_s becomes ERROR too)."""
+    ERROR (a temporary fault that outlasts degraded_to_error_s becomes ERROR too); a removed
+    symbol's failure, whatever it is, is a DEGRADED one (it is retried until it has cancelled
+    its orders)."""
     message = f"{type(exc).__name__}: {exc}"[:500]
     fields: StateFields = {"last_error": message, "needs_reconcile": "1"}
     events: list[dict[str, str]] = []
-    if response in (Response.RETRY, Response.AMBIGUOUS):
+    # A removed symbol backs off and tries again whatever the fault: it must go on cancelling
+    # its orders, and in ERROR beat's recovery would make it ACTIVE again (it would trade).
+    removed = meta.get("status") == SymbolStatus.REMOVED
+    if removed or response in (Response.RETRY, Response.AMBIGUOUS):
         since = int(meta.get("degraded_since_ms") or 0) or now_ms
         retries = int(meta.get("retry_count") or 0) + 1
         backoff_s = min(RETRY_BACKOFF_BASE_S * 2 ** (retries - 1), backoff_max_s)
@@ -112,7 +120,7 @@ def failure(
         # A rate limit never escalates: the budget or the venue paces the fleet on purpose,
         # and a symbol in ERROR would wait for beat's recovery long after the limit has passed.
         paced = isinstance(exc, RateLimitedError)
-        if paced or lasted_s < degraded_to_error_s or meta.get("status") == SymbolStatus.ERROR:
+        if paced or lasted_s < degraded_to_error_s or meta.get("status") in STAYS:
             log.warning(
                 "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
                 symbol,

@@ -22,7 +22,14 @@ from mmtasks.metrics import step_calls
 from mmtasks.risk.engine import record_latency
 from mmtasks.runtime import Runtime
 from mmtasks.state import wire
-from mmtasks.state.keys import OUTBOX_MAXLEN, TRADES_KEPT, keys_for, state_fields, state_mapping
+from mmtasks.state.keys import (
+    OUTBOX_MAXLEN,
+    SYMBOLS,
+    TRADES_KEPT,
+    keys_for,
+    state_fields,
+    state_mapping,
+)
 from mmtasks.state.store import SymbolStore, WriteBatch
 from mmtasks.trading import advance
 from mmtasks.trading.effects import Effects
@@ -216,3 +223,20 @@ def record_round_trips(rt: Runtime, ms_per_call: float, at_ms: int) -> None:
         pipe = rt.redis.pipeline(transaction=False)
         record_latency(pipe, ms_per_call, at_ms)
         pipe.execute()
+
+
+def fleet_membership(
+    rt: Runtime, store: SymbolStore, token: str, last: LastWrite | None, leave: bool
+) -> None:
+    """Take a drained removed symbol out of the fleet set (leave), or put one added again
+    back in; the step's held-back last commit (`last`) is written first.
+
+    Under the lock and after the step's commit, so the symbol's own steps, one at a time,
+    decide it: a `remove` is applied at once, but the symbol stays in the fleet (streamed,
+    woken, consumed) until none of its orders rests."""
+    if last is not None:  # what is decided here rests on it
+        announce(store, last.fx, store.commit(token, last.batch))
+    if not leave:
+        rt.redis.sadd(SYMBOLS, store.symbol)
+    elif rt.redis.srem(SYMBOLS, store.symbol):
+        log.info("symbol left the fleet symbol=%s: removed, no order of it rests", store.symbol)

@@ -122,7 +122,8 @@ def reconcile(
             EventType.STATE_REBUILT,
             {"position": canon(fx.grid.position.qty), "trades_from_exchange": missed},
         )
-    _check_position(venue, snap, fx)
+    if fx.meta.get("status", snap.status) != SymbolStatus.REMOVED:  # else the operator's
+        _check_position(venue, snap, fx)
     counts = {"settled": settled, "adopted": adopted, "cancelled_unknown": len(cancels)}
     fx.event(EventType.RECONCILED, {**counts, "missed_trades": missed, "state_lost": state_lost})
     log.info(

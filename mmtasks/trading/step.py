@@ -156,8 +156,9 @@ def _locked_step(
     snap = load_snapshot(
         rt.redis, symbol, clear_price_pending=price, inbox_count=INBOX_BATCH, read=read
     )
-    if snap.config_error and snap.status != SymbolStatus.ERROR:
+    if snap.config_error and snap.status not in (SymbolStatus.ERROR, SymbolStatus.REMOVED):
         raise OperationalError(snap.config_error)
+    was_removed = snap.status == SymbolStatus.REMOVED
     buffered = snap.fills_buffered
     first = True
     while True:
@@ -172,6 +173,9 @@ def _locked_step(
     result.status = snap.status
     if buffered:
         flush_buffer(rt.redis, rt.pg, symbol)  # logs and keeps the fills when Postgres is down
+    if (leave := advance.drained(snap)) or (was_removed and snap.status != SymbolStatus.REMOVED):
+        persist.fleet_membership(rt, store, token, result.last, leave)
+        result.last = None  # written there
     return result
 
 

@@ -11,14 +11,11 @@ import redis.asyncio as aioredis
 from celery import Celery
 from psycopg_pool import ConnectionPool
 
-from mmtasks.registry.status import StatusReads, collect_status
-from mmtasks.registry.store import SymbolRecord, list_symbols
+from mmtasks.registry.status import StatusReads, collect_status, listed_records
+from mmtasks.registry.store import SymbolRecord
 from mmtasks.settings import Settings
 from mmtasks.web.config import WebSettings
 from mmtasks.web.consumers import ConsumerWatch
-
-LISTED_STATUSES = ("ACTIVE", "PAUSED", "ERROR")  # what the status task lists
-
 
 ASYNC_CONNECTIONS = 64  # the async client's connections; a read past them waits for one
 ASYNC_WAIT_S = 10.0  # at most (then it fails as Redis being down does)
@@ -92,9 +89,9 @@ class Sources:
         self.redis.close()
 
     def records(self) -> list[SymbolRecord]:
-        """Return the registry rows the status task lists (ACTIVE, PAUSED, ERROR)."""
+        """Return the registry rows the status task lists (`listed_records`)."""
         with self.pg.connection() as conn:
-            return list_symbols(conn, LISTED_STATUSES)
+            return listed_records(conn, self.redis)
 
     def reads(self, now: int) -> StatusReads:
         """Return what a status entry reads, at now (ms)."""

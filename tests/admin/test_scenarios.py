@@ -64,6 +64,14 @@ def add(fleet: Fleet, symbol: str, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def a_trading(fleet: Fleet, exchange: Any, sim: Any) -> None:
+    """A on a worker of its own, its grid resting at 100."""
+    fleet.start([A.lower()], "a")
+    add(fleet, A)
+    set_price(sim, fleet.redis, A, "100")
+    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+
+
 def test_a_third_symbol_added_while_two_trade_trades_without_restarts(
     fleet: Fleet,
     exchange: Any,
@@ -101,10 +109,7 @@ def test_pause_leaves_no_resting_orders_and_resume_brings_the_grid_back(
     sim: Any,
     pump: OrderPump,
 ) -> None:
-    fleet.start([A.lower()], "a")
-    add(fleet, A)
-    set_price(sim, fleet.redis, A, "100")
-    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    a_trading(fleet, exchange, sim)
 
     paused = fleet.admin.call("pause_symbol", symbol=A)
     eventually(lambda: resting(exchange, A) == [], timeout_s=30)
@@ -145,10 +150,7 @@ def test_remove_with_an_open_position_is_refused_and_a_forced_remove_cancels_ord
     pump: OrderPump,
 ) -> None:
     # Arrange: A buys one at 90, so it holds a position and rests a sell at 100 and buys below.
-    fleet.start([A.lower()], "a")
-    add(fleet, A)
-    set_price(sim, fleet.redis, A, "100")
-    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    a_trading(fleet, exchange, sim)
     set_price(sim, fleet.redis, A, "89")
     eventually(lambda: exchange_qty(exchange, A) == 1, timeout_s=30)
     set_price(sim, fleet.redis, A, "95")
@@ -170,8 +172,10 @@ def test_remove_with_an_open_position_is_refused_and_a_forced_remove_cancels_ord
     assert state(fleet, A)["status"] == "REMOVED"
     assert exchange_qty(exchange, A) == 1  # the position is the operator's to close
 
-    # Act + Assert: past its grace period (0 s in this fleet) the retention sweep leaves no key
-    # of A's tag; the ledger keeps A's history.
+    # Act + Assert: once its worker has taken A out of the fleet (nothing rests) and past its
+    # grace period (0 s in this fleet), the retention sweep leaves no key of A's tag; the
+    # ledger keeps A's history.
+    eventually(lambda: not fleet.redis.sismember(SYMBOLS, A), timeout_s=30)
     assert tag_keys(fleet.redis, A) != []
     app.send_task("mmtasks.beat.keep_bounded", queue="control")
     eventually(lambda: tag_keys(fleet.redis, A) == [], timeout_s=30)
@@ -261,10 +265,7 @@ def test_resume_symbol_brings_a_symbol_back_from_error(
     fleet: Fleet, exchange: Any, sim: Any, pump: OrderPump
 ) -> None:
     # Arrange: A quotes, then ends in ERROR (as after repeated failed steps) with no orders.
-    fleet.start([A.lower()], "a")
-    add(fleet, A)
-    set_price(sim, fleet.redis, A, "100")
-    eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+    a_trading(fleet, exchange, sim)
     assert fleet.admin.call("pause_symbol", symbol=A)["ok"]
     eventually(lambda: resting(exchange, A) == [], timeout_s=30)
     fleet.redis.hset(keys_for(A).state, mapping={"status": "ERROR", "last_error": "drill"})
@@ -276,3 +277,37 @@ def test_resume_symbol_brings_a_symbol_back_from_error(
     assert resumed["ok"]
     eventually(lambda: state(fleet, A)["status"] == "ACTIVE", timeout_s=30)
     eventually(lambda: resting(exchange, A) == FULL_GRID, timeout_s=30)
+
+
+def test_a_removal_during_a_connector_blip_cancels_its_orders_once_the_connector_answers(
+    fleet: Fleet,
+    exchange: Any,
+    sim: Any,
+    pump: OrderPump,
+) -> None:
+    # Arrange: A rests its grid; the connector's next cancel fails (a blip).
+    a_trading(fleet, exchange, sim)
+    sim.fail_next_calls(1, "UNAVAILABLE", method="CancelOrder")
+
+    # Act 1: removed; its worker's cancel fails, so it backs off.
+    assert fleet.admin.call("remove_symbol", symbol=A)["ok"]
+    eventually(lambda: state(fleet, A).get("retry_count") == "1", timeout_s=30)
+
+    # Assert 1: the registry says REMOVED, but A stays in the fleet while its orders rest.
+    assert registry(fleet.pg_url)[A] == ("REMOVED", 1)
+    assert state(fleet, A)["status"] == "REMOVED"
+    assert fleet.redis.sismember(SYMBOLS, A)
+    assert resting(exchange, A) == FULL_GRID
+    [entry] = fleet.admin.call("status", symbol=A)["symbols"]
+    assert entry["draining"] and not entry["healthy"]
+
+    # Act 2: once the retry is due, beat's healer wakes it (as every 2 s).
+    retry_at_ms = int(state(fleet, A)["retry_at_ms"])
+    eventually(lambda: fleet.redis.time()[0] * 1000 >= retry_at_ms, timeout_s=30)
+    app.send_task("mmtasks.beat.heal_fleet", queue="control")
+
+    # Assert 2: every order of A is cancelled, and only then A leaves the fleet.
+    eventually(lambda: resting(exchange, A) == [], timeout_s=30)
+    eventually(lambda: not fleet.redis.sismember(SYMBOLS, A), timeout_s=30)
+    assert state(fleet, A)["status"] == "REMOVED"
+    assert local_orders(fleet, A) == set()

@@ -65,6 +65,36 @@ def test_registry_changes_subscribe_and_drop_symbols_without_a_restart(
     assert redis_client.hget(BRIDGE_REJECTS, "unknown_symbol") == "1"
 
 
+def test_a_removed_symbol_is_streamed_until_its_worker_takes_it_out_of_the_fleet(
+    start_bridge: Any, fake: FakeConnector, redis_client: redis_lib.Redis, pg_url: str
+) -> None:
+    # Arrange: A and B trade.
+    migrate(pg_url)
+    for symbol in (A, B):
+        set_status(pg_url, symbol, "ACTIVE")
+    redis_client.sadd(SYMBOLS, A, B)
+    start_bridge(fake.addr, "--resync-s", "1")
+    wait_connected(redis_client)
+    eventually(lambda: subscribed(fake) == {A, B})
+
+    # Act 1: A is removed in the registry, then C added: once C is streamed, the bridge has
+    # read the registry after A's removal. A's worker has not cancelled its orders yet (A is
+    # still in the fleet set), and a fill of A arrives.
+    set_status(pg_url, A, "REMOVED")
+    set_status(pg_url, C, "ACTIVE")
+    eventually(lambda: C in subscribed(fake), timeout_s=10)
+    fake.orders.push(order_update(A, "raced", ts_ms=int(time.time() * 1000)))
+
+    # Assert 1: A is still streamed; its fill reaches its inbox.
+    assert subscribed(fake) == {A, B, C}
+    eventually(lambda: len(inbox(redis_client, A)) == 1)
+
+    # Act + Assert 2: its worker takes A out of the fleet set (nothing of it rests): the next
+    # resync (no notification says so) stops streaming it.
+    redis_client.srem(SYMBOLS, A)
+    eventually(lambda: subscribed(fake) == {B, C}, timeout_s=10)
+
+
 def test_without_a_registry_the_redis_set_is_followed_at_run_time(
     start_bridge: Any, fake: FakeConnector, redis_client: redis_lib.Redis
 ) -> None:

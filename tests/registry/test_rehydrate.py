@@ -115,7 +115,8 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
     pg_url: str,
     redis_client: redis_lib.Redis,
 ) -> None:
-    # Arrange: a registry of four symbols and a Redis that only remembers the removed one.
+    # Arrange: a registry of five symbols and a Redis that only remembers the removed ones:
+    # SOLUSDT still trades in Redis, DOGEUSDT is only a name left in the fleet set.
     migrate(pg_url)
     with psycopg.connect(pg_url) as conn:
         for symbol, status in [
@@ -123,11 +124,12 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
             ("ETHUSDT", "PAUSED"),
             ("SOLUSDT", "REMOVED"),
             ("XRPUSDT", "ACTIVE"),
+            ("DOGEUSDT", "REMOVED"),
         ]:
             store.insert_symbol(conn, store.SymbolRow(symbol, "sim", GRID, {}, status))
         risk_store.save_state(conn, FleetState.HALTED, True, "drill")  # as fleet_ops.halt does
     redis_client.hset(keys_for("SOLUSDT").state, "status", "ACTIVE")
-    redis_client.sadd(SYMBOLS, "SOLUSDT")
+    redis_client.sadd(SYMBOLS, "SOLUSDT", "DOGEUSDT")
     app = FakeApp()
 
     # Act
@@ -144,7 +146,9 @@ def test_rehydrate_sends_each_symbol_what_redis_lost_and_restores_a_halt(
     assert inbox_commands(redis_client, "ETHUSDT") == ["init", "pause"]
     assert inbox_commands(redis_client, "SOLUSDT") == ["remove"]
     assert sorted(q for _, q in app.sent) == ["btcusdt", "ethusdt", "solusdt"]
-    assert redis_client.smembers(SYMBOLS) == {"BTCUSDT", "ETHUSDT"}
+    # SOLUSDT stays in the fleet until its worker has cancelled its orders; DOGEUSDT, with no
+    # state to drain, leaves it now.
+    assert redis_client.smembers(SYMBOLS) == {"BTCUSDT", "ETHUSDT", "SOLUSDT"}
     fleet = redis_client.hgetall(FLEET)
     assert (fleet["state"], fleet["source"]) == ("HALTED", "operator")
     assert fleet["reason"] == "restored from the registry: drill"
