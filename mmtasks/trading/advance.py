@@ -195,11 +195,22 @@ def gate(snap: Snapshot, fx: Effects, now_ms: int) -> Gate:
     return Gate(status, waiting, needs and rules is not None)
 
 
+def fleet_change(was_removed: bool, snap: Snapshot) -> str:
+    """Return "leave" once a removed symbol has drained, "join" when a removed one was added
+    again (its `init` made it ACTIVE; it may be PAUSED after), else "" (the fleet set stays)."""
+    if drained(snap):
+        return "leave"
+    rejoined = was_removed and snap.status in (SymbolStatus.ACTIVE, SymbolStatus.PAUSED)
+    return "join" if rejoined else ""
+
+
 def drained(snap: Snapshot) -> bool:
     """True once a removed symbol holds no order and has nothing left to ask the venue: its
     worker then takes it out of the fleet (`mm:symbols`), which stops its stream, its worker
     and its wakes (docs/operations.md, "Removing a symbol")."""
-    if snap.status != SymbolStatus.REMOVED or snap.meta.get("needs_reconcile") == "1":
+    if snap.status != SymbolStatus.REMOVED:
+        return False
+    if snap.meta.get("needs_reconcile") == "1" and snap.rules is not None:  # (none: it cannot)
         return False
     return all(slot.status is SlotStatus.FREE for slot in snap.grid.slots.values())
 
@@ -277,7 +288,10 @@ def _grid_decision(t: Turn) -> list[Action]:
 
 
 def _pipeline_decision(t: Turn) -> list[Action]:
-    """The signal kind: its pipeline (built by the shell with the venue) decides in every case."""
+    """The signal kind: its pipeline (built by the shell with the venue) decides in every case
+    but one: a removed symbol's pipeline runs no more; its orders are cancelled."""
+    if t.status == SymbolStatus.REMOVED:
+        return [] if t.gate.waiting else cancel_everything(t.fx.grid)
     rules = t.fx.rules or t.snap.rules
     return t.pipeline(t.fleet, t.status) if t.pipeline is not None and rules is not None else []
 

@@ -82,8 +82,17 @@ def _config(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
         fx.exchange = str(cmd.args["exchange"])
 
 
+# What a removed symbol still takes from its inbox: only an `init` (added again) makes it trade;
+# a status command queued before the removal (beat's `recover`, an operator's `resume`...) would.
+AFTER_REMOVAL = frozenset({"init", "update_config", "remove", "reconcile"})
+
+
 def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
     name = cmd.command
+    status = fx.meta.get("status", snap.status)  # as this step has it so far
+    if status == SymbolStatus.REMOVED and name not in AFTER_REMOVAL:
+        log.warning("%s: command %s ignored: the symbol was removed", snap.symbol, name)
+        return
     if name in ("init", "update_config"):
         _config(snap, fx, cmd)
         if name == "init":
@@ -100,7 +109,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
         _count_resume(snap, fx)
         fx.event(EventType.SYMBOL_RESUMED, {"issued_by": cmd.issued_by})
     elif name == "recover":
-        if snap.status != SymbolStatus.ERROR:
+        if status != SymbolStatus.ERROR:
             return  # recovered meanwhile (or resumed by hand): nothing to try
         attempt = cmd.args.get("attempt", 0)
         fx.meta.update(CLEARED_ON_RESUME)
@@ -115,7 +124,7 @@ def _apply(snap: Snapshot, fx: Effects, cmd: CommandEvent) -> None:
         )
         log.warning("recovery attempt symbol=%s attempt=%s", snap.symbol, attempt)
     elif name == "give_up":
-        if snap.status != SymbolStatus.ERROR:
+        if status != SymbolStatus.ERROR:
             return
         fx.meta["give_up"] = "1"
         fx.event(

@@ -164,8 +164,12 @@ class _Run:
             )
 
     def _escalate(self, stage: str, message: str, now_ms: int) -> None:
-        """Hand the symbol to the grid's recovery: ERROR now, beat reconciles and retries."""
-        if (self.snap.meta | self.fx.meta).get("status") == SymbolStatus.ERROR:
+        """Hand the symbol to the grid's recovery: ERROR now, beat reconciles and retries (not
+        a removed symbol: beat's recovery would make it trade again)."""
+        if (self.snap.meta | self.fx.meta).get("status") in (
+            SymbolStatus.ERROR,
+            SymbolStatus.REMOVED,
+        ):
             return
         error = f"signal stage {stage} failed after its restarts: {message}"[:500]
         self.fx.meta.update(

@@ -173,8 +173,8 @@ def _locked_step(
     result.status = snap.status
     if buffered:
         flush_buffer(rt.redis, rt.pg, symbol)  # logs and keeps the fills when Postgres is down
-    if (leave := advance.drained(snap)) or (was_removed and snap.status != SymbolStatus.REMOVED):
-        persist.fleet_membership(rt, store, token, result.last, leave)
+    if change := advance.fleet_change(was_removed, snap):
+        persist.fleet_membership(rt, store, token, result.last, change == "leave")
         result.last = None  # written there
     return result
 

@@ -10,11 +10,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from mmtasks.errors import DependencyError, VenueAuthError
+from mmtasks.domain import queue_for
+from mmtasks.errors import DependencyError, OperationalError, VenueAuthError
+from mmtasks.signal import pipeline
 from mmtasks.state.keys import SYMBOLS
+from mmtasks.tasks.beat import _recover
 from mmtasks.trading.step import now_ms
 from tests.kit.configs import GRID
 from tests.kit.desk import Desk
+from tests.signal.kit import RAW
 
 D = Decimal
 
@@ -45,10 +49,10 @@ def retry_now(desk: Desk) -> None:
     desk.text.hset(desk.keys.state, "retry_at_ms", str(now_ms()))
 
 
-def step_failing(desk: Desk) -> None:
+def step_failing_with(desk: Desk, error: type[Exception] = VenueAuthError) -> None:
     """Run a step that may fail: the task raises an error that is not temporary (Celery logs
     it); what the symbol recorded is what the test reads."""
-    with contextlib.suppress(VenueAuthError):
+    with contextlib.suppress(error):
         desk.step()
 
 
@@ -59,7 +63,7 @@ def removed_while_cancels_fail(desk: Desk, error: Exception) -> CancelsFail:
     venue = CancelsFail(desk.venue, error)
     desk.rt._exchange = venue
     desk.command("remove")
-    step_failing(desk)
+    step_failing_with(desk)
     return venue
 
 
@@ -89,15 +93,17 @@ def test_a_removal_whose_cancels_fail_is_retried_until_they_pass_and_only_then_l
     # Act 2: still failing at the retry, long after `degraded_to_error_s`.
     desk.text.hset(desk.keys.state, "degraded_since_ms", str(now_ms() - 3_600_000))
     retry_now(desk)
-    step_failing(desk)
+    step_failing_with(desk)
 
     # Assert 2: still REMOVED and retrying.
     assert (desk.state()["status"], desk.state()["retry_count"]) == ("REMOVED", "2")
     assert in_fleet(desk) and len(venue.refused) == 2
 
-    # Act 3: the venue answers again; the retry is due and the symbol is woken (beat or tick).
+    # Act 3: the venue answers again; once the retry is due beat's healer wakes the symbol (it
+    # is still in the fleet set beat reads).
     venue.error = None
     retry_now(desk)
+    assert beat_recovers(desk)["woken"] == [desk.symbol]
     desk.step()
 
     # Assert 3: both orders cancelled, every slot free, and the symbol out of the fleet set.
@@ -157,3 +163,132 @@ def test_a_removed_symbol_added_again_before_its_worker_let_it_go_is_in_the_flee
     assert desk.state()["status"] == "ACTIVE"
     assert in_fleet(desk)
     assert desk.resting() == [("BUY", D(80)), ("BUY", D(90))]
+
+
+def beat_recovers(desk: Desk) -> dict[str, Any]:
+    """Run beat's recovery round (heal_fleet's part) over the fleet set, as every 2 s. The
+    tasks the desk's feed queued are dropped first: the desk ran its steps itself."""
+    desk.text.delete(queue_for(desk.symbol))
+    return _recover(desk.rt, sorted(desk.text.smembers(SYMBOLS)))  # type: ignore[arg-type]
+
+
+class Unreachable:
+    """The venue while the connector does not answer at all."""
+
+    def __init__(self, venue: Any) -> None:
+        self._venue, self.down = venue, True
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._venue, name)
+        if self.down and callable(attr):
+
+            def fail(*args: Any, **kwargs: Any) -> Any:
+                raise DependencyError("connector", "connector unavailable")
+
+            return fail
+        return attr
+
+
+def test_a_removal_read_by_a_step_that_fails_and_goes_to_error_is_not_undone_by_recovery(
+    desk: Desk,
+) -> None:
+    # Arrange: BUY 90 and 80 rest; the connector has been down for longer than
+    # degraded_to_error_s and a reconcile is owed; the retry is due.
+    desk.init(GRID)
+    desk.trade("100")
+    limit_ms = int(desk.rt.settings.degraded_to_error_s * 1000)
+    desk.text.hset(
+        desk.keys.state,
+        mapping={
+            "degraded_since_ms": str(now_ms() - limit_ms - 1000),
+            "retry_count": "3",
+            "retry_at_ms": str(now_ms()),
+            "needs_reconcile": "1",
+        },
+    )
+    venue = Unreachable(desk.venue)
+    desk.rt._exchange = venue
+
+    # Act 1: removed; the step that reads the removal fails in its reconcile (before it could
+    # commit the removal): the symbol goes to ERROR, the removal still in its inbox.
+    desk.command("remove")
+    desk.step()
+    assert desk.state()["status"] == "ERROR" and in_fleet(desk)
+
+    # Act 2: beat's recovery sends `recover` behind the removal; the connector answers again.
+    assert beat_recovers(desk)["recovery_attempted"] == [desk.symbol]
+    venue.down = False
+    retry_now(desk)
+    desk.step()
+    desk.trade("100")
+
+    # Assert: the removal wins: REMOVED, nothing rests, out of the fleet.
+    assert desk.state()["status"] == "REMOVED"
+    assert desk.resting() == []
+    assert not in_fleet(desk)
+
+
+def test_a_symbol_in_error_removed_before_beats_recover_arrives_stays_removed(
+    desk: Desk,
+) -> None:
+    # Arrange: BUY 90 and 80 rest; the symbol is in ERROR.
+    desk.init(GRID)
+    desk.trade("100")
+    desk.text.hset(desk.keys.state, mapping={"status": "ERROR", "last_error": "drill"})
+
+    # Act: removed; beat, which still sees ERROR, sends `recover`; one step applies both.
+    desk.command("remove")
+    assert beat_recovers(desk)["recovery_attempted"] == [desk.symbol]
+    desk.step()
+    desk.trade("100")
+
+    # Assert
+    assert desk.state()["status"] == "REMOVED"
+    assert desk.resting() == []
+    assert not in_fleet(desk)
+
+
+def test_a_removed_symbol_whose_config_is_unreadable_cancels_its_orders_and_leaves(
+    desk: Desk,
+) -> None:
+    # Arrange: BUY 90 and 80 rest; the stored strategy becomes unreadable: ERROR, and the
+    # reconcile it asks for cannot run (no rules to run it with).
+    desk.init(GRID)
+    desk.trade("100")
+    desk.text.hset(desk.keys.config, "strategy", '{"kind": "nope"}')
+    step_failing_with(desk, OperationalError)
+    assert (desk.state()["status"], desk.state()["needs_reconcile"]) == ("ERROR", "1")
+
+    # Act
+    desk.command("remove")
+    desk.settle()
+
+    # Assert
+    assert desk.resting() == []
+    assert desk.state()["status"] == "REMOVED"
+    assert not in_fleet(desk)
+
+
+def test_a_removed_signal_symbol_whose_stage_fails_stays_removed(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: a signal symbol, removed with nothing resting: out of the fleet.
+    desk.init({**RAW, "kind": "signal"})
+    desk.trade("100")
+    desk.command("remove")
+    desk.step()
+    assert (desk.state()["status"], in_fleet(desk)) == ("REMOVED", False)
+
+    # Act: its pipeline fails on every tick that still reaches it (a bug in a stage), past
+    # the stage's restarts, which escalates for a trading symbol.
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("indicator bug")
+
+    monkeypatch.setattr(pipeline, "step", broken)
+    for price in ("101", "102", "103", "104", "105"):
+        desk.move(price)
+        desk.step("price")
+
+    # Assert: still REMOVED and out of the fleet; beat has nothing to recover.
+    assert (desk.state()["status"], in_fleet(desk)) == ("REMOVED", False)
+    assert beat_recovers(desk)["recovery_attempted"] == []
