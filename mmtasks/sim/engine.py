@@ -75,6 +75,16 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class ShiftedClock:
+    """The wall clock moved by `shift_ms` (a test bed's control: trades made "days ago")."""
+
+    def __init__(self) -> None:
+        self.shift_ms = 0
+
+    def __call__(self) -> int:
+        return wall_clock_ms() + self.shift_ms
+
+
 class SimExchange:
     """An in-process simulated exchange; every public method is thread-safe."""
 

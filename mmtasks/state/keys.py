@@ -10,7 +10,8 @@ Cluster slot and one Lua script may touch them all.
                                generation_floor, needs_reconcile, reconcile_after_ms
                                (a create still being sent: not asked again before), drift_count,
                                rejected_events, last_price, last_price_ts_ms, last_step_ms,
-                               trades_cursor_ms (newest trade counted), last_error,
+                               trades_cursor_ms (every trade before it is counted: the newest
+                               trade applied, or the last reconcile's time), last_error,
                                last_error_dependency, error_since_ms;
                                DEGRADED: degraded_since_ms, retry_count, retry_at_ms;
                                recovery: recovering, give_up, resumes (inits, resumes and

@@ -67,7 +67,7 @@ def write_batch(store: SymbolStore, snap: Snapshot, fx: Effects) -> WriteBatch:
     if counted:
         batch.zadd(k.trades, counted, TRADES_KEPT)
         newest = max(counted.values())
-        if newest > snap.record.trades_cursor_ms:
+        if newest > max(snap.record.trades_cursor_ms, int(fx.meta.get("trades_cursor_ms") or 0)):
             batch.hset(k.state, {"trades_cursor_ms": str(newest)})
             fx.meta["trades_cursor_ms"] = str(newest)
     if fx.signal is not None:

@@ -95,6 +95,10 @@ def reconcile(
         for t in trades_since(venue, symbol, max(0, since_ms - TRADES_MARGIN_MS))
         if is_ours(symbol, t.client_order_id)
     ]
+    # Every trade before now is counted once this reconcile commits: the next one looks from
+    # here (less its margin), not from the last trade, which may be days old on a quiet symbol
+    # (each of the venue's windows since then would cost a query).
+    fx.meta["trades_cursor_ms"] = str(max(now_ms, snap.record.trades_cursor_ms))
     if state_lost:
         _raise_generation_floor(fx, [*venue_cids, *(t.client_order_id for t in ours)])
     if state_lost and ours:  # a symbol that traded before: the ledger is what was counted

@@ -104,3 +104,16 @@ def sim_orders(server: SimServer, market: str = "usdm") -> list[dict[str, Any]]:
 
 def set_faults(server: SimServer, **faults: Any) -> None:
     httpx.post(f"{server.base_url}/_sim/faults", json=faults).raise_for_status()
+
+
+def sim_trades(server: SimServer, market: str = "usdm") -> list[dict[str, Any]]:
+    """The simulator's trades, read from its own engine (not through ccxt)."""
+    answer: list[dict[str, Any]] = httpx.get(
+        f"{server.base_url}/_sim/trades", params={"market": market}
+    ).json()
+    return answer
+
+
+def set_clock(server: SimServer, shift_ms: int) -> None:
+    """Move the simulator's markets' clock (orders and trades made then); signing keeps time."""
+    httpx.post(f"{server.base_url}/_sim/clock", json={"shift_ms": shift_ms}).raise_for_status()

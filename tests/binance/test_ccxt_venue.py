@@ -8,6 +8,7 @@ answer resolved by the client id, a rate limit as a temporary error with the ven
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -21,10 +22,11 @@ from mmtasks.registry.symbol_commands import checked_rules
 from mmtasks.sim.binance.server import SimServer
 from mmtasks.venue.types import OrderUpdate, PriceTick
 from mmtasks.venues.ccxt.errors import BadKeysError
-from tests.binance.conftest import set_faults, set_price, sim_orders
+from tests.binance.conftest import set_clock, set_faults, set_price, sim_orders, sim_trades
 from tests.helpers import eventually
 
 D = Decimal
+DAY_MS = 86_400_000
 
 
 def test_rules_come_from_the_venues_markets_and_fee_rates(make_venue: Callable[..., Any]) -> None:
@@ -184,6 +186,34 @@ def test_fills_reach_the_order_stream_in_order_and_through_trades_once(
     ]
     [position] = venue.positions("BTCUSDT")
     assert (position.quantity, position.entry_price) == (D("0.002"), D(28500))
+
+
+@pytest.mark.parametrize(("exchange_id", "market"), [("binanceusdm", "usdm"), ("binance", "spot")])
+def test_fills_days_apart_are_all_found_across_the_venues_trade_windows(
+    sim: SimServer, make_venue: Callable[..., Any], exchange_id: str, market: str
+) -> None:
+    # Arrange: a buy fills 9 days ago (the simulator's markets set back), another now. The
+    # symbol's last counted trade is 10 days old: more than one of the venue's trade windows
+    # back (USDⓈ-M 7 days, spot 24 hours), and the two fills are in different windows.
+    venue = make_venue(exchange_id)
+    set_clock(sim, shift_ms=-9 * DAY_MS)
+    venue.place_order("BTCUSDT", "BUY", "29000", "0.001", "old1", post_only=True)
+    set_price(sim, "BTCUSDT", "28990", market)
+    set_clock(sim, shift_ms=0)
+    set_price(sim, "BTCUSDT", "30000", market)
+    venue.place_order("BTCUSDT", "BUY", "29500", "0.001", "new1", post_only=True)
+    set_price(sim, "BTCUSDT", "29490", market)
+    eventually(lambda: len(sim_trades(sim, market)) == 2)
+    since_ms = int(time.time() * 1000) - 10 * DAY_MS
+
+    # Act
+    trades = venue.trades("BTCUSDT", since_ms=since_ms)
+
+    # Assert: the port's contract, every trade at or after since_ms, oldest first.
+    assert [(t.client_order_id, t.price) for t in trades] == [
+        ("old1", D(29000)),
+        ("new1", D(29500)),
+    ]
 
 
 def test_a_fill_whose_order_cannot_be_looked_up_is_not_returned_without_its_client_id(

@@ -146,6 +146,33 @@ def test_a_fill_shows_in_user_trades_position_and_account_as_binance_words_them(
     assert usdt["walletBalance"] == "999999.9942"  # 1,000,000 - 0.0058
 
 
+def test_a_trades_query_spans_one_window_as_binance_allows(sim: SimServer) -> None:
+    # Arrange: a fill now.
+    base = sim.base_url
+    signed(base, "POST", "/fapi/v1/order", {**ORDER, "newClientOrderId": "w1"}).raise_for_status()
+    set_price(sim, "BTCUSDT", "28990")
+    day, now = 86_400_000, now_ms()
+
+    def trades(path: str, **params: int) -> httpx.Response:
+        return signed(
+            base, "GET", path, {"symbol": "BTCUSDT", **{k: str(v) for k, v in params.items()}}
+        )
+
+    # Act + Assert: USDⓈ-M spans 7 days at most (-1127 beyond); startTime alone is one window
+    # from it, so 8 days back it holds nothing; the window that reaches now holds the fill.
+    refused = trades("/fapi/v1/userTrades", startTime=now - 8 * day, endTime=now)
+    assert (refused.status_code, refused.json()["code"]) == (400, -1127)
+    assert trades("/fapi/v1/userTrades", startTime=now - 8 * day).json() == []
+    [fill] = trades("/fapi/v1/userTrades", startTime=now - 6 * day).json()
+    assert fill["price"] == "29000"
+    # Spot: 24 hours at most.
+    refused = trades("/api/v3/myTrades", startTime=now - 2 * day, endTime=now)
+    assert refused.json() == {
+        "code": -1127,
+        "msg": "More than 24 hours between startTime and endTime.",
+    }
+
+
 def test_spot_refuses_a_sell_without_the_asset_and_a_limit_maker_that_would_take(
     sim: SimServer,
 ) -> None:

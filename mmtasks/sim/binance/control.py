@@ -1,5 +1,5 @@
 """`/_sim/<action>`: the test bed's control of the simulator (prices, faults, bans, dropped
-sockets) and the figures a test reads."""
+sockets, the markets' clock) and the figures a test reads."""
 
 from __future__ import annotations
 
@@ -61,6 +61,9 @@ def control(sim: BinanceSim) -> Callable[[Request], Awaitable[Response]]:
                     (item["path"], str(item.get("method", "")).upper(), int(item["ms"]))
                 )
             return JSONResponse({"ok": True})
+        if action == "clock":  # the markets' time, moved: trades and orders made "days ago"
+            sim.clock.shift_ms = int(data.get("shift_ms", 0))
+            return JSONResponse({"shift_ms": sim.clock.shift_ms})
         if action == "ban":
             until = sim.limits.ban(str(data.get("ip", "*")), float(data["seconds"]))
             return JSONResponse({"banned_until_ms": until})

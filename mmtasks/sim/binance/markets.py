@@ -68,6 +68,7 @@ class Market:
     maker_type = ""
     maker_tif = ""
     post_only_reject: tuple[int, str] = (0, "")
+    trades_window_ms = 0  # the most time one trades query may span (startTime to endTime)
     duplicate: tuple[int, str] = (0, "")
     # How the market's answers show an order and a trade (shapes.py).
     order_shape: Callable[[Order], dict[str, Any]]
@@ -123,18 +124,28 @@ class Market:
         return [self.order_shape(o) for o in self.engine.open_orders(symbol)]
 
     def my_trades(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The account's trades of a symbol, oldest first, within Binance's time window: at
+        most `trades_window_ms` between startTime and endTime (-1127 beyond), one window from
+        startTime when only it is sent, the newest trades when neither is."""
         rules = self.rules(params)
         since = int(params.get("startTime") or 0)
         end = int(params.get("endTime") or 0)
         from_id = int(params.get("fromId") or 0)
         limit = min(int(params.get("limit") or 500), 1000)
+        window = self.trades_window_ms
+        if since and end and end - since > window:
+            hours = window // 3_600_000
+            raise bad_request(-1127, f"More than {hours} hours between startTime and endTime.")
+        if since and not end:
+            end = since + window
         trades = self.engine.trades(rules.symbol, since, 1_000_000)
         picked = [
             t
             for t in trades
             if (not end or t.ts_ms <= end) and (not from_id or int(t.trade_id) >= from_id)
         ]
-        return [self.trade_shape(t) for t in picked[:limit]]
+        newest = not since and not end and not from_id
+        return [self.trade_shape(t) for t in (picked[-limit:] if newest else picked[:limit])]
 
     def klines(self, params: Mapping[str, str]) -> list[list[Any]]:
         rules = self.rules(params)

@@ -33,6 +33,7 @@ from mmtasks.sim.binance.streams import (
     UserStreams,
 )
 from mmtasks.sim.binance.usdm import UsdmMarket
+from mmtasks.sim.engine import ShiftedClock
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class BinanceSim:
         self.spot_market = MarketStreams(spot)
         self.requests = 0
         self.requests_by_path: dict[str, int] = {}
+        self.clock = ShiftedClock()  # the markets' clock once the server wires it (server.build)
 
     def market(self, path: str) -> Market:
         return self.usdm if path.startswith("/fapi") else self.spot

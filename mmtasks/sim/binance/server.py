@@ -24,7 +24,7 @@ from mmtasks.sim.binance.markets import CLIENT_ID_PATTERN
 from mmtasks.sim.binance.rest import BinanceSim
 from mmtasks.sim.binance.spot import SpotMarket
 from mmtasks.sim.binance.usdm import UsdmMarket
-from mmtasks.sim.engine import SimExchange, wall_clock_ms
+from mmtasks.sim.engine import ShiftedClock, SimExchange, wall_clock_ms
 from mmtasks.sim.feeds import make_feed
 from mmtasks.sim.models import SimConfig
 from mmtasks.sim.runner import FeedRunner
@@ -62,8 +62,9 @@ def build(options: SimOptions) -> tuple[BinanceSim, FeedRunner]:
             id_prefix=id_prefix,
         )
 
-    usdm_engine = SimExchange(config(""))
-    spot_engine = SimExchange(config(""))
+    clock = ShiftedClock()  # the markets' (orders, trades, candles); signing keeps the wall's
+    usdm_engine = SimExchange(config(""), clock=clock)
+    spot_engine = SimExchange(config(""), clock=clock)
 
     def follow(tick: PriceTick) -> None:  # spot trades at the futures price
         spot_engine.apply_price(tick.symbol, tick.price, tick.volume)
@@ -75,6 +76,7 @@ def build(options: SimOptions) -> tuple[BinanceSim, FeedRunner]:
         Signer(options.keys, wall_clock_ms),
         options.limits,
     )
+    sim.clock = clock
     rules = {s: usdm_engine.rules(s) for s in usdm_engine.symbols}
     runner = FeedRunner(usdm_engine, make_feed(options.feed, rules, options.seed), options.tick_ms)
     return sim, runner

@@ -19,6 +19,7 @@ class SpotMarket(Market):
     """A spot account: LIMIT_MAKER post-only, no reduce-only, no short selling."""
 
     kind = "spot"
+    trades_window_ms = 86_400_000  # /api/v3/myTrades: 24 hours
     maker_type = "LIMIT_MAKER"
     post_only_reject = (-2010, "Order would immediately match and take.")
     duplicate = (-2010, "Duplicate order sent.")

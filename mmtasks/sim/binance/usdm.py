@@ -18,6 +18,7 @@ class UsdmMarket(Market):
     """A USDⓈ-M perpetuals account: one-way mode, cross margin, GTX post-only, reduce-only."""
 
     kind = "usdm"
+    trades_window_ms = 7 * 86_400_000  # /fapi/v1/userTrades: 7 days
     maker_tif = "GTX"
     post_only_reject = (
         -5022,

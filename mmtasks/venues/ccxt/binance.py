@@ -87,6 +87,7 @@ class Dialect:
     name: str
     spot: bool
     options: Mapping[str, Any]
+    trades_window_ms: int  # the most time one trades query may span (Binance refuses more)
 
     # -- REST --------------------------------------------------------------------------------
 
@@ -233,11 +234,14 @@ COMMON_OPTIONS: dict[str, Any] = {
     "disableFuturesSandboxWarning": True,
 }
 DIALECTS: dict[str, Dialect] = {
-    "binanceusdm": Dialect("binanceusdm", spot=False, options=COMMON_OPTIONS),
+    "binanceusdm": Dialect(
+        "binanceusdm", spot=False, options=COMMON_OPTIONS, trades_window_ms=7 * 86_400_000
+    ),
     "binance": Dialect(
         "binance",
         spot=True,
         options={**COMMON_OPTIONS, "defaultType": "spot", "fetchMarkets": {"types": ["spot"]}},
+        trades_window_ms=86_400_000,
     ),
 }
 

@@ -184,11 +184,7 @@ class CcxtMarketData(CcxtCore):
         async def fetch() -> list[Trade]:
             out: list[Trade] = []
             for name in names:
-                rows = await self._call(
-                    self.exchange.fetch_my_trades(
-                        self.unified(name), since_ms or None, min(wanted, 1000)
-                    )
-                )
+                rows = await self._trades_from(self.unified(name), since_ms, min(wanted, 1000))
                 out += [self.dialect.trade(r["info"], self._client_ids) for r in rows]
             missing = {t.order_id: t.symbol for t in out if not t.client_order_id}
             for order_id, sym in missing.items():  # fills carry no client id: ask their order
@@ -202,6 +198,28 @@ class CcxtMarketData(CcxtCore):
             return sorted(out, key=lambda t: trade_order(t.ts_ms, t.trade_id))[:wanted]
 
         return self._run(fetch())
+
+    async def _trades_from(self, unified: str, since_ms: int, limit: int) -> list[Any]:
+        """Return ccxt's rows of the oldest `limit` trades at or after since_ms. Binance
+        answers one time window a query (USDⓈ-M 7 days, spot 24 hours): the windows are walked
+        forward from since_ms, gathering what each holds, until `limit` rows are gathered (the
+        caller asks for the next page from the newest) or now is reached. Without since_ms,
+        the venue's newest trades."""
+        if not since_ms:
+            return list(await self._call(self.exchange.fetch_my_trades(unified, None, limit)))
+        window, now = self.dialect.trades_window_ms, self.exchange.milliseconds()
+        rows: list[Any] = []
+        start = since_ms
+        while True:
+            end = min(start + window - 1, now)
+            asked = limit - len(rows)
+            page = await self._call(
+                self.exchange.fetch_my_trades(unified, start, asked, {"until": end})
+            )
+            rows += page
+            if len(page) >= asked or end >= now:  # full: this window may hold more
+                return rows
+            start = end + 1
 
 
 def _trade_with_client_id(trade: Trade, client_ids: dict[str, str]) -> Trade:
