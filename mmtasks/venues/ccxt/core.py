@@ -46,6 +46,25 @@ PRIORITY: contextvars.ContextVar[Priority] = contextvars.ContextVar(
 )
 
 
+CLIENT_IDS_KEPT = 50_000  # order ids remembered with their client id (a few MiB)
+
+
+class RecentIds(dict[str, str]):
+    """Venue order id -> client id of the newest `kept` orders: a trade carries no client id,
+    and one of an order forgotten here is looked up at the venue (its order) instead, so a
+    connector that runs for months does not grow by one entry an order."""
+
+    def __init__(self, kept: int = CLIENT_IDS_KEPT) -> None:
+        super().__init__()
+        self.kept = kept
+
+    def __setitem__(self, order_id: str, client_id: str) -> None:
+        super().pop(order_id, None)  # a refreshed id counts as new
+        super().__setitem__(order_id, client_id)
+        if len(self) > self.kept:
+            del self[next(iter(self))]
+
+
 class CcxtCore:
     """The loop, the symbol names, the budget and the calls; the venue's parts extend it."""
 
@@ -58,7 +77,7 @@ class CcxtCore:
     _tasks: dict[str, asyncio.Task[None]]
     _pending: set[asyncio.Task[Any]]
     _ours: dict[str, str]
-    _client_ids: dict[str, str]
+    _client_ids: RecentIds
     _fees: dict[str, tuple[Decimal, Decimal]]
     _listeners: dict[tuple[Stream, Listener], tuple[frozenset[str], str, Listener]]
     _lock: threading.Lock

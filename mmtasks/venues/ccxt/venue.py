@@ -46,7 +46,7 @@ from mmtasks.venue.types import (
 )
 from mmtasks.venues.ccxt.binance import DIALECTS, ZERO, Dialect
 from mmtasks.venues.ccxt.config import CcxtConfig, check_base_url, rebase_urls
-from mmtasks.venues.ccxt.core import PRIORITY
+from mmtasks.venues.ccxt.core import PRIORITY, RecentIds
 from mmtasks.venues.ccxt.errors import Duplicate, Refused, classify
 from mmtasks.venues.ccxt.hooks import Hooks, hooked_class
 from mmtasks.venues.ccxt.streams import CcxtStreams
@@ -79,7 +79,7 @@ class CcxtVenue(CcxtStreams, Venue):
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._seq = itertools.count(1)
         self._droppers: list[Callable[[], object]] = []
-        self._client_ids: dict[str, str] = {}  # venue order id -> client id (trades lack it)
+        self._client_ids = RecentIds()  # venue order id -> client id (trades lack it)
         self._fees: dict[str, tuple[Decimal, Decimal]] = {}
         self.budget: RateBudget | None = None
         self._pending: set[asyncio.Task[Any]] = set()
