@@ -28,6 +28,19 @@ if TYPE_CHECKING:  # only annotations: replay imports FillRecord without a datab
 log = logging.getLogger(__name__)
 
 FLUSH_BATCH = 500
+# Drop the fills just written from the head of the buffer, only if they are still its head:
+# another flush of the symbol (a worker whose lock expired while its insert was slow, and the
+# symbol's next holder) may have taken them and left newer fills there, which this must keep.
+TRIM_IF_HEAD_LUA = """
+local n = #ARGV
+local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
+if #head < n then return 0 end
+for i = 1, n do
+  if head[i] ~= ARGV[i] then return 0 end
+end
+redis.call('LTRIM', KEYS[1], n, -1)
+return 1
+"""
 RETRY_AFTER_S = 10
 _retry_at = 0.0
 
@@ -104,9 +117,12 @@ def write_fills(conn: psycopg.Connection, fills: list[FillRecord]) -> None:
 def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
     """Move buffered fills of symbol from Redis to Postgres; return how many were flushed.
 
-    Called by the symbol's own worker under its lock, so nobody else trims the list meanwhile.
-    On a Postgres error the fills stay buffered and the error is logged, not raised; further
-    attempts from this process wait RETRY_AFTER_S so an outage does not slow every step.
+    Called by the symbol's own worker under its lock, and by beat for a quiet symbol; a lock
+    may expire while an insert is slow, so two flushes may overlap: the inserts are idempotent
+    (the trade id is the key) and the buffer's head is dropped only while it is still what was
+    inserted (TRIM_IF_HEAD_LUA), else read again. On a Postgres error the fills stay buffered
+    and the error is logged, not raised; further attempts from this process wait RETRY_AFTER_S
+    so an outage does not slow every step.
     """
     global _retry_at  # noqa: PLW0603 - per-process backoff shared by all symbols of a worker
     if time.monotonic() < _retry_at:
@@ -131,8 +147,8 @@ def flush_buffer(client: redis.Redis, pool: ConnectionPool, symbol: str) -> int:
                 exc,
             )
             return flushed
-        client.ltrim(key, len(raw), -1)
-        flushed += len(raw)
+        if client.eval(TRIM_IF_HEAD_LUA, 1, key, *raw):
+            flushed += len(raw)
 
 
 @dataclass(frozen=True)

@@ -341,7 +341,8 @@ def decide_grid(
         )
     reducing = fleet is FleetState.REDUCING
     actions = decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
-    if live and not actions and not reducing:
+    owed = (snap.meta | fx.meta).get("needs_reconcile") == "1"  # every tick wakes it to ask
+    if live and not actions and not reducing and not owed:
         setup = LiveSetup(strategy, risk, rules)
         fx.band = band_text(grid, market, setup, _breaker_prices(snap, fx, grid, setup))
     return actions

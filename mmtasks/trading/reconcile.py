@@ -45,12 +45,20 @@ from mmtasks.venue import Order, Trade, Venue
 log = logging.getLogger(__name__)
 
 HELD_RECHECK_MS = 1000  # a create the connector still sends is asked about again this late
+# A venue lists a fill's trade a moment after the order shows it executed: a closed order's
+# fill is taken from its trade while the order changed this recently (asked again meanwhile),
+# from the order itself after that.
+TRADE_LISTED_WITHIN_MS = 60_000
 
 DRIFT_HALT_AFTER = 3
-# Trades are asked for from a little before the newest one counted: a venue may stamp a trade
-# slightly earlier than one it reported before it.
+# Trades are asked for from a little before the last reconcile (or the newest trade counted):
+# a venue may list a trade a little late, or its clock differ from ours.
 TRADES_MARGIN_MS = 5 * 60_000
 TRADES_PAGE = 1000
+# ... and never from further back than this: a reconcile runs every few minutes, and each of
+# the venue's trade windows (Binance: 24 hours spot) is one query. An order of ours that filled
+# earlier still rests on its slot and is settled from the venue's order (`_settle_slots`).
+TRADES_LOOKBACK_MS = 7 * 86_400_000
 
 
 @dataclass(frozen=True)
@@ -88,17 +96,14 @@ def reconcile(
     orders, settled = _settle_slots(venue, fx, open_ours, now_ms)
     adopted = 0
 
-    since_ms = 0 if state_lost else snap.record.trades_cursor_ms
-    # (after a loss, what the ledger lacks may be older than anything Redis remembers)
-    ours = [
-        t
-        for t in trades_since(venue, symbol, max(0, since_ms - TRADES_MARGIN_MS))
-        if is_ours(symbol, t.client_order_id)
-    ]
+    # (after a loss, what the ledger lacks may be older than anything Redis remembers: the
+    # venue's newest trades are asked for)
+    since_ms = 0 if state_lost else trades_from_ms(snap.record.trades_cursor_ms, now_ms)
+    ours = [t for t in trades_since(venue, symbol, since_ms) if is_ours(symbol, t.client_order_id)]
     # Every trade before now is counted once this reconcile commits: the next one looks from
-    # here (less its margin), not from the last trade, which may be days old on a quiet symbol
-    # (each of the venue's windows since then would cost a query).
-    fx.meta["trades_cursor_ms"] = str(max(now_ms, snap.record.trades_cursor_ms))
+    # here, not from the last trade, which may be days old on a quiet symbol. Noted a margin
+    # early (our clock may run ahead of the venue's).
+    fx.meta["trades_cursor_ms"] = str(max(now_ms - TRADES_MARGIN_MS, snap.record.trades_cursor_ms))
     if state_lost:
         _raise_generation_floor(fx, [*venue_cids, *(t.client_order_id for t in ours)])
     if state_lost and ours:  # a symbol that traded before: the ledger is what was counted
@@ -117,9 +122,7 @@ def reconcile(
         fx.grid = with_anchor(fx.grid, _recovered_anchor(venue, snap, fx), rules.tick_size)
 
     missed = _apply_missed_trades(venue, fx, ours, orders, book, via_slots=not state_lost)
-    for order in orders.values():
-        if not order.status.is_open:
-            _settle_closed(fx, order, now_ms)
+    _settle_closed_orders(fx, orders, now_ms)
     if state_lost and strategy is not None:
         fx.grid = rebuild_inventory(fx.grid, fx.grid.position.qty, strategy, rules)
         fx.event(
@@ -195,6 +198,12 @@ def _generations(cids: list[str]) -> list[int]:
         except ValidationError:
             continue  # another prefix's id, or not canonical: not a generation of ours
     return found
+
+
+def trades_from_ms(cursor_ms: int, now_ms: int) -> int:
+    """Return where a reconcile asks for trades from: a margin before its cursor, at most
+    TRADES_LOOKBACK_MS back."""
+    return max(0, cursor_ms - TRADES_MARGIN_MS, now_ms - TRADES_LOOKBACK_MS)
 
 
 def trades_since(venue: Venue, symbol: str, since_ms: int) -> list[Trade]:
@@ -313,6 +322,38 @@ def _apply_to_position(fx: Effects, trade: Trade) -> None:
     )
     for change in position_events(trade.symbol, before, after, trade.ts_ms):
         fill_effects(fx, [change], order_id=trade.order_id, ts_ms=trade.ts_ms)
+
+
+def _settle_closed_orders(fx: Effects, orders: dict[str, Order], now_ms: int) -> None:
+    """Settle the slots of the orders the venue closed, but not from an order whose fill's
+    trade is not listed yet: asked about again a moment later."""
+    for order in orders.values():
+        if order.status.is_open:
+            continue
+        if _trade_not_listed_yet(fx, order, now_ms):
+            log.info(
+                "%s: order %s closed with a fill its trade list does not show yet; asked again "
+                "in %d ms",
+                fx.grid.symbol,
+                order.client_order_id,
+                HELD_RECHECK_MS,
+            )
+            fx.meta["needs_reconcile"] = "1"
+            fx.meta["reconcile_after_ms"] = str(now_ms + HELD_RECHECK_MS)
+            continue
+        _settle_closed(fx, order, now_ms)
+
+
+def _trade_not_listed_yet(fx: Effects, order: Order, now_ms: int) -> bool:
+    """True while an order the venue closed shows more executed than its slot counted and
+    changed less than TRADE_LISTED_WITHIN_MS ago: its trade (id, price, fee) may not be listed
+    yet. Settled from the order now, under an id made of the order's, the fill would be
+    counted a second time once its trade shows under the venue's id."""
+    slot = find_slot_by_client_id(fx.grid, order.client_order_id)
+    if slot is None or slot.status == core.SlotStatus.FREE:
+        return False
+    recent = order.updated_ms > 0 and now_ms - order.updated_ms < TRADE_LISTED_WITHIN_MS
+    return recent and order.executed_qty > slot.filled_qty
 
 
 def _settle_closed(fx: Effects, order: Order, now_ms: int) -> None:

@@ -1,12 +1,15 @@
 """Where reconcile looks for missed trades: from its last look (less a margin), not from the
-last trade, which may be days old on a quiet symbol (each of the venue's trade windows since
-then would cost a query: docs/venue.md, "Trades and the venue's windows")."""
+last trade, which may be days old on a quiet symbol, and never more than TRADES_LOOKBACK_MS
+back (each of the venue's trade windows would cost a query: docs/venue.md, "Trades and the
+venue's windows")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mmtasks.trading.reconcile import TRADES_MARGIN_MS
+import psycopg
+
+from mmtasks.trading.reconcile import HELD_RECHECK_MS, TRADES_LOOKBACK_MS, TRADES_MARGIN_MS
 from mmtasks.trading.step import now_ms
 from tests.kit.configs import GRID
 from tests.kit.desk import Desk
@@ -46,13 +49,85 @@ def test_a_reconcile_counts_every_trade_before_it_and_the_next_looks_from_there(
     desk.step()
     ended_ms = now_ms()
 
-    # Assert 1: it looked from the last trade (less the margin); every trade before it is now
-    # counted.
-    assert venue.since == [old_ms - TRADES_MARGIN_MS]
+    # Assert 1: it looked back no further than TRADES_LOOKBACK_MS (not 10 days, one query a
+    # venue window); every trade before it (less the margin: clocks differ) is now counted.
+    [since_ms] = venue.since
+    assert started_ms - TRADES_LOOKBACK_MS <= since_ms <= ended_ms - TRADES_LOOKBACK_MS
     cursor_ms = int(desk.state()["trades_cursor_ms"])
-    assert started_ms <= cursor_ms <= ended_ms
+    assert started_ms - TRADES_MARGIN_MS <= cursor_ms <= ended_ms - TRADES_MARGIN_MS
 
     # Act + Assert 2: the next reconcile looks from the first one, less the margin.
     desk.command("reconcile")
     desk.step()
     assert venue.since[1:] == [cursor_ms - TRADES_MARGIN_MS]
+
+
+def test_a_reconcile_looks_from_a_margin_before_a_recent_cursor(desk: Desk) -> None:
+    # Arrange: BUY 90 and 80 rest; the last trade counted was an hour ago.
+    desk.init(GRID)
+    desk.trade("100")
+    recent_ms = now_ms() - 3_600_000
+    desk.text.hset(desk.keys.state, "trades_cursor_ms", str(recent_ms))
+    venue = TradesAsked(desk.venue)
+    desk.rt._exchange = venue
+
+    # Act
+    desk.command("reconcile")
+    desk.step()
+
+    # Assert
+    assert venue.since == [recent_ms - TRADES_MARGIN_MS]
+
+
+class TradesLag:
+    """The venue whose trade list lags its orders until `caught_up` (a venue lists a fill's
+    trade a moment after the order shows it executed)."""
+
+    def __init__(self, venue: Any) -> None:
+        self._venue, self.caught_up = venue, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    def trades(self, symbol: str = "", since_ms: int = 0, limit: int = 0) -> Any:
+        return self._venue.trades(symbol, since_ms=since_ms, limit=limit) if self.caught_up else []
+
+
+def test_a_fill_the_order_shows_before_its_trade_is_listed_is_counted_once_from_the_trade(
+    desk: Desk, ledger: str
+) -> None:
+    # Arrange: BUY 90 and 80 rest; at 89 BUY 90 fills, its order update is lost, and the
+    # venue's trade list does not show the trade yet.
+    desk.init(GRID)
+    desk.trade("100")
+    venue = TradesLag(desk.venue)
+    desk.rt._exchange = venue
+    desk.move("89")
+    desk.take_updates()
+
+    # Act 1: a reconcile sees the order FILLED and no trade.
+    desk.command("reconcile")
+    started_ms = now_ms()
+    desk.step()
+
+    # Assert 1: nothing counted from the order; asked again a moment later.
+    assert desk.position()["qty"] == 0
+    state = desk.state()
+    assert state["needs_reconcile"] == "1"
+    assert int(state["reconcile_after_ms"]) >= started_ms + HELD_RECHECK_MS
+
+    # Act 2: the trade is listed; the recheck is due (as a second later); then a later
+    # reconcile (beat's) too.
+    venue.caught_up = True
+    desk.text.hset(desk.keys.state, "reconcile_after_ms", str(now_ms()))
+    desk.step()
+    desk.command("reconcile")
+    desk.step()
+
+    # Assert 2: the fill counted once, under the venue's trade id, in Redis and the ledger.
+    [trade] = desk.venue.trades(desk.symbol)
+    assert desk.position()["qty"] == trade.quantity == 1
+    with psycopg.connect(ledger) as conn:
+        assert conn.execute("SELECT trade_id, qty FROM fills").fetchall() == [
+            (trade.trade_id, trade.quantity)
+        ]

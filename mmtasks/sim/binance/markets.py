@@ -139,11 +139,16 @@ class Market:
         if since and not end:
             end = since + window
         trades = self.engine.trades(rules.symbol, since, 1_000_000)
-        picked = [
-            t
-            for t in trades
-            if (not end or t.ts_ms <= end) and (not from_id or int(t.trade_id) >= from_id)
-        ]
+        picked = sorted(
+            (
+                t
+                for t in trades
+                if t.ts_ms >= since
+                and (not end or t.ts_ms <= end)
+                and (not from_id or int(t.trade_id) >= from_id)
+            ),
+            key=lambda t: (t.ts_ms, int(t.trade_id)),
+        )
         newest = not since and not end and not from_id
         return [self.trade_shape(t) for t in (picked[-limit:] if newest else picked[:limit])]
 

@@ -33,7 +33,7 @@ from mmtasks.sim.binance.streams import (
     UserStreams,
 )
 from mmtasks.sim.binance.usdm import UsdmMarket
-from mmtasks.sim.engine import ShiftedClock
+from mmtasks.sim.engine import ShiftedClock, wall_clock_ms
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class BinanceSim:
     ) -> None:
         self.usdm, self.spot = usdm, spot
         self.signer = signer
-        self.limits = RateLimits(limits, usdm.engine.clock)
+        self.limits = RateLimits(limits, wall_clock_ms)  # the markets' clock may be set back
         self.faults = Faults()
         self.listen_keys: dict[str, str] = {}
         self.weight_history: list[tuple[int, int]] = []  # (minute start ms, weight used)
@@ -113,7 +113,7 @@ class BinanceSim:
 
 
 def _time(c: Call) -> Any:
-    return {"serverTime": c.market.engine.clock()}
+    return {"serverTime": wall_clock_ms()}  # what signatures are checked against
 
 
 def _new_order(c: Call) -> Any:
