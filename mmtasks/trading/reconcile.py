@@ -276,9 +276,34 @@ def _apply_missed_trades(
                 now_ms=trade.ts_ms,
             )
             fill_effects(fx, events, order_id=trade.order_id, ts_ms=trade.ts_ms)
+        elif _counted_from_order(book, fx, ours, trade):
+            log.warning(
+                "%s: trade %s already counted from its order %s; not applied again",
+                symbol,
+                trade.trade_id,
+                trade.client_order_id,
+            )
+            fx.counted_trades[trade.trade_id] = trade.ts_ms
         else:
             _apply_to_position(fx, trade)
     return len(missed)
+
+
+def _counted_from_order(book: TradeBook, fx: Effects, ours: list[Trade], trade: Trade) -> bool:
+    """True when trade's quantity was counted from its order before the trade was listed:
+    under an id made of the client id and the order's executed quantity then, which is the
+    quantity of its trades up to some trade at or after this one."""
+    cid = trade.client_order_id
+    made_up, total, reached = [], Decimal(0), False
+    for t in sorted(ours, key=lambda t: trade_order(t.ts_ms, t.trade_id)):
+        if t.client_order_id != cid:
+            continue
+        total += t.quantity
+        reached = reached or t.trade_id == trade.trade_id
+        if reached:
+            made_up.append(f"{cid}-{canon(total)}")
+    counted = {f.trade_id for f in fx.fills} | book.known(made_up, True)  # the ledger too
+    return any(i in counted for i in made_up)
 
 
 def _apply_to_position(fx: Effects, trade: Trade) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import pytest
 
+from mmtasks.trading import reconcile
 from mmtasks.trading.reconcile import HELD_RECHECK_MS, TRADES_LOOKBACK_MS, TRADES_MARGIN_MS
 from mmtasks.trading.step import now_ms
 from tests.kit.configs import GRID
@@ -131,3 +133,30 @@ def test_a_fill_the_order_shows_before_its_trade_is_listed_is_counted_once_from_
         assert conn.execute("SELECT trade_id, qty FROM fills").fetchall() == [
             (trade.trade_id, trade.quantity)
         ]
+
+
+def test_a_trade_listed_after_its_order_was_settled_from_the_order_is_not_counted_again(
+    desk: Desk, ledger: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: as above, but the trade is listed later than reconcile waits for it (the wait
+    # made 0 here), so the fill is counted from the order.
+    monkeypatch.setattr(reconcile, "TRADE_LISTED_WITHIN_MS", 0)
+    desk.init(GRID)
+    desk.trade("100")
+    venue = TradesLag(desk.venue)
+    desk.rt._exchange = venue
+    desk.move("89")
+    desk.take_updates()
+    desk.command("reconcile")
+    desk.step()
+    assert desk.position()["qty"] == 1  # counted from the order, under an id of its own
+
+    # Act: the trade is listed; a later reconcile sees it.
+    venue.caught_up = True
+    desk.command("reconcile")
+    desk.step()
+
+    # Assert: still one fill, in Redis and in the ledger.
+    assert desk.position()["qty"] == 1
+    with psycopg.connect(ledger) as conn:
+        assert conn.execute("SELECT qty FROM fills").fetchall() == [(1,)]
