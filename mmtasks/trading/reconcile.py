@@ -122,14 +122,16 @@ def reconcile(
         fx.grid = with_anchor(fx.grid, _recovered_anchor(venue, snap, fx), rules.tick_size)
 
     missed = _apply_missed_trades(venue, fx, ours, orders, book, via_slots=not state_lost)
-    _settle_closed_orders(fx, orders, now_ms)
+    waiting = _settle_closed_orders(fx, orders, now_ms)
     if state_lost and strategy is not None:
         fx.grid = rebuild_inventory(fx.grid, fx.grid.position.qty, strategy, rules)
         fx.event(
             EventType.STATE_REBUILT,
             {"position": canon(fx.grid.position.qty), "trades_from_exchange": missed},
         )
-    if fx.meta.get("status", snap.status) != SymbolStatus.REMOVED:  # else the operator's
+    # Not while a fill is held back (its trade not listed yet): the venue's position shows it
+    # and ours not yet, by design; nor for a removed symbol (its position is the operator's).
+    if not waiting and fx.meta.get("status", snap.status) != SymbolStatus.REMOVED:
         _check_position(venue, snap, fx)
     counts = {"settled": settled, "adopted": adopted, "cancelled_unknown": len(cancels)}
     fx.event(EventType.RECONCILED, {**counts, "missed_trades": missed, "state_lost": state_lost})
@@ -349,9 +351,10 @@ def _apply_to_position(fx: Effects, trade: Trade) -> None:
         fill_effects(fx, [change], order_id=trade.order_id, ts_ms=trade.ts_ms)
 
 
-def _settle_closed_orders(fx: Effects, orders: dict[str, Order], now_ms: int) -> None:
+def _settle_closed_orders(fx: Effects, orders: dict[str, Order], now_ms: int) -> bool:
     """Settle the slots of the orders the venue closed, but not from an order whose fill's
-    trade is not listed yet: asked about again a moment later."""
+    trade is not listed yet: asked about again a moment later. Return True if one waits."""
+    waiting = False
     for order in orders.values():
         if order.status.is_open:
             continue
@@ -365,8 +368,10 @@ def _settle_closed_orders(fx: Effects, orders: dict[str, Order], now_ms: int) ->
             )
             fx.meta["needs_reconcile"] = "1"
             fx.meta["reconcile_after_ms"] = str(now_ms + HELD_RECHECK_MS)
+            waiting = True
             continue
         _settle_closed(fx, order, now_ms)
+    return waiting
 
 
 def _trade_not_listed_yet(fx: Effects, order: Order, now_ms: int) -> bool:

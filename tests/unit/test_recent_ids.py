@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 from mmtasks.venues.ccxt.core import RecentIds
 
 
@@ -17,3 +19,12 @@ def test_past_its_size_the_oldest_order_is_forgotten_and_a_refreshed_one_counts_
 
     # Assert: o2, the oldest seen, is forgotten; the rest keep their client ids.
     assert dict(ids) == {"o3": "c3", "o1": "c1", "o4": "c4"}
+
+
+def test_it_survives_a_pickle_round_trip_with_its_size() -> None:
+    ids = RecentIds(kept=2)
+    ids["o1"], ids["o2"] = "c1", "c2"
+
+    again = pickle.loads(pickle.dumps(ids))
+
+    assert (list(again.items()), again.kept) == ([("o1", "c1"), ("o2", "c2")], 2)

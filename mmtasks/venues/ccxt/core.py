@@ -10,6 +10,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -49,20 +50,21 @@ PRIORITY: contextvars.ContextVar[Priority] = contextvars.ContextVar(
 CLIENT_IDS_KEPT = 50_000  # order ids remembered with their client id (a few MiB)
 
 
-class RecentIds(dict[str, str]):
+class RecentIds(OrderedDict[str, str]):
     """Venue order id -> client id of the newest `kept` orders: a trade carries no client id,
     and one of an order forgotten here is looked up at the venue (its order) instead, so a
-    connector that runs for months does not grow by one entry an order."""
+    connector that runs for months does not grow by one entry an order. (An OrderedDict:
+    dropping the oldest entry of a plain dict leaves its front to be walked past.)"""
 
     def __init__(self, kept: int = CLIENT_IDS_KEPT) -> None:
         super().__init__()
         self.kept = kept
 
     def __setitem__(self, order_id: str, client_id: str) -> None:
-        super().pop(order_id, None)  # a refreshed id counts as new
         super().__setitem__(order_id, client_id)
+        self.move_to_end(order_id)  # a refreshed id counts as new
         if len(self) > self.kept:
-            del self[next(iter(self))]
+            self.popitem(last=False)
 
 
 class CcxtCore:
