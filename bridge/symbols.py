@@ -22,6 +22,7 @@ import yaml
 from bridge.backoff import Backoff
 from mmtasks.domain import SYMBOL_RE
 from mmtasks.state.keys import SYMBOLS
+from mmtasks.state.record import in_fleet_set
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,10 @@ class FleetSymbols:
         if not removed:
             return []
         try:
-            inside = await asyncio.to_thread(self._redis.smismember, SYMBOLS, removed)
+            inside = await asyncio.to_thread(in_fleet_set, self._redis, removed)
         except redis.RedisError as exc:
             raise SymbolSourceUnavailable(f"redis unreachable: {exc}") from None
-        return [symbol for symbol, member in zip(removed, inside, strict=True) if member]
+        return sorted(inside)
 
     async def listen(self, changed: asyncio.Event) -> None:
         """LISTEN on mm_registry and set changed on every notification; reconnect on loss."""

@@ -16,8 +16,8 @@ import redis
 from mmtasks.decimals import canon
 from mmtasks.domain import queue_for
 from mmtasks.registry.store import RegistryStatus, SymbolRecord, list_symbols
-from mmtasks.state.keys import FLEET, SYMBOLS, keys_for
-from mmtasks.state.record import SymbolState
+from mmtasks.state.keys import FLEET, keys_for
+from mmtasks.state.record import SymbolState, in_fleet_set
 
 DEFAULT_STALE_AFTER_S = 60  # RiskConfig's default
 POSITION_FIELDS = ("qty", "avg_cost", "realized_pnl", "fees", "volume")
@@ -44,9 +44,9 @@ def listed_records(conn: Any, client: redis.Redis) -> list[SymbolRecord]:
     """Return the registry rows status lists: every symbol that trades, and a removed one its
     worker has not yet taken out of the fleet set (an order of it may still rest)."""
     records = list_symbols(conn, [*LISTED_STATUSES, RegistryStatus.REMOVED])
-    removed = [r.symbol for r in records if r.status == RegistryStatus.REMOVED]
-    inside = client.smismember(SYMBOLS, removed) if removed else []
-    draining = {symbol for symbol, member in zip(removed, inside, strict=True) if member}
+    draining = in_fleet_set(
+        client, (r.symbol for r in records if r.status == RegistryStatus.REMOVED)
+    )
     return [r for r in records if r.status != RegistryStatus.REMOVED or r.symbol in draining]
 
 

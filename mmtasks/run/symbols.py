@@ -11,7 +11,6 @@ import yaml
 from mmtasks.domain import parse_symbol
 from mmtasks.run.defaults import EXTRA_BASES, EXTRA_ENTRY, MAX_SYMBOLS, WORKING_STATUSES
 from mmtasks.settings import Settings
-from mmtasks.state.keys import SYMBOLS
 
 
 def load_config(path: Path, only: str) -> dict[str, dict[str, Any]]:
@@ -101,9 +100,9 @@ def registry_symbols(database_url: str) -> tuple[set[str], set[str]] | None:
 def out_of_fleet(client: redis.Redis, symbols: set[str]) -> set[str]:
     """Return the symbols no longer in the fleet set: removed, their orders all cancelled (a
     removed symbol's worker takes it out of `mm:symbols` only then, trading/step.py)."""
-    names = sorted(symbols)
-    member = client.smismember(SYMBOLS, names) if names else []
-    return {s for s, inside in zip(names, member, strict=True) if not inside}
+    from mmtasks.state.record import in_fleet_set
+
+    return symbols - in_fleet_set(client, symbols)
 
 
 def init_symbols(settings: Settings, config: dict[str, dict[str, Any]]) -> None:

@@ -30,6 +30,11 @@ class SymbolStatus(StrEnum):
     UNCONFIGURED = "UNCONFIGURED"
 
 
+# A failure never moves these to ERROR: one is there already; a removed one backs off and tries
+# again until its orders are cancelled (in ERROR, beat's recovery would make it trade again).
+KEPT_ON_FAILURE = frozenset({SymbolStatus.ERROR, SymbolStatus.REMOVED})
+
+
 def candle_from_json(text: str) -> Candle:
     d = json.loads(text)
     return Candle(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mmtasks.domain import FleetState
 from mmtasks.state.codec import SymbolStatus
-from mmtasks.state.keys import StateFields, SymbolKeys, keys_for
+from mmtasks.state.keys import SYMBOLS, StateFields, SymbolKeys, keys_for
 
 if TYPE_CHECKING:
     import redis
@@ -128,6 +128,14 @@ class SymbolState:
 def read_record(client: redis.Redis, symbol: str) -> SymbolState:
     """Return one symbol's record (one round trip)."""
     return SymbolState.parse(symbol, client.hgetall(keys_for(symbol).state))
+
+
+def in_fleet_set(client: redis.Redis, symbols: Iterable[str]) -> set[str]:
+    """Return those of symbols in the fleet set `mm:symbols` (one round trip). A removed
+    symbol stays there until its worker has cancelled its orders."""
+    names = sorted(symbols)
+    member = client.smismember(SYMBOLS, names) if names else []
+    return {s for s, inside in zip(names, member, strict=True) if inside}
 
 
 def read_records(client: redis.Redis, symbols: Iterable[str]) -> dict[str, SymbolState]:

@@ -341,11 +341,15 @@ def decide_grid(
         )
     reducing = fleet is FleetState.REDUCING
     actions = decide(grid, market, strategy, risk, rules, now_ms, no_new_exposure=reducing)
-    owed = (snap.meta | fx.meta).get("needs_reconcile") == "1"  # every tick wakes it to ask
-    if live and not actions and not reducing and not owed:
+    if live and not actions and not reducing and not _reconcile_owed(snap, fx):
         setup = LiveSetup(strategy, risk, rules)
         fx.band = band_text(grid, market, setup, _breaker_prices(snap, fx, grid, setup))
     return actions
+
+
+def _reconcile_owed(snap: Snapshot, fx: Effects) -> bool:
+    """True while a reconcile is owed: no quiet band then, every tick wakes it to ask."""
+    return fx.meta.get("needs_reconcile", snap.meta.get("needs_reconcile")) == "1"
 
 
 def _breaker_prices(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mmtasks.errors import RateLimitedError, Response, dependency_of
 from mmtasks.events import EventType, event_fields
-from mmtasks.state.codec import SymbolStatus
+from mmtasks.state.codec import KEPT_ON_FAILURE, SymbolStatus
 from mmtasks.state.keys import StateFields
 from mmtasks.trading.effects import Effects
 from mmtasks.trading.snapshot import Snapshot
@@ -19,9 +19,6 @@ from mmtasks.trading.snapshot import Snapshot
 log = logging.getLogger(__name__)
 
 RETRY_BACKOFF_BASE_S = 0.5
-# A temporary fault never moves these to ERROR: one is there already; a removed one backs off
-# and tries again (`failure`).
-STAYS = (SymbolStatus.ERROR, SymbolStatus.REMOVED)
 LATENCY_BACKOFF_MAX_S = 10.0
 
 
@@ -120,7 +117,7 @@ def failure(
         # A rate limit never escalates: the budget or the venue paces the fleet on purpose,
         # and a symbol in ERROR would wait for beat's recovery long after the limit has passed.
         paced = isinstance(exc, RateLimitedError)
-        if paced or lasted_s < degraded_to_error_s or meta.get("status") in STAYS:
+        if paced or lasted_s < degraded_to_error_s or meta.get("status") in KEPT_ON_FAILURE:
             log.warning(
                 "step degraded symbol=%s retry=%d in=%.1fs for=%.1fs error=%s",
                 symbol,

@@ -46,7 +46,7 @@ from mmtasks.signal.health import (
 )
 from mmtasks.signal.state import SignalState
 from mmtasks.signal.validate import Context
-from mmtasks.state.codec import SymbolStatus
+from mmtasks.state.codec import KEPT_ON_FAILURE, SymbolStatus
 from mmtasks.trading.advance import Gate, KindDecision, give_up_cancels
 from mmtasks.trading.commands import cancel_everything
 from mmtasks.trading.effects import Effects
@@ -166,10 +166,7 @@ class _Run:
     def _escalate(self, stage: str, message: str, now_ms: int) -> None:
         """Hand the symbol to the grid's recovery: ERROR now, beat reconciles and retries (not
         a removed symbol: beat's recovery would make it trade again)."""
-        if (self.snap.meta | self.fx.meta).get("status") in (
-            SymbolStatus.ERROR,
-            SymbolStatus.REMOVED,
-        ):
+        if (self.snap.meta | self.fx.meta).get("status") in KEPT_ON_FAILURE:
             return
         error = f"signal stage {stage} failed after its restarts: {message}"[:500]
         self.fx.meta.update(

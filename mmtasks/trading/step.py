@@ -23,7 +23,7 @@ from mmtasks.kinds import StrategyConfig, kind_of
 from mmtasks.ledger import flush_buffer
 from mmtasks.messages import parse_inbox_event
 from mmtasks.runtime import Runtime
-from mmtasks.state.codec import SymbolStatus
+from mmtasks.state.codec import KEPT_ON_FAILURE, SymbolStatus
 from mmtasks.state.keys import keys_for
 from mmtasks.state.store import InboxEntry, SymbolStore
 from mmtasks.trading import advance, persist
@@ -156,7 +156,7 @@ def _locked_step(
     snap = load_snapshot(
         rt.redis, symbol, clear_price_pending=price, inbox_count=INBOX_BATCH, read=read
     )
-    if snap.config_error and snap.status not in (SymbolStatus.ERROR, SymbolStatus.REMOVED):
+    if snap.config_error and snap.status not in KEPT_ON_FAILURE:
         raise OperationalError(snap.config_error)
     was_removed = snap.status == SymbolStatus.REMOVED
     buffered = snap.fills_buffered
